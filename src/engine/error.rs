@@ -1,0 +1,126 @@
+//! The engine's own error type.
+//!
+//! Every failure the engine can report is one variant here, with enough
+//! context (file, offset, key length) for a caller to print one clear line.
+//! The engine never prints; the binary turns these into messages.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the storage engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation on a database file failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("write", "fsync", "rename", ...).
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Another process (or handle) holds the database lock.
+    #[error("{} is locked by another tinykv process{}", path.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+        /// The holder's process id, when the lock file names one.
+        pid: Option<u32>,
+    },
+
+    /// A file's bytes are damaged: a CRC mismatch, a bad tag, an impossible length.
+    #[error("{} is corrupt at offset {offset}: {reason}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the first damaged record or structure.
+        offset: u64,
+        /// What was wrong there.
+        reason: String,
+    },
+
+    /// A file was written by a newer (or unknown) format version.
+    #[error("{} has format version {found}; this tinykv reads version {supported}", path.display())]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found in its header.
+        found: u32,
+        /// The version this build understands.
+        supported: u32,
+    },
+
+    /// The path exists but is not a tinykv database directory.
+    #[error("{} is not a tinykv database ({reason})", path.display())]
+    NotADatabase {
+        /// The offending path.
+        path: PathBuf,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// A key is empty or longer than [`MAX_KEY_LEN`](crate::engine::MAX_KEY_LEN).
+    #[error("key of {len} bytes is invalid (keys must be 1 to {max} bytes)")]
+    KeyTooLarge {
+        /// The key's length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// A value is longer than [`MAX_VALUE_LEN`](crate::engine::MAX_VALUE_LEN).
+    #[error("value of {len} bytes is too large (at most {max} bytes)")]
+    ValueTooLarge {
+        /// The value's length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// An earlier write or fsync failed, so the handle refuses further writes.
+    ///
+    /// Data written before the failure may or may not be on disk; the only safe
+    /// way on is to drop the handle and open the database again, which replays
+    /// the log and keeps exactly what reached the disk.
+    #[error("database handle is poisoned by an earlier failed write ({cause}); reopen it")]
+    Poisoned {
+        /// A description of the failure that poisoned the handle.
+        cause: String,
+    },
+
+    /// An invalid option value was given to the engine.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// The underlying I/O error kind, if this is an I/O failure.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The file-I/O seam: every byte the engine reads or writes goes through
+//! [`Storage`] and [`StorageFile`].
+//!
+//! Two implementations exist: [`RealStorage`], the operating system's file
+//! system, and [`SimStorage`], an in-memory file system for tests that keeps
+//! synced and unsynced bytes apart, can simulate a power loss (dropping or
+//! tearing what was not synced) and can fail any chosen operation with EIO or
+//! ENOSPC.
+//!
+//! The contract the engine relies on, and that both implementations keep:
+//! - `write_at` may leave the file in any state if it fails, but bytes of a
+//!   successful `write_at` are readable at once by `read_at`.
+//! - After `sync_data` returns `Ok`, the file's bytes and length survive a
+//!   power loss. Bytes written since the last successful sync may survive in
+//!   full, in part (a prefix, possibly with garbage after it), or not at all.
+//! - A `rename`, `remove_file` or file creation survives a power loss only
+//!   once `sync_dir` on its directory has returned `Ok`.
+//! - `rename` replaces the target atomically.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+mod real;
+mod sim;
+
+pub use real::RealStorage;
+pub use sim::{Fault, FaultKind, SimStorage};
+
+/// How [`Storage::open`] opens a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read only; the file must exist.
+    Read,
+    /// Read and write; the file is created empty when missing.
+    ReadWrite,
+    /// Read and write; the file is created, or truncated to zero length.
+    Truncate,
+}
+
+/// What a path names, as reported by [`Storage::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// Anything else (socket, device, ...).
+    Other,
+}
+
+/// A file system, real or simulated.
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// Creates `dir` and any missing parents.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// What `path` names, or `None` when it does not exist.
+    fn kind(&self, path: &Path) -> io::Result<Option<PathKind>>;
+    /// The names (not paths) of the entries of `dir`, in no particular order.
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Opens a file.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>>;
+    /// Renames `from` to `to`, atomically replacing `to` if it exists.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file. Open handles to it stay readable.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Tries to take an exclusive lock on the file at `path` (created when
+    /// missing). Returns the locked file, or `None` when another holder has it.
+    /// The lock lasts as long as the returned handle and ends when its holder
+    /// dies.
+    fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>>;
+}
+
+/// An open file of a [`Storage`]. All methods take `&self`: positional reads
+/// and writes let many threads share one handle.
+pub trait StorageFile: Send + Sync + fmt::Debug {
+    /// Reads up to `buf.len()` bytes at `offset`; fewer only at end of file.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Writes all of `buf` at `offset`, extending the file as needed.
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes the file's bytes and length durable (fdatasync).
+    fn sync_data(&self) -> io::Result<()>;
+    /// The file's current length.
+    fn len(&self) -> io::Result<u64>;
+    /// Truncates or extends the file.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.
+pub fn read_exact_at(file: &dyn StorageFile, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match file.read_at(buf, offset) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Dump and load formats (tsv, jsonl, resp): streaming readers and writers.
