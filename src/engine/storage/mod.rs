@@ -26,7 +26,7 @@ mod real;
 mod sim;
 
 pub use real::RealStorage;
-pub use sim::{Fault, FaultKind, SimStorage};
+pub use sim::{Fault, FaultKind, FaultOp, SimStorage};
 
 /// How [`Storage::open`] opens a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
