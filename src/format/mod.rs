@@ -1,1 +1,401 @@
 //! Dump and load formats (tsv, jsonl, resp): streaming readers and writers.
+//!
+//! This module owns the byte-exact text forms of a database dump. Every
+//! format round-trips any key and value bytes exactly, and both directions
+//! stream: a [`Writer`] holds nothing beyond its `BufWriter`, and a [`Reader`]
+//! holds one input line (tsv, jsonl) or one command (resp) at a time.
+//!
+//! Invariants kept here:
+//! - Readers never trust the input: line lengths are capped before they are
+//!   buffered, declared lengths are checked against [`MAX_KEY_LEN`] and
+//!   [`MAX_VALUE_LEN`] before anything is read, and no input makes them panic.
+//! - A reader stops (returns `None`) after its first error, so the first bad
+//!   position is the only one reported.
+//! - A [`ParseError`] carries a [`Position`]: the 1-based line for tsv and
+//!   jsonl, the 1-based command number for resp.
+//!
+//! ```
+//! use tinykv::format::{Format, Reader, Writer};
+//!
+//! let mut w = Writer::new(Format::Tsv, Vec::new());
+//! w.write_pair(b"name", b"caf\xc3\xa9\ttab")?;
+//! let dump = w.finish()?;
+//! assert_eq!(dump, b"name\tcaf\xc3\xa9\\ttab\n");
+//!
+//! let pairs: Vec<_> = Reader::new(Format::Tsv, &dump[..]).collect::<Result<_, _>>()?;
+//! assert_eq!(pairs, vec![(b"name".to_vec(), b"caf\xc3\xa9\ttab".to_vec())]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod escape;
+mod jsonl;
+mod resp;
+mod tsv;
+
+use std::fmt;
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::iter::FusedIterator;
+use std::str::FromStr;
+
+pub use escape::{UnescapeError, escape_bytes, unescape};
+
+/// The largest key a dump may hold, in bytes (64 KiB).
+pub const MAX_KEY_LEN: usize = 64 * 1024;
+/// The largest value a dump may hold, in bytes (256 MiB).
+pub const MAX_VALUE_LEN: usize = 256 * 1024 * 1024;
+
+/// One key and its value, as raw bytes.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// A dump format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// `KEY<TAB>VALUE\n` with backslash escapes (the default).
+    #[default]
+    Tsv,
+    /// One JSON object a line: `{"key":…,"value":…}`.
+    Jsonl,
+    /// Redis protocol `SET` commands, for `redis-cli --pipe`.
+    Resp,
+}
+
+impl Format {
+    /// Every format, in the order they are documented.
+    pub const ALL: [Format; 3] = [Format::Tsv, Format::Jsonl, Format::Resp];
+
+    /// The name used on the command line: `tsv`, `jsonl` or `resp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Tsv => "tsv",
+            Format::Jsonl => "jsonl",
+            Format::Resp => "resp",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A format name that is not `tsv`, `jsonl` or `resp`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format `{0}` (expected tsv, jsonl or resp)")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
+    }
+}
+
+/// Where in the input a [`ParseError`] was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// 1-based line number (tsv, jsonl; blank lines count).
+    Line(u64),
+    /// 1-based index of the RESP command (resp).
+    Command(u64),
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Command(n) => write!(f, "command {n}"),
+        }
+    }
+}
+
+/// Why a dump could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The input is malformed at `at`; displays as `line 7: <reason>`.
+    #[error("{at}: {reason}")]
+    Invalid {
+        /// Where the bad input is.
+        at: Position,
+        /// A short description of what is wrong.
+        reason: String,
+    },
+    /// Reading the input failed; the cause is the `source`.
+    #[error("cannot read the dump")]
+    Io(#[from] io::Error),
+}
+
+impl ParseError {
+    /// The position of the bad input, or `None` for an I/O error.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            ParseError::Invalid { at, .. } => Some(*at),
+            ParseError::Io(_) => None,
+        }
+    }
+}
+
+/// Writes pairs in one format, streaming to `W` through a `BufWriter`.
+pub struct Writer<W: Write> {
+    format: Format,
+    out: BufWriter<W>,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer of `format` onto `out`.
+    pub fn new(format: Format, out: W) -> Self {
+        Writer {
+            format,
+            out: BufWriter::new(out),
+        }
+    }
+
+    /// Writes one pair. A key that is empty or longer than [`MAX_KEY_LEN`], or
+    /// a value longer than [`MAX_VALUE_LEN`], is refused with
+    /// `ErrorKind::InvalidInput` (no reader would accept it back).
+    pub fn write_pair(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        check_lengths(key, value).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        match self.format {
+            Format::Tsv => tsv::write_pair(&mut self.out, key, value),
+            Format::Jsonl => jsonl::write_pair(&mut self.out, key, value),
+            Format::Resp => resp::write_pair(&mut self.out, key, value),
+        }
+    }
+
+    /// Flushes everything written and gives back the underlying writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// Reads pairs in one format from any `BufRead`, one line or command at a time.
+///
+/// Yields `Ok(pair)` for each pair in input order; after the first `Err` it
+/// yields nothing more.
+pub struct Reader<R: BufRead> {
+    inner: ReaderInner<R>,
+    done: bool,
+}
+
+enum ReaderInner<R> {
+    Lines {
+        lines: LineReader<R>,
+        parse: fn(&[u8]) -> Result<Pair, String>,
+    },
+    Resp(resp::RespReader<R>),
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader of `format` from `input`.
+    pub fn new(format: Format, input: R) -> Self {
+        let inner = match format {
+            Format::Tsv => ReaderInner::Lines {
+                lines: LineReader::new(input, tsv::MAX_LINE_LEN, false),
+                parse: tsv::parse_line,
+            },
+            Format::Jsonl => ReaderInner::Lines {
+                lines: LineReader::new(input, jsonl::MAX_LINE_LEN, true),
+                parse: jsonl::parse_line,
+            },
+            Format::Resp => ReaderInner::Resp(resp::RespReader::new(input)),
+        };
+        Reader { inner, done: false }
+    }
+
+    fn next_pair(&mut self) -> Result<Option<Pair>, ParseError> {
+        match &mut self.inner {
+            ReaderInner::Lines { lines, parse } => {
+                let Some((line_no, line)) = lines.next_line()? else {
+                    return Ok(None);
+                };
+                let at = Position::Line(line_no);
+                parse(line)
+                    .map(Some)
+                    .map_err(|reason| ParseError::Invalid { at, reason })
+            }
+            ReaderInner::Resp(r) => r.next_pair(),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Reader<R> {
+    type Item = Result<Pair, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.next_pair().transpose();
+        // Stop after the end or the first error: positions after a bad line
+        // mean nothing, and `load` stores nothing from a bad dump anyway.
+        if !matches!(item, Some(Ok(_))) {
+            self.done = true;
+        }
+        item
+    }
+}
+
+impl<R: BufRead> FusedIterator for Reader<R> {}
+
+/// Checks the limits every format shares; the error is a reader's reason.
+fn check_lengths(key: &[u8], value: &[u8]) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("empty key".to_owned());
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(format!(
+            "key is {} bytes, over the {MAX_KEY_LEN}-byte limit",
+            key.len()
+        ));
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(format!(
+            "value is {} bytes, over the {MAX_VALUE_LEN}-byte limit",
+            value.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `\n`-terminated lines, never buffering more than `max_len` bytes.
+struct LineReader<R> {
+    input: R,
+    buf: Vec<u8>,
+    max_len: usize,
+    /// Whether a line of only ASCII whitespace counts as blank (else only "").
+    skip_whitespace: bool,
+    /// 1-based number of the line last returned.
+    line_no: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    fn new(input: R, max_len: usize, skip_whitespace: bool) -> Self {
+        LineReader {
+            input,
+            buf: Vec::new(),
+            max_len,
+            skip_whitespace,
+            line_no: 0,
+        }
+    }
+
+    /// The next non-blank line without its `\n`, and its number; `None` at the end.
+    fn next_line(&mut self) -> Result<Option<(u64, &[u8])>, ParseError> {
+        loop {
+            self.buf.clear();
+            let limit = u64::try_from(self.max_len)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1);
+            let n = (&mut self.input)
+                .take(limit)
+                .read_until(b'\n', &mut self.buf)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line_no += 1;
+            if self.buf.last() == Some(&b'\n') {
+                self.buf.pop();
+            }
+            if self.buf.len() > self.max_len {
+                return Err(ParseError::Invalid {
+                    at: Position::Line(self.line_no),
+                    reason: format!("line longer than {} bytes", self.max_len),
+                });
+            }
+            let blank = if self.skip_whitespace {
+                self.buf.iter().all(u8::is_ascii_whitespace)
+            } else {
+                self.buf.is_empty()
+            };
+            if !blank {
+                return Ok(Some((self.line_no, &self.buf)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod testutil;
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(f.to_string().parse::<Format>(), Ok(f));
+        }
+        assert_eq!(Format::default(), Format::Tsv);
+        let err = "csv".parse::<Format>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown format `csv` (expected tsv, jsonl or resp)"
+        );
+    }
+
+    #[test]
+    fn writer_refuses_pairs_no_reader_accepts() {
+        for (k, v) in [
+            (Vec::new(), b"v".to_vec()),
+            (vec![b'k'; MAX_KEY_LEN + 1], Vec::new()),
+        ] {
+            for f in Format::ALL {
+                let err = Writer::new(f, Vec::new()).write_pair(&k, &v).unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            }
+        }
+    }
+
+    #[test]
+    fn reader_stops_after_first_error() {
+        let mut r = Reader::new(Format::Tsv, &b"a\t1\nbad\nc\t3\n"[..]);
+        assert!(matches!(r.next(), Some(Ok(_))));
+        let err = r.next().expect("an item").unwrap_err();
+        assert_eq!(err.position(), Some(Position::Line(2)));
+        assert_eq!(
+            err.to_string(),
+            "line 2: expected a TAB between key and value"
+        );
+        assert!(r.next().is_none());
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn io_errors_are_reported_as_io() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        for f in Format::ALL {
+            let mut r = Reader::new(f, io::BufReader::new(Failing));
+            let err = r.next().expect("an item").unwrap_err();
+            assert!(matches!(err, ParseError::Io(_)), "{err:?}");
+            assert_eq!(err.position(), None);
+        }
+    }
+
+    #[test]
+    fn overlong_line_is_refused_without_reading_it_all() {
+        let mut lines = LineReader::new(&b"0123456789\nok\n"[..], 4, false);
+        let err = lines.next_line().unwrap_err();
+        assert_eq!(err.position(), Some(Position::Line(1)));
+        assert!(err.to_string().contains("longer than 4 bytes"), "{err}");
+    }
+
+    #[test]
+    fn every_format_round_trips_nasty_bytes() {
+        let pairs = nasty_pairs();
+        for f in Format::ALL {
+            assert_eq!(load(f, &dump(f, &pairs)).expect("reads back"), pairs, "{f}");
+        }
+    }
+}

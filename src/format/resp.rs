@@ -1,0 +1,318 @@
+//! The resp format: Redis protocol `SET` commands, for `redis-cli --pipe`.
+//!
+//! Each pair is `*3\r\n$3\r\nSET\r\n$<n>\r\n<key>\r\n$<n>\r\n<value>\r\n`.
+//! The reader takes a stream of such arrays of bulk strings, with the command
+//! name in any case, and nothing else: other commands, other arities, inline
+//! commands, null or oversized bulk strings, a missing CRLF or a stream cut
+//! mid-command are errors. Errors are positioned by the 1-based command
+//! number ([`Position::Command`]), since payloads may hold any number of
+//! line breaks. A declared length is checked against the key or value limit
+//! before any of it is read, and payloads grow with the bytes actually read,
+//! so a lying length costs nothing.
+
+use std::io::{self, BufRead, Read, Write};
+
+use super::{MAX_KEY_LEN, MAX_VALUE_LEN, Pair, ParseError, Position, escape_bytes};
+
+/// Longest header line (`*3\r\n`, `$268435456\r\n`) worth reading.
+const MAX_HEADER_LEN: u64 = 32;
+/// Longest command name worth reading before calling it unsupported.
+const MAX_COMMAND_LEN: usize = 64;
+
+/// Writes one `SET key value` command.
+pub(super) fn write_pair<W: Write>(out: &mut W, key: &[u8], value: &[u8]) -> io::Result<()> {
+    write!(out, "*3\r\n$3\r\nSET\r\n${}\r\n", key.len())?;
+    out.write_all(key)?;
+    write!(out, "\r\n${}\r\n", value.len())?;
+    out.write_all(value)?;
+    out.write_all(b"\r\n")
+}
+
+/// Reads `SET` commands one at a time.
+pub(super) struct RespReader<R> {
+    input: R,
+    /// 1-based number of the command being read.
+    command: u64,
+    header: Vec<u8>,
+}
+
+impl<R: BufRead> RespReader<R> {
+    pub(super) fn new(input: R) -> Self {
+        RespReader {
+            input,
+            command: 0,
+            header: Vec::new(),
+        }
+    }
+
+    fn invalid(&self, reason: impl Into<String>) -> ParseError {
+        ParseError::Invalid {
+            at: Position::Command(self.command),
+            reason: reason.into(),
+        }
+    }
+
+    /// The next pair, or `None` when the stream ends between commands.
+    pub(super) fn next_pair(&mut self) -> Result<Option<Pair>, ParseError> {
+        if at_eof(&mut self.input)? {
+            return Ok(None);
+        }
+        self.command += 1;
+        self.read_header()?;
+        let count = match self.header.split_first() {
+            Some((b'*', digits)) => parse_len(digits),
+            _ => {
+                let found = escape_bytes(&self.header);
+                return Err(self.invalid(format!("expected `*` (a RESP array), found `{found}`")));
+            }
+        };
+        match count {
+            Some(3) => {}
+            Some(n) => {
+                return Err(self.invalid(format!(
+                    "expected an array of 3 (SET key value), found {n} elements"
+                )));
+            }
+            None => return Err(self.invalid("bad array length")),
+        }
+        let name = self.read_bulk("command name", MAX_COMMAND_LEN)?;
+        if !name.eq_ignore_ascii_case(b"SET") {
+            let name = escape_bytes(&name);
+            return Err(self.invalid(format!(
+                "unsupported command `{name}` (only SET is accepted)"
+            )));
+        }
+        let key = self.read_bulk("key", MAX_KEY_LEN)?;
+        if key.is_empty() {
+            return Err(self.invalid("empty key"));
+        }
+        let value = self.read_bulk("value", MAX_VALUE_LEN)?;
+        Ok(Some((key, value)))
+    }
+
+    /// Reads one CRLF-terminated header line into `self.header`, without CRLF.
+    fn read_header(&mut self) -> Result<(), ParseError> {
+        self.header.clear();
+        (&mut self.input)
+            .take(MAX_HEADER_LEN)
+            .read_until(b'\n', &mut self.header)?;
+        match self.header.strip_suffix(b"\r\n") {
+            Some(line) => {
+                let len = line.len();
+                self.header.truncate(len);
+                Ok(())
+            }
+            None if self.header.ends_with(b"\n") => {
+                Err(self.invalid("header ends in LF without CR"))
+            }
+            None if self.header.len() as u64 >= MAX_HEADER_LEN => {
+                Err(self.invalid(format!("header longer than {MAX_HEADER_LEN} bytes")))
+            }
+            None => Err(self.invalid("stream ends in the middle of the command")),
+        }
+    }
+
+    /// Reads one `$<len>\r\n<bytes>\r\n` bulk string of at most `limit` bytes.
+    fn read_bulk(&mut self, what: &str, limit: usize) -> Result<Vec<u8>, ParseError> {
+        self.read_header()?;
+        let len = match self.header.split_first() {
+            Some((b'$', digits)) => parse_len(digits)
+                .ok_or_else(|| self.invalid(format!("bad bulk string length for the {what}")))?,
+            _ => return Err(self.invalid(format!("expected `$` (a bulk string) for the {what}"))),
+        };
+        if len > limit {
+            return Err(self.invalid(format!(
+                "{what} of {len} bytes is over the {limit}-byte limit"
+            )));
+        }
+        let data = read_exact_growing(&mut self.input, len)?;
+        if data.len() < len {
+            return Err(self.invalid(format!(
+                "stream ends inside the {what} ({} of {len} bytes)",
+                data.len()
+            )));
+        }
+        let mut crlf = Vec::with_capacity(2);
+        (&mut self.input).take(2).read_to_end(&mut crlf)?;
+        match crlf.as_slice() {
+            b"\r\n" => Ok(data),
+            [] | [b'\r'] => {
+                Err(self.invalid(format!("stream ends after the {what}, before its CRLF")))
+            }
+            _ => Err(self.invalid(format!(
+                "the {what} is not followed by CRLF (wrong length?)"
+            ))),
+        }
+    }
+}
+
+/// A decimal length: ASCII digits only (no sign, no spaces), fitting `usize`.
+fn parse_len(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Whether the input is at its end, reading more if the buffer is empty.
+fn at_eof<R: BufRead>(input: &mut R) -> io::Result<bool> {
+    loop {
+        match input.fill_buf() {
+            Ok(buf) => return Ok(buf.is_empty()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads up to `len` bytes, stopping early at the end of input. Capacity
+/// grows with the bytes actually read and never beyond `len`.
+fn read_exact_growing<R: BufRead>(input: &mut R, len: usize) -> io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    while data.len() < len {
+        let chunk = match input.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len().min(len - data.len());
+        if data.capacity() - data.len() < n {
+            let target = (data.capacity() * 2).max(data.len() + n).min(len);
+            data.reserve_exact(target - data.len());
+        }
+        data.extend_from_slice(&chunk[..n]);
+        input.consume(n);
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{Format, Position};
+    use super::*;
+    use proptest::prelude::*;
+
+    const RESP: Format = Format::Resp;
+    const GOOD: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv1\r\n";
+
+    #[test]
+    fn writes_what_redis_cli_pipe_takes() {
+        let out = dump(
+            RESP,
+            &[
+                (b"k".to_vec(), b"v1".to_vec()),
+                (b"a\r\nb".to_vec(), Vec::new()),
+            ],
+        );
+        let want = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv1\r\n\
+                     *3\r\n$3\r\nSET\r\n$4\r\na\r\nb\r\n$0\r\n\r\n";
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn command_name_is_case_insensitive() {
+        let input = b"*3\r\n$3\r\nsEt\r\n$1\r\nk\r\n$0\r\n\r\n";
+        assert_eq!(
+            load(RESP, input).expect("valid"),
+            vec![(b"k".to_vec(), Vec::new())]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_command() {
+        let mut cut = GOOD.to_vec();
+        cut.extend_from_slice(&GOOD[..GOOD.len() - 3]);
+        let mut cut_header = GOOD.to_vec();
+        cut_header.extend_from_slice(b"*3\r\n$3");
+        let cases: [(&[u8], u64, &str); 11] = [
+            (&cut, 2, "stream ends inside the value (1 of 2 bytes)"),
+            (&cut_header, 2, "stream ends in the middle of the command"),
+            (
+                b"*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+                1,
+                "unsupported command `GET`",
+            ),
+            (b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 1, "found 2 elements"),
+            (b"SET k v\r\n", 1, "expected `*`"),
+            (
+                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n",
+                1,
+                "before its CRLF",
+            ),
+            (
+                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nvv\r\n",
+                1,
+                "not followed by CRLF",
+            ),
+            (b"*3\n$3\nSET\n", 1, "LF without CR"),
+            (
+                b"*3\r\n$3\r\nSET\r\n$-1\r\n",
+                1,
+                "bad bulk string length for the key",
+            ),
+            (b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n", 1, "empty key"),
+            (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 1, "expected `*`"),
+        ];
+        for (input, command, reason) in cases {
+            assert_error(RESP, input, Position::Command(command), reason);
+        }
+    }
+
+    #[test]
+    fn huge_declared_lengths_fail_before_reading() {
+        let huge_value = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9000000000\r\nvvv";
+        assert_error(
+            RESP,
+            huge_value,
+            Position::Command(1),
+            "over the 268435456-byte limit",
+        );
+        let huge_key = b"*3\r\n$3\r\nSET\r\n$65537\r\nkkk";
+        assert_error(RESP, huge_key, Position::Command(1), "key of 65537 bytes");
+        let overflow = b"*3\r\n$3\r\nSET\r\n$99999999999999999999999\r\n";
+        assert_error(
+            RESP,
+            overflow,
+            Position::Command(1),
+            "bad bulk string length",
+        );
+        let long_header = b"*3\r\n$3\r\nSET\r\n$0000000000000000000000000000000000001\r\n";
+        assert_error(
+            RESP,
+            long_header,
+            Position::Command(1),
+            "header longer than 32 bytes",
+        );
+    }
+
+    #[test]
+    fn a_lying_length_allocates_only_what_arrives() {
+        let data = read_exact_growing(&mut &b"abc"[..], MAX_VALUE_LEN).expect("in memory");
+        assert_eq!(data, b"abc");
+        assert!(data.capacity() < 1024, "capacity {}", data.capacity());
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(pairs in pairs()) {
+            prop_assert_eq!(load(RESP, &dump(RESP, &pairs)).expect("own output"), pairs);
+        }
+
+        #[test]
+        fn never_panics(input in bytes(300)) {
+            let _ = load(RESP, &input);
+        }
+
+        #[test]
+        fn never_panics_on_mangled_commands(cut in 0..GOOD.len(), byte: u8) {
+            let mut input = GOOD.to_vec();
+            input[cut] = byte;
+            let _ = load(RESP, &input);
+            let _ = load(RESP, &GOOD[..cut]);
+        }
+    }
+}
