@@ -1,15 +1,54 @@
 //! The storage engine: the only code that touches database files.
-//! (API skeleton; the implementation is being written.)
+//!
+//! A database is a directory:
+//!
+//! ```text
+//! LOCK            OS lock held by the open handle; holds the holder's pid
+//! wal.log         the active log: every write is appended here (the WAL is the data)
+//! seg-N.log       sealed logs, immutable, N increasing with age reversed (newest = largest)
+//! seg-N.idx       the on-disk index of seg-N.log (derived; rebuilt when damaged)
+//! lost+found/     bytes that `recover` could not use, never deleted
+//! ```
+//!
+//! Invariants the code keeps:
+//! - Newer beats older: `wal.log` is newer than every segment, and a segment
+//!   with a larger id is newer than one with a smaller id. A key's value is
+//!   its newest record; a tombstone hides every older record.
+//! - A write is acknowledged only after its bytes are in `wal.log` and, with
+//!   [`SyncMode::Always`], fsynced. A failed write or fsync poisons the handle.
+//! - Opening reads only the active log and each segment index's header and
+//!   footer, never every key.
+//! - Files are switched in by rename and directory fsync; old files are
+//!   removed only after their replacements are durable.
+//! - Deleted keys never come back: compaction merges *every* sealed segment,
+//!   so a tombstone is dropped only when no older segment remains.
+//!
+//! See docs/format.md for every byte on disk.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
 
+mod compaction;
 mod error;
+mod index;
+mod iter;
+mod lock;
+mod log;
+mod open;
+mod record;
+mod recovery;
 pub mod storage;
+mod write;
 
 pub use error::{Error, Result};
+pub use iter::{Iter, Keys};
+pub use recovery::{CheckReport, Problem, RecoverReport};
 pub use storage::{RealStorage, SimStorage, Storage};
+
+use index::Index;
+use storage::StorageFile;
 
 /// Largest key, in bytes.
 pub const MAX_KEY_LEN: usize = 64 * 1024;
@@ -22,7 +61,7 @@ pub enum SyncMode {
     /// Every acknowledged write has been fsynced (the default).
     #[default]
     Always,
-    /// Writes are left to the OS; they are fsynced when the handle is dropped
+    /// Writes are left to the OS; they are fsynced when the handle is closed
     /// or [`Db::flush`] is called.
     Never,
 }
@@ -32,29 +71,471 @@ pub enum SyncMode {
 pub struct Options {
     /// When writes reach the disk.
     pub sync: SyncMode,
-    /// How long to wait for another holder of the lock to let go (zero: fail at once).
+    /// How long to wait for another holder of the lock (zero: fail at once).
     pub lock_timeout: Duration,
-    /// Create the directory (and parents) when it does not exist.
+    /// Create the directory (and its parents) when it does not exist.
     pub create: bool,
     /// The active log is sealed into a segment once it reaches this many bytes.
     pub segment_size: u64,
-    /// Automatic compaction runs only when the files hold at least this many bytes.
+    /// On close, the active log is sealed when it holds more than this many
+    /// bytes, so that the next open replays little.
+    pub seal_on_close: u64,
+    /// Automatic compaction runs only when the files hold at least this many bytes...
     pub compact_min_bytes: u64,
-    /// ... and at least this many times the live size after the last compaction.
+    /// ...and at least this many times the size after the last compaction.
     pub compact_ratio: f64,
-    /// Run compaction automatically when the thresholds above are crossed.
+    /// Run compaction automatically when both thresholds are crossed.
     pub auto_compact: bool,
     /// The file system to use.
     pub storage: Arc<dyn Storage>,
 }
 
-/// Database.
-#[derive(Debug)]
-pub struct Db;
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sync: SyncMode::Always,
+            lock_timeout: Duration::ZERO,
+            create: true,
+            segment_size: 16 * 1024 * 1024,
+            seal_on_close: 1024 * 1024,
+            compact_min_bytes: 5 * 1024 * 1024,
+            compact_ratio: 2.0,
+            auto_compact: true,
+            storage: Arc::new(RealStorage),
+        }
+    }
+}
 
-/// Atomic batch of writes.
+/// What opening the database found and repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Committed operations replayed from the active log.
+    pub replayed: u64,
+    /// A torn or corrupt tail cut off the active log, if any.
+    pub truncated: Option<Truncation>,
+    /// Index files that were missing or damaged and were rebuilt.
+    pub rebuilt_indexes: Vec<PathBuf>,
+    /// Leftover files of an interrupted seal or compaction that were removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// A tail cut off the active log at open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// Where the log now ends.
+    pub offset: u64,
+    /// How many bytes were cut.
+    pub bytes: u64,
+    /// Why the first cut byte was not a complete record.
+    pub reason: String,
+    /// Where the cut bytes were saved (in `lost+found/`), when not all zero.
+    pub saved_to: Option<PathBuf>,
+}
+
+/// Sizes and counts, from [`Db::stats`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Live keys.
+    pub keys: u64,
+    /// Bytes of the records that hold live values.
+    pub live_bytes: u64,
+    /// Bytes of all database files (logs and indexes).
+    pub total_bytes: u64,
+    /// `total_bytes - live_bytes`: what compaction would reclaim, roughly.
+    pub dead_bytes: u64,
+    /// Sealed segments.
+    pub segments: u64,
+    /// Bytes in the active log.
+    pub wal_bytes: u64,
+    /// Database files (logs and indexes, not the lock).
+    pub files: u64,
+    /// When the last compaction finished, if one is recorded.
+    pub last_compaction: Option<SystemTime>,
+}
+
+/// What [`Db::compact`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompactReport {
+    /// Bytes of all database files before.
+    pub bytes_before: u64,
+    /// Bytes of all database files after.
+    pub bytes_after: u64,
+    /// Live keys written.
+    pub keys: u64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// A set of writes applied atomically by [`Db::write_batch`]: after a crash
+/// either all of them are there or none.
 #[derive(Clone, Debug, Default)]
-pub struct Batch;
+pub struct Batch {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    bytes: usize,
+}
 
-#[allow(dead_code)]
-fn _p(_: &Path, _: PathBuf) {}
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds `key = value`; later writes to the same key in a batch win.
+    pub fn set(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        let (key, value) = (key.into(), value.into());
+        self.bytes += key.len() + value.len();
+        self.ops.push((key, Some(value)));
+    }
+
+    /// Adds a deletion of `key`.
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        let key = key.into();
+        self.bytes += key.len();
+        self.ops.push((key, None));
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Bytes of keys and values held.
+    pub fn size_bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// Where a key's newest record in the active log is.
+#[derive(Clone, Copy, Debug)]
+struct MemSlot {
+    delete: bool,
+    offset: u64,
+    len: u32,
+}
+
+/// A sealed segment: its log and its index.
+#[derive(Debug)]
+struct Segment {
+    id: u64,
+    log_path: PathBuf,
+    log: Arc<dyn StorageFile>,
+    log_len: u64,
+    index: Arc<Index>,
+}
+
+impl Segment {
+    fn index_len(&self) -> u64 {
+        let f = &self.index.footer;
+        f.table_off + f.table_slots * 16 + 88
+    }
+}
+
+/// What readers see; swapped under a short write lock.
+#[derive(Debug)]
+struct State {
+    mem: BTreeMap<Vec<u8>, MemSlot>,
+    wal: Arc<dyn StorageFile>,
+    segments: Arc<Vec<Arc<Segment>>>,
+    /// Bumped whenever `mem` is emptied into a segment or segments change.
+    generation: u64,
+}
+
+/// What only the writer touches.
+#[derive(Debug)]
+struct Writer {
+    wal: Arc<dyn StorageFile>,
+    wal_len: u64,
+    /// The id the active log gets when it is sealed.
+    next_id: u64,
+    poisoned: Option<String>,
+    /// Bytes written since the last fsync (for [`SyncMode::Never`]).
+    unsynced: bool,
+    /// Size of the files after the last compaction (0 when none is recorded).
+    base_live: u64,
+    last_compaction: Option<SystemTime>,
+}
+
+/// A request waiting for the group-commit leader.
+#[derive(Debug)]
+enum Request {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    Batch(Batch),
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    next_ticket: u64,
+    pending: Vec<(u64, Request)>,
+    done: BTreeMap<u64, Result<()>>,
+    leader: bool,
+}
+
+/// An open database. `Send + Sync`: share it between threads with an `Arc`.
+/// Readers never block each other; writers are serialised and share fsyncs.
+#[derive(Debug)]
+pub struct Db {
+    dir: PathBuf,
+    opts: Options,
+    _lock: Arc<dyn StorageFile>,
+    state: RwLock<State>,
+    writer: Mutex<Writer>,
+    queue: Mutex<Queue>,
+    queue_cv: Condvar,
+    report: OpenReport,
+}
+
+/// The active log's file name.
+const WAL: &str = "wal.log";
+/// The directory for bytes `recover` could not use.
+const LOST_FOUND: &str = "lost+found";
+
+fn seg_log_name(id: u64) -> String {
+    format!("seg-{id:08}.log")
+}
+
+fn seg_idx_name(id: u64) -> String {
+    format!("seg-{id:08}.idx")
+}
+
+/// Parses `seg-N.log` / `seg-N.idx` names.
+fn parse_seg_name(name: &str) -> Option<(u64, &str)> {
+    let rest = name.strip_prefix("seg-")?;
+    let (num, ext) = rest.split_once('.')?;
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || !matches!(ext, "log" | "idx") {
+        return None;
+    }
+    Some((num.parse().ok()?, ext))
+}
+
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    Ok(())
+}
+
+fn check_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::ValueTooLarge {
+            len: value.len(),
+            max: MAX_VALUE_LEN,
+        });
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating when allowed) the database in `dir`, taking its lock.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
+        open::open(dir.as_ref(), options)
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What opening found and repaired.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// The value of `key`, if it is set.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        let (slot, wal, segments) = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            (
+                st.mem.get(key).copied(),
+                Arc::clone(&st.wal),
+                Arc::clone(&st.segments),
+            )
+        };
+        if let Some(slot) = slot {
+            if slot.delete {
+                return Ok(None);
+            }
+            return log::read_value(&*wal, &self.dir.join(WAL), slot.offset, slot.len, key);
+        }
+        for seg in segments.iter().rev() {
+            if let Some(entry) = seg.index.lookup(key)? {
+                if entry.delete {
+                    return Ok(None);
+                }
+                return log::read_value(&*seg.log, &seg.log_path, entry.offset, entry.len, key);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `key` is set.
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        let (slot, segments) = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            (st.mem.get(key).copied(), Arc::clone(&st.segments))
+        };
+        if let Some(slot) = slot {
+            return Ok(!slot.delete);
+        }
+        for seg in segments.iter().rev() {
+            if let Some(entry) = seg.index.lookup(key)? {
+                return Ok(!entry.delete);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Sets `key` to `value`.
+    pub fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.submit(Request::Put(key.to_vec(), value.to_vec()))
+    }
+
+    /// Deletes `key`; returns whether it was set.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        if !self.contains(key)? {
+            return Ok(false);
+        }
+        self.submit(Request::Delete(key.to_vec()))?;
+        Ok(true)
+    }
+
+    /// Applies every write of `batch` atomically.
+    pub fn write_batch(&self, batch: Batch) -> Result<()> {
+        for (key, value) in &batch.ops {
+            check_key(key)?;
+            if let Some(v) = value {
+                check_value(v)?;
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.submit(Request::Batch(batch))
+    }
+
+    /// Every live pair, sorted by key.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter::new(self, &[], true)
+    }
+
+    /// Every live pair whose key starts with `prefix`, sorted by key.
+    pub fn iter_prefix(&self, prefix: &[u8]) -> Iter<'_> {
+        Iter::new(self, prefix, true)
+    }
+
+    /// Every live key starting with `prefix`, sorted, without reading values.
+    pub fn keys(&self, prefix: &[u8]) -> Keys<'_> {
+        Keys(Iter::new(self, prefix, false))
+    }
+
+    /// Number of live keys (walks every key: O(n)).
+    pub fn len(&self) -> Result<u64> {
+        let mut n = 0;
+        for key in self.keys(&[]) {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Whether no key is set.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.keys(&[]).next().transpose()?.is_none())
+    }
+
+    /// Makes every acknowledged write durable (a no-op under [`SyncMode::Always`]).
+    pub fn flush(&self) -> Result<()> {
+        let mut w = self.lock_writer();
+        self.flush_locked(&mut w)
+    }
+
+    /// Flushes, seals a large active log so the next open is quick, and
+    /// releases the lock, reporting any failure (dropping does the same
+    /// silently).
+    pub fn close(self) -> Result<()> {
+        let result = self.close_inner();
+        // Drop would retry the same work; it is done.
+        let mut w = self.lock_writer();
+        w.poisoned.get_or_insert_with(|| "closed".into());
+        drop(w);
+        result
+    }
+
+    /// Sizes and counts (walks every key: O(n)).
+    pub fn stats(&self) -> Result<Stats> {
+        let (mut keys, mut live_bytes) = (0, 0);
+        for item in Iter::new(self, &[], false).with_lengths() {
+            let (_, len) = item?;
+            keys += 1;
+            live_bytes += u64::from(len);
+        }
+        let w = self.lock_writer();
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let seg_bytes: u64 = st.segments.iter().map(|s| s.log_len + s.index_len()).sum();
+        let total_bytes = seg_bytes + w.wal_len;
+        Ok(Stats {
+            keys,
+            live_bytes,
+            total_bytes,
+            dead_bytes: total_bytes.saturating_sub(live_bytes),
+            segments: st.segments.len() as u64,
+            wal_bytes: w.wal_len,
+            files: st.segments.len() as u64 * 2 + 1,
+            last_compaction: w.last_compaction,
+        })
+    }
+
+    /// Rewrites the live data into new segments and removes the old ones.
+    pub fn compact(&self) -> Result<CompactReport> {
+        let mut w = self.lock_writer();
+        self.compact_locked(&mut w)
+    }
+
+    /// Verifies every record's CRC and every file's structure, read-only.
+    pub fn check(&self) -> Result<CheckReport> {
+        let _w = self.lock_writer();
+        recovery::check_files(&*self.opts.storage, &self.dir)
+    }
+
+    /// Verifies the database in `dir` without changing a byte: no torn tail
+    /// is cut and no index rebuilt. Takes the lock for the duration.
+    pub fn check_dir(dir: impl AsRef<Path>, options: &Options) -> Result<CheckReport> {
+        recovery::check_dir(dir.as_ref(), options)
+    }
+
+    /// Salvages every intact record of the database in `dir`: cuts torn
+    /// tails, rewrites damaged logs without their damaged bytes (which go to
+    /// `lost+found/`), and rebuilds every index. Takes the lock.
+    pub fn recover_dir(dir: impl AsRef<Path>, options: &Options) -> Result<RecoverReport> {
+        recovery::recover_dir(dir.as_ref(), options)
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Errors cannot be reported from drop; `close` reports them.
+        let _ = self.close_inner();
+    }
+}
+
+// Compile-time proof of the concurrency contract.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Db>();
+};

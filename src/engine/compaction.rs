@@ -1,0 +1,252 @@
+//! Compaction: rewrite every live pair into new segments, then drop the old
+//! ones.
+//!
+//! Steps, each safe to crash in:
+//! 1. Seal the active log, so that all data is in sealed segments `1..F`.
+//! 2. Merge them (newest wins), skipping tombstones and overwritten records,
+//!    into `seg-F.log.tmp`, `seg-F+1.log.tmp`, ..., each fsynced, with its
+//!    index written in place. Every output's index names the group's first id
+//!    `F`; the last output's index says it is last and records the new size
+//!    (the base for the next automatic compaction) and the time.
+//! 3. Rename the outputs into place and fsync the directory: the commit point.
+//!    From then on, open sees a complete group and removes every segment
+//!    older than `F`; before it, open removes the partial group's files.
+//! 4. Remove the old segments, oldest first, and fsync the directory.
+//!
+//! Dropping every tombstone is safe because every sealed segment is merged:
+//! no older segment is left that could hold a value the tombstone hid.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use super::index::{self, Entry, Group, Index, IndexMeta};
+use super::iter::Iter;
+use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
+use super::storage::{OpenMode, StorageFile};
+use super::write::{poison, unix_secs};
+use super::{CompactReport, Db, Error, Result, Segment, Writer, seg_idx_name, seg_log_name};
+
+/// An output segment being written.
+struct Output {
+    id: u64,
+    file: Arc<dyn StorageFile>,
+    tmp_path: std::path::PathBuf,
+    len: u64,
+    buf: Vec<u8>,
+    entries: Vec<Entry>,
+    idx_len: u64,
+}
+
+const OUT_BUF: usize = 1024 * 1024;
+
+impl Db {
+    pub(super) fn compact_locked(&self, w: &mut Writer) -> Result<CompactReport> {
+        let started = Instant::now();
+        if let Some(cause) = &w.poisoned {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        let bytes_before = self.total_bytes(w);
+        if let Err(e) = self.seal(w) {
+            poison(w, &e);
+            return Err(e);
+        }
+        let old = Arc::clone(
+            &self
+                .state
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .segments,
+        );
+        if old.is_empty() {
+            return Ok(CompactReport {
+                bytes_before,
+                bytes_after: bytes_before,
+                keys: 0,
+                elapsed: started.elapsed(),
+            });
+        }
+        let first = w.next_id;
+        let now = SystemTime::now();
+        let mut done: Vec<Output> = Vec::new();
+        let written = self.write_outputs(first, now, &mut done);
+        let (keys, bytes_after) = match written {
+            Ok(x) => x,
+            Err(e) => {
+                self.discard(&done);
+                return Err(e);
+            }
+        };
+        // Commit point: rename every output into place, then fsync the directory.
+        let storage = &*self.opts.storage;
+        let commit = (|| {
+            for out in &done {
+                let path = self.dir.join(seg_log_name(out.id));
+                storage
+                    .rename(&out.tmp_path, &path)
+                    .map_err(|e| Error::io("rename", &out.tmp_path, e))?;
+            }
+            storage
+                .sync_dir(&self.dir)
+                .map_err(|e| Error::io("fsync", &self.dir, e))
+        })();
+        if let Err(e) = commit {
+            // Whether the renames are durable is unknown: only a reopen can tell.
+            poison(w, &e);
+            return Err(e);
+        }
+        let after = (|| {
+            let mut segments = Vec::new();
+            for out in &done {
+                let idx_path = self.dir.join(seg_idx_name(out.id));
+                let index = Index::open(storage, &idx_path)?
+                    .map_err(|why| Error::corrupt(&idx_path, 0, why))?;
+                segments.push(Arc::new(Segment {
+                    id: out.id,
+                    log_path: self.dir.join(seg_log_name(out.id)),
+                    log: Arc::clone(&out.file),
+                    log_len: out.len,
+                    index: Arc::new(index),
+                }));
+            }
+            {
+                let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+                st.segments = Arc::new(segments);
+                st.generation += 1;
+            }
+            for seg in old.iter() {
+                for path in [seg.log_path.clone(), self.dir.join(seg_idx_name(seg.id))] {
+                    storage
+                        .remove_file(&path)
+                        .map_err(|e| Error::io("remove", &path, e))?;
+                }
+            }
+            storage
+                .sync_dir(&self.dir)
+                .map_err(|e| Error::io("fsync", &self.dir, e))
+        })();
+        w.next_id = first + done.len() as u64;
+        if let Err(e) = after {
+            poison(w, &e);
+            return Err(e);
+        }
+        w.base_live = bytes_after + w.wal_len;
+        w.last_compaction = Some(now);
+        Ok(CompactReport {
+            bytes_before,
+            bytes_after: bytes_after + w.wal_len,
+            keys,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Writes the merged live data into outputs `first..`; returns the number
+    /// of keys and the outputs' total size (logs and indexes).
+    fn write_outputs(
+        &self,
+        first: u64,
+        now: SystemTime,
+        done: &mut Vec<Output>,
+    ) -> Result<(u64, u64)> {
+        let mut keys = 0u64;
+        let mut out = self.new_output(first)?;
+        let mut pairs = Iter::new(self, &[], true);
+        for pair in &mut pairs {
+            let (key, value) = pair?;
+            keys += 1;
+            let start = out.len + out.buf.len() as u64;
+            record::encode(&mut out.buf, Tag::Put, &key, &value);
+            let len = (out.len + out.buf.len() as u64 - start) as u32;
+            out.entries.push(Entry {
+                key,
+                delete: false,
+                offset: start,
+                len,
+            });
+            if out.buf.len() >= OUT_BUF {
+                self.drain(&mut out)?;
+            }
+            if out.len + out.buf.len() as u64 >= self.opts.segment_size {
+                let next = out.id + 1;
+                self.finish(&mut out, first, false, 0, now)?;
+                done.push(out);
+                out = self.new_output(next)?;
+            }
+        }
+        self.drain(&mut out)?;
+        let base = done.iter().map(|o| o.len + o.idx_len).sum::<u64>()
+            + out.len
+            + index::encoded_len(&out.entries);
+        self.finish(&mut out, first, true, base, now)?;
+        done.push(out);
+        Ok((keys, base))
+    }
+
+    fn new_output(&self, id: u64) -> Result<Output> {
+        let tmp_path = index::tmp_path(&self.dir.join(seg_log_name(id)));
+        let file = self
+            .opts
+            .storage
+            .open(&tmp_path, OpenMode::Truncate)
+            .map_err(|e| Error::io("create", &tmp_path, e))?;
+        Ok(Output {
+            id,
+            file,
+            tmp_path,
+            len: 0,
+            buf: record::file_header(LOG_MAGIC).to_vec(),
+            entries: Vec::new(),
+            idx_len: 0,
+        })
+    }
+
+    fn drain(&self, out: &mut Output) -> Result<()> {
+        out.file
+            .write_at(&out.buf, out.len)
+            .map_err(|e| Error::io("write", &out.tmp_path, e))?;
+        out.len += out.buf.len() as u64;
+        out.buf.clear();
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        out: &mut Output,
+        first: u64,
+        last: bool,
+        base_live: u64,
+        now: SystemTime,
+    ) -> Result<()> {
+        self.drain(out)?;
+        debug_assert!(out.len >= FILE_HEADER_LEN as u64);
+        out.file
+            .sync_data()
+            .map_err(|e| Error::io("fsync", &out.tmp_path, e))?;
+        let meta = IndexMeta {
+            segment_len: out.len,
+            group: Some(Group { first, last }),
+            base_live,
+            compacted_at: unix_secs(now),
+        };
+        out.idx_len = index::encoded_len(&out.entries);
+        index::write(
+            &*self.opts.storage,
+            &self.dir.join(seg_idx_name(out.id)),
+            &out.entries,
+            meta,
+        )?;
+        out.entries = Vec::new();
+        Ok(())
+    }
+
+    /// Removes the files of an abandoned compaction (best effort: open
+    /// removes whatever is left).
+    fn discard(&self, outputs: &[Output]) {
+        let storage = &*self.opts.storage;
+        for out in outputs {
+            let _ = storage.remove_file(&out.tmp_path);
+            let _ = storage.remove_file(&self.dir.join(seg_idx_name(out.id)));
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Ordered iteration: a merge of the active log's in-memory map and every
+//! segment's index, newest source winning, tombstones hiding older records.
+//!
+//! Memory stays flat: the in-memory map is read in chunks of [`CHUNK`] keys
+//! and each segment through a buffered reader. Iteration is not a snapshot:
+//! when a seal or compaction changes the sources, the merge is rebuilt from
+//! just after the last key returned, so every key present for the whole
+//! iteration is returned exactly once, in strictly increasing order.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use super::index::{Entry, EntryIter};
+use super::log;
+use super::record::FILE_HEADER_LEN;
+use super::storage::StorageFile;
+use super::{Db, MemSlot, Result, Segment, State, WAL};
+
+const CHUNK: usize = 256;
+
+struct SegSource {
+    seg: Arc<Segment>,
+    it: EntryIter,
+    head: Option<Entry>,
+}
+
+enum Found {
+    Mem(MemSlot),
+    Seg(Arc<Segment>, Entry),
+}
+
+/// Iterator over live pairs in key order; see [`Db::iter`].
+pub struct Iter<'a> {
+    db: &'a Db,
+    prefix: Vec<u8>,
+    values: bool,
+    generation: u64,
+    wal: Option<Arc<dyn StorageFile>>,
+    mem: VecDeque<(Vec<u8>, MemSlot)>,
+    mem_cursor: Option<Vec<u8>>,
+    mem_exhausted: bool,
+    segs: Vec<SegSource>,
+    last: Option<Vec<u8>>,
+    started: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for Iter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter")
+            .field("prefix", &self.prefix)
+            .field("last", &self.last)
+            .finish()
+    }
+}
+
+impl<'a> Iter<'a> {
+    pub(super) fn new(db: &'a Db, prefix: &[u8], values: bool) -> Iter<'a> {
+        Iter {
+            db,
+            prefix: prefix.to_vec(),
+            values,
+            generation: 0,
+            wal: None,
+            mem: VecDeque::new(),
+            mem_cursor: None,
+            mem_exhausted: false,
+            segs: Vec::new(),
+            last: None,
+            started: false,
+            done: false,
+        }
+    }
+
+    /// Turns this into an iterator of (key, record length) pairs, for sizes.
+    pub(super) fn with_lengths(self) -> Lengths<'a> {
+        Lengths(self)
+    }
+
+    /// (Re)builds the sources from `st`, positioned after the last key returned.
+    fn rebuild(&mut self, st: &State) -> Result<()> {
+        self.generation = st.generation;
+        self.wal = Some(Arc::clone(&st.wal));
+        self.mem.clear();
+        self.mem_cursor = self.last.clone();
+        self.mem_exhausted = false;
+        self.segs.clear();
+        let start = self.last.clone().unwrap_or_else(|| self.prefix.clone());
+        for seg in st.segments.iter().rev() {
+            let from = if start.is_empty() {
+                FILE_HEADER_LEN as u64
+            } else {
+                seg.index.seek(&start)?
+            };
+            let mut it = seg.index.entries_from(from);
+            let mut head = it.next().transpose()?;
+            if let (Some(h), Some(last)) = (&head, &self.last)
+                && &h.key == last
+            {
+                head = it.next().transpose()?;
+            }
+            self.segs.push(SegSource {
+                seg: Arc::clone(seg),
+                it,
+                head,
+            });
+        }
+        Ok(())
+    }
+
+    fn refill_mem(&mut self) -> Result<()> {
+        let db = self.db;
+        let st = db.state.read().unwrap_or_else(|p| p.into_inner());
+        if !self.started || st.generation != self.generation {
+            self.started = true;
+            self.rebuild(&st)?;
+        }
+        let lower = match &self.mem_cursor {
+            Some(k) => Bound::Excluded(k.clone()),
+            None => Bound::Included(self.prefix.clone()),
+        };
+        self.mem.extend(
+            st.mem
+                .range::<Vec<u8>, _>((lower, Bound::Unbounded))
+                .take(CHUNK)
+                .map(|(k, s)| (k.clone(), *s)),
+        );
+        self.mem_exhausted = self.mem.len() < CHUNK;
+        if let Some((k, _)) = self.mem.back() {
+            self.mem_cursor = Some(k.clone());
+        }
+        Ok(())
+    }
+
+    fn next_found(&mut self) -> Option<Result<(Vec<u8>, Found)>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if (!self.started || (self.mem.is_empty() && !self.mem_exhausted))
+                && let Err(e) = self.refill_mem()
+            {
+                self.done = true;
+                return Some(Err(e));
+            }
+            // The smallest key among the heads; ties go to the newest source.
+            let mut min: Option<&[u8]> = self.mem.front().map(|(k, _)| k.as_slice());
+            for s in &self.segs {
+                if let Some(h) = &s.head
+                    && min.is_none_or(|m| h.key.as_slice() < m)
+                {
+                    min = Some(&h.key);
+                }
+            }
+            let Some(min) = min.map(<[u8]>::to_vec) else {
+                self.done = true;
+                return None;
+            };
+            let mut found = None;
+            if self.mem.front().is_some_and(|(k, _)| *k == min) {
+                let (_, slot) = self.mem.pop_front().expect("front checked above");
+                found = Some(Found::Mem(slot));
+            }
+            for s in &mut self.segs {
+                if s.head.as_ref().is_some_and(|h| h.key == min) {
+                    let entry = s.head.take().expect("head checked above");
+                    if found.is_none() {
+                        found = Some(Found::Seg(Arc::clone(&s.seg), entry));
+                    }
+                    match s.it.next().transpose() {
+                        Ok(h) => s.head = h,
+                        Err(e) => {
+                            self.done = true;
+                            return Some(Err(e));
+                        }
+                    }
+                }
+            }
+            if !min.starts_with(&self.prefix) {
+                self.done = true;
+                return None;
+            }
+            self.last = Some(min.clone());
+            let found = found.expect("the minimum came from some source");
+            let deleted = match &found {
+                Found::Mem(s) => s.delete,
+                Found::Seg(_, e) => e.delete,
+            };
+            if !deleted {
+                return Some(Ok((min, found)));
+            }
+        }
+    }
+
+    fn value(&self, key: &[u8], found: &Found) -> Result<Vec<u8>> {
+        let value = match found {
+            Found::Mem(slot) => {
+                let wal = self
+                    .wal
+                    .as_ref()
+                    .expect("sources are built before any key is found");
+                log::read_value(&**wal, &self.db.dir.join(WAL), slot.offset, slot.len, key)?
+            }
+            Found::Seg(seg, e) => log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key)?,
+        };
+        // A live entry always points at a put; None would mean a damaged index.
+        Ok(value.unwrap_or_default())
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (key, found) = match self.next_found()? {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
+        if !self.values {
+            return Some(Ok((key, Vec::new())));
+        }
+        match self.value(&key, &found) {
+            Ok(v) => Some(Ok((key, v))),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Iterator over live keys in order; see [`Db::keys`].
+#[derive(Debug)]
+pub struct Keys<'a>(pub(super) Iter<'a>);
+
+impl Iterator for Keys<'_> {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|r| r.map(|(k, _)| k))
+    }
+}
+
+/// Live keys with the length of the record holding each value.
+pub(super) struct Lengths<'a>(Iter<'a>);
+
+impl Iterator for Lengths<'_> {
+    type Item = Result<(Vec<u8>, u32)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_found().map(|r| {
+            r.map(|(k, found)| {
+                let len = match found {
+                    Found::Mem(s) => s.len,
+                    Found::Seg(_, e) => e.len,
+                };
+                (k, len)
+            })
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! The exclusive lock on a database directory.
+//!
+//! The lock is an OS file lock (`File::try_lock` through [`Storage`]) on
+//! `DIR/LOCK`, held for the lifetime of the handle and released by the OS
+//! when the holder dies, so a crash never leaves a stale lock. The holder
+//! writes its pid into the file so that a refused opener can name it; the
+//! pid is advice only, never a lock by itself.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::storage::{OpenMode, Storage, StorageFile, read_exact_at};
+use super::{Error, Result};
+
+/// Name of the lock file inside the database directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Takes the lock on `dir`, waiting up to `timeout` for another holder.
+pub fn acquire(
+    storage: &dyn Storage,
+    dir: &Path,
+    timeout: Duration,
+) -> Result<Arc<dyn StorageFile>> {
+    let path = dir.join(LOCK_FILE);
+    let deadline = Instant::now() + timeout;
+    loop {
+        match storage.try_lock(&path) {
+            Ok(Some(file)) => {
+                // Best effort: the pid helps a refused opener's message, nothing more.
+                let pid = format!("{}\n", std::process::id());
+                let _ = file
+                    .set_len(0)
+                    .and_then(|()| file.write_at(pid.as_bytes(), 0));
+                return Ok(file);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(Error::io("lock", &path, e)),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::Locked {
+                path: dir.to_owned(),
+                pid: holder_pid(storage, &path),
+            });
+        }
+        thread::sleep((deadline - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// The pid written in the lock file, when it holds one.
+fn holder_pid(storage: &dyn Storage, path: &Path) -> Option<u32> {
+    let file = storage.open(path, OpenMode::Read).ok()?;
+    let len = file.len().ok()?.min(32) as usize;
+    let mut buf = vec![0u8; len];
+    read_exact_at(&*file, &mut buf, 0).ok()?;
+    std::str::from_utf8(&buf).ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::storage::RealStorage;
+
+    #[test]
+    fn second_holder_is_refused_with_the_pid_and_can_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        match acquire(&RealStorage, dir.path(), Duration::ZERO) {
+            Err(Error::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        let waiter = {
+            let d = dir.path().to_owned();
+            thread::spawn(move || acquire(&RealStorage, &d, Duration::from_secs(30)).map(|_| ()))
+        };
+        drop(held);
+        waiter.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn empty_lock_file_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LOCK_FILE), b"").unwrap();
+        let held = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        drop(held);
+        std::fs::write(dir.path().join(LOCK_FILE), b"garbage").unwrap();
+        let _held = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        match acquire(&RealStorage, dir.path(), Duration::ZERO) {
+            Err(Error::Locked { .. }) => {}
+            other => panic!("expected Locked, got {other:?}"),
+        }
+    }
+}

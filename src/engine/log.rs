@@ -1,0 +1,298 @@
+//! Log files: the active log (`wal.log`) and sealed segments share one
+//! format (see [`record`](super::record)). This module scans a log from the
+//! start, turning its records into committed operations, and reads single
+//! records back by offset.
+//!
+//! A scan applies the batch rule: records tagged `BatchPut`/`BatchDelete`
+//! count only once the `BatchCommit` that follows them is read, so a batch cut
+//! by a crash contributes nothing. The scan stops at the first damaged record
+//! and reports the end of the last complete unit (a single record or a
+//! committed batch): for the active log that is where a torn tail is cut.
+
+use std::io;
+use std::path::Path;
+
+use super::record::{self, DecodeError, FILE_HEADER_LEN, RECORD_HEADER_LEN, Tag};
+use super::storage::{StorageFile, read_exact_at};
+use super::{Error, Result};
+
+/// One committed operation found in a log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedOp {
+    /// True for a tombstone.
+    pub delete: bool,
+    /// The key.
+    pub key: Vec<u8>,
+    /// Offset of the record in the file.
+    pub offset: u64,
+    /// Length of the whole record.
+    pub len: u32,
+}
+
+/// Where and why a scan stopped early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Offset of the first byte that is not part of a complete unit.
+    pub offset: u64,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// How a scan ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanEnd {
+    /// End of the last complete unit: the log's valid length.
+    pub valid_len: u64,
+    /// The file's length when scanned.
+    pub file_len: u64,
+    /// `None` when every byte after the header belongs to a complete unit.
+    pub damage: Option<Damage>,
+}
+
+/// A forward reader over a file with a growable window, so that records of
+/// any legal size can be decoded from one slice.
+struct Window<'a> {
+    file: &'a dyn StorageFile,
+    file_len: u64,
+    /// File offset of `buf[0]`.
+    base: u64,
+    buf: Vec<u8>,
+}
+
+const WINDOW: usize = 256 * 1024;
+
+impl<'a> Window<'a> {
+    /// Makes `n` bytes starting at file offset `at` available, or as many as
+    /// the file has. Returns the slice.
+    fn get(&mut self, at: u64, n: usize) -> io::Result<&[u8]> {
+        let have_from = at.checked_sub(self.base).map(|d| d as usize);
+        let in_window = matches!(have_from, Some(s) if s + n <= self.buf.len());
+        if !in_window {
+            let want = (n.max(WINDOW) as u64).min(self.file_len.saturating_sub(at)) as usize;
+            self.buf.clear();
+            self.buf.resize(want, 0);
+            read_exact_at(self.file, &mut self.buf, at)?;
+            self.base = at;
+        }
+        let s = (at - self.base) as usize;
+        let e = (s + n).min(self.buf.len());
+        Ok(&self.buf[s..e])
+    }
+}
+
+/// Scans a log file from just after its header, calling `apply` for every
+/// committed operation in log order.
+pub fn scan(
+    file: &dyn StorageFile,
+    path: &Path,
+    mut apply: impl FnMut(LoggedOp),
+) -> Result<ScanEnd> {
+    let file_len = file.len().map_err(|e| Error::io("stat", path, e))?;
+    let mut win = Window {
+        file,
+        file_len,
+        base: 0,
+        buf: Vec::new(),
+    };
+    let mut pos = FILE_HEADER_LEN as u64;
+    let mut valid_len = pos;
+    let mut batch: Vec<LoggedOp> = Vec::new();
+    let mut batch_start = pos;
+    let read_err = |e| Error::io("read", path, e);
+
+    let damage = loop {
+        if pos >= file_len {
+            break (!batch.is_empty()).then(|| Damage {
+                offset: batch_start,
+                reason: "batch without its commit record".into(),
+            });
+        }
+        let head = win.get(pos, RECORD_HEADER_LEN).map_err(read_err)?;
+        let header = match record::decode_header(head) {
+            Ok(h) => h,
+            Err(e) => break Some(damage_at(pos, &e)),
+        };
+        let total = header.total_len();
+        let bytes = win.get(pos, total).map_err(read_err)?;
+        let rec = match record::decode(bytes) {
+            Ok((rec, _)) => rec,
+            Err(e) => break Some(damage_at(pos, &e)),
+        };
+        let op = |delete| LoggedOp {
+            delete,
+            key: rec.key.to_vec(),
+            offset: pos,
+            len: total as u32,
+        };
+        match rec.tag {
+            Tag::Put | Tag::Delete => {
+                if !batch.is_empty() {
+                    break Some(Damage {
+                        offset: pos,
+                        reason: "record inside an unfinished batch".into(),
+                    });
+                }
+                apply(op(rec.tag.is_delete()));
+                valid_len = pos + total as u64;
+            }
+            Tag::BatchPut | Tag::BatchDelete => {
+                if batch.is_empty() {
+                    batch_start = pos;
+                }
+                batch.push(op(rec.tag.is_delete()));
+            }
+            Tag::BatchCommit => {
+                if rec.commit_count() != Some(batch.len() as u32) {
+                    break Some(Damage {
+                        offset: pos,
+                        reason: format!(
+                            "batch commit counts {:?} records but {} precede it",
+                            rec.commit_count(),
+                            batch.len()
+                        ),
+                    });
+                }
+                batch.drain(..).for_each(&mut apply);
+                valid_len = pos + total as u64;
+            }
+        }
+        pos += total as u64;
+    };
+    Ok(ScanEnd {
+        valid_len,
+        file_len,
+        damage,
+    })
+}
+
+fn damage_at(offset: u64, e: &DecodeError) -> Damage {
+    Damage {
+        offset,
+        reason: e.to_string(),
+    }
+}
+
+/// Reads the record at `offset` of `len` bytes and returns its value, after
+/// checking its CRC and that it holds `key`. A record that does not match is
+/// reported as corruption of `path`.
+pub fn read_value(
+    file: &dyn StorageFile,
+    path: &Path,
+    offset: u64,
+    len: u32,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; len as usize];
+    read_exact_at(file, &mut buf, offset).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            Error::corrupt(path, offset, "record points past the end of the file")
+        }
+        _ => Error::io("read", path, e),
+    })?;
+    let (rec, total) =
+        record::decode(&buf).map_err(|e| Error::corrupt(path, offset, e.to_string()))?;
+    if total != buf.len() || rec.key != key {
+        return Err(Error::corrupt(
+            path,
+            offset,
+            "index entry does not match the record it points to",
+        ));
+    }
+    if rec.tag.is_delete() {
+        return Ok(None);
+    }
+    let start = RECORD_HEADER_LEN + rec.key.len();
+    buf.drain(..start);
+    Ok(Some(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::record::{LOG_MAGIC, encode, encode_commit, file_header};
+    use crate::engine::storage::{OpenMode, RealStorage, Storage};
+
+    fn log_file(body: &[u8]) -> (tempfile::TempDir, std::sync::Arc<dyn StorageFile>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        let f = RealStorage.open(&path, OpenMode::Truncate).unwrap();
+        let mut all = file_header(LOG_MAGIC).to_vec();
+        all.extend_from_slice(body);
+        f.write_at(&all, 0).unwrap();
+        (dir, f)
+    }
+
+    fn scan_all(f: &dyn StorageFile) -> (Vec<LoggedOp>, ScanEnd) {
+        let mut ops = Vec::new();
+        let end = scan(f, Path::new("wal.log"), |op| ops.push(op)).unwrap();
+        (ops, end)
+    }
+
+    #[test]
+    fn committed_batch_counts_and_torn_batch_does_not() {
+        let mut body = Vec::new();
+        encode(&mut body, Tag::Put, b"a", b"1");
+        let after_a = body.len();
+        encode(&mut body, Tag::BatchPut, b"b", b"2");
+        encode(&mut body, Tag::BatchDelete, b"a", b"");
+        encode_commit(&mut body, 2);
+        let after_batch = body.len();
+        encode(&mut body, Tag::BatchPut, b"c", b"3");
+        let (_d, f) = log_file(&body);
+        let (ops, end) = scan_all(&*f);
+        let keys: Vec<_> = ops.iter().map(|o| (o.key.clone(), o.delete)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                (b"a".to_vec(), false),
+                (b"b".to_vec(), false),
+                (b"a".to_vec(), true)
+            ]
+        );
+        assert_eq!(end.valid_len, (FILE_HEADER_LEN + after_batch) as u64);
+        let damage = end.damage.unwrap();
+        assert_eq!(damage.offset, (FILE_HEADER_LEN + after_batch) as u64);
+        assert!(after_a < after_batch);
+    }
+
+    #[test]
+    fn torn_tail_at_every_byte_keeps_the_whole_records() {
+        let mut body = Vec::new();
+        encode(&mut body, Tag::Put, b"first", b"one");
+        let first = body.len();
+        encode(&mut body, Tag::Put, b"second", b"two");
+        for cut in first..body.len() {
+            let (_d, f) = log_file(&body[..cut]);
+            let (ops, end) = scan_all(&*f);
+            assert_eq!(ops.len(), 1, "cut at {cut}");
+            assert_eq!(end.valid_len, (FILE_HEADER_LEN + first) as u64);
+            assert_eq!(end.damage.is_some(), cut > first);
+        }
+    }
+
+    #[test]
+    fn read_value_checks_key_and_crc() {
+        let mut body = Vec::new();
+        encode(&mut body, Tag::Put, b"key", b"value");
+        let len = body.len() as u32;
+        let (_d, f) = log_file(&body);
+        let p = Path::new("x");
+        assert_eq!(
+            read_value(&*f, p, 16, len, b"key").unwrap(),
+            Some(b"value".to_vec())
+        );
+        assert!(matches!(
+            read_value(&*f, p, 16, len, b"other"),
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(matches!(
+            read_value(&*f, p, 16, len + 5, b"key"),
+            Err(Error::Corrupt { .. })
+        ));
+        f.write_at(b"X", 16 + 14).unwrap();
+        assert!(matches!(
+            read_value(&*f, p, 16, len, b"key"),
+            Err(Error::Corrupt { .. })
+        ));
+    }
+}

@@ -1,0 +1,476 @@
+//! Opening a database: lock, classify the directory's files, settle any
+//! interrupted seal or compaction, load segment indexes (rebuilding damaged
+//! ones), and replay the active log, cutting a torn tail.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use super::index::{self, Entry, Group, Index, IndexMeta};
+use super::log::{self, LoggedOp};
+use super::record::{self, FILE_HEADER_LEN, HeaderError, LOG_MAGIC};
+use super::storage::{OpenMode, PathKind, Storage, StorageFile, read_exact_at};
+use super::{
+    Db, Error, LOST_FOUND, MemSlot, OpenReport, Options, Queue, Result, Segment, State, Truncation,
+    WAL, Writer, lock, parse_seg_name, seg_idx_name, seg_log_name,
+};
+
+/// The files of a database directory, by role.
+#[derive(Debug, Default)]
+pub(super) struct Listing {
+    /// Ids that have a `seg-N.log`.
+    pub logs: Vec<u64>,
+    /// Ids that have a `seg-N.idx`.
+    pub idxs: Vec<u64>,
+    pub has_wal: bool,
+    pub tmp: Vec<String>,
+    pub foreign: Vec<String>,
+}
+
+pub(super) fn list(storage: &dyn Storage, dir: &Path) -> Result<Listing> {
+    let mut l = Listing::default();
+    let names = storage
+        .list_dir(dir)
+        .map_err(|e| Error::io("list", dir, e))?;
+    for name in names {
+        match parse_seg_name(&name) {
+            Some((id, "log")) => l.logs.push(id),
+            Some((id, _)) => l.idxs.push(id),
+            None if name == WAL => l.has_wal = true,
+            None if name.ends_with(".tmp") => l.tmp.push(name),
+            None if name == lock::LOCK_FILE || name == LOST_FOUND => {}
+            None => l.foreign.push(name),
+        }
+    }
+    l.logs.sort_unstable();
+    l.idxs.sort_unstable();
+    Ok(l)
+}
+
+/// Checks that `dir` is (or may become) a database directory, creating it
+/// when allowed.
+pub(super) fn prepare_dir(storage: &dyn Storage, dir: &Path, create: bool) -> Result<()> {
+    match storage.kind(dir).map_err(|e| Error::io("stat", dir, e))? {
+        Some(PathKind::Dir) => Ok(()),
+        Some(_) => Err(Error::NotADatabase {
+            path: dir.to_owned(),
+            reason: "it is not a directory".into(),
+        }),
+        None if create => storage
+            .create_dir_all(dir)
+            .map_err(|e| Error::io("create directory", dir, e)),
+        None => Err(Error::NotADatabase {
+            path: dir.to_owned(),
+            reason: "no such directory".into(),
+        }),
+    }
+}
+
+/// Refuses a directory that holds other programs' files and none of ours.
+pub(super) fn refuse_foreign(dir: &Path, l: &Listing) -> Result<()> {
+    if !l.foreign.is_empty() && !l.has_wal && l.logs.is_empty() {
+        let mut names = l.foreign.clone();
+        names.sort();
+        names.truncate(3);
+        return Err(Error::NotADatabase {
+            path: dir.to_owned(),
+            reason: format!("it holds other files, such as {}", names.join(", ")),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn open(dir: &Path, opts: Options) -> Result<Db> {
+    if opts.segment_size < 4096 || opts.compact_ratio.is_nan() || opts.compact_ratio < 1.0 {
+        return Err(Error::InvalidOption(
+            "segment_size must be at least 4096 and compact_ratio at least 1".into(),
+        ));
+    }
+    let storage = &*opts.storage;
+    prepare_dir(storage, dir, opts.create)?;
+    let listing = list(storage, dir)?;
+    refuse_foreign(dir, &listing)?;
+    let lock = lock::acquire(storage, dir, opts.lock_timeout)?;
+    // List again under the lock: the first listing may predate another writer.
+    let listing = list(storage, dir)?;
+    let mut report = OpenReport::default();
+
+    for name in &listing.tmp {
+        let p = dir.join(name);
+        storage
+            .remove_file(&p)
+            .map_err(|e| Error::io("remove", &p, e))?;
+        report.removed.push(p);
+    }
+    let segments = load_segments(storage, dir, &listing, &mut report)?;
+    if !report.removed.is_empty() {
+        storage
+            .sync_dir(dir)
+            .map_err(|e| Error::io("fsync", dir, e))?;
+    }
+    let next_id = segments.last().map_or(1, |s| s.id + 1);
+    let (base_live, last_compaction) = compaction_base(&segments);
+
+    let wal_path = dir.join(WAL);
+    let (wal, wal_len, mem) = replay_wal(storage, dir, &wal_path, &mut report)?;
+
+    Ok(Db {
+        dir: dir.to_owned(),
+        _lock: lock,
+        state: RwLock::new(State {
+            mem,
+            wal: Arc::clone(&wal),
+            segments: Arc::new(segments),
+            generation: 0,
+        }),
+        writer: Mutex::new(Writer {
+            wal,
+            wal_len,
+            next_id,
+            poisoned: None,
+            unsynced: false,
+            base_live,
+            last_compaction,
+        }),
+        queue: Mutex::new(Queue::default()),
+        queue_cv: Condvar::new(),
+        report,
+        opts,
+    })
+}
+
+/// The compaction base (the size after the newest compaction, or the size of
+/// a bulk load into an empty database) and when compaction last ran: each
+/// sealed segment's footer carries both forward, so the newest one knows.
+fn compaction_base(segments: &[Arc<Segment>]) -> (u64, Option<SystemTime>) {
+    segments.last().map_or((0, None), |s| {
+        let f = &s.index.footer;
+        let when = (f.compacted_at != 0)
+            .then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(f.compacted_at));
+        (f.base_live, when)
+    })
+}
+
+/// Opens every sealed segment, settling compaction groups: a complete group
+/// replaces every older segment; an incomplete one is removed.
+fn load_segments(
+    storage: &dyn Storage,
+    dir: &Path,
+    listing: &Listing,
+    report: &mut OpenReport,
+) -> Result<Vec<Arc<Segment>>> {
+    let mut segs: BTreeMap<u64, Arc<Segment>> = BTreeMap::new();
+    for &id in &listing.logs {
+        segs.insert(id, Arc::new(open_segment(storage, dir, id, report)?));
+    }
+    // Index files whose log is gone are leftovers of a seal that did not finish.
+    for &id in &listing.idxs {
+        if !segs.contains_key(&id) {
+            remove(storage, &dir.join(seg_idx_name(id)), report)?;
+        }
+    }
+    let mut replaced_below = 0;
+    let mut incomplete = Vec::new();
+    let mut id_iter = segs
+        .keys()
+        .copied()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .peekable();
+    while let Some(id) = id_iter.next() {
+        let Some(Group { first, .. }) = segs[&id].index.footer.group else {
+            continue;
+        };
+        // Walk the group's members from `first`.
+        let mut members = vec![id];
+        let complete = if first != id {
+            false
+        } else {
+            let mut cur = id;
+            loop {
+                let g = segs[&cur].index.footer.group;
+                if g.is_some_and(|g| g.last) {
+                    break true;
+                }
+                match id_iter.peek() {
+                    Some(&next)
+                        if next == cur + 1
+                            && segs[&next]
+                                .index
+                                .footer
+                                .group
+                                .is_some_and(|g| g.first == first) =>
+                    {
+                        cur = next;
+                        members.push(next);
+                        id_iter.next();
+                    }
+                    _ => break false,
+                }
+            }
+        };
+        if complete {
+            replaced_below = replaced_below.max(first);
+        } else {
+            incomplete.extend(members);
+        }
+    }
+    let stale: Vec<u64> = segs
+        .keys()
+        .copied()
+        .filter(|&id| id < replaced_below || incomplete.contains(&id))
+        .collect();
+    // Oldest first, so that a crash part-way leaves a newest-suffix of segments.
+    for id in stale {
+        segs.remove(&id);
+        remove(storage, &dir.join(seg_log_name(id)), report)?;
+        remove(storage, &dir.join(seg_idx_name(id)), report)?;
+        storage
+            .sync_dir(dir)
+            .map_err(|e| Error::io("fsync", dir, e))?;
+    }
+    Ok(segs.into_values().collect())
+}
+
+fn remove(storage: &dyn Storage, path: &Path, report: &mut OpenReport) -> Result<()> {
+    match storage.remove_file(path) {
+        Ok(()) => {
+            report.removed.push(path.to_owned());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
+/// Opens one segment and its index, rebuilding the index when it is
+/// missing, damaged or does not match the segment's length.
+pub(super) fn open_segment(
+    storage: &dyn Storage,
+    dir: &Path,
+    id: u64,
+    report: &mut OpenReport,
+) -> Result<Segment> {
+    let log_path = dir.join(seg_log_name(id));
+    let idx_path = dir.join(seg_idx_name(id));
+    let log = storage
+        .open(&log_path, OpenMode::Read)
+        .map_err(|e| Error::io("open", &log_path, e))?;
+    let log_len = log.len().map_err(|e| Error::io("stat", &log_path, e))?;
+    check_log_header(&*log, &log_path)?;
+    let index = match Index::open(storage, &idx_path)? {
+        Ok(index) if index.footer.segment_len == log_len => index,
+        _ => {
+            let entries = scan_segment(&*log, &log_path)?;
+            let meta = IndexMeta {
+                segment_len: log_len,
+                ..IndexMeta::default()
+            };
+            index::write(storage, &idx_path, &entries, meta)?;
+            storage
+                .sync_dir(dir)
+                .map_err(|e| Error::io("fsync", dir, e))?;
+            report.rebuilt_indexes.push(idx_path.clone());
+            Index::open(storage, &idx_path)?.map_err(|why| Error::corrupt(&idx_path, 0, why))?
+        }
+    };
+    Ok(Segment {
+        id,
+        log_path,
+        log,
+        log_len,
+        index: Arc::new(index),
+    })
+}
+
+/// Index entries for a sealed log, from a full scan. Any damage is an error:
+/// a sealed segment is never silently shortened.
+pub(super) fn scan_segment(log: &dyn StorageFile, path: &Path) -> Result<Vec<Entry>> {
+    let mut latest: BTreeMap<Vec<u8>, LoggedOp> = BTreeMap::new();
+    let end = log::scan(log, path, |op| {
+        latest.insert(op.key.clone(), op);
+    })?;
+    if let Some(d) = end.damage {
+        return Err(Error::corrupt(path, d.offset, d.reason));
+    }
+    Ok(latest
+        .into_values()
+        .map(|op| Entry {
+            key: op.key,
+            delete: op.delete,
+            offset: op.offset,
+            len: op.len,
+        })
+        .collect())
+}
+
+pub(super) fn check_log_header(log: &dyn StorageFile, path: &Path) -> Result<()> {
+    let mut head = [0u8; FILE_HEADER_LEN];
+    if let Err(e) = read_exact_at(log, &mut head, 0) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                Error::corrupt(path, 0, "file shorter than its header")
+            }
+            _ => Error::io("read", path, e),
+        });
+    }
+    header_result(path, record::check_file_header(&head, LOG_MAGIC))
+}
+
+fn header_result(path: &Path, r: std::result::Result<(), HeaderError>) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(HeaderError::Damaged(why)) => Err(Error::corrupt(path, 0, why)),
+        Err(HeaderError::Version(found)) => Err(Error::UnsupportedVersion {
+            path: path.to_owned(),
+            found,
+            supported: record::FORMAT_VERSION,
+        }),
+    }
+}
+
+/// Creates an empty active log durably.
+pub(super) fn create_wal(storage: &dyn Storage, dir: &Path) -> Result<Arc<dyn StorageFile>> {
+    let path = dir.join(WAL);
+    let f = storage
+        .open(&path, OpenMode::Truncate)
+        .map_err(|e| Error::io("create", &path, e))?;
+    f.write_at(&record::file_header(LOG_MAGIC), 0)
+        .map_err(|e| Error::io("write", &path, e))?;
+    f.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
+    storage
+        .sync_dir(dir)
+        .map_err(|e| Error::io("fsync", dir, e))?;
+    Ok(f)
+}
+
+type Replayed = (Arc<dyn StorageFile>, u64, BTreeMap<Vec<u8>, MemSlot>);
+
+fn replay_wal(
+    storage: &dyn Storage,
+    dir: &Path,
+    path: &Path,
+    report: &mut OpenReport,
+) -> Result<Replayed> {
+    let file = match storage.open(path, OpenMode::ReadWrite) {
+        Ok(f) => f,
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let len = file.len().map_err(|e| Error::io("stat", path, e))?;
+    if len < FILE_HEADER_LEN as u64 {
+        // A log whose header never reached the disk holds no record: start afresh.
+        let mut head = vec![0u8; len as usize];
+        read_exact_at(&*file, &mut head, 0).map_err(|e| Error::io("read", path, e))?;
+        if head.iter().any(|&b| b != 0) {
+            report.truncated = Some(save_tail(
+                storage,
+                dir,
+                &head,
+                0,
+                "log shorter than its header",
+            )?);
+        }
+        let f = create_wal(storage, dir)?;
+        return Ok((f, FILE_HEADER_LEN as u64, BTreeMap::new()));
+    }
+    check_log_header(&*file, path)?;
+    let mut mem = BTreeMap::new();
+    let mut replayed = 0;
+    let end = log::scan(&*file, path, |op| {
+        replayed += 1;
+        mem.insert(
+            op.key,
+            MemSlot {
+                delete: op.delete,
+                offset: op.offset,
+                len: op.len,
+            },
+        );
+    })?;
+    report.replayed = replayed;
+    if let Some(damage) = end.damage {
+        let cut = end.file_len - end.valid_len;
+        let mut tail = vec![0u8; cut as usize];
+        read_exact_at(&*file, &mut tail, end.valid_len).map_err(|e| Error::io("read", path, e))?;
+        let mut t = save_tail(storage, dir, &tail, end.valid_len, &damage.reason)?;
+        t.reason = format!("at offset {}: {}", damage.offset, damage.reason);
+        file.set_len(end.valid_len)
+            .map_err(|e| Error::io("truncate", path, e))?;
+        file.sync_data().map_err(|e| Error::io("fsync", path, e))?;
+        report.truncated = Some(t);
+    }
+    Ok((file, end.valid_len, mem))
+}
+
+/// Saves the bytes cut off the active log in `lost+found/` unless they are
+/// all zero (what a crash leaves after a pre-allocated or torn write).
+fn save_tail(
+    storage: &dyn Storage,
+    dir: &Path,
+    tail: &[u8],
+    offset: u64,
+    reason: &str,
+) -> Result<Truncation> {
+    let saved_to = if tail.iter().any(|&b| b != 0) {
+        Some(save_lost(storage, dir, WAL, offset, tail)?)
+    } else {
+        None
+    };
+    Ok(Truncation {
+        offset,
+        bytes: tail.len() as u64,
+        reason: reason.into(),
+        saved_to,
+    })
+}
+
+/// Writes `bytes` (taken from `file` at `offset`) durably into
+/// `lost+found/`, under a name that says where they came from.
+pub(super) fn save_lost(
+    storage: &dyn Storage,
+    dir: &Path,
+    file: &str,
+    offset: u64,
+    bytes: &[u8],
+) -> Result<PathBuf> {
+    let lf = dir.join(LOST_FOUND);
+    storage
+        .create_dir_all(&lf)
+        .map_err(|e| Error::io("create directory", &lf, e))?;
+    let stamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut n = 0;
+    let path = loop {
+        let p = lf.join(format!(
+            "{file}.at-{offset}.{stamp}{}",
+            if n == 0 {
+                String::new()
+            } else {
+                format!(".{n}")
+            }
+        ));
+        if storage
+            .kind(&p)
+            .map_err(|e| Error::io("stat", &p, e))?
+            .is_none()
+        {
+            break p;
+        }
+        n += 1;
+    };
+    let f = storage
+        .open(&path, OpenMode::Truncate)
+        .map_err(|e| Error::io("create", &path, e))?;
+    f.write_at(bytes, 0)
+        .map_err(|e| Error::io("write", &path, e))?;
+    f.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
+    storage
+        .sync_dir(&lf)
+        .map_err(|e| Error::io("fsync", &lf, e))?;
+    storage
+        .sync_dir(dir)
+        .map_err(|e| Error::io("fsync", dir, e))?;
+    Ok(path)
+}

@@ -1,0 +1,299 @@
+//! The write path: group commit into the active log, sealing the log into a
+//! segment, flushing and closing.
+//!
+//! Writers queue their requests; the first one in becomes the leader, takes
+//! every queued request, appends them with one write and one fsync, applies
+//! them to the in-memory map and hands each waiter its result. So concurrent
+//! writers share fsyncs, and the log's order is the order of application.
+//! A failed write or fsync poisons the handle: the log is cut back to where
+//! the group began (best effort) and every later write is refused.
+
+use std::io;
+use std::mem;
+use std::sync::Arc;
+
+use super::index::{self, Entry, Index, IndexMeta};
+use super::open;
+use super::record::{self, FILE_HEADER_LEN, Tag};
+use super::{
+    Db, Error, MemSlot, Request, Result, Segment, SyncMode, WAL, Writer, seg_idx_name, seg_log_name,
+};
+
+impl Db {
+    /// Queues `req` and returns once it is durable (or failed).
+    pub(super) fn submit(&self, req: Request) -> Result<()> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.pending.push((ticket, req));
+        loop {
+            if let Some(result) = q.done.remove(&ticket) {
+                return result;
+            }
+            if !q.leader {
+                q.leader = true;
+                let group = mem::take(&mut q.pending);
+                drop(q);
+                let results = self.commit_group(group);
+                q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                q.leader = false;
+                q.done.extend(results);
+                self.queue_cv.notify_all();
+                continue;
+            }
+            q = self.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn commit_group(&self, group: Vec<(u64, Request)>) -> Vec<(u64, Result<()>)> {
+        let mut w = self.lock_writer();
+        let tickets: Vec<u64> = group.iter().map(|(t, _)| *t).collect();
+        if let Some(cause) = &w.poisoned {
+            return tickets
+                .into_iter()
+                .map(|t| {
+                    (
+                        t,
+                        Err(Error::Poisoned {
+                            cause: cause.clone(),
+                        }),
+                    )
+                })
+                .collect();
+        }
+        let was_empty = w.wal_len == FILE_HEADER_LEN as u64 && self.snapshot_segments_empty();
+        let base = w.wal_len;
+        let mut buf = Vec::new();
+        let mut slots: Vec<(Vec<u8>, MemSlot)> = Vec::new();
+        let mut push = |buf: &mut Vec<u8>, tag: Tag, key: Vec<u8>, value: &[u8]| {
+            let start = buf.len();
+            record::encode(buf, tag, &key, value);
+            let slot = MemSlot {
+                delete: tag.is_delete(),
+                offset: base + start as u64,
+                len: (buf.len() - start) as u32,
+            };
+            slots.push((key, slot));
+        };
+        for (_, req) in group {
+            match req {
+                Request::Put(k, v) => push(&mut buf, Tag::Put, k, &v),
+                Request::Delete(k) => push(&mut buf, Tag::Delete, k, &[]),
+                Request::Batch(b) if b.ops.len() == 1 => {
+                    for (k, v) in b.ops {
+                        match v {
+                            Some(v) => push(&mut buf, Tag::Put, k, &v),
+                            None => push(&mut buf, Tag::Delete, k, &[]),
+                        }
+                    }
+                }
+                Request::Batch(b) => {
+                    let n = b.ops.len() as u32;
+                    for (k, v) in b.ops {
+                        match v {
+                            Some(v) => push(&mut buf, Tag::BatchPut, k, &v),
+                            None => push(&mut buf, Tag::BatchDelete, k, &[]),
+                        }
+                    }
+                    record::encode_commit(&mut buf, n);
+                }
+            }
+        }
+        let wal_path = self.dir.join(WAL);
+        let written = w
+            .wal
+            .write_at(&buf, base)
+            .map_err(|e| Error::io("write", &wal_path, e))
+            .and_then(|()| match self.opts.sync {
+                SyncMode::Always => w
+                    .wal
+                    .sync_data()
+                    .map_err(|e| Error::io("fsync", &wal_path, e)),
+                SyncMode::Never => {
+                    w.unsynced = true;
+                    Ok(())
+                }
+            });
+        if let Err(e) = written {
+            poison(&mut w, &e);
+            // Best effort: take back what this group wrote so that no
+            // unacknowledged record comes back at the next open.
+            let _ = w.wal.set_len(base).and_then(|()| w.wal.sync_data());
+            return spread(tickets, e);
+        }
+        w.wal_len += buf.len() as u64;
+        {
+            let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+            st.mem.extend(slots);
+        }
+        if was_empty {
+            // Everything written into an empty database is live: count it as
+            // the compaction base, so a bulk load does not trigger a rewrite.
+            w.base_live = w.wal_len;
+        }
+        if let Err(e) = self.after_write(&mut w) {
+            // The group is durable in the log; only the handle is unusable now.
+            poison(&mut w, &e);
+        }
+        tickets.into_iter().map(|t| (t, Ok(()))).collect()
+    }
+
+    fn snapshot_segments_empty(&self) -> bool {
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        st.segments.is_empty() && st.mem.is_empty()
+    }
+
+    /// Seals a full log and compacts when the files have grown enough.
+    fn after_write(&self, w: &mut Writer) -> Result<()> {
+        if self.opts.auto_compact && self.total_bytes(w) >= self.compaction_threshold(w) {
+            self.compact_locked(w)?;
+        } else if w.wal_len >= self.opts.segment_size {
+            self.seal(w)?;
+        }
+        Ok(())
+    }
+
+    /// Size at which automatic compaction runs.
+    pub(super) fn compaction_threshold(&self, w: &Writer) -> u64 {
+        let by_ratio = (w.base_live as f64 * self.opts.compact_ratio) as u64;
+        by_ratio.max(self.opts.compact_min_bytes)
+    }
+
+    /// Bytes of every database file.
+    pub(super) fn total_bytes(&self, w: &Writer) -> u64 {
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        st.segments
+            .iter()
+            .map(|s| s.log_len + s.index_len())
+            .sum::<u64>()
+            + w.wal_len
+    }
+
+    /// Turns the active log into segment `next_id`: write its index, rename
+    /// it, start a new empty log. A crash at any step leaves either the old
+    /// log in place (and a stray index, removed at open) or the new segment.
+    pub(super) fn seal(&self, w: &mut Writer) -> Result<()> {
+        if w.wal_len <= FILE_HEADER_LEN as u64 {
+            return Ok(());
+        }
+        self.flush_locked(w)?;
+        let storage = &*self.opts.storage;
+        let id = w.next_id;
+        let entries: Vec<Entry> = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            st.mem
+                .iter()
+                .map(|(k, s)| Entry {
+                    key: k.clone(),
+                    delete: s.delete,
+                    offset: s.offset,
+                    len: s.len,
+                })
+                .collect()
+        };
+        let idx_path = self.dir.join(seg_idx_name(id));
+        let log_path = self.dir.join(seg_log_name(id));
+        let meta = IndexMeta {
+            segment_len: w.wal_len,
+            group: None,
+            base_live: w.base_live,
+            compacted_at: w.last_compaction.map_or(0, unix_secs),
+        };
+        index::write(storage, &idx_path, &entries, meta)?;
+        let wal_path = self.dir.join(WAL);
+        storage
+            .rename(&wal_path, &log_path)
+            .map_err(|e| Error::io("rename", &wal_path, e))?;
+        storage
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync", &self.dir, e))?;
+        let index =
+            Index::open(storage, &idx_path)?.map_err(|why| Error::corrupt(&idx_path, 0, why))?;
+        let seg = Arc::new(Segment {
+            id,
+            log_path,
+            log: Arc::clone(&w.wal),
+            log_len: w.wal_len,
+            index: Arc::new(index),
+        });
+        let new_wal = open::create_wal(storage, &self.dir)?;
+        {
+            let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+            let mut segs = (*st.segments).clone();
+            segs.push(seg);
+            st.segments = Arc::new(segs);
+            st.mem.clear();
+            st.wal = Arc::clone(&new_wal);
+            st.generation += 1;
+        }
+        w.wal = new_wal;
+        w.wal_len = FILE_HEADER_LEN as u64;
+        w.next_id = id + 1;
+        Ok(())
+    }
+
+    pub(super) fn flush_locked(&self, w: &mut Writer) -> Result<()> {
+        if let Some(cause) = &w.poisoned {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        if w.unsynced {
+            let path = self.dir.join(WAL);
+            if let Err(e) = w.wal.sync_data() {
+                let e = Error::io("fsync", &path, e);
+                poison(w, &e);
+                return Err(e);
+            }
+            w.unsynced = false;
+        }
+        Ok(())
+    }
+
+    pub(super) fn close_inner(&self) -> Result<()> {
+        let mut w = self.lock_writer();
+        if w.poisoned.is_some() {
+            return Ok(());
+        }
+        self.flush_locked(&mut w)?;
+        if w.wal_len > self.opts.seal_on_close
+            && let Err(e) = self.seal(&mut w)
+        {
+            poison(&mut w, &e);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn poison(w: &mut Writer, e: &Error) {
+    w.poisoned.get_or_insert_with(|| e.to_string());
+}
+
+/// The same failure for every request of a group.
+fn spread(tickets: Vec<u64>, e: Error) -> Vec<(u64, Result<()>)> {
+    let copy = |e: &Error| match e {
+        Error::Io { op, path, source } => Error::Io {
+            op,
+            path: path.clone(),
+            source: io::Error::new(source.kind(), source.to_string()),
+        },
+        other => Error::Poisoned {
+            cause: other.to_string(),
+        },
+    };
+    let mut out: Vec<_> = tickets
+        .iter()
+        .skip(1)
+        .map(|&t| (t, Err(copy(&e))))
+        .collect();
+    if let Some(&first) = tickets.first() {
+        out.insert(0, (first, Err(e)));
+    }
+    out
+}
+
+pub(super) fn unix_secs(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
