@@ -16,6 +16,8 @@ use super::{Error, Result};
 
 /// Name of the lock file inside the database directory.
 pub const LOCK_FILE: &str = "LOCK";
+/// Bytes of the pid line in the lock file.
+const PID_WIDTH: u64 = 20;
 
 /// Takes the lock on `dir`, waiting up to `timeout` for another holder.
 pub fn acquire(
@@ -28,11 +30,18 @@ pub fn acquire(
     loop {
         match storage.try_lock(&path) {
             Ok(Some(file)) => {
-                // Best effort: the pid helps a refused opener's message, nothing more.
-                let pid = format!("{}\n", std::process::id());
+                // Best effort: the pid helps a refused opener's message, nothing
+                // more. It is written at a fixed width over the old one, never by
+                // truncating: truncating a file with unwritten data makes ext4
+                // flush it on close, which cost milliseconds per one-shot command.
+                let pid = format!("{:<19}\n", std::process::id());
                 let _ = file
-                    .set_len(0)
-                    .and_then(|()| file.write_at(pid.as_bytes(), 0));
+                    .write_at(pid.as_bytes(), 0)
+                    .and_then(|()| match file.len() {
+                        Ok(len) if len > PID_WIDTH => file.set_len(PID_WIDTH),
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e),
+                    });
                 return Ok(file);
             }
             Ok(None) => {}
