@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+mod batch;
 mod compaction;
 mod error;
 mod index;
@@ -42,6 +43,7 @@ mod recovery;
 pub mod storage;
 mod write;
 
+pub use batch::BatchWriter;
 pub use error::{Error, Result};
 pub use iter::{Iter, Keys};
 pub use recovery::{CheckReport, Problem, RecoverReport};

@@ -138,13 +138,13 @@ impl Db {
         tickets.into_iter().map(|t| (t, Ok(()))).collect()
     }
 
-    fn snapshot_segments_empty(&self) -> bool {
+    pub(super) fn snapshot_segments_empty(&self) -> bool {
         let st = self.state.read().unwrap_or_else(|p| p.into_inner());
         st.segments.is_empty() && st.mem.is_empty()
     }
 
     /// Seals a full log and compacts when the files have grown enough.
-    fn after_write(&self, w: &mut Writer) -> Result<()> {
+    pub(super) fn after_write(&self, w: &mut Writer) -> Result<()> {
         if self.opts.auto_compact && self.total_bytes(w) >= self.compaction_threshold(w) {
             self.compact_locked(w)?;
         } else if w.wal_len >= self.opts.segment_size {

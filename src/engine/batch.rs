@@ -1,0 +1,267 @@
+//! [`BatchWriter`]: an atomic batch streamed into the active log, for batches
+//! too large to hold in memory (such as `tinykv load`).
+//!
+//! The writer takes the group-commit leader role for its whole life, so no
+//! other write can interleave with the batch's records. Records go to the log
+//! through a 1 MiB buffer; [`BatchWriter::commit`] appends the commit record,
+//! fsyncs, and only then makes the batch visible. Dropping the writer without
+//! committing cuts the log back to where the batch began; if that fails the
+//! handle is poisoned, since later records must never follow an unfinished
+//! batch.
+
+use std::sync::MutexGuard;
+
+use super::record::{self, FILE_HEADER_LEN, Tag};
+use super::write::poison;
+use super::{Db, Error, MemSlot, Result, SyncMode, WAL, Writer, check_key, check_value};
+
+const BUF: usize = 1024 * 1024;
+
+/// An open atomic batch; see [`Db::batch_writer`].
+#[derive(Debug)]
+pub struct BatchWriter<'a> {
+    db: &'a Db,
+    w: Option<MutexGuard<'a, Writer>>,
+    /// Where the batch begins in the active log.
+    base: u64,
+    /// Bytes of the batch already written to the log.
+    written: u64,
+    buf: Vec<u8>,
+    slots: Vec<(Vec<u8>, MemSlot)>,
+    was_empty: bool,
+}
+
+impl Db {
+    /// Starts an atomic batch written straight to the log: memory holds only
+    /// the batch's keys, not its values. Other writers wait until it is
+    /// committed or dropped; readers do not.
+    pub fn batch_writer(&self) -> Result<BatchWriter<'_>> {
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            while q.leader {
+                q = self.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            q.leader = true;
+        }
+        let w = self.lock_writer();
+        let mut bw = BatchWriter {
+            db: self,
+            base: w.wal_len,
+            written: 0,
+            buf: Vec::new(),
+            slots: Vec::new(),
+            was_empty: false,
+            w: None,
+        };
+        if let Some(cause) = &w.poisoned {
+            let e = Error::Poisoned {
+                cause: cause.clone(),
+            };
+            bw.w = Some(w);
+            return Err(e);
+        }
+        bw.was_empty = w.wal_len == FILE_HEADER_LEN as u64 && self.snapshot_segments_empty();
+        bw.w = Some(w);
+        Ok(bw)
+    }
+}
+
+impl BatchWriter<'_> {
+    /// Adds `key = value` to the batch.
+    pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.push(Tag::BatchPut, key, value)
+    }
+
+    /// Adds a deletion of `key` to the batch.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.push(Tag::BatchDelete, key, &[])
+    }
+
+    /// Number of operations so far.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no operation was added.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn push(&mut self, tag: Tag, key: &[u8], value: &[u8]) -> Result<()> {
+        if self.slots.len() >= u32::MAX as usize - 1 {
+            return Err(Error::InvalidOption(
+                "a batch holds at most 4,294,967,294 writes".into(),
+            ));
+        }
+        let start = self.buf.len();
+        record::encode(&mut self.buf, tag, key, value);
+        let slot = MemSlot {
+            delete: tag.is_delete(),
+            offset: self.base + self.written + start as u64,
+            len: (self.buf.len() - start) as u32,
+        };
+        self.slots.push((key.to_vec(), slot));
+        if self.buf.len() >= BUF {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        let w = self
+            .w
+            .as_mut()
+            .expect("the writer is held until the batch ends");
+        if let Some(cause) = &w.poisoned {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        let path = self.db.dir.join(WAL);
+        if let Err(e) = w.wal.write_at(&self.buf, self.base + self.written) {
+            let e = Error::io("write", &path, e);
+            poison(w, &e);
+            return Err(e);
+        }
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes the commit record and fsyncs (under [`SyncMode::Always`]);
+    /// once this returns `Ok`, the whole batch is durable and visible.
+    pub fn commit(mut self) -> Result<()> {
+        if self.slots.is_empty() {
+            return Ok(());
+        }
+        record::encode_commit(&mut self.buf, self.slots.len() as u32);
+        self.drain()?;
+        let db = self.db;
+        let slots = std::mem::take(&mut self.slots);
+        let mut w = self
+            .w
+            .take()
+            .expect("the writer is held until the batch ends");
+        let path = db.dir.join(WAL);
+        let synced = match db.opts.sync {
+            SyncMode::Always => w.wal.sync_data().map_err(|e| Error::io("fsync", &path, e)),
+            SyncMode::Never => {
+                w.unsynced = true;
+                Ok(())
+            }
+        };
+        if let Err(e) = synced {
+            poison(&mut w, &e);
+            let _ = w.wal.set_len(self.base).and_then(|()| w.wal.sync_data());
+            return Err(e);
+        }
+        w.wal_len = self.base + self.written;
+        self.written = 0;
+        db.state
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .mem
+            .extend(slots);
+        if self.was_empty {
+            w.base_live = w.wal_len;
+        }
+        if let Err(e) = db.after_write(&mut w) {
+            // The batch is durable; only the handle is unusable now.
+            poison(&mut w, &e);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BatchWriter<'_> {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.w.take() {
+            // Not committed: take back what reached the log.
+            if self.written > 0 && w.poisoned.is_none() {
+                let path = self.db.dir.join(WAL);
+                if let Err(e) = w.wal.set_len(self.base) {
+                    poison(&mut w, &Error::io("truncate", &path, e));
+                }
+            }
+        }
+        let mut q = self.db.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.leader = false;
+        self.db.queue_cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Db, Options};
+
+    fn small_opts() -> Options {
+        Options {
+            segment_size: 4096,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn committed_batch_is_visible_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), small_opts()).unwrap();
+        db.set(b"gone", b"x").unwrap();
+        let mut b = db.batch_writer().unwrap();
+        for i in 0..2000u32 {
+            b.set(format!("k{i:05}").as_bytes(), &[b'v'; 100]).unwrap();
+        }
+        b.delete(b"gone").unwrap();
+        assert_eq!(b.len(), 2001);
+        b.commit().unwrap();
+        assert_eq!(db.get(b"k01999").unwrap(), Some(vec![b'v'; 100]));
+        assert_eq!(db.get(b"gone").unwrap(), None);
+        drop(db);
+        let db = Db::open(dir.path(), small_opts()).unwrap();
+        assert_eq!(db.len().unwrap(), 2000);
+        assert_eq!(db.get(b"gone").unwrap(), None);
+    }
+
+    #[test]
+    fn dropped_batch_leaves_nothing_and_writes_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.set(b"before", b"1").unwrap();
+        {
+            let mut b = db.batch_writer().unwrap();
+            for i in 0..20_000u32 {
+                b.set(format!("k{i:05}").as_bytes(), &[b'v'; 100]).unwrap();
+            }
+        }
+        assert_eq!(db.get(b"k00001").unwrap(), None);
+        db.set(b"after", b"2").unwrap();
+        drop(db);
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert!(db.open_report().truncated.is_none());
+        let keys: Vec<_> = db.keys(b"").map(|k| k.unwrap()).collect();
+        assert_eq!(keys, vec![b"after".to_vec(), b"before".to_vec()]);
+    }
+
+    #[test]
+    fn other_writers_wait_for_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = std::sync::Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+        let mut b = db.batch_writer().unwrap();
+        b.set(b"a", b"batch").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = {
+            let db = std::sync::Arc::clone(&db);
+            std::thread::spawn(move || {
+                db.set(b"a", b"later").unwrap();
+                tx.send(()).unwrap();
+            })
+        };
+        // The other writer cannot finish while the batch is open.
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err());
+        b.commit().unwrap();
+        other.join().unwrap();
+        assert_eq!(db.get(b"a").unwrap(), Some(b"later".to_vec()));
+    }
+}
