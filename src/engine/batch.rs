@@ -259,7 +259,10 @@ mod tests {
             })
         };
         // The other writer cannot finish while the batch is open.
-        assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err());
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(200))
+                .is_err()
+        );
         b.commit().unwrap();
         other.join().unwrap();
         assert_eq!(db.get(b"a").unwrap(), Some(b"later".to_vec()));

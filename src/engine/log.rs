@@ -206,6 +206,35 @@ pub fn read_value(
     Ok(Some(buf))
 }
 
+/// Reads just the header and key of the record at `offset` (not its value)
+/// and returns whether it is a tombstone, after checking that the record
+/// has length `len` and holds `key`.
+pub fn read_tag_at(
+    file: &dyn StorageFile,
+    path: &Path,
+    offset: u64,
+    len: u32,
+    key: &[u8],
+) -> Result<bool> {
+    let mut buf = vec![0u8; (RECORD_HEADER_LEN + key.len()).min(len as usize)];
+    read_exact_at(file, &mut buf, offset).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            Error::corrupt(path, offset, "record points past the end of the file")
+        }
+        _ => Error::io("read", path, e),
+    })?;
+    let header =
+        record::decode_header(&buf).map_err(|e| Error::corrupt(path, offset, e.to_string()))?;
+    if header.total_len() != len as usize || buf.get(RECORD_HEADER_LEN..) != Some(key) {
+        return Err(Error::corrupt(
+            path,
+            offset,
+            "index entry does not match the record it points to",
+        ));
+    }
+    Ok(header.tag.is_delete())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,7 @@ use std::time::{Duration, SystemTime};
 mod batch;
 mod compaction;
 mod error;
+mod heal;
 mod index;
 mod iter;
 mod lock;
@@ -49,6 +50,7 @@ pub use iter::{Iter, Keys};
 pub use recovery::{CheckReport, Problem, RecoverReport};
 pub use storage::{RealStorage, SimStorage, Storage};
 
+use heal::Found;
 use index::Index;
 use storage::StorageFile;
 
@@ -368,15 +370,10 @@ impl Db {
             }
             return log::read_value(&*wal, &self.dir.join(WAL), slot.offset, slot.len, key);
         }
-        for seg in segments.iter().rev() {
-            if let Some(entry) = seg.index.lookup(key)? {
-                if entry.delete {
-                    return Ok(None);
-                }
-                return log::read_value(&*seg.log, &seg.log_path, entry.offset, entry.len, key);
-            }
+        match self.find_in_segments(&segments, key, true)? {
+            Found::Live(value) => Ok(value),
+            Found::Deleted | Found::Absent => Ok(None),
         }
-        Ok(None)
     }
 
     /// Whether `key` is set.
@@ -389,12 +386,10 @@ impl Db {
         if let Some(slot) = slot {
             return Ok(!slot.delete);
         }
-        for seg in segments.iter().rev() {
-            if let Some(entry) = seg.index.lookup(key)? {
-                return Ok(!entry.delete);
-            }
-        }
-        Ok(false)
+        Ok(matches!(
+            self.find_in_segments(&segments, key, false)?,
+            Found::Live(_)
+        ))
     }
 
     /// Sets `key` to `value`.
