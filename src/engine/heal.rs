@@ -81,7 +81,7 @@ impl Db {
     }
 
     /// Rebuilds the index of `seg` from its log and swaps it in.
-    fn heal(&self, seg: &Arc<Segment>) -> Result<Arc<Segment>> {
+    pub(super) fn heal(&self, seg: &Arc<Segment>) -> Result<Arc<Segment>> {
         // The writer lock keeps seal and compaction away while files change.
         let _w = self.lock_writer();
         let current = {
@@ -147,7 +147,11 @@ mod tests {
     fn sealed_db(dir: &Path) {
         let db = Db::open(dir, Options::default()).unwrap();
         for i in 0..100u32 {
-            db.set(format!("key{i:03}").as_bytes(), format!("value{i}").as_bytes()).unwrap();
+            db.set(
+                format!("key{i:03}").as_bytes(),
+                format!("value{i}").as_bytes(),
+            )
+            .unwrap();
         }
         db.delete(b"key050").unwrap();
         db.flush().unwrap();
@@ -158,7 +162,11 @@ mod tests {
     fn check_all(db: &Db) {
         for i in 0..100u32 {
             let want = (i != 50).then(|| format!("value{i}").into_bytes());
-            assert_eq!(db.get(format!("key{i:03}").as_bytes()).unwrap(), want, "key{i:03}");
+            assert_eq!(
+                db.get(format!("key{i:03}").as_bytes()).unwrap(),
+                want,
+                "key{i:03}"
+            );
         }
         assert!(!db.contains(b"key050").unwrap());
     }
@@ -179,6 +187,25 @@ mod tests {
             drop(db);
             assert_eq!(std::fs::read(&idx).unwrap(), clean, "the index was rebuilt");
         }
+    }
+
+    #[test]
+    fn iteration_over_a_damaged_index_heals_it() {
+        let dir = tempfile::tempdir().unwrap();
+        sealed_db(dir.path());
+        let idx = dir.path().join("seg-00000001.idx");
+        let clean = std::fs::read(&idx).unwrap();
+        let mut bytes = clean.clone();
+        bytes[600..900].fill(0xa5);
+        std::fs::write(&idx, &bytes).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let pairs: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
+        let want: Vec<_> = (0..100u32)
+            .filter(|&i| i != 50)
+            .map(|i| (format!("key{i:03}").into_bytes(), format!("value{i}").into_bytes()))
+            .collect();
+        assert_eq!(pairs, want);
+        assert_eq!(std::fs::read(&idx).unwrap(), clean);
     }
 
     #[test]

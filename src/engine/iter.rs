@@ -15,7 +15,7 @@ use super::index::{Entry, EntryIter};
 use super::log;
 use super::record::FILE_HEADER_LEN;
 use super::storage::StorageFile;
-use super::{Db, MemSlot, Result, Segment, State, WAL};
+use super::{Db, Error, MemSlot, Result, Segment, State, WAL};
 
 const CHUNK: usize = 256;
 
@@ -44,6 +44,7 @@ pub struct Iter<'a> {
     last: Option<Vec<u8>>,
     started: bool,
     done: bool,
+    heals: u32,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -70,6 +71,7 @@ impl<'a> Iter<'a> {
             last: None,
             started: false,
             done: false,
+            heals: 0,
         }
     }
 
@@ -141,8 +143,21 @@ impl<'a> Iter<'a> {
             if (!self.started || (self.mem.is_empty() && !self.mem_exhausted))
                 && let Err(e) = self.refill_mem()
             {
-                self.done = true;
-                return Some(Err(e));
+                let seg = match &e {
+                    Error::Corrupt { path, .. } => self.segment_of(path),
+                    _ => None,
+                };
+                let outcome = match seg {
+                    Some(seg) => self.heal_or(seg, e),
+                    None => Err(e),
+                };
+                match outcome {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
             }
             // The smallest key among the heads; ties go to the newest source.
             let mut min: Option<&[u8]> = self.mem.front().map(|(k, _)| k.as_slice());
@@ -158,6 +173,7 @@ impl<'a> Iter<'a> {
                 return None;
             };
             let mut found = None;
+            let mut advance_error = None;
             if self.mem.front().is_some_and(|(k, _)| *k == min) {
                 let (_, slot) = self.mem.pop_front().expect("front checked above");
                 found = Some(Found::Mem(slot));
@@ -171,11 +187,20 @@ impl<'a> Iter<'a> {
                     match s.it.next().transpose() {
                         Ok(h) => s.head = h,
                         Err(e) => {
-                            self.done = true;
-                            return Some(Err(e));
+                            advance_error = Some((Arc::clone(&s.seg), e));
+                            break;
                         }
                     }
                 }
+            }
+            if let Some((seg, e)) = advance_error {
+                // A damaged index: heal it, then rebuild every source from
+                // the last key returned, which finds `min` again.
+                if let Err(e) = self.heal_or(seg, e) {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                continue;
             }
             if !min.starts_with(&self.prefix) {
                 self.done = true;
@@ -193,6 +218,33 @@ impl<'a> Iter<'a> {
         }
     }
 
+    /// Heals `seg`'s index after `e` and makes the next step rebuild the
+    /// sources; returns `e` when healing is not possible.
+    fn heal_or(&mut self, seg: Arc<Segment>, e: Error) -> Result<()> {
+        if self.heals >= 3 || !matches!(e, Error::Corrupt { .. }) {
+            return Err(e);
+        }
+        self.heals += 1;
+        self.db.heal(&seg)?;
+        self.started = false;
+        Ok(())
+    }
+
+    /// The segment whose index is `path`, among the current sources.
+    fn segment_of(&self, path: &std::path::Path) -> Option<Arc<Segment>> {
+        self.segs
+            .iter()
+            .find(|s| s.seg.log_path.with_extension("idx") == path)
+            .map(|s| Arc::clone(&s.seg))
+            .or_else(|| {
+                let st = self.db.state.read().unwrap_or_else(|p| p.into_inner());
+                st.segments
+                    .iter()
+                    .find(|s| s.log_path.with_extension("idx") == path)
+                    .cloned()
+            })
+    }
+
     fn value(&self, key: &[u8], found: &Found) -> Result<Vec<u8>> {
         let value = match found {
             Found::Mem(slot) => {
@@ -202,7 +254,15 @@ impl<'a> Iter<'a> {
                     .expect("sources are built before any key is found");
                 log::read_value(&**wal, &self.db.dir.join(WAL), slot.offset, slot.len, key)?
             }
-            Found::Seg(seg, e) => log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key)?,
+            Found::Seg(seg, e) => {
+                match log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key) {
+                    Ok(v) => v,
+                    // The entry may be what is damaged: a point lookup heals the
+                    // index, and reports the segment if that is what is damaged.
+                    Err(Error::Corrupt { .. }) => self.db.get(key)?,
+                    Err(other) => return Err(other),
+                }
+            }
         };
         // A live entry always points at a put; None would mean a damaged index.
         Ok(value.unwrap_or_default())
