@@ -34,7 +34,8 @@ pub struct BatchWriter<'a> {
 impl Db {
     /// Starts an atomic batch written straight to the log: memory holds only
     /// the batch's keys, not its values. Other writers wait until it is
-    /// committed or dropped; readers do not.
+    /// committed or dropped; readers do not. Do not write through the `Db`
+    /// from the thread that holds the batch: that write would wait forever.
     pub fn batch_writer(&self) -> Result<BatchWriter<'_>> {
         {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());

@@ -82,21 +82,18 @@ impl Db {
 
     /// Rebuilds the index of `seg` from its log and swaps it in.
     pub(super) fn heal(&self, seg: &Arc<Segment>) -> Result<Arc<Segment>> {
-        // The writer lock keeps seal and compaction away while files change.
-        let _w = self.lock_writer();
+        // Not the writer lock: compaction reads through this path while it
+        // holds that. A heal racing a compaction that removes the segment at
+        // worst leaves a stray index, which open removes.
+        let _h = self.heal_lock.lock().unwrap_or_else(|p| p.into_inner());
         let current = {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
             st.segments.iter().find(|s| s.id == seg.id).cloned()
         };
-        let Some(current) = current else {
-            return Err(Error::corrupt(
-                seg.log_path.with_extension("idx"),
-                0,
-                "index damaged and its segment was compacted away meanwhile; retry",
-            ));
-        };
-        if !Arc::ptr_eq(&current.index, &seg.index) {
-            return Ok(current); // Another reader healed it first.
+        if let Some(current) = &current
+            && !Arc::ptr_eq(&current.index, &seg.index)
+        {
+            return Ok(Arc::clone(current)); // Another reader healed it first.
         }
         let storage = &*self.opts.storage;
         let entries = open::scan_segment(&*seg.log, &seg.log_path)?;
@@ -122,6 +119,9 @@ impl Db {
             index: Arc::new(index),
         });
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if !st.segments.iter().any(|s| s.id == seg.id) {
+            return Ok(healed); // Compacted away meanwhile; still right for this lookup.
+        }
         let segments: Vec<_> = st
             .segments
             .iter()
@@ -202,10 +202,30 @@ mod tests {
         let pairs: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
         let want: Vec<_> = (0..100u32)
             .filter(|&i| i != 50)
-            .map(|i| (format!("key{i:03}").into_bytes(), format!("value{i}").into_bytes()))
+            .map(|i| {
+                (
+                    format!("key{i:03}").into_bytes(),
+                    format!("value{i}").into_bytes(),
+                )
+            })
             .collect();
         assert_eq!(pairs, want);
         assert_eq!(std::fs::read(&idx).unwrap(), clean);
+    }
+
+    #[test]
+    fn compaction_over_a_damaged_index_heals_it() {
+        let dir = tempfile::tempdir().unwrap();
+        sealed_db(dir.path());
+        let idx = dir.path().join("seg-00000001.idx");
+        let mut bytes = std::fs::read(&idx).unwrap();
+        bytes[600..900].fill(0xa5);
+        std::fs::write(&idx, &bytes).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.compact().unwrap().keys, 99);
+        check_all(&db);
+        drop(db);
+        check_all(&Db::open(dir.path(), Options::default()).unwrap());
     }
 
     #[test]

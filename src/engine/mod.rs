@@ -291,6 +291,8 @@ pub struct Db {
     writer: Mutex<Writer>,
     queue: Mutex<Queue>,
     queue_cv: Condvar,
+    /// Serialises index healing (see heal.rs).
+    heal_lock: Mutex<()>,
     report: OpenReport,
 }
 

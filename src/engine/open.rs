@@ -135,6 +135,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Db> {
         }),
         queue: Mutex::new(Queue::default()),
         queue_cv: Condvar::new(),
+        heal_lock: Mutex::new(()),
         report,
         opts,
     })
