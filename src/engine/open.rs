@@ -375,7 +375,24 @@ fn replay_wal(
         let f = create_wal(storage, dir)?;
         return Ok((f, FILE_HEADER_LEN as u64, BTreeMap::new()));
     }
-    check_log_header(&*file, path)?;
+    if let Err(e) = check_log_header(&*file, path) {
+        // A crash while the log was being created can leave its header torn.
+        // That log holds no record: start afresh, keeping its bytes. A bad
+        // header in front of intact records is real damage, for recover.
+        let Error::Corrupt { .. } = e else {
+            return Err(e);
+        };
+        let mut records = 0u64;
+        log::scan(&*file, path, |_| records += 1)?;
+        if records > 0 {
+            return Err(e);
+        }
+        let mut bytes = vec![0u8; len as usize];
+        read_exact_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", path, e))?;
+        report.truncated = Some(save_tail(storage, dir, &bytes, 0, "log header torn")?);
+        let f = create_wal(storage, dir)?;
+        return Ok((f, FILE_HEADER_LEN as u64, BTreeMap::new()));
+    }
     let mut mem = BTreeMap::new();
     let mut replayed = 0;
     let end = log::scan(&*file, path, |op| {
@@ -474,4 +491,42 @@ pub(super) fn save_lost(
         .sync_dir(dir)
         .map_err(|e| Error::io("fsync", dir, e))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::record::{LOG_MAGIC, Tag, encode, file_header};
+    use crate::engine::{Db, Error, Options};
+
+    #[test]
+    fn a_torn_log_header_starts_a_fresh_log() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut torn = file_header(LOG_MAGIC)[..9].to_vec();
+        torn.extend_from_slice(&[0xee; 11]);
+        std::fs::write(dir.path().join("wal.log"), &torn).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let t = db.open_report().truncated.clone().expect("reported");
+        assert_eq!(t.bytes, 20);
+        let saved = std::fs::read(t.saved_to.expect("saved")).unwrap();
+        assert_eq!(saved, torn);
+        db.set(b"k", b"v").unwrap();
+        drop(db);
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+    }
+
+    #[test]
+    fn a_bad_header_before_records_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut bytes = file_header(LOG_MAGIC).to_vec();
+        encode(&mut bytes, Tag::Put, b"k", b"v");
+        bytes[0] = b'X';
+        std::fs::write(dir.path().join("wal.log"), &bytes).unwrap();
+        match Db::open(dir.path(), Options::default()) {
+            Err(Error::Corrupt { offset: 0, .. }) => {}
+            other => panic!("expected corruption at 0, got {other:?}"),
+        }
+    }
 }
