@@ -43,7 +43,8 @@ damage, 2 any error.";
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
-    max_term_width = 100
+    max_term_width = 100,
+    args_override_self = true
 )]
 pub struct Args {
     /// Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]
