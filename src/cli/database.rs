@@ -21,11 +21,16 @@ pub fn open(config: &Config) -> Result<Db> {
             .as_ref()
             .map(|p| format!("; the bytes were saved to {}", p.display()))
             .unwrap_or_default();
+        // The engine's reason may already say where; do not say it twice.
+        let at = if cut.reason.contains("offset") {
+            String::new()
+        } else {
+            format!(" at offset {}", cut.offset)
+        };
         output::message(&format!(
-            "warning: {}: cut a torn tail of {} bytes at offset {} ({}){saved}",
+            "warning: {}: cut a torn tail of {} bytes{at} ({}){saved}",
             db.path().join("wal.log").display(),
             cut.bytes,
-            cut.offset,
             cut.reason,
         ));
     }

@@ -111,7 +111,7 @@ impl<'a> Session<'a> {
                 let value = match value {
                     Some(v) if v != "-" => v.as_bytes().to_vec(),
                     _ if self.stdin_free => commands::read_value(io::stdin().lock())?,
-                    _ => bail!("set needs a VALUE here: stdin is the script"),
+                    _ => bail!("set needs a VALUE here (stdin is not free to read one)"),
                 };
                 commands::set(self.db, key.as_bytes(), &value)?;
                 writeln!(out, "OK")?;
@@ -180,7 +180,7 @@ impl<'a> Session<'a> {
             Command::Load { file, format } => {
                 let source = LoadSource::from_arg(file);
                 if matches!(source, LoadSource::Stdin) && !self.stdin_free {
-                    bail!("load needs a FILE here: stdin is the script");
+                    bail!("load needs a FILE here (stdin is not free to read a dump)");
                 }
                 let n = commands::load(self.db, &source, format)?;
                 if human {
@@ -277,12 +277,16 @@ fn unknown_command(name: &str) -> anyhow::Error {
 /// clap's message for a bad line, on one line, with where to read more.
 fn clap_error(name: &str, err: &clap::Error) -> anyhow::Error {
     let text = err.to_string();
-    let first = text
+    // The message proper ends where clap's usage and tips begin.
+    let message: Vec<&str> = text
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
-    anyhow!("{first}; try 'help {name}'")
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("tip:"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.trim_start_matches("error: ");
+    anyhow!("{message}; try 'help {name}'")
 }
 
 /// `help` lists the commands; `help CMD` shows one command's full help.
@@ -378,7 +382,10 @@ mod tests {
         let err = run(&db, Style::Human, "sett a b").unwrap_err().to_string();
         assert_eq!(err, "unknown command 'sett'; did you mean 'set'?");
         let err = run(&db, Style::Human, "get").unwrap_err().to_string();
-        assert!(err.contains("help get"), "{err}");
+        assert_eq!(
+            err,
+            "the following required arguments were not provided: <KEY>...; try 'help get'"
+        );
         assert!(run(&db, Style::Human, "set k").is_err());
         assert!(run(&db, Style::Human, "set 'k").is_err());
         assert!(run(&db, Style::Human, "recover").is_err());
