@@ -82,8 +82,15 @@ impl<'a> Session<'a> {
             return Err(unknown_command(&name));
         }
         let argv = words.into_iter().map(OsString::from_vec);
-        let parsed = SessionLine::try_parse_from(argv).map_err(|e| clap_error(&name, &e))?;
-        self.run(parsed.command, out)
+        match SessionLine::try_parse_from(argv) {
+            Ok(parsed) => self.run(parsed.command, out),
+            // `get --help` in a session is a request, not a mistake.
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+                out.write_all(e.to_string().as_bytes())?;
+                Ok(Next::Continue)
+            }
+            Err(e) => Err(clap_error(&name, &e)),
+        }
     }
 
     fn run(&self, command: SessionCommand, out: &mut dyn Write) -> Result<Next> {
