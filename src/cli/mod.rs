@@ -1,2 +1,105 @@
 //! The `tinykv` command line: argument parsing, one-shot commands, the REPL
 //! and script mode. Uses the engine only through its public API.
+//!
+//! One file per concern: [`args`] (clap definitions), [`config`] (resolved
+//! configuration), [`exit`] (exit codes), [`commands`] (one-shot commands),
+//! [`session`] (a REPL or script line), [`repl`], [`script`], [`words`] (the
+//! line splitter), [`output`] (messages and formatting), [`generate`] (man
+//! page and completions).
+//!
+//! Invariants: stdout carries only data and replies; every error is printed
+//! once, as one line `tinykv: <what> (<cause>)`, by [`main`]; a closed
+//! stdout (broken pipe) ends the run quietly with exit 0.
+
+pub mod args;
+pub mod commands;
+pub mod config;
+pub mod database;
+pub mod exit;
+pub mod generate;
+pub mod output;
+pub mod repl;
+pub mod script;
+pub mod session;
+pub mod stats;
+pub mod suggest;
+pub mod words;
+
+use std::io::{self, IsTerminal, Write};
+use std::panic;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+
+use args::Args;
+use config::{Config, Mode};
+use exit::Exit;
+
+/// Parses the command line, runs it, and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    // A bug must still end as one line and exit 2, never a backtrace.
+    panic::set_hook(Box::new(|info| {
+        output::message(&format!("internal error: {info}"));
+    }));
+    let exit = panic::catch_unwind(|| {
+        let args = match Args::try_parse() {
+            Ok(args) => args,
+            Err(e) => return usage_error(&e),
+        };
+        match run(args) {
+            Ok(exit) => exit,
+            Err(e) if output::is_broken_pipe(&e) => Exit::Success,
+            Err(e) => {
+                output::message(&output::error_line(&e));
+                Exit::Error
+            }
+        }
+    })
+    .unwrap_or(Exit::Error);
+    exit.into()
+}
+
+/// Prints clap's message (help, version or a usage error) and picks the
+/// exit code: 0 for help and version, 2 for a mistake.
+fn usage_error(err: &clap::Error) -> Exit {
+    let printed = err.print();
+    let exit = if err.use_stderr() {
+        Exit::Error
+    } else {
+        Exit::Success
+    };
+    if printed.is_err() && exit == Exit::Success {
+        // `tinykv --help | head -1` is a success too.
+        return Exit::Success;
+    }
+    exit
+}
+
+/// Resolves the configuration and does what it asks.
+pub fn run(args: Args) -> Result<Exit> {
+    let config = Config::resolve(args, io::stdin().is_terminal(), |name| {
+        std::env::var_os(name)
+    })?;
+    match &config.mode {
+        Mode::Generate(what) => {
+            let mut out = io::stdout().lock();
+            generate::generate(*what, &mut out)?;
+            out.flush()?;
+            Ok(Exit::Success)
+        }
+        Mode::Command(command) => commands::run(command, &config),
+        Mode::Repl => {
+            let db = database::open(&config)?;
+            let exit = repl::run(&db, config.history.as_deref())?;
+            database::close(db)?;
+            Ok(exit)
+        }
+        Mode::Script { source, bail } => {
+            let db = database::open(&config)?;
+            let exit = script::run(&db, source, *bail)?;
+            database::close(db)?;
+            Ok(exit)
+        }
+    }
+}

@@ -1,0 +1,244 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'tinykv'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'tinykv' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Run FILE as a script: one command a line, as in the REPL')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Run FILE as a script: one command a line, as in the REPL')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)')
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print the value of each KEY followed by a newline')
+            [CompletionResult]::new('del', 'del', [CompletionResultType]::ParameterValue, 'Delete each KEY (exit 1 if any was not set)')
+            [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'List keys, sorted, one a line (escaped as in the tsv dump format)')
+            [CompletionResult]::new('dump', 'dump', [CompletionResultType]::ParameterValue, 'Write every live pair, sorted by key, to stdout')
+            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Store every pair of a dump atomically: all of it, or none of it if any line is bad')
+            [CompletionResult]::new('compact', 'compact', [CompletionResultType]::ParameterValue, 'Rewrite the live data now; print the bytes before and after and the time taken')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)')
+            [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print keys, live and dead bytes, files and the last compaction')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print the man page or a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tinykv;set' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;get' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the exact bytes of the value, with no newline added (one KEY only)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;del' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;keys' {
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;dump' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format')
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only pairs whose key starts with P')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;load' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;compact' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;check' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;recover' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;stats' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;generate' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;help' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)')
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print the value of each KEY followed by a newline')
+            [CompletionResult]::new('del', 'del', [CompletionResultType]::ParameterValue, 'Delete each KEY (exit 1 if any was not set)')
+            [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'List keys, sorted, one a line (escaped as in the tsv dump format)')
+            [CompletionResult]::new('dump', 'dump', [CompletionResultType]::ParameterValue, 'Write every live pair, sorted by key, to stdout')
+            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Store every pair of a dump atomically: all of it, or none of it if any line is bad')
+            [CompletionResult]::new('compact', 'compact', [CompletionResultType]::ParameterValue, 'Rewrite the live data now; print the bytes before and after and the time taken')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)')
+            [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print keys, live and dead bytes, files and the last compaction')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print the man page or a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tinykv;help;set' {
+            break
+        }
+        'tinykv;help;get' {
+            break
+        }
+        'tinykv;help;del' {
+            break
+        }
+        'tinykv;help;keys' {
+            break
+        }
+        'tinykv;help;dump' {
+            break
+        }
+        'tinykv;help;load' {
+            break
+        }
+        'tinykv;help;compact' {
+            break
+        }
+        'tinykv;help;check' {
+            break
+        }
+        'tinykv;help;recover' {
+            break
+        }
+        'tinykv;help;stats' {
+            break
+        }
+        'tinykv;help;generate' {
+            break
+        }
+        'tinykv;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,214 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[tinykv] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'tinykv'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'tinykv'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -f 'Run FILE as a script: one command a line, as in the REPL'
+            cand --file 'Run FILE as a script: one command a line, as in the REPL'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand set 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
+            cand get 'Print the value of each KEY followed by a newline'
+            cand del 'Delete each KEY (exit 1 if any was not set)'
+            cand keys 'List keys, sorted, one a line (escaped as in the tsv dump format)'
+            cand dump 'Write every live pair, sorted by key, to stdout'
+            cand load 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
+            cand compact 'Rewrite the live data now; print the bytes before and after and the time taken'
+            cand check 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)'
+            cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
+            cand stats 'Print keys, live and dead bytes, files and the last compaction'
+            cand generate 'Print the man page or a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tinykv;set'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;get'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand --raw 'Print the exact bytes of the value, with no newline added (one KEY only)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;del'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;keys'= {
+            cand --prefix 'Only keys starting with P'
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;dump'= {
+            cand --format 'The dump format'
+            cand --prefix 'Only pairs whose key starts with P'
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;load'= {
+            cand --format 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]'
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;compact'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;check'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;recover'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;stats'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand --json 'Print one JSON object'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;generate'= {
+            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;help'= {
+            cand set 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
+            cand get 'Print the value of each KEY followed by a newline'
+            cand del 'Delete each KEY (exit 1 if any was not set)'
+            cand keys 'List keys, sorted, one a line (escaped as in the tsv dump format)'
+            cand dump 'Write every live pair, sorted by key, to stdout'
+            cand load 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
+            cand compact 'Rewrite the live data now; print the bytes before and after and the time taken'
+            cand check 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)'
+            cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
+            cand stats 'Print keys, live and dead bytes, files and the last compaction'
+            cand generate 'Print the man page or a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tinykv;help;set'= {
+        }
+        &'tinykv;help;get'= {
+        }
+        &'tinykv;help;del'= {
+        }
+        &'tinykv;help;keys'= {
+        }
+        &'tinykv;help;dump'= {
+        }
+        &'tinykv;help;load'= {
+        }
+        &'tinykv;help;compact'= {
+        }
+        &'tinykv;help;check'= {
+        }
+        &'tinykv;help;recover'= {
+        }
+        &'tinykv;help;stats'= {
+        }
+        &'tinykv;help;generate'= {
+        }
+        &'tinykv;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

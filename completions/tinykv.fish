@@ -1,0 +1,142 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_tinykv_global_optspecs
+    string join \n d/dir= wait= sync= q/quiet f/file= bail h/help V/version
+end
+
+function __fish_tinykv_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_tinykv_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_tinykv_using_subcommand
+    set -l cmd (__fish_tinykv_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c tinykv -n "__fish_tinykv_needs_command" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_needs_command" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_needs_command" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_needs_command" -s f -l file -d 'Run FILE as a script: one command a line, as in the REPL' -r -F
+complete -c tinykv -n "__fish_tinykv_needs_command" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_needs_command" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_needs_command" -s V -l version -d 'Print version'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "set" -d 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "get" -d 'Print the value of each KEY followed by a newline'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "del" -d 'Delete each KEY (exit 1 if any was not set)'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "keys" -d 'List keys, sorted, one a line (escaped as in the tsv dump format)'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "dump" -d 'Write every live pair, sorted by key, to stdout'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "load" -d 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "compact" -d 'Rewrite the live data now; print the bytes before and after and the time taken'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "check" -d 'Verify every record\'s CRC and every file\'s structure, read-only (exit 1 when damaged)'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "recover" -d 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "stats" -d 'Print keys, live and dead bytes, files and the last compaction'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "generate" -d 'Print the man page or a shell completion script'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l raw -d 'Print the exact bytes of the value, with no newline added (one KEY only)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l prefix -d 'Only keys starting with P' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l format -d 'The dump format' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l prefix -d 'Only pairs whose key starts with P' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l format -d 'The dump format [default: from FILE\'s extension (.tsv, .jsonl, .resp), else tsv]' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l json -d 'Print one JSON object'
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s d -l dir -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "set" -d 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "get" -d 'Print the value of each KEY followed by a newline'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "del" -d 'Delete each KEY (exit 1 if any was not set)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "keys" -d 'List keys, sorted, one a line (escaped as in the tsv dump format)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "dump" -d 'Write every live pair, sorted by key, to stdout'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "load" -d 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "compact" -d 'Rewrite the live data now; print the bytes before and after and the time taken'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "check" -d 'Verify every record\'s CRC and every file\'s structure, read-only (exit 1 when damaged)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "recover" -d 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "stats" -d 'Print keys, live and dead bytes, files and the last compaction'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "generate" -d 'Print the man page or a shell completion script'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,302 @@
+//! The command line as clap parses it: every flag and command, documented
+//! once. Help, the man page and the shell completions are all generated from
+//! these definitions, and the REPL parses its lines with the same commands.
+//!
+//! Nothing here reads the environment beyond what clap does for `env`
+//! attributes, and nothing is resolved: [`crate::cli::config`] turns these
+//! parsed values into a configuration.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::format::Format;
+
+const ABOUT: &str =
+    "A small, fast, crash-safe key-value store: one binary, a directory per database";
+
+const LONG_ABOUT: &str = "\
+A small, fast, crash-safe key-value store: one binary, a directory per database.
+
+Run a command for one operation, or no command for the interactive REPL (on a
+terminal) or to run the commands read from standard input as a script.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  tinykv set greeting 'hello world'      store a value
+  tinykv get greeting                    print it
+  echo -n secret | tinykv set token      the value comes from stdin
+  tinykv dump --format jsonl | jq .      export as JSON lines
+  tinykv -d /tmp/db load < backup.tsv    restore a dump, atomically
+  tinykv                                 open the REPL
+
+Exit status: 0 success, 1 a key was not found (get, del) or check found
+damage, 2 any error.";
+
+/// `tinykv [OPTIONS] [COMMAND]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tinykv",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    max_term_width = 100,
+    args_override_self = true
+)]
+pub struct Args {
+    /// Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "TINYKV_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
+    pub dir: Option<PathBuf>,
+
+    /// If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub wait: Option<Duration>,
+
+    /// When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)
+    #[arg(long, global = true, value_name = "MODE", default_value = "always")]
+    pub sync: SyncArg,
+
+    /// No messages on stderr for keys that are not found
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Run FILE as a script: one command a line, as in the REPL
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// In a script, stop at the first line that fails
+    #[arg(long, global = true)]
+    pub bail: bool,
+
+    /// What to do; without one, the REPL (on a terminal) or a script from stdin
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `--sync` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SyncArg {
+    /// Every acknowledged write is fsynced first
+    Always,
+    /// Writes are left to the OS and fsynced when tinykv exits
+    Never,
+}
+
+/// The commands, shared by the command line, the REPL and scripts.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)
+    #[command(
+        after_help = "Examples:\n  tinykv set user:1 'Ada Lovelace'\n  tinykv set avatar < avatar.png\n  printf 'two\\nlines' | tinykv set note -"
+    )]
+    Set {
+        /// The key (1 byte to 64 KiB)
+        #[arg(value_name = "KEY")]
+        key: OsString,
+        /// The value (up to 256 MiB); omitted or `-`: read from stdin
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        value: Option<OsString>,
+    },
+
+    /// Print the value of each KEY followed by a newline
+    #[command(
+        after_help = "Examples:\n  tinykv get user:1\n  tinykv get a b c          missing keys: a message on stderr, exit 1\n  tinykv get --raw avatar > avatar.png"
+    )]
+    Get {
+        /// Print the exact bytes of the value, with no newline added (one KEY only)
+        #[arg(long)]
+        raw: bool,
+        /// The keys to look up
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<OsString>,
+    },
+
+    /// Delete each KEY (exit 1 if any was not set)
+    #[command(after_help = "Examples:\n  tinykv del user:1\n  tinykv -q del tmp:1 tmp:2")]
+    Del {
+        /// The keys to delete
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<OsString>,
+    },
+
+    /// List keys, sorted, one a line (escaped as in the tsv dump format)
+    #[command(after_help = "Examples:\n  tinykv keys\n  tinykv keys --prefix user: | wc -l")]
+    Keys {
+        /// Only keys starting with P
+        #[arg(long, value_name = "P")]
+        prefix: Option<OsString>,
+    },
+
+    /// Write every live pair, sorted by key, to stdout
+    #[command(
+        after_help = "Examples:\n  tinykv dump > backup.tsv\n  tinykv dump --format jsonl | jq -r .key\n  tinykv dump --format resp | redis-cli --pipe"
+    )]
+    Dump {
+        /// The dump format
+        #[arg(long, value_name = "FORMAT", default_value = "tsv", value_parser = parse_format)]
+        format: Format,
+        /// Only pairs whose key starts with P
+        #[arg(long, value_name = "P")]
+        prefix: Option<OsString>,
+    },
+
+    /// Store every pair of a dump atomically: all of it, or none of it if any line is bad
+    #[command(
+        after_help = "Examples:\n  tinykv load backup.tsv\n  tinykv dump --format jsonl | tinykv -d copy load --format jsonl"
+    )]
+    Load {
+        /// The dump to read (stdin when absent or `-`)
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The dump format [default: from FILE's extension (.tsv, .jsonl, .resp), else tsv]
+        #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+        format: Option<Format>,
+    },
+
+    /// Rewrite the live data now; print the bytes before and after and the time taken
+    #[command(after_help = "Example:\n  tinykv compact")]
+    Compact,
+
+    /// Verify every record's CRC and every file's structure, read-only (exit 1 when damaged)
+    #[command(after_help = "Example:\n  tinykv check || tinykv recover")]
+    Check,
+
+    /// Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/
+    #[command(after_help = "Example:\n  tinykv recover && tinykv check")]
+    Recover,
+
+    /// Print keys, live and dead bytes, files and the last compaction
+    #[command(after_help = "Examples:\n  tinykv stats\n  tinykv stats --json | jq .keys")]
+    Stats {
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Print the man page or a shell completion script
+    #[command(
+        after_help = "Examples:\n  tinykv generate man > tinykv.1\n  tinykv generate bash > /etc/bash_completion.d/tinykv\n  tinykv generate zsh > ~/.zfunc/_tinykv"
+    )]
+    Generate {
+        /// What to generate
+        #[arg(value_name = "WHAT")]
+        what: Generated,
+    },
+}
+
+/// What `generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// The man page (roff)
+    Man,
+    /// bash completions
+    Bash,
+    /// zsh completions
+    Zsh,
+    /// fish completions
+    Fish,
+    /// elvish completions
+    Elvish,
+    /// PowerShell completions
+    Powershell,
+}
+
+/// One REPL or script line: the commands above plus the session-only ones.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tinykv",
+    no_binary_name = true,
+    disable_help_flag = true,
+    disable_help_subcommand = true,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
+pub struct SessionLine {
+    /// The command.
+    #[command(subcommand)]
+    pub command: SessionCommand,
+}
+
+/// Commands only the REPL and scripts have, and the shared ones.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// The one-shot commands.
+    #[command(flatten)]
+    Shared(Command),
+
+    /// Whether KEY is set: (integer) 1 or 0
+    Exists {
+        /// The key
+        #[arg(value_name = "KEY")]
+        key: OsString,
+    },
+
+    /// The number of keys
+    #[command(alias = "len")]
+    Count,
+
+    /// List the commands, or show one command's help
+    Help {
+        /// A command name
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
+
+    /// Leave the REPL (also `quit` and Ctrl-D)
+    #[command(alias = "quit")]
+    Exit,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+        .map_err(|e: crate::format::UnknownFormat| e.to_string())
+}
+
+/// Parses `--wait`: a non-negative number of seconds, fractions allowed.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is not a number of seconds ≥ 0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Args::command().debug_assert();
+        SessionLine::command().debug_assert();
+    }
+
+    #[test]
+    fn wait_takes_fractions_and_refuses_negatives() {
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert!(parse_seconds("inf").is_err());
+    }
+
+    #[test]
+    fn value_may_start_with_a_dash() {
+        let args = Args::try_parse_from(["tinykv", "set", "n", "-5"]).unwrap();
+        match args.command {
+            Some(Command::Set { value, .. }) => assert_eq!(value, Some("-5".into())),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Resolved configuration: what a run will do, with every default applied.
+//!
+//! [`Config::resolve`] is the one function that turns parsed [`Args`] into a
+//! [`Config`]; it reads the environment only through the `env` function it
+//! is given, so it is tested without touching the process environment.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use super::args::{Args, Command, Generated, SyncArg};
+use crate::engine::{Options, SyncMode};
+
+/// Everything a run needs to know.
+#[derive(Debug)]
+pub struct Config {
+    /// The database directory.
+    pub dir: PathBuf,
+    /// How long to wait for the lock.
+    pub wait: Duration,
+    /// When writes reach the disk.
+    pub sync: SyncMode,
+    /// No "not found" messages on stderr.
+    pub quiet: bool,
+    /// The REPL's history file (`None`: no history kept).
+    pub history: Option<PathBuf>,
+    /// What to do.
+    pub mode: Mode,
+}
+
+/// What a run does.
+#[derive(Debug)]
+pub enum Mode {
+    /// One command, then exit.
+    Command(Command),
+    /// Print generated documentation; needs no database.
+    Generate(Generated),
+    /// The interactive REPL.
+    Repl,
+    /// Run a script.
+    Script {
+        /// Where the lines come from.
+        source: ScriptSource,
+        /// Stop at the first failed line.
+        bail: bool,
+    },
+}
+
+/// Where a script's lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptSource {
+    /// Standard input.
+    Stdin,
+    /// A file (`-f FILE`).
+    File(PathBuf),
+}
+
+impl Config {
+    /// Applies defaults and checks the combinations clap cannot.
+    ///
+    /// `stdin_is_terminal` picks the REPL or a script when no command is
+    /// given; `env` reads an environment variable.
+    pub fn resolve(
+        args: Args,
+        stdin_is_terminal: bool,
+        env: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Config> {
+        let mode = match (args.command, args.file) {
+            (Some(_), Some(_)) => {
+                bail!("--file runs a script and cannot be combined with a command")
+            }
+            (Some(Command::Generate { what }), None) => Mode::Generate(what),
+            (Some(Command::Get { raw: true, keys }), None) if keys.len() != 1 => {
+                bail!("get --raw takes exactly one KEY ({} given)", keys.len())
+            }
+            (Some(command), None) => Mode::Command(command),
+            (None, Some(file)) => Mode::Script {
+                source: if file.as_os_str() == "-" {
+                    ScriptSource::Stdin
+                } else {
+                    ScriptSource::File(file)
+                },
+                bail: args.bail,
+            },
+            (None, None) if stdin_is_terminal => Mode::Repl,
+            (None, None) => Mode::Script {
+                source: ScriptSource::Stdin,
+                bail: args.bail,
+            },
+        };
+        let dir = match args.dir {
+            Some(dir) if dir.as_os_str().is_empty() => bail!("--dir is empty"),
+            Some(dir) => dir,
+            // `generate` opens nothing: do not fail for want of a home.
+            None if matches!(mode, Mode::Generate(_)) => PathBuf::new(),
+            None => default_dir(&env)?,
+        };
+        let history = match mode {
+            Mode::Repl => history_file(&env),
+            _ => None,
+        };
+        Ok(Config {
+            dir,
+            history,
+            wait: args.wait.unwrap_or(Duration::ZERO),
+            sync: match args.sync {
+                SyncArg::Always => SyncMode::Always,
+                SyncArg::Never => SyncMode::Never,
+            },
+            quiet: args.quiet,
+            mode,
+        })
+    }
+
+    /// The engine options this configuration asks for.
+    pub fn options(&self) -> Options {
+        Options {
+            sync: self.sync,
+            lock_timeout: self.wait,
+            ..Options::default()
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/tinykv`, else `~/.local/share/tinykv`.
+fn default_dir(env: &impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    xdg_dir(env, "XDG_DATA_HOME", ".local/share").ok_or_else(|| {
+        anyhow::anyhow!("no database directory (set --dir, TINYKV_DIR, XDG_DATA_HOME or HOME)")
+    })
+}
+
+/// `TINYKV_HISTFILE` (`/dev/null` or empty: none), else
+/// `$XDG_STATE_HOME/tinykv/history`, else `~/.local/state/tinykv/history`.
+fn history_file(env: &impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    match env("TINYKV_HISTFILE") {
+        Some(path) if path.is_empty() || path == "/dev/null" => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(xdg_dir(env, "XDG_STATE_HOME", ".local/state")?.join("history")),
+    }
+}
+
+/// `$VAR/tinykv` when VAR holds an absolute path (as the XDG spec says),
+/// else `$HOME/<fallback>/tinykv`.
+pub fn xdg_dir(
+    env: &impl Fn(&str) -> Option<OsString>,
+    var: &str,
+    fallback: &str,
+) -> Option<PathBuf> {
+    if let Some(base) = env(var).map(PathBuf::from).filter(|p| p.is_absolute()) {
+        return Some(base.join("tinykv"));
+    }
+    let home = env("HOME").filter(|h| !h.is_empty())?;
+    Some(PathBuf::from(home).join(fallback).join("tinykv"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    fn resolve(
+        argv: &[&str],
+        tty: bool,
+        env: &'static [(&'static str, &'static str)],
+    ) -> Result<Config> {
+        let args = Args::try_parse_from(argv).expect("parses");
+        Config::resolve(args, tty, env_of(env))
+    }
+
+    #[test]
+    fn default_dir_follows_xdg_then_home() {
+        let c = resolve(
+            &["tinykv", "stats"],
+            false,
+            &[("XDG_DATA_HOME", "/x"), ("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(c.dir, PathBuf::from("/x/tinykv"));
+        let c = resolve(
+            &["tinykv", "stats"],
+            false,
+            &[("XDG_DATA_HOME", "rel"), ("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(c.dir, PathBuf::from("/h/.local/share/tinykv"));
+        assert!(resolve(&["tinykv", "stats"], false, &[]).is_err());
+        let c = resolve(&["tinykv", "-d", "/db", "stats"], false, &[]).unwrap();
+        assert_eq!(c.dir, PathBuf::from("/db"));
+    }
+
+    #[test]
+    fn no_command_is_repl_on_a_terminal_else_a_script() {
+        let env = &[("HOME", "/h")];
+        assert!(matches!(
+            resolve(&["tinykv"], true, env).unwrap().mode,
+            Mode::Repl
+        ));
+        let c = resolve(&["tinykv", "--bail"], false, env).unwrap();
+        assert!(matches!(
+            c.mode,
+            Mode::Script {
+                source: ScriptSource::Stdin,
+                bail: true
+            }
+        ));
+        let c = resolve(&["tinykv", "-f", "s.txt"], true, env).unwrap();
+        assert!(matches!(
+            c.mode,
+            Mode::Script {
+                source: ScriptSource::File(_),
+                bail: false
+            }
+        ));
+    }
+
+    #[test]
+    fn refuses_what_clap_cannot() {
+        let env = &[("HOME", "/h")];
+        assert!(resolve(&["tinykv", "-f", "s", "stats"], false, env).is_err());
+        assert!(resolve(&["tinykv", "get", "--raw", "a", "b"], false, env).is_err());
+    }
+
+    #[test]
+    fn options_carry_wait_and_sync() {
+        let c = resolve(
+            &[
+                "tinykv", "-d", "/d", "--wait", "2", "--sync", "never", "stats",
+            ],
+            false,
+            &[],
+        )
+        .unwrap();
+        let o = c.options();
+        assert_eq!(o.lock_timeout, Duration::from_secs(2));
+        assert_eq!(o.sync, SyncMode::Never);
+    }
+
+    #[test]
+    fn history_file_is_chosen_for_the_repl_only() {
+        let env = &[("HOME", "/h"), ("XDG_STATE_HOME", "/s")];
+        let c = resolve(&["tinykv"], true, env).unwrap();
+        assert_eq!(c.history, Some(PathBuf::from("/s/tinykv/history")));
+        let c = resolve(
+            &["tinykv"],
+            true,
+            &[("HOME", "/h"), ("TINYKV_HISTFILE", "/dev/null")],
+        )
+        .unwrap();
+        assert_eq!(c.history, None);
+        let c = resolve(
+            &["tinykv"],
+            true,
+            &[("HOME", "/h"), ("TINYKV_HISTFILE", "/t/h")],
+        )
+        .unwrap();
+        assert_eq!(c.history, Some(PathBuf::from("/t/h")));
+        let c = resolve(&["tinykv"], true, &[("HOME", "/h")]).unwrap();
+        assert_eq!(
+            c.history,
+            Some(PathBuf::from("/h/.local/state/tinykv/history"))
+        );
+        assert_eq!(
+            resolve(&["tinykv", "stats"], false, env).unwrap().history,
+            None
+        );
+    }
+
+    #[test]
+    fn generate_needs_no_home() {
+        let c = resolve(&["tinykv", "generate", "man"], false, &[]).unwrap();
+        assert!(matches!(c.mode, Mode::Generate(Generated::Man)));
+    }
+}

@@ -1,0 +1,69 @@
+//! Opening and closing the database for a command or a session, with the
+//! messages a person needs: who holds the lock, what a torn tail cost.
+//!
+//! Invariant: every command ends with [`close`], so a failed final flush is
+//! reported (exit 2) instead of being lost in `Drop`.
+
+use anyhow::{Context, Result, anyhow};
+
+use super::config::Config;
+use super::output;
+use crate::engine::{Db, Error};
+
+/// Opens the configured database, creating it on first use.
+pub fn open(config: &Config) -> Result<Db> {
+    let db = Db::open(&config.dir, config.options()).map_err(|e| open_error(config, e))?;
+    if let Some(cut) = &db.open_report().truncated
+        && !config.quiet
+    {
+        let saved = cut
+            .saved_to
+            .as_ref()
+            .map(|p| format!("; the bytes were saved to {}", p.display()))
+            .unwrap_or_default();
+        // The engine's reason may already say where; do not say it twice.
+        let at = if cut.reason.contains("offset") {
+            String::new()
+        } else {
+            format!(" at offset {}", cut.offset)
+        };
+        output::message(&format!(
+            "warning: {}: cut a torn tail of {} bytes{at} ({}){saved}",
+            db.path().join("wal.log").display(),
+            cut.bytes,
+            cut.reason,
+        ));
+    }
+    Ok(db)
+}
+
+/// Flushes and releases the database, reporting a failure.
+pub fn close(db: Db) -> Result<()> {
+    let path = db.path().to_owned();
+    db.close()
+        .with_context(|| format!("cannot close database {}", path.display()))
+}
+
+/// The message for a failed open or lock: names the path and, for a lock
+/// held elsewhere, the holder's pid and the way to wait for it.
+pub fn open_error(config: &Config, err: Error) -> anyhow::Error {
+    match err {
+        Error::Locked { path, pid } => {
+            let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            let hint = if config.wait.is_zero() {
+                "; use --wait SECONDS to wait for it".to_owned()
+            } else {
+                format!(
+                    " and was not released within {}",
+                    output::seconds(config.wait)
+                )
+            };
+            anyhow!(
+                "database {} is locked by another tinykv process{holder}{hint}",
+                path.display()
+            )
+        }
+        other => anyhow::Error::new(other)
+            .context(format!("cannot open database {}", config.dir.display())),
+    }
+}

@@ -1,0 +1,220 @@
+//! The interactive REPL: rustyline for editing, history (Ctrl-R searches
+//! it), Tab completion of command names and of the database's keys, and
+//! inline hints of a command's arguments. Each line goes to a
+//! [`Session`] in the human reply style.
+//!
+//! Invariants: the database stays open (and locked) for the whole session;
+//! an error is printed as `(error) …` and never ends the session; only
+//! `exit`, `quit`, Ctrl-D or a failing terminal do.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::{Hint, Hinter};
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+
+use super::exit::Exit;
+use super::output;
+use super::session::{self, Next, Session, Style};
+use super::words;
+use crate::engine::Db;
+
+/// At most this many keys are offered for one Tab.
+const MAX_KEY_CANDIDATES: usize = 200;
+
+/// Commands whose positional arguments are keys.
+const KEY_COMMANDS: [&str; 4] = ["get", "set", "del", "exists"];
+
+/// Runs the REPL on `db` until the user leaves. `history` is the file to
+/// keep lines in (`None`: no history file).
+pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
+    let keys = db.len().context("cannot count the keys")?;
+    let mut stdout = io::stdout();
+    writeln!(
+        stdout,
+        "tinykv {} — {} ({keys} keys)\nType 'help' for the commands, Ctrl-D to leave.",
+        env!("CARGO_PKG_VERSION"),
+        db.path().display(),
+    )?;
+    let config = Config::builder()
+        .max_history_size(10_000)
+        .context("history size")?
+        .history_ignore_dups(true)
+        .context("history settings")?
+        .history_ignore_space(true)
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor: Editor<ReplHelper, DefaultHistory> =
+        Editor::with_config(config).context("cannot start the line editor")?;
+    editor.set_helper(Some(ReplHelper {
+        db,
+        names: session::command_names(),
+    }));
+    let history = history.map(prepare_history);
+    if let Some(Some(path)) = &history
+        && path.exists()
+        && let Err(e) = editor.load_history(path)
+    {
+        output::message(&format!("cannot read history {} ({e})", path.display()));
+    }
+    let session = Session::new(db, Style::Human, false);
+    loop {
+        let line = match editor.readline("tinykv> ") {
+            Ok(line) => line,
+            // Ctrl-C abandons the line being typed, as in a shell.
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e).context("cannot read from the terminal"),
+        };
+        if !line.trim().is_empty() {
+            let _ = editor.add_history_entry(line.as_str());
+            if let Some(Some(path)) = &history {
+                // Saved at once so that a killed session keeps its lines.
+                let _ = editor.append_history(path);
+            }
+        }
+        let mut out = stdout.lock();
+        match session.execute(line.as_bytes(), &mut out) {
+            Ok(Next::Continue) => {}
+            Ok(Next::Exit) => break,
+            Err(e) => writeln!(out, "(error) {}", output::error_line(&e))?,
+        }
+        out.flush()?;
+    }
+    Ok(Exit::Success)
+}
+
+/// Creates the history file's directory; `None` when that is impossible
+/// (the REPL then goes on without saving history).
+fn prepare_history(path: &Path) -> Option<PathBuf> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        output::message(&format!("cannot keep history in {} ({e})", path.display()));
+        return None;
+    }
+    Some(path.to_owned())
+}
+
+/// Completion, hints and hint colour for the editor.
+struct ReplHelper<'a> {
+    db: &'a Db,
+    names: Vec<String>,
+}
+
+impl ReplHelper<'_> {
+    fn key_candidates(&self, prefix: &[u8]) -> Vec<Pair> {
+        self.db
+            .keys(prefix)
+            .take(MAX_KEY_CANDIDATES)
+            .filter_map(Result::ok)
+            .map(|key| Pair {
+                display: words::quote(&key),
+                replacement: words::quote(&key),
+            })
+            .collect()
+    }
+
+    fn name_candidates(&self, typed: &[u8]) -> Vec<Pair> {
+        let typed = String::from_utf8_lossy(typed).to_ascii_lowercase();
+        self.names
+            .iter()
+            .filter(|n| n.starts_with(&typed))
+            .map(|n| Pair {
+                display: n.clone(),
+                replacement: n.clone(),
+            })
+            .collect()
+    }
+}
+
+impl Completer for ReplHelper<'_> {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let partial = words::split_partial(&line.as_bytes()[..pos]);
+        let Some(command) = partial.words.first() else {
+            return Ok((partial.last_start, self.name_candidates(&partial.last)));
+        };
+        let command = String::from_utf8_lossy(command).to_ascii_lowercase();
+        let previous = partial.words.last().map(Vec::as_slice);
+        let candidates = if command == "help" {
+            self.name_candidates(&partial.last)
+        } else if KEY_COMMANDS.contains(&command.as_str()) || previous == Some(b"--prefix") {
+            self.key_candidates(&partial.last)
+        } else {
+            Vec::new()
+        };
+        Ok((partial.last_start, candidates))
+    }
+}
+
+/// A hint that shows text but inserts nothing (the argument names are not input).
+struct ArgHint(String);
+
+impl Hint for ArgHint {
+    fn display(&self) -> &str {
+        &self.0
+    }
+
+    fn completion(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Hinter for ReplHelper<'_> {
+    type Hint = ArgHint;
+
+    fn hint(&self, line: &str, pos: usize, _: &Context<'_>) -> Option<ArgHint> {
+        if pos < line.len() {
+            return None;
+        }
+        let partial = words::split_partial(line.as_bytes());
+        let (command, typed_args, lead) = match partial.words.split_first() {
+            // Still typing the command name: hint once it is a whole name.
+            None => (partial.last.clone(), 0, " "),
+            Some((command, args)) if partial.between_words => (command.clone(), args.len(), ""),
+            Some(_) => return None,
+        };
+        let command = String::from_utf8_lossy(&command).to_ascii_lowercase();
+        let synopsis = session::synopsis(&command)?;
+        let parts: Vec<&str> = synopsis.split_whitespace().collect();
+        let (flags, positionals): (Vec<&str>, Vec<&str>) =
+            parts.into_iter().partition(|p| p.starts_with("[--"));
+        let mut rest: Vec<&str> = positionals.iter().skip(typed_args).copied().collect();
+        if rest.is_empty()
+            && let Some(last) = positionals.last().filter(|p| p.ends_with("..."))
+        {
+            rest.push(last);
+        }
+        let shown: Vec<&str> = if typed_args == 0 { flags } else { Vec::new() }
+            .into_iter()
+            .chain(rest)
+            .collect();
+        (!shown.is_empty()).then(|| ArgHint(format!("{lead}{}", shown.join(" "))))
+    }
+}
+
+impl Highlighter for ReplHelper<'_> {
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+    }
+}
+
+impl Validator for ReplHelper<'_> {}
+
+impl Helper for ReplHelper<'_> {}

@@ -1,0 +1,414 @@
+//! One line of the REPL or of a script: split into words, parsed with the
+//! same clap commands as the command line, run against the open database,
+//! and answered.
+//!
+//! Replies come in two styles. [`Style::Human`] (the REPL) answers like
+//! redis-cli: `OK`, `"value"` (always quoted, escaped exactly as a double-
+//! quoted word is typed, so a reply can be pasted back), `(nil)`,
+//! `(integer) N`, numbered lists. [`Style::Plain`] (scripts) prints what the
+//! one-shot commands print, for programs: `OK` per acknowledged write, the
+//! raw value and a newline per read, `(nil)` for a missing key, bare numbers.
+//!
+//! Invariant: an error is returned, never printed here, and never ends the
+//! session; only `exit`/`quit` do.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use anyhow::{Result, anyhow, bail};
+use clap::{CommandFactory, Parser};
+
+use super::args::{Command, SessionCommand, SessionLine};
+use super::commands::{self, LoadSource};
+use super::{stats, suggest, words};
+use crate::engine::Db;
+use crate::format::escape_bytes;
+
+/// How replies are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// redis-cli style, for a person at the REPL.
+    Human,
+    /// One-shot style, for a program driving a script.
+    Plain,
+}
+
+/// What the caller does after a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Read the next line.
+    Continue,
+    /// `exit` or `quit`: end the session.
+    Exit,
+}
+
+/// Commands not offered in a session (they need the database closed or no
+/// database at all).
+const NOT_HERE: [&str; 2] = ["recover", "generate"];
+
+/// An open database and how to talk about it.
+pub struct Session<'a> {
+    db: &'a Db,
+    style: Style,
+    /// Whether `set KEY` and `load` may read stdin (not when stdin is the script).
+    stdin_free: bool,
+}
+
+impl<'a> Session<'a> {
+    /// A session on `db`.
+    pub fn new(db: &'a Db, style: Style, stdin_free: bool) -> Self {
+        Session {
+            db,
+            style,
+            stdin_free,
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    /// Runs one line, writing its reply to `out`.
+    pub fn execute(&self, line: &[u8], out: &mut dyn Write) -> Result<Next> {
+        let mut words = words::split(line)?;
+        let Some(first) = words.first_mut() else {
+            return Ok(Next::Continue);
+        };
+        first.make_ascii_lowercase();
+        let name = String::from_utf8_lossy(first).into_owned();
+        if !command_names().contains(&name) {
+            return Err(unknown_command(&name));
+        }
+        let argv = words.into_iter().map(OsString::from_vec);
+        match SessionLine::try_parse_from(argv) {
+            Ok(parsed) => self.run(parsed.command, out),
+            // `get --help` in a session is a request, not a mistake.
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+                out.write_all(e.to_string().as_bytes())?;
+                Ok(Next::Continue)
+            }
+            Err(e) => Err(clap_error(&name, &e)),
+        }
+    }
+
+    fn run(&self, command: SessionCommand, out: &mut dyn Write) -> Result<Next> {
+        let human = self.style == Style::Human;
+        match command {
+            SessionCommand::Shared(command) => self.run_shared(command, out)?,
+            SessionCommand::Exists { key } => {
+                let found = self.db.contains(key.as_bytes())?;
+                self.integer(u64::from(found), out)?;
+            }
+            SessionCommand::Count => {
+                let n = self.db.len()?;
+                self.integer(n, out)?;
+            }
+            SessionCommand::Help { command } => help(command.as_deref(), human, out)?,
+            SessionCommand::Exit => return Ok(Next::Exit),
+        }
+        Ok(Next::Continue)
+    }
+
+    fn run_shared(&self, command: Command, out: &mut dyn Write) -> Result<()> {
+        let human = self.style == Style::Human;
+        match command {
+            Command::Set { key, value } => {
+                let value = match value {
+                    Some(v) if v != "-" => v.as_bytes().to_vec(),
+                    _ if self.stdin_free => commands::read_value(io::stdin().lock())?,
+                    _ => bail!("set needs a VALUE here (stdin is not free to read one)"),
+                };
+                commands::set(self.db, key.as_bytes(), &value)?;
+                writeln!(out, "OK")?;
+            }
+            Command::Get { raw: true, keys } => {
+                let [key] = keys.as_slice() else {
+                    bail!("get --raw takes exactly one KEY ({} given)", keys.len());
+                };
+                match commands::get(self.db, key.as_bytes())? {
+                    Some(value) => {
+                        out.write_all(&value)?;
+                        if human && !value.ends_with(b"\n") {
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                    None => writeln!(out, "(nil)")?,
+                }
+            }
+            Command::Get { raw: false, keys } => {
+                let many = keys.len() > 1;
+                for (i, key) in keys.iter().enumerate() {
+                    let value = commands::get(self.db, key.as_bytes())?;
+                    if human && many {
+                        write!(out, "{}) ", i + 1)?;
+                    }
+                    match value {
+                        None => writeln!(out, "(nil)")?,
+                        Some(v) if human => writeln!(out, "\"{}\"", escaped(&v))?,
+                        Some(v) => {
+                            out.write_all(&v)?;
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                }
+            }
+            Command::Del { keys } => {
+                let mut deleted = 0;
+                for key in &keys {
+                    deleted += u64::from(commands::del(self.db, key.as_bytes())?);
+                }
+                if human {
+                    writeln!(out, "(integer) {deleted}")?;
+                } else {
+                    writeln!(out, "OK")?;
+                }
+            }
+            Command::Keys { prefix } => {
+                let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
+                if human {
+                    let mut n = 0;
+                    for key in self.db.keys(prefix) {
+                        n += 1;
+                        writeln!(out, "{n}) \"{}\"", escaped(&key?))?;
+                    }
+                    if n == 0 {
+                        writeln!(out, "(empty array)")?;
+                    }
+                } else {
+                    commands::keys(self.db, prefix, out)?;
+                }
+            }
+            Command::Dump { format, prefix } => {
+                let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
+                commands::dump(self.db, format, prefix, out)?;
+            }
+            Command::Load { file, format } => {
+                let source = LoadSource::from_arg(file);
+                if matches!(source, LoadSource::Stdin) && !self.stdin_free {
+                    bail!("load needs a FILE here (stdin is not free to read a dump)");
+                }
+                let n = commands::load(self.db, &source, format)?;
+                if human {
+                    writeln!(out, "OK ({n} pairs)")?;
+                } else {
+                    writeln!(out, "OK")?;
+                }
+            }
+            Command::Compact => commands::compact(self.db, out)?,
+            Command::Check => {
+                let report = self.db.check()?;
+                if !commands::print_check(&report, out)? {
+                    bail!("check found damage; quit and run `tinykv recover`");
+                }
+            }
+            Command::Stats { json } => stats::print(self.db, json, out)?,
+            Command::Recover => {
+                bail!("recover needs the database closed: quit and run `tinykv recover`")
+            }
+            Command::Generate { .. } => bail!("generate is for the shell: run `tinykv generate …`"),
+        }
+        Ok(())
+    }
+
+    fn integer(&self, n: u64, out: &mut dyn Write) -> io::Result<()> {
+        match self.style {
+            Style::Human => writeln!(out, "(integer) {n}"),
+            Style::Plain => writeln!(out, "{n}"),
+        }
+    }
+}
+
+/// Every command name and alias a session accepts, in help order.
+pub fn command_names() -> Vec<String> {
+    let cmd = SessionLine::command();
+    let mut names = Vec::new();
+    for sub in cmd.get_subcommands() {
+        names.push(sub.get_name().to_owned());
+        names.extend(sub.get_all_aliases().map(str::to_owned));
+    }
+    names
+}
+
+/// The argument synopsis of `name` (`<KEY> [VALUE]`), for hints.
+pub fn synopsis(name: &str) -> Option<String> {
+    let cmd = SessionLine::command();
+    let sub = cmd
+        .get_subcommands()
+        .find(|s| s.get_name() == name || s.get_all_aliases().any(|a| a == name))?;
+    let mut parts = Vec::new();
+    for arg in sub.get_arguments() {
+        let value = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
+        let multiple = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+        let dots = if multiple { "..." } else { "" };
+        let part = match arg.get_long() {
+            Some(long) if arg.get_action().takes_values() => format!("[--{long} {value}]"),
+            Some(long) => format!("[--{long}]"),
+            None if arg.is_required_set() => format!("{value}{dots}"),
+            None => format!("[{value}]{dots}"),
+        };
+        parts.push(part);
+    }
+    Some(parts.join(" "))
+}
+
+fn escaped(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    words::escape_into(bytes, &mut s);
+    s
+}
+
+fn unknown_command(name: &str) -> anyhow::Error {
+    let names = command_names();
+    let offered = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !NOT_HERE.contains(n));
+    match suggest::closest(name, offered) {
+        Some(best) => anyhow!(
+            "unknown command '{}'; did you mean '{best}'?",
+            escape_bytes(name.as_bytes())
+        ),
+        None => anyhow!(
+            "unknown command '{}'; type 'help' for the list",
+            escape_bytes(name.as_bytes())
+        ),
+    }
+}
+
+/// clap's message for a bad line, on one line, with where to read more.
+fn clap_error(name: &str, err: &clap::Error) -> anyhow::Error {
+    let text = err.to_string();
+    // The message proper ends where clap's usage and tips begin.
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("tip:"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.trim_start_matches("error: ");
+    anyhow!("{message}; try 'help {name}'")
+}
+
+/// `help` lists the commands; `help CMD` shows one command's full help.
+fn help(command: Option<&str>, human: bool, out: &mut dyn Write) -> Result<()> {
+    let mut cmd = SessionLine::command();
+    cmd.build();
+    match command {
+        None => {
+            for sub in cmd
+                .get_subcommands()
+                .filter(|s| !NOT_HERE.contains(&s.get_name()))
+            {
+                let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+                let usage = synopsis(sub.get_name()).unwrap_or_default();
+                let head = format!("{} {usage}", sub.get_name());
+                writeln!(out, "  {head:<36} {about}")?;
+            }
+            if human {
+                writeln!(
+                    out,
+                    "\nWords split like a shell: \"a b\" and 'a b' are one word; inside double \
+                     quotes \\n \\t \\r \\\\ \\\" \\xHH are escapes.\nTab completes commands and keys; \
+                     Ctrl-R searches the history; Ctrl-D or 'exit' leaves."
+                )?;
+            }
+        }
+        Some(name) => {
+            let name = name.to_ascii_lowercase();
+            let Some(sub) = cmd
+                .get_subcommands_mut()
+                .find(|s| s.get_name() == name || s.get_all_aliases().any(|a| a == name))
+            else {
+                return Err(unknown_command(&name));
+            };
+            let text = sub.render_long_help().to_string();
+            out.write_all(text.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(db: &Db, style: Style, line: &str) -> Result<String> {
+        let mut out = Vec::new();
+        Session::new(db, style, false).execute(line.as_bytes(), &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    #[test]
+    fn human_replies_like_redis_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        let h = Style::Human;
+        assert_eq!(run(&db, h, "set \"my key\" 'a b'").unwrap(), "OK\n");
+        assert_eq!(run(&db, h, "SET k \"x\\ty\"").unwrap(), "OK\n");
+        assert_eq!(run(&db, h, "get \"my key\"").unwrap(), "\"a b\"\n");
+        assert_eq!(run(&db, h, "get k").unwrap(), "\"x\\ty\"\n");
+        assert_eq!(run(&db, h, "get nope").unwrap(), "(nil)\n");
+        assert_eq!(
+            run(&db, h, "get k nope").unwrap(),
+            "1) \"x\\ty\"\n2) (nil)\n"
+        );
+        assert_eq!(run(&db, h, "exists k").unwrap(), "(integer) 1\n");
+        assert_eq!(run(&db, h, "len").unwrap(), "(integer) 2\n");
+        assert_eq!(run(&db, h, "keys --prefix k").unwrap(), "1) \"k\"\n");
+        assert_eq!(run(&db, h, "del k nope").unwrap(), "(integer) 1\n");
+        assert_eq!(run(&db, h, "keys --prefix k").unwrap(), "(empty array)\n");
+        assert_eq!(run(&db, h, "").unwrap(), "");
+    }
+
+    #[test]
+    fn plain_replies_like_the_one_shot_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        let p = Style::Plain;
+        assert_eq!(run(&db, p, "set k \"a\\nb\"").unwrap(), "OK\n");
+        assert_eq!(run(&db, p, "get k").unwrap(), "a\nb\n");
+        assert_eq!(run(&db, p, "get --raw k").unwrap(), "a\nb");
+        assert_eq!(run(&db, p, "get nope").unwrap(), "(nil)\n");
+        assert_eq!(run(&db, p, "count").unwrap(), "1\n");
+        assert_eq!(run(&db, p, "keys").unwrap(), "k\n");
+        assert_eq!(run(&db, p, "del k").unwrap(), "OK\n");
+        assert_eq!(run(&db, p, "exit").unwrap(), "");
+    }
+
+    #[test]
+    fn mistakes_are_errors_with_help() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        let err = run(&db, Style::Human, "sett a b").unwrap_err().to_string();
+        assert_eq!(err, "unknown command 'sett'; did you mean 'set'?");
+        let err = run(&db, Style::Human, "get").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the following required arguments were not provided: <KEY>...; try 'help get'"
+        );
+        assert!(run(&db, Style::Human, "set k").is_err());
+        assert!(run(&db, Style::Human, "set 'k").is_err());
+        assert!(run(&db, Style::Human, "recover").is_err());
+        assert!(run(&db, Style::Human, "help").unwrap().contains("exists"));
+        assert!(
+            run(&db, Style::Human, "help set")
+                .unwrap()
+                .contains("VALUE")
+        );
+    }
+
+    #[test]
+    fn synopses() {
+        assert_eq!(synopsis("set").as_deref(), Some("KEY [VALUE]"));
+        assert_eq!(synopsis("get").as_deref(), Some("[--raw] KEY..."));
+        assert_eq!(synopsis("quit").as_deref(), Some(""));
+        assert_eq!(synopsis("nope"), None);
+    }
+}

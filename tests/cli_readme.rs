@@ -1,0 +1,41 @@
+//! The README and .ci/run agree: CI runs exactly the README's test command,
+//! and the README's tour mentions every command the binary has.
+
+use std::path::Path;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+const TEST_COMMAND: &str =
+    "cargo fmt --check && cargo clippy --all-targets -- -D warnings && cargo test";
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let readme = read("README.md");
+    let ci = read(".ci/run");
+    assert!(
+        readme.contains(TEST_COMMAND),
+        "README.md lost its test command"
+    );
+    let last = ci.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert_eq!(
+        last.trim(),
+        TEST_COMMAND,
+        ".ci/run must end with the README's test command"
+    );
+}
+
+#[test]
+fn readme_tours_every_command() {
+    let readme = read("README.md");
+    for command in [
+        "set", "get", "del", "keys", "dump", "load", "compact", "check", "recover", "stats",
+        "generate",
+    ] {
+        assert!(
+            readme.contains(&format!("tinykv {command}")),
+            "README.md does not show `tinykv {command}`"
+        );
+    }
+}
