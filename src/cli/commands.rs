@@ -18,7 +18,7 @@ use super::config::Config;
 use super::exit::Exit;
 use super::output::{self, Progress};
 use super::{database, stats};
-use crate::engine::{Batch, Db, MAX_VALUE_LEN};
+use crate::engine::{Db, MAX_VALUE_LEN};
 use crate::format::{Format, ParseError, Reader, Writer, escape_bytes};
 
 /// Runs one command against the configured database.
@@ -205,8 +205,9 @@ impl LoadSource {
     }
 }
 
-/// `load`: reads the whole dump into one batch and applies it atomically,
-/// so a bad line anywhere stores nothing. Returns the number of pairs.
+/// `load`: streams the dump into one atomic batch, so a bad line anywhere
+/// stores nothing, and memory holds keys but no values. Returns the number
+/// of pairs.
 pub fn load(db: &Db, source: &LoadSource, format: Option<Format>) -> Result<u64> {
     let format = format
         .or_else(|| source.format_by_extension())
@@ -221,7 +222,10 @@ pub fn load(db: &Db, source: &LoadSource, format: Option<Format>) -> Result<u64>
         }
     };
     let progress = Progress::start("loading");
-    let mut batch = Batch::new();
+    // Dropping the batch on any error below takes back what it wrote.
+    let mut batch = db
+        .batch_writer()
+        .with_context(|| format!("load: {name}: nothing was stored"))?;
     for pair in Reader::new(format, input) {
         let (key, value) = pair.map_err(|e| match e {
             // Displays as "line N: reason" (or "command N: reason" for resp).
@@ -229,11 +233,14 @@ pub fn load(db: &Db, source: &LoadSource, format: Option<Format>) -> Result<u64>
             ParseError::Io(io) => anyhow::Error::new(io)
                 .context(format!("load: cannot read {name}; nothing was stored")),
         })?;
-        batch.set(key, value);
+        batch
+            .set(&key, &value)
+            .with_context(|| format!("load: {name}: nothing was stored"))?;
         progress.inc(1);
     }
     let n = batch.len() as u64;
-    db.write_batch(batch)
+    batch
+        .commit()
         .with_context(|| format!("load: {name}: nothing was stored"))?;
     Ok(n)
 }
