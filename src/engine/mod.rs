@@ -145,8 +145,11 @@ pub struct Stats {
     pub live_bytes: u64,
     /// Bytes of all database files (logs and indexes).
     pub total_bytes: u64,
-    /// `total_bytes - live_bytes`: what compaction would reclaim, roughly.
+    /// Bytes of records that no longer hold a live value (overwritten,
+    /// deleted, tombstones): what compaction reclaims.
     pub dead_bytes: u64,
+    /// Bytes of segment indexes and file headers (neither live nor dead).
+    pub overhead_bytes: u64,
     /// Sealed segments.
     pub segments: u64,
     /// Bytes in the active log.
@@ -482,13 +485,16 @@ impl Db {
         }
         let w = self.lock_writer();
         let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let seg_bytes: u64 = st.segments.iter().map(|s| s.log_len + s.index_len()).sum();
-        let total_bytes = seg_bytes + w.wal_len;
+        let log_bytes: u64 = st.segments.iter().map(|s| s.log_len).sum::<u64>() + w.wal_len;
+        let index_bytes: u64 = st.segments.iter().map(|s| s.index_len()).sum();
+        let headers = (st.segments.len() as u64 + 1) * record::FILE_HEADER_LEN as u64;
+        let total_bytes = log_bytes + index_bytes;
         Ok(Stats {
             keys,
             live_bytes,
             total_bytes,
-            dead_bytes: total_bytes.saturating_sub(live_bytes),
+            dead_bytes: log_bytes.saturating_sub(live_bytes + headers),
+            overhead_bytes: index_bytes + headers,
             segments: st.segments.len() as u64,
             wal_bytes: w.wal_len,
             files: st.segments.len() as u64 * 2 + 1,
