@@ -358,7 +358,12 @@ fn replay_wal(
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let len = file.len().map_err(|e| Error::io("stat", path, e))?;
-    if len < FILE_HEADER_LEN as u64 {
+    // A log no longer than its header holds no record. If the header is
+    // damaged too, it never reached the disk whole (a crash while a new log
+    // was created): start afresh, as for a shorter file.
+    let torn_header = len == FILE_HEADER_LEN as u64
+        && matches!(check_log_header(&*file, path), Err(Error::Corrupt { .. }));
+    if len < FILE_HEADER_LEN as u64 || torn_header {
         // A log whose header never reached the disk holds no record: start afresh.
         let mut head = vec![0u8; len as usize];
         read_exact_at(&*file, &mut head, 0).map_err(|e| Error::io("read", path, e))?;
@@ -368,7 +373,11 @@ fn replay_wal(
                 dir,
                 &head,
                 0,
-                "log shorter than its header",
+                if torn_header {
+                    "log header damaged"
+                } else {
+                    "log shorter than its header"
+                },
             )?);
         }
         let f = create_wal(storage, dir)?;
