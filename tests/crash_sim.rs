@@ -202,6 +202,9 @@ enum Ending {
     FaultThenPowerLoss,
     /// The power goes between two operations.
     PowerLossBetweenOps,
+    /// A persistent fault lands inside an explicit compaction (seal, output
+    /// writes, commit renames or old-file removal), then the power goes.
+    FaultInCompaction,
     /// A fault, no crash: the handle must refuse writes, reads go on, and a
     /// reopen sees the same invariants.
     FaultAndReopen,
@@ -268,7 +271,8 @@ fn run_case(seed: u64) -> Result<(), String> {
     let sim = SimStorage::new(seed);
     let opts = options(&sim, &mut rng);
     let ending = match rng.below(10) {
-        0..=5 => Ending::FaultThenPowerLoss,
+        0..=3 => Ending::FaultThenPowerLoss,
+        4..=5 => Ending::FaultInCompaction,
         6..=7 => Ending::PowerLossBetweenOps,
         _ => Ending::FaultAndReopen,
     };
@@ -282,11 +286,21 @@ fn run_case(seed: u64) -> Result<(), String> {
     let db = Db::open(DIR, opts.clone()).map_err(|e| format!("first open: {e}"))?;
     let n_ops = rng.range(10, 250);
     let fault_at = rng.below(n_ops);
-    let fault = random_fault(&mut rng, ending == Ending::FaultThenPowerLoss);
+    let mut fault = random_fault(&mut rng, ending != Ending::FaultAndReopen);
+    if ending == Ending::FaultInCompaction {
+        fault.nth = rng.range(1, if fault.op == FaultOp::Any { 400 } else { 12 });
+    }
     let mut failure = None;
     for i in 0..n_ops {
         if i == fault_at && ending != Ending::PowerLossBetweenOps {
             sim.inject(fault);
+            if ending == Ending::FaultInCompaction {
+                // Compaction changes no key: its failure leaves nothing uncertain.
+                if let Err(e) = db.compact() {
+                    failure = Some(e);
+                    break;
+                }
+            }
         }
         if let Outcome::Failed(e) = w.step(&db, &mut m) {
             failure = Some(e);
@@ -294,7 +308,7 @@ fn run_case(seed: u64) -> Result<(), String> {
         }
     }
     match ending {
-        Ending::FaultThenPowerLoss | Ending::PowerLossBetweenOps => {
+        Ending::FaultThenPowerLoss | Ending::FaultInCompaction | Ending::PowerLossBetweenOps => {
             // A failed handle may be asked for more before the power goes.
             if failure.is_some() {
                 for _ in 0..rng.below(3) {
