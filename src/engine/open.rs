@@ -153,7 +153,11 @@ fn compaction_base(segments: &[Arc<Segment>]) -> (u64, Option<SystemTime>) {
 }
 
 /// Opens every sealed segment, settling compaction groups: a complete group
-/// replaces every older segment; an incomplete one is removed.
+/// replaces every older segment. A group that looks incomplete is kept as
+/// plain segments: either its commit never finished, so every older segment
+/// is still there and the group only repeats their newest state, or it did
+/// and a member's index was rebuilt without its group (the footer that
+/// said so was damaged), and then it holds the only copy of the data.
 fn load_segments(
     storage: &dyn Storage,
     dir: &Path,
@@ -171,7 +175,6 @@ fn load_segments(
         }
     }
     let mut replaced_below = 0;
-    let mut incomplete = Vec::new();
     let mut id_iter = segs
         .keys()
         .copied()
@@ -183,7 +186,6 @@ fn load_segments(
             continue;
         };
         // Walk the group's members from `first`.
-        let mut members = vec![id];
         let complete = if first != id {
             false
         } else {
@@ -203,7 +205,6 @@ fn load_segments(
                                 .is_some_and(|g| g.first == first) =>
                     {
                         cur = next;
-                        members.push(next);
                         id_iter.next();
                     }
                     _ => break false,
@@ -212,14 +213,12 @@ fn load_segments(
         };
         if complete {
             replaced_below = replaced_below.max(first);
-        } else {
-            incomplete.extend(members);
         }
     }
     let stale: Vec<u64> = segs
         .keys()
         .copied()
-        .filter(|&id| id < replaced_below || incomplete.contains(&id))
+        .filter(|&id| id < replaced_below)
         .collect();
     // Oldest first, so that a crash part-way leaves a newest-suffix of segments.
     for id in stale {

@@ -126,3 +126,55 @@ pub fn dir_listing(dir: &Path) -> String {
 pub fn soak() -> bool {
     std::env::var_os("TINYKV_SOAK").is_some_and(|v| v != "0")
 }
+
+/// Options for a real directory with the small thresholds, no automatic
+/// compaction (tests that want it turn it on).
+pub fn real_options() -> Options {
+    Options {
+        auto_compact: false,
+        ..small_options(Arc::new(tinykv::engine::RealStorage))
+    }
+}
+
+/// `n` keys `key000..`, each set to `value_for(key, seq, len)`.
+pub fn fill(db: &Db, n: u64, seq: u64, len: usize) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut model = BTreeMap::new();
+    for i in 0..n {
+        let k = format!("key{i:03}").into_bytes();
+        let v = value_for(&k, seq, len);
+        db.set(&k, &v).expect("set");
+        model.insert(k, v);
+    }
+    model
+}
+
+/// The `seg-N.idx` / `seg-N.log` files of a real database directory, sorted.
+pub fn seg_files(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("seg-") && name.ends_with(ext)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts that every key of `model` reads back exactly (and nothing else is there).
+pub fn assert_contents(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>, what: &str) {
+    for (k, v) in model {
+        let got = db
+            .get(k)
+            .unwrap_or_else(|e| panic!("{what}: get {k:?}: {e}"));
+        assert_eq!(
+            got.as_ref(),
+            Some(v),
+            "{what}: key {}",
+            String::from_utf8_lossy(k)
+        );
+    }
+    assert_eq!(&contents(db), model, "{what}: iteration");
+}
