@@ -178,3 +178,22 @@ pub fn assert_contents(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>, what: &str) 
     }
     assert_eq!(&contents(db), model, "{what}: iteration");
 }
+
+/// Whether `value` is exactly a [`value_for`] of `key` (any sequence number):
+/// names the key and is not torn or mixed with another value.
+pub fn value_is_intact(key: &[u8], value: &[u8]) -> bool {
+    if !value_names_key(key, value) {
+        return false;
+    }
+    let rest = &value[key.len() + 1..];
+    let Some(colon) = rest.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let Some(seq) = std::str::from_utf8(&rest[..colon])
+        .ok()
+        .and_then(|s| s.parse().ok())
+    else {
+        return false;
+    };
+    value_for(key, seq, value.len()) == value
+}
