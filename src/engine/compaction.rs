@@ -75,6 +75,8 @@ impl Db {
             Ok(x) => x,
             Err(e) => {
                 self.discard(&done);
+                // A failed write or fsync poisons the handle, here as on the write path.
+                poison(w, &e);
                 return Err(e);
             }
         };

@@ -154,7 +154,11 @@ fn compaction_base(segments: &[Arc<Segment>]) -> (u64, Option<SystemTime>) {
 }
 
 /// Opens every sealed segment, settling compaction groups: a complete group
-/// replaces every older segment; an incomplete one is removed.
+/// replaces every older segment. A group that looks incomplete is kept as
+/// plain segments: either its commit never finished, so every older segment
+/// is still there and the group only repeats their newest state, or it did
+/// and a member's index was rebuilt without its group (the footer that
+/// said so was damaged), and then it holds the only copy of the data.
 fn load_segments(
     storage: &dyn Storage,
     dir: &Path,
@@ -172,7 +176,6 @@ fn load_segments(
         }
     }
     let mut replaced_below = 0;
-    let mut incomplete = Vec::new();
     let mut id_iter = segs
         .keys()
         .copied()
@@ -184,7 +187,6 @@ fn load_segments(
             continue;
         };
         // Walk the group's members from `first`.
-        let mut members = vec![id];
         let complete = if first != id {
             false
         } else {
@@ -204,7 +206,6 @@ fn load_segments(
                                 .is_some_and(|g| g.first == first) =>
                     {
                         cur = next;
-                        members.push(next);
                         id_iter.next();
                     }
                     _ => break false,
@@ -213,14 +214,12 @@ fn load_segments(
         };
         if complete {
             replaced_below = replaced_below.max(first);
-        } else {
-            incomplete.extend(members);
         }
     }
     let stale: Vec<u64> = segs
         .keys()
         .copied()
-        .filter(|&id| id < replaced_below || incomplete.contains(&id))
+        .filter(|&id| id < replaced_below)
         .collect();
     // Oldest first, so that a crash part-way leaves a newest-suffix of segments.
     for id in stale {
@@ -359,7 +358,12 @@ fn replay_wal(
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let len = file.len().map_err(|e| Error::io("stat", path, e))?;
-    if len < FILE_HEADER_LEN as u64 {
+    // A log no longer than its header holds no record. If the header is
+    // damaged too, it never reached the disk whole (a crash while a new log
+    // was created): start afresh, as for a shorter file.
+    let torn_header = len == FILE_HEADER_LEN as u64
+        && matches!(check_log_header(&*file, path), Err(Error::Corrupt { .. }));
+    if len < FILE_HEADER_LEN as u64 || torn_header {
         // A log whose header never reached the disk holds no record: start afresh.
         let mut head = vec![0u8; len as usize];
         read_exact_at(&*file, &mut head, 0).map_err(|e| Error::io("read", path, e))?;
@@ -369,7 +373,11 @@ fn replay_wal(
                 dir,
                 &head,
                 0,
-                "log shorter than its header",
+                if torn_header {
+                    "log header damaged"
+                } else {
+                    "log shorter than its header"
+                },
             )?);
         }
         let f = create_wal(storage, dir)?;

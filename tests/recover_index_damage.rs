@@ -1,0 +1,308 @@
+//! A damaged, missing or stale segment index is rebuilt at open or reported
+//! as `Error::Corrupt` at lookup, never read as wrong data, including the
+//! indexes of a multi-output compaction.
+
+mod common_engine;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common_engine::{assert_contents, dir_listing, fill, real_options, seg_files, value_for};
+use tinykv::{Db, Error};
+
+const FOOTER: usize = 88;
+
+fn set_crc(buf: &mut [u8], crc_at: usize, range: std::ops::Range<usize>) {
+    let crc = crc32fast::hash(&buf[range]);
+    buf[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A database whose data sits in several sealed segments, with overwrites
+/// and deletes across them.
+fn sealed_db(dir: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let db = Db::open(dir, real_options()).unwrap();
+    let mut model = fill(&db, 60, 1, 150);
+    for i in (0..60).step_by(3) {
+        let k = format!("key{i:03}").into_bytes();
+        let v = value_for(&k, 2, 90);
+        db.set(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    for i in (0..60).step_by(7) {
+        let k = format!("key{i:03}").into_bytes();
+        db.delete(&k).unwrap();
+        model.remove(&k);
+    }
+    db.close().unwrap();
+    assert!(seg_files(dir, ".idx").len() >= 3, "{}", dir_listing(dir));
+    assert!(
+        !dir.join("wal.log").exists() || fs::metadata(dir.join("wal.log")).unwrap().len() <= 512
+    );
+    model
+}
+
+/// Opens and checks that the index at `idx` was rebuilt and nothing was lost.
+fn assert_rebuilt(dir: &Path, idx: &Path, model: &BTreeMap<Vec<u8>, Vec<u8>>, what: &str) {
+    let db = Db::open(dir, real_options()).unwrap_or_else(|e| panic!("{what}: open: {e}"));
+    assert!(
+        db.open_report().rebuilt_indexes.iter().any(|p| p == idx),
+        "{what}: {} not rebuilt: {:?}",
+        idx.display(),
+        db.open_report()
+    );
+    assert_contents(&db, model, what);
+    assert!(
+        db.check().unwrap().is_clean(),
+        "{what}: check after rebuild"
+    );
+}
+
+fn damage_each_index(damage: impl Fn(&Path, &mut Vec<u8>), what: &str, rebuilt: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let model = sealed_db(&dir);
+    for idx in seg_files(&dir, ".idx") {
+        let clean = fs::read(&idx).unwrap();
+        let mut bytes = clean.clone();
+        damage(&idx, &mut bytes);
+        if bytes.is_empty() && !idx.exists() {
+            // `damage` removed the file.
+        } else {
+            fs::write(&idx, &bytes).unwrap();
+        }
+        let label = format!("{what} in {}", idx.display());
+        if rebuilt {
+            assert_rebuilt(&dir, &idx, &model, &label);
+        } else {
+            assert_no_wrong_data(&dir, &model, &label);
+            fs::write(&idx, &clean).unwrap();
+        }
+    }
+}
+
+/// Every read either returns the right answer or `Error::Corrupt`.
+fn assert_no_wrong_data(dir: &Path, model: &BTreeMap<Vec<u8>, Vec<u8>>, what: &str) -> bool {
+    let db = match Db::open(dir, real_options()) {
+        Ok(db) => db,
+        Err(Error::Corrupt { .. }) => return true,
+        Err(e) => panic!("{what}: open failed with {e}"),
+    };
+    let mut saw_error = false;
+    for i in 0..60 {
+        let k = format!("key{i:03}").into_bytes();
+        match db.get(&k) {
+            Ok(got) => assert_eq!(got.as_ref(), model.get(&k), "{what}: wrong data for {i}"),
+            Err(Error::Corrupt { path, .. }) => {
+                assert!(path.starts_with(dir), "{what}: {}", path.display());
+                saw_error = true;
+            }
+            Err(e) => panic!("{what}: get: {e}"),
+        }
+    }
+    let mut seen = BTreeMap::new();
+    for item in db.iter() {
+        match item {
+            Ok((k, v)) => {
+                assert_eq!(
+                    model.get(&k),
+                    Some(&v),
+                    "{what}: iteration returned wrong data"
+                );
+                seen.insert(k, v);
+            }
+            Err(Error::Corrupt { .. }) => {
+                saw_error = true;
+                break;
+            }
+            Err(e) => panic!("{what}: iter: {e}"),
+        }
+    }
+    if !saw_error {
+        assert_eq!(
+            &seen, model,
+            "{what}: iteration missed keys without an error"
+        );
+    }
+    let report = db.check().unwrap();
+    if saw_error {
+        assert!(
+            !report.is_clean(),
+            "{what}: reads saw corruption that check missed"
+        );
+    }
+    saw_error
+}
+
+#[test]
+fn flipped_footer_byte_rebuilds() {
+    for at in [1, 8, 40, 56, 80, 85] {
+        damage_each_index(
+            |_, b| {
+                let n = b.len();
+                b[n - FOOTER + at] ^= 0x10;
+            },
+            &format!("footer byte {at} flipped"),
+            true,
+        );
+    }
+}
+
+#[test]
+fn truncated_index_rebuilds() {
+    damage_each_index(|_, b| b.truncate(b.len() - 1), "last byte cut", true);
+    damage_each_index(|_, b| b.truncate(b.len() / 2), "cut in half", true);
+    damage_each_index(|_, b| b.truncate(10), "cut inside the header", true);
+}
+
+#[test]
+fn missing_index_rebuilds() {
+    damage_each_index(
+        |p, b| {
+            fs::remove_file(p).unwrap();
+            b.clear();
+        },
+        "index removed",
+        true,
+    );
+}
+
+#[test]
+fn stale_segment_len_rebuilds() {
+    damage_each_index(
+        |_, b| {
+            let n = b.len();
+            let f = n - FOOTER;
+            let len = u64::from_le_bytes(b[f + 56..f + 64].try_into().unwrap());
+            b[f + 56..f + 64].copy_from_slice(&(len + 13).to_le_bytes());
+            set_crc(b, f + 84, f..f + 84);
+        },
+        "footer names another segment length",
+        true,
+    );
+}
+
+#[test]
+fn entry_pointing_past_its_segment_is_reported_not_read() {
+    damage_each_index(
+        |_, b| {
+            // The first entry: crc u32 | kind u8 | key_len u32 | offset u64 | len u32 | key.
+            let key_len = u32::from_le_bytes(b[21..25].try_into().unwrap()) as usize;
+            b[25..33].copy_from_slice(&(1u64 << 40).to_le_bytes());
+            set_crc(b, 16, 20..37 + key_len);
+        },
+        "entry offset past the segment",
+        false,
+    );
+}
+
+#[test]
+fn entry_pointing_at_another_record_is_reported_not_read() {
+    damage_each_index(
+        |_, b| {
+            let key_len = u32::from_le_bytes(b[21..25].try_into().unwrap()) as usize;
+            let off = u64::from_le_bytes(b[25..33].try_into().unwrap());
+            // Point at the second record of the segment instead (a different key).
+            let moved = if off == 16 { 16 + 13 + 6 + 150 } else { 16 };
+            b[25..33].copy_from_slice(&(moved as u64).to_le_bytes());
+            set_crc(b, 16, 20..37 + key_len);
+        },
+        "entry offset at another record",
+        false,
+    );
+}
+
+/// Every byte of every index flipped in turn: open rebuilds, or reads are
+/// right or report corruption.
+#[test]
+fn any_flipped_index_byte_never_yields_wrong_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let model = sealed_db(&dir);
+    let idx = seg_files(&dir, ".idx").remove(1);
+    let clean = fs::read(&idx).unwrap();
+    let step = (clean.len() / 300).max(1);
+    let mut detected = 0;
+    for at in (0..clean.len()).step_by(step) {
+        let mut b = clean.clone();
+        b[at] ^= 0x04;
+        fs::write(&idx, &b).unwrap();
+        if assert_no_wrong_data(&dir, &model, &format!("byte {at} of {}", idx.display())) {
+            detected += 1;
+        }
+        fs::write(&idx, &clean).unwrap();
+    }
+    assert!(detected > 0);
+}
+
+/// A multi-output compaction writes a group of segments that count only
+/// together; damaging any one of their indexes must not lose the others.
+#[test]
+fn damaged_index_of_a_compaction_output_keeps_the_whole_group() {
+    type Damage = (&'static str, fn(&Path));
+    let damages: [Damage; 3] = [
+        ("removed", |p| fs::remove_file(p).unwrap()),
+        ("footer flipped", |p| {
+            let mut b = fs::read(p).unwrap();
+            let n = b.len();
+            b[n - 3] ^= 1;
+            fs::write(p, b).unwrap();
+        }),
+        ("truncated", |p| {
+            let b = fs::read(p).unwrap();
+            fs::write(p, &b[..b.len() - 1]).unwrap();
+        }),
+    ];
+    for (what, damage) in damages {
+        for victim in 0..3 {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("db");
+            let model = {
+                let db = Db::open(&dir, real_options()).unwrap();
+                let model = fill(&db, 60, 1, 200);
+                db.compact().unwrap();
+                db.close().unwrap();
+                model
+            };
+            let outputs: Vec<PathBuf> = seg_files(&dir, ".idx");
+            assert!(
+                outputs.len() >= 3,
+                "want a multi-output compaction: {}",
+                dir_listing(&dir)
+            );
+            let victim_idx = &outputs[[0, outputs.len() / 2, outputs.len() - 1][victim]];
+            damage(victim_idx);
+            let label = format!("{what} index {}", victim_idx.display());
+            let db = Db::open(&dir, real_options()).unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert_contents(&db, &model, &label);
+            drop(db);
+            let db = Db::open(&dir, real_options()).unwrap();
+            assert_contents(&db, &model, &format!("{label}, second open"));
+        }
+    }
+}
+
+/// `recover` rebuilds every index; one it cannot read loses its group
+/// membership, and the group must still survive the next open.
+#[test]
+fn recover_with_a_damaged_compaction_output_index_keeps_the_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let model = {
+        let db = Db::open(&dir, real_options()).unwrap();
+        let model = fill(&db, 60, 1, 200);
+        db.compact().unwrap();
+        db.close().unwrap();
+        model
+    };
+    let outputs = seg_files(&dir, ".idx");
+    assert!(outputs.len() >= 3, "{}", dir_listing(&dir));
+    let mut b = fs::read(&outputs[0]).unwrap();
+    let n = b.len();
+    b[n - 2] ^= 0x08;
+    fs::write(&outputs[0], b).unwrap();
+    Db::recover_dir(&dir, &real_options()).unwrap();
+    let db = Db::open(&dir, real_options()).unwrap();
+    assert_contents(&db, &model, "after recover");
+    assert!(db.check().unwrap().is_clean());
+}
