@@ -18,6 +18,10 @@ fn ci_runs_the_readme_test_command() {
         readme.contains(TEST_COMMAND),
         "README.md lost its test command"
     );
+    assert!(
+        readme.contains("bash .ci/run"),
+        "README.md lost the command that sets up and runs the tests"
+    );
     let last = ci.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
     assert_eq!(
         last.trim(),
