@@ -10,7 +10,12 @@
 //!    (the base for the next automatic compaction) and the time.
 //! 3. Rename the outputs into place and fsync the directory: the commit point.
 //!    From then on, open sees a complete group and removes every segment
-//!    older than `F`; before it, open removes the partial group's files.
+//!    older than `F`. Before it, open removes outputs still named `.tmp`;
+//!    outputs already renamed form an incomplete group, which open keeps as
+//!    plain segments: they only repeat the newest state of the old segments,
+//!    which are all still there (and a group can also look incomplete because
+//!    a member's index was rebuilt without its footer, when it holds the only
+//!    copy of its data).
 //! 4. Remove the old segments, oldest first, and fsync the directory.
 //!
 //! Dropping every tombstone is safe because every sealed segment is merged:
