@@ -158,6 +158,32 @@ fn main() {
         db_rate / raw_rate
     );
 
+    // Group commit: eight threads writing durably share fsyncs.
+    let group_dir = root.path().join("group");
+    let db = std::sync::Arc::new(Db::open(&group_dir, Options::default()).expect("open"));
+    let (threads, each) = (8u64, 250u64);
+    let t = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|th| {
+            let db = std::sync::Arc::clone(&db);
+            std::thread::spawn(move || {
+                for i in 0..each {
+                    let k = th * each + i;
+                    db.set(&key(k), &value(k)).expect("set");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("writer thread");
+    }
+    let group_rate = ops_per_sec(threads * each, t.elapsed());
+    drop(db);
+    println!(
+        "durable sets, {threads} threads: {group_rate:>10.0} ops/s   = {:.1}x one thread (group commit)",
+        group_rate / db_rate
+    );
+
     // Bulk sets without a sync per operation: one at a time, and in batches.
     let bulk_n = keys.min(1_000_000);
     let bulk_dir = root.path().join("bulk");
