@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::args::{Args, Command, Generated, SyncArg};
+use super::tuning::Tuning;
 use crate::engine::{Options, SyncMode};
 
 /// Everything a run needs to know.
@@ -28,6 +29,8 @@ pub struct Config {
     pub history: Option<PathBuf>,
     /// What to do.
     pub mode: Mode,
+    /// Engine overrides, in test builds only.
+    pub tuning: Tuning,
 }
 
 /// What a run does.
@@ -111,16 +114,17 @@ impl Config {
             },
             quiet: args.quiet,
             mode,
+            tuning: Tuning::from_env(&env)?,
         })
     }
 
     /// The engine options this configuration asks for.
     pub fn options(&self) -> Options {
-        Options {
+        self.tuning.apply(Options {
             sync: self.sync,
             lock_timeout: self.wait,
             ..Options::default()
-        }
+        })
     }
 }
 

@@ -23,6 +23,7 @@ pub mod script;
 pub mod session;
 pub mod stats;
 pub mod suggest;
+pub mod tuning;
 pub mod words;
 
 use std::io::{self, IsTerminal, Write};

@@ -22,9 +22,11 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+mod faulty;
 mod real;
 mod sim;
 
+pub use faulty::FaultyStorage;
 pub use real::RealStorage;
 pub use sim::{Fault, FaultKind, FaultOp, SimStorage};
 

@@ -1,0 +1,193 @@
+//! [`FaultyStorage`]: any [`Storage`] with injected failures, for tests that
+//! drive the real file system (such as the `tinykv` binary under test) and
+//! need a write, fsync, rename, removal or open to fail at the Nth try.
+//!
+//! It counts operations exactly as [`SimStorage`](super::SimStorage) does
+//! and fires the same [`Fault`]s, with the operating system's own error
+//! codes (EIO, ENOSPC), so the error a user sees is the real message. A
+//! failed write writes nothing; everything else is passed through untouched.
+
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use super::{Fault, FaultKind, FaultOp, OpenMode, PathKind, Storage, StorageFile};
+
+/// Wraps a storage and fails the operations its faults select.
+#[derive(Clone, Debug)]
+pub struct FaultyStorage {
+    inner: Arc<dyn Storage>,
+    faults: Arc<Mutex<Vec<(Fault, u64)>>>,
+}
+
+#[derive(Debug)]
+struct FaultyFile {
+    inner: Arc<dyn StorageFile>,
+    faults: Arc<Mutex<Vec<(Fault, u64)>>>,
+}
+
+/// The operation being counted (the matching rules of [`FaultOp`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Write,
+    Sync,
+    Rename,
+    Remove,
+    Open,
+    Other,
+}
+
+fn check(faults: &Mutex<Vec<(Fault, u64)>>, op: Op) -> io::Result<()> {
+    let mut faults = faults.lock().unwrap_or_else(|p| p.into_inner());
+    let mut fired = None;
+    for (fault, seen) in faults.iter_mut() {
+        let matches = match fault.op {
+            FaultOp::Any => true,
+            FaultOp::Write => op == Op::Write,
+            FaultOp::Sync => op == Op::Sync,
+            FaultOp::Rename => op == Op::Rename,
+            FaultOp::Remove => op == Op::Remove,
+            FaultOp::Open => op == Op::Open,
+        };
+        if matches {
+            *seen += 1;
+            if *seen == fault.nth || (fault.persistent && *seen > fault.nth) {
+                fired.get_or_insert(fault.kind);
+            }
+        }
+    }
+    match fired {
+        None => Ok(()),
+        Some(FaultKind::Eio) => Err(io::Error::from_raw_os_error(5)),
+        Some(FaultKind::Enospc) => Err(io::Error::from_raw_os_error(28)),
+    }
+}
+
+impl FaultyStorage {
+    /// Wraps `inner`, with no fault armed.
+    pub fn new(inner: Arc<dyn Storage>) -> FaultyStorage {
+        FaultyStorage {
+            inner,
+            faults: Arc::default(),
+        }
+    }
+
+    /// Arms a fault; its count of matching operations starts now.
+    pub fn inject(&self, fault: Fault) {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((fault, 0));
+    }
+}
+
+impl Storage for FaultyStorage {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        check(&self.faults, Op::Other)?;
+        self.inner.create_dir_all(dir)
+    }
+
+    fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
+        check(&self.faults, Op::Other)?;
+        self.inner.kind(path)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        check(&self.faults, Op::Other)?;
+        self.inner.list_dir(dir)
+    }
+
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        check(&self.faults, Op::Open)?;
+        let inner = self.inner.open(path, mode)?;
+        Ok(Arc::new(FaultyFile {
+            inner,
+            faults: Arc::clone(&self.faults),
+        }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        check(&self.faults, Op::Rename)?;
+        self.inner.rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        check(&self.faults, Op::Remove)?;
+        self.inner.remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        check(&self.faults, Op::Sync)?;
+        self.inner.sync_dir(dir)
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        check(&self.faults, Op::Open)?;
+        Ok(self.inner.try_lock(path)?.map(|inner| {
+            Arc::new(FaultyFile {
+                inner,
+                faults: Arc::clone(&self.faults),
+            }) as Arc<dyn StorageFile>
+        }))
+    }
+}
+
+impl StorageFile for FaultyFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        check(&self.faults, Op::Other)?;
+        self.inner.read_at(buf, offset)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        check(&self.faults, Op::Write)?;
+        self.inner.write_at(buf, offset)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        check(&self.faults, Op::Sync)?;
+        self.inner.sync_data()
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        check(&self.faults, Op::Other)?;
+        self.inner.len()
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        check(&self.faults, Op::Write)?;
+        self.inner.set_len(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::storage::RealStorage;
+
+    #[test]
+    fn the_nth_write_fails_once_or_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultyStorage::new(Arc::new(RealStorage));
+        let f = fs.open(&dir.path().join("f"), OpenMode::ReadWrite).unwrap();
+        fs.inject(Fault {
+            op: FaultOp::Write,
+            nth: 2,
+            kind: FaultKind::Enospc,
+            persistent: false,
+        });
+        f.write_at(b"a", 0).unwrap();
+        let e = f.write_at(b"b", 1).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28));
+        f.write_at(b"c", 1).unwrap();
+        fs.inject(Fault {
+            op: FaultOp::Sync,
+            nth: 1,
+            kind: FaultKind::Eio,
+            persistent: true,
+        });
+        for _ in 0..3 {
+            assert_eq!(f.sync_data().unwrap_err().raw_os_error(), Some(5));
+        }
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"ac");
+    }
+}
