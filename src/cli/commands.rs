@@ -18,7 +18,7 @@ use super::config::Config;
 use super::exit::Exit;
 use super::output::{self, Progress};
 use super::{database, stats};
-use crate::engine::{Db, MAX_VALUE_LEN};
+use crate::engine::{Db, MAX_VALUE_LEN, RecoverReport};
 use crate::format::{Format, ParseError, Reader, Writer, escape_bytes};
 
 /// Runs one command against the configured database.
@@ -302,6 +302,13 @@ fn recover_dir(config: &Config) -> Result<Exit> {
             .map_err(|e| database::open_error(config, e))?
     };
     let mut out = io::stdout().lock();
+    print_recover(&report, &config.dir, &mut out)?;
+    out.flush()?;
+    Ok(Exit::Success)
+}
+
+/// Prints what `recover` kept, moved, rewrote and rebuilt.
+pub fn print_recover(report: &RecoverReport, dir: &Path, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "kept      {} records from {} files",
@@ -312,7 +319,7 @@ fn recover_dir(config: &Config) -> Result<Exit> {
         "moved     {} bytes ({}) to {}",
         report.bytes_moved,
         output::bytes(report.bytes_moved),
-        config.dir.join("lost+found").display()
+        dir.join("lost+found").display()
     )?;
     for path in &report.moved_to {
         writeln!(out, "          {}", path.display())?;
@@ -321,6 +328,5 @@ fn recover_dir(config: &Config) -> Result<Exit> {
         writeln!(out, "rewrote   {}", path.display())?;
     }
     writeln!(out, "rebuilt   {} indexes", report.indexes_rebuilt)?;
-    out.flush()?;
-    Ok(Exit::Success)
+    Ok(())
 }

@@ -21,7 +21,7 @@ use clap::{CommandFactory, Parser};
 
 use super::args::{Command, SessionCommand, SessionLine};
 use super::commands::{self, LoadSource};
-use super::{stats, suggest, words};
+use super::{generate, stats, suggest, words};
 use crate::engine::Db;
 use crate::format::escape_bytes;
 
@@ -42,10 +42,6 @@ pub enum Next {
     /// `exit` or `quit`: end the session.
     Exit,
 }
-
-/// Commands not offered in a session (they need the database closed or no
-/// database at all).
-const NOT_HERE: [&str; 2] = ["recover", "generate"];
 
 /// An open database and how to talk about it.
 pub struct Session<'a> {
@@ -200,14 +196,15 @@ impl<'a> Session<'a> {
             Command::Check => {
                 let report = self.db.check()?;
                 if !commands::print_check(&report, out)? {
-                    bail!("check found damage; quit and run `tinykv recover`");
+                    bail!("check found damage; run `recover` to salvage every intact record");
                 }
             }
             Command::Stats { json } => stats::print(self.db, json, out)?,
             Command::Recover => {
-                bail!("recover needs the database closed: quit and run `tinykv recover`")
+                let report = self.db.recover()?;
+                commands::print_recover(&report, self.db.path(), out)?;
             }
-            Command::Generate { .. } => bail!("generate is for the shell: run `tinykv generate …`"),
+            Command::Generate { what } => generate::generate(what, out)?,
         }
         Ok(())
     }
@@ -265,10 +262,7 @@ fn escaped(bytes: &[u8]) -> String {
 
 fn unknown_command(name: &str) -> anyhow::Error {
     let names = command_names();
-    let offered = names
-        .iter()
-        .map(String::as_str)
-        .filter(|n| !NOT_HERE.contains(n));
+    let offered = names.iter().map(String::as_str);
     match suggest::closest(name, offered) {
         Some(best) => anyhow!(
             "unknown command '{}'; did you mean '{best}'?",
@@ -302,10 +296,7 @@ fn help(command: Option<&str>, human: bool, out: &mut dyn Write) -> Result<()> {
     cmd.build();
     match command {
         None => {
-            for sub in cmd
-                .get_subcommands()
-                .filter(|s| !NOT_HERE.contains(&s.get_name()))
-            {
+            for sub in cmd.get_subcommands() {
                 let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
                 let usage = synopsis(sub.get_name()).unwrap_or_default();
                 let head = format!("{} {usage}", sub.get_name());
@@ -343,6 +334,29 @@ mod tests {
         let mut out = Vec::new();
         Session::new(db, style, false).execute(line.as_bytes(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    #[test]
+    fn recover_and_generate_work_in_a_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        run(&db, Style::Plain, "set a 1").unwrap();
+        db.flush().unwrap();
+        // A torn tail that the open handle does not know about.
+        let wal = dir.path().join("wal.log");
+        let mut bytes = std::fs::read(&wal).unwrap();
+        bytes.extend_from_slice(b"junk at the end");
+        std::fs::write(&wal, &bytes).unwrap();
+        let out = run(&db, Style::Human, "recover").unwrap();
+        assert!(out.contains("moved     15 bytes"), "{out}");
+        assert_eq!(run(&db, Style::Plain, "get a").unwrap(), "1\n");
+        run(&db, Style::Plain, "set b 2").unwrap();
+        assert_eq!(run(&db, Style::Plain, "count").unwrap(), "2\n");
+        assert!(
+            run(&db, Style::Human, "generate bash")
+                .unwrap()
+                .contains("complete")
+        );
     }
 
     #[test]
@@ -395,7 +409,6 @@ mod tests {
         );
         assert!(run(&db, Style::Human, "set k").is_err());
         assert!(run(&db, Style::Human, "set 'k").is_err());
-        assert!(run(&db, Style::Human, "recover").is_err());
         assert!(run(&db, Style::Human, "help").unwrap().contains("exists"));
         assert!(
             run(&db, Style::Human, "help set")

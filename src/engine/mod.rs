@@ -514,6 +514,25 @@ impl Db {
         recovery::check_files(&*self.opts.storage, &self.dir)
     }
 
+    /// Salvages this open database in place, as [`Db::recover_dir`] does for
+    /// a closed one, then reloads it. Readers carry on throughout (they keep
+    /// reading the files they had open); writers wait. A poisoned handle is
+    /// usable again afterwards, since the state is read back from the disk.
+    pub fn recover(&self) -> Result<RecoverReport> {
+        let mut w = self.lock_writer();
+        if w.poisoned.is_none() {
+            self.flush_locked(&mut w)?;
+        }
+        let storage = &*self.opts.storage;
+        let report = recovery::recover_files(storage, &self.dir)?;
+        let (mut state, writer) = open::load(storage, &self.dir, &mut OpenReport::default())?;
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.generation = st.generation + 1;
+        *st = state;
+        *w = writer;
+        Ok(report)
+    }
+
     /// Verifies the database in `dir` without changing a byte: no torn tail
     /// is cut and no index rebuilt. Takes the lock for the duration.
     pub fn check_dir(dir: impl AsRef<Path>, options: &Options) -> Result<CheckReport> {

@@ -92,10 +92,29 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Db> {
     let listing = list(storage, dir)?;
     refuse_foreign(dir, &listing)?;
     let lock = lock::acquire(storage, dir, opts.lock_timeout)?;
-    // List again under the lock: the first listing may predate another writer.
-    let listing = list(storage, dir)?;
     let mut report = OpenReport::default();
+    let (state, writer) = load(storage, dir, &mut report)?;
+    Ok(Db {
+        dir: dir.to_owned(),
+        _lock: lock,
+        state: RwLock::new(state),
+        writer: Mutex::new(writer),
+        queue: Mutex::new(Queue::default()),
+        queue_cv: Condvar::new(),
+        heal_lock: Mutex::new(()),
+        report,
+        opts,
+    })
+}
 
+/// Reads the directory (under its lock) into the state readers see and the
+/// writer's state: settles leftovers, opens segments, replays the log.
+pub(super) fn load(
+    storage: &dyn Storage,
+    dir: &Path,
+    report: &mut OpenReport,
+) -> Result<(State, Writer)> {
+    let listing = list(storage, dir)?;
     for name in &listing.tmp {
         let p = dir.join(name);
         storage
@@ -103,7 +122,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Db> {
             .map_err(|e| Error::io("remove", &p, e))?;
         report.removed.push(p);
     }
-    let segments = load_segments(storage, dir, &listing, &mut report)?;
+    let segments = load_segments(storage, dir, &listing, report)?;
     if !report.removed.is_empty() {
         storage
             .sync_dir(dir)
@@ -113,32 +132,23 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Db> {
     let (base_live, last_compaction) = compaction_base(&segments);
 
     let wal_path = dir.join(WAL);
-    let (wal, wal_len, mem) = replay_wal(storage, dir, &wal_path, &mut report)?;
-
-    Ok(Db {
-        dir: dir.to_owned(),
-        _lock: lock,
-        state: RwLock::new(State {
-            mem,
-            wal: Arc::clone(&wal),
-            segments: Arc::new(segments),
-            generation: 0,
-        }),
-        writer: Mutex::new(Writer {
-            wal,
-            wal_len,
-            next_id,
-            poisoned: None,
-            unsynced: false,
-            base_live,
-            last_compaction,
-        }),
-        queue: Mutex::new(Queue::default()),
-        queue_cv: Condvar::new(),
-        heal_lock: Mutex::new(()),
-        report,
-        opts,
-    })
+    let (wal, wal_len, mem) = replay_wal(storage, dir, &wal_path, report)?;
+    let state = State {
+        mem,
+        wal: Arc::clone(&wal),
+        segments: Arc::new(segments),
+        generation: 0,
+    };
+    let writer = Writer {
+        wal,
+        wal_len,
+        next_id,
+        poisoned: None,
+        unsynced: false,
+        base_live,
+        last_compaction,
+    };
+    Ok((state, writer))
 }
 
 /// The compaction base (the size after the newest compaction, or the size of

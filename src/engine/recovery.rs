@@ -327,6 +327,11 @@ pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
     open::prepare_dir(storage, dir, false)?;
     open::refuse_foreign(dir, &open::list(storage, dir)?)?;
     let _lock = lock::acquire(storage, dir, opts.lock_timeout)?;
+    recover_files(storage, dir)
+}
+
+/// `recover` on a directory whose lock the caller holds.
+pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<RecoverReport> {
     let listing: Listing = open::list(storage, dir)?;
     let mut report = RecoverReport::default();
     for name in &listing.tmp {
