@@ -64,15 +64,16 @@ fn script_from_a_file_with_escapes() {
 }
 
 #[test]
-fn exit_ends_the_script_and_session_only_commands_refuse() {
+fn exit_ends_the_script_and_lines_that_need_stdin_refuse() {
     let db = TestDb::new();
     db.cmd::<_, &str>([])
         .stdin("set a 1\nexit\nset b 2\n")
         .run()
         .code(0)
         .stdout_is("OK\n");
+    // In a script read from stdin, stdin is not free for a value or a dump.
     db.cmd::<_, &str>([])
-        .stdin("recover\nset x\nload\n")
+        .stdin("bogus\nset x\nload\n")
         .run()
         .code(2)
         .stderr_matches(
@@ -80,6 +81,12 @@ fn exit_ends_the_script_and_session_only_commands_refuse() {
                 .and(predicate::str::contains("line 2"))
                 .and(predicate::str::contains("line 3")),
         );
+    // recover works in a script too, on the open database.
+    db.cmd::<_, &str>([])
+        .stdin("recover\nget a\n")
+        .run()
+        .code(0)
+        .stdout_matches(predicate::str::contains("kept").and(predicate::str::ends_with("1\n")));
 }
 
 #[test]
