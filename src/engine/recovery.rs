@@ -91,10 +91,18 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
         if len > 0 && check_header(&*file, &path, &mut report) {
             let end = log::scan(&*file, &path, |_| report.records += 1)?;
             if let Some(d) = end.damage {
+                let mut after = vec![0u8; (end.file_len - d.offset).saturating_sub(1) as usize];
+                read_exact_at(&*file, &mut after, d.offset + 1)
+                    .map_err(|e| Error::io("read", &path, e))?;
+                let how = if holds_intact_unit(&after) {
+                    open::INTACT_AFTER
+                } else {
+                    "a torn tail; open cuts it, recover saves it"
+                };
                 report.problems.push(Problem {
                     path,
                     offset: d.offset,
-                    reason: format!("{} (a torn tail; open cuts it, recover saves it)", d.reason),
+                    reason: format!("{} ({how})", d.reason),
                 });
             }
         }
@@ -320,6 +328,14 @@ fn salvage(bytes: &[u8]) -> Salvage {
         lose(&mut s, start, bytes.len());
     }
     s
+}
+
+/// Whether `bytes` (what follows a damaged place in a log) hold a complete
+/// record or committed batch, found as `recover` finds them.
+pub(super) fn holds_intact_unit(bytes: &[u8]) -> bool {
+    let mut log = record::file_header(LOG_MAGIC).to_vec();
+    log.extend_from_slice(bytes);
+    salvage(&log).records > 0
 }
 
 pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
