@@ -262,6 +262,12 @@ pub(super) fn open_segment(
     check_log_header(&*log, &log_path)?;
     let index = match Index::open(storage, &idx_path)? {
         Ok(index) if index.footer.segment_len == log_len => index,
+        // A sealed segment never shrinks. Rebuilding the index from what is
+        // left would hide the cut records' keys, or bring back their older
+        // values, without a word.
+        Ok(index) if index.footer.segment_len > log_len => {
+            return Err(cut_short(&log_path, log_len, index.footer.segment_len));
+        }
         _ => {
             let entries = scan_segment(&*log, &log_path)?;
             let meta = IndexMeta {
@@ -283,6 +289,15 @@ pub(super) fn open_segment(
         log_len,
         index: Arc::new(index),
     })
+}
+
+/// The error for a sealed segment shorter than its intact index says.
+pub(super) fn cut_short(log_path: &Path, len: u64, indexed: u64) -> Error {
+    Error::corrupt(
+        log_path,
+        len,
+        format!("segment cut short: {len} bytes, its index describes {indexed}"),
+    )
 }
 
 /// Index entries for a sealed log, from a full scan. Any damage is an error:
@@ -581,5 +596,37 @@ mod tests {
         let db = Db::open(dir.path(), Options::default()).unwrap();
         assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
         assert_eq!(db.get(b"b").unwrap(), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn a_sealed_segment_cut_at_a_record_boundary_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = || Options {
+            seal_on_close: 0,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), opts()).unwrap();
+        db.set(b"a", b"1").unwrap();
+        db.set(b"b", b"2").unwrap();
+        db.close().unwrap();
+        let seg = dir.path().join("seg-00000001.log");
+        let bytes = std::fs::read(&seg).unwrap();
+        // Cut the last record whole: what is left is a valid, shorter log.
+        let cut = bytes.len() - (13 + 1 + 1);
+        std::fs::write(&seg, &bytes[..cut]).unwrap();
+        match Db::open(dir.path(), opts()) {
+            Err(Error::Corrupt { path, offset, .. }) => {
+                assert_eq!((path, offset), (seg.clone(), cut as u64));
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+        let report = Db::check_dir(dir.path(), &opts()).unwrap();
+        assert_eq!(report.problems.len(), 1, "{report:?}");
+        assert_eq!(report.problems[0].path, seg);
+        // recover keeps what is left; the database opens again.
+        Db::recover_dir(dir.path(), &opts()).unwrap();
+        assert!(Db::check_dir(dir.path(), &opts()).unwrap().is_clean());
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
     }
 }

@@ -177,6 +177,17 @@ fn check_segment(
             return Ok(());
         }
     };
+    if index.footer.segment_len > end.file_len {
+        let e = open::cut_short(&log_path, end.file_len, index.footer.segment_len);
+        if let Error::Corrupt { offset, reason, .. } = e {
+            report.problems.push(Problem {
+                path: log_path.clone(),
+                offset,
+                reason,
+            });
+        }
+        return Ok(());
+    }
     if index.footer.segment_len != end.file_len {
         report.problems.push(problem(
             0,
@@ -351,6 +362,14 @@ pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
             .remove_file(&p)
             .map_err(|e| Error::io("remove", &p, e))?;
     }
+    // What each old index says about compaction, read before any log is
+    // rewritten: a rewritten segment's index is removed first (see salvage_file).
+    let mut old_meta = BTreeMap::new();
+    for &id in &listing.logs {
+        if let Ok(Ok(old)) = Index::open(storage, &dir.join(seg_idx_name(id))) {
+            old_meta.insert(id, old.footer);
+        }
+    }
     let mut names: Vec<String> = listing.logs.iter().map(|&id| seg_log_name(id)).collect();
     if listing.has_wal {
         names.push(WAL.to_owned());
@@ -373,13 +392,13 @@ pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
             .open(&log_path, OpenMode::Read)
             .map_err(|e| Error::io("open", &log_path, e))?;
         let len = log.len().map_err(|e| Error::io("stat", &log_path, e))?;
-        // Keep what the old index said about compaction when it is readable.
-        let old = Index::open(storage, &idx_path).ok().and_then(|r| r.ok());
+        // Keep what the old index said about compaction when it was readable.
+        let old = old_meta.get(&id);
         let meta = IndexMeta {
             segment_len: len,
-            group: old.as_ref().and_then(|i| i.footer.group),
-            base_live: old.as_ref().map_or(0, |i| i.footer.base_live),
-            compacted_at: old.as_ref().map_or(0, |i| i.footer.compacted_at),
+            group: old.and_then(|f| f.group),
+            base_live: old.map_or(0, |f| f.base_live),
+            compacted_at: old.map_or(0, |f| f.compacted_at),
         };
         let entries = open::scan_segment(&*log, &log_path)?;
         index::write(storage, &idx_path, &entries, meta)?;
@@ -415,6 +434,17 @@ fn salvage_file(
         let saved = open::save_lost(storage, dir, name, off, range)?;
         report.bytes_moved += n;
         report.moved_to.push(saved);
+    }
+    if let Some((id, "log")) = super::parse_seg_name(name) {
+        // The old index describes the old length; were it left and recover
+        // stopped before rebuilding it, open would take the rewritten
+        // segment for one cut short. Without it, open rebuilds it.
+        let idx = dir.join(seg_idx_name(id));
+        match storage.remove_file(&idx) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &idx, e)),
+        }
     }
     let tmp = index::tmp_path(&path);
     let f = storage
