@@ -88,7 +88,7 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
             .map_err(|e| Error::io("open", &path, e))?;
         report.files += 1;
         let len = file.len().map_err(|e| Error::io("stat", &path, e))?;
-        if len > 0 && check_header(&*file, &path, &mut report) {
+        if len > 0 && check_header(&*file, &path, &mut report)? {
             let end = log::scan(&*file, &path, |_| report.records += 1)?;
             if let Some(d) = end.damage {
                 let mut after = vec![0u8; (end.file_len - d.offset).saturating_sub(1) as usize];
@@ -110,29 +110,25 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
     Ok(report)
 }
 
+/// Checks a log's header: damage is a problem to report; a newer format
+/// version (or a failed read) is an error, since this build cannot judge
+/// the file at all.
 fn check_header(
     file: &dyn super::storage::StorageFile,
     path: &Path,
     report: &mut CheckReport,
-) -> bool {
+) -> Result<bool> {
     match open::check_log_header(file, path) {
-        Ok(()) => true,
+        Ok(()) => Ok(true),
         Err(Error::Corrupt { offset, reason, .. }) => {
             report.problems.push(Problem {
                 path: path.to_owned(),
                 offset,
                 reason,
             });
-            false
+            Ok(false)
         }
-        Err(e) => {
-            report.problems.push(Problem {
-                path: path.to_owned(),
-                offset: 0,
-                reason: e.to_string(),
-            });
-            false
-        }
+        Err(e) => Err(e),
     }
 }
 
@@ -148,7 +144,7 @@ fn check_segment(
         .open(&log_path, OpenMode::Read)
         .map_err(|e| Error::io("open", &log_path, e))?;
     report.files += 2;
-    if !check_header(&*file, &log_path, report) {
+    if !check_header(&*file, &log_path, report)? {
         return Ok(());
     }
     let mut latest = BTreeMap::new();
@@ -362,11 +358,31 @@ pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
             .remove_file(&p)
             .map_err(|e| Error::io("remove", &p, e))?;
     }
+    // A file of a newer format is not damage: refuse before changing a byte
+    // (salvage would take its header for damage and relabel the file).
+    let mut logs: Vec<PathBuf> = listing
+        .logs
+        .iter()
+        .map(|&id| dir.join(seg_log_name(id)))
+        .collect();
+    if listing.has_wal {
+        logs.push(dir.join(WAL));
+    }
+    for path in &logs {
+        let file = storage
+            .open(path, OpenMode::Read)
+            .map_err(|e| Error::io("open", path, e))?;
+        match open::check_log_header(&*file, path) {
+            Err(e @ Error::UnsupportedVersion { .. }) => return Err(e),
+            Ok(()) | Err(Error::Corrupt { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     // What each old index says about compaction, read before any log is
     // rewritten: a rewritten segment's index is removed first (see salvage_file).
     let mut old_meta = BTreeMap::new();
     for &id in &listing.logs {
-        if let Ok(Ok(old)) = Index::open(storage, &dir.join(seg_idx_name(id))) {
+        if let Ok(old) = Index::open(storage, &dir.join(seg_idx_name(id)))? {
             old_meta.insert(id, old.footer);
         }
     }
@@ -506,5 +522,42 @@ mod tests {
         let s = salvage(&bytes);
         assert_eq!(s.kept, bytes);
         assert!(s.lost.is_empty());
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_not_salvaged() {
+        use crate::engine::{Db, Options};
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options {
+            seal_on_close: 0,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        db.set(b"k", b"v").unwrap();
+        db.close().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.set(b"k2", b"v2").unwrap();
+        drop(db);
+        for name in ["wal.log", "seg-00000001.log", "seg-00000001.idx"] {
+            let path = dir.path().join(name);
+            let clean = std::fs::read(&path).unwrap();
+            let mut newer = clean.clone();
+            newer[4] = 2;
+            let crc = crc32fast::hash(&newer[..12]);
+            newer[12..16].copy_from_slice(&crc.to_le_bytes());
+            std::fs::write(&path, &newer).unwrap();
+            for result in [
+                Db::check_dir(dir.path(), &opts).map(|_| ()),
+                Db::recover_dir(dir.path(), &opts).map(|_| ()),
+            ] {
+                assert!(
+                    matches!(result, Err(Error::UnsupportedVersion { found: 2, .. })),
+                    "{name}: {result:?}"
+                );
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), newer, "{name} was changed");
+            assert!(!dir.path().join("lost+found").exists());
+            std::fs::write(&path, &clean).unwrap();
+        }
     }
 }
