@@ -164,10 +164,13 @@ fn stale_segment_len_rebuilds() {
             let n = b.len();
             let f = n - FOOTER;
             let len = u64::from_le_bytes(b[f + 56..f + 64].try_into().unwrap());
-            b[f + 56..f + 64].copy_from_slice(&(len + 13).to_le_bytes());
+            // Shorter, not longer: an intact index describing a longer
+            // segment means the segment was cut short, which open reports
+            // (tests/corrupt_table.rs, SegX × CutToHeader).
+            b[f + 56..f + 64].copy_from_slice(&(len - 13).to_le_bytes());
             set_crc(b, f + 84, f..f + 84);
         },
-        "footer names another segment length",
+        "footer names a shorter segment length",
         true,
     );
 }

@@ -62,19 +62,38 @@ pub fn main() -> ExitCode {
 }
 
 /// Prints clap's message (help, version or a usage error) and picks the
-/// exit code: 0 for help and version, 2 for a mistake.
+/// exit code: 0 for help and version, 2 for a mistake, which is one line
+/// like every other error.
 fn usage_error(err: &clap::Error) -> Exit {
-    let printed = err.print();
-    let exit = if err.use_stderr() {
-        Exit::Error
-    } else {
-        Exit::Success
-    };
-    if printed.is_err() && exit == Exit::Success {
-        // `tinykv --help | head -1` is a success too.
-        return Exit::Success;
+    if err.use_stderr() {
+        output::message(&usage_line(&err.to_string()));
+        return Exit::Error;
     }
-    exit
+    // `tinykv --help | head -1` is a success too, whether printed or not.
+    let _ = err.print();
+    Exit::Success
+}
+
+/// clap's usage error on one line: the message, its tips in parentheses,
+/// and where to read more, without the usage block.
+fn usage_line(text: &str) -> String {
+    let (mut message, mut tips) = (Vec::new(), Vec::new());
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        match line.strip_prefix("tip: ") {
+            Some(tip) => tips.push(tip),
+            None if !line.is_empty() => message.push(line.trim_start_matches("error: ")),
+            None => {}
+        }
+    }
+    let tips = if tips.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", tips.join("; "))
+    };
+    format!("{}{tips}; try 'tinykv --help'", message.join(" "))
 }
 
 /// Resolves the configuration and does what it asks.
@@ -102,5 +121,31 @@ pub fn run(args: Args) -> Result<Exit> {
             database::close(db)?;
             Ok(exit)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        for argv in [
+            &["tinykv", "--bogus"][..],
+            &["tinykv", "sett"],
+            &["tinykv", "generate", "tcsh"],
+            &["tinykv", "get"],
+        ] {
+            let err = Args::try_parse_from(argv).unwrap_err();
+            let line = usage_line(&err.to_string());
+            assert!(!line.contains('\n') && !line.contains("Usage"), "{line}");
+            assert!(line.ends_with("; try 'tinykv --help'"), "{line}");
+        }
+        let err = Args::try_parse_from(["tinykv", "sett"]).unwrap_err();
+        assert_eq!(
+            usage_line(&err.to_string()),
+            "unrecognized subcommand 'sett' (some similar subcommands exist: 'get', 'stats', \
+             'set'); try 'tinykv --help'"
+        );
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::index::{self, Entry, Group, Index, IndexMeta};
 use super::log::{self, LoggedOp};
 use super::record::{self, FILE_HEADER_LEN, HeaderError, LOG_MAGIC};
+use super::recovery;
 use super::storage::{OpenMode, PathKind, Storage, StorageFile, read_exact_at};
 use super::{
     Db, Error, LOST_FOUND, MemSlot, OpenReport, Options, Queue, Result, Segment, State, Truncation,
@@ -271,6 +272,12 @@ pub(super) fn open_segment(
     check_log_header(&*log, &log_path)?;
     let index = match Index::open(storage, &idx_path)? {
         Ok(index) if index.footer.segment_len == log_len => index,
+        // A sealed segment never shrinks. Rebuilding the index from what is
+        // left would hide the cut records' keys, or bring back their older
+        // values, without a word.
+        Ok(index) if index.footer.segment_len > log_len => {
+            return Err(cut_short(&log_path, log_len, index.footer.segment_len));
+        }
         _ => {
             let entries = scan_segment(&*log, &log_path)?;
             let meta = IndexMeta {
@@ -292,6 +299,15 @@ pub(super) fn open_segment(
         log_len,
         index: Arc::new(index),
     })
+}
+
+/// The error for a sealed segment shorter than its intact index says.
+pub(super) fn cut_short(log_path: &Path, len: u64, indexed: u64) -> Error {
+    Error::corrupt(
+        log_path,
+        len,
+        format!("segment cut short: {len} bytes, its index describes {indexed}"),
+    )
 }
 
 /// Index entries for a sealed log, from a full scan. Any damage is an error:
@@ -354,6 +370,10 @@ pub(super) fn create_wal(storage: &dyn Storage, dir: &Path) -> Result<Arc<dyn St
         .map_err(|e| Error::io("fsync", dir, e))?;
     Ok(f)
 }
+
+/// Why damage in the middle of the active log is not cut like a torn tail.
+pub(super) const INTACT_AFTER: &str =
+    "intact records follow it, so it is not a torn write; recover keeps them";
 
 type Replayed = (Arc<dyn StorageFile>, u64, BTreeMap<Vec<u8>, MemSlot>);
 
@@ -429,6 +449,17 @@ fn replay_wal(
         let cut = end.file_len - end.valid_len;
         let mut tail = vec![0u8; cut as usize];
         read_exact_at(&*file, &mut tail, end.valid_len).map_err(|e| Error::io("read", path, e))?;
+        // A crash tears only the end of the log. Damage with intact records
+        // after it is something else, and cutting there would drop them
+        // (and bring older values back): leave it whole for recover.
+        let after = (damage.offset - end.valid_len + 1) as usize;
+        if recovery::holds_intact_unit(tail.get(after..).unwrap_or_default()) {
+            return Err(Error::corrupt(
+                path,
+                damage.offset,
+                format!("{}; {INTACT_AFTER}", damage.reason),
+            ));
+        }
         let mut t = save_tail(storage, dir, &tail, end.valid_len, &damage.reason)?;
         t.reason = format!("at offset {}: {}", damage.offset, damage.reason);
         file.set_len(end.valid_len)
@@ -546,5 +577,66 @@ mod tests {
             Err(Error::Corrupt { offset: 0, .. }) => {}
             other => panic!("expected corruption at 0, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn damage_before_intact_records_is_refused_not_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut bytes = file_header(LOG_MAGIC).to_vec();
+        encode(&mut bytes, Tag::Put, b"a", b"1");
+        let bad = bytes.len();
+        encode(&mut bytes, Tag::Put, b"b", b"2");
+        encode(&mut bytes, Tag::Put, b"a", b"3");
+        bytes[bad + 14] ^= 0x01;
+        let wal = dir.path().join("wal.log");
+        std::fs::write(&wal, &bytes).unwrap();
+        match Db::open(dir.path(), Options::default()) {
+            Err(Error::Corrupt { path, offset, .. }) => {
+                assert_eq!((path, offset), (wal.clone(), bad as u64));
+            }
+            other => panic!("expected corruption at {bad}, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(&wal).unwrap(), bytes, "nothing was cut");
+        // Damage in the last record is a torn tail: cut, and the rest opens.
+        let last = bytes.len() - 1;
+        bytes[bad + 14] ^= 0x01;
+        bytes[last] ^= 0x01;
+        std::fs::write(&wal, &bytes).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(db.get(b"b").unwrap(), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn a_sealed_segment_cut_at_a_record_boundary_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = || Options {
+            seal_on_close: 0,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), opts()).unwrap();
+        db.set(b"a", b"1").unwrap();
+        db.set(b"b", b"2").unwrap();
+        db.close().unwrap();
+        let seg = dir.path().join("seg-00000001.log");
+        let bytes = std::fs::read(&seg).unwrap();
+        // Cut the last record whole: what is left is a valid, shorter log.
+        let cut = bytes.len() - (13 + 1 + 1);
+        std::fs::write(&seg, &bytes[..cut]).unwrap();
+        match Db::open(dir.path(), opts()) {
+            Err(Error::Corrupt { path, offset, .. }) => {
+                assert_eq!((path, offset), (seg.clone(), cut as u64));
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+        let report = Db::check_dir(dir.path(), &opts()).unwrap();
+        assert_eq!(report.problems.len(), 1, "{report:?}");
+        assert_eq!(report.problems[0].path, seg);
+        // recover keeps what is left; the database opens again.
+        Db::recover_dir(dir.path(), &opts()).unwrap();
+        assert!(Db::check_dir(dir.path(), &opts()).unwrap().is_clean());
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
     }
 }

@@ -88,13 +88,21 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
             .map_err(|e| Error::io("open", &path, e))?;
         report.files += 1;
         let len = file.len().map_err(|e| Error::io("stat", &path, e))?;
-        if len > 0 && check_header(&*file, &path, &mut report) {
+        if len > 0 && check_header(&*file, &path, &mut report)? {
             let end = log::scan(&*file, &path, |_| report.records += 1)?;
             if let Some(d) = end.damage {
+                let mut after = vec![0u8; (end.file_len - d.offset).saturating_sub(1) as usize];
+                read_exact_at(&*file, &mut after, d.offset + 1)
+                    .map_err(|e| Error::io("read", &path, e))?;
+                let how = if holds_intact_unit(&after) {
+                    open::INTACT_AFTER
+                } else {
+                    "a torn tail; open cuts it, recover saves it"
+                };
                 report.problems.push(Problem {
                     path,
                     offset: d.offset,
-                    reason: format!("{} (a torn tail; open cuts it, recover saves it)", d.reason),
+                    reason: format!("{} ({how})", d.reason),
                 });
             }
         }
@@ -102,29 +110,25 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
     Ok(report)
 }
 
+/// Checks a log's header: damage is a problem to report; a newer format
+/// version (or a failed read) is an error, since this build cannot judge
+/// the file at all.
 fn check_header(
     file: &dyn super::storage::StorageFile,
     path: &Path,
     report: &mut CheckReport,
-) -> bool {
+) -> Result<bool> {
     match open::check_log_header(file, path) {
-        Ok(()) => true,
+        Ok(()) => Ok(true),
         Err(Error::Corrupt { offset, reason, .. }) => {
             report.problems.push(Problem {
                 path: path.to_owned(),
                 offset,
                 reason,
             });
-            false
+            Ok(false)
         }
-        Err(e) => {
-            report.problems.push(Problem {
-                path: path.to_owned(),
-                offset: 0,
-                reason: e.to_string(),
-            });
-            false
-        }
+        Err(e) => Err(e),
     }
 }
 
@@ -140,7 +144,7 @@ fn check_segment(
         .open(&log_path, OpenMode::Read)
         .map_err(|e| Error::io("open", &log_path, e))?;
     report.files += 2;
-    if !check_header(&*file, &log_path, report) {
+    if !check_header(&*file, &log_path, report)? {
         return Ok(());
     }
     let mut latest = BTreeMap::new();
@@ -169,6 +173,17 @@ fn check_segment(
             return Ok(());
         }
     };
+    if index.footer.segment_len > end.file_len {
+        let e = open::cut_short(&log_path, end.file_len, index.footer.segment_len);
+        if let Error::Corrupt { offset, reason, .. } = e {
+            report.problems.push(Problem {
+                path: log_path.clone(),
+                offset,
+                reason,
+            });
+        }
+        return Ok(());
+    }
     if index.footer.segment_len != end.file_len {
         report.problems.push(problem(
             0,
@@ -322,6 +337,14 @@ fn salvage(bytes: &[u8]) -> Salvage {
     s
 }
 
+/// Whether `bytes` (what follows a damaged place in a log) hold a complete
+/// record or committed batch, found as `recover` finds them.
+pub(super) fn holds_intact_unit(bytes: &[u8]) -> bool {
+    let mut log = record::file_header(LOG_MAGIC).to_vec();
+    log.extend_from_slice(bytes);
+    salvage(&log).records > 0
+}
+
 pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
     let storage = &*opts.storage;
     open::prepare_dir(storage, dir, false)?;
@@ -339,6 +362,34 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
         storage
             .remove_file(&p)
             .map_err(|e| Error::io("remove", &p, e))?;
+    }
+    // A file of a newer format is not damage: refuse before changing a byte
+    // (salvage would take its header for damage and relabel the file).
+    let mut logs: Vec<PathBuf> = listing
+        .logs
+        .iter()
+        .map(|&id| dir.join(seg_log_name(id)))
+        .collect();
+    if listing.has_wal {
+        logs.push(dir.join(WAL));
+    }
+    for path in &logs {
+        let file = storage
+            .open(path, OpenMode::Read)
+            .map_err(|e| Error::io("open", path, e))?;
+        match open::check_log_header(&*file, path) {
+            Err(e @ Error::UnsupportedVersion { .. }) => return Err(e),
+            Ok(()) | Err(Error::Corrupt { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // What each old index says about compaction, read before any log is
+    // rewritten: a rewritten segment's index is removed first (see salvage_file).
+    let mut old_meta = BTreeMap::new();
+    for &id in &listing.logs {
+        if let Ok(old) = Index::open(storage, &dir.join(seg_idx_name(id)))? {
+            old_meta.insert(id, old.footer);
+        }
     }
     let mut names: Vec<String> = listing.logs.iter().map(|&id| seg_log_name(id)).collect();
     if listing.has_wal {
@@ -362,13 +413,13 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
             .open(&log_path, OpenMode::Read)
             .map_err(|e| Error::io("open", &log_path, e))?;
         let len = log.len().map_err(|e| Error::io("stat", &log_path, e))?;
-        // Keep what the old index said about compaction when it is readable.
-        let old = Index::open(storage, &idx_path).ok().and_then(|r| r.ok());
+        // Keep what the old index said about compaction when it was readable.
+        let old = old_meta.get(&id);
         let meta = IndexMeta {
             segment_len: len,
-            group: old.as_ref().and_then(|i| i.footer.group),
-            base_live: old.as_ref().map_or(0, |i| i.footer.base_live),
-            compacted_at: old.as_ref().map_or(0, |i| i.footer.compacted_at),
+            group: old.and_then(|f| f.group),
+            base_live: old.map_or(0, |f| f.base_live),
+            compacted_at: old.map_or(0, |f| f.compacted_at),
         };
         let entries = open::scan_segment(&*log, &log_path)?;
         index::write(storage, &idx_path, &entries, meta)?;
@@ -404,6 +455,17 @@ fn salvage_file(
         let saved = open::save_lost(storage, dir, name, off, range)?;
         report.bytes_moved += n;
         report.moved_to.push(saved);
+    }
+    if let Some((id, "log")) = super::parse_seg_name(name) {
+        // The old index describes the old length; were it left and recover
+        // stopped before rebuilding it, open would take the rewritten
+        // segment for one cut short. Without it, open rebuilds it.
+        let idx = dir.join(seg_idx_name(id));
+        match storage.remove_file(&idx) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &idx, e)),
+        }
     }
     let tmp = index::tmp_path(&path);
     let f = storage
@@ -465,5 +527,42 @@ mod tests {
         let s = salvage(&bytes);
         assert_eq!(s.kept, bytes);
         assert!(s.lost.is_empty());
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_not_salvaged() {
+        use crate::engine::{Db, Options};
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options {
+            seal_on_close: 0,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        db.set(b"k", b"v").unwrap();
+        db.close().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.set(b"k2", b"v2").unwrap();
+        drop(db);
+        for name in ["wal.log", "seg-00000001.log", "seg-00000001.idx"] {
+            let path = dir.path().join(name);
+            let clean = std::fs::read(&path).unwrap();
+            let mut newer = clean.clone();
+            newer[4] = 2;
+            let crc = crc32fast::hash(&newer[..12]);
+            newer[12..16].copy_from_slice(&crc.to_le_bytes());
+            std::fs::write(&path, &newer).unwrap();
+            for result in [
+                Db::check_dir(dir.path(), &opts).map(|_| ()),
+                Db::recover_dir(dir.path(), &opts).map(|_| ()),
+            ] {
+                assert!(
+                    matches!(result, Err(Error::UnsupportedVersion { found: 2, .. })),
+                    "{name}: {result:?}"
+                );
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), newer, "{name} was changed");
+            assert!(!dir.path().join("lost+found").exists());
+            std::fs::write(&path, &clean).unwrap();
+        }
     }
 }
