@@ -11,55 +11,26 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{Fault, FaultKind, FaultOp, OpenMode, PathKind, Storage, StorageFile};
+use super::fault::{Fault, Faults, Op};
+use super::{OpenMode, PathKind, Storage, StorageFile};
 
 /// Wraps a storage and fails the operations its faults select.
 #[derive(Clone, Debug)]
 pub struct FaultyStorage {
     inner: Arc<dyn Storage>,
-    faults: Arc<Mutex<Vec<(Fault, u64)>>>,
+    faults: Arc<Mutex<Faults>>,
 }
 
 #[derive(Debug)]
 struct FaultyFile {
     inner: Arc<dyn StorageFile>,
-    faults: Arc<Mutex<Vec<(Fault, u64)>>>,
+    faults: Arc<Mutex<Faults>>,
 }
 
-/// The operation being counted (the matching rules of [`FaultOp`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Write,
-    Sync,
-    Rename,
-    Remove,
-    Open,
-    Other,
-}
-
-fn check(faults: &Mutex<Vec<(Fault, u64)>>, op: Op) -> io::Result<()> {
-    let mut faults = faults.lock().unwrap_or_else(|p| p.into_inner());
-    let mut fired = None;
-    for (fault, seen) in faults.iter_mut() {
-        let matches = match fault.op {
-            FaultOp::Any => true,
-            FaultOp::Write => op == Op::Write,
-            FaultOp::Sync => op == Op::Sync,
-            FaultOp::Rename => op == Op::Rename,
-            FaultOp::Remove => op == Op::Remove,
-            FaultOp::Open => op == Op::Open,
-        };
-        if matches {
-            *seen += 1;
-            if *seen == fault.nth || (fault.persistent && *seen > fault.nth) {
-                fired.get_or_insert(fault.kind);
-            }
-        }
-    }
-    match fired {
+fn check(faults: &Mutex<Faults>, op: Op) -> io::Result<()> {
+    match faults.lock().unwrap_or_else(|p| p.into_inner()).fire(op) {
+        Some(e) => Err(e),
         None => Ok(()),
-        Some(FaultKind::Eio) => Err(io::Error::from_raw_os_error(5)),
-        Some(FaultKind::Enospc) => Err(io::Error::from_raw_os_error(28)),
     }
 }
 
@@ -77,7 +48,7 @@ impl FaultyStorage {
         self.faults
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((fault, 0));
+            .arm(fault);
     }
 }
 
@@ -162,7 +133,7 @@ impl StorageFile for FaultyFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::storage::RealStorage;
+    use crate::engine::storage::{FaultKind, FaultOp, RealStorage};
 
     #[test]
     fn the_nth_write_fails_once_or_for_good() {

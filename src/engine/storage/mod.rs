@@ -22,13 +22,15 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+mod fault;
 mod faulty;
 mod real;
 mod sim;
 
+pub use fault::{Fault, FaultKind, FaultOp};
 pub use faulty::FaultyStorage;
 pub use real::RealStorage;
-pub use sim::{Fault, FaultKind, FaultOp, SimStorage};
+pub use sim::SimStorage;
 
 /// How [`Storage::open`] opens a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,6 +33,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use super::fault::{Fault, Faults, Op};
 use super::{OpenMode, PathKind, Storage, StorageFile};
 
 const ENOENT: i32 = 2;
@@ -42,50 +43,11 @@ const EEXIST: i32 = 17;
 const ENOTDIR: i32 = 20;
 const EISDIR: i32 = 21;
 const EFBIG: i32 = 27;
+#[cfg(test)]
 const ENOSPC: i32 = 28;
 
 /// Files larger than this fail with EFBIG instead of exhausting memory.
 const MAX_FILE_LEN: u64 = 1 << 32;
-
-/// Which kind of error an injected fault raises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultKind {
-    /// `EIO`: an I/O error.
-    Eio,
-    /// `ENOSPC`: no space left on the device.
-    Enospc,
-}
-
-/// Which operations an injected fault counts and fails.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultOp {
-    /// `write_at` and `set_len`.
-    Write,
-    /// `sync_data` and `sync_dir`.
-    Sync,
-    /// `rename`.
-    Rename,
-    /// `remove_file`.
-    Remove,
-    /// `open` and `try_lock`.
-    Open,
-    /// Every operation of [`Storage`] and [`StorageFile`], reads included.
-    Any,
-}
-
-/// An injected fault: fail the `nth` (1-based) operation matching `op`,
-/// counted from the moment of injection, and every later one if `persistent`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Fault {
-    /// The operations this fault counts.
-    pub op: FaultOp,
-    /// Which matching operation fails first (1 is the next one).
-    pub nth: u64,
-    /// The error it raises.
-    pub kind: FaultKind,
-    /// Whether every matching operation after the nth fails too.
-    pub persistent: bool,
-}
 
 /// An in-memory file system that can crash and fail on demand (see the
 /// module doc). Clones share one file system. Faults survive [`crash`]
@@ -127,18 +89,7 @@ struct Inner {
     durable: BTreeMap<PathBuf, InodeRef>,
     /// A lock is held while its token, owned by the locked handle, lives.
     locks: HashMap<PathBuf, Weak<()>>,
-    faults: Vec<(Fault, u64)>,
-}
-
-/// What an operation is, for fault matching.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Write,
-    Sync,
-    Rename,
-    Remove,
-    Open,
-    Other,
+    faults: Faults,
 }
 
 fn errno(code: i32) -> io::Error {
@@ -185,30 +136,7 @@ impl Inner {
     /// Counts an operation and returns the error of a fault that fires on it.
     fn count(&mut self, op: Op) -> Option<io::Error> {
         self.ops += 1;
-        let mut fired = None;
-        for (fault, seen) in &mut self.faults {
-            let matches = match fault.op {
-                FaultOp::Any => true,
-                FaultOp::Write => op == Op::Write,
-                FaultOp::Sync => op == Op::Sync,
-                FaultOp::Rename => op == Op::Rename,
-                FaultOp::Remove => op == Op::Remove,
-                FaultOp::Open => op == Op::Open,
-            };
-            if !matches {
-                continue;
-            }
-            *seen += 1;
-            if *seen == fault.nth || (fault.persistent && *seen > fault.nth) {
-                fired.get_or_insert(fault.kind);
-            }
-        }
-        fired.map(|kind| {
-            errno(match kind {
-                FaultKind::Eio => EIO,
-                FaultKind::Enospc => ENOSPC,
-            })
-        })
+        self.faults.fire(op)
     }
 
     fn is_dir(&self, path: &Path) -> bool {
@@ -292,7 +220,7 @@ impl SimStorage {
             entries: BTreeMap::new(),
             durable: BTreeMap::new(),
             locks: HashMap::new(),
-            faults: Vec::new(),
+            faults: Faults::default(),
         };
         SimStorage {
             inner: Arc::new(Mutex::new(inner)),
@@ -352,7 +280,7 @@ impl SimStorage {
 
     /// Arms a fault; its count of matching operations starts now.
     pub fn inject(&self, fault: Fault) {
-        lock(&self.inner).faults.push((fault, 0));
+        lock(&self.inner).faults.arm(fault);
     }
 
     /// Removes every injected fault.
@@ -643,6 +571,7 @@ impl StorageFile for SimFile {
 mod tests {
     use super::*;
     use crate::engine::storage::read_exact_at;
+    use crate::engine::storage::{FaultKind, FaultOp};
 
     fn p(s: &str) -> PathBuf {
         PathBuf::from(s)
