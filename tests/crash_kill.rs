@@ -2,9 +2,10 @@
 //! children are killed with SIGKILL at random moments while they write
 //! through script mode, load dumps, delete and compact, most of them with
 //! `TINYKV_TEST_OPTIONS` settings that make seals and automatic compactions
-//! constant on small data. After every cycle a fresh process must open the
+//! constant on small data. After a cycle a fresh process must open the
 //! database, and what it holds must agree with the record of what was
-//! acknowledged:
+//! acknowledged (after some kills the next workload opens it first, so that
+//! kills also land in the middle of recovery):
 //!
 //! - an acknowledged write (an `OK` read back, or a one-shot that exited) is
 //!   there with its exact value, and an acknowledged delete stays deleted,
@@ -99,8 +100,8 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         c.verify_time.as_secs_f64(),
     );
     println!(
-        "typical durations: load {:?}, del {:?}, compact {:?}",
-        h.typical.load, h.typical.del, h.typical.compact
+        "typical durations: load {:?}, big load {:?}, del {:?}, compact {:?}",
+        h.typical.load, h.typical.big_load, h.typical.del, h.typical.compact
     );
     // The kills must have interrupted work, or the test proves nothing.
     assert!(c.uncertain_writes > 0, "no kill caught a write in flight");
@@ -276,6 +277,7 @@ struct Counts {
 /// inside its work rather than after it.
 struct Typical {
     load: Duration,
+    big_load: Duration,
     del: Duration,
     compact: Duration,
 }
@@ -308,6 +310,7 @@ impl Harness {
             counts: Counts::default(),
             typical: Typical {
                 load: Duration::from_millis(200),
+                big_load: Duration::from_millis(400),
                 del: Duration::from_millis(20),
                 compact: Duration::from_millis(60),
             },
@@ -528,17 +531,21 @@ impl Harness {
     }
 
     /// `tinykv load FILE` of a tsv of distinct marker keys (and perhaps a
-    /// script key or two at the end): all or nothing.
+    /// script key or two at the end): all or nothing. One load in ten is
+    /// big (about 2 MiB), so that the batch reaches the log before its
+    /// commit record.
     fn load(&mut self, rng: &mut Rng, tuning: Option<&str>) -> Ended {
         let n = self.next_load;
         self.next_load += 1;
         let prefix = format!("load-{n}-");
+        let big = rng.percent(10);
         let lines = 1000 + rng.below(1000);
+        let filler = if big { 4000 } else { 40 };
         let mut tsv = String::new();
         let mut pairs = Vec::new();
         for i in 0..lines {
             let key = format!("{prefix}{i:05}");
-            let value = self.value(rng, &format!("L{n}"), 40);
+            let value = self.value(rng, &format!("L{n}"), filler);
             tsv += &format!("{key}\t{value}\n");
             pairs.push((key, value));
         }
@@ -558,8 +565,16 @@ impl Harness {
             .collect();
         let file = self.db().file(&format!("load-{n}.tsv"));
         std::fs::write(&file, &tsv).expect("write the dump");
-        let kill_after = Self::kill_point(rng, self.typical.load);
-        self.context += &format!(", load {n} of {lines} lines (kill after {kill_after:?})");
+        let typical = if big {
+            self.typical.big_load
+        } else {
+            self.typical.load
+        };
+        let kill_after = Self::kill_point(rng, typical);
+        self.context += &format!(
+            ", load {n} of {lines} lines, {} bytes (kill after {kill_after:?})",
+            tsv.len()
+        );
         let mut cmd = self.command(tuning);
         cmd.arg("load").arg(&file);
         let (ended, _) = self.one_shot(cmd, kill_after);
@@ -577,7 +592,12 @@ impl Harness {
                 extras,
             });
         } else if ended.status.success() {
-            update(&mut self.typical.load, ended.elapsed);
+            let typical = if big {
+                &mut self.typical.big_load
+            } else {
+                &mut self.typical.load
+            };
+            update(typical, ended.elapsed);
             self.counts.loads_complete += 1;
             for (key, value) in all {
                 self.model.ack(key, Some(value));
