@@ -3,11 +3,55 @@
 //! body, `tinykv::fuzzing::<target>`, so the fuzzers' properties hold in the
 //! normal test suite and a found bug stays fixed. See fuzz/README.md.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tinykv::fuzzing::TARGETS;
+
+/// No input may size a buffer from a length it declares: the fuzzers run
+/// with `-malloc_limit_mb=512`, and the replay checks the same limit here,
+/// where a huge zeroed allocation would otherwise pass unnoticed (the
+/// kernel maps its pages lazily).
+const MALLOC_LIMIT: usize = 512 << 20;
+
+/// The largest single allocation so far, of any test in this file.
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator, noting the largest request.
+struct Tracking;
+
+// SAFETY: every method forwards its arguments unchanged to `System`, which
+// upholds the contract; the only addition is an atomic store.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -34,8 +78,13 @@ fn replay(kind: &str) -> usize {
         for file in inputs(&dir, target) {
             let data = fs::read(&file).expect("a readable input");
             count += 1;
+            let before = LARGEST.load(Ordering::Relaxed);
             if panic::catch_unwind(|| body(&data)).is_err() {
                 failures.push(file.display().to_string());
+            }
+            let largest = LARGEST.load(Ordering::Relaxed);
+            if largest > MALLOC_LIMIT && before <= MALLOC_LIMIT {
+                failures.push(format!("{}: allocated {largest} bytes", file.display()));
             }
         }
     }

@@ -257,7 +257,22 @@ impl<'a> Iter<'a> {
                 log::read_value(&**wal, &self.db.dir.join(WAL), slot.offset, slot.len, key)?
             }
             Found::Seg(seg, e) => {
-                match log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key) {
+                // The entry's length sizes the read buffer: an entry that
+                // points past its segment is damage, not a length to trust.
+                let fits = e
+                    .offset
+                    .checked_add(u64::from(e.len))
+                    .is_some_and(|end| end <= seg.log_len);
+                let read = if fits {
+                    log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key)
+                } else {
+                    Err(Error::corrupt(
+                        seg.log_path.with_extension("idx"),
+                        0,
+                        "an entry points past the end of its segment",
+                    ))
+                };
+                match read {
                     Ok(Some(v)) => Some(v),
                     // The entry may be what is damaged (it points at another
                     // key's record, or at a tombstone though it says put): a
