@@ -25,4 +25,7 @@ pub mod format;
 #[doc(hidden)]
 pub mod cli;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use engine::{Batch, Db, Error, Options, Result, SyncMode};

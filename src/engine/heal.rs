@@ -27,7 +27,9 @@ fn in_segment(seg: &Segment, key: &[u8], want_value: bool) -> Result<Found> {
         return Ok(Found::Absent);
     };
     let idx_path = seg.log_path.with_extension("idx");
-    if entry.offset + u64::from(entry.len) > seg.log_len {
+    // Checked: the offset is read from the index, and may be anything.
+    let end = entry.offset.checked_add(u64::from(entry.len));
+    if end.is_none_or(|end| end > seg.log_len) {
         return Err(Error::corrupt(
             &idx_path,
             0,

@@ -245,7 +245,9 @@ impl<'a> Iter<'a> {
             })
     }
 
-    fn value(&self, key: &[u8], found: &Found) -> Result<Vec<u8>> {
+    /// The value of a key the merge found live; `None` when the index entry
+    /// that said so was wrong and the key is not live after all.
+    fn value(&self, key: &[u8], found: &Found) -> Result<Option<Vec<u8>>> {
         let value = match found {
             Found::Mem(slot) => {
                 let wal = self
@@ -255,17 +257,33 @@ impl<'a> Iter<'a> {
                 log::read_value(&**wal, &self.db.dir.join(WAL), slot.offset, slot.len, key)?
             }
             Found::Seg(seg, e) => {
-                match log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key) {
-                    Ok(v) => v,
-                    // The entry may be what is damaged: a point lookup heals the
-                    // index, and reports the segment if that is what is damaged.
-                    Err(Error::Corrupt { .. }) => self.db.get(key)?,
+                // The entry's length sizes the read buffer: an entry that
+                // points past its segment is damage, not a length to trust.
+                let fits = e
+                    .offset
+                    .checked_add(u64::from(e.len))
+                    .is_some_and(|end| end <= seg.log_len);
+                let read = if fits {
+                    log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key)
+                } else {
+                    Err(Error::corrupt(
+                        seg.log_path.with_extension("idx"),
+                        0,
+                        "an entry points past the end of its segment",
+                    ))
+                };
+                match read {
+                    Ok(Some(v)) => Some(v),
+                    // The entry may be what is damaged (it points at another
+                    // key's record, or at a tombstone though it says put): a
+                    // point lookup heals the index and gives the truth, or
+                    // reports the segment if that is what is damaged.
+                    Ok(None) | Err(Error::Corrupt { .. }) => self.db.get(key)?,
                     Err(other) => return Err(other),
                 }
             }
         };
-        // A live entry always points at a put; None would mean a damaged index.
-        Ok(value.unwrap_or_default())
+        Ok(value)
     }
 }
 
@@ -273,18 +291,22 @@ impl Iterator for Iter<'_> {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (key, found) = match self.next_found()? {
-            Ok(x) => x,
-            Err(e) => return Some(Err(e)),
-        };
-        if !self.values {
-            return Some(Ok((key, Vec::new())));
-        }
-        match self.value(&key, &found) {
-            Ok(v) => Some(Ok((key, v))),
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
+        loop {
+            let (key, found) = match self.next_found()? {
+                Ok(x) => x,
+                Err(e) => return Some(Err(e)),
+            };
+            if !self.values {
+                return Some(Ok((key, Vec::new())));
+            }
+            match self.value(&key, &found) {
+                Ok(Some(v)) => return Some(Ok((key, v))),
+                // A wrong index entry named a key that is not live: skip it.
+                Ok(None) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
             }
         }
     }

@@ -33,6 +33,7 @@ use std::time::{Duration, SystemTime};
 mod batch;
 mod compaction;
 mod error;
+pub(crate) mod fuzzing;
 mod heal;
 mod index;
 mod iter;

@@ -1,0 +1,5 @@
+//! cargo-fuzz target `record`; the body, and its properties, are
+//! `tinykv::fuzzing::record`, which `tests/fuzz_corpus.rs` also replays.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tinykv::fuzzing::record(data));
