@@ -31,6 +31,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 mod batch;
+mod check;
 mod compaction;
 mod error;
 pub(crate) mod fuzzing;
@@ -46,9 +47,10 @@ pub mod storage;
 mod write;
 
 pub use batch::BatchWriter;
+pub use check::{CheckReport, Problem};
 pub use error::{Error, Result};
 pub use iter::{Iter, Keys};
-pub use recovery::{CheckReport, Problem, RecoverReport};
+pub use recovery::RecoverReport;
 pub use storage::{RealStorage, SimStorage, Storage};
 
 use heal::Found;
@@ -512,7 +514,7 @@ impl Db {
     /// Verifies every record's CRC and every file's structure, read-only.
     pub fn check(&self) -> Result<CheckReport> {
         let _w = self.lock_writer();
-        recovery::check_files(&*self.opts.storage, &self.dir)
+        check::check_files(&*self.opts.storage, &self.dir)
     }
 
     /// Salvages this open database in place, as [`Db::recover_dir`] does for
@@ -537,7 +539,7 @@ impl Db {
     /// Verifies the database in `dir` without changing a byte: no torn tail
     /// is cut and no index rebuilt. Takes the lock for the duration.
     pub fn check_dir(dir: impl AsRef<Path>, options: &Options) -> Result<CheckReport> {
-        recovery::check_dir(dir.as_ref(), options)
+        check::check_dir(dir.as_ref(), options)
     }
 
     /// Salvages every intact record of the database in `dir`: cuts torn
