@@ -7,7 +7,7 @@
 //! just after the last key returned, so every key present for the whole
 //! iteration is returned exactly once, in strictly increasing order.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -45,6 +45,8 @@ pub struct Iter<'a> {
     started: bool,
     done: bool,
     heals: u32,
+    /// One read-ahead window per segment, by id (segments are immutable).
+    read_ahead: HashMap<u64, log::ReadAhead>,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -72,6 +74,7 @@ impl<'a> Iter<'a> {
             started: false,
             done: false,
             heals: 0,
+            read_ahead: HashMap::new(),
         }
     }
 
@@ -88,6 +91,8 @@ impl<'a> Iter<'a> {
         self.mem_cursor = self.last.clone();
         self.mem_exhausted = false;
         self.segs.clear();
+        self.read_ahead
+            .retain(|id, _| st.segments.iter().any(|s| s.id == *id));
         let start = self.last.clone().unwrap_or_else(|| self.prefix.clone());
         for seg in st.segments.iter().rev() {
             let from = if start.is_empty() {
@@ -247,7 +252,7 @@ impl<'a> Iter<'a> {
 
     /// The value of a key the merge found live; `None` when the index entry
     /// that said so was wrong and the key is not live after all.
-    fn value(&self, key: &[u8], found: &Found) -> Result<Option<Vec<u8>>> {
+    fn value(&mut self, key: &[u8], found: &Found) -> Result<Option<Vec<u8>>> {
         let value = match found {
             Found::Mem(slot) => {
                 let wal = self
@@ -264,7 +269,14 @@ impl<'a> Iter<'a> {
                     .checked_add(u64::from(e.len))
                     .is_some_and(|end| end <= seg.log_len);
                 let read = if fits {
-                    log::read_value(&*seg.log, &seg.log_path, e.offset, e.len, key)
+                    self.read_ahead.entry(seg.id).or_default().read_value(
+                        &*seg.log,
+                        &seg.log_path,
+                        seg.log_len,
+                        e.offset,
+                        e.len,
+                        key,
+                    )
                 } else {
                     Err(Error::corrupt(
                         seg.log_path.with_extension("idx"),
