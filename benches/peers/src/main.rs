@@ -1031,10 +1031,10 @@ fn report(
         "tinykv_stats_after_compact": tinykv_stats,
         "targets": tj,
     });
-    if let Some(dir) = args.out.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).expect("out dir");
-        }
+    if let Some(dir) = args.out.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).expect("out dir");
     }
     std::fs::write(&args.out, serde_json::to_string_pretty(&doc).unwrap()).expect("write json");
     println!("\nwrote {}", args.out.display());
