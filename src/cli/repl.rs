@@ -81,15 +81,33 @@ pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
                 let _ = editor.append_history(path);
             }
         }
+        // A paste of several lines (bracketed paste) comes back as one
+        // string: run its lines one by one, as a shell would.
         let mut out = stdout.lock();
-        match session.execute(line.as_bytes(), &mut out) {
-            Ok(Next::Continue) => {}
-            Ok(Next::Exit) => break,
-            Err(e) => writeln!(out, "(error) {}", output::error_line(&e))?,
+        for piece in pasted_lines(&line) {
+            match session.execute(piece.as_bytes(), &mut out) {
+                Ok(Next::Continue) => {}
+                Ok(Next::Exit) => return Ok(Exit::Success),
+                Err(e) => writeln!(out, "(error) {}", output::error_line(&e))?,
+            }
+            out.flush()?;
         }
-        out.flush()?;
     }
     Ok(Exit::Success)
+}
+
+/// The lines of what the editor returned: one, or several for a paste.
+/// Blank lines of a paste are skipped; a single blank line is kept, so
+/// that Enter on an empty prompt still just shows the prompt again.
+fn pasted_lines(line: &str) -> Vec<&str> {
+    let pieces: Vec<&str> = line.split(['\n', '\r']).collect();
+    if pieces.len() == 1 {
+        return pieces;
+    }
+    pieces
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect()
 }
 
 /// Creates the history file's directory; `None` when that is impossible
@@ -218,3 +236,16 @@ impl Highlighter for ReplHelper<'_> {
 impl Validator for ReplHelper<'_> {}
 
 impl Helper for ReplHelper<'_> {}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_paste_runs_line_by_line() {
+        assert_eq!(super::pasted_lines("set a 1"), vec!["set a 1"]);
+        assert_eq!(super::pasted_lines(""), vec![""]);
+        assert_eq!(
+            super::pasted_lines("set a 1\nget a\r\n\ncount\n"),
+            vec!["set a 1", "get a", "count"]
+        );
+    }
+}
