@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'tinykv' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Run FILE as a script: one command a line, as in the REPL')
@@ -49,8 +49,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;set' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -61,8 +61,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;get' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the exact bytes of the value, with no newline added (one KEY only)')
@@ -74,8 +74,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;del' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -87,8 +87,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;keys' {
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -101,8 +101,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;dump' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only pairs whose key starts with P')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -114,8 +114,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;load' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -126,8 +126,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;compact' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -138,8 +138,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;check' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -150,8 +150,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;recover' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -162,8 +162,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;stats' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
@@ -175,8 +175,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;generate' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')

@@ -18,8 +18,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
     }
     var completions = [
         &'tinykv'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -f 'Run FILE as a script: one command a line, as in the REPL'
@@ -45,8 +45,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tinykv;set'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -56,8 +56,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;get'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --raw 'Print the exact bytes of the value, with no newline added (one KEY only)'
@@ -68,8 +68,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;del'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -80,8 +80,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;keys'= {
             cand --prefix 'Only keys starting with P'
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -93,8 +93,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;dump'= {
             cand --format 'The dump format'
             cand --prefix 'Only pairs whose key starts with P'
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -105,8 +105,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;load'= {
             cand --format 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]'
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -116,8 +116,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;compact'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -127,8 +127,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;check'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -138,8 +138,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;recover'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -149,8 +149,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;stats'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --json 'Print one JSON object'
@@ -161,8 +161,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;generate'= {
-            cand -d 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'

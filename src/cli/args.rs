@@ -47,7 +47,7 @@ damage, 2 any error.";
     args_override_self = true
 )]
 pub struct Args {
-    /// Database directory, created on first use [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]
+    /// Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]
     #[arg(
         short,
         long,

@@ -31,6 +31,9 @@ pub struct Config {
     pub mode: Mode,
     /// Engine overrides, in test builds only.
     pub tuning: Tuning,
+    /// Whether `dir` is the default one (created on first use by any
+    /// command; a directory named with `--dir` is created only by writes).
+    pub default_dir: bool,
 }
 
 /// What a run does.
@@ -93,6 +96,7 @@ impl Config {
                 bail: args.bail,
             },
         };
+        let args_dir_was_none = args.dir.is_none();
         let dir = match args.dir {
             Some(dir) if dir.as_os_str().is_empty() => bail!("--dir is empty"),
             Some(dir) => dir,
@@ -100,6 +104,7 @@ impl Config {
             None if matches!(mode, Mode::Generate(_)) => PathBuf::new(),
             None => default_dir(&env)?,
         };
+        let from_default = args_dir_was_none;
         let history = match mode {
             Mode::Repl => history_file(&env),
             _ => None,
@@ -115,14 +120,26 @@ impl Config {
             quiet: args.quiet,
             mode,
             tuning: Tuning::from_env(&env)?,
+            default_dir: from_default,
         })
     }
 
     /// The engine options this configuration asks for.
     pub fn options(&self) -> Options {
+        // Reads never create a database: a mistyped --dir is an error, not
+        // a new empty database that answers "not found".
+        let writes = match &self.mode {
+            Mode::Command(c) => matches!(
+                c,
+                Command::Set { .. } | Command::Del { .. } | Command::Load { .. }
+            ),
+            Mode::Generate(_) => false,
+            Mode::Repl | Mode::Script { .. } => true,
+        };
         self.tuning.apply(Options {
             sync: self.sync,
             lock_timeout: self.wait,
+            create: writes || self.default_dir,
             ..Options::default()
         })
     }

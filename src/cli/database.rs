@@ -13,8 +13,11 @@ use crate::engine::{Db, Error};
 /// Opens the configured database, creating it on first use.
 pub fn open(config: &Config) -> Result<Db> {
     let db = Db::open(&config.dir, config.options()).map_err(|e| open_error(config, e))?;
+    // An unfinished batch (an interrupted load) was never acknowledged:
+    // cutting it loses nothing, so it is not worth a warning.
     if let Some(cut) = &db.open_report().truncated
         && !config.quiet
+        && !cut.unfinished_batch
     {
         let saved = cut
             .saved_to

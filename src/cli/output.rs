@@ -13,7 +13,14 @@ use crate::format::escape_bytes;
 
 /// A key as shown in a message: tsv-escaped, in single quotes.
 pub fn key(bytes: &[u8]) -> String {
-    format!("'{}'", escape_bytes(bytes))
+    const SHOWN: usize = 60;
+    let escaped = escape_bytes(bytes);
+    if escaped.chars().count() <= SHOWN + 20 {
+        return format!("'{escaped}'");
+    }
+    // A key can be 64 KiB: an error stays one readable line.
+    let head: String = escaped.chars().take(SHOWN).collect();
+    format!("'{head}…' ({} bytes)", bytes.len())
 }
 
 /// Prints `tinykv: <message>` on stderr, ignoring a closed stderr.
@@ -187,5 +194,7 @@ mod tests {
     #[test]
     fn keys_in_messages_are_escaped() {
         assert_eq!(key(b"a\tb\xff"), "'a\\tb\\xff'");
+        let long = key(&[b'k'; 65_537]);
+        assert_eq!(long, format!("'{}…' (65537 bytes)", "k".repeat(60)));
     }
 }

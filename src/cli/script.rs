@@ -22,6 +22,9 @@ use crate::engine::Db;
 pub fn run(db: &Db, source: &ScriptSource, bail: bool) -> Result<Exit> {
     let input: Box<dyn BufRead> = match source {
         ScriptSource::Stdin => Box::new(io::stdin().lock()),
+        ScriptSource::File(path) if path.is_dir() => {
+            anyhow::bail!("cannot read script {} (it is a directory)", path.display())
+        }
         ScriptSource::File(path) => {
             Box::new(BufReader::new(File::open(path).with_context(|| {
                 format!("cannot open script {}", path.display())

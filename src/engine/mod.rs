@@ -137,6 +137,9 @@ pub struct Truncation {
     pub reason: String,
     /// Where the cut bytes were saved (in `lost+found/`), when not all zero.
     pub saved_to: Option<PathBuf>,
+    /// The tail was only a batch cut off before its commit (an interrupted
+    /// load): never acknowledged, so nothing was lost and nothing is saved.
+    pub unfinished_batch: bool,
 }
 
 /// Sizes and counts, from [`Db::stats`].

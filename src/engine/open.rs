@@ -460,14 +460,43 @@ fn replay_wal(
                 format!("{}; {INTACT_AFTER}", damage.reason),
             ));
         }
-        let mut t = save_tail(storage, dir, &tail, end.valid_len, &damage.reason)?;
-        t.reason = format!("at offset {}: {}", damage.offset, damage.reason);
+        let unfinished = unfinished_batch(&tail);
+        let mut t = if unfinished > 0 {
+            // A batch cut off before its commit (an interrupted `load`) was
+            // never acknowledged: nothing is lost, nothing worth keeping.
+            Truncation {
+                offset: end.valid_len,
+                bytes: cut,
+                reason: format!("an unfinished batch of {unfinished} records, never acknowledged"),
+                saved_to: None,
+                unfinished_batch: true,
+            }
+        } else {
+            save_tail(storage, dir, &tail, end.valid_len, &damage.reason)?
+        };
+        if unfinished == 0 {
+            t.reason = format!("at offset {}: {}", damage.offset, damage.reason);
+        }
         file.set_len(end.valid_len)
             .map_err(|e| Error::io("truncate", path, e))?;
         file.sync_data().map_err(|e| Error::io("fsync", path, e))?;
         report.truncated = Some(t);
     }
     Ok((file, end.valid_len, mem))
+}
+
+/// How many intact batch records `tail` starts with, when nothing but batch
+/// records (and at most one torn record at the end) is there; 0 otherwise.
+fn unfinished_batch(tail: &[u8]) -> usize {
+    let (mut pos, mut n) = (0, 0);
+    while let Ok((rec, len)) = record::decode(&tail[pos..]) {
+        if !matches!(rec.tag, record::Tag::BatchPut | record::Tag::BatchDelete) {
+            return 0;
+        }
+        pos += len;
+        n += 1;
+    }
+    n
 }
 
 /// Saves the bytes cut off the active log in `lost+found/` unless they are
@@ -489,6 +518,7 @@ fn save_tail(
         bytes: tail.len() as u64,
         reason: reason.into(),
         saved_to,
+        unfinished_batch: false,
     })
 }
 
@@ -638,5 +668,38 @@ mod tests {
         assert!(Db::check_dir(dir.path(), &opts()).unwrap().is_clean());
         let db = Db::open(dir.path(), opts()).unwrap();
         assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn an_unfinished_batch_is_cut_without_saving_it() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut bytes = file_header(LOG_MAGIC).to_vec();
+        encode(&mut bytes, Tag::Put, b"kept", b"1");
+        let kept = bytes.len();
+        for i in 0..50u32 {
+            encode(&mut bytes, Tag::BatchPut, format!("b{i}").as_bytes(), b"v");
+        }
+        let torn = bytes.len() - 5;
+        let wal = dir.path().join("wal.log");
+        std::fs::write(&wal, &bytes[..torn]).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let t = db.open_report().truncated.clone().expect("cut");
+        assert!(t.unfinished_batch, "{t:?}");
+        assert_eq!((t.offset, t.bytes), (kept as u64, (torn - kept) as u64));
+        assert_eq!(t.saved_to, None);
+        assert!(!dir.path().join("lost+found").exists());
+        assert_eq!(db.get(b"kept").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(db.get(b"b0").unwrap(), None);
+        drop(db);
+        // A torn plain record is not a batch: it is saved as before.
+        let mut bytes = std::fs::read(&wal).unwrap();
+        encode(&mut bytes, Tag::Put, b"torn", b"value");
+        let n = bytes.len() - 3;
+        std::fs::write(&wal, &bytes[..n]).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let t = db.open_report().truncated.clone().expect("cut");
+        assert!(!t.unfinished_batch);
+        assert!(t.saved_to.is_some());
     }
 }
