@@ -33,7 +33,7 @@ mod resp;
 mod tsv;
 
 use std::fmt;
-use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::iter::FusedIterator;
 use std::str::FromStr;
 
@@ -195,7 +195,10 @@ impl<R: BufRead> Reader<R> {
     pub fn new(format: Format, input: R) -> Self {
         let inner = match format {
             Format::Tsv => ReaderInner::Lines {
-                lines: LineReader::new(input, tsv::MAX_LINE_LEN, false),
+                lines: LineReader {
+                    tab_within: Some(4 * MAX_KEY_LEN + 1),
+                    ..LineReader::new(input, tsv::MAX_LINE_LEN, false)
+                },
                 parse: tsv::parse_line,
             },
             Format::Jsonl => ReaderInner::Lines {
@@ -267,6 +270,9 @@ struct LineReader<R> {
     input: R,
     buf: Vec<u8>,
     max_len: usize,
+    /// For tsv: a line must show its TAB within this many bytes (the longest
+    /// escaped key), so a line without one is refused without buffering it.
+    tab_within: Option<usize>,
     /// Whether a line of only ASCII whitespace counts as blank (else only "").
     skip_whitespace: bool,
     /// 1-based number of the line last returned.
@@ -279,8 +285,55 @@ impl<R: BufRead> LineReader<R> {
             input,
             buf: Vec::new(),
             max_len,
+            tab_within: None,
             skip_whitespace,
             line_no: 0,
+        }
+    }
+
+    /// Reads one line into `buf` (with its `\n`, if any); stops early, with
+    /// an error, past `max_len` or past `tab_within` without a TAB.
+    fn fill_line(&mut self) -> Result<usize, ParseError> {
+        let mut tab_seen = false;
+        loop {
+            let avail = match self.input.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if avail.is_empty() {
+                return Ok(self.buf.len());
+            }
+            let (take, done) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            let chunk = &avail[..take];
+            tab_seen = tab_seen || chunk.contains(&b'\t');
+            self.buf.extend_from_slice(chunk);
+            self.input.consume(take);
+            let content = self.buf.len() - usize::from(done);
+            let at = Position::Line(self.line_no + 1);
+            if content > self.max_len {
+                return Err(ParseError::Invalid {
+                    at,
+                    reason: format!("line longer than {} bytes", self.max_len),
+                });
+            }
+            if let Some(limit) = self.tab_within
+                && !tab_seen
+                && content > limit
+            {
+                return Err(ParseError::Invalid {
+                    at,
+                    reason: format!(
+                        "expected a TAB within the first {limit} bytes (keys are at most {MAX_KEY_LEN} bytes)"
+                    ),
+                });
+            }
+            if done {
+                return Ok(self.buf.len());
+            }
         }
     }
 
@@ -288,24 +341,12 @@ impl<R: BufRead> LineReader<R> {
     fn next_line(&mut self) -> Result<Option<(u64, &[u8])>, ParseError> {
         loop {
             self.buf.clear();
-            let limit = u64::try_from(self.max_len)
-                .unwrap_or(u64::MAX)
-                .saturating_add(1);
-            let n = (&mut self.input)
-                .take(limit)
-                .read_until(b'\n', &mut self.buf)?;
-            if n == 0 {
+            if self.fill_line()? == 0 {
                 return Ok(None);
             }
             self.line_no += 1;
             if self.buf.last() == Some(&b'\n') {
                 self.buf.pop();
-            }
-            if self.buf.len() > self.max_len {
-                return Err(ParseError::Invalid {
-                    at: Position::Line(self.line_no),
-                    reason: format!("line longer than {} bytes", self.max_len),
-                });
             }
             let blank = if self.skip_whitespace {
                 self.buf.iter().all(u8::is_ascii_whitespace)
@@ -368,9 +409,42 @@ mod tests {
     }
 
     #[test]
+    fn a_tsv_line_without_a_tab_is_refused_before_it_is_read_whole() {
+        // 8 MiB of key-ish bytes and no TAB: refused at the first 256 KiB.
+        struct Endless(usize);
+        impl std::io::Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(self.0);
+                buf[..n].fill(b'a');
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut input = io::BufReader::new(Endless(8 << 20));
+        let mut r = Reader::new(Format::Tsv, &mut input);
+        let err = r.next().unwrap().unwrap_err().to_string();
+        assert!(err.starts_with("line 1: expected a TAB within"), "{err}");
+        drop(r);
+        let left = input.get_ref().0;
+        assert!(
+            left > (7 << 20),
+            "read {} bytes before refusing",
+            (8 << 20) - left
+        );
+        // A long key that is legal still loads.
+        let key = vec![b'k'; MAX_KEY_LEN];
+        let mut line = key.clone();
+        line.extend_from_slice(b"\tv\n");
+        let pairs: Vec<_> = Reader::new(Format::Tsv, &line[..])
+            .map(|p| p.unwrap())
+            .collect();
+        assert_eq!(pairs, vec![(key, b"v".to_vec())]);
+    }
+
+    #[test]
     fn io_errors_are_reported_as_io() {
         struct Failing;
-        impl Read for Failing {
+        impl std::io::Read for Failing {
             fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
                 Err(io::Error::other("disk on fire"))
             }
