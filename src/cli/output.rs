@@ -35,8 +35,9 @@ pub fn error_line(err: &anyhow::Error) -> String {
     let mut causes: Vec<String> = Vec::new();
     let mut previous = what.clone();
     for cause in chain {
-        // Some errors (the engine's `Io`) print their source in their own
-        // message and also return it as `source()`: say it once.
+        // An error type that prints its source in its own message and also
+        // returns it as `source()` (a convention some crates break) would
+        // say it twice: say it once.
         if !previous.ends_with(&cause) {
             causes.push(cause.clone());
         }

@@ -13,8 +13,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong in the storage engine.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An I/O operation on a database file failed.
-    #[error("{op} {path}: {source}")]
+    /// An I/O operation on a database file failed. The OS error is the
+    /// [`source`](std::error::Error::source), not part of this message, so
+    /// that a printer of the error chain says it once.
+    #[error("{op} {path}")]
     Io {
         /// What was being done ("write", "fsync", "rename", ...).
         op: &'static str,
@@ -120,11 +122,37 @@ impl Error {
         }
     }
 
+    /// This error and its causes on one line (`fsync /d/wal.log: Input/output
+    /// error`), for messages kept as text, such as a poisoned handle's cause.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     /// The underlying I/O error kind, if this is an I/O failure.
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         match self {
             Error::Io { source, .. } => Some(source.kind()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_says_its_cause_once() {
+        let e = Error::io("fsync", "/d/wal.log", io::Error::other("disk on fire"));
+        assert_eq!(e.to_string(), "fsync /d/wal.log");
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "disk on fire");
+        assert_eq!(e.with_causes(), "fsync /d/wal.log: disk on fire");
     }
 }

@@ -267,7 +267,7 @@ impl Db {
 }
 
 pub(super) fn poison(w: &mut Writer, e: &Error) {
-    w.poisoned.get_or_insert_with(|| e.to_string());
+    w.poisoned.get_or_insert_with(|| e.with_causes());
 }
 
 /// The same failure for every request of a group.
@@ -279,7 +279,7 @@ fn spread(tickets: Vec<u64>, e: Error) -> Vec<(u64, Result<()>)> {
             source: io::Error::new(source.kind(), source.to_string()),
         },
         other => Error::Poisoned {
-            cause: other.to_string(),
+            cause: other.with_causes(),
         },
     };
     let mut out: Vec<_> = tickets
