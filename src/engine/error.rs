@@ -152,7 +152,10 @@ mod tests {
     fn an_io_error_says_its_cause_once() {
         let e = Error::io("fsync", "/d/wal.log", io::Error::other("disk on fire"));
         assert_eq!(e.to_string(), "fsync /d/wal.log");
-        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "disk on fire");
+        assert_eq!(
+            std::error::Error::source(&e).unwrap().to_string(),
+            "disk on fire"
+        );
         assert_eq!(e.with_causes(), "fsync /d/wal.log: disk on fire");
     }
 }
