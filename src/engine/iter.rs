@@ -78,6 +78,16 @@ impl<'a> Iter<'a> {
         }
     }
 
+    /// Starts after `key`: only keys greater than it are returned. Meant for
+    /// resuming an earlier iteration (a server's SCAN cursor); call it before
+    /// the first `next`. A `key` below the prefix changes nothing.
+    pub fn after(mut self, key: &[u8]) -> Iter<'a> {
+        if !self.started && key >= self.prefix.as_slice() {
+            self.last = Some(key.to_vec());
+        }
+        self
+    }
+
     /// Turns this into an iterator of (key, record length) pairs, for sizes.
     pub(super) fn with_lengths(self) -> Lengths<'a> {
         Lengths(self)
@@ -327,6 +337,13 @@ impl Iterator for Iter<'_> {
 /// Iterator over live keys in order; see [`Db::keys`].
 #[derive(Debug)]
 pub struct Keys<'a>(pub(super) Iter<'a>);
+
+impl Keys<'_> {
+    /// Starts after `key`; see [`Iter::after`].
+    pub fn after(self, key: &[u8]) -> Self {
+        Keys(self.0.after(key))
+    }
+}
 
 impl Iterator for Keys<'_> {
     type Item = Result<Vec<u8>>;

@@ -463,6 +463,16 @@ impl Db {
         Ok(self.keys(&[]).next().transpose()?.is_none())
     }
 
+    /// Whether the files have grown past the automatic-compaction threshold
+    /// (at least `compact_min_bytes` and `compact_ratio` × the size after the
+    /// last compaction). Cheap: no key is read. A program that turns
+    /// `auto_compact` off, such as a server compacting in a thread of its
+    /// own, asks this to decide when to call [`Db::compact`].
+    pub fn compaction_due(&self) -> bool {
+        let w = self.lock_writer();
+        self.total_bytes(&w) >= self.compaction_threshold(&w)
+    }
+
     /// Makes every acknowledged write durable (a no-op under [`SyncMode::Always`]).
     pub fn flush(&self) -> Result<()> {
         let mut w = self.lock_writer();
