@@ -26,12 +26,13 @@ fn in_segment(seg: &Segment, key: &[u8], want_value: bool) -> Result<Found> {
     let Some(entry) = seg.index.lookup(key)? else {
         return Ok(Found::Absent);
     };
-    let idx_path = seg.log_path.with_extension("idx");
+    // Built only on the error paths: a lookup allocates nothing it can avoid.
+    let idx_path = || seg.log_path.with_extension("idx");
     // Checked: the offset is read from the index, and may be anything.
     let end = entry.offset.checked_add(u64::from(entry.len));
     if end.is_none_or(|end| end > seg.log_len) {
         return Err(Error::corrupt(
-            &idx_path,
+            idx_path(),
             0,
             "an entry points past the end of its segment",
         ));
@@ -47,7 +48,7 @@ fn in_segment(seg: &Segment, key: &[u8], want_value: bool) -> Result<Found> {
     };
     if delete != entry.delete {
         return Err(Error::corrupt(
-            &idx_path,
+            idx_path(),
             0,
             "an entry's kind does not match its record",
         ));

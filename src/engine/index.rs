@@ -24,10 +24,10 @@
 use std::cmp::Ordering;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::record::{self, FILE_HEADER_LEN, HeaderError, INDEX_MAGIC, u32_at, u64_at};
-use super::storage::{OpenMode, Storage, StorageFile, read_exact_at};
+use super::storage::{OpenMode, Storage, StorageFile, Uncached, read_exact_at};
 use super::{Error, Result};
 
 const ENTRY_HEADER_LEN: usize = 21;
@@ -299,6 +299,9 @@ pub struct Index {
     path: PathBuf,
     /// The decoded footer.
     pub footer: Footer,
+    /// The sparse offsets, once read and verified (8 bytes per 64 keys):
+    /// every seek needs them, and the file never changes.
+    sparse: OnceLock<Arc<[u64]>>,
 }
 
 impl Index {
@@ -334,6 +337,7 @@ impl Index {
             file,
             path: path.to_owned(),
             footer,
+            sparse: OnceLock::new(),
         }))
     }
 
@@ -399,7 +403,10 @@ impl Index {
     }
 
     /// The sparse offsets (every 64th entry), verified.
-    pub fn sparse(&self) -> Result<Vec<u64>> {
+    pub fn sparse(&self) -> Result<Arc<[u64]>> {
+        if let Some(sparse) = self.sparse.get() {
+            return Ok(Arc::clone(sparse));
+        }
         let n = self.footer.entries.div_ceil(SPARSE_EVERY as u64) as usize;
         let mut buf = vec![0u8; n * 8 + 4];
         read_exact_at(&*self.file, &mut buf, self.footer.sparse_off)
@@ -407,7 +414,8 @@ impl Index {
         if crc32fast::hash(&buf[..n * 8]) != u32_at(&buf, n * 8) {
             return Err(self.corrupt(self.footer.sparse_off, "sparse index CRC mismatch"));
         }
-        Ok((0..n).map(|i| u64_at(&buf, i * 8)).collect())
+        let sparse: Arc<[u64]> = (0..n).map(|i| u64_at(&buf, i * 8)).collect();
+        Ok(Arc::clone(self.sparse.get_or_init(|| sparse)))
     }
 
     /// Offset of the first entry whose key is ≥ `key` (or the end of the entries).
@@ -508,7 +516,8 @@ impl Iterator for EntryIter {
             let want = (ENTRY_HEADER_LEN + super::MAX_KEY_LEN).max(ITER_CHUNK) as u64;
             let n = want.min(end - self.pos) as usize;
             self.buf.resize(n, 0);
-            if let Err(e) = read_exact_at(&*self.index.file, &mut self.buf, self.pos) {
+            let file = Uncached(&*self.index.file);
+            if let Err(e) = read_exact_at(&file, &mut self.buf, self.pos) {
                 self.pos = end;
                 return Some(Err(self.index.read_err(e)));
             }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::index::{Entry, EntryIter};
 use super::log;
 use super::record::FILE_HEADER_LEN;
-use super::storage::StorageFile;
+use super::storage::{StorageFile, Uncached};
 use super::{Db, Error, MemSlot, Result, Segment, State, WAL};
 
 const CHUNK: usize = 256;
@@ -269,7 +269,13 @@ impl<'a> Iter<'a> {
                     .wal
                     .as_ref()
                     .expect("sources are built before any key is found");
-                log::read_value(&**wal, &self.db.dir.join(WAL), slot.offset, slot.len, key)?
+                log::read_value(
+                    &Uncached(&**wal),
+                    &self.db.dir.join(WAL),
+                    slot.offset,
+                    slot.len,
+                    key,
+                )?
             }
             Found::Seg(seg, e) => {
                 // The entry's length sizes the read buffer: an entry that
@@ -280,7 +286,7 @@ impl<'a> Iter<'a> {
                     .is_some_and(|end| end <= seg.log_len);
                 let read = if fits {
                     self.read_ahead.entry(seg.id).or_default().read_value(
-                        &*seg.log,
+                        &Uncached(&*seg.log),
                         &seg.log_path,
                         seg.log_len,
                         e.offset,

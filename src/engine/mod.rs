@@ -93,6 +93,10 @@ pub struct Options {
     pub compact_ratio: f64,
     /// Run compaction automatically when both thresholds are crossed.
     pub auto_compact: bool,
+    /// Bytes of file blocks kept in memory for small reads (point lookups),
+    /// at most; 0 turns the cache off. Only what is read is kept, so a
+    /// short-lived handle uses little of it; long scans bypass it.
+    pub cache_bytes: u64,
     /// The file system to use.
     pub storage: Arc<dyn Storage>,
 }
@@ -108,6 +112,7 @@ impl Default for Options {
             compact_min_bytes: 5 * 1024 * 1024,
             compact_ratio: 2.0,
             auto_compact: true,
+            cache_bytes: 256 * 1024 * 1024,
             storage: Arc::new(RealStorage),
         }
     }

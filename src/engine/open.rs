@@ -11,7 +11,7 @@ use super::index::{self, Entry, Group, Index, IndexMeta};
 use super::log::{self, LoggedOp};
 use super::record::{self, FILE_HEADER_LEN, HeaderError, LOG_MAGIC};
 use super::recovery;
-use super::storage::{OpenMode, PathKind, Storage, StorageFile, read_exact_at};
+use super::storage::{CachingStorage, OpenMode, PathKind, Storage, StorageFile, read_exact_at};
 use super::{
     Db, Error, LOST_FOUND, MemSlot, OpenReport, Options, Queue, Result, Segment, State, Truncation,
     WAL, Writer, lock, parse_seg_name, seg_idx_name, seg_log_name,
@@ -82,11 +82,16 @@ pub(super) fn refuse_foreign(dir: &Path, l: &Listing) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn open(dir: &Path, opts: Options) -> Result<Db> {
+pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
     if opts.segment_size < 4096 || opts.compact_ratio.is_nan() || opts.compact_ratio < 1.0 {
         return Err(Error::InvalidOption(
             "segment_size must be at least 4096 and compact_ratio at least 1".into(),
         ));
+    }
+    if opts.cache_bytes > 0 {
+        // Every file of this handle reads through one cache; see cache.rs.
+        let inner = Arc::clone(&opts.storage);
+        opts.storage = Arc::new(CachingStorage::new(inner, opts.cache_bytes));
     }
     let storage = &*opts.storage;
     prepare_dir(storage, dir, opts.create)?;

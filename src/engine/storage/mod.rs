@@ -22,11 +22,13 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+mod cache;
 mod fault;
 mod faulty;
 mod real;
 mod sim;
 
+pub(crate) use cache::CachingStorage;
 pub use fault::{Fault, FaultKind, FaultOp};
 pub use faulty::FaultyStorage;
 pub use real::RealStorage;
@@ -82,6 +84,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
 pub trait StorageFile: Send + Sync + fmt::Debug {
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at end of file.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// As [`read_at`](Self::read_at), but past any cache and without
+    /// filling it: for reads that will not come again soon (iteration).
+    fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.read_at(buf, offset)
+    }
     /// Writes all of `buf` at `offset`, extending the file as needed.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes the file's bytes and length durable (fdatasync).
@@ -94,6 +101,31 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     }
     /// Truncates or extends the file.
     fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// A view of a file whose reads go past any cache
+/// ([`StorageFile::read_at_uncached`]): iteration reads through it, so that a
+/// walk over the whole database neither evicts the blocks that lookups use
+/// nor makes memory grow with the database.
+#[derive(Debug)]
+pub struct Uncached<'a>(pub &'a dyn StorageFile);
+
+impl StorageFile for Uncached<'_> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at_uncached(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_at(buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
 }
 
 /// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.
