@@ -39,6 +39,12 @@ for s in "${segs[@]}"; do
     cp "$db/$s" "$seeds/log_scan/$s"
     cp "$db/${s%.log}.idx" "$seeds/index/${s%.log}.idx"
 done
+# A compacted copy: its segments are in key order, with sorted indexes.
+cp -r "$db" "$work/compacted"
+"$bin" -d "$work/compacted" compact > /dev/null
+first=$(cd "$work/compacted" && ls seg-*.log | head -n 1)
+cp "$work/compacted/$first" "$seeds/log_scan/sorted-$first"
+cp "$work/compacted/${first%.log}.idx" "$seeds/index/sorted-${first%.log}.idx"
 # Records: each log without its file header starts with a record; and a
 # batch (load writes one) as it lies in the log.
 for f in "$seeds"/log_scan/*; do tail -c +17 "$f" | head -c 600 > "$seeds/record/$(basename "$f").rec"; done

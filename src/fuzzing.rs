@@ -15,7 +15,7 @@ use std::io::{BufReader, Read};
 use crate::cli::words;
 use crate::format::{Format, Pair, Reader, Writer};
 
-pub use crate::engine::fuzzing::{index, log_scan, record, sample};
+pub use crate::engine::fuzzing::{fix_index_crcs, index, log_scan, record, sample};
 
 /// A target's body.
 pub type Target = fn(&[u8]);

@@ -189,11 +189,11 @@ fn a_database_from_a_future_format_version() {
     let db = seeded();
     let before = dump(&db);
     // Regression: check reported a newer header as damage and recover
-    // rewrote the file as version 1.
+    // rewrote the file in the current version.
     for file in ["wal.log", "seg-00000001.log", "seg-00000001.idx"] {
         let path = db.path.join(file);
         let clean = fs::read(&path).unwrap();
-        set_version(&path, 2);
+        set_version(&path, 3);
         let newer = fs::read(&path).unwrap();
         for args in [
             &[&b"get"[..], b"a"][..],
@@ -207,10 +207,10 @@ fn a_database_from_a_future_format_version() {
             &[b"recover"],
         ] {
             let c = case(
-                &format!("{file} version 2: {args:?}"),
+                &format!("{file} version 3: {args:?}"),
                 args,
                 b"",
-                "format version 2",
+                "format version 3",
             );
             let out = run(&db, &c);
             if !out.stderr_str().contains(file) {
@@ -223,10 +223,10 @@ fn a_database_from_a_future_format_version() {
             );
         }
         let c = case(
-            &format!("{file} version 2: load"),
+            &format!("{file} version 3: load"),
             &[b"load"],
             b"k\tv\n",
-            "format version 2",
+            "format version 3",
         );
         run(&db, &c);
         assert!(

@@ -15,6 +15,7 @@
 //! and from a later seal, their indexes, a non-empty `wal.log` holding puts,
 //! tombstones and a batch, and `LOCK`) is built once and copied per case.
 
+mod layout;
 mod util;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -270,8 +271,7 @@ fn build() -> Fixture {
     segs.sort();
     let group = |seg: &str| {
         let idx = fs::read(db.path.join(seg.replace(".log", ".idx"))).unwrap();
-        let footer = &idx[idx.len() - 88..];
-        u64::from_le_bytes(footer[64..72].try_into().unwrap())
+        layout::group_first(&idx)
     };
     let compacted = segs
         .iter()
@@ -345,25 +345,18 @@ struct Unit {
 
 fn units(bytes: &[u8]) -> Vec<Unit> {
     let mut out = Vec::new();
-    let mut pos = 16;
     let mut batch: Option<Unit> = None;
-    while pos + 13 <= bytes.len() {
-        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-        let (tag, k, v) = (
-            bytes[pos + 4],
-            u32_at(pos + 5) as usize,
-            u32_at(pos + 9) as usize,
-        );
-        let end = pos + 13 + k + v;
-        let key = String::from_utf8_lossy(&bytes[pos + 13..pos + 13 + k]).into_owned();
-        match tag {
+    for rec in layout::records(bytes) {
+        let end = rec.offset + rec.len;
+        let key = String::from_utf8_lossy(&bytes[rec.key.clone()]).into_owned();
+        match rec.tag {
             1 | 2 => out.push(Unit {
-                span: pos..end,
+                span: rec.offset..end,
                 keys: vec![key],
             }),
             3 | 4 => {
                 let u = batch.get_or_insert(Unit {
-                    span: pos..pos,
+                    span: rec.offset..rec.offset,
                     keys: Vec::new(),
                 });
                 u.keys.push(key);
@@ -375,9 +368,7 @@ fn units(bytes: &[u8]) -> Vec<Unit> {
             }
             t => panic!("tag {t} in an undamaged log"),
         }
-        pos = end;
     }
-    assert_eq!(pos, bytes.len(), "an undamaged log ends after a record");
     out
 }
 

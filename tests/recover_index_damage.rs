@@ -3,6 +3,7 @@
 //! indexes of a multi-output compaction.
 
 mod common_engine;
+mod layout;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -11,12 +12,8 @@ use std::path::{Path, PathBuf};
 use common_engine::{assert_contents, dir_listing, fill, real_options, seg_files, value_for};
 use tinykv::Db;
 
-const FOOTER: usize = 88;
-
-fn set_crc(buf: &mut [u8], crc_at: usize, range: std::ops::Range<usize>) {
-    let crc = crc32fast::hash(&buf[range]);
-    buf[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
-}
+use layout::FOOTER;
+use tinykv::fuzzing::fix_index_crcs;
 
 /// A database whose data sits in several sealed segments, with overwrites
 /// and deletes across them.
@@ -62,6 +59,11 @@ fn damage_each_index(damage: impl Fn(&Path, &mut Vec<u8>), what: &str, rebuilt: 
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let model = sealed_db(&dir);
+    let kinds: std::collections::BTreeSet<u8> = seg_files(&dir, ".idx")
+        .iter()
+        .map(|p| layout::layout(&fs::read(p).unwrap()).kind)
+        .collect();
+    assert_eq!(kinds.len(), 2, "sorted and hashed indexes are both damaged");
     for idx in seg_files(&dir, ".idx") {
         let clean = fs::read(&idx).unwrap();
         let mut bytes = clean.clone();
@@ -161,46 +163,62 @@ fn missing_index_rebuilds() {
 fn stale_segment_len_rebuilds() {
     damage_each_index(
         |_, b| {
-            let n = b.len();
-            let f = n - FOOTER;
-            let len = u64::from_le_bytes(b[f + 56..f + 64].try_into().unwrap());
+            let f = b.len() - FOOTER;
+            let len = u64::from_le_bytes(b[f + 64..f + 72].try_into().unwrap());
             // Shorter, not longer: an intact index describing a longer
             // segment means the segment was cut short, which open reports
             // (tests/corrupt_table.rs, SegX × CutToHeader).
-            b[f + 56..f + 64].copy_from_slice(&(len - 13).to_le_bytes());
-            set_crc(b, f + 84, f..f + 84);
+            fix_index_crcs(b, Some(len - 7));
         },
         "footer names a shorter segment length",
         true,
     );
 }
 
+/// Points the index somewhere else, with every CRC made right again: a
+/// hashed index's slots past the segment or at other keys' records, a
+/// sorted index's first block into the middle of a record.
+fn misdirect(b: &mut [u8], past_the_end: bool) {
+    let l = layout::layout(b);
+    if l.kind == 2 {
+        let slots = layout::occupied_slots(b, &l);
+        assert!(slots.len() >= 2 && l.slot_width == 8);
+        let first = u32::from_le_bytes(b[slots[0] + 4..slots[0] + 8].try_into().unwrap());
+        for (i, &at) in slots.iter().enumerate() {
+            let other = slots[(i + 1) % slots.len()];
+            let to = if past_the_end {
+                u32::MAX - 1
+            } else if i + 1 == slots.len() {
+                first
+            } else {
+                u32::from_le_bytes(b[other + 4..other + 8].try_into().unwrap())
+            };
+            b[at + 4..at + 8].copy_from_slice(&to.to_le_bytes());
+        }
+    } else {
+        let (at, n) = layout::first_sparse_offset_field(b, &l);
+        // The same width: 0x7f (127) or 0xff.. 0x7f, never a record start here.
+        for (i, byte) in b[at..at + n].iter_mut().enumerate() {
+            *byte = if i + 1 == n { 0x7f } else { 0xff };
+        }
+    }
+    fix_index_crcs(b, None);
+}
+
 #[test]
-fn entry_pointing_past_its_segment_is_healed_not_read() {
+fn index_pointing_past_its_segment_is_healed_not_read() {
     damage_each_index(
-        |_, b| {
-            // The first entry: crc u32 | kind u8 | key_len u32 | offset u64 | len u32 | key.
-            let key_len = u32::from_le_bytes(b[21..25].try_into().unwrap()) as usize;
-            b[25..33].copy_from_slice(&(1u64 << 40).to_le_bytes());
-            set_crc(b, 16, 20..37 + key_len);
-        },
-        "entry offset past the segment",
+        |_, b| misdirect(b, true),
+        "slots past the segment / block into a record",
         false,
     );
 }
 
 #[test]
-fn entry_pointing_at_another_record_is_healed_not_read() {
+fn index_pointing_at_other_records_is_healed_not_read() {
     damage_each_index(
-        |_, b| {
-            let key_len = u32::from_le_bytes(b[21..25].try_into().unwrap()) as usize;
-            let off = u64::from_le_bytes(b[25..33].try_into().unwrap());
-            // Point at the second record of the segment instead (a different key).
-            let moved = if off == 16 { 16 + 13 + 6 + 150 } else { 16 };
-            b[25..33].copy_from_slice(&(moved as u64).to_le_bytes());
-            set_crc(b, 16, 20..37 + key_len);
-        },
-        "entry offset at another record",
+        |_, b| misdirect(b, false),
+        "slots at other records / block into a record",
         false,
     );
 }

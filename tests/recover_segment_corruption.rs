@@ -4,6 +4,7 @@
 //! bytes to `lost+found/`, and leaves a database that opens clean.
 
 mod common_engine;
+mod layout;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,20 +18,6 @@ fn opts() -> Options {
         seal_on_close: 0,
         ..real_options()
     }
-}
-
-/// Record boundaries of a log file: (offset, length) of each record.
-fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut pos = 16;
-    while pos + 13 <= bytes.len() {
-        let k = u32::from_le_bytes(bytes[pos + 5..pos + 9].try_into().unwrap()) as usize;
-        let v = u32::from_le_bytes(bytes[pos + 9..pos + 13].try_into().unwrap()) as usize;
-        out.push((pos, 13 + k + v));
-        pos += 13 + k + v;
-    }
-    assert_eq!(pos, bytes.len());
-    out
 }
 
 struct Damaged {
@@ -55,10 +42,10 @@ fn damaged() -> Damaged {
     assert!(segs.len() >= 3, "{}", dir_listing(&dir));
     let seg = segs[segs.len() / 2].clone();
     let original = fs::read(&seg).unwrap();
-    let recs = records(&original);
-    let (off, len) = recs[recs.len() / 2];
-    let key_len = u32::from_le_bytes(original[off + 5..off + 9].try_into().unwrap()) as usize;
-    let key = original[off + 13..off + 13 + key_len].to_vec();
+    let recs = layout::records(&original);
+    let rec = &recs[recs.len() / 2];
+    let (off, len) = (rec.offset, rec.len);
+    let key = original[rec.key.clone()].to_vec();
     let mut bytes = original.clone();
     bytes[off + len - 3] ^= 0x20;
     fs::write(&seg, &bytes).unwrap();

@@ -13,7 +13,7 @@ use std::sync::MutexGuard;
 
 use super::record::{self, FILE_HEADER_LEN, Tag};
 use super::write::poison;
-use super::{Db, Error, MemSlot, Result, SyncMode, WAL, Writer, check_key, check_value};
+use super::{Db, Error, LogOrder, MemSlot, Result, SyncMode, WAL, Writer, check_key, check_value};
 
 const BUF: usize = 1024 * 1024;
 
@@ -29,6 +29,8 @@ pub struct BatchWriter<'a> {
     buf: Vec<u8>,
     slots: Vec<(Vec<u8>, MemSlot)>,
     was_empty: bool,
+    /// The log's key order before the batch, restored if it is dropped.
+    order_before: LogOrder,
 }
 
 impl Db {
@@ -52,6 +54,7 @@ impl Db {
             buf: Vec::new(),
             slots: Vec::new(),
             was_empty: false,
+            order_before: w.order.clone(),
             w: None,
         };
         if let Some(cause) = &w.poisoned {
@@ -98,6 +101,11 @@ impl BatchWriter<'_> {
             ));
         }
         let start = self.buf.len();
+        self.w
+            .as_mut()
+            .expect("the writer is held until the batch ends")
+            .order
+            .note(key);
         record::encode(&mut self.buf, tag, key, value);
         let slot = MemSlot {
             delete: tag.is_delete(),
@@ -155,6 +163,7 @@ impl BatchWriter<'_> {
             }
         };
         if let Err(e) = synced {
+            w.order = std::mem::take(&mut self.order_before);
             poison(&mut w, &e);
             let _ = w.wal.set_len(self.base).and_then(|()| w.wal.sync_data());
             return Err(e);
@@ -180,6 +189,7 @@ impl BatchWriter<'_> {
 impl Drop for BatchWriter<'_> {
     fn drop(&mut self) {
         if let Some(mut w) = self.w.take() {
+            w.order = std::mem::take(&mut self.order_before);
             // Not committed: take back what reached the log.
             if self.written > 0 && w.poisoned.is_none() {
                 let path = self.db.dir.join(WAL);

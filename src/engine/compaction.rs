@@ -24,21 +24,22 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::index::{self, Entry, Group, Index, IndexMeta};
+use super::index::{self, Builder, Entry, Group, Index, IndexMeta, Kind};
 use super::iter::Iter;
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, StorageFile};
 use super::write::{poison, unix_secs};
 use super::{CompactReport, Db, Error, Result, Segment, Writer, seg_idx_name, seg_log_name};
 
-/// An output segment being written.
+/// An output segment being written. Its records are in key order, so its
+/// index is a sorted one, built as the records go (no per-key memory).
 struct Output {
     id: u64,
     file: Arc<dyn StorageFile>,
     tmp_path: std::path::PathBuf,
     len: u64,
     buf: Vec<u8>,
-    entries: Vec<Entry>,
+    index: Option<Builder>,
     idx_len: u64,
 }
 
@@ -165,12 +166,15 @@ impl Db {
             let start = out.len + out.buf.len() as u64;
             record::encode(&mut out.buf, Tag::Put, &key, &value);
             let len = (out.len + out.buf.len() as u64 - start) as u32;
-            out.entries.push(Entry {
-                key,
-                delete: false,
-                offset: start,
-                len,
-            });
+            out.index
+                .as_mut()
+                .expect("an output's index is built until it is finished")
+                .push(&Entry {
+                    key,
+                    delete: false,
+                    offset: start,
+                    len,
+                });
             if out.buf.len() >= OUT_BUF {
                 self.drain(&mut out)?;
             }
@@ -181,11 +185,9 @@ impl Db {
                 out = self.new_output(next)?;
             }
         }
-        self.drain(&mut out)?;
-        let base = done.iter().map(|o| o.len + o.idx_len).sum::<u64>()
-            + out.len
-            + index::encoded_len(&out.entries);
-        self.finish(&mut out, first, true, base, now)?;
+        let others = done.iter().map(|o| o.len + o.idx_len).sum::<u64>();
+        self.finish(&mut out, first, true, others, now)?;
+        let base = others + out.len + out.idx_len;
         done.push(out);
         Ok((keys, base))
     }
@@ -203,7 +205,7 @@ impl Db {
             tmp_path,
             len: 0,
             buf: record::file_header(LOG_MAGIC).to_vec(),
-            entries: Vec::new(),
+            index: Some(Builder::new(Kind::Sorted)),
             idx_len: 0,
         })
     }
@@ -217,12 +219,15 @@ impl Db {
         Ok(())
     }
 
+    /// Fsyncs an output and writes its index. The last output's footer
+    /// records the size of the whole group: `others` (the outputs before it)
+    /// plus its own log and index.
     fn finish(
         &self,
         out: &mut Output,
         first: u64,
         last: bool,
-        base_live: u64,
+        others: u64,
         now: SystemTime,
     ) -> Result<()> {
         self.drain(out)?;
@@ -230,20 +235,19 @@ impl Db {
         out.file
             .sync_data()
             .map_err(|e| Error::io("fsync", &out.tmp_path, e))?;
-        let meta = IndexMeta {
-            segment_len: out.len,
+        let log_len = out.len;
+        let builder = out.index.take().expect("an output is finished once");
+        let bytes = builder.finish(log_len, |idx_len| IndexMeta {
             group: Some(Group { first, last }),
-            base_live,
+            base_live: if last { others + log_len + idx_len } else { 0 },
             compacted_at: unix_secs(now),
-        };
-        out.idx_len = index::encoded_len(&out.entries);
-        index::write(
+        });
+        out.idx_len = bytes.len() as u64;
+        index::write_file(
             &*self.opts.storage,
             &self.dir.join(seg_idx_name(out.id)),
-            &out.entries,
-            meta,
+            &bytes,
         )?;
-        out.entries = Vec::new();
         Ok(())
     }
 

@@ -174,33 +174,41 @@ fn index_once(data: &[u8]) {
         return;
     };
     let idx = Arc::new(idx);
-    let end = idx.footer.sparse_off;
-    assert!(end >= FILE_HEADER_LEN as u64 && end <= data.len() as u64);
+    let f = idx.footer;
+    assert!(f.top_off + (index::FOOTER_LEN as u64) < data.len() as u64 + 1);
     let mut probes: Vec<Vec<u8>> = vec![b"a".to_vec(), b"key".to_vec(), vec![0xff; 3]];
-    for (n, entry) in idx.entries_from(FILE_HEADER_LEN as u64).enumerate() {
-        // Each entry takes at least 22 bytes, so the walk ends.
-        assert!((n as u64) * 22 < end);
-        match entry {
-            Ok(e) => {
-                assert!(!e.key.is_empty() && e.key.len() <= MAX_KEY_LEN);
-                if probes.len() < MAX_PROBES {
-                    probes.push(e.key);
+    if f.kind == index::Kind::Hashed {
+        for (n, entry) in idx.entries_from(FILE_HEADER_LEN as u64).enumerate() {
+            // Each entry takes at least 4 bytes, so the walk ends.
+            assert!((n as u64) * 4 < f.sparse_off);
+            match entry {
+                Ok(e) => {
+                    assert!(!e.key.is_empty() && e.key.len() <= MAX_KEY_LEN);
+                    if probes.len() < MAX_PROBES {
+                        probes.push(e.key);
+                    }
                 }
+                Err(_) => break,
             }
-            Err(_) => break,
         }
     }
-    let _ = idx.sparse();
     for key in &probes {
-        if let Ok(Some(e)) = idx.lookup(key) {
-            assert_eq!(&e.key, key, "lookup returned another key's entry");
+        if let Ok(Some(block)) = idx.locate(key) {
+            assert!(block.first_key.as_slice() <= key.as_slice());
+            assert!(block.offset >= FILE_HEADER_LEN as u64 && block.len > 0);
+            let end = match f.kind {
+                index::Kind::Sorted => f.segment_len,
+                index::Kind::Hashed => f.sparse_off,
+            };
+            assert!(block.offset + block.len <= end);
         }
-        if let Ok(off) = idx.seek(key) {
-            assert!(off >= FILE_HEADER_LEN as u64 && off <= end);
-            let _ = idx.entries_from(off).next();
+        if f.kind == index::Kind::Hashed
+            && let Ok(offsets) = idx.candidates(key)
+        {
+            let per = index::slots_per_bucket(f.slot_width) as u64;
+            assert!(offsets.len() as u64 <= f.buckets * per);
         }
     }
-    let _ = idx.seek(b"");
 }
 
 fn index_in_db(index: &[u8], sample: &Sample) {
@@ -329,9 +337,10 @@ fn fix_header_crc(buf: &mut [u8]) {
 }
 
 /// Recomputes every CRC of an index file that its footer lets us find (and
-/// first sets the footer's segment length, when given).
-fn fix_index_crcs(buf: &mut [u8], segment_len: Option<u64>) {
-    const FOOTER: usize = 88;
+/// first sets the footer's segment length, when given): the footer's, every
+/// frame's that lies in its region, and every bucket's.
+pub fn fix_index_crcs(buf: &mut [u8], segment_len: Option<u64>) {
+    const FOOTER: usize = index::FOOTER_LEN;
     let len = buf.len();
     if len < FILE_HEADER_LEN + FOOTER {
         return;
@@ -339,44 +348,42 @@ fn fix_index_crcs(buf: &mut [u8], segment_len: Option<u64>) {
     fix_header_crc(buf);
     let foot = len - FOOTER;
     if let Some(seg) = segment_len {
-        buf[foot + 56..foot + 64].copy_from_slice(&seg.to_le_bytes());
+        buf[foot + 64..foot + 72].copy_from_slice(&seg.to_le_bytes());
     }
-    let crc = crc32fast::hash(&buf[foot..foot + 84]);
-    buf[foot + 84..].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32fast::hash(&buf[foot..foot + 96]);
+    buf[foot + 96..].copy_from_slice(&crc.to_le_bytes());
     let at = |off: usize| record::u64_at(buf, foot + off);
-    let (entries, sparse_off, table_off, slots) = (at(8), at(32), at(40), at(48));
+    let (table_off, buckets, sparse_off, top_off) = (at(32), at(40), at(48), at(56));
     let in_file = |off: u64| usize::try_from(off).ok().filter(|&o| o <= foot);
-    let (Some(sparse_off), Some(table_off)) = (in_file(sparse_off), in_file(table_off)) else {
+    let (Some(sparse_off), Some(top_off)) = (in_file(sparse_off), in_file(top_off)) else {
         return;
     };
-    // Entries, up to the first impossible key length.
-    let mut pos = FILE_HEADER_LEN;
-    while pos + 21 <= sparse_off {
-        let key_len = record::u32_at(buf, pos + 5) as usize;
-        let end = pos + 21 + key_len;
-        if key_len == 0 || key_len > MAX_KEY_LEN || end > sparse_off {
-            break;
+    if let Some(table_off) = in_file(table_off).filter(|&t| t > 0) {
+        let n = usize::try_from(buckets).unwrap_or(usize::MAX);
+        let n = n.min((foot - table_off) / index::BUCKET_LEN);
+        for b in 0..n {
+            let s = table_off + b * index::BUCKET_LEN;
+            let end = s + index::BUCKET_LEN - 4;
+            let crc = crc32fast::hash(&buf[s..end]);
+            buf[end..end + 4].copy_from_slice(&crc.to_le_bytes());
         }
-        let crc = crc32fast::hash(&buf[pos + 4..end]);
-        buf[pos..pos + 4].copy_from_slice(&crc.to_le_bytes());
-        pos = end;
+        fix_frames(buf, table_off + n * index::BUCKET_LEN, sparse_off);
     }
-    // The sparse offsets' CRC.
-    let n = entries.div_ceil(index::SPARSE_EVERY as u64);
-    if let Some(crc_at) = n
-        .checked_mul(8)
-        .and_then(in_file)
-        .map(|b| sparse_off + b)
-        .filter(|&c| c + 4 <= foot)
-    {
-        let crc = crc32fast::hash(&buf[sparse_off..crc_at]);
-        buf[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
-    }
-    // Every slot that lies in the file.
-    let slots = usize::try_from(slots).unwrap_or(usize::MAX);
-    for slot in 0..slots.min((foot - table_off) / 16) {
-        let s = table_off + slot * 16;
-        let crc = crc32fast::hash(&buf[s..s + 12]);
-        buf[s + 12..s + 16].copy_from_slice(&crc.to_le_bytes());
+    fix_frames(buf, sparse_off, top_off);
+    fix_frames(buf, top_off, foot);
+}
+
+/// Recomputes the CRC of every `len | payload | crc` frame laid back to
+/// back in `buf[from..to]`, up to the first that does not fit.
+fn fix_frames(buf: &mut [u8], from: usize, to: usize) {
+    let mut pos = from;
+    while pos + 8 <= to {
+        let n = record::u32_at(buf, pos) as usize;
+        let Some(end) = (pos + 4).checked_add(n).filter(|&e| e + 4 <= to) else {
+            return;
+        };
+        let crc = crc32fast::hash(&buf[pos..end]);
+        buf[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+        pos = end + 4;
     }
 }

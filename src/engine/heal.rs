@@ -10,55 +10,8 @@
 use std::sync::Arc;
 
 use super::index::{self, Index, IndexMeta};
-use super::{Db, Error, Result, Segment, log, open, seg_idx_name};
-
-/// What a lookup in the segments found.
-pub(super) enum Found {
-    /// No segment holds the key.
-    Absent,
-    /// The newest record is a tombstone.
-    Deleted,
-    /// The newest record is a put (its value, when asked for).
-    Live(Option<Vec<u8>>),
-}
-
-fn in_segment(seg: &Segment, key: &[u8], want_value: bool) -> Result<Found> {
-    let Some(entry) = seg.index.lookup(key)? else {
-        return Ok(Found::Absent);
-    };
-    // Built only on the error paths: a lookup allocates nothing it can avoid.
-    let idx_path = || seg.log_path.with_extension("idx");
-    // Checked: the offset is read from the index, and may be anything.
-    let end = entry.offset.checked_add(u64::from(entry.len));
-    if end.is_none_or(|end| end > seg.log_len) {
-        return Err(Error::corrupt(
-            idx_path(),
-            0,
-            "an entry points past the end of its segment",
-        ));
-    }
-    let delete = if want_value {
-        match log::read_value(&*seg.log, &seg.log_path, entry.offset, entry.len, key)? {
-            Some(v) if !entry.delete => return Ok(Found::Live(Some(v))),
-            Some(_) => false,
-            None => true,
-        }
-    } else {
-        log::read_tag_at(&*seg.log, &seg.log_path, entry.offset, entry.len, key)?
-    };
-    if delete != entry.delete {
-        return Err(Error::corrupt(
-            idx_path(),
-            0,
-            "an entry's kind does not match its record",
-        ));
-    }
-    Ok(if delete {
-        Found::Deleted
-    } else {
-        Found::Live(None)
-    })
-}
+use super::segment::{Found, Segment};
+use super::{Db, Error, Result, open, seg_idx_name};
 
 impl Db {
     /// Looks `key` up in `segments`, newest first.
@@ -69,10 +22,12 @@ impl Db {
         want_value: bool,
     ) -> Result<Found> {
         for seg in segments.iter().rev() {
-            let found = match in_segment(seg, key, want_value) {
+            let found = match seg.find(key, want_value) {
+                // Heal whatever the damage: the rebuild reads the whole log,
+                // so damage there is reported by it, with the log's offset.
                 Err(Error::Corrupt { .. }) => {
                     let healed = self.heal(seg)?;
-                    in_segment(&healed, key, want_value)?
+                    healed.find(key, want_value)?
                 }
                 other => other?,
             };
@@ -99,16 +54,16 @@ impl Db {
             return Ok(Arc::clone(current)); // Another reader healed it first.
         }
         let storage = &*self.opts.storage;
-        let entries = open::scan_segment(&*seg.log, &seg.log_path)?;
+        let (entries, kind) = open::scan_segment(&*seg.log, &seg.log_path)?;
         let idx_path = self.dir.join(seg_idx_name(seg.id));
         let old = seg.index.footer;
         let meta = IndexMeta {
-            segment_len: seg.log_len,
             group: old.group,
             base_live: old.base_live,
             compacted_at: old.compacted_at,
         };
-        index::write(storage, &idx_path, &entries, meta)?;
+        let bytes = index::encode(&entries, kind, seg.log_len, meta);
+        index::write_file(storage, &idx_path, &bytes)?;
         storage
             .sync_dir(&self.dir)
             .map_err(|e| Error::io("fsync", &self.dir, e))?;
@@ -144,10 +99,14 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use crate::engine::index::{BUCKET_LEN, FOOTER_LEN};
+    use crate::engine::record::u64_at;
     use crate::engine::{Db, Error, Options};
     use std::path::Path;
 
-    fn sealed_db(dir: &Path) {
+    /// Keys key000..key099 written in order, then key050 deleted (so the log
+    /// is out of key order: a hashed index), or left alone (a sorted one).
+    fn sealed_db(dir: &Path, sorted: bool) {
         let db = Db::open(dir, Options::default()).unwrap();
         for i in 0..100u32 {
             db.set(
@@ -156,51 +115,68 @@ mod tests {
             )
             .unwrap();
         }
-        db.delete(b"key050").unwrap();
+        if !sorted {
+            db.delete(b"key050").unwrap();
+        }
         db.flush().unwrap();
         let mut w = db.lock_writer();
         db.seal(&mut w).unwrap();
     }
 
-    fn check_all(db: &Db) {
+    fn check_all(db: &Db, sorted: bool) {
         for i in 0..100u32 {
-            let want = (i != 50).then(|| format!("value{i}").into_bytes());
+            let want = (sorted || i != 50).then(|| format!("value{i}").into_bytes());
             assert_eq!(
                 db.get(format!("key{i:03}").as_bytes()).unwrap(),
                 want,
                 "key{i:03}"
             );
         }
-        assert!(!db.contains(b"key050").unwrap());
+        assert_eq!(db.contains(b"key050").unwrap(), sorted);
+        assert_eq!(db.get(b"key0505").unwrap(), None);
+    }
+
+    /// (table offset, buckets, sparse offset, top offset) from the footer.
+    fn layout(idx: &[u8]) -> (usize, usize, usize, usize) {
+        let f = idx.len() - FOOTER_LEN;
+        let at = |o| u64_at(idx, f + o) as usize;
+        (at(32), at(40), at(48), at(56))
+    }
+
+    fn idx_path(dir: &Path) -> std::path::PathBuf {
+        dir.join("seg-00000001.idx")
     }
 
     #[test]
-    fn damaged_entries_and_table_are_healed_not_trusted() {
+    fn a_damaged_table_is_healed_by_lookups() {
         let dir = tempfile::tempdir().unwrap();
-        sealed_db(dir.path());
-        let idx = dir.path().join("seg-00000001.idx");
-        let clean = std::fs::read(&idx).unwrap();
-        // Zero a stretch of entries, then a stretch of the table.
-        for range in [40..400, clean.len() - 600..clean.len() - 200] {
-            let mut bytes = clean.clone();
-            bytes[range].fill(0);
-            std::fs::write(&idx, &bytes).unwrap();
-            let db = Db::open(dir.path(), Options::default()).unwrap();
-            check_all(&db);
-            drop(db);
-            assert_eq!(std::fs::read(&idx).unwrap(), clean, "the index was rebuilt");
-        }
-    }
-
-    #[test]
-    fn iteration_over_a_damaged_index_heals_it() {
-        let dir = tempfile::tempdir().unwrap();
-        sealed_db(dir.path());
-        let idx = dir.path().join("seg-00000001.idx");
-        let clean = std::fs::read(&idx).unwrap();
+        sealed_db(dir.path(), false);
+        let clean = std::fs::read(idx_path(dir.path())).unwrap();
+        let (table, buckets, _, _) = layout(&clean);
+        assert!(table == 64 && buckets > 0, "a hashed index");
         let mut bytes = clean.clone();
-        bytes[600..900].fill(0xa5);
-        std::fs::write(&idx, &bytes).unwrap();
+        bytes[table..table + buckets * BUCKET_LEN].fill(0);
+        std::fs::write(idx_path(dir.path()), &bytes).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        check_all(&db, false);
+        drop(db);
+        assert_eq!(
+            std::fs::read(idx_path(dir.path())).unwrap(),
+            clean,
+            "rebuilt"
+        );
+    }
+
+    #[test]
+    fn damaged_entries_are_healed_by_iteration() {
+        let dir = tempfile::tempdir().unwrap();
+        sealed_db(dir.path(), false);
+        let clean = std::fs::read(idx_path(dir.path())).unwrap();
+        let (table, buckets, sparse, _) = layout(&clean);
+        let entries = table + buckets * BUCKET_LEN;
+        let mut bytes = clean.clone();
+        bytes[entries + 100..sparse - 100].fill(0xa5);
+        std::fs::write(idx_path(dir.path()), &bytes).unwrap();
         let db = Db::open(dir.path(), Options::default()).unwrap();
         let pairs: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
         let want: Vec<_> = (0..100u32)
@@ -213,61 +189,94 @@ mod tests {
             })
             .collect();
         assert_eq!(pairs, want);
-        assert_eq!(std::fs::read(&idx).unwrap(), clean);
+        assert_eq!(std::fs::read(idx_path(dir.path())).unwrap(), clean);
+    }
+
+    #[test]
+    fn a_damaged_sorted_index_is_healed_by_lookups_and_walks() {
+        let dir = tempfile::tempdir().unwrap();
+        sealed_db(dir.path(), true);
+        let clean = std::fs::read(idx_path(dir.path())).unwrap();
+        let (table, _, sparse, top) = layout(&clean);
+        assert_eq!((table, sparse), (0, 16), "a sorted index");
+        // The sparse frames, then the top frame.
+        for range in [sparse + 10..top - 4, top + 2..clean.len() - FOOTER_LEN] {
+            let mut bytes = clean.clone();
+            bytes[range].fill(0x5a);
+            std::fs::write(idx_path(dir.path()), &bytes).unwrap();
+            let db = Db::open(dir.path(), Options::default()).unwrap();
+            check_all(&db, true);
+            assert_eq!(db.keys(b"key09").count(), 10);
+            drop(db);
+            assert_eq!(std::fs::read(idx_path(dir.path())).unwrap(), clean);
+        }
     }
 
     #[test]
     fn compaction_over_a_damaged_index_heals_it() {
         let dir = tempfile::tempdir().unwrap();
-        sealed_db(dir.path());
-        let idx = dir.path().join("seg-00000001.idx");
-        let mut bytes = std::fs::read(&idx).unwrap();
-        bytes[600..900].fill(0xa5);
-        std::fs::write(&idx, &bytes).unwrap();
+        sealed_db(dir.path(), false);
+        let mut bytes = std::fs::read(idx_path(dir.path())).unwrap();
+        let (table, buckets, sparse, _) = layout(&bytes);
+        bytes[table + buckets * BUCKET_LEN + 50..sparse - 50].fill(0xa5);
+        std::fs::write(idx_path(dir.path()), &bytes).unwrap();
         let db = Db::open(dir.path(), Options::default()).unwrap();
         assert_eq!(db.compact().unwrap().keys, 99);
-        check_all(&db);
+        check_all(&db, false);
         drop(db);
-        check_all(&Db::open(dir.path(), Options::default()).unwrap());
+        check_all(&Db::open(dir.path(), Options::default()).unwrap(), false);
     }
 
     #[test]
-    fn an_entry_pointing_past_its_segment_is_healed() {
+    fn a_slot_pointing_past_its_segment_is_healed() {
         let dir = tempfile::tempdir().unwrap();
-        sealed_db(dir.path());
-        let idx = dir.path().join("seg-00000001.idx");
-        let mut bytes = std::fs::read(&idx).unwrap();
-        // First entry: offset field at 16 + 9; rewrite it and fix the entry CRC.
-        let key_len = u32::from_le_bytes(bytes[21..25].try_into().unwrap()) as usize;
-        bytes[25..33].copy_from_slice(&(1u64 << 40).to_le_bytes());
-        let crc = crc32fast::hash(&bytes[20..16 + 21 + key_len]);
-        bytes[16..20].copy_from_slice(&crc.to_le_bytes());
-        std::fs::write(&idx, &bytes).unwrap();
+        sealed_db(dir.path(), false);
+        let mut bytes = std::fs::read(idx_path(dir.path())).unwrap();
+        let (table, buckets, _, _) = layout(&bytes);
+        // Every occupied slot's offset points far past the segment; each
+        // bucket's CRC is made right again, so only the offsets are wrong.
+        for b in 0..buckets {
+            let at = table + b * BUCKET_LEN;
+            for s in 0..7 {
+                let slot = at + s * 8;
+                if bytes[slot + 4..slot + 8] != [0; 4] {
+                    bytes[slot + 4..slot + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+                }
+            }
+            let crc = crc32fast::hash(&bytes[at..at + BUCKET_LEN - 4]);
+            bytes[at + BUCKET_LEN - 4..at + BUCKET_LEN].copy_from_slice(&crc.to_le_bytes());
+        }
+        std::fs::write(idx_path(dir.path()), &bytes).unwrap();
         let db = Db::open(dir.path(), Options::default()).unwrap();
-        check_all(&db);
+        check_all(&db, false);
     }
 
     #[test]
     fn a_damaged_segment_is_reported_with_its_file() {
-        let dir = tempfile::tempdir().unwrap();
-        sealed_db(dir.path());
-        let log = dir.path().join("seg-00000001.log");
-        let mut bytes = std::fs::read(&log).unwrap();
-        let n = bytes.len();
-        bytes[n - 40] ^= 0xff;
-        std::fs::write(&log, &bytes).unwrap();
-        let db = Db::open(dir.path(), Options::default()).unwrap();
-        let mut saw = false;
-        for i in 0..100u32 {
-            match db.get(format!("key{i:03}").as_bytes()) {
-                Ok(_) => {}
-                Err(Error::Corrupt { path, .. }) => {
-                    assert_eq!(path, log);
-                    saw = true;
+        for sorted in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            sealed_db(dir.path(), sorted);
+            let log = dir.path().join("seg-00000001.log");
+            let mut bytes = std::fs::read(&log).unwrap();
+            let n = bytes.len();
+            bytes[n / 4] ^= 0xff; // in a live record (key02x), not the overwritten key050
+            std::fs::write(&log, &bytes).unwrap();
+            let db = Db::open(dir.path(), Options::default()).unwrap();
+            let mut saw = false;
+            for i in 0..100u32 {
+                match db.get(format!("key{i:03}").as_bytes()) {
+                    Ok(_) => {}
+                    Err(Error::Corrupt { path, .. }) => {
+                        assert_eq!(path, log);
+                        saw = true;
+                    }
+                    Err(e) => panic!("unexpected {e}"),
                 }
-                Err(e) => panic!("unexpected {e}"),
             }
+            assert!(
+                saw,
+                "the damaged record was read without complaint (sorted {sorted})"
+            );
         }
-        assert!(saw, "the damaged record was read without complaint");
     }
 }

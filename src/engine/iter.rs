@@ -11,9 +11,8 @@ use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::index::{Entry, EntryIter};
 use super::log;
-use super::record::FILE_HEADER_LEN;
+use super::segment::{Item, Walk};
 use super::storage::{StorageFile, Uncached};
 use super::{Db, Error, MemSlot, Result, Segment, State, WAL};
 
@@ -21,13 +20,13 @@ const CHUNK: usize = 256;
 
 struct SegSource {
     seg: Arc<Segment>,
-    it: EntryIter,
-    head: Option<Entry>,
+    it: Walk,
+    head: Option<Item>,
 }
 
 enum Found {
     Mem(MemSlot),
-    Seg(Arc<Segment>, Entry),
+    Seg(Arc<Segment>, Item),
 }
 
 /// Iterator over live pairs in key order; see [`Db::iter`].
@@ -105,15 +104,10 @@ impl<'a> Iter<'a> {
             .retain(|id, _| st.segments.iter().any(|s| s.id == *id));
         let start = self.last.clone().unwrap_or_else(|| self.prefix.clone());
         for seg in st.segments.iter().rev() {
-            let from = if start.is_empty() {
-                FILE_HEADER_LEN as u64
-            } else {
-                seg.index.seek(&start)?
-            };
-            let mut it = seg.index.entries_from(from);
+            let mut it = seg.walk(&start, self.values)?;
             let mut head = it.next().transpose()?;
             if let (Some(h), Some(last)) = (&head, &self.last)
-                && &h.key == last
+                && &h.entry.key == last
             {
                 head = it.next().transpose()?;
             }
@@ -178,9 +172,9 @@ impl<'a> Iter<'a> {
             let mut min: Option<&[u8]> = self.mem.front().map(|(k, _)| k.as_slice());
             for s in &self.segs {
                 if let Some(h) = &s.head
-                    && min.is_none_or(|m| h.key.as_slice() < m)
+                    && min.is_none_or(|m| h.entry.key.as_slice() < m)
                 {
-                    min = Some(&h.key);
+                    min = Some(&h.entry.key);
                 }
             }
             let Some(min) = min.map(<[u8]>::to_vec) else {
@@ -194,7 +188,7 @@ impl<'a> Iter<'a> {
                 found = Some(Found::Mem(slot));
             }
             for s in &mut self.segs {
-                if s.head.as_ref().is_some_and(|h| h.key == min) {
+                if s.head.as_ref().is_some_and(|h| h.entry.key == min) {
                     let entry = s.head.take().expect("head checked above");
                     if found.is_none() {
                         found = Some(Found::Seg(Arc::clone(&s.seg), entry));
@@ -225,7 +219,7 @@ impl<'a> Iter<'a> {
             let found = found.expect("the minimum came from some source");
             let deleted = match &found {
                 Found::Mem(s) => s.delete,
-                Found::Seg(_, e) => e.delete,
+                Found::Seg(_, item) => item.entry.delete,
             };
             if !deleted {
                 return Some(Ok((min, found)));
@@ -262,7 +256,7 @@ impl<'a> Iter<'a> {
 
     /// The value of a key the merge found live; `None` when the index entry
     /// that said so was wrong and the key is not live after all.
-    fn value(&mut self, key: &[u8], found: &Found) -> Result<Option<Vec<u8>>> {
+    fn value(&mut self, key: &[u8], found: Found) -> Result<Option<Vec<u8>>> {
         let value = match found {
             Found::Mem(slot) => {
                 let wal = self
@@ -277,7 +271,8 @@ impl<'a> Iter<'a> {
                     key,
                 )?
             }
-            Found::Seg(seg, e) => {
+            Found::Seg(_, Item { value: Some(v), .. }) => Some(v),
+            Found::Seg(seg, Item { entry: e, .. }) => {
                 // The entry's length sizes the read buffer: an entry that
                 // points past its segment is damage, not a length to trust.
                 let fits = e
@@ -327,7 +322,7 @@ impl Iterator for Iter<'_> {
             if !self.values {
                 return Some(Ok((key, Vec::new())));
             }
-            match self.value(&key, &found) {
+            match self.value(&key, found) {
                 Ok(Some(v)) => return Some(Ok((key, v))),
                 // A wrong index entry named a key that is not live: skip it.
                 Ok(None) => {}
@@ -370,7 +365,7 @@ impl Iterator for Lengths<'_> {
             r.map(|(k, found)| {
                 let len = match found {
                     Found::Mem(s) => s.len,
-                    Found::Seg(_, e) => e.len,
+                    Found::Seg(_, item) => item.entry.len,
                 };
                 (k, len)
             })

@@ -12,7 +12,7 @@
 use std::io;
 use std::path::Path;
 
-use super::record::{self, DecodeError, FILE_HEADER_LEN, RECORD_HEADER_LEN, Tag};
+use super::record::{self, DecodeError, FILE_HEADER_LEN, MAX_HEADER_LEN, Tag};
 use super::storage::{StorageFile, read_exact_at};
 use super::{Error, Result};
 
@@ -27,6 +27,17 @@ pub struct LoggedOp {
     pub offset: u64,
     /// Length of the whole record.
     pub len: u32,
+}
+
+impl From<LoggedOp> for super::index::Entry {
+    fn from(op: LoggedOp) -> Self {
+        super::index::Entry {
+            key: op.key,
+            delete: op.delete,
+            offset: op.offset,
+            len: op.len,
+        }
+    }
 }
 
 /// Where and why a scan stopped early.
@@ -107,7 +118,7 @@ pub fn scan(
                 reason: "batch without its commit record".into(),
             });
         }
-        let head = win.get(pos, RECORD_HEADER_LEN).map_err(read_err)?;
+        let head = win.get(pos, MAX_HEADER_LEN).map_err(read_err)?;
         let header = match record::decode_header(head) {
             Ok(h) => h,
             Err(e) => break Some(damage_at(pos, &e)),
@@ -217,7 +228,7 @@ fn value_of(
     if rec.tag.is_delete() {
         return Ok(None);
     }
-    Ok(Some(RECORD_HEADER_LEN + rec.key.len()..total))
+    Ok(Some(total - rec.value.len()..total))
 }
 
 /// A read-ahead window over one sealed (immutable) segment, for iteration:
@@ -281,7 +292,7 @@ pub fn read_tag_at(
     len: u32,
     key: &[u8],
 ) -> Result<bool> {
-    let mut buf = vec![0u8; (RECORD_HEADER_LEN + key.len()).min(len as usize)];
+    let mut buf = vec![0u8; (MAX_HEADER_LEN + key.len()).min(len as usize)];
     read_exact_at(file, &mut buf, offset).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => {
             Error::corrupt(path, offset, "record points past the end of the file")
@@ -290,7 +301,8 @@ pub fn read_tag_at(
     })?;
     let header =
         record::decode_header(&buf).map_err(|e| Error::corrupt(path, offset, e.to_string()))?;
-    if header.total_len() != len as usize || buf.get(RECORD_HEADER_LEN..) != Some(key) {
+    let key_at = header.header_len..header.header_len + header.key_len;
+    if header.total_len() != len as usize || buf.get(key_at) != Some(key) {
         return Err(Error::corrupt(
             path,
             offset,

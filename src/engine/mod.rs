@@ -43,6 +43,7 @@ mod log;
 mod open;
 mod record;
 mod recovery;
+mod segment;
 pub mod storage;
 mod write;
 
@@ -53,8 +54,7 @@ pub use iter::{Iter, Keys};
 pub use recovery::RecoverReport;
 pub use storage::{RealStorage, SimStorage, Storage};
 
-use heal::Found;
-use index::Index;
+use segment::{Found, Segment};
 use storage::StorageFile;
 
 /// Largest key, in bytes.
@@ -236,23 +236,6 @@ struct MemSlot {
     len: u32,
 }
 
-/// A sealed segment: its log and its index.
-#[derive(Debug)]
-struct Segment {
-    id: u64,
-    log_path: PathBuf,
-    log: Arc<dyn StorageFile>,
-    log_len: u64,
-    index: Arc<Index>,
-}
-
-impl Segment {
-    fn index_len(&self) -> u64 {
-        let f = &self.index.footer;
-        f.table_off + f.table_slots * 16 + 88
-    }
-}
-
 /// What readers see; swapped under a short write lock.
 #[derive(Debug)]
 struct State {
@@ -263,11 +246,54 @@ struct State {
     generation: u64,
 }
 
+/// Whether the active log's keyed records are in strictly increasing key
+/// order (each key once): then its seal gets a sorted index (see index/).
+#[derive(Clone, Debug)]
+struct LogOrder {
+    sorted: bool,
+    last: Vec<u8>,
+}
+
+impl Default for LogOrder {
+    fn default() -> LogOrder {
+        LogOrder {
+            sorted: true,
+            last: Vec::new(),
+        }
+    }
+}
+
+impl LogOrder {
+    /// The kind of index a segment in this order gets.
+    fn kind(&self) -> index::Kind {
+        if self.sorted {
+            index::Kind::Sorted
+        } else {
+            index::Kind::Hashed
+        }
+    }
+
+    /// Notes a keyed record appended after every earlier one.
+    fn note(&mut self, key: &[u8]) {
+        if self.sorted {
+            if key > self.last.as_slice() {
+                self.last.clear();
+                self.last.extend_from_slice(key);
+            } else {
+                self.sorted = false;
+                self.last = Vec::new();
+            }
+        }
+    }
+}
+
 /// What only the writer touches.
 #[derive(Debug)]
 struct Writer {
     wal: Arc<dyn StorageFile>,
     wal_len: u64,
+    /// The key order of the active log's records.
+    order: LogOrder,
     /// The id the active log gets when it is sealed.
     next_id: u64,
     poisoned: Option<String>,

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use super::index::{self, Entry, Group, Index, IndexMeta};
+use super::index::{self, Entry, Group, Index, IndexMeta, Kind};
 use super::log::{self, LoggedOp};
 use super::record::{self, FILE_HEADER_LEN, HeaderError, LOG_MAGIC};
 use super::recovery;
 use super::storage::{CachingStorage, OpenMode, PathKind, Storage, StorageFile, read_exact_at};
 use super::{
-    Db, Error, LOST_FOUND, MemSlot, OpenReport, Options, Queue, Result, Segment, State, Truncation,
-    WAL, Writer, lock, parse_seg_name, seg_idx_name, seg_log_name,
+    Db, Error, LOST_FOUND, LogOrder, MemSlot, OpenReport, Options, Queue, Result, Segment, State,
+    Truncation, WAL, Writer, lock, parse_seg_name, seg_idx_name, seg_log_name,
 };
 
 /// The files of a database directory, by role.
@@ -138,7 +138,7 @@ pub(super) fn load(
     let (base_live, last_compaction) = compaction_base(&segments);
 
     let wal_path = dir.join(WAL);
-    let (wal, wal_len, mem) = replay_wal(storage, dir, &wal_path, report)?;
+    let (wal, wal_len, mem, order) = replay_wal(storage, dir, &wal_path, report)?;
     let state = State {
         mem,
         wal: Arc::clone(&wal),
@@ -148,6 +148,7 @@ pub(super) fn load(
     let writer = Writer {
         wal,
         wal_len,
+        order,
         next_id,
         poisoned: None,
         unsynced: false,
@@ -284,12 +285,9 @@ pub(super) fn open_segment(
             return Err(cut_short(&log_path, log_len, index.footer.segment_len));
         }
         _ => {
-            let entries = scan_segment(&*log, &log_path)?;
-            let meta = IndexMeta {
-                segment_len: log_len,
-                ..IndexMeta::default()
-            };
-            index::write(storage, &idx_path, &entries, meta)?;
+            let (entries, kind) = scan_segment(&*log, &log_path)?;
+            let bytes = index::encode(&entries, kind, log_len, IndexMeta::default());
+            index::write_file(storage, &idx_path, &bytes)?;
             storage
                 .sync_dir(dir)
                 .map_err(|e| Error::io("fsync", dir, e))?;
@@ -315,25 +313,23 @@ pub(super) fn cut_short(log_path: &Path, len: u64, indexed: u64) -> Error {
     )
 }
 
-/// Index entries for a sealed log, from a full scan. Any damage is an error:
-/// a sealed segment is never silently shortened.
-pub(super) fn scan_segment(log: &dyn StorageFile, path: &Path) -> Result<Vec<Entry>> {
+/// Index entries for a sealed log, from a full scan, and the kind of index
+/// it gets (sorted when its keyed records are in strictly increasing key
+/// order). Any damage is an error: a sealed segment is never silently
+/// shortened.
+pub(super) fn scan_segment(log: &dyn StorageFile, path: &Path) -> Result<(Vec<Entry>, Kind)> {
     let mut latest: BTreeMap<Vec<u8>, LoggedOp> = BTreeMap::new();
+    let mut order = LogOrder::default();
     let end = log::scan(log, path, |op| {
+        order.note(&op.key);
         latest.insert(op.key.clone(), op);
     })?;
     if let Some(d) = end.damage {
         return Err(Error::corrupt(path, d.offset, d.reason));
     }
-    Ok(latest
-        .into_values()
-        .map(|op| Entry {
-            key: op.key,
-            delete: op.delete,
-            offset: op.offset,
-            len: op.len,
-        })
-        .collect())
+    let entries = latest.into_values().map(Entry::from).collect();
+    let kind = order.kind();
+    Ok((entries, kind))
 }
 
 pub(super) fn check_log_header(log: &dyn StorageFile, path: &Path) -> Result<()> {
@@ -380,7 +376,12 @@ pub(super) fn create_wal(storage: &dyn Storage, dir: &Path) -> Result<Arc<dyn St
 pub(super) const INTACT_AFTER: &str =
     "intact records follow it, so it is not a torn write; recover keeps them";
 
-type Replayed = (Arc<dyn StorageFile>, u64, BTreeMap<Vec<u8>, MemSlot>);
+type Replayed = (
+    Arc<dyn StorageFile>,
+    u64,
+    BTreeMap<Vec<u8>, MemSlot>,
+    LogOrder,
+);
 
 fn replay_wal(
     storage: &dyn Storage,
@@ -416,7 +417,12 @@ fn replay_wal(
             )?);
         }
         let f = create_wal(storage, dir)?;
-        return Ok((f, FILE_HEADER_LEN as u64, BTreeMap::new()));
+        return Ok((
+            f,
+            FILE_HEADER_LEN as u64,
+            BTreeMap::new(),
+            LogOrder::default(),
+        ));
     }
     if let Err(e) = check_log_header(&*file, path) {
         // A crash while the log was being created can leave its header torn.
@@ -434,12 +440,19 @@ fn replay_wal(
         read_exact_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", path, e))?;
         report.truncated = Some(save_tail(storage, dir, &bytes, 0, "log header torn")?);
         let f = create_wal(storage, dir)?;
-        return Ok((f, FILE_HEADER_LEN as u64, BTreeMap::new()));
+        return Ok((
+            f,
+            FILE_HEADER_LEN as u64,
+            BTreeMap::new(),
+            LogOrder::default(),
+        ));
     }
     let mut mem = BTreeMap::new();
+    let mut order = LogOrder::default();
     let mut replayed = 0;
     let end = log::scan(&*file, path, |op| {
         replayed += 1;
+        order.note(&op.key);
         mem.insert(
             op.key,
             MemSlot {
@@ -487,7 +500,7 @@ fn replay_wal(
         file.sync_data().map_err(|e| Error::io("fsync", path, e))?;
         report.truncated = Some(t);
     }
-    Ok((file, end.valid_len, mem))
+    Ok((file, end.valid_len, mem, order))
 }
 
 /// How many intact batch records `tail` starts with, when nothing but batch
@@ -623,7 +636,7 @@ mod tests {
         let bad = bytes.len();
         encode(&mut bytes, Tag::Put, b"b", b"2");
         encode(&mut bytes, Tag::Put, b"a", b"3");
-        bytes[bad + 14] ^= 0x01;
+        bytes[bad + 8] ^= 0x01;
         let wal = dir.path().join("wal.log");
         std::fs::write(&wal, &bytes).unwrap();
         match Db::open(dir.path(), Options::default()) {
@@ -635,7 +648,7 @@ mod tests {
         assert_eq!(std::fs::read(&wal).unwrap(), bytes, "nothing was cut");
         // Damage in the last record is a torn tail: cut, and the rest opens.
         let last = bytes.len() - 1;
-        bytes[bad + 14] ^= 0x01;
+        bytes[bad + 8] ^= 0x01;
         bytes[last] ^= 0x01;
         std::fs::write(&wal, &bytes).unwrap();
         let db = Db::open(dir.path(), Options::default()).unwrap();
@@ -657,7 +670,7 @@ mod tests {
         let seg = dir.path().join("seg-00000001.log");
         let bytes = std::fs::read(&seg).unwrap();
         // Cut the last record whole: what is left is a valid, shorter log.
-        let cut = bytes.len() - (13 + 1 + 1);
+        let cut = bytes.len() - (7 + 1 + 1);
         std::fs::write(&seg, &bytes[..cut]).unwrap();
         match Db::open(dir.path(), opts()) {
             Err(Error::Corrupt { path, offset, .. }) => {

@@ -1,11 +1,11 @@
 //! Log records and file headers: encoding, decoding and their CRCs.
 //!
-//! Every file of a database starts with a 16-byte [`FileHeader`]:
+//! Every file of a database starts with a 16-byte file header:
 //!
 //! ```text
 //! offset size field
 //!      0    4 magic      b"tkvL" (log: wal.log, seg-*.log) or b"tkvI" (index)
-//!      4    4 version    u32 LE, currently 1
+//!      4    4 version    u32 LE, currently 2
 //!      8    4 reserved   zero
 //!     12    4 crc32      of bytes 0..12
 //! ```
@@ -13,13 +13,17 @@
 //! A log file is that header followed by records, each:
 //!
 //! ```text
-//! offset size field
-//!      0    4 crc32      u32 LE, crc32fast of bytes 4..13+key_len+value_len
-//!      4    1 tag        see [`Tag`]
-//!      5    4 key_len    u32 LE, 0..=64 KiB (0 only for BatchCommit)
-//!      9    4 value_len  u32 LE, 0..=256 MiB
-//!     13    -  key, then value
+//! size   field
+//!    4   crc32      u32 LE, crc32fast of every byte after it, to the record's end
+//!    1   tag        see [`Tag`]
+//!  1-3   key_len    varint, 0..=64 KiB (0 only for BatchCommit)
+//!  1-5   value_len  varint, 0..=256 MiB
+//!    -   key, then value
 //! ```
+//!
+//! A varint is LEB128: seven bits a byte, least significant first, the top
+//! bit set on every byte but the last, and never longer than needed. A
+//! 16-byte key with a 100-byte value costs 7 bytes of header.
 //!
 //! Decoding checks every length against the limits before it allocates or
 //! slices, and a tag goes through `TryFrom<u8>`: no input can make it panic
@@ -27,12 +31,14 @@
 
 use crate::engine::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
-/// Size of the fixed part of a record.
-pub const RECORD_HEADER_LEN: usize = 13;
+/// The longest a record header can be (CRC, tag and the two varints).
+pub const MAX_HEADER_LEN: usize = 13;
+/// The shortest a record can be.
+pub const MIN_RECORD_LEN: usize = 7;
 /// Size of a file header.
 pub const FILE_HEADER_LEN: usize = 16;
 /// The on-disk format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Magic of log files (the active log and sealed segments).
 pub const LOG_MAGIC: [u8; 4] = *b"tkvL";
 /// Magic of index files.
@@ -113,26 +119,69 @@ pub struct RecordHeader {
     pub key_len: usize,
     /// Length of the value.
     pub value_len: usize,
+    /// Length of the header itself (where the key starts).
+    pub header_len: usize,
 }
 
 impl RecordHeader {
     /// Total length of the record, header included.
     pub fn total_len(&self) -> usize {
-        RECORD_HEADER_LEN + self.key_len + self.value_len
+        self.header_len + self.key_len + self.value_len
     }
 }
 
-/// Decodes and checks the fixed part of a record; needs at least 13 bytes.
+/// Reads a minimal LEB128 varint of at most `max_bytes` bytes at `*pos`,
+/// advancing `*pos`. `Err(None)`: the buffer ends inside it; `Err(Some)`:
+/// it is too long or not minimal.
+fn read_varint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<u64, Option<&'static str>> {
+    let mut value = 0u64;
+    for i in 0..max_bytes {
+        let Some(&b) = buf.get(*pos + i) else {
+            return Err(None);
+        };
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            if b == 0 && i > 0 {
+                return Err(Some("a length varint is not minimal"));
+            }
+            *pos += i + 1;
+            return Ok(value);
+        }
+    }
+    Err(Some("a length varint is too long"))
+}
+
+/// Appends `v` as a minimal LEB128 varint.
+pub fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Bytes [`write_varint`] takes for `v`.
+#[cfg(test)]
+pub fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Decodes and checks a record's header from the start of `buf`, which
+/// needs to hold the whole header (at most [`MAX_HEADER_LEN`] bytes).
 pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, DecodeError> {
-    let Some(head) = buf.get(..RECORD_HEADER_LEN) else {
-        return Err(DecodeError::Short {
-            needed: RECORD_HEADER_LEN,
-        });
+    let short = |at: usize| DecodeError::Short {
+        needed: (at + 1).max(MIN_RECORD_LEN),
     };
-    let crc = u32_at(head, 0);
-    let tag = Tag::try_from(head[4]).map_err(DecodeError::BadTag)?;
-    let key_len = u32_at(head, 5) as usize;
-    let value_len = u32_at(head, 9) as usize;
+    if buf.len() < 5 {
+        return Err(short(buf.len()));
+    }
+    let crc = u32_at(buf, 0);
+    let tag = Tag::try_from(buf[4]).map_err(DecodeError::BadTag)?;
+    let mut pos = 5;
+    let bad = |why: &str| DecodeError::BadLength(why.to_owned());
+    let key_len = read_varint(buf, &mut pos, 3).map_err(|e| e.map_or(short(buf.len()), bad))?;
+    let value_len = read_varint(buf, &mut pos, 5).map_err(|e| e.map_or(short(buf.len()), bad))?;
+    let (key_len, value_len) = (key_len as usize, value_len as usize);
     if key_len > MAX_KEY_LEN {
         return Err(DecodeError::BadLength(format!("key of {key_len} bytes")));
     }
@@ -160,6 +209,7 @@ pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, DecodeError> {
         tag,
         key_len,
         value_len,
+        header_len: pos,
     })
 }
 
@@ -192,15 +242,21 @@ pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
     if crc32fast::hash(&whole[4..]) != header.crc {
         return Err(DecodeError::CrcMismatch);
     }
-    let key_end = RECORD_HEADER_LEN + header.key_len;
+    let key_end = header.header_len + header.key_len;
     Ok((
         Record {
             tag: header.tag,
-            key: &whole[RECORD_HEADER_LEN..key_end],
+            key: &whole[header.header_len..key_end],
             value: &whole[key_end..],
         },
         total,
     ))
+}
+
+/// Bytes [`encode`] appends for this key and value.
+#[cfg(test)]
+pub fn encoded_len(key_len: usize, value_len: usize) -> usize {
+    5 + varint_len(key_len as u64) + varint_len(value_len as u64) + key_len + value_len
 }
 
 /// Appends the encoding of a record to `out`. The caller has checked the
@@ -209,8 +265,8 @@ pub fn encode(out: &mut Vec<u8>, tag: Tag, key: &[u8], value: &[u8]) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     out.push(tag as u8);
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    write_varint(out, key.len() as u64);
+    write_varint(out, value.len() as u64);
     out.extend_from_slice(key);
     out.extend_from_slice(value);
     let crc = crc32fast::hash(&out[start + 4..]);
@@ -331,12 +387,54 @@ mod tests {
 
     #[test]
     fn huge_lengths_are_rejected_before_allocation() {
-        let mut bytes = one(Tag::Put, b"k", b"v");
-        bytes[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        // A value length of 2^28 + 1 and a key length of 64 KiB + 1, encoded
+        // by hand in front of tiny payloads.
+        let head = |key_len: u64, value_len: u64| {
+            let mut b = vec![0, 0, 0, 0, Tag::Put as u8];
+            write_varint(&mut b, key_len);
+            write_varint(&mut b, value_len);
+            b.extend_from_slice(b"kv");
+            b
+        };
+        let bytes = head(1, MAX_VALUE_LEN as u64 + 1);
         assert!(matches!(decode(&bytes), Err(DecodeError::BadLength(_))));
-        let mut bytes = one(Tag::Put, b"k", b"v");
-        bytes[5..9].copy_from_slice(&(MAX_KEY_LEN as u32 + 1).to_le_bytes());
+        let bytes = head(MAX_KEY_LEN as u64 + 1, 1);
         assert!(matches!(decode(&bytes), Err(DecodeError::BadLength(_))));
+        // Varints that run on, or are padded, are refused too.
+        let mut run_on = vec![0, 0, 0, 0, 1, 0x81, 0x80, 0x80, 0x80];
+        run_on.extend_from_slice(&[0; 8]);
+        assert!(matches!(decode(&run_on), Err(DecodeError::BadLength(_))));
+        let padded = [0, 0, 0, 0, 1, 0x81, 0x00, 0x01, b'k', b'v'];
+        assert!(matches!(decode(&padded), Err(DecodeError::BadLength(_))));
+    }
+
+    #[test]
+    fn varints_round_trip_at_every_width() {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            65_536,
+            2_097_151,
+            1 << 28,
+            u64::MAX,
+        ] {
+            let mut b = Vec::new();
+            write_varint(&mut b, v);
+            assert_eq!(b.len(), varint_len(v), "{v}");
+            let mut pos = 0;
+            assert_eq!(read_varint(&b, &mut pos, 10), Ok(v));
+            assert_eq!(pos, b.len());
+        }
+        let bytes = one(Tag::Put, &[b'k'; 16], &[b'v'; 100]);
+        assert_eq!(bytes.len(), 16 + 100 + 7);
+        assert_eq!(bytes.len(), encoded_len(16, 100));
+        let big = one(Tag::Put, &[b'k'; 300], &[b'v'; 70_000]);
+        assert_eq!(big.len(), encoded_len(300, 70_000));
+        assert_eq!(decode_header(&big).unwrap().header_len, 5 + 2 + 3);
     }
 
     #[test]
@@ -360,12 +458,12 @@ mod tests {
             Err(HeaderError::Damaged(_))
         ));
         let mut future = h;
-        future[4..8].copy_from_slice(&2u32.to_le_bytes());
+        future[4..8].copy_from_slice(&3u32.to_le_bytes());
         let crc = crc32fast::hash(&future[..12]);
         future[12..].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(
             check_file_header(&future, LOG_MAGIC),
-            Err(HeaderError::Version(2))
+            Err(HeaderError::Version(3))
         );
         let mut flipped = h;
         flipped[9] ^= 1;

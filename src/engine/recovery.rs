@@ -188,13 +188,13 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
         // Keep what the old index said about compaction when it was readable.
         let old = old_meta.get(&id);
         let meta = IndexMeta {
-            segment_len: len,
             group: old.and_then(|f| f.group),
             base_live: old.map_or(0, |f| f.base_live),
             compacted_at: old.map_or(0, |f| f.compacted_at),
         };
-        let entries = open::scan_segment(&*log, &log_path)?;
-        index::write(storage, &idx_path, &entries, meta)?;
+        let (entries, kind) = open::scan_segment(&*log, &log_path)?;
+        let bytes = index::encode(&entries, kind, len, meta);
+        index::write_file(storage, &idx_path, &bytes)?;
         report.indexes_rebuilt += 1;
     }
     storage
@@ -269,7 +269,7 @@ mod tests {
         encode(&mut bytes, Tag::Put, b"b", b"2");
         let bad_end = bytes.len();
         encode(&mut bytes, Tag::Put, b"c", b"3");
-        bytes[bad_at + 14] ^= 0xff;
+        bytes[bad_at + 8] ^= 0xff;
         let s = salvage(&bytes);
         assert_eq!(s.records, 2);
         assert_eq!(s.lost, vec![(bad_at as u64, (bad_end - bad_at) as u64)]);
@@ -285,7 +285,7 @@ mod tests {
         encode_commit(&mut bytes, 2);
         let end = bytes.len();
         encode(&mut bytes, Tag::Put, b"c", b"3");
-        bytes[second + 14] ^= 0xff;
+        bytes[second + 8] ^= 0xff;
         let s = salvage(&bytes);
         assert_eq!(s.records, 1);
         assert_eq!(s.lost, vec![(start as u64, (end - start) as u64)]);
@@ -319,7 +319,7 @@ mod tests {
             let path = dir.path().join(name);
             let clean = std::fs::read(&path).unwrap();
             let mut newer = clean.clone();
-            newer[4] = 2;
+            newer[4] = 3;
             let crc = crc32fast::hash(&newer[..12]);
             newer[12..16].copy_from_slice(&crc.to_le_bytes());
             std::fs::write(&path, &newer).unwrap();
@@ -328,7 +328,7 @@ mod tests {
                 Db::recover_dir(dir.path(), &opts).map(|_| ()),
             ] {
                 assert!(
-                    matches!(result, Err(Error::UnsupportedVersion { found: 2, .. })),
+                    matches!(result, Err(Error::UnsupportedVersion { found: 3, .. })),
                     "{name}: {result:?}"
                 );
             }

@@ -12,11 +12,12 @@ use std::io;
 use std::mem;
 use std::sync::Arc;
 
-use super::index::{self, Entry, Index, IndexMeta};
+use super::index::{self, Builder, Entry, Index, IndexMeta};
 use super::open;
 use super::record::{self, FILE_HEADER_LEN, Tag};
 use super::{
-    Db, Error, MemSlot, Request, Result, Segment, SyncMode, WAL, Writer, seg_idx_name, seg_log_name,
+    Db, Error, LogOrder, MemSlot, Request, Result, Segment, SyncMode, WAL, Writer, seg_idx_name,
+    seg_log_name,
 };
 
 impl Db {
@@ -63,10 +64,13 @@ impl Db {
         }
         let was_empty = w.wal_len == FILE_HEADER_LEN as u64 && self.snapshot_segments_empty();
         let base = w.wal_len;
+        let order_before = w.order.clone();
+        let mut order = w.order.clone();
         let mut buf = Vec::new();
         let mut slots: Vec<(Vec<u8>, MemSlot)> = Vec::new();
         let mut push = |buf: &mut Vec<u8>, tag: Tag, key: Vec<u8>, value: &[u8]| {
             let start = buf.len();
+            order.note(&key);
             record::encode(buf, tag, &key, value);
             let slot = MemSlot {
                 delete: tag.is_delete(),
@@ -115,6 +119,7 @@ impl Db {
                 }
             });
         if let Err(e) = written {
+            w.order = order_before;
             poison(&mut w, &e);
             // Best effort: take back what this group wrote so that no
             // unacknowledged record comes back at the next open.
@@ -122,6 +127,7 @@ impl Db {
             return spread(tickets, e);
         }
         w.wal_len += buf.len() as u64;
+        w.order = order;
         {
             let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
             st.mem.extend(slots);
@@ -179,27 +185,27 @@ impl Db {
         self.flush_locked(w)?;
         let storage = &*self.opts.storage;
         let id = w.next_id;
-        let entries: Vec<Entry> = {
+        let mut builder = Builder::new(w.order.kind());
+        {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            st.mem
-                .iter()
-                .map(|(k, s)| Entry {
+            for (k, s) in &st.mem {
+                builder.push(&Entry {
                     key: k.clone(),
                     delete: s.delete,
                     offset: s.offset,
                     len: s.len,
-                })
-                .collect()
-        };
-        let idx_path = self.dir.join(seg_idx_name(id));
-        let log_path = self.dir.join(seg_log_name(id));
+                });
+            }
+        }
         let meta = IndexMeta {
-            segment_len: w.wal_len,
             group: None,
             base_live: w.base_live,
             compacted_at: w.last_compaction.map_or(0, unix_secs),
         };
-        index::write(storage, &idx_path, &entries, meta)?;
+        let bytes = builder.finish(w.wal_len, |_| meta);
+        let idx_path = self.dir.join(seg_idx_name(id));
+        let log_path = self.dir.join(seg_log_name(id));
+        index::write_file(storage, &idx_path, &bytes)?;
         let wal_path = self.dir.join(WAL);
         storage
             .rename(&wal_path, &log_path)
@@ -228,6 +234,7 @@ impl Db {
         }
         w.wal = new_wal;
         w.wal_len = FILE_HEADER_LEN as u64;
+        w.order = LogOrder::default();
         w.next_id = id + 1;
         Ok(())
     }

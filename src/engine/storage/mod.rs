@@ -28,7 +28,7 @@ mod faulty;
 mod real;
 mod sim;
 
-pub(crate) use cache::CachingStorage;
+pub use cache::CachingStorage;
 pub use fault::{Fault, FaultKind, FaultOp};
 pub use faulty::FaultyStorage;
 pub use real::RealStorage;

@@ -1,0 +1,267 @@
+//! Writing an index: [`Builder`] takes a segment's entries in key order and
+//! lays out the file described in [`super`]. Memory holds the sparse
+//! entries and, for a hashed index, 12 bytes per key for the table; a sorted
+//! index (a compaction output) holds no per-key state at all.
+
+use std::path::Path;
+
+use super::super::record::{self, INDEX_MAGIC, write_varint};
+use super::super::storage::{OpenMode, Storage};
+use super::super::{Error, Result};
+use super::{
+    BUCKET_LEN, DATA_BLOCK, ENTRY_FRAME, Entry, FOOTER_LEN, Footer, IndexMeta, Kind, SPARSE_FRAME,
+    bucket_of, key_hash, slots_per_bucket, tmp_path,
+};
+
+/// One sparse entry: the first key of a block and where the block is.
+struct Sparse {
+    first_key: Vec<u8>,
+    offset: u64,
+    len: u64,
+}
+
+/// Builds an index file from entries pushed in strictly increasing key order.
+pub struct Builder {
+    kind: Kind,
+    /// The entry frames so far (hashed); they go after the table, so the
+    /// sparse entries hold offsets relative to their start until `finish`.
+    entries: Vec<u8>,
+    /// The entry frame being filled (hashed) and its first key.
+    frame: Vec<u8>,
+    frame_first: Vec<u8>,
+    /// The data block being covered (sorted): its start and first key.
+    block: Option<(u64, Vec<u8>)>,
+    sparse: Vec<Sparse>,
+    /// (hash, record offset) of every key (hashed).
+    slots: Vec<(u32, u64)>,
+    keys: u64,
+    puts: u64,
+    put_bytes: u64,
+}
+
+impl Builder {
+    /// A builder for an index of `kind`.
+    pub fn new(kind: Kind) -> Builder {
+        Builder {
+            kind,
+            entries: Vec::new(),
+            frame: Vec::new(),
+            frame_first: Vec::new(),
+            block: None,
+            sparse: Vec::new(),
+            slots: Vec::new(),
+            keys: 0,
+            puts: 0,
+            put_bytes: 0,
+        }
+    }
+
+    /// Adds the entry of the next key (greater than every key before it).
+    pub fn push(&mut self, e: &Entry) {
+        self.keys += 1;
+        if !e.delete {
+            self.puts += 1;
+            self.put_bytes += u64::from(e.len);
+        }
+        match self.kind {
+            Kind::Sorted => {
+                let new_block = match &self.block {
+                    None => true,
+                    Some((start, _)) => e.offset >= start + DATA_BLOCK as u64,
+                };
+                if new_block {
+                    if let Some((start, first_key)) = self.block.take() {
+                        self.sparse.push(Sparse {
+                            first_key,
+                            offset: start,
+                            len: e.offset - start,
+                        });
+                    }
+                    self.block = Some((e.offset, e.key.clone()));
+                }
+            }
+            Kind::Hashed => {
+                if self.frame.is_empty() {
+                    self.frame_first.clone_from(&e.key);
+                }
+                write_varint(&mut self.frame, e.key.len() as u64);
+                self.frame.extend_from_slice(&e.key);
+                write_varint(&mut self.frame, e.offset);
+                write_varint(&mut self.frame, u64::from(e.len) << 1 | u64::from(e.delete));
+                self.slots.push((key_hash(&e.key), e.offset));
+                if self.frame.len() >= ENTRY_FRAME {
+                    self.end_entry_frame();
+                }
+            }
+        }
+    }
+
+    fn end_entry_frame(&mut self) {
+        let offset = self.entries.len() as u64;
+        push_frame(&mut self.entries, &self.frame);
+        self.sparse.push(Sparse {
+            first_key: std::mem::take(&mut self.frame_first),
+            offset,
+            len: self.entries.len() as u64 - offset,
+        });
+        self.frame.clear();
+    }
+
+    /// Lays out the rest of the file for a segment `segment_len` bytes long.
+    /// `meta` gets the index file's final length (for a compaction's last
+    /// output, whose footer records the size of everything it wrote).
+    pub fn finish(mut self, segment_len: u64, meta: impl FnOnce(u64) -> IndexMeta) -> Vec<u8> {
+        let mut out = record::file_header(INDEX_MAGIC).to_vec();
+        let (mut table_off, mut buckets, mut slot_width) = (0, 0, 0);
+        match self.kind {
+            Kind::Sorted => {
+                if let Some((start, first_key)) = self.block.take() {
+                    self.sparse.push(Sparse {
+                        first_key,
+                        offset: start,
+                        len: segment_len - start,
+                    });
+                }
+            }
+            Kind::Hashed => {
+                if !self.frame.is_empty() {
+                    self.end_entry_frame();
+                }
+                slot_width = if segment_len <= u64::from(u32::MAX) {
+                    8
+                } else {
+                    12
+                };
+                let per = slots_per_bucket(slot_width);
+                // At most 80% full: a probe rarely leaves its first bucket.
+                buckets = ((self.slots.len() * 5).div_ceil(4 * per)).max(1) as u64;
+                // Buckets at multiples of 64 never straddle a cache block.
+                out.resize(BUCKET_LEN, 0);
+                table_off = out.len() as u64;
+                out.extend(write_table(&self.slots, buckets, slot_width));
+                let entries_off = out.len() as u64;
+                out.extend_from_slice(&self.entries);
+                for s in &mut self.sparse {
+                    s.offset += entries_off;
+                }
+            }
+        }
+        let sparse_off = out.len() as u64;
+        // Sparse frames of SPARSE_FRAME entries, each summarised in the top.
+        let mut top = Vec::new();
+        let mut top_count = 0u32;
+        let mut payload = Vec::new();
+        for chunk in self.sparse.chunks(SPARSE_FRAME) {
+            payload.clear();
+            payload.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+            let mut body = Vec::new();
+            for s in chunk {
+                payload.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                write_sparse(&mut body, &s.first_key, s.offset, s.len);
+            }
+            payload.extend_from_slice(&body);
+            let offset = out.len() as u64;
+            push_frame(&mut out, &payload);
+            write_sparse(
+                &mut top,
+                &chunk[0].first_key,
+                offset,
+                out.len() as u64 - offset,
+            );
+            top_count += 1;
+        }
+        let top_off = out.len() as u64;
+        let mut top_payload = top_count.to_le_bytes().to_vec();
+        top_payload.extend_from_slice(&top);
+        push_frame(&mut out, &top_payload);
+        let meta = meta(out.len() as u64 + FOOTER_LEN as u64);
+        let footer = Footer {
+            kind: self.kind,
+            slot_width,
+            keys: self.keys,
+            puts: self.puts,
+            put_bytes: self.put_bytes,
+            table_off,
+            buckets,
+            sparse_off,
+            top_off,
+            segment_len,
+            group: meta.group,
+            base_live: meta.base_live,
+            compacted_at: meta.compacted_at,
+        };
+        out.extend_from_slice(&footer.encode());
+        out
+    }
+}
+
+/// Appends a frame: `len u32 | payload | crc32` (the CRC covers the length
+/// and the payload).
+fn push_frame(out: &mut Vec<u8>, payload: &[u8]) {
+    let start = out.len();
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+fn write_sparse(out: &mut Vec<u8>, key: &[u8], offset: u64, len: u64) {
+    write_varint(out, key.len() as u64);
+    out.extend_from_slice(key);
+    write_varint(out, offset);
+    write_varint(out, len);
+}
+
+/// The hash table: `buckets` buckets of 64 bytes, each a run of slots
+/// (`hash u32 | record offset`, u32 or u64 by `width`), zero when empty,
+/// and a CRC of the bucket's first 60 bytes in its last 4. A key goes to its
+/// home bucket or, when that is full, the next one with room (wrapping).
+fn write_table(slots: &[(u32, u64)], buckets: u64, width: usize) -> Vec<u8> {
+    let per = slots_per_bucket(width);
+    let mut table = vec![0u8; buckets as usize * BUCKET_LEN];
+    let mut used = vec![0u8; buckets as usize];
+    for &(hash, offset) in slots {
+        let mut b = bucket_of(hash, buckets) as usize;
+        while used[b] as usize == per {
+            b = (b + 1) % buckets as usize;
+        }
+        let at = b * BUCKET_LEN + used[b] as usize * width;
+        table[at..at + 4].copy_from_slice(&hash.to_le_bytes());
+        if width == 8 {
+            table[at + 4..at + 8].copy_from_slice(&(offset as u32).to_le_bytes());
+        } else {
+            table[at + 4..at + 12].copy_from_slice(&offset.to_le_bytes());
+        }
+        used[b] += 1;
+    }
+    for bucket in table.chunks_exact_mut(BUCKET_LEN) {
+        let crc = crc32fast::hash(&bucket[..BUCKET_LEN - 4]);
+        bucket[BUCKET_LEN - 4..].copy_from_slice(&crc.to_le_bytes());
+    }
+    table
+}
+
+/// Encodes a whole index from entries sorted by key (one per key).
+pub fn encode(entries: &[Entry], kind: Kind, segment_len: u64, meta: IndexMeta) -> Vec<u8> {
+    let mut b = Builder::new(kind);
+    for e in entries {
+        b.push(e);
+    }
+    b.finish(segment_len, |_| meta)
+}
+
+/// Writes an index file durably: to `path` + ".tmp", fsync, rename into
+/// place. The caller syncs the directory.
+pub fn write_file(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    let f = storage
+        .open(&tmp, OpenMode::Truncate)
+        .map_err(|e| Error::io("create", &tmp, e))?;
+    f.write_at(bytes, 0)
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    f.sync_data().map_err(|e| Error::io("fsync", &tmp, e))?;
+    storage
+        .rename(&tmp, path)
+        .map_err(|e| Error::io("rename", &tmp, e))?;
+    Ok(())
+}

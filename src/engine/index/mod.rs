@@ -1,0 +1,354 @@
+//! The on-disk index of a sealed segment (`seg-N.idx`).
+//!
+//! An index lets a lookup find a key with a few small reads and lets
+//! iteration walk the segment's keys in order, so that opening a database
+//! never reads every key. There are two kinds:
+//!
+//! - **sorted**: the segment's keyed records are in strictly increasing key
+//!   order, one per key (every compaction output; a seal of a log written in
+//!   key order, such as a load of a dump). The log is its own list of
+//!   entries: the index only names the first key of every data block of
+//!   about [`DATA_BLOCK`] bytes of the log. About 1 byte per key.
+//! - **hashed**: any other segment (a sealed active log). The index holds
+//!   every key's entry, sorted, and a hash table of record offsets for point
+//!   lookups. About 35 bytes per 16-byte key.
+//!
+//! Layout (integers little-endian; varints as in records):
+//!
+//! ```text
+//! header    16 bytes, magic b"tkvI" (see record.rs)
+//! table     hashed only, from offset 64 (zeros before it): buckets of 64
+//!             bytes, see build.rs; a CRC in each bucket's last 4 bytes
+//! entries   hashed only: frames of entries sorted by key; an entry is
+//!             key_len varint | key | record offset varint
+//!             | (record length << 1 | tombstone) varint
+//! sparse    frames of up to 32 sparse entries: count u32 | count × u32
+//!             offsets of the entries within the frame's entry bytes
+//!             | sparse entries; a sparse entry is
+//!             first key_len varint | first key | offset varint | len varint
+//!           of a data block of the log (sorted) or an entry frame (hashed)
+//! top       one frame: count u32 | one sparse entry per sparse frame
+//! footer    100 bytes, see [`Footer`]
+//! ```
+//!
+//! A frame is `len u32 | payload | crc32` over the length and payload.
+//! Every piece carries its own CRC, so a lookup verifies what it reads, and
+//! open reads only the header and footer. An index is derived data: when it
+//! is missing or its header, footer or size do not match its segment, open
+//! rebuilds it from the segment.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use super::record::{self, FILE_HEADER_LEN, HeaderError, INDEX_MAGIC, u32_at, u64_at};
+use super::storage::{OpenMode, Storage, StorageFile, read_exact_at};
+use super::{Error, MAX_KEY_LEN, Result};
+
+mod build;
+mod read;
+
+pub use build::{Builder, encode, write_file};
+pub use read::{BlockWalk, EntryCursor, SparseEntry};
+
+/// A sorted index names a data block of about this many bytes of log.
+pub const DATA_BLOCK: usize = 2048;
+/// A hashed index's entry frames hold about this many bytes of entries.
+pub const ENTRY_FRAME: usize = 4096;
+/// Sparse entries per sparse frame.
+pub const SPARSE_FRAME: usize = 32;
+/// Size of a hash-table bucket.
+pub const BUCKET_LEN: usize = 64;
+/// Size of the footer.
+pub const FOOTER_LEN: usize = 100;
+const FOOTER_MAGIC: [u8; 4] = *b"tkvF";
+
+/// Which of the two layouts an index has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The log is in key order; the index names its data blocks.
+    Sorted = 1,
+    /// Entries and a hash table.
+    Hashed = 2,
+}
+
+/// The last 100 bytes of an index file.
+///
+/// ```text
+///  0 magic b"tkvF"       4 kind u8   5 slot width u8 (0, 8 or 12)   6 zero u16
+///  8 keys u64           16 put count u64       24 put bytes u64
+/// 32 table offset u64   40 buckets u64         48 sparse offset u64
+/// 56 top offset u64     64 segment length u64  72 group first id u64 (0: none)
+/// 80 group flags u32 (bit 0: last of its group)
+/// 84 compacted at, u32 Unix seconds (0: never)
+/// 88 base size u64: the database's size after the compaction that wrote it
+/// 96 crc32 of bytes 0..96
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Footer {
+    /// The layout.
+    pub kind: Kind,
+    /// Bytes per hash slot (hashed: 8 with u32 offsets, 12 with u64).
+    pub slot_width: usize,
+    /// Number of distinct keys.
+    pub keys: u64,
+    /// Number of keys whose newest record is a put.
+    pub puts: u64,
+    /// Sum of the record lengths of the puts.
+    pub put_bytes: u64,
+    /// Where the hash table starts (0: none).
+    pub table_off: u64,
+    /// Number of hash buckets.
+    pub buckets: u64,
+    /// Where the sparse frames start (= where the entries end).
+    pub sparse_off: u64,
+    /// Where the top frame starts.
+    pub top_off: u64,
+    /// Length of the segment file this index describes.
+    pub segment_len: u64,
+    /// The group this segment was written in, if any (see [`Group`]).
+    pub group: Option<Group>,
+    /// For the last output of a compaction: the database's size after it.
+    pub base_live: u64,
+    /// When the newest compaction ran, in Unix seconds.
+    pub compacted_at: u64,
+}
+
+/// Segments written together (by one compaction) that count only together:
+/// the group's segments have consecutive ids from `first`, and the one with
+/// `last` set ends it. A compaction group replaces every segment older than
+/// `first`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Id of the group's first segment.
+    pub first: u64,
+    /// Whether this segment is the group's last.
+    pub last: bool,
+}
+
+impl Footer {
+    /// Where a hashed index's entry frames start (after the table).
+    pub fn entries_off(&self) -> u64 {
+        self.table_off + self.buckets * BUCKET_LEN as u64
+    }
+
+    fn encode(&self) -> [u8; FOOTER_LEN] {
+        let mut f = [0u8; FOOTER_LEN];
+        f[..4].copy_from_slice(&FOOTER_MAGIC);
+        f[4] = self.kind as u8;
+        f[5] = self.slot_width as u8;
+        let mut put = |at: usize, v: u64| f[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        put(8, self.keys);
+        put(16, self.puts);
+        put(24, self.put_bytes);
+        put(32, self.table_off);
+        put(40, self.buckets);
+        put(48, self.sparse_off);
+        put(56, self.top_off);
+        put(64, self.segment_len);
+        put(72, self.group.map_or(0, |g| g.first));
+        put(88, self.base_live);
+        let flags: u32 = self.group.map_or(0, |g| g.last as u32);
+        f[80..84].copy_from_slice(&flags.to_le_bytes());
+        let when = self.compacted_at.min(u64::from(u32::MAX)) as u32;
+        f[84..88].copy_from_slice(&when.to_le_bytes());
+        let crc = crc32fast::hash(&f[..96]);
+        f[96..].copy_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    fn decode(f: &[u8], file_len: u64) -> std::result::Result<Footer, String> {
+        if f.len() != FOOTER_LEN || f[..4] != FOOTER_MAGIC {
+            return Err("bad footer magic".into());
+        }
+        if crc32fast::hash(&f[..96]) != u32_at(f, 96) {
+            return Err("footer CRC mismatch".into());
+        }
+        let kind = match f[4] {
+            1 => Kind::Sorted,
+            2 => Kind::Hashed,
+            _ => return Err("unknown index kind".into()),
+        };
+        let first = u64_at(f, 72);
+        let footer = Footer {
+            kind,
+            slot_width: usize::from(f[5]),
+            keys: u64_at(f, 8),
+            puts: u64_at(f, 16),
+            put_bytes: u64_at(f, 24),
+            table_off: u64_at(f, 32),
+            buckets: u64_at(f, 40),
+            sparse_off: u64_at(f, 48),
+            top_off: u64_at(f, 56),
+            segment_len: u64_at(f, 64),
+            group: (first != 0).then(|| Group {
+                first,
+                last: u32_at(f, 80) & 1 == 1,
+            }),
+            base_live: u64_at(f, 88),
+            compacted_at: u64::from(u32_at(f, 84)),
+        };
+        // Every offset must fit the file, in order, before anything is read
+        // through it.
+        let header = FILE_HEADER_LEN as u64;
+        let table_end = footer
+            .buckets
+            .checked_mul(BUCKET_LEN as u64)
+            .and_then(|n| n.checked_add(footer.table_off));
+        let layout = match kind {
+            Kind::Sorted => {
+                footer.slot_width == 0
+                    && footer.table_off == 0
+                    && footer.buckets == 0
+                    && footer.sparse_off == header
+            }
+            Kind::Hashed => {
+                let width_fits = match footer.slot_width {
+                    8 => footer.segment_len <= u64::from(u32::MAX),
+                    12 => true,
+                    _ => false,
+                };
+                width_fits
+                    && footer.buckets >= 1
+                    && footer.table_off == BUCKET_LEN as u64
+                    && table_end.is_some_and(|end| end <= footer.sparse_off)
+            }
+        };
+        let ok = layout
+            && f[6..8] == [0, 0]
+            && footer.puts <= footer.keys
+            && footer.sparse_off <= footer.top_off
+            && footer
+                .top_off
+                .checked_add(12 + FOOTER_LEN as u64)
+                .is_some_and(|end| end <= file_len)
+            && footer.segment_len >= header;
+        if !ok {
+            return Err("footer offsets do not fit the file".into());
+        }
+        Ok(footer)
+    }
+}
+
+/// Hash of a key for the hash table.
+pub fn key_hash(key: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(0x9e37_79b9);
+    h.update(key);
+    h.finalize()
+}
+
+/// The home bucket of a hash.
+pub fn bucket_of(hash: u32, buckets: u64) -> u64 {
+    // Multiply-shift: uses the hash's high bits, spreads over any count.
+    (u64::from(hash) * buckets) >> 32
+}
+
+/// Slots in a bucket of slots `width` bytes wide (the last 4 bytes are its CRC).
+pub fn slots_per_bucket(width: usize) -> usize {
+    (BUCKET_LEN - 4) / width
+}
+
+/// One entry: where a key's newest record in the segment is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The key.
+    pub key: Vec<u8>,
+    /// Whether the newest record is a tombstone.
+    pub delete: bool,
+    /// Offset of the record in the segment.
+    pub offset: u64,
+    /// Length of the record.
+    pub len: u32,
+}
+
+/// What to write in an index's footer besides what its entries give.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IndexMeta {
+    /// The group the segment belongs to.
+    pub group: Option<Group>,
+    /// The database's size after the compaction (its last output only).
+    pub base_live: u64,
+    /// When the newest compaction ran, in Unix seconds.
+    pub compacted_at: u64,
+}
+
+/// `path` with ".tmp" appended.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+/// An open index whose header and footer were checked.
+#[derive(Debug)]
+pub struct Index {
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
+    /// The decoded footer.
+    pub footer: Footer,
+    /// Length of the index file.
+    pub file_len: u64,
+    /// The top frame, once read and verified: every lookup and seek starts
+    /// there, and the file never changes.
+    top: OnceLock<Arc<read::Top>>,
+}
+
+impl Index {
+    /// Opens an index and checks its header and footer (nothing else).
+    /// `Ok(Err(reason))` means the file is damaged or stale and should be rebuilt.
+    pub fn open(storage: &dyn Storage, path: &Path) -> Result<std::result::Result<Index, String>> {
+        let file = match storage.open(path, OpenMode::Read) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err("missing".into())),
+            Err(e) => return Err(Error::io("open", path, e)),
+        };
+        let len = file.len().map_err(|e| Error::io("stat", path, e))?;
+        if len < (FILE_HEADER_LEN + FOOTER_LEN) as u64 {
+            return Ok(Err("shorter than a header and footer".into()));
+        }
+        let mut head = [0u8; FILE_HEADER_LEN];
+        read_exact_at(&*file, &mut head, 0).map_err(|e| Error::io("read", path, e))?;
+        match record::check_file_header(&head, INDEX_MAGIC) {
+            Ok(()) => {}
+            Err(HeaderError::Damaged(why)) => return Ok(Err(why.into())),
+            Err(HeaderError::Version(found)) => {
+                return Err(Error::UnsupportedVersion {
+                    path: path.to_owned(),
+                    found,
+                    supported: record::FORMAT_VERSION,
+                });
+            }
+        }
+        let mut foot = [0u8; FOOTER_LEN];
+        read_exact_at(&*file, &mut foot, len - FOOTER_LEN as u64)
+            .map_err(|e| Error::io("read", path, e))?;
+        Ok(Footer::decode(&foot, len).map(|footer| Index {
+            file,
+            path: path.to_owned(),
+            footer,
+            file_len: len,
+            top: OnceLock::new(),
+        }))
+    }
+
+    /// The index file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_err(&self, e: io::Error) -> Error {
+        Error::io("read", &self.path, e)
+    }
+
+    fn corrupt(&self, off: u64, why: impl Into<String>) -> Error {
+        Error::corrupt(&self.path, off, why)
+    }
+}
+
+/// Checks a key length read from a file.
+fn key_len_ok(len: u64) -> bool {
+    len >= 1 && len <= MAX_KEY_LEN as u64
+}
+
+#[cfg(test)]
+mod tests;

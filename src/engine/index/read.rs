@@ -1,0 +1,462 @@
+//! Reading an index's pieces, each verified by its CRC before use: the top
+//! frame (kept in memory once read), sparse frames, hash buckets and entry
+//! frames. Nothing read from the file is trusted as a length or offset
+//! before it is checked against the region it must lie in.
+
+use std::sync::Arc;
+
+use super::super::Result;
+use super::super::record::{FILE_HEADER_LEN, u32_at, u64_at};
+use super::super::storage::{Uncached, read_exact_at};
+use super::{BUCKET_LEN, Entry, Index, Kind, bucket_of, key_hash, key_len_ok, slots_per_bucket};
+
+/// Reads a minimal varint at `*pos` of `buf`; `None` when it runs past the
+/// buffer, is longer than ten bytes or is not minimal.
+pub fn read_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let b = *buf.get(*pos + i)?;
+        if i == 9 && b > 1 {
+            return None;
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            if b == 0 && i > 0 {
+                return None;
+            }
+            *pos += i + 1;
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A sparse entry: the first key of a block and where the block is (a
+/// data block of the log for a sorted index, an entry frame for a hashed one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SparseEntry {
+    /// The block's first key.
+    pub first_key: Vec<u8>,
+    /// Where the block starts.
+    pub offset: u64,
+    /// The block's length.
+    pub len: u64,
+}
+
+/// Decodes a sparse entry at `*pos`.
+fn sparse_at<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(&'a [u8], u64, u64)> {
+    let key_len = read_varint(buf, pos)?;
+    if !key_len_ok(key_len) {
+        return None;
+    }
+    let key = buf.get(*pos..*pos + key_len as usize)?;
+    *pos += key_len as usize;
+    let offset = read_varint(buf, pos)?;
+    let len = read_varint(buf, pos)?;
+    Some((key, offset, len))
+}
+
+/// The top frame, decoded: one sparse entry per sparse frame.
+#[derive(Debug)]
+pub(super) struct Top {
+    /// Every first key, back to back.
+    keys: Vec<u8>,
+    /// (key start, key end, frame offset, frame length).
+    frames: Vec<(usize, usize, u64, u64)>,
+}
+
+impl Top {
+    /// The last frame whose first key is ≤ `key`.
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        let n = self.frames.partition_point(|f| &self.keys[f.0..f.1] <= key);
+        n.checked_sub(1)
+    }
+}
+
+/// An entry frame's or sparse frame's payload, verified.
+type Payload = Vec<u8>;
+
+/// A sparse frame, verified, with the region its entries must point into.
+struct SparseFrame {
+    off: u64,
+    payload: Payload,
+    body_at: usize,
+    count: usize,
+    region: (u64, u64),
+}
+
+impl SparseFrame {
+    /// Entry `j`, checked against the region.
+    fn entry(&self, index: &Index, j: usize) -> Result<SparseEntry> {
+        let mut pos = self.body_at + u32_at(&self.payload, 4 + 4 * j) as usize;
+        let Some((k, offset, len)) = sparse_at(&self.payload, &mut pos) else {
+            return Err(index.corrupt(self.off, "sparse entry cut short or impossible"));
+        };
+        let fits =
+            offset >= self.region.0 && offset.checked_add(len).is_some_and(|e| e <= self.region.1);
+        if !fits || len == 0 {
+            return Err(index.corrupt(self.off, "sparse entry points outside its region"));
+        }
+        Ok(SparseEntry {
+            first_key: k.to_vec(),
+            offset,
+            len,
+        })
+    }
+}
+
+/// The blocks of an index in order; see [`Index::blocks_from`].
+#[derive(Debug)]
+pub struct BlockWalk {
+    index: Arc<Index>,
+    top: Arc<Top>,
+    next_frame: usize,
+    current: Option<Vec<SparseEntry>>,
+    at: usize,
+    from: Vec<u8>,
+}
+
+impl Iterator for BlockWalk {
+    type Item = Result<SparseEntry>;
+
+    fn next(&mut self) -> Option<Result<SparseEntry>> {
+        loop {
+            if let Some(entries) = &self.current
+                && self.at < entries.len()
+            {
+                self.at += 1;
+                let e = entries[self.at - 1].clone();
+                // Skip the blocks wholly below `from`: the next one starts at or below it.
+                let next_starts_below = entries
+                    .get(self.at)
+                    .is_some_and(|n| n.first_key.as_slice() <= self.from.as_slice());
+                if next_starts_below {
+                    continue;
+                }
+                return Some(Ok(e));
+            }
+            if self.next_frame >= self.top.frames.len() {
+                return None;
+            }
+            let frame = match self.index.sparse_frame(&self.top, self.next_frame) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.next_frame = self.top.frames.len();
+                    return Some(Err(e));
+                }
+            };
+            self.next_frame += 1;
+            let entries: Result<Vec<_>> = (0..frame.count)
+                .map(|j| frame.entry(&self.index, j))
+                .collect();
+            match entries {
+                Ok(entries) => {
+                    self.current = Some(entries);
+                    self.at = 0;
+                }
+                Err(e) => {
+                    self.next_frame = self.top.frames.len();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl Index {
+    /// Reads and verifies the frame at `off`, which must end by `end`.
+    fn frame(&self, off: u64, end: u64) -> Result<Payload> {
+        let room = end.checked_sub(off).filter(|&r| r >= 8);
+        let Some(room) = room else {
+            return Err(self.corrupt(off, "frame outside its region"));
+        };
+        let mut len = [0u8; 4];
+        read_exact_at(&*self.file, &mut len, off).map_err(|e| self.read_err(e))?;
+        let len = u64::from(u32::from_le_bytes(len));
+        if len + 8 > room {
+            return Err(self.corrupt(off, "frame longer than its region"));
+        }
+        let mut buf = vec![0u8; len as usize + 8];
+        read_exact_at(&*self.file, &mut buf, off).map_err(|e| self.read_err(e))?;
+        let crc_at = buf.len() - 4;
+        if crc32fast::hash(&buf[..crc_at]) != u32_at(&buf, crc_at) {
+            return Err(self.corrupt(off, "frame CRC mismatch"));
+        }
+        buf.truncate(crc_at);
+        buf.drain(..4);
+        Ok(buf)
+    }
+
+    /// The top frame, read and verified once.
+    pub(super) fn top(&self) -> Result<Arc<Top>> {
+        if let Some(top) = self.top.get() {
+            return Ok(Arc::clone(top));
+        }
+        let f = &self.footer;
+        let end = self.file_len - super::FOOTER_LEN as u64;
+        let payload = self.frame(f.top_off, end)?;
+        let bad = |why| Err(self.corrupt(f.top_off, why));
+        if payload.len() + 8 != (end - f.top_off) as usize || payload.len() < 4 {
+            return bad("top frame does not end at the footer");
+        }
+        let count = u32_at(&payload, 0) as usize;
+        let mut top = Top {
+            keys: Vec::new(),
+            frames: Vec::with_capacity(count.min(payload.len() / 4)),
+        };
+        let mut pos = 4;
+        for _ in 0..count {
+            let Some((key, offset, len)) = sparse_at(&payload, &mut pos) else {
+                return bad("top entry cut short or impossible");
+            };
+            let fits =
+                offset >= f.sparse_off && offset.checked_add(len).is_some_and(|e| e <= f.top_off);
+            if !fits {
+                return bad("top entry points outside the sparse frames");
+            }
+            let start = top.keys.len();
+            top.keys.extend_from_slice(key);
+            top.frames.push((start, top.keys.len(), offset, len));
+        }
+        if pos != payload.len() {
+            return bad("top frame has bytes after its entries");
+        }
+        Ok(Arc::clone(self.top.get_or_init(|| Arc::new(top))))
+    }
+
+    /// Sparse frame `i` of the top, read and verified.
+    fn sparse_frame(&self, top: &Top, i: usize) -> Result<SparseFrame> {
+        let (_, _, off, len) = top.frames[i];
+        let payload = self.frame(off, off + len)?;
+        let count = (payload.len() >= 4).then(|| u32_at(&payload, 0) as usize);
+        let body_at = count.and_then(|c| {
+            c.checked_mul(4)
+                .and_then(|n| n.checked_add(4))
+                .filter(|&b| c >= 1 && b <= payload.len())
+        });
+        let (Some(count), Some(body_at)) = (count, body_at) else {
+            return Err(self.corrupt(off, "sparse frame count impossible"));
+        };
+        let region = match self.footer.kind {
+            Kind::Sorted => (FILE_HEADER_LEN as u64, self.footer.segment_len),
+            Kind::Hashed => (self.footer.entries_off(), self.footer.sparse_off),
+        };
+        Ok(SparseFrame {
+            off,
+            payload,
+            body_at,
+            count,
+            region,
+        })
+    }
+
+    /// The sparse entry of the block that would hold `key`: the last block
+    /// whose first key is ≤ `key`. `None` when `key` is below every key.
+    pub fn locate(&self, key: &[u8]) -> Result<Option<SparseEntry>> {
+        let top = self.top()?;
+        let Some(i) = top.find(key) else {
+            return Ok(None);
+        };
+        let frame = self.sparse_frame(&top, i)?;
+        // Binary search on the offsets array: the last entry with first key ≤ key.
+        let (mut lo, mut hi) = (0usize, frame.count);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if frame.entry(self, mid)?.first_key.as_slice() <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0 {
+            // The top said this frame starts at or below `key`.
+            return Err(self.corrupt(frame.off, "sparse frame's first key does not match the top"));
+        }
+        frame.entry(self, lo - 1).map(Some)
+    }
+
+    /// Every block in order from the one that would hold `key` (from the
+    /// first when `key` is empty or below every key).
+    pub fn blocks_from(self: &Arc<Self>, key: &[u8]) -> Result<BlockWalk> {
+        let top = self.top()?;
+        let frame = if key.is_empty() { None } else { top.find(key) };
+        Ok(BlockWalk {
+            index: Arc::clone(self),
+            top,
+            next_frame: frame.unwrap_or(0),
+            current: None,
+            at: 0,
+            from: key.to_vec(),
+        })
+    }
+
+    /// Record offsets the hash table holds for keys with `key`'s hash, in
+    /// probe order (hashed indexes only).
+    pub fn candidates(&self, key: &[u8]) -> Result<Vec<u64>> {
+        let f = &self.footer;
+        let hash = key_hash(key);
+        let width = f.slot_width;
+        let per = slots_per_bucket(width);
+        let mut found = Vec::new();
+        let mut b = bucket_of(hash, f.buckets);
+        for _ in 0..f.buckets {
+            let at = f.table_off + b * BUCKET_LEN as u64;
+            let mut bucket = [0u8; BUCKET_LEN];
+            read_exact_at(&*self.file, &mut bucket, at).map_err(|e| self.read_err(e))?;
+            if crc32fast::hash(&bucket[..BUCKET_LEN - 4]) != u32_at(&bucket, BUCKET_LEN - 4) {
+                return Err(self.corrupt(at, "bucket CRC mismatch"));
+            }
+            for s in 0..per {
+                let slot = &bucket[s * width..(s + 1) * width];
+                let offset = if width == 8 {
+                    u64::from(u32_at(slot, 4))
+                } else {
+                    u64_at(slot, 4)
+                };
+                if offset == 0 {
+                    return Ok(found);
+                }
+                if u32_at(slot, 0) == hash {
+                    found.push(offset);
+                }
+            }
+            b = (b + 1) % f.buckets;
+        }
+        Ok(found)
+    }
+
+    /// A cursor over a hashed index's entries from the entry frame at `from`
+    /// (0: the first).
+    pub fn entries_from(self: &Arc<Self>, from: u64) -> EntryCursor {
+        let from = from.max(self.footer.entries_off());
+        EntryCursor {
+            index: Arc::clone(self),
+            base: from,
+            buf: Vec::new(),
+            at: 0,
+            frame_end: 0,
+            next: from,
+            done: false,
+        }
+    }
+}
+
+/// Reads a hashed index's entry frames in order, each verified.
+#[derive(Debug)]
+pub struct EntryCursor {
+    index: Arc<Index>,
+    /// File offset of `buf[0]`: frames are read ahead, back to back.
+    base: u64,
+    buf: Vec<u8>,
+    /// Where the next entry is in `buf`, and where the current frame's
+    /// entries end.
+    at: usize,
+    frame_end: usize,
+    /// File offset of the frame after the current one.
+    next: u64,
+    done: bool,
+}
+
+const READ_AHEAD: usize = 64 * 1024;
+
+impl EntryCursor {
+    /// Makes the frame at `self.next` current; `false` after the last one.
+    fn next_frame(&mut self) -> Result<bool> {
+        let end = self.index.footer.sparse_off;
+        let off = self.next;
+        if off >= end {
+            return Ok(false);
+        }
+        let index = Arc::clone(&self.index);
+        let corrupt = |why| index.corrupt(off, why);
+        let buffered = |c: &Self, n: u64| off >= c.base && off + n <= c.base + c.buf.len() as u64;
+        if !buffered(self, 4) {
+            let want = READ_AHEAD.min((end - off) as usize);
+            self.read_at(off, want)?;
+        }
+        let rel = (off - self.base) as usize;
+        if self.buf.len() < rel + 4 {
+            return Err(corrupt("entry frame cut short"));
+        }
+        let len = u64::from(u32_at(&self.buf, rel));
+        if off + len + 8 > end {
+            return Err(corrupt("entry frame longer than the entries"));
+        }
+        if !buffered(self, len + 8) {
+            let want = (len as usize + 8).max(READ_AHEAD).min((end - off) as usize);
+            self.read_at(off, want)?;
+        }
+        let rel = (off - self.base) as usize;
+        let crc_at = rel + 4 + len as usize;
+        if crc32fast::hash(&self.buf[rel..crc_at]) != u32_at(&self.buf, crc_at) {
+            return Err(corrupt("entry frame CRC mismatch"));
+        }
+        self.at = rel + 4;
+        self.frame_end = crc_at;
+        self.next = off + len + 8;
+        Ok(true)
+    }
+
+    fn read_at(&mut self, off: u64, n: usize) -> Result<()> {
+        self.buf.resize(n, 0);
+        // Iteration reads each frame once: past the block cache.
+        read_exact_at(&Uncached(&*self.index.file), &mut self.buf, off)
+            .map_err(|e| self.index.read_err(e))?;
+        self.base = off;
+        Ok(())
+    }
+
+    fn decode(&mut self) -> Option<Entry> {
+        let body = &self.buf[..self.frame_end];
+        let mut pos = self.at;
+        let key_len = read_varint(body, &mut pos)?;
+        if !key_len_ok(key_len) {
+            return None;
+        }
+        let key = body.get(pos..pos + key_len as usize)?.to_vec();
+        pos += key_len as usize;
+        let offset = read_varint(body, &mut pos)?;
+        let len_kind = read_varint(body, &mut pos)?;
+        let len = u32::try_from(len_kind >> 1).ok()?;
+        self.at = pos;
+        Some(Entry {
+            key,
+            delete: len_kind & 1 == 1,
+            offset,
+            len,
+        })
+    }
+}
+
+impl Iterator for EntryCursor {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        if self.done {
+            return None;
+        }
+        if self.at >= self.frame_end {
+            match self.next_frame() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        let at_file = self.base + self.at as u64;
+        match self.decode() {
+            Some(e) => Some(Ok(e)),
+            None => {
+                self.done = true;
+                Some(Err(self
+                    .index
+                    .corrupt(at_file, "entry cut short or impossible")))
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Round trips of both index kinds, and damage that must be an error
+//! rather than a wrong answer.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::engine::storage::{RealStorage, SimStorage};
+
+/// `n` entries of records laid back to back from offset 16, `len` bytes
+/// each, keys `key000000`..; every seventh a tombstone.
+fn entries(n: usize, len: u32) -> Vec<Entry> {
+    (0..n)
+        .map(|i| Entry {
+            key: format!("key{i:06}").into_bytes(),
+            delete: i % 7 == 3,
+            offset: 16 + i as u64 * u64::from(len),
+            len,
+        })
+        .collect()
+}
+
+fn written(es: &[Entry], kind: Kind, segment_len: u64) -> (tempfile::TempDir, Arc<Index>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg-1.idx");
+    let meta = IndexMeta {
+        group: Some(Group {
+            first: 4,
+            last: true,
+        }),
+        base_live: 12345,
+        compacted_at: 1_700_000_000,
+    };
+    write_file(&RealStorage, &path, &encode(es, kind, segment_len, meta)).unwrap();
+    let idx = Index::open(&RealStorage, &path).unwrap().unwrap();
+    (dir, Arc::new(idx))
+}
+
+#[test]
+fn hashed_finds_every_key_and_walks_them_in_order() {
+    let es = entries(5000, 40);
+    let seg_len = 16 + 5000 * 40;
+    let (_d, idx) = written(&es, Kind::Hashed, seg_len);
+    let f = idx.footer;
+    assert_eq!((f.kind, f.slot_width, f.keys), (Kind::Hashed, 8, 5000));
+    assert_eq!(f.puts, es.iter().filter(|e| !e.delete).count() as u64);
+    assert_eq!(
+        f.group,
+        Some(Group {
+            first: 4,
+            last: true
+        })
+    );
+    assert_eq!((f.base_live, f.compacted_at), (12345, 1_700_000_000));
+    for e in &es {
+        assert!(
+            idx.candidates(&e.key).unwrap().contains(&e.offset),
+            "{:?}",
+            e.key
+        );
+    }
+    assert!(idx.candidates(b"nope").unwrap().is_empty());
+    let all: Vec<Entry> = idx.entries_from(0).map(|e| e.unwrap()).collect();
+    assert_eq!(all, es);
+    // A seek lands on the frame holding the key, at or before it.
+    for probe in [&b"key000000"[..], b"key002500", b"key0025005", b"key004999"] {
+        let block = idx.locate(probe).unwrap().unwrap();
+        assert!(block.first_key.as_slice() <= probe);
+        let first = idx.entries_from(block.offset).next().unwrap().unwrap();
+        assert_eq!(first.key, block.first_key);
+    }
+    assert_eq!(idx.locate(b"a").unwrap(), None);
+}
+
+#[test]
+fn sorted_names_every_data_block() {
+    let es = entries(3000, 100);
+    let seg_len = 16 + 3000 * 100;
+    let (_d, idx) = written(&es, Kind::Sorted, seg_len);
+    assert_eq!(idx.footer.kind, Kind::Sorted);
+    // About one byte of index per key: the log is its own entry list.
+    assert!(idx.file_len < 3000 * 2, "{} bytes", idx.file_len);
+    let mut covered = 16;
+    for e in &es {
+        let b = idx.locate(&e.key).unwrap().unwrap();
+        assert!(
+            b.offset <= e.offset && e.offset < b.offset + b.len,
+            "{:?}",
+            e.key
+        );
+        assert!(b.len as usize <= DATA_BLOCK + 100);
+        covered = covered.max(b.offset + b.len);
+    }
+    assert_eq!(covered, seg_len, "the last block ends with the segment");
+    assert_eq!(idx.locate(b"key").unwrap(), None);
+    assert_eq!(
+        idx.locate(b"zzz").unwrap().unwrap().offset,
+        idx.locate(b"key002999").unwrap().unwrap().offset
+    );
+}
+
+#[test]
+fn empty_indexes_of_both_kinds() {
+    for kind in [Kind::Sorted, Kind::Hashed] {
+        let (_d, idx) = written(&[], kind, 16);
+        assert_eq!(idx.footer.keys, 0);
+        assert_eq!(idx.locate(b"x").unwrap(), None);
+        if kind == Kind::Hashed {
+            assert!(idx.candidates(b"x").unwrap().is_empty());
+            assert!(idx.entries_from(0).next().is_none());
+        }
+    }
+}
+
+#[test]
+fn a_segment_past_4_gib_gets_wide_slots() {
+    let mut es = entries(100, 40);
+    es[99].offset = 5 << 30;
+    let (_d, idx) = written(&es, Kind::Hashed, 6 << 30);
+    assert_eq!(idx.footer.slot_width, 12);
+    assert!(idx.candidates(&es[99].key).unwrap().contains(&(5 << 30)));
+    assert!(idx.candidates(&es[5].key).unwrap().contains(&es[5].offset));
+}
+
+#[test]
+fn keys_that_do_not_fit_their_home_bucket_are_found_in_the_next() {
+    // Many keys and few buckets: most keys spill; every one is still found.
+    let es = entries(40, 10);
+    let bytes = encode(&es, Kind::Hashed, 16 + 400, IndexMeta::default());
+    let storage = SimStorage::new(1);
+    storage.create_dir_all(Path::new("/d")).unwrap();
+    storage.write_file(Path::new("/d/i"), &bytes).unwrap();
+    let idx = Index::open(&storage, Path::new("/d/i")).unwrap().unwrap();
+    assert!(idx.footer.buckets < 40, "{}", idx.footer.buckets);
+    for e in &es {
+        assert!(idx.candidates(&e.key).unwrap().contains(&e.offset));
+    }
+}
+
+#[test]
+fn damage_is_an_error_not_an_answer() {
+    let es = entries(2000, 40);
+    let seg_len = 16 + 2000 * 40;
+    for kind in [Kind::Hashed, Kind::Sorted] {
+        let clean = encode(&es, kind, seg_len, IndexMeta::default());
+        let f = Footer::decode(&clean[clean.len() - FOOTER_LEN..], clean.len() as u64).unwrap();
+        let storage = SimStorage::new(1);
+        storage.create_dir_all(Path::new("/d")).unwrap();
+        let open = |bytes: &[u8]| {
+            storage.write_file(Path::new("/d/i"), bytes).unwrap();
+            Index::open(&storage, Path::new("/d/i")).unwrap()
+        };
+        // Any footer bit: the index is refused (and rebuilt by open).
+        for bit in [0, 40, 8 * 33, 8 * 57, 8 * 99] {
+            let mut b = clean.clone();
+            let at = b.len() - FOOTER_LEN + bit / 8;
+            b[at] ^= 1 << (bit % 8);
+            assert!(open(&b).is_err(), "{kind:?} footer bit {bit}");
+        }
+        // Zeroed sparse frames or top: a lookup fails instead of missing.
+        for range in [
+            f.sparse_off as usize..f.top_off as usize,
+            f.top_off as usize..clean.len() - FOOTER_LEN,
+        ] {
+            let mut b = clean.clone();
+            b[range].fill(0);
+            let idx = open(&b).unwrap();
+            assert!(
+                matches!(idx.locate(b"key001000"), Err(Error::Corrupt { .. })),
+                "{kind:?}"
+            );
+        }
+        if kind == Kind::Hashed {
+            let mut b = clean.clone();
+            let table = f.table_off as usize..f.entries_off() as usize;
+            b[table].fill(0);
+            let idx = Arc::new(open(&b).unwrap());
+            assert!(matches!(
+                idx.candidates(b"key000007"),
+                Err(Error::Corrupt { .. })
+            ));
+            let mut b = clean.clone();
+            b[f.entries_off() as usize + 30] ^= 0x20;
+            let idx = Arc::new(open(&b).unwrap());
+            assert!(
+                idx.entries_from(0).any(|e| e.is_err()),
+                "a damaged entry frame"
+            );
+        }
+    }
+}
