@@ -136,10 +136,18 @@ impl Config {
             Mode::Generate(_) => false,
             Mode::Repl | Mode::Script { .. } => true,
         };
+        // A one-shot command reads each block once or twice: a block cache
+        // would cost it more (memory to fault in) than it saves. A session
+        // reads the same blocks again and again.
+        let cache_bytes = match &self.mode {
+            Mode::Command(_) | Mode::Generate(_) => 0,
+            Mode::Repl | Mode::Script { .. } => Options::default().cache_bytes,
+        };
         self.tuning.apply(Options {
             sync: self.sync,
             lock_timeout: self.wait,
             create: writes || self.default_dir,
+            cache_bytes,
             ..Options::default()
         })
     }

@@ -168,31 +168,44 @@ impl<'a> Iter<'a> {
                     }
                 }
             }
-            // The smallest key among the heads; ties go to the newest source.
-            let mut min: Option<&[u8]> = self.mem.front().map(|(k, _)| k.as_slice());
-            for s in &self.segs {
-                if let Some(h) = &s.head
-                    && min.is_none_or(|m| h.entry.key.as_slice() < m)
-                {
-                    min = Some(&h.entry.key);
+            // The source with the smallest key: the in-memory map (newest),
+            // then the segments newest first; ties go to the newest.
+            let mut best = None;
+            {
+                let mut min: Option<&[u8]> = self.mem.front().map(|(k, _)| k.as_slice());
+                if min.is_some() {
+                    best = Some(None);
+                }
+                for (i, s) in self.segs.iter().enumerate() {
+                    if let Some(h) = &s.head
+                        && min.is_none_or(|m| h.entry.key.as_slice() < m)
+                    {
+                        min = Some(&h.entry.key);
+                        best = Some(Some(i));
+                    }
                 }
             }
-            let Some(min) = min.map(<[u8]>::to_vec) else {
+            let Some(best) = best else {
                 self.done = true;
                 return None;
             };
-            let mut found = None;
+            // Take the winner's key (moved, not copied), then step past
+            // every other source's record of the same key: it is older.
+            let (min, found) = match best {
+                None => {
+                    let (k, slot) = self.mem.pop_front().expect("the map's head won");
+                    (k, Found::Mem(slot))
+                }
+                Some(i) => {
+                    let mut item = self.segs[i].head.take().expect("this head won");
+                    let key = std::mem::take(&mut item.entry.key);
+                    (key, Found::Seg(Arc::clone(&self.segs[i].seg), item))
+                }
+            };
             let mut advance_error = None;
-            if self.mem.front().is_some_and(|(k, _)| *k == min) {
-                let (_, slot) = self.mem.pop_front().expect("front checked above");
-                found = Some(Found::Mem(slot));
-            }
-            for s in &mut self.segs {
-                if s.head.as_ref().is_some_and(|h| h.entry.key == min) {
-                    let entry = s.head.take().expect("head checked above");
-                    if found.is_none() {
-                        found = Some(Found::Seg(Arc::clone(&s.seg), entry));
-                    }
+            for (i, s) in self.segs.iter_mut().enumerate() {
+                let won = best == Some(i);
+                if won || s.head.as_ref().is_some_and(|h| h.entry.key == min) {
                     match s.it.next().transpose() {
                         Ok(h) => s.head = h,
                         Err(e) => {
@@ -215,8 +228,9 @@ impl<'a> Iter<'a> {
                 self.done = true;
                 return None;
             }
-            self.last = Some(min.clone());
-            let found = found.expect("the minimum came from some source");
+            let last = self.last.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(&min);
             let deleted = match &found {
                 Found::Mem(s) => s.delete,
                 Found::Seg(_, item) => item.entry.delete,

@@ -325,6 +325,8 @@ struct Queue {
 #[derive(Debug)]
 pub struct Db {
     dir: PathBuf,
+    /// `dir/wal.log`, for messages about the active log.
+    wal_path: PathBuf,
     opts: Options,
     _lock: Arc<dyn StorageFile>,
     state: RwLock<State>,
@@ -398,36 +400,40 @@ impl Db {
     /// The value of `key`, if it is set.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        let (slot, wal, segments) = {
+        // Under the read lock, with no reference count touched: a warm get
+        // is a few memory reads, and two threads' gets share no cache line
+        // but the lock's. Damage needs the write lock to heal: it is
+        // retried below without this one.
+        let segments = {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            (
-                st.mem.get(key).copied(),
-                Arc::clone(&st.wal),
-                Arc::clone(&st.segments),
-            )
-        };
-        if let Some(slot) = slot {
-            if slot.delete {
-                return Ok(None);
+            if let Some(slot) = st.mem.get(key) {
+                if slot.delete {
+                    return Ok(None);
+                }
+                return log::read_value(&*st.wal, &self.wal_path, slot.offset, slot.len, key);
             }
-            return log::read_value(&*wal, &self.dir.join(WAL), slot.offset, slot.len, key);
-        }
-        match self.find_in_segments(&segments, key, true)? {
-            Found::Live(value) => Ok(value),
-            Found::Deleted | Found::Absent => Ok(None),
-        }
+            match segment::find(&st.segments, key, true) {
+                Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
+                other => return other.map(Found::into_value),
+            }
+        };
+        self.find_in_segments(&segments, key, true)
+            .map(Found::into_value)
     }
 
     /// Whether `key` is set.
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        let (slot, segments) = {
+        let segments = {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            (st.mem.get(key).copied(), Arc::clone(&st.segments))
+            if let Some(slot) = st.mem.get(key) {
+                return Ok(!slot.delete);
+            }
+            match segment::find(&st.segments, key, false) {
+                Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
+                other => return other.map(|f| matches!(f, Found::Live(_))),
+            }
         };
-        if let Some(slot) = slot {
-            return Ok(!slot.delete);
-        }
         Ok(matches!(
             self.find_in_segments(&segments, key, false)?,
             Found::Live(_)

@@ -102,6 +102,7 @@ pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
     let (state, writer) = load(storage, dir, &mut report)?;
     Ok(Db {
         dir: dir.to_owned(),
+        wal_path: dir.join(WAL),
         _lock: lock,
         state: RwLock::new(state),
         writer: Mutex::new(writer),

@@ -30,6 +30,27 @@ pub(super) enum Found {
     Live(Option<Vec<u8>>),
 }
 
+impl Found {
+    /// The value, for a get.
+    pub fn into_value(self) -> Option<Vec<u8>> {
+        match self {
+            Found::Live(v) => v,
+            Found::Deleted | Found::Absent => None,
+        }
+    }
+}
+
+/// Looks `key` up in `segments`, newest first, without healing anything.
+pub(super) fn find(segments: &[Arc<Segment>], key: &[u8], want_value: bool) -> Result<Found> {
+    for seg in segments.iter().rev() {
+        let found = seg.find(key, want_value)?;
+        if !matches!(found, Found::Absent) {
+            return Ok(found);
+        }
+    }
+    Ok(Found::Absent)
+}
+
 /// A sealed segment: its log and its index.
 #[derive(Debug)]
 pub(super) struct Segment {
@@ -79,11 +100,12 @@ impl Segment {
     }
 
     fn find_hashed(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
-        for offset in self.index.candidates(key)? {
+        let mut hit = None;
+        self.index.candidates(key, |offset| {
             if offset < FILE_HEADER_LEN as u64 || offset >= self.log_len {
                 return Err(self.idx_corrupt(0, "a slot points outside its segment"));
             }
-            let (tag, rec_key, value) = match self.read_at(offset, want_value) {
+            let found = match self.read_at(offset, key, want_value) {
                 Ok(r) => r,
                 // The slot, not the log, is what is wrong: it points at no record.
                 Err(Error::Corrupt { .. }) => {
@@ -91,50 +113,68 @@ impl Segment {
                 }
                 Err(e) => return Err(e),
             };
-            if rec_key == key {
-                return Ok(Some(Hit { tag, value }));
+            match found {
+                Ok(h) => {
+                    hit = Some(h);
+                    Ok(true)
+                }
+                // Another key with the same hash is a collision; a key with
+                // another hash means the slot points at the wrong record.
+                Err(other_hash) if other_hash != key_hash(key) => {
+                    Err(self.idx_corrupt(0, "a slot points at another key's record"))
+                }
+                Err(_) => Ok(false),
             }
-            // Another key with the same hash is a collision; a key with
-            // another hash means the slot points at the wrong record.
-            if key_hash(&rec_key) != key_hash(key) {
-                return Err(self.idx_corrupt(0, "a slot points at another key's record"));
-            }
-        }
-        Ok(None)
+        })?;
+        Ok(hit)
     }
 
-    /// Reads the record at `offset`: its tag, key and (when asked) value,
-    /// checking its CRC when the value is read.
-    fn read_at(&self, offset: u64, want_value: bool) -> Result<(Tag, Vec<u8>, Option<Vec<u8>>)> {
+    /// Reads the record at `offset`: when it holds `key`, its tag and (when
+    /// asked) value, checking its CRC when the value is read; otherwise the
+    /// hash of the key it holds.
+    fn read_at(
+        &self,
+        offset: u64,
+        key: &[u8],
+        want_value: bool,
+    ) -> Result<std::result::Result<Hit, u32>> {
         let room = self.log_len - offset;
-        let mut buf = vec![0u8; (MAX_HEADER_LEN as u64 + 128).min(room) as usize];
-        self.read(&mut buf, offset)?;
-        let h = record::decode_header(&buf).map_err(|e| self.log_corrupt(offset, e.to_string()))?;
-        let total = h.total_len() as u64;
-        if total > room || h.tag == Tag::BatchCommit {
+        // One read of a small record whole, into the stack.
+        let mut head = [0u8; 256];
+        let n = (head.len() as u64).min(room) as usize;
+        self.read(&mut head[..n], offset)?;
+        let h = record::decode_header(&head[..n])
+            .map_err(|e| self.log_corrupt(offset, e.to_string()))?;
+        let total = h.total_len();
+        if total as u64 > room || h.tag == Tag::BatchCommit {
             return Err(self.log_corrupt(offset, "not a keyed record"));
         }
-        let need = if want_value {
-            total
+        let key_at = h.header_len..h.header_len + h.key_len;
+        let mut big = Vec::new();
+        let need = if want_value { total } else { key_at.end };
+        let bytes: &[u8] = if need <= n {
+            &head[..need]
         } else {
-            (h.header_len + h.key_len) as u64
+            big.resize(need, 0);
+            big[..n].copy_from_slice(&head[..n]);
+            self.read(&mut big[n..], offset + n as u64)?;
+            &big
         };
-        if need as usize > buf.len() {
-            let have = buf.len();
-            buf.resize(need as usize, 0);
-            self.read(&mut buf[have..], offset + have as u64)?;
+        if &bytes[key_at.clone()] != key {
+            return Ok(Err(key_hash(&bytes[key_at])));
         }
         if !want_value {
-            let key = buf[h.header_len..h.header_len + h.key_len].to_vec();
-            return Ok((h.tag, key, None));
+            return Ok(Ok(Hit {
+                tag: h.tag,
+                value: None,
+            }));
         }
-        let (rec, _) = record::decode(&buf[..total as usize])
-            .map_err(|e| self.log_corrupt(offset, e.to_string()))?;
-        let (tag, key) = (rec.tag, rec.key.to_vec());
-        let value_at = total as usize - rec.value.len();
-        buf.truncate(total as usize);
-        buf.drain(..value_at);
-        Ok((tag, key, Some(buf)))
+        let (rec, _) =
+            record::decode(bytes).map_err(|e| self.log_corrupt(offset, e.to_string()))?;
+        Ok(Ok(Hit {
+            tag: rec.tag,
+            value: Some(rec.value.to_vec()),
+        }))
     }
 
     fn read(&self, buf: &mut [u8], offset: u64) -> Result<()> {
@@ -244,7 +284,8 @@ impl Segment {
                     pos: start,
                     buf: Vec::new(),
                     values,
-                    last: None,
+                    last: Vec::new(),
+                    started: false,
                     blocks,
                     next_block: first,
                 })
@@ -295,7 +336,14 @@ impl Iterator for Walk {
                 WalkInner::Log(l) => l.next(),
             };
             match next {
-                Some(Ok(item)) if item.entry.key.as_slice() < self.from.as_slice() => continue,
+                // Keys rise: once one reaches `from`, none is below it.
+                Some(Ok(item)) if !self.from.is_empty() => {
+                    if item.entry.key.as_slice() < self.from.as_slice() {
+                        continue;
+                    }
+                    self.from = Vec::new();
+                    return Some(Ok(item));
+                }
                 Some(Err(e)) => {
                     self.done = true;
                     return Some(Err(e));
@@ -322,8 +370,10 @@ struct LogWalk {
     pos: u64,
     buf: Vec<u8>,
     values: bool,
-    /// The previous key: a sorted segment's keys must strictly increase.
-    last: Option<Vec<u8>>,
+    /// The previous key (once `started`): a sorted segment's keys must
+    /// strictly increase.
+    last: Vec<u8>,
+    started: bool,
     /// The index's blocks, walked alongside: every block must start at a
     /// record holding its first key. This is what ties a sorted index to
     /// its segment (a foreign or damaged index fails it at its first block
@@ -408,12 +458,14 @@ impl LogWalk {
         if tag == Tag::BatchCommit {
             return Ok(None);
         }
-        if self.last.as_ref().is_some_and(|l| *l >= key) {
+        if self.started && self.last >= key {
             return Err(self
                 .seg
                 .idx_corrupt(0, "a sorted index describes a segment out of key order"));
         }
-        self.last = Some(key.clone());
+        self.started = true;
+        self.last.clear();
+        self.last.extend_from_slice(&key);
         Ok(Some(Item {
             entry: Entry {
                 key,

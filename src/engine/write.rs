@@ -8,11 +8,13 @@
 //! A failed write or fsync poisons the handle: the log is cut back to where
 //! the group began (best effort) and every later write is refused.
 
+use std::cmp::Ordering;
 use std::io;
 use std::mem;
 use std::sync::Arc;
 
-use super::index::{self, Builder, Entry, Index, IndexMeta};
+use super::batch::Pending;
+use super::index::{self, Builder, Index, IndexMeta};
 use super::open;
 use super::record::{self, FILE_HEADER_LEN, Tag};
 use super::{
@@ -179,6 +181,21 @@ impl Db {
     /// it, start a new empty log. A crash at any step leaves either the old
     /// log in place (and a stray index, removed at open) or the new segment.
     pub(super) fn seal(&self, w: &mut Writer) -> Result<()> {
+        self.seal_with(w, None)
+    }
+
+    /// Whether [`after_write`](Self::after_write) would seal the log now
+    /// (and not compact instead).
+    pub(super) fn seals_next(&self, w: &Writer) -> bool {
+        let compacts =
+            self.opts.auto_compact && self.total_bytes(w) >= self.compaction_threshold(w);
+        !compacts && w.wal_len >= self.opts.segment_size
+    }
+
+    /// [`seal`](Self::seal), indexing the writes of `batch` too: a batch
+    /// durable in the log but not yet put in the in-memory map, whose writes
+    /// are newer than the map's.
+    pub(super) fn seal_with(&self, w: &mut Writer, batch: Option<&Pending>) -> Result<()> {
         if w.wal_len <= FILE_HEADER_LEN as u64 {
             return Ok(());
         }
@@ -188,13 +205,33 @@ impl Db {
         let mut builder = Builder::new(w.order.kind());
         {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            for (k, s) in &st.mem {
-                builder.push(&Entry {
-                    key: k.clone(),
-                    delete: s.delete,
-                    offset: s.offset,
-                    len: s.len,
-                });
+            let in_order = w.order.sorted;
+            let sorted = batch.map(|b| b.sorted(in_order)).unwrap_or_default();
+            let mut from_batch = sorted.iter().copied().peekable();
+            let mut from_mem = st.mem.iter().peekable();
+            let mut push =
+                |key: &[u8], s: MemSlot| builder.push_parts(key, s.delete, s.offset, s.len);
+            // Merge the two in key order; on a tie the batch is newer.
+            loop {
+                let next = match (from_mem.peek(), from_batch.peek()) {
+                    (None, None) => break,
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (Some((k, _)), Some(&i)) => {
+                        let b = batch.expect("indexes come from the batch");
+                        k.as_slice().cmp(b.key(i))
+                    }
+                };
+                if next != Ordering::Greater {
+                    let (k, s) = from_mem.next().expect("peeked");
+                    if next == Ordering::Less {
+                        push(k, *s);
+                        continue;
+                    }
+                }
+                let i = from_batch.next().expect("peeked");
+                let b = batch.expect("indexes come from the batch");
+                push(b.key(i), b.slot(i));
             }
         }
         let meta = IndexMeta {

@@ -16,6 +16,8 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 trait Sink {
     type Error;
     fn text(&mut self, s: &str) -> Result<(), Self::Error>;
+    /// Bytes known to be printable ASCII.
+    fn ascii(&mut self, b: &[u8]) -> Result<(), Self::Error>;
     fn hex(&mut self, byte: u8) -> Result<(), Self::Error>;
 }
 
@@ -24,6 +26,11 @@ impl Sink for String {
 
     fn text(&mut self, s: &str) -> Result<(), Infallible> {
         self.push_str(s);
+        Ok(())
+    }
+
+    fn ascii(&mut self, b: &[u8]) -> Result<(), Infallible> {
+        self.extend(b.iter().map(|&c| char::from(c)));
         Ok(())
     }
 
@@ -44,6 +51,10 @@ impl<W: Write> Sink for IoSink<'_, W> {
         self.0.write_all(s.as_bytes())
     }
 
+    fn ascii(&mut self, b: &[u8]) -> io::Result<()> {
+        self.0.write_all(b)
+    }
+
     fn hex(&mut self, byte: u8) -> io::Result<()> {
         let hi = HEX[usize::from(byte >> 4)];
         let lo = HEX[usize::from(byte & 0xf)];
@@ -52,6 +63,15 @@ impl<W: Write> Sink for IoSink<'_, W> {
 }
 
 fn escape_to<S: Sink>(bytes: &[u8], sink: &mut S) -> Result<(), S::Error> {
+    // Most keys and values are printable ASCII without a backslash: one
+    // scan, one copy (a dump spends most of its time here otherwise).
+    // (A fold with no early exit, so that it runs many bytes at a time.)
+    let special = bytes.iter().fold(false, |any, &b| {
+        any | (b.wrapping_sub(0x20) >= 0x5f) | (b == b'\\')
+    });
+    if !special {
+        return sink.ascii(bytes);
+    }
     for chunk in bytes.utf8_chunks() {
         let text = chunk.valid();
         // Copy runs of plain text in one piece; only escaped chars break them.

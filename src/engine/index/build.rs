@@ -13,6 +13,14 @@ use super::{
     bucket_of, key_hash, slots_per_bucket, tmp_path,
 };
 
+/// An entry's parts, borrowed.
+struct Part<'a> {
+    key: &'a [u8],
+    delete: bool,
+    offset: u64,
+    len: u32,
+}
+
 /// One sparse entry: the first key of a block and where the block is.
 struct Sparse {
     first_key: Vec<u8>,
@@ -58,6 +66,18 @@ impl Builder {
 
     /// Adds the entry of the next key (greater than every key before it).
     pub fn push(&mut self, e: &Entry) {
+        self.push_parts(&e.key, e.delete, e.offset, e.len);
+    }
+
+    /// [`push`](Self::push) from borrowed parts: the key's newest record is
+    /// at `offset`, `len` bytes, a tombstone when `delete`.
+    pub fn push_parts(&mut self, key: &[u8], delete: bool, offset: u64, len: u32) {
+        let e = Part {
+            key,
+            delete,
+            offset,
+            len,
+        };
         self.keys += 1;
         if !e.delete {
             self.puts += 1;
@@ -77,18 +97,19 @@ impl Builder {
                             len: e.offset - start,
                         });
                     }
-                    self.block = Some((e.offset, e.key.clone()));
+                    self.block = Some((e.offset, e.key.to_vec()));
                 }
             }
             Kind::Hashed => {
                 if self.frame.is_empty() {
-                    self.frame_first.clone_from(&e.key);
+                    self.frame_first.clear();
+                    self.frame_first.extend_from_slice(e.key);
                 }
                 write_varint(&mut self.frame, e.key.len() as u64);
-                self.frame.extend_from_slice(&e.key);
+                self.frame.extend_from_slice(e.key);
                 write_varint(&mut self.frame, e.offset);
                 write_varint(&mut self.frame, u64::from(e.len) << 1 | u64::from(e.delete));
-                self.slots.push((key_hash(&e.key), e.offset));
+                self.slots.push((key_hash(e.key), e.offset));
                 if self.frame.len() >= ENTRY_FRAME {
                     self.end_entry_frame();
                 }
@@ -147,33 +168,20 @@ impl Builder {
             }
         }
         let sparse_off = out.len() as u64;
-        // Sparse frames of SPARSE_FRAME entries, each summarised in the top.
+        // Sparse frames of SPARSE_FRAME entries, each summarised in the top,
+        // which is laid out the same way.
         let mut top = Vec::new();
-        let mut top_count = 0u32;
-        let mut payload = Vec::new();
         for chunk in self.sparse.chunks(SPARSE_FRAME) {
-            payload.clear();
-            payload.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
-            let mut body = Vec::new();
-            for s in chunk {
-                payload.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                write_sparse(&mut body, &s.first_key, s.offset, s.len);
-            }
-            payload.extend_from_slice(&body);
             let offset = out.len() as u64;
-            push_frame(&mut out, &payload);
-            write_sparse(
-                &mut top,
-                &chunk[0].first_key,
+            push_frame(&mut out, &sparse_payload(chunk));
+            top.push(Sparse {
+                first_key: chunk[0].first_key.clone(),
                 offset,
-                out.len() as u64 - offset,
-            );
-            top_count += 1;
+                len: out.len() as u64 - offset,
+            });
         }
         let top_off = out.len() as u64;
-        let mut top_payload = top_count.to_le_bytes().to_vec();
-        top_payload.extend_from_slice(&top);
-        push_frame(&mut out, &top_payload);
+        push_frame(&mut out, &sparse_payload(&top));
         let meta = meta(out.len() as u64 + FOOTER_LEN as u64);
         let footer = Footer {
             kind: self.kind,
@@ -193,6 +201,19 @@ impl Builder {
         out.extend_from_slice(&footer.encode());
         out
     }
+}
+
+/// A sparse frame's payload: `count u32 | count × u32 offsets of the
+/// entries (from the first) | entries`.
+fn sparse_payload(entries: &[Sparse]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut payload = (entries.len() as u32).to_le_bytes().to_vec();
+    for s in entries {
+        payload.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        write_sparse(&mut body, &s.first_key, s.offset, s.len);
+    }
+    payload.extend_from_slice(&body);
+    payload
 }
 
 /// Appends a frame: `len u32 | payload | crc32` (the CRC covers the length

@@ -27,7 +27,8 @@
 //!             | sparse entries; a sparse entry is
 //!             first key_len varint | first key | offset varint | len varint
 //!           of a data block of the log (sorted) or an entry frame (hashed)
-//! top       one frame: count u32 | one sparse entry per sparse frame
+//! top       one frame laid out as a sparse frame, with one sparse entry
+//!             per sparse frame
 //! footer    100 bytes, see [`Footer`]
 //! ```
 //!
@@ -290,7 +291,7 @@ pub struct Index {
     pub file_len: u64,
     /// The top frame, once read and verified: every lookup and seek starts
     /// there, and the file never changes.
-    top: OnceLock<Arc<read::Top>>,
+    top: OnceLock<Arc<read::SparseFrame>>,
 }
 
 impl Index {

@@ -56,28 +56,13 @@ fn sparse_at<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(&'a [u8], u64, u64)>
     Some((key, offset, len))
 }
 
-/// The top frame, decoded: one sparse entry per sparse frame.
-#[derive(Debug)]
-pub(super) struct Top {
-    /// Every first key, back to back.
-    keys: Vec<u8>,
-    /// (key start, key end, frame offset, frame length).
-    frames: Vec<(usize, usize, u64, u64)>,
-}
-
-impl Top {
-    /// The last frame whose first key is ≤ `key`.
-    fn find(&self, key: &[u8]) -> Option<usize> {
-        let n = self.frames.partition_point(|f| &self.keys[f.0..f.1] <= key);
-        n.checked_sub(1)
-    }
-}
-
 /// An entry frame's or sparse frame's payload, verified.
 type Payload = Vec<u8>;
 
-/// A sparse frame, verified, with the region its entries must point into.
-struct SparseFrame {
+/// A sparse frame (or the top frame, laid out alike), verified, with the
+/// region its entries must point into.
+#[derive(Debug)]
+pub(super) struct SparseFrame {
     off: u64,
     payload: Payload,
     body_at: usize,
@@ -86,6 +71,49 @@ struct SparseFrame {
 }
 
 impl SparseFrame {
+    /// Parses a verified payload: `count u32 | count × u32 offsets | entries`.
+    fn parse(index: &Index, off: u64, payload: Payload, region: (u64, u64)) -> Result<SparseFrame> {
+        let count = (payload.len() >= 4).then(|| u32_at(&payload, 0) as usize);
+        let body_at = count.and_then(|c| {
+            c.checked_mul(4)
+                .and_then(|n| n.checked_add(4))
+                .filter(|&b| b <= payload.len())
+        });
+        let (Some(count), Some(body_at)) = (count, body_at) else {
+            return Err(index.corrupt(off, "frame count impossible"));
+        };
+        Ok(SparseFrame {
+            off,
+            payload,
+            body_at,
+            count,
+            region,
+        })
+    }
+
+    /// The first key of entry `j`, without checking the rest of it.
+    fn key(&self, index: &Index, j: usize) -> Result<&[u8]> {
+        let mut pos = self.body_at + u32_at(&self.payload, 4 + 4 * j) as usize;
+        let key_len = read_varint(&self.payload, &mut pos).filter(|&l| key_len_ok(l));
+        key_len
+            .and_then(|l| self.payload.get(pos..pos + l as usize))
+            .ok_or_else(|| index.corrupt(self.off, "sparse entry cut short or impossible"))
+    }
+
+    /// The last entry whose first key is ≤ `key`, by binary search.
+    fn find(&self, index: &Index, key: &[u8]) -> Result<Option<usize>> {
+        let (mut lo, mut hi) = (0usize, self.count);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.key(index, mid)? <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo.checked_sub(1))
+    }
+
     /// Entry `j`, checked against the region.
     fn entry(&self, index: &Index, j: usize) -> Result<SparseEntry> {
         let mut pos = self.body_at + u32_at(&self.payload, 4 + 4 * j) as usize;
@@ -109,7 +137,7 @@ impl SparseFrame {
 #[derive(Debug)]
 pub struct BlockWalk {
     index: Arc<Index>,
-    top: Arc<Top>,
+    top: Arc<SparseFrame>,
     next_frame: usize,
     current: Option<Vec<SparseEntry>>,
     at: usize,
@@ -135,13 +163,13 @@ impl Iterator for BlockWalk {
                 }
                 return Some(Ok(e));
             }
-            if self.next_frame >= self.top.frames.len() {
+            if self.next_frame >= self.top.count {
                 return None;
             }
             let frame = match self.index.sparse_frame(&self.top, self.next_frame) {
                 Ok(f) => f,
                 Err(e) => {
-                    self.next_frame = self.top.frames.len();
+                    self.next_frame = self.top.count;
                     return Some(Err(e));
                 }
             };
@@ -155,7 +183,7 @@ impl Iterator for BlockWalk {
                     self.at = 0;
                 }
                 Err(e) => {
-                    self.next_frame = self.top.frames.len();
+                    self.next_frame = self.top.count;
                     return Some(Err(e));
                 }
             }
@@ -187,99 +215,60 @@ impl Index {
         Ok(buf)
     }
 
-    /// The top frame, read and verified once.
-    pub(super) fn top(&self) -> Result<Arc<Top>> {
+    /// The top frame, read and verified once; searched in place.
+    pub(super) fn top(&self) -> Result<Arc<SparseFrame>> {
         if let Some(top) = self.top.get() {
             return Ok(Arc::clone(top));
         }
         let f = &self.footer;
         let end = self.file_len - super::FOOTER_LEN as u64;
         let payload = self.frame(f.top_off, end)?;
-        let bad = |why| Err(self.corrupt(f.top_off, why));
-        if payload.len() + 8 != (end - f.top_off) as usize || payload.len() < 4 {
-            return bad("top frame does not end at the footer");
+        if payload.len() as u64 + 8 != end - f.top_off {
+            return Err(self.corrupt(f.top_off, "top frame does not end at the footer"));
         }
-        let count = u32_at(&payload, 0) as usize;
-        let mut top = Top {
-            keys: Vec::new(),
-            frames: Vec::with_capacity(count.min(payload.len() / 4)),
-        };
-        let mut pos = 4;
-        for _ in 0..count {
-            let Some((key, offset, len)) = sparse_at(&payload, &mut pos) else {
-                return bad("top entry cut short or impossible");
-            };
-            let fits =
-                offset >= f.sparse_off && offset.checked_add(len).is_some_and(|e| e <= f.top_off);
-            if !fits {
-                return bad("top entry points outside the sparse frames");
-            }
-            let start = top.keys.len();
-            top.keys.extend_from_slice(key);
-            top.frames.push((start, top.keys.len(), offset, len));
-        }
-        if pos != payload.len() {
-            return bad("top frame has bytes after its entries");
-        }
+        let top = SparseFrame::parse(self, f.top_off, payload, (f.sparse_off, f.top_off))?;
         Ok(Arc::clone(self.top.get_or_init(|| Arc::new(top))))
     }
 
     /// Sparse frame `i` of the top, read and verified.
-    fn sparse_frame(&self, top: &Top, i: usize) -> Result<SparseFrame> {
-        let (_, _, off, len) = top.frames[i];
-        let payload = self.frame(off, off + len)?;
-        let count = (payload.len() >= 4).then(|| u32_at(&payload, 0) as usize);
-        let body_at = count.and_then(|c| {
-            c.checked_mul(4)
-                .and_then(|n| n.checked_add(4))
-                .filter(|&b| c >= 1 && b <= payload.len())
-        });
-        let (Some(count), Some(body_at)) = (count, body_at) else {
-            return Err(self.corrupt(off, "sparse frame count impossible"));
-        };
+    fn sparse_frame(&self, top: &SparseFrame, i: usize) -> Result<SparseFrame> {
+        let at = top.entry(self, i)?;
+        let payload = self.frame(at.offset, at.offset + at.len)?;
         let region = match self.footer.kind {
             Kind::Sorted => (FILE_HEADER_LEN as u64, self.footer.segment_len),
             Kind::Hashed => (self.footer.entries_off(), self.footer.sparse_off),
         };
-        Ok(SparseFrame {
-            off,
-            payload,
-            body_at,
-            count,
-            region,
-        })
+        let frame = SparseFrame::parse(self, at.offset, payload, region)?;
+        if frame.count == 0 {
+            return Err(self.corrupt(at.offset, "an empty sparse frame"));
+        }
+        Ok(frame)
     }
 
     /// The sparse entry of the block that would hold `key`: the last block
     /// whose first key is ≤ `key`. `None` when `key` is below every key.
     pub fn locate(&self, key: &[u8]) -> Result<Option<SparseEntry>> {
         let top = self.top()?;
-        let Some(i) = top.find(key) else {
+        let Some(i) = top.find(self, key)? else {
             return Ok(None);
         };
         let frame = self.sparse_frame(&top, i)?;
-        // Binary search on the offsets array: the last entry with first key ≤ key.
-        let (mut lo, mut hi) = (0usize, frame.count);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if frame.entry(self, mid)?.first_key.as_slice() <= key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        if lo == 0 {
+        match frame.find(self, key)? {
+            Some(j) => frame.entry(self, j).map(Some),
             // The top said this frame starts at or below `key`.
-            return Err(self.corrupt(frame.off, "sparse frame's first key does not match the top"));
+            None => Err(self.corrupt(frame.off, "sparse frame's first key does not match the top")),
         }
-        frame.entry(self, lo - 1).map(Some)
     }
 
     /// Every block in order from the one that would hold `key` (from the
     /// first when `key` is empty or below every key).
     pub fn blocks_from(self: &Arc<Self>, key: &[u8]) -> Result<BlockWalk> {
         let top = self.top()?;
-        let frame = if key.is_empty() { None } else { top.find(key) };
+        let frame = if key.is_empty() {
+            None
+        } else {
+            top.find(self, key)?
+        };
         Ok(BlockWalk {
             index: Arc::clone(self),
             top,
@@ -290,14 +279,14 @@ impl Index {
         })
     }
 
-    /// Record offsets the hash table holds for keys with `key`'s hash, in
-    /// probe order (hashed indexes only).
-    pub fn candidates(&self, key: &[u8]) -> Result<Vec<u64>> {
+    /// Calls `visit` with each record offset the hash table holds for keys
+    /// with `key`'s hash, in probe order, until it returns `true` (hashed
+    /// indexes only).
+    pub fn candidates(&self, key: &[u8], mut visit: impl FnMut(u64) -> Result<bool>) -> Result<()> {
         let f = &self.footer;
         let hash = key_hash(key);
         let width = f.slot_width;
         let per = slots_per_bucket(width);
-        let mut found = Vec::new();
         let mut b = bucket_of(hash, f.buckets);
         for _ in 0..f.buckets {
             let at = f.table_off + b * BUCKET_LEN as u64;
@@ -314,14 +303,25 @@ impl Index {
                     u64_at(slot, 4)
                 };
                 if offset == 0 {
-                    return Ok(found);
+                    return Ok(());
                 }
-                if u32_at(slot, 0) == hash {
-                    found.push(offset);
+                if u32_at(slot, 0) == hash && visit(offset)? {
+                    return Ok(());
                 }
             }
             b = (b + 1) % f.buckets;
         }
+        Ok(())
+    }
+
+    /// Every record offset [`candidates`](Self::candidates) visits (tests).
+    #[cfg(test)]
+    pub fn candidate_list(&self, key: &[u8]) -> Result<Vec<u64>> {
+        let mut found = Vec::new();
+        self.candidates(key, |o| {
+            found.push(o);
+            Ok(false)
+        })?;
         Ok(found)
     }
 

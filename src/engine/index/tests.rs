@@ -53,12 +53,12 @@ fn hashed_finds_every_key_and_walks_them_in_order() {
     assert_eq!((f.base_live, f.compacted_at), (12345, 1_700_000_000));
     for e in &es {
         assert!(
-            idx.candidates(&e.key).unwrap().contains(&e.offset),
+            idx.candidate_list(&e.key).unwrap().contains(&e.offset),
             "{:?}",
             e.key
         );
     }
-    assert!(idx.candidates(b"nope").unwrap().is_empty());
+    assert!(idx.candidate_list(b"nope").unwrap().is_empty());
     let all: Vec<Entry> = idx.entries_from(0).map(|e| e.unwrap()).collect();
     assert_eq!(all, es);
     // A seek lands on the frame holding the key, at or before it.
@@ -105,7 +105,7 @@ fn empty_indexes_of_both_kinds() {
         assert_eq!(idx.footer.keys, 0);
         assert_eq!(idx.locate(b"x").unwrap(), None);
         if kind == Kind::Hashed {
-            assert!(idx.candidates(b"x").unwrap().is_empty());
+            assert!(idx.candidate_list(b"x").unwrap().is_empty());
             assert!(idx.entries_from(0).next().is_none());
         }
     }
@@ -117,8 +117,16 @@ fn a_segment_past_4_gib_gets_wide_slots() {
     es[99].offset = 5 << 30;
     let (_d, idx) = written(&es, Kind::Hashed, 6 << 30);
     assert_eq!(idx.footer.slot_width, 12);
-    assert!(idx.candidates(&es[99].key).unwrap().contains(&(5 << 30)));
-    assert!(idx.candidates(&es[5].key).unwrap().contains(&es[5].offset));
+    assert!(
+        idx.candidate_list(&es[99].key)
+            .unwrap()
+            .contains(&(5 << 30))
+    );
+    assert!(
+        idx.candidate_list(&es[5].key)
+            .unwrap()
+            .contains(&es[5].offset)
+    );
 }
 
 #[test]
@@ -132,7 +140,7 @@ fn keys_that_do_not_fit_their_home_bucket_are_found_in_the_next() {
     let idx = Index::open(&storage, Path::new("/d/i")).unwrap().unwrap();
     assert!(idx.footer.buckets < 40, "{}", idx.footer.buckets);
     for e in &es {
-        assert!(idx.candidates(&e.key).unwrap().contains(&e.offset));
+        assert!(idx.candidate_list(&e.key).unwrap().contains(&e.offset));
     }
 }
 
@@ -175,7 +183,7 @@ fn damage_is_an_error_not_an_answer() {
             b[table].fill(0);
             let idx = Arc::new(open(&b).unwrap());
             assert!(matches!(
-                idx.candidates(b"key000007"),
+                idx.candidate_list(b"key000007"),
                 Err(Error::Corrupt { .. })
             ));
             let mut b = clean.clone();
