@@ -14,9 +14,11 @@ use std::sync::Arc;
 use super::log;
 use super::segment::{Item, Walk};
 use super::storage::{StorageFile, Uncached};
-use super::{Db, Error, MemSlot, Result, Segment, State, WAL};
+use super::{Db, Error, MemSlot, Result, Segment, State};
 
 const CHUNK: usize = 256;
+/// See [`Iter::short`].
+const CACHED_ITEMS: u64 = 1024;
 
 struct SegSource {
     seg: Arc<Segment>,
@@ -46,6 +48,8 @@ pub struct Iter<'a> {
     heals: u32,
     /// One read-ahead window per segment, by id (segments are immutable).
     read_ahead: HashMap<u64, log::ReadAhead>,
+    /// Pairs returned so far.
+    returned: u64,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -74,6 +78,7 @@ impl<'a> Iter<'a> {
             done: false,
             heals: 0,
             read_ahead: HashMap::new(),
+            returned: 0,
         }
     }
 
@@ -85,6 +90,14 @@ impl<'a> Iter<'a> {
             self.last = Some(key.to_vec());
         }
         self
+    }
+
+    /// Whether this walk is still short: its first [`CACHED_ITEMS`] values
+    /// are read through the block cache (a scan of a few keys, read again
+    /// and again, is served from memory), later ones past it (a dump
+    /// neither evicts what lookups use nor grows memory).
+    fn short(&self) -> bool {
+        self.returned < CACHED_ITEMS
     }
 
     /// Turns this into an iterator of (key, record length) pairs, for sizes.
@@ -277,13 +290,9 @@ impl<'a> Iter<'a> {
                     .wal
                     .as_ref()
                     .expect("sources are built before any key is found");
-                log::read_value(
-                    &Uncached(&**wal),
-                    &self.db.dir.join(WAL),
-                    slot.offset,
-                    slot.len,
-                    key,
-                )?
+                let past = Uncached(&**wal);
+                let file: &dyn StorageFile = if self.short() { &**wal } else { &past };
+                log::read_value(file, &self.db.wal_path, slot.offset, slot.len, key)?
             }
             Found::Seg(_, Item { value: Some(v), .. }) => Some(v),
             Found::Seg(seg, Item { entry: e, .. }) => {
@@ -293,9 +302,11 @@ impl<'a> Iter<'a> {
                     .offset
                     .checked_add(u64::from(e.len))
                     .is_some_and(|end| end <= seg.log_len);
+                let past = Uncached(&*seg.log);
+                let file: &dyn StorageFile = if self.short() { &*seg.log } else { &past };
                 let read = if fits {
                     self.read_ahead.entry(seg.id).or_default().read_value(
-                        &Uncached(&*seg.log),
+                        file,
                         &seg.log_path,
                         seg.log_len,
                         e.offset,
@@ -337,7 +348,10 @@ impl Iterator for Iter<'_> {
                 return Some(Ok((key, Vec::new())));
             }
             match self.value(&key, found) {
-                Ok(Some(v)) => return Some(Ok((key, v))),
+                Ok(Some(v)) => {
+                    self.returned += 1;
+                    return Some(Ok((key, v)));
+                }
                 // A wrong index entry named a key that is not live: skip it.
                 Ok(None) => {}
                 Err(e) => {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::index::{BlockWalk, EntryCursor, Index, Kind, SparseEntry, key_hash};
 use super::record::{self, DecodeError, FILE_HEADER_LEN, MAX_HEADER_LEN, Tag};
-use super::storage::{StorageFile, Uncached, read_exact_at};
+use super::storage::{StorageFile, read_exact_at};
 use super::{Error, Result};
 
 pub(super) use super::index::Entry;
@@ -188,74 +188,76 @@ impl Segment {
         let Some(block) = self.index.locate(key)? else {
             return Ok(None);
         };
-        // The block's bytes, read as the scan needs them.
-        let mut buf = Vec::new();
-        let fill = |buf: &mut Vec<u8>, upto: usize| -> Result<()> {
-            if buf.len() < upto {
-                let have = buf.len();
-                let upto = upto.max(have + 4096).min(block.len as usize);
-                buf.resize(upto, 0);
-                self.read(&mut buf[have..], block.offset + have as u64)?;
-            }
-            Ok(())
-        };
-        let mut pos = 0usize;
+        // Each record's header and key are read in place (through the block
+        // cache, the same few blocks), without its value. Only the record
+        // that ends the search, the key's or the first one past it, is read
+        // whole and its CRC checked: a record passed over is not the answer,
+        // and damage to its lengths derails the walk into one that fails.
+        let (mut pos, end) = (block.offset, block.offset + block.len);
+        let mut head = [0u8; MAX_HEADER_LEN + 48];
+        let mut prev: Vec<u8> = Vec::new();
         let mut first = true;
-        // The previous record's key, as a range of `buf`.
-        let mut prev: Option<std::ops::Range<usize>> = None;
-        while (pos as u64) < block.len {
-            let at = block.offset + pos as u64;
-            fill(&mut buf, pos + MAX_HEADER_LEN)?;
-            let h = record::decode_header(&buf[pos..])
-                .map_err(|e| self.log_corrupt(at, e.to_string()))?;
-            let total = h.total_len();
-            if (pos + total) as u64 > block.len {
+        while pos < end {
+            let n = (head.len() as u64).min(end - pos) as usize;
+            self.read(&mut head[..n], pos)?;
+            let h = record::decode_header(&head[..n])
+                .map_err(|e| self.log_corrupt(pos, e.to_string()))?;
+            let total = h.total_len() as u64;
+            if pos + total > end {
                 return Err(self.idx_corrupt(0, "a data block ends inside a record"));
             }
             if h.tag == Tag::BatchCommit {
-                fill(&mut buf, pos + total)?;
-                record::decode(&buf[pos..pos + total])
-                    .map_err(|e| self.log_corrupt(at, e.to_string()))?;
                 pos += total;
                 continue;
             }
-            let key_at = pos + h.header_len..pos + h.header_len + h.key_len;
-            fill(&mut buf, key_at.end)?;
-            if let Some(prev) = &prev
-                && buf[key_at.clone()] <= buf[prev.clone()]
-            {
+            let key_end = h.header_len + h.key_len;
+            let long_key;
+            let rec_key: &[u8] = if key_end <= n {
+                &head[h.header_len..key_end]
+            } else {
+                let mut k = vec![0u8; h.key_len];
+                self.read(&mut k, pos + h.header_len as u64)?;
+                long_key = k;
+                &long_key
+            };
+            if first && rec_key != block.first_key.as_slice() {
+                return Err(self.idx_corrupt(0, "a data block does not start with its key"));
+            }
+            if !first && rec_key <= prev.as_slice() {
                 return Err(
                     self.idx_corrupt(0, "a sorted index describes a segment out of key order")
                 );
             }
-            let order = buf[key_at.clone()].cmp(key);
-            if first && buf[key_at.clone()] != block.first_key[..] {
-                return Err(self.idx_corrupt(0, "a data block does not start with its key"));
-            }
             first = false;
-            let whole = total <= SKIP_UNREAD || (order == Ordering::Equal && want_value);
-            if whole {
-                fill(&mut buf, pos + total)?;
-                let (rec, _) = record::decode(&buf[pos..pos + total])
-                    .map_err(|e| self.log_corrupt(at, e.to_string()))?;
-                if order == Ordering::Equal {
-                    let value = want_value.then(|| rec.value.to_vec());
-                    return Ok(Some(Hit {
-                        tag: rec.tag,
-                        value,
-                    }));
-                }
-            } else if order == Ordering::Equal {
-                return Ok(Some(Hit {
+            let order = rec_key.cmp(key);
+            if order == Ordering::Less {
+                prev.clear();
+                prev.extend_from_slice(rec_key);
+                pos += total;
+                continue;
+            }
+            let found = order == Ordering::Equal;
+            if total as usize > SKIP_UNREAD && !(found && want_value) {
+                // Too long to read only to check it; its header and key are
+                // what the answer rests on.
+                return Ok(found.then_some(Hit {
                     tag: h.tag,
                     value: None,
                 }));
             }
-            if order == Ordering::Greater {
+            let mut whole = vec![0u8; total as usize];
+            self.read(&mut whole, pos)?;
+            let (rec, _) =
+                record::decode(&whole).map_err(|e| self.log_corrupt(pos, e.to_string()))?;
+            if !found {
                 return Ok(None);
             }
-            prev = Some(key_at);
-            pos += total;
+            let (tag, value_at) = (rec.tag, total as usize - rec.value.len());
+            let value = want_value.then(|| {
+                whole.drain(..value_at);
+                whole
+            });
+            return Ok(Some(Hit { tag, value }));
         }
         Ok(None)
     }
@@ -283,6 +285,7 @@ impl Segment {
                     base: start,
                     pos: start,
                     buf: Vec::new(),
+                    ahead: FIRST_READ,
                     values,
                     last: Vec::new(),
                     started: false,
@@ -358,7 +361,11 @@ impl Iterator for Walk {
     }
 }
 
-/// Bytes a sorted walk reads at once.
+/// A sorted walk's first read is this long, and each one after it twice
+/// the one before, up to [`WALK_READ`]: a short scan reads little, through
+/// the block cache (reads up to 16 KiB use it), a long walk soon reads in
+/// large pieces past it.
+const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
 
 /// Reads a sorted segment's records in order, each whole and checked.
@@ -369,6 +376,8 @@ struct LogWalk {
     base: u64,
     pos: u64,
     buf: Vec<u8>,
+    /// How much the next read fetches (see [`FIRST_READ`]).
+    ahead: usize,
     values: bool,
     /// The previous key (once `started`): a sorted segment's keys must
     /// strictly increase.
@@ -388,11 +397,12 @@ impl LogWalk {
         let end = self.seg.log_len;
         let want_end = (self.pos + n as u64).min(end);
         if self.pos < self.base || want_end > self.base + self.buf.len() as u64 {
-            let want = (n.max(WALK_READ) as u64).min(end - self.pos) as usize;
+            let want = (n.max(self.ahead) as u64).min(end - self.pos) as usize;
             self.buf.resize(want, 0);
-            read_exact_at(&Uncached(&*self.seg.log), &mut self.buf, self.pos)
+            read_exact_at(&*self.seg.log, &mut self.buf, self.pos)
                 .map_err(|e| Error::io("read", &self.seg.log_path, e))?;
             self.base = self.pos;
+            self.ahead = (self.ahead * 2).min(WALK_READ);
         }
         let s = (self.pos - self.base) as usize;
         let e = (s + n).min(self.buf.len());

@@ -292,6 +292,8 @@ pub struct Index {
     /// The top frame, once read and verified: every lookup and seek starts
     /// there, and the file never changes.
     top: OnceLock<Arc<read::SparseFrame>>,
+    /// The sparse frames read so far, by their place in the top.
+    frames: OnceLock<Box<[OnceLock<Arc<read::SparseFrame>>]>>,
 }
 
 impl Index {
@@ -329,6 +331,7 @@ impl Index {
             footer,
             file_len: len,
             top: OnceLock::new(),
+            frames: OnceLock::new(),
         }))
     }
 

@@ -3,11 +3,12 @@
 //! frames. Nothing read from the file is trusted as a length or offset
 //! before it is checked against the region it must lie in.
 
-use std::sync::Arc;
+use std::cmp::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use super::super::Result;
 use super::super::record::{FILE_HEADER_LEN, u32_at, u64_at};
-use super::super::storage::{Uncached, read_exact_at};
+use super::super::storage::read_exact_at;
 use super::{BUCKET_LEN, Entry, Index, Kind, bucket_of, key_hash, key_len_ok, slots_per_bucket};
 
 /// Reads a minimal varint at `*pos` of `buf`; `None` when it runs past the
@@ -68,6 +69,23 @@ pub(super) struct SparseFrame {
     body_at: usize,
     count: usize,
     region: (u64, u64),
+    /// Each entry's first key, as a range of `payload`.
+    keys: Vec<(u32, u32)>,
+    /// How many leading bytes every first key of the frame shares (they are
+    /// sorted: the first's and the last's), and for each key the eight
+    /// bytes after those, big-endian and zero-padded: a search compares
+    /// these in one dense array and looks at a key itself only on a tie.
+    common: usize,
+    prefixes: Vec<u64>,
+}
+
+/// The eight bytes of `key` after `common`, big-endian, zero-padded.
+fn prefix_after(key: &[u8], common: usize) -> u64 {
+    let rest = key.get(common..).unwrap_or_default();
+    let mut b = [0u8; 8];
+    let n = rest.len().min(8);
+    b[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl SparseFrame {
@@ -82,36 +100,72 @@ impl SparseFrame {
         let (Some(count), Some(body_at)) = (count, body_at) else {
             return Err(index.corrupt(off, "frame count impossible"));
         };
+        let mut keys = Vec::with_capacity(count);
+        for j in 0..count {
+            let mut pos = body_at + u32_at(&payload, 4 + 4 * j) as usize;
+            let key_len = read_varint(&payload, &mut pos).filter(|&l| key_len_ok(l));
+            match key_len {
+                Some(l) if pos + l as usize <= payload.len() => keys.push((pos as u32, l as u32)),
+                _ => return Err(index.corrupt(off, "sparse entry cut short or impossible")),
+            }
+        }
+        let key = |j: usize| {
+            let (at, len) = keys[j];
+            &payload[at as usize..(at + len) as usize]
+        };
+        let common = match count {
+            0 => 0,
+            n => {
+                let (a, b) = (key(0), key(n - 1));
+                a.iter().zip(b).take_while(|(x, y)| x == y).count()
+            }
+        };
+        let prefixes = (0..count).map(|j| prefix_after(key(j), common)).collect();
         Ok(SparseFrame {
             off,
             payload,
             body_at,
             count,
             region,
+            keys,
+            common,
+            prefixes,
         })
     }
 
-    /// The first key of entry `j`, without checking the rest of it.
-    fn key(&self, index: &Index, j: usize) -> Result<&[u8]> {
-        let mut pos = self.body_at + u32_at(&self.payload, 4 + 4 * j) as usize;
-        let key_len = read_varint(&self.payload, &mut pos).filter(|&l| key_len_ok(l));
-        key_len
-            .and_then(|l| self.payload.get(pos..pos + l as usize))
-            .ok_or_else(|| index.corrupt(self.off, "sparse entry cut short or impossible"))
+    /// The first key of entry `j`.
+    fn key(&self, j: usize) -> &[u8] {
+        let (at, len) = self.keys[j];
+        &self.payload[at as usize..(at + len) as usize]
     }
 
     /// The last entry whose first key is ≤ `key`, by binary search.
-    fn find(&self, index: &Index, key: &[u8]) -> Result<Option<usize>> {
-        let (mut lo, mut hi) = (0usize, self.count);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.key(index, mid)? <= key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        // Below the first key is the common miss (a lookup probing a newer
+        // segment that covers higher keys): one comparison.
+        if self.count == 0 || key < self.key(0) {
+            return None;
         }
-        Ok(lo.checked_sub(1))
+        let shared = &self.key(0)[..self.common];
+        match key.get(..self.common).unwrap_or(key).cmp(shared) {
+            // Past every key of the frame.
+            Ordering::Greater => return Some(self.count - 1),
+            // (Less is ruled out above: key ≥ the first key.)
+            Ordering::Less | Ordering::Equal => {}
+        }
+        let want = prefix_after(key, self.common);
+        let n = self.prefixes.partition_point(|&p| match p.cmp(&want) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => true,
+        });
+        // `n` entries have a prefix ≤ the key's; among those that tie, the
+        // keys themselves decide.
+        let mut i = n;
+        while i > 0 && self.prefixes[i - 1] == want && self.key(i - 1) > key {
+            i -= 1;
+        }
+        i.checked_sub(1)
     }
 
     /// Entry `j`, checked against the region.
@@ -230,6 +284,23 @@ impl Index {
         Ok(Arc::clone(self.top.get_or_init(|| Arc::new(top))))
     }
 
+    /// Sparse frame `i` of the top, kept once read and verified: a long-lived
+    /// handle's lookups then touch the file only for the data block. At most
+    /// the index's size in memory (about a byte per key).
+    fn sparse_frame_kept(&self, top: &SparseFrame, i: usize) -> Result<Arc<SparseFrame>> {
+        let kept = self
+            .frames
+            .get_or_init(|| (0..top.count).map(|_| OnceLock::new()).collect());
+        let Some(slot) = kept.get(i) else {
+            return self.sparse_frame(top, i).map(Arc::new);
+        };
+        if let Some(frame) = slot.get() {
+            return Ok(Arc::clone(frame));
+        }
+        let frame = Arc::new(self.sparse_frame(top, i)?);
+        Ok(Arc::clone(slot.get_or_init(|| frame)))
+    }
+
     /// Sparse frame `i` of the top, read and verified.
     fn sparse_frame(&self, top: &SparseFrame, i: usize) -> Result<SparseFrame> {
         let at = top.entry(self, i)?;
@@ -249,11 +320,11 @@ impl Index {
     /// whose first key is ≤ `key`. `None` when `key` is below every key.
     pub fn locate(&self, key: &[u8]) -> Result<Option<SparseEntry>> {
         let top = self.top()?;
-        let Some(i) = top.find(self, key)? else {
+        let Some(i) = top.find(key) else {
             return Ok(None);
         };
-        let frame = self.sparse_frame(&top, i)?;
-        match frame.find(self, key)? {
+        let frame = self.sparse_frame_kept(&top, i)?;
+        match frame.find(key) {
             Some(j) => frame.entry(self, j).map(Some),
             // The top said this frame starts at or below `key`.
             None => Err(self.corrupt(frame.off, "sparse frame's first key does not match the top")),
@@ -264,11 +335,7 @@ impl Index {
     /// first when `key` is empty or below every key).
     pub fn blocks_from(self: &Arc<Self>, key: &[u8]) -> Result<BlockWalk> {
         let top = self.top()?;
-        let frame = if key.is_empty() {
-            None
-        } else {
-            top.find(self, key)?
-        };
+        let frame = if key.is_empty() { None } else { top.find(key) };
         Ok(BlockWalk {
             index: Arc::clone(self),
             top,
@@ -336,6 +403,7 @@ impl Index {
             at: 0,
             frame_end: 0,
             next: from,
+            ahead: FIRST_READ,
             done: false,
         }
     }
@@ -354,9 +422,16 @@ pub struct EntryCursor {
     frame_end: usize,
     /// File offset of the frame after the current one.
     next: u64,
+    /// How much the next read fetches (see [`FIRST_READ`]).
+    ahead: usize,
     done: bool,
 }
 
+/// A walk's first read is this long, and each one after it twice the one
+/// before, up to [`READ_AHEAD`]: a short scan reads little, through the
+/// block cache (reads up to 16 KiB use it), while a long walk soon reads in
+/// large pieces past it.
+const FIRST_READ: usize = 4096;
 const READ_AHEAD: usize = 64 * 1024;
 
 impl EntryCursor {
@@ -371,7 +446,7 @@ impl EntryCursor {
         let corrupt = |why| index.corrupt(off, why);
         let buffered = |c: &Self, n: u64| off >= c.base && off + n <= c.base + c.buf.len() as u64;
         if !buffered(self, 4) {
-            let want = READ_AHEAD.min((end - off) as usize);
+            let want = self.ahead.min((end - off) as usize);
             self.read_at(off, want)?;
         }
         let rel = (off - self.base) as usize;
@@ -383,7 +458,7 @@ impl EntryCursor {
             return Err(corrupt("entry frame longer than the entries"));
         }
         if !buffered(self, len + 8) {
-            let want = (len as usize + 8).max(READ_AHEAD).min((end - off) as usize);
+            let want = (len as usize + 8).max(self.ahead).min((end - off) as usize);
             self.read_at(off, want)?;
         }
         let rel = (off - self.base) as usize;
@@ -399,10 +474,9 @@ impl EntryCursor {
 
     fn read_at(&mut self, off: u64, n: usize) -> Result<()> {
         self.buf.resize(n, 0);
-        // Iteration reads each frame once: past the block cache.
-        read_exact_at(&Uncached(&*self.index.file), &mut self.buf, off)
-            .map_err(|e| self.index.read_err(e))?;
+        read_exact_at(&*self.index.file, &mut self.buf, off).map_err(|e| self.index.read_err(e))?;
         self.base = off;
+        self.ahead = (self.ahead * 2).min(READ_AHEAD);
         Ok(())
     }
 
