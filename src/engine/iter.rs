@@ -117,6 +117,11 @@ impl<'a> Iter<'a> {
             .retain(|id, _| st.segments.iter().any(|s| s.id == *id));
         let start = self.last.clone().unwrap_or_else(|| self.prefix.clone());
         for seg in st.segments.iter().rev() {
+            // A segment whose keys all lie past the prefix has nothing here
+            // (compaction outputs cover disjoint ranges: most are skipped).
+            if !self.prefix.is_empty() && seg.starts_past(&self.prefix)? {
+                continue;
+            }
             let mut it = seg.walk(&start, self.values)?;
             let mut head = it.next().transpose()?;
             if let (Some(h), Some(last)) = (&head, &self.last)

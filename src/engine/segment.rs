@@ -262,6 +262,18 @@ impl Segment {
         Ok(None)
     }
 
+    /// Whether every key of this segment is greater than every key that
+    /// starts with `prefix` (known cheaply for a sorted segment only).
+    pub fn starts_past(&self, prefix: &[u8]) -> Result<bool> {
+        if self.index.footer.kind != Kind::Sorted {
+            return Ok(false);
+        }
+        Ok(match self.index.first_key()? {
+            Some(first) => first.as_slice() > prefix && !first.starts_with(prefix),
+            None => true,
+        })
+    }
+
     /// Walks the segment's entries in key order from the first key ≥ `from`
     /// (from the start when `from` is empty). A sorted segment's walk reads
     /// the log itself and yields values along (when `values`).

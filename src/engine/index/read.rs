@@ -193,7 +193,8 @@ pub struct BlockWalk {
     index: Arc<Index>,
     top: Arc<SparseFrame>,
     next_frame: usize,
-    current: Option<Vec<SparseEntry>>,
+    /// The sparse frame being walked (kept by the index), and the place in it.
+    current: Option<Arc<SparseFrame>>,
     at: usize,
     from: Vec<u8>,
 }
@@ -203,38 +204,30 @@ impl Iterator for BlockWalk {
 
     fn next(&mut self) -> Option<Result<SparseEntry>> {
         loop {
-            if let Some(entries) = &self.current
-                && self.at < entries.len()
+            if let Some(frame) = &self.current
+                && self.at < frame.count
             {
                 self.at += 1;
-                let e = entries[self.at - 1].clone();
-                // Skip the blocks wholly below `from`: the next one starts at or below it.
-                let next_starts_below = entries
-                    .get(self.at)
-                    .is_some_and(|n| n.first_key.as_slice() <= self.from.as_slice());
-                if next_starts_below {
+                // Skip the blocks wholly below `from`: the next one starts
+                // at or below it.
+                if self.at < frame.count && frame.key(self.at) <= self.from.as_slice() {
                     continue;
                 }
-                return Some(Ok(e));
+                let e = frame.entry(&self.index, self.at - 1);
+                if e.is_err() {
+                    self.next_frame = self.top.count;
+                    self.current = None;
+                }
+                return Some(e);
             }
             if self.next_frame >= self.top.count {
                 return None;
             }
-            let frame = match self.index.sparse_frame(&self.top, self.next_frame) {
-                Ok(f) => f,
-                Err(e) => {
-                    self.next_frame = self.top.count;
-                    return Some(Err(e));
-                }
-            };
-            self.next_frame += 1;
-            let entries: Result<Vec<_>> = (0..frame.count)
-                .map(|j| frame.entry(&self.index, j))
-                .collect();
-            match entries {
-                Ok(entries) => {
-                    self.current = Some(entries);
+            match self.index.sparse_frame_kept(&self.top, self.next_frame) {
+                Ok(f) => {
+                    self.current = Some(f);
                     self.at = 0;
+                    self.next_frame += 1;
                 }
                 Err(e) => {
                     self.next_frame = self.top.count;
@@ -329,6 +322,12 @@ impl Index {
             // The top said this frame starts at or below `key`.
             None => Err(self.corrupt(frame.off, "sparse frame's first key does not match the top")),
         }
+    }
+
+    /// The first key of the segment, if it has any.
+    pub fn first_key(&self) -> Result<Option<Vec<u8>>> {
+        let top = self.top()?;
+        Ok((top.count > 0).then(|| top.key(0).to_vec()))
     }
 
     /// Every block in order from the one that would hold `key` (from the
