@@ -128,7 +128,7 @@ fn assert_reads_right(
 
 #[test]
 fn flipped_footer_byte_rebuilds() {
-    for at in [1, 8, 40, 56, 80, 85] {
+    for at in [1, 8, 40, 56, 80, 85, 100, 130] {
         damage_each_index(
             |_, b| {
                 let n = b.len();

@@ -356,8 +356,8 @@ pub fn fix_index_crcs(buf: &mut [u8], segment_len: Option<u64>) {
     if let Some(seg) = segment_len {
         buf[foot + 64..foot + 72].copy_from_slice(&seg.to_le_bytes());
     }
-    let crc = crc32fast::hash(&buf[foot..foot + 96]);
-    buf[foot + 96..].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32fast::hash(&buf[foot..foot + 136]);
+    buf[foot + 136..].copy_from_slice(&crc.to_le_bytes());
     let at = |off: usize| record::u64_at(buf, foot + off);
     let (table_off, buckets, sparse_off, top_off) = (at(32), at(40), at(48), at(56));
     let in_file = |off: u64| usize::try_from(off).ok().filter(|&o| o <= foot);

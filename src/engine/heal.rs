@@ -199,8 +199,9 @@ mod tests {
         let clean = std::fs::read(idx_path(dir.path())).unwrap();
         let (table, _, sparse, top) = layout(&clean);
         assert_eq!((table, sparse), (0, 16), "a sorted index");
-        // The sparse frames, then the top frame.
-        for range in [sparse + 10..top - 4, top + 2..clean.len() - FOOTER_LEN] {
+        // The top frame (a hundred short keys fit one: no frame below it).
+        assert_eq!(top, sparse, "no sparse frames below the top");
+        for range in [top + 2..clean.len() - FOOTER_LEN, top + 9..top + 12] {
             let mut bytes = clean.clone();
             bytes[range].fill(0x5a);
             std::fs::write(idx_path(dir.path()), &bytes).unwrap();

@@ -117,9 +117,12 @@ impl<'a> Iter<'a> {
             .retain(|id, _| st.segments.iter().any(|s| s.id == *id));
         let start = self.last.clone().unwrap_or_else(|| self.prefix.clone());
         for seg in st.segments.iter().rev() {
-            // A segment whose keys all lie past the prefix has nothing here
-            // (compaction outputs cover disjoint ranges: most are skipped).
-            if !self.prefix.is_empty() && seg.starts_past(&self.prefix)? {
+            // A segment whose keys all lie past the prefix, or before where
+            // the walk starts, has nothing for it (compaction outputs cover
+            // disjoint ranges: most are left out).
+            if (!self.prefix.is_empty() && seg.starts_past(&self.prefix))
+                || (!start.is_empty() && seg.ends_before(&start))
+            {
                 continue;
             }
             let mut it = seg.walk(&start, self.values)?;

@@ -88,7 +88,12 @@ impl Segment {
 
     /// Looks `key` up in this segment.
     pub fn find(&self, key: &[u8], want_value: bool) -> Result<Found> {
-        let hit = match self.index.footer.kind {
+        // The footer's key range rules most segments out with no read.
+        let f = &self.index.footer;
+        if f.keys == 0 || f.first_key.after(key) || f.last_key.before(key) {
+            return Ok(Found::Absent);
+        }
+        let hit = match f.kind {
             Kind::Hashed => self.find_hashed(key, want_value)?,
             Kind::Sorted => self.find_sorted(key, want_value)?,
         };
@@ -263,15 +268,15 @@ impl Segment {
     }
 
     /// Whether every key of this segment is greater than every key that
-    /// starts with `prefix` (known cheaply for a sorted segment only).
-    pub fn starts_past(&self, prefix: &[u8]) -> Result<bool> {
-        if self.index.footer.kind != Kind::Sorted {
-            return Ok(false);
-        }
-        Ok(match self.index.first_key()? {
-            Some(first) => first.as_slice() > prefix && !first.starts_with(prefix),
-            None => true,
-        })
+    /// starts with `prefix`, as the footer tells.
+    pub fn starts_past(&self, prefix: &[u8]) -> bool {
+        self.index.footer.keys == 0 || self.index.footer.first_key.past_prefix(prefix)
+    }
+
+    /// Whether every key of this segment is less than `key`, as the footer
+    /// tells.
+    pub fn ends_before(&self, key: &[u8]) -> bool {
+        self.index.footer.keys == 0 || self.index.footer.last_key.before(key)
     }
 
     /// Walks the segment's entries in key order from the first key ≥ `from`

@@ -50,7 +50,7 @@ pub fn records(bytes: &[u8]) -> Vec<Rec> {
 }
 
 /// Size of an index footer.
-pub const FOOTER: usize = 100;
+pub const FOOTER: usize = 140;
 /// Size of a hash bucket.
 pub const BUCKET: usize = 64;
 

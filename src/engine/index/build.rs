@@ -9,8 +9,8 @@ use super::super::record::{self, INDEX_MAGIC, write_varint};
 use super::super::storage::{OpenMode, Storage};
 use super::super::{Error, Result};
 use super::{
-    BUCKET_LEN, DATA_BLOCK, ENTRY_FRAME, Entry, FOOTER_LEN, Footer, IndexMeta, Kind, SPARSE_FRAME,
-    bucket_of, key_hash, slots_per_bucket, tmp_path,
+    BUCKET_LEN, DATA_BLOCK, ENTRY_FRAME, Entry, FOOTER_LEN, Footer, IndexMeta, KeyBound, Kind,
+    SPARSE_FRAME, bucket_of, key_hash, slots_per_bucket, tmp_path,
 };
 
 /// An entry's parts, borrowed.
@@ -45,6 +45,9 @@ pub struct Builder {
     keys: u64,
     puts: u64,
     put_bytes: u64,
+    /// The first and last keys pushed, for the footer's key range.
+    first_key: Vec<u8>,
+    last_key: Vec<u8>,
 }
 
 impl Builder {
@@ -61,6 +64,8 @@ impl Builder {
             keys: 0,
             puts: 0,
             put_bytes: 0,
+            first_key: Vec::new(),
+            last_key: Vec::new(),
         }
     }
 
@@ -78,6 +83,11 @@ impl Builder {
             offset,
             len,
         };
+        if self.keys == 0 {
+            self.first_key = key.to_vec();
+        }
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
         self.keys += 1;
         if !e.delete {
             self.puts += 1;
@@ -168,23 +178,34 @@ impl Builder {
             }
         }
         let sparse_off = out.len() as u64;
-        // Sparse frames of SPARSE_FRAME entries, each summarised in the top,
-        // which is laid out the same way.
-        let mut top = Vec::new();
-        for chunk in self.sparse.chunks(SPARSE_FRAME) {
-            let offset = out.len() as u64;
-            push_frame(&mut out, &sparse_payload(chunk));
-            top.push(Sparse {
-                first_key: chunk[0].first_key.clone(),
-                offset,
-                len: out.len() as u64 - offset,
-            });
+        // Levels of sparse frames of SPARSE_FRAME entries: the first level
+        // names the blocks, each next one the frames of the level below,
+        // until one frame's worth is left: that is the top. So the top holds
+        // at most SPARSE_FRAME entries however large the segment.
+        let mut level = std::mem::take(&mut self.sparse);
+        let mut levels = 0u8;
+        while level.len() > SPARSE_FRAME {
+            let mut above = Vec::with_capacity(level.len().div_ceil(SPARSE_FRAME));
+            for chunk in level.chunks(SPARSE_FRAME) {
+                let offset = out.len() as u64;
+                push_frame(&mut out, &sparse_payload(chunk));
+                above.push(Sparse {
+                    first_key: chunk[0].first_key.clone(),
+                    offset,
+                    len: out.len() as u64 - offset,
+                });
+            }
+            level = above;
+            levels += 1;
         }
         let top_off = out.len() as u64;
-        push_frame(&mut out, &sparse_payload(&top));
+        push_frame(&mut out, &sparse_payload(&level));
         let meta = meta(out.len() as u64 + FOOTER_LEN as u64);
         let footer = Footer {
             kind: self.kind,
+            levels,
+            first_key: KeyBound::of(&self.first_key),
+            last_key: KeyBound::of(&self.last_key),
             slot_width,
             keys: self.keys,
             puts: self.puts,

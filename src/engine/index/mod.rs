@@ -27,9 +27,11 @@
 //!             | sparse entries; a sparse entry is
 //!             first key_len varint | first key | offset varint | len varint
 //!           of a data block of the log (sorted) or an entry frame (hashed)
-//! top       one frame laid out as a sparse frame, with one sparse entry
-//!             per sparse frame
-//! footer    100 bytes, see [`Footer`]
+//!           for the first level; each next level's entries name the frames
+//!           of the level below, until one frame's worth (32) is left:
+//! top       one frame laid out as a sparse frame (so the top stays small,
+//!             and a lookup reads a frame per level whatever the size)
+//! footer    140 bytes, see [`Footer`]
 //! ```
 //!
 //! A frame is `len u32 | payload | crc32` over the length and payload.
@@ -61,7 +63,9 @@ pub const SPARSE_FRAME: usize = 32;
 /// Size of a hash-table bucket.
 pub const BUCKET_LEN: usize = 64;
 /// Size of the footer.
-pub const FOOTER_LEN: usize = 100;
+pub const FOOTER_LEN: usize = 140;
+/// Most levels of sparse frames an index may have (32^8 blocks).
+const MAX_LEVELS: u8 = 8;
 const FOOTER_MAGIC: [u8; 4] = *b"tkvF";
 
 /// Which of the two layouts an index has.
@@ -73,22 +77,30 @@ pub enum Kind {
     Hashed = 2,
 }
 
-/// The last 100 bytes of an index file.
+/// The last 140 bytes of an index file.
 ///
 /// ```text
-///  0 magic b"tkvF"       4 kind u8   5 slot width u8 (0, 8 or 12)   6 zero u16
+///  0 magic b"tkvF"  4 kind u8  5 slot width u8 (0, 8 or 12)  6 levels u8  7 zero
 ///  8 keys u64           16 put count u64       24 put bytes u64
 /// 32 table offset u64   40 buckets u64         48 sparse offset u64
 /// 56 top offset u64     64 segment length u64  72 group first id u64 (0: none)
 /// 80 group flags u32 (bit 0: last of its group)
 /// 84 compacted at, u32 Unix seconds (0: never)
 /// 88 base size u64: the database's size after the compaction that wrote it
-/// 96 crc32 of bytes 0..96
+/// 96 first key: its first 16 bytes, zero-padded   112 last key: likewise
+/// 128 first key's length u32   132 last key's length u32 (0: no keys)
+/// 136 crc32 of bytes 0..136
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footer {
     /// The layout.
     pub kind: Kind,
+    /// Levels of sparse frames below the top (0: the top names the blocks).
+    pub levels: u8,
+    /// The first and the last key of the segment, as far as 16 bytes tell.
+    pub first_key: KeyBound,
+    /// See `first_key`.
+    pub last_key: KeyBound,
     /// Bytes per hash slot (hashed: 8 with u32 offsets, 12 with u64).
     pub slot_width: usize,
     /// Number of distinct keys.
@@ -115,6 +127,66 @@ pub struct Footer {
     pub compacted_at: u64,
 }
 
+/// A key kept in 16 bytes, enough to rule most keys out: its first 16
+/// bytes, zero-padded, and its length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyBound {
+    /// The key's first 16 bytes, zero-padded.
+    pub prefix: [u8; 16],
+    /// The key's whole length (0: no key).
+    pub len: u32,
+}
+
+impl KeyBound {
+    /// The bound of `key`.
+    pub fn of(key: &[u8]) -> KeyBound {
+        let mut prefix = [0u8; 16];
+        let n = key.len().min(16);
+        prefix[..n].copy_from_slice(&key[..n]);
+        KeyBound {
+            prefix,
+            len: key.len() as u32,
+        }
+    }
+
+    fn kept(&self) -> &[u8] {
+        &self.prefix[..(self.len as usize).min(16)]
+    }
+
+    /// Whether the bounded key is surely greater than `key` (for a
+    /// segment's first key: `key` lies below the segment).
+    pub fn after(&self, key: &[u8]) -> bool {
+        // key < kept ≤ the whole key.
+        self.len > 0 && key < self.kept()
+    }
+
+    /// Whether the bounded key is surely less than `key` (for a segment's
+    /// last key: `key` lies past the segment).
+    pub fn before(&self, key: &[u8]) -> bool {
+        let kept = self.kept();
+        if self.len as usize <= 16 {
+            return self.len > 0 && key > kept;
+        }
+        // Past the 16 bytes kept, only a difference within them decides.
+        let head = &key[..key.len().min(16)];
+        head > kept && !kept.starts_with(head)
+    }
+
+    /// Whether the bounded key is surely greater than every key that starts
+    /// with `prefix` (for a segment's first key: the segment lies past the
+    /// prefix).
+    pub fn past_prefix(&self, prefix: &[u8]) -> bool {
+        let kept = self.kept();
+        let p = &prefix[..prefix.len().min(16)];
+        if self.len == 0 || kept.starts_with(p) {
+            return false;
+        }
+        // They differ within the bytes both have, or kept is shorter (and
+        // then a prefix of p: less, not past).
+        kept > p && !p.starts_with(kept)
+    }
+}
+
 /// Segments written together (by one compaction) that count only together:
 /// the group's segments have consecutive ids from `first`, and the one with
 /// `last` set ends it. A compaction group replaces every segment older than
@@ -138,6 +210,7 @@ impl Footer {
         f[..4].copy_from_slice(&FOOTER_MAGIC);
         f[4] = self.kind as u8;
         f[5] = self.slot_width as u8;
+        f[6] = self.levels;
         let mut put = |at: usize, v: u64| f[at..at + 8].copy_from_slice(&v.to_le_bytes());
         put(8, self.keys);
         put(16, self.puts);
@@ -153,8 +226,12 @@ impl Footer {
         f[80..84].copy_from_slice(&flags.to_le_bytes());
         let when = self.compacted_at.min(u64::from(u32::MAX)) as u32;
         f[84..88].copy_from_slice(&when.to_le_bytes());
-        let crc = crc32fast::hash(&f[..96]);
-        f[96..].copy_from_slice(&crc.to_le_bytes());
+        f[96..112].copy_from_slice(&self.first_key.prefix);
+        f[112..128].copy_from_slice(&self.last_key.prefix);
+        f[128..132].copy_from_slice(&self.first_key.len.to_le_bytes());
+        f[132..136].copy_from_slice(&self.last_key.len.to_le_bytes());
+        let crc = crc32fast::hash(&f[..136]);
+        f[136..].copy_from_slice(&crc.to_le_bytes());
         f
     }
 
@@ -162,7 +239,7 @@ impl Footer {
         if f.len() != FOOTER_LEN || f[..4] != FOOTER_MAGIC {
             return Err("bad footer magic".into());
         }
-        if crc32fast::hash(&f[..96]) != u32_at(f, 96) {
+        if crc32fast::hash(&f[..136]) != u32_at(f, 136) {
             return Err("footer CRC mismatch".into());
         }
         let kind = match f[4] {
@@ -171,8 +248,19 @@ impl Footer {
             _ => return Err("unknown index kind".into()),
         };
         let first = u64_at(f, 72);
+        let bound = |at: usize, len_at: usize| {
+            let mut prefix = [0u8; 16];
+            prefix.copy_from_slice(&f[at..at + 16]);
+            KeyBound {
+                prefix,
+                len: u32_at(f, len_at),
+            }
+        };
         let footer = Footer {
             kind,
+            levels: f[6],
+            first_key: bound(96, 128),
+            last_key: bound(112, 132),
             slot_width: usize::from(f[5]),
             keys: u64_at(f, 8),
             puts: u64_at(f, 16),
@@ -215,8 +303,18 @@ impl Footer {
                     && table_end.is_some_and(|end| end <= footer.sparse_off)
             }
         };
+        let bounds_ok = |b: KeyBound| {
+            let max = super::MAX_KEY_LEN as u32;
+            match footer.keys {
+                0 => b.len == 0,
+                _ => (1..=max).contains(&b.len),
+            }
+        };
         let ok = layout
-            && f[6..8] == [0, 0]
+            && f[7] == 0
+            && footer.levels <= MAX_LEVELS
+            && bounds_ok(footer.first_key)
+            && bounds_ok(footer.last_key)
             && footer.puts <= footer.keys
             && footer.sparse_off <= footer.top_off
             && footer
@@ -280,6 +378,10 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The sparse frames of one level a handle has read, by ordinal (the slots
+/// are made on first use).
+type Level = OnceLock<Box<[OnceLock<Arc<read::SparseFrame>>]>>;
+
 /// An open index whose header and footer were checked.
 #[derive(Debug)]
 pub struct Index {
@@ -292,8 +394,8 @@ pub struct Index {
     /// The top frame, once read and verified: every lookup and seek starts
     /// there, and the file never changes.
     top: OnceLock<Arc<read::SparseFrame>>,
-    /// The sparse frames read so far, by their place in the top.
-    frames: OnceLock<Box<[OnceLock<Arc<read::SparseFrame>>]>>,
+    /// The sparse frames read so far: per level below the top, by ordinal.
+    frames: Box<[Level]>,
 }
 
 impl Index {
@@ -331,7 +433,7 @@ impl Index {
             footer,
             file_len: len,
             top: OnceLock::new(),
-            frames: OnceLock::new(),
+            frames: (0..footer.levels).map(|_| OnceLock::new()).collect(),
         }))
     }
 

@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 use super::super::Result;
 use super::super::record::{FILE_HEADER_LEN, u32_at, u64_at};
 use super::super::storage::read_exact_at;
-use super::{BUCKET_LEN, Entry, Index, Kind, bucket_of, key_hash, key_len_ok, slots_per_bucket};
+use super::{
+    BUCKET_LEN, Entry, Index, Kind, SPARSE_FRAME, bucket_of, key_hash, key_len_ok, slots_per_bucket,
+};
 
 /// Reads a minimal varint at `*pos` of `buf`; `None` when it runs past the
 /// buffer, is longer than ten bytes or is not minimal.
@@ -133,6 +135,12 @@ impl SparseFrame {
         })
     }
 
+    /// How many entries the frame holds.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
+
     /// The first key of entry `j`.
     fn key(&self, j: usize) -> &[u8] {
         let (at, len) = self.keys[j];
@@ -191,12 +199,36 @@ impl SparseFrame {
 #[derive(Debug)]
 pub struct BlockWalk {
     index: Arc<Index>,
-    top: Arc<SparseFrame>,
-    next_frame: usize,
-    /// The sparse frame being walked (kept by the index), and the place in it.
-    current: Option<Arc<SparseFrame>>,
-    at: usize,
+    /// From the top down: each frame on the way to the current block, its
+    /// ordinal at its depth, and the place in it (the entry after the one
+    /// taken). Empty when the walk is over.
+    path: Vec<(Arc<SparseFrame>, usize, usize)>,
+    /// Blocks wholly below this are skipped.
     from: Vec<u8>,
+}
+
+impl BlockWalk {
+    /// Descends from the frame at depth `path.len() - 1` to the first level,
+    /// taking each frame's entry `pick(frame)`.
+    fn descend(&mut self, pick: &dyn Fn(&SparseFrame) -> usize) -> Result<()> {
+        while self.path.len() <= usize::from(self.index.footer.levels) {
+            let (frame, _, _) = self.path.last().expect("a walk starts at the top");
+            let i = pick(frame);
+            self.step_into(i)?;
+        }
+        Ok(())
+    }
+
+    /// Steps from the deepest frame of the path into the child its entry `i`
+    /// names.
+    fn step_into(&mut self, i: usize) -> Result<()> {
+        let (frame, ord, _) = self.path.last().expect("a walk starts at the top");
+        let child_ord = ord * SPARSE_FRAME + i;
+        let child = self.index.child(frame, i, self.path.len(), child_ord)?;
+        self.path.last_mut().expect("just read").2 = i + 1;
+        self.path.push((child, child_ord, 0));
+        Ok(())
+    }
 }
 
 impl Iterator for BlockWalk {
@@ -204,35 +236,31 @@ impl Iterator for BlockWalk {
 
     fn next(&mut self) -> Option<Result<SparseEntry>> {
         loop {
-            if let Some(frame) = &self.current
-                && self.at < frame.count
-            {
-                self.at += 1;
+            let (frame, _, at) = self.path.last_mut()?;
+            if *at < frame.count {
+                *at += 1;
+                let i = *at - 1;
                 // Skip the blocks wholly below `from`: the next one starts
                 // at or below it.
-                if self.at < frame.count && frame.key(self.at) <= self.from.as_slice() {
+                if i + 1 < frame.count && frame.key(i + 1) <= self.from.as_slice() {
                     continue;
                 }
-                let e = frame.entry(&self.index, self.at - 1);
+                let e = frame.entry(&self.index, i);
                 if e.is_err() {
-                    self.next_frame = self.top.count;
-                    self.current = None;
+                    self.path.clear();
                 }
                 return Some(e);
             }
-            if self.next_frame >= self.top.count {
-                return None;
+            // This frame is done: on to the next entry of the one above it.
+            self.path.pop();
+            let (frame, _, at) = self.path.last()?;
+            if *at >= frame.count {
+                continue;
             }
-            match self.index.sparse_frame_kept(&self.top, self.next_frame) {
-                Ok(f) => {
-                    self.current = Some(f);
-                    self.at = 0;
-                    self.next_frame += 1;
-                }
-                Err(e) => {
-                    self.next_frame = self.top.count;
-                    return Some(Err(e));
-                }
+            let at = *at;
+            if let Err(e) = self.step_into(at).and_then(|()| self.descend(&|_| 0)) {
+                self.path.clear();
+                return Some(Err(e));
             }
         }
     }
@@ -273,76 +301,124 @@ impl Index {
         if payload.len() as u64 + 8 != end - f.top_off {
             return Err(self.corrupt(f.top_off, "top frame does not end at the footer"));
         }
-        let top = SparseFrame::parse(self, f.top_off, payload, (f.sparse_off, f.top_off))?;
+        let top = SparseFrame::parse(self, f.top_off, payload, self.region(0))?;
         Ok(Arc::clone(self.top.get_or_init(|| Arc::new(top))))
     }
 
-    /// Sparse frame `i` of the top, kept once read and verified: a long-lived
-    /// handle's lookups then touch the file only for the data block. At most
-    /// the index's size in memory (about a byte per key).
-    fn sparse_frame_kept(&self, top: &SparseFrame, i: usize) -> Result<Arc<SparseFrame>> {
-        let kept = self
-            .frames
-            .get_or_init(|| (0..top.count).map(|_| OnceLock::new()).collect());
-        let Some(slot) = kept.get(i) else {
-            return self.sparse_frame(top, i).map(Arc::new);
+    /// The frame entry `i` of `parent` (at depth `depth - 1`) names: read and
+    /// verified, and kept once read, by its ordinal at its depth (`ordinal`:
+    /// frames are built SPARSE_FRAME to a parent, so a parent's ordinal
+    /// times SPARSE_FRAME plus the entry gives the child's). A long-lived
+    /// handle's lookups then touch the file only for the data block; all of
+    /// them together take about the index's size (a byte or two per key).
+    fn child(
+        &self,
+        parent: &SparseFrame,
+        i: usize,
+        depth: usize,
+        ordinal: usize,
+    ) -> Result<Arc<SparseFrame>> {
+        let read = || -> Result<SparseFrame> {
+            let at = parent.entry(self, i)?;
+            let payload = self.frame(at.offset, at.offset + at.len)?;
+            let frame = SparseFrame::parse(self, at.offset, payload, self.region(depth))?;
+            if frame.count == 0 {
+                return Err(self.corrupt(at.offset, "an empty sparse frame"));
+            }
+            if frame.key(0) != parent.key(i) {
+                return Err(
+                    self.corrupt(at.offset, "a frame's first key does not match its parent")
+                );
+            }
+            Ok(frame)
+        };
+        let kept = self.frames.get(depth - 1).map(|level| {
+            level.get_or_init(|| {
+                // At most SPARSE_FRAME^depth frames at this depth, and no more
+                // than the blocks the top could lead to; a crafted file that
+                // claims more is read, not kept.
+                let bound = SPARSE_FRAME.saturating_pow(depth as u32).min(1 << 22);
+                let top = self.top.get().map_or(0, |t| t.count);
+                (0..top.saturating_mul(bound / SPARSE_FRAME).min(1 << 22))
+                    .map(|_| OnceLock::new())
+                    .collect()
+            })
+        });
+        let Some(slot) = kept.and_then(|k| k.get(ordinal)) else {
+            return read().map(Arc::new);
         };
         if let Some(frame) = slot.get() {
             return Ok(Arc::clone(frame));
         }
-        let frame = Arc::new(self.sparse_frame(top, i)?);
+        let frame = Arc::new(read()?);
         Ok(Arc::clone(slot.get_or_init(|| frame)))
     }
 
-    /// Sparse frame `i` of the top, read and verified.
-    fn sparse_frame(&self, top: &SparseFrame, i: usize) -> Result<SparseFrame> {
-        let at = top.entry(self, i)?;
-        let payload = self.frame(at.offset, at.offset + at.len)?;
-        let region = match self.footer.kind {
-            Kind::Sorted => (FILE_HEADER_LEN as u64, self.footer.segment_len),
-            Kind::Hashed => (self.footer.entries_off(), self.footer.sparse_off),
-        };
-        let frame = SparseFrame::parse(self, at.offset, payload, region)?;
-        if frame.count == 0 {
-            return Err(self.corrupt(at.offset, "an empty sparse frame"));
+    /// Where the entries of a frame at `depth` must point: the frames of the
+    /// level below, or, at the first level, the data blocks (sorted) or
+    /// entry frames (hashed).
+    fn region(&self, depth: usize) -> (u64, u64) {
+        let f = &self.footer;
+        if depth < usize::from(f.levels) {
+            return (f.sparse_off, f.top_off);
         }
-        Ok(frame)
+        match f.kind {
+            Kind::Sorted => (FILE_HEADER_LEN as u64, f.segment_len),
+            Kind::Hashed => (f.entries_off(), f.sparse_off),
+        }
     }
 
     /// The sparse entry of the block that would hold `key`: the last block
     /// whose first key is ≤ `key`. `None` when `key` is below every key.
     pub fn locate(&self, key: &[u8]) -> Result<Option<SparseEntry>> {
+        if self.footer.first_key.after(key) {
+            return Ok(None);
+        }
         let top = self.top()?;
-        let Some(i) = top.find(key) else {
+        let Some(mut i) = top.find(key) else {
             return Ok(None);
         };
-        let frame = self.sparse_frame_kept(&top, i)?;
-        match frame.find(key) {
-            Some(j) => frame.entry(self, j).map(Some),
-            // The top said this frame starts at or below `key`.
-            None => Err(self.corrupt(frame.off, "sparse frame's first key does not match the top")),
+        let (mut frame, mut ord) = (top, 0);
+        for depth in 1..=usize::from(self.footer.levels) {
+            let child_ord = ord * SPARSE_FRAME + i;
+            let child = self.child(&frame, i, depth, child_ord)?;
+            // The parent said this frame starts at or below `key`.
+            let Some(j) = child.find(key) else {
+                return Err(
+                    self.corrupt(child.off, "a frame's first key does not match its parent")
+                );
+            };
+            (frame, ord, i) = (child, child_ord, j);
         }
-    }
-
-    /// The first key of the segment, if it has any.
-    pub fn first_key(&self) -> Result<Option<Vec<u8>>> {
-        let top = self.top()?;
-        Ok((top.count > 0).then(|| top.key(0).to_vec()))
+        frame.entry(self, i).map(Some)
     }
 
     /// Every block in order from the one that would hold `key` (from the
     /// first when `key` is empty or below every key).
     pub fn blocks_from(self: &Arc<Self>, key: &[u8]) -> Result<BlockWalk> {
         let top = self.top()?;
-        let frame = if key.is_empty() { None } else { top.find(key) };
-        Ok(BlockWalk {
+        let mut walk = BlockWalk {
             index: Arc::clone(self),
-            top,
-            next_frame: frame.unwrap_or(0),
-            current: None,
-            at: 0,
+            path: Vec::new(),
             from: key.to_vec(),
-        })
+        };
+        if top.count == 0 {
+            return Ok(walk);
+        }
+        walk.path.push((top, 0, 0));
+        let start = |f: &SparseFrame| {
+            if key.is_empty() {
+                0
+            } else {
+                f.find(key).unwrap_or(0)
+            }
+        };
+        walk.descend(&start)?;
+        // The first level: start at the block that would hold `key`.
+        if let Some((frame, _, at)) = walk.path.last_mut() {
+            *at = start(frame);
+        }
+        Ok(walk)
     }
 
     /// Calls `visit` with each record offset the hash table holds for keys

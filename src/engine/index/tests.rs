@@ -158,17 +158,16 @@ fn damage_is_an_error_not_an_answer() {
             Index::open(&storage, Path::new("/d/i")).unwrap()
         };
         // Any footer bit: the index is refused (and rebuilt by open).
-        for bit in [0, 40, 8 * 33, 8 * 57, 8 * 99] {
+        for bit in [0, 40, 8 * 33, 8 * 57, 8 * 99, 8 * 120, 8 * 139] {
             let mut b = clean.clone();
             let at = b.len() - FOOTER_LEN + bit / 8;
             b[at] ^= 1 << (bit % 8);
             assert!(open(&b).is_err(), "{kind:?} footer bit {bit}");
         }
         // Zeroed sparse frames or top: a lookup fails instead of missing.
-        for range in [
-            f.sparse_off as usize..f.top_off as usize,
-            f.top_off as usize..clean.len() - FOOTER_LEN,
-        ] {
+        let sparse = f.sparse_off as usize..f.top_off as usize;
+        let top = f.top_off as usize..clean.len() - FOOTER_LEN;
+        for range in [sparse, top].into_iter().filter(|r| !r.is_empty()) {
             let mut b = clean.clone();
             b[range].fill(0);
             let idx = open(&b).unwrap();
@@ -195,4 +194,74 @@ fn damage_is_an_error_not_an_answer() {
             );
         }
     }
+}
+
+#[test]
+fn a_large_sorted_index_has_levels_and_a_small_top() {
+    // 200k records of 100 bytes: ~9.8k data blocks, ~300 first-level frames,
+    // ~10 second-level ones: two levels below a top of at most 32 entries.
+    let n = 200_000;
+    let es = entries(n, 100);
+    let seg_len = 16 + n as u64 * 100;
+    let (_d, idx) = written(&es, Kind::Sorted, seg_len);
+    assert_eq!(idx.footer.levels, 2);
+    let top = idx.top().unwrap();
+    assert!(top.len() <= SPARSE_FRAME, "{} top entries", top.len());
+    for (i, e) in es.iter().enumerate().step_by(997) {
+        let b = idx.locate(&e.key).unwrap().unwrap();
+        assert!(b.offset <= e.offset && e.offset < b.offset + b.len, "{i}");
+    }
+    // Every block, in order, from the start and from the middle.
+    let all: Vec<_> = idx.blocks_from(b"").unwrap().map(|b| b.unwrap()).collect();
+    assert_eq!(all.first().unwrap().offset, 16);
+    assert_eq!(all.last().map(|b| b.offset + b.len), Some(seg_len));
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].offset + w[0].len == w[1].offset)
+    );
+    let from = idx
+        .blocks_from(b"key150000")
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let expect = all
+        .iter()
+        .rfind(|b| b.first_key.as_slice() <= b"key150000".as_slice())
+        .unwrap();
+    assert_eq!(&from, expect);
+    // The key range in the footer rules keys out with no read.
+    assert!(idx.footer.first_key.after(b"key"));
+    assert!(idx.footer.last_key.before(b"key2"));
+    assert!(!idx.footer.first_key.after(b"key000000"));
+    assert!(!idx.footer.last_key.before(b"key199999"));
+}
+
+#[test]
+fn key_bounds_decide_only_what_16_bytes_tell() {
+    let long = b"user:0000000000000042:profile";
+    let b = KeyBound::of(long);
+    assert_eq!(b.len as usize, long.len());
+    // Below: anything less than its first 16 bytes.
+    assert!(b.after(b"user:0000000000"));
+    assert!(b.after(b"a"));
+    // Past its 16 bytes nothing is known: not ruled out.
+    assert!(!b.after(b"user:0000000000000041"));
+    assert!(!b.after(b"user:0000000000000042"));
+    assert!(!b.after(long));
+    // Past: only a difference within the 16 bytes.
+    assert!(b.before(b"user:1"));
+    assert!(!b.before(b"user:0000000000000042:zzz"));
+    assert!(!b.before(long));
+    // Past a prefix.
+    assert!(b.past_prefix(b"ua"));
+    assert!(!b.past_prefix(b"us"));
+    assert!(b.past_prefix(b"a"));
+    assert!(!b.past_prefix(b"user:"));
+    assert!(!b.past_prefix(b"v"));
+    let short = KeyBound::of(b"m");
+    assert!(short.before(b"ma") && short.after(b"l") && !short.before(b"m"));
+    assert!(short.past_prefix(b"l") && !short.past_prefix(b"m") && !short.past_prefix(b"n"));
+    let none = KeyBound::default();
+    assert!(!none.after(b"x") && !none.before(b"x") && !none.past_prefix(b"x"));
 }
