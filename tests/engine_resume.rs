@@ -25,7 +25,10 @@ fn paged(db: &Db, prefix: &[u8], page: usize) -> Vec<Vec<u8>> {
         let done = got.len() < page;
         cursor = got.last().cloned().or(cursor);
         all.extend(got);
-        assert!(all.len() <= 10_000, "the pages never end: resuming repeats keys");
+        assert!(
+            all.len() <= 10_000,
+            "the pages never end: resuming repeats keys"
+        );
         if done {
             return all;
         }

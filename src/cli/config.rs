@@ -131,15 +131,22 @@ impl Config {
         let writes = match &self.mode {
             Mode::Command(c) => matches!(
                 c,
-                Command::Set { .. } | Command::Del { .. } | Command::Load { .. }
+                Command::Set { .. }
+                    | Command::Del { .. }
+                    | Command::Load { .. }
+                    | Command::Serve { .. }
             ),
             Mode::Generate(_) => false,
             Mode::Repl | Mode::Script { .. } => true,
         };
+        // The server compacts in a thread of its own, so that no client's
+        // write ever runs a compaction.
+        let serving = matches!(self.mode, Mode::Command(Command::Serve { .. }));
         self.tuning.apply(Options {
             sync: self.sync,
             lock_timeout: self.wait,
             create: writes || self.default_dir,
+            auto_compact: !serving,
             ..Options::default()
         })
     }
