@@ -20,7 +20,7 @@ use crate::engine::SyncMode;
 pub const REDIS_VERSION: &str = "7.0.0";
 
 /// PING [message].
-pub fn ping(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn ping(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match args {
         [_] => ctx.out.simple("PONG"),
         [_, message] => ctx.out.bulk(message),
@@ -30,13 +30,13 @@ pub fn ping(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// ECHO message.
-pub fn echo(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn echo(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     ctx.out.bulk(&args[1]);
     Flow::Continue
 }
 
 /// TIME: seconds and microseconds since the epoch.
-pub fn time(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
+pub fn time(ctx: &mut Ctx<'_>, _args: &[Vec<u8>]) -> Flow {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -47,13 +47,13 @@ pub fn time(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
 }
 
 /// QUIT: `+OK`, then the connection closes.
-pub fn quit(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
+pub fn quit(ctx: &mut Ctx<'_>, _args: &[Vec<u8>]) -> Flow {
     ctx.out.ok();
     Flow::Close
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: a graceful stop, as on SIGTERM.
-pub fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     for arg in &args[1..] {
         let known = [&b"NOSAVE"[..], b"SAVE", b"NOW", b"FORCE"];
         if !known.iter().any(|k| arg.eq_ignore_ascii_case(k)) {
@@ -76,7 +76,7 @@ fn password_matches(given: &[u8], password: &[u8]) -> bool {
 
 /// Checks AUTH's arguments (`password` or `default password`); replies
 /// with the refusal, if any.
-fn authenticate(ctx: &mut Ctx<'_, '_>, user: Option<&[u8]>, given: &[u8]) -> bool {
+fn authenticate(ctx: &mut Ctx<'_>, user: Option<&[u8]>, given: &[u8]) -> bool {
     let Some(password) = ctx.server.settings.requirepass.as_deref() else {
         ctx.out.error(
             "ERR AUTH <password> called without any password configured for the default user. \
@@ -95,7 +95,7 @@ fn authenticate(ctx: &mut Ctx<'_, '_>, user: Option<&[u8]>, given: &[u8]) -> boo
 }
 
 /// AUTH [username] password.
-pub fn auth(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn auth(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let ok = match args {
         [_, password] => authenticate(ctx, None, password),
         [_, user, password] => authenticate(ctx, Some(user), password),
@@ -108,7 +108,7 @@ pub fn auth(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME name]].
-pub fn hello(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn hello(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     if let Some(version) = args.get(1) {
         match parse_int(version) {
             Some(2) => {}
@@ -177,7 +177,7 @@ pub fn hello(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// SELECT index: only database 0 exists.
-pub fn select(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn select(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match parse_int(&args[1]) {
         Some(0) => ctx.out.ok(),
         Some(_) => ctx.out.error("ERR DB index is out of range"),
@@ -187,7 +187,7 @@ pub fn select(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// Sets the client's name, as Redis checks it; replies with the refusal.
-fn set_name(ctx: &mut Ctx<'_, '_>, name: Vec<u8>) -> bool {
+fn set_name(ctx: &mut Ctx<'_>, name: Vec<u8>) -> bool {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
         ctx.out
             .error("ERR Client names cannot contain spaces, newlines or special characters.");
@@ -199,7 +199,7 @@ fn set_name(ctx: &mut Ctx<'_, '_>, name: Vec<u8>) -> bool {
 }
 
 /// CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|HELP.
-pub fn client(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn client(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let sub = args[1].to_ascii_uppercase();
     match (sub.as_slice(), args.len()) {
         (b"SETNAME", 3) => {
@@ -256,7 +256,7 @@ pub fn client(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// One entry of COMMAND's reply, as Redis 7 gives it.
-fn describe(ctx: &mut Ctx<'_, '_>, spec: &Spec) {
+fn describe(ctx: &mut Ctx<'_>, spec: &Spec) {
     ctx.out.array(10);
     ctx.out.bulk(spec.name.as_bytes());
     ctx.out.integer(i64::from(spec.arity));
@@ -275,7 +275,7 @@ fn describe(ctx: &mut Ctx<'_, '_>, spec: &Spec) {
 }
 
 /// COMMAND [COUNT | INFO name... | LIST | DOCS [name...]].
-pub fn command(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn command(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let sub = args.get(1).map(|s| s.to_ascii_uppercase());
     match sub.as_deref() {
         None => {
@@ -312,7 +312,7 @@ pub fn command(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 
 /// CONFIG GET pattern... (what redis-benchmark and tools read), CONFIG
 /// RESETSTAT; CONFIG SET is refused: the settings are the command line's.
-pub fn config(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn config(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let sub = args[1].to_ascii_uppercase();
     match sub.as_slice() {
         b"GET" if args.len() >= 3 => {

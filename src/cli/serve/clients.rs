@@ -1,18 +1,14 @@
-//! The connected clients: the cap on how many (Redis's `maxclients`), what
-//! CLIENT LIST, CLIENT INFO and INFO clients report, and the handles
-//! shutdown uses to end every connection.
+//! The connected clients: the cap on how many (Redis's `maxclients`), and
+//! what CLIENT LIST, CLIENT INFO and INFO clients report.
 //!
-//! Invariants: a client is registered before its thread starts and
-//! deregistered when its [`Registration`] drops, whatever way the thread
-//! ends (a panic included), so the count is exact and shutdown's wait for
-//! "no clients left" cannot hang on a dead thread; at most `max` clients are
-//! registered at once.
+//! Invariants: a client is registered when its connection is accepted and
+//! deregistered when its [`Registration`] drops with the connection, so the
+//! count is exact; at most `max` clients are registered at once.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::commands::COMMANDS;
@@ -26,8 +22,6 @@ pub struct Client {
     pub addr: Option<SocketAddr>,
     /// The server's side of the connection.
     pub laddr: Option<SocketAddr>,
-    /// A handle on the socket, for shutdown.
-    stream: TcpStream,
     /// CLIENT SETNAME.
     pub name: Mutex<Option<Vec<u8>>>,
     /// When it connected.
@@ -82,7 +76,6 @@ impl Client {
 pub struct Clients {
     max: usize,
     live: Mutex<BTreeMap<u64, Arc<Client>>>,
-    gone: Condvar,
     next_id: AtomicU64,
     /// Connections accepted since the server started.
     pub received: AtomicU64,
@@ -100,7 +93,6 @@ impl Clients {
         Clients {
             max,
             live: Mutex::default(),
-            gone: Condvar::new(),
             next_id: AtomicU64::new(1),
             received: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -126,26 +118,23 @@ impl Clients {
         self.lock().values().cloned().collect()
     }
 
-    /// Registers the client on `stream`, or refuses it (with Redis's error,
-    /// written here) when the cap is reached.
-    pub fn register(&self, stream: &TcpStream) -> Result<Registration<'_>, Full> {
+    /// Registers a client connected from `addr` to `laddr`, or refuses it
+    /// when the cap is reached.
+    pub fn register(
+        &self,
+        addr: Option<SocketAddr>,
+        laddr: Option<SocketAddr>,
+    ) -> Result<Registration<'_>, Full> {
         self.received.fetch_add(1, Ordering::Relaxed);
         let mut live = self.lock();
-        let handle = match stream.try_clone() {
-            Ok(h) if live.len() < self.max => h,
-            _ => {
-                drop(live);
-                self.rejected.fetch_add(1, Ordering::Relaxed);
-                let mut s = stream;
-                let _ = s.write_all(b"-ERR max number of clients reached\r\n");
-                return Err(Full);
-            }
-        };
+        if live.len() >= self.max {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(Full);
+        }
         let client = Arc::new(Client {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            addr: stream.peer_addr().ok(),
-            laddr: stream.local_addr().ok(),
-            stream: handle,
+            addr,
+            laddr,
             name: Mutex::new(None),
             since: Instant::now(),
             active_ms: AtomicU64::new(0),
@@ -156,24 +145,6 @@ impl Clients {
             clients: self,
             client,
         })
-    }
-
-    /// Ends every connection's reading: each finishes the commands it has
-    /// read, sends their replies (within `write_timeout`, so a client that
-    /// reads nothing cannot hold shutdown forever) and closes.
-    pub fn end_all(&self, write_timeout: Duration) {
-        for client in self.lock().values() {
-            let _ = client.stream.set_write_timeout(Some(write_timeout));
-            let _ = client.stream.shutdown(Shutdown::Read);
-        }
-    }
-
-    /// Waits until every client is gone.
-    pub fn wait_until_none(&self) {
-        let mut live = self.lock();
-        while !live.is_empty() {
-            live = self.gone.wait(live).unwrap_or_else(|p| p.into_inner());
-        }
     }
 }
 
@@ -194,6 +165,5 @@ impl Registration<'_> {
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         self.clients.lock().remove(&self.client.id);
-        self.clients.gone.notify_all();
     }
 }

@@ -5,9 +5,10 @@
 //!
 //! Invariants: a request gets exactly one reply, in order (QUIT's included;
 //! SHUTDOWN's is the connection closing, as in Redis); no command can panic
-//! on its arguments; an engine error becomes a `-ERR` reply and, when it is
-//! the server's trouble rather than the client's (I/O, a poisoned handle),
-//! one line on stderr.
+//! on its arguments; a command marked `inline` never waits (it runs on the
+//! event loop); an engine error becomes a `-ERR` reply and, when it is the
+//! server's trouble rather than the client's (I/O, a poisoned handle), one
+//! line on stderr.
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ pub enum Flow {
 }
 
 /// Everything a command can touch.
-pub struct Ctx<'a, 'o> {
+pub struct Ctx<'a> {
     /// The server's shared state.
     pub server: &'a Server,
     /// This connection's client.
@@ -37,12 +38,12 @@ pub struct Ctx<'a, 'o> {
     /// Whether AUTH succeeded (always true without `--requirepass`).
     pub authed: &'a mut bool,
     /// Where replies go.
-    pub out: &'a mut Output<'o>,
+    pub out: &'a mut Output,
     /// Where this connection waits for its writes.
     pub slot: &'a Arc<Slot>,
 }
 
-impl Ctx<'_, '_> {
+impl Ctx<'_> {
     /// Writes `ops` atomically through the server's committer; on failure,
     /// replies with the error and returns false.
     pub fn write(&mut self, ops: Vec<Op>) -> bool {
@@ -74,7 +75,7 @@ impl Ctx<'_, '_> {
 }
 
 /// A command's handler: runs with the full argument list (the name first).
-pub type Handler = fn(&mut Ctx<'_, '_>, &[Vec<u8>]) -> Flow;
+pub type Handler = fn(&mut Ctx<'_>, &[Vec<u8>]) -> Flow;
 
 /// One command, as COMMAND describes it.
 pub struct Spec {
@@ -88,6 +89,9 @@ pub struct Spec {
     pub keys: (i32, i32, i32),
     /// Allowed before AUTH.
     pub before_auth: bool,
+    /// Runs on the event loop: never waits, never walks the keys. The
+    /// others run on a worker thread.
+    pub inline: bool,
     /// The handler.
     pub run: Handler,
 }
@@ -105,12 +109,20 @@ const fn spec(
         flags,
         keys,
         before_auth: false,
+        inline: false,
         run,
     }
 }
 
+/// Allowed before AUTH.
 const fn open(mut s: Spec) -> Spec {
     s.before_auth = true;
+    s
+}
+
+/// Runs on the event loop.
+const fn inline(mut s: Spec) -> Spec {
+    s.inline = true;
     s
 }
 
@@ -118,47 +130,37 @@ const NONE: (i32, i32, i32) = (0, 0, 0);
 const READ_FAST: &[&str] = &["readonly", "fast"];
 const WRITE: &[&str] = &["write", "denyoom"];
 const CONN: &[&str] = &["fast", "loading", "stale"];
+const STATUS: &[&str] = &["loading", "stale"];
+const ADMIN: &[&str] = &["admin", "loading", "stale"];
 
 /// Every command, the hot ones first (lookup walks the list).
 pub static COMMANDS: [Spec; 26] = [
-    spec("get", 2, READ_FAST, (1, 1, 1), keyspace::get),
+    inline(spec("get", 2, READ_FAST, (1, 1, 1), keyspace::get)),
     spec("set", -3, WRITE, (1, 1, 1), keyspace::set),
     spec("mget", -2, READ_FAST, (1, -1, 1), keyspace::mget),
     spec("mset", -3, WRITE, (1, -1, 2), keyspace::mset),
     spec("del", -2, &["write"], (1, -1, 1), keyspace::del),
     spec("exists", -2, READ_FAST, (1, -1, 1), keyspace::exists),
-    spec("ping", -1, CONN, NONE, admin::ping),
-    spec("echo", 2, CONN, NONE, admin::echo),
+    inline(spec("ping", -1, CONN, NONE, admin::ping)),
+    inline(spec("echo", 2, CONN, NONE, admin::echo)),
     spec("scan", -2, &["readonly"], NONE, walk::scan),
     spec("keys", 2, &["readonly"], NONE, walk::keys),
     spec("dbsize", 1, &["readonly"], NONE, walk::dbsize),
     spec("flushdb", -1, &["write"], NONE, walk::flushdb),
     spec("flushall", -1, &["write"], NONE, walk::flushdb),
-    spec("info", -1, &["loading", "stale"], NONE, info::info),
-    spec("select", 2, CONN, NONE, admin::select),
-    open(spec("auth", -2, CONN, NONE, admin::auth)),
-    open(spec("hello", -1, CONN, NONE, admin::hello)),
-    open(spec("quit", -1, CONN, NONE, admin::quit)),
-    spec("client", -2, &["loading", "stale"], NONE, admin::client),
-    spec("command", -1, &["loading", "stale"], NONE, admin::command),
-    spec(
-        "config",
-        -2,
-        &["admin", "loading", "stale"],
-        NONE,
-        admin::config,
-    ),
-    spec(
-        "shutdown",
-        -1,
-        &["admin", "loading", "stale"],
-        NONE,
-        admin::shutdown,
-    ),
-    spec("type", 2, READ_FAST, (1, 1, 1), keyspace::type_of),
-    spec("strlen", 2, READ_FAST, (1, 1, 1), keyspace::strlen),
+    spec("info", -1, STATUS, NONE, info::info),
+    inline(spec("select", 2, CONN, NONE, admin::select)),
+    inline(open(spec("auth", -2, CONN, NONE, admin::auth))),
+    inline(open(spec("hello", -1, CONN, NONE, admin::hello))),
+    inline(open(spec("quit", -1, CONN, NONE, admin::quit))),
+    inline(spec("client", -2, STATUS, NONE, admin::client)),
+    inline(spec("command", -1, STATUS, NONE, admin::command)),
+    inline(spec("config", -2, ADMIN, NONE, admin::config)),
+    inline(spec("shutdown", -1, ADMIN, NONE, admin::shutdown)),
+    inline(spec("type", 2, READ_FAST, (1, 1, 1), keyspace::type_of)),
+    inline(spec("strlen", 2, READ_FAST, (1, 1, 1), keyspace::strlen)),
     spec("setnx", 3, WRITE, (1, 1, 1), keyspace::setnx),
-    spec("time", 1, CONN, NONE, admin::time),
+    inline(spec("time", 1, CONN, NONE, admin::time)),
 ];
 
 /// The command named `name` (any case): its index in [`COMMANDS`].
@@ -178,17 +180,9 @@ pub fn arity_ok(spec: &Spec, args: usize) -> bool {
     }
 }
 
-/// Checks and runs one request; returns what the connection does next.
-pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
-    let Some(index) = check(ctx, args) else {
-        return Flow::Continue;
-    };
-    (COMMANDS[index].run)(ctx, args)
-}
-
 /// The checks every request passes: the command's index, or `None` with
 /// the refusal already replied.
-pub fn check(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Option<usize> {
+pub fn check(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Option<usize> {
     let name = &args[0];
     let Some(index) = lookup(name) else {
         ctx.out.error(&unknown_command(args));

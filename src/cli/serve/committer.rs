@@ -1,28 +1,30 @@
-//! The server's one writer: connections hand it their writes and wait; it
-//! writes everything queued as one atomic batch (one write, one fsync),
-//! then wakes each waiter.
+//! The server's one writer: the event loop and the workers hand it their
+//! writes; it writes everything queued as one atomic batch (one write, one
+//! fsync), then tells each sender: the event loop through its mailbox (one
+//! wake-up for the whole round), a worker thread by unparking it.
 //!
-//! Why not let every connection thread call the engine, which already
-//! shares fsyncs among concurrent writers? Measured with redis-benchmark
-//! (50 clients, SET): the engine's waiters sleep on one condition variable
-//! that is notified for every group, so each fsync wakes every waiting
-//! thread, most of them only to sleep again: about six context switches
-//! and 29 µs of CPU per SET on two cores, which left SET at 0.46× Redis.
-//! Here a waiter is woken once, by its own unpark, when its write is done;
-//! the engine sees one writer, so its own queue never has waiters.
+//! Why a thread of its own: the event loop must never wait for an fsync,
+//! so something else has to. Why one: the engine shares an fsync among
+//! concurrent callers, but its waiters all sleep on one condition variable
+//! notified for every group, so each fsync wakes every waiting thread;
+//! measured (thread per connection, redis-benchmark, 50 clients, SET) that
+//! was six context switches and 29 µs of CPU per SET on two cores. With one
+//! caller, the engine's queue never has a waiter, and each sender is woken
+//! once, by name.
 //!
-//! Invariants: a waiter returns only after the batch holding its writes was
-//! written (and fsynced under `--sync always`) or failed; jobs are applied in
-//! the order they were queued, so a connection's writes keep their order;
-//! all the writes of one job land together or not at all (they are in one
-//! engine batch, with the other jobs of the round). The writes given must
-//! already be valid (key and value sizes checked), since one bad write
-//! would fail the whole round. [`Committer::stop`] ends the thread once the
-//! queue is empty.
+//! Invariants: a sender hears of its writes only after the batch holding
+//! them was written (and fsynced under `--sync always`) or failed; jobs are
+//! applied in the order they were queued, so a connection's writes keep
+//! their order; all the writes of one job land together or not at all (they
+//! are in one engine batch, with the other jobs of the round). The writes
+//! given must already be valid (key and value sizes checked), since one bad
+//! write would fail the whole round. [`Committer::stop`] ends the thread
+//! once the queue is empty.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 
+use super::reactor::{Completion, Mailbox};
 use crate::engine::{Batch, Db};
 
 /// One write: a key and its new value, or `None` to delete it.
@@ -52,9 +54,18 @@ impl Slot {
     }
 }
 
+/// Who hears of a job's outcome.
+#[derive(Debug)]
+pub enum Waiter {
+    /// A thread parked in [`Committer::commit`].
+    Thread(Arc<Slot>),
+    /// The event loop, about the connection with this token.
+    Reactor(usize),
+}
+
 #[derive(Debug, Default)]
 struct Queue {
-    jobs: Vec<(Vec<Op>, Arc<Slot>)>,
+    jobs: Vec<(Vec<Op>, Waiter)>,
     /// The writer is waiting for work (so a new job must wake it).
     idle: bool,
     stop: bool,
@@ -79,17 +90,7 @@ impl Committer {
             return Ok(());
         }
         *slot.lock() = None;
-        {
-            let mut q = self.lock();
-            if q.stop {
-                return Err("the server is shutting down".into());
-            }
-            q.jobs.push((ops, Arc::clone(slot)));
-            if q.idle {
-                q.idle = false;
-                self.work.notify_one();
-            }
-        }
+        self.submit(ops, Waiter::Thread(Arc::clone(slot)))?;
         loop {
             if let Some(outcome) = slot.lock().take() {
                 return outcome;
@@ -99,6 +100,40 @@ impl Committer {
         }
     }
 
+    /// Queues `ops`; `waiter` hears of the outcome (unless this fails: the
+    /// server is stopping).
+    pub fn submit(&self, ops: Vec<Op>, waiter: Waiter) -> Outcome {
+        let mut q = self.lock();
+        if q.stop {
+            return Err("the server is shutting down".into());
+        }
+        q.jobs.push((ops, waiter));
+        if q.idle {
+            q.idle = false;
+            self.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues several jobs with one wake-up; gives them back if the
+    /// writer has stopped.
+    pub fn submit_all(&self, jobs: Vec<(Vec<Op>, Waiter)>) -> Result<(), (String, Vec<Waiter>)> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut q = self.lock();
+        if q.stop {
+            let text = "the server is shutting down".to_owned();
+            return Err((text, jobs.into_iter().map(|(_, w)| w).collect()));
+        }
+        q.jobs.extend(jobs);
+        if q.idle {
+            q.idle = false;
+            self.work.notify_one();
+        }
+        Ok(())
+    }
+
     /// Ends the writer once every queued job is written.
     pub fn stop(&self) {
         self.lock().stop = true;
@@ -106,7 +141,7 @@ impl Committer {
     }
 
     /// The writer thread's body; `on_error` hears each failure once.
-    pub fn run(&self, db: &Db, on_error: impl Fn(&str)) {
+    pub fn run(&self, db: &Db, mailbox: &Mailbox, on_error: impl Fn(&str)) {
         loop {
             let jobs = {
                 let mut q = self.lock();
@@ -121,25 +156,35 @@ impl Committer {
                 std::mem::take(&mut q.jobs)
             };
             let mut batch = Batch::new();
-            let mut slots = Vec::with_capacity(jobs.len());
-            for (ops, slot) in jobs {
+            let mut waiters = Vec::with_capacity(jobs.len());
+            for (ops, waiter) in jobs {
                 for (key, value) in ops {
                     match value {
                         Some(value) => batch.set(key, value),
                         None => batch.delete(key),
                     }
                 }
-                slots.push(slot);
+                waiters.push(waiter);
             }
             let outcome = db.write_batch(batch).map_err(|e| {
                 let text = e.with_causes();
                 on_error(&text);
                 text
             });
-            for slot in slots {
-                *slot.lock() = Some(outcome.clone());
-                slot.thread.unpark();
+            let mut posted = Vec::new();
+            for waiter in waiters {
+                match waiter {
+                    Waiter::Thread(slot) => {
+                        *slot.lock() = Some(outcome.clone());
+                        slot.thread.unpark();
+                    }
+                    Waiter::Reactor(token) => posted.push(Completion::Written {
+                        token,
+                        outcome: outcome.clone(),
+                    }),
+                }
             }
+            mailbox.post_all(posted);
         }
     }
 }
@@ -153,8 +198,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), Default::default()).unwrap();
         let committer = Committer::default();
+        let poll = mio::Poll::new().unwrap();
+        let mailbox = Mailbox::new(&poll).unwrap();
         thread::scope(|s| {
-            s.spawn(|| committer.run(&db, |e| panic!("{e}")));
+            s.spawn(|| committer.run(&db, &mailbox, |e| panic!("{e}")));
             let workers: Vec<_> = (0..8)
                 .map(|t| {
                     let committer = &committer;

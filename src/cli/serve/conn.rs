@@ -1,239 +1,458 @@
-//! One client connection, on a thread of its own: read what has arrived,
-//! run every complete request in it, send the replies, read again.
+//! One client connection, as the event loop drives it: read what the
+//! socket has, run the complete requests in it, send what the socket takes,
+//! and never block.
 //!
-//! Pipelining: replies are buffered and sent when the input is drained (or
-//! the buffer is large), not after each command, so a pipeline of N
-//! commands costs one read and one write, not N of each.
+//! What runs where: a command that cannot wait (GET, PING, CLIENT, …) runs
+//! here, on the event loop; a plain SET or an MSET joins the connection's
+//! batch of blind writes; anything that may wait or walk every key goes to
+//! a worker thread (see workers.rs). While a batch or a worker task is in
+//! flight, the connection runs nothing else: the next request waits
+//! (`stashed`), so replies stay in order and a read sees the writes before
+//! it.
 //!
-//! Group commit inside a pipeline: the engine shares one fsync among
-//! writers on different threads, but a pipelined connection is one thread,
-//! and writing its SETs one at a time would cost an fsync each. So
-//! consecutive blind writes (plain SET, MSET) that have already arrived are
-//! gathered into one atomic batch, written when something else comes (a
-//! read must see them), when the input is drained, or when the batch is
-//! large; each gets its `+OK` only after the batch is durable. Atomicity
-//! only grows (the SETs land together), and order is kept: every other
-//! reply is encoded after the batch's.
+//! Group commit: the batch gathers every blind write that has arrived
+//! (several clients' requests in one loop iteration, or a whole pipeline),
+//! and goes to the committer when the socket has no more input, when
+//! something else comes, or when it is large. The committer writes the
+//! batches of all connections with one fsync, so 50 clients or one
+//! pipelined client cost one fsync per round, and each write gets its +OK
+//! only after that fsync.
 //!
-//! Invariants: replies are in request order; a reply to a write is sent
-//! only after the engine's write returned; memory per connection is
-//! bounded (a read buffer of at most [`MAX_BUF`], the batch of at most
-//! [`BATCH_BYTES`], the request the parser holds within its limits and the
-//! server's [`Budget`](super::budget::Budget)); a protocol error is replied
-//! to and ends the connection; so does end of input, after the complete
-//! requests already read have run (what graceful shutdown relies on).
+//! Invariants: replies are in request order; a write's reply is sent only
+//! after the committer reported it written; memory per connection is
+//! bounded (a read buffer of at most [`MAX_BUF`], a batch of at most
+//! [`BATCH_BYTES`], replies of at most [`OUT_HIGH`] before reading stops,
+//! the request the parser holds within its limits and the server's
+//! [`Budget`](super::budget::Budget)); a protocol error is answered and
+//! ends the connection; a connection is only ever closed with nothing in
+//! flight, so the token of a closed connection never receives a reply
+//! meant for the one before.
 
 use std::io::{self, Read};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
 use super::Server;
 use super::budget::Reservation;
-use super::clients::Client;
-use super::commands::{self, Ctx, Flow};
-use super::committer::{Op, Slot};
+use super::clients::Registration;
+use super::commands::{self, COMMANDS, Ctx, Flow};
+use super::committer::{Op, Slot, Waiter};
 use super::keyspace;
+use super::reactor::Completion;
 use super::reply::Output;
 use super::resp::{Limits, Parser, Request};
-use super::stripes::Mode;
+use super::stripes::{Held, Mode};
+use super::workers::Task;
 
 /// The read buffer starts this large...
 const START_BUF: usize = 16 * 1024;
 /// ...and grows to hold the longest line the parser accepts.
 const MAX_BUF: usize = Limits::DEFAULT.inline + 64;
-/// A pending batch is written once it holds this many bytes...
+/// A batch goes to the committer once it holds this many bytes...
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// ...or this many writes.
 const BATCH_WRITES: usize = 1024;
+/// Reading stops while this many bytes of replies wait for the client.
+const OUT_HIGH: usize = 1024 * 1024;
 
-/// Blind writes gathered from a pipeline, not yet written.
+/// What a connection needs from the event loop during one of its turns.
+pub struct Turn<'a> {
+    /// For asking for writable events.
+    pub registry: &'a Registry,
+    /// The event loop thread's slot (for the commands' context; the
+    /// commands run here never write).
+    pub slot: &'a Arc<Slot>,
+    /// Batches for the committer, sent together when the turn ends, so that
+    /// the writes of every client served in one turn share one fsync.
+    pub writes: &'a mut Vec<(Vec<Op>, Waiter)>,
+}
+
+/// Whether the connection goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Keep it.
+    Open,
+    /// Done: deregister and drop it.
+    Closed,
+}
+
+/// What waits for the current batch or task.
+enum Stashed {
+    Request(Request),
+    /// A refused request's error reply.
+    Refusal(String),
+    /// A protocol error, to answer (then close) after what came before it.
+    Fatal(String),
+}
+
+/// What is in flight.
+enum InFlight<'s> {
+    Nothing,
+    /// A batch at the committer, holding its stripes, owing `replies`.
+    Write {
+        replies: usize,
+        _held: Held<'s>,
+    },
+    /// A worker task.
+    Worker,
+}
+
+/// Blind writes gathered, not yet sent to the committer.
 #[derive(Default)]
-struct Pending {
+struct Batch {
     ops: Vec<Op>,
     bytes: usize,
     stripes: Vec<usize>,
-    /// How many `+OK` replies the batch owes.
     replies: usize,
 }
 
-/// Serves one client until it leaves, errs, or the server shuts down.
-pub fn serve(server: &Server, client: &Arc<Client>, stream: TcpStream) {
-    // Replies are small and latency matters: no Nagle delay.
-    let _ = stream.set_nodelay(true);
-    let mut writer = &stream;
-    let mut conn = Conn {
-        server,
-        client,
-        authed: server.settings.requirepass.is_none(),
-        parser: Parser::new(Limits::DEFAULT),
-        input: vec![0; START_BUF],
-        start: 0,
-        end: 0,
-        pending: Pending::default(),
-        reservation: Reservation::new(&server.budget),
-        slot: Slot::for_this_thread(),
-    };
-    if !conn.authed {
-        conn.parser.set_limits(Limits::UNAUTHENTICATED);
-    }
-    let mut out = Output::new(&mut writer);
-    // A client that left or a socket error ends the connection; neither is
-    // the server's problem or worth a line on stderr.
-    let _ = conn.run(&stream, &mut out);
-}
-
-struct Conn<'s> {
+/// One connection.
+pub struct Conn<'s> {
     server: &'s Server,
-    client: &'s Arc<Client>,
+    token: usize,
+    stream: TcpStream,
+    registration: Registration<'s>,
     authed: bool,
     parser: Parser,
     input: Vec<u8>,
     start: usize,
     end: usize,
-    pending: Pending,
+    out: Output,
+    batch: Batch,
+    stashed: Option<Stashed>,
+    in_flight: InFlight<'s>,
     reservation: Reservation<'s>,
-    slot: Arc<Slot>,
+    /// No more input will be read (end of input, or shutdown).
+    eof: bool,
+    /// Close once the replies so far are sent (QUIT, protocol error).
+    closing: bool,
+    /// The socket failed: drop it once nothing is in flight.
+    broken: bool,
+    /// The last read took less than it could: the socket has nothing more
+    /// until its next readable event (so no read just to hear "would block").
+    drained: bool,
+    /// Writable events are asked for (only while replies wait for room).
+    writable: bool,
 }
 
-impl Conn<'_> {
-    fn run(&mut self, stream: &TcpStream, out: &mut Output<'_>) -> io::Result<()> {
-        loop {
-            let flow = self.run_buffered(out);
-            self.write_pending(out);
-            out.flush()?;
-            // Shutting down: what was read has run and been answered; a
-            // client that keeps sending must not keep the server up.
-            if flow == Flow::Close || self.server.shutdown.is_stopping() {
-                return Ok(());
-            }
-            self.make_room();
-            let n = match (&*stream).read(&mut self.input[self.end..]) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.end += n;
+impl<'s> Conn<'s> {
+    /// A connection for `registration`'s client on `stream`.
+    pub fn new(
+        server: &'s Server,
+        token: usize,
+        stream: TcpStream,
+        registration: Registration<'s>,
+    ) -> Conn<'s> {
+        let _ = stream.set_nodelay(true);
+        let authed = server.settings.requirepass.is_none();
+        let limits = if authed {
+            Limits::DEFAULT
+        } else {
+            Limits::UNAUTHENTICATED
+        };
+        Conn {
+            server,
+            token,
+            stream,
+            registration,
+            authed,
+            parser: Parser::new(limits),
+            input: vec![0; START_BUF],
+            start: 0,
+            end: 0,
+            out: Output::new(),
+            batch: Batch::default(),
+            stashed: None,
+            in_flight: InFlight::Nothing,
+            reservation: Reservation::new(&server.budget),
+            eof: false,
+            closing: false,
+            broken: false,
+            drained: false,
+            writable: false,
         }
     }
 
-    /// Runs every complete request in the buffer.
-    fn run_buffered(&mut self, out: &mut Output<'_>) -> Flow {
-        let mut ran = 0;
-        let flow = loop {
-            let parsed = self.parser.parse(&self.input[self.start..self.end]);
-            let request = match parsed {
-                Ok((used, request)) => {
-                    self.start += used;
-                    request
-                }
-                Err(e) => {
-                    self.write_pending(out);
-                    out.error(&format!("ERR {e}"));
-                    break Flow::Close;
-                }
-            };
-            let Some(request) = request else {
-                if !self.reservation.cover(self.parser.held()) {
-                    self.write_pending(out);
-                    out.error(&format!(
-                        "ERR request too large for now: requests in progress already hold the \
-                         server's {} bytes for them; try again later",
-                        self.server.budget.total()
-                    ));
-                    break Flow::Close;
-                }
-                break Flow::Continue;
-            };
-            self.reservation.release();
-            ran += 1;
-            if self.run_request(request, out) == Flow::Close {
-                break Flow::Close;
-            }
-            if out.pending() >= 64 * 1024 {
-                self.write_pending(out);
-                if out.flush().is_err() {
-                    break Flow::Close;
-                }
-            }
-        };
-        self.server.commands.fetch_add(ran, Ordering::Relaxed);
-        flow
+    /// The socket, for registering it.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
     }
 
-    fn run_request(&mut self, mut request: Request, out: &mut Output<'_>) -> Flow {
-        let was_authed = self.authed;
-        // Blind writes join the batch once they pass the usual checks.
-        let blind = self.authed
-            && request.len() >= 3
-            && commands::lookup(&request[0])
-                .is_some_and(|i| matches!(commands::COMMANDS[i].name, "set" | "mset"));
-        if blind {
-            match keyspace::blind_write(&mut request) {
-                Some(Ok(pairs)) => {
-                    if let Some(i) = commands::lookup(&request[0]) {
-                        self.client.ran(i);
+    /// Reads no more; what was read is still run and answered (shutdown).
+    pub fn stop_reading(&mut self) {
+        self.eof = true;
+    }
+
+    /// Drops the replies not yet sent (shutdown's last resort).
+    pub fn abandon(&mut self) -> bool {
+        if matches!(self.in_flight, InFlight::Nothing) {
+            self.broken = true;
+            return true;
+        }
+        false
+    }
+
+    /// Takes the outcome of what was in flight.
+    pub fn complete(&mut self, done: Completion) {
+        let in_flight = std::mem::replace(&mut self.in_flight, InFlight::Nothing);
+        match (done, in_flight) {
+            (Completion::Written { outcome, .. }, InFlight::Write { replies, _held }) => {
+                drop(_held);
+                self.server.compactor.note_write();
+                for _ in 0..replies {
+                    match &outcome {
+                        Ok(()) => self.out.ok(),
+                        Err(text) => self.out.error(&format!("ERR {text}")),
                     }
-                    self.add_pending(pairs, out);
-                    return Flow::Continue;
                 }
-                Some(Err(e)) => {
-                    self.write_pending(out);
-                    out.error(&e);
-                    return Flow::Continue;
+            }
+            (Completion::Replied { out, flow, .. }, InFlight::Worker) => {
+                self.out.append(out);
+                if flow == Flow::Close {
+                    self.closing = true;
+                }
+            }
+            // Cannot happen: one thing is in flight at a time, and it is
+            // what the completion answers.
+            (_, other) => self.in_flight = other,
+        }
+    }
+
+    /// The socket has input (a readable event).
+    pub fn readable(&mut self) {
+        self.drained = false;
+    }
+
+    /// Does all that can be done now without blocking.
+    pub fn drive(&mut self, turn: &mut Turn<'_>) -> Status {
+        if !self.broken {
+            let mut ran = 0;
+            let result = self.work(turn, &mut ran);
+            self.server.commands.fetch_add(ran, Ordering::Relaxed);
+            let sent = result
+                .and_then(|()| self.out.send(&mut self.stream))
+                .and_then(|()| self.watch_writable(turn.registry));
+            if sent.is_err() {
+                self.broken = true;
+            }
+        }
+        let idle = matches!(self.in_flight, InFlight::Nothing);
+        let finished =
+            (self.eof || self.closing) && idle && self.batch.replies == 0 && self.stashed.is_none();
+        if self.broken && idle || finished && self.out.pending() == 0 {
+            return Status::Closed;
+        }
+        Status::Open
+    }
+
+    fn work(&mut self, turn: &mut Turn<'_>, ran: &mut u64) -> io::Result<()> {
+        loop {
+            if !matches!(self.in_flight, InFlight::Nothing) {
+                return Ok(());
+            }
+            match self.stashed.take() {
+                Some(Stashed::Request(request)) => {
+                    *ran += 1;
+                    self.run(request, turn);
+                    continue;
+                }
+                Some(Stashed::Refusal(text)) => {
+                    self.out.error(&text);
+                    continue;
+                }
+                Some(Stashed::Fatal(text)) => {
+                    self.out.error(&text);
+                    self.closing = true;
                 }
                 None => {}
             }
+            if self.closing {
+                return Ok(());
+            }
+            match self.parser.parse(&self.input[self.start..self.end]) {
+                Ok((used, Some(request))) => {
+                    self.start += used;
+                    self.reservation.release();
+                    *ran += 1;
+                    self.run(request, turn);
+                    continue;
+                }
+                Ok((used, None)) => {
+                    self.start += used;
+                    if !self.reservation.cover(self.parser.held()) {
+                        let total = self.server.budget.total();
+                        let text = format!(
+                            "ERR request too large for now: requests in progress already hold \
+                             the server's {total} bytes for them; try again later"
+                        );
+                        self.fail(text, turn);
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    self.fail(format!("ERR {e}"), turn);
+                    continue;
+                }
+            }
+            // Every complete request has run: more input is needed.
+            if self.out.pending() >= OUT_HIGH {
+                self.out.send(&mut self.stream)?;
+                if self.out.pending() >= OUT_HIGH {
+                    // The client is not reading: neither do we, until the
+                    // socket takes more (a writable event drives us again).
+                    self.send_batch(turn);
+                    return Ok(());
+                }
+            }
+            if self.eof || self.drained || !self.read()? {
+                self.send_batch(turn);
+                return Ok(());
+            }
         }
-        self.write_pending(out);
+    }
+
+    /// Reads what the socket has; false when it has nothing now (or ended).
+    fn read(&mut self) -> io::Result<bool> {
+        self.make_room();
+        loop {
+            return match self.stream.read(&mut self.input[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    Ok(false)
+                }
+                Ok(n) => {
+                    self.drained = self.end + n < self.input.len();
+                    self.end += n;
+                    Ok(true)
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+        }
+    }
+
+    /// Asks for writable events while replies wait for room in the socket,
+    /// and only then: otherwise every ACK from the client would wake us.
+    fn watch_writable(&mut self, registry: &Registry) -> io::Result<()> {
+        let want = self.out.pending() > 0;
+        if want != self.writable {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            registry.reregister(&mut self.stream, Token(self.token), interest)?;
+            self.writable = want;
+        }
+        Ok(())
+    }
+
+    /// A request that cannot be framed: answered after what came before it.
+    fn fail(&mut self, text: String, turn: &mut Turn<'_>) {
+        self.stashed = Some(Stashed::Fatal(text));
+        self.send_batch(turn);
+    }
+
+    fn run(&mut self, mut request: Request, turn: &mut Turn<'_>) {
+        let blind = self.authed
+            && request.len() >= 3
+            && commands::lookup(&request[0])
+                .is_some_and(|i| matches!(COMMANDS[i].name, "set" | "mset"));
+        if blind {
+            match keyspace::blind_write(&mut request) {
+                Some(Ok(pairs)) => return self.add_to_batch(pairs, turn),
+                Some(Err(e)) if self.batch.replies > 0 => {
+                    self.stashed = Some(Stashed::Refusal(e));
+                    return self.send_batch(turn);
+                }
+                Some(Err(e)) => return self.out.error(&e),
+                None => {}
+            }
+        }
+        if self.batch.replies > 0 {
+            // Whatever it is, it comes after the writes before it.
+            self.stashed = Some(Stashed::Request(request));
+            return self.send_batch(turn);
+        }
+        let was_authed = self.authed;
         let mut ctx = Ctx {
             server: self.server,
-            client: self.client,
+            client: self.registration.client(),
             authed: &mut self.authed,
-            out,
-            slot: &self.slot,
+            out: &mut self.out,
+            slot: turn.slot,
         };
-        let flow = commands::dispatch(&mut ctx, &request);
-        if self.authed && !was_authed {
-            self.parser.set_limits(Limits::DEFAULT);
-        }
-        flow
-    }
-
-    fn add_pending(&mut self, pairs: keyspace::Pairs, out: &mut Output<'_>) {
-        for (key, value) in pairs {
-            self.pending.stripes.push(self.server.stripes.of(&key));
-            self.pending.bytes += key.len() + value.len();
-            self.pending.ops.push((key, Some(value)));
-        }
-        self.pending.replies += 1;
-        if self.pending.bytes >= BATCH_BYTES || self.pending.ops.len() >= BATCH_WRITES {
-            self.write_pending(out);
-        }
-    }
-
-    /// Writes the pending batch and encodes the replies it owes.
-    fn write_pending(&mut self, out: &mut Output<'_>) {
-        if self.pending.replies == 0 {
+        let Some(index) = commands::check(&mut ctx, &request) else {
+            return;
+        };
+        if COMMANDS[index].inline {
+            if (COMMANDS[index].run)(&mut ctx, &request) == Flow::Close {
+                self.closing = true;
+            }
+            if self.authed && !was_authed {
+                self.parser.set_limits(Limits::DEFAULT);
+            }
             return;
         }
-        let Pending {
+        self.server.workers.submit(Task::Command {
+            token: self.token,
+            client: Arc::clone(self.registration.client()),
+            index,
+            args: request,
+        });
+        self.in_flight = InFlight::Worker;
+    }
+
+    fn add_to_batch(&mut self, pairs: keyspace::Pairs, turn: &mut Turn<'_>) {
+        if let Some(i) = commands::lookup(b"set") {
+            self.registration.client().ran(i);
+        }
+        for (key, value) in pairs {
+            self.batch.stripes.push(self.server.stripes.of(&key));
+            self.batch.bytes += key.len() + value.len();
+            self.batch.ops.push((key, Some(value)));
+        }
+        self.batch.replies += 1;
+        if self.batch.bytes >= BATCH_BYTES || self.batch.ops.len() >= BATCH_WRITES {
+            self.send_batch(turn);
+        }
+    }
+
+    /// Sends the batch to the committer, or to a worker when its stripes
+    /// cannot be taken without waiting.
+    fn send_batch(&mut self, turn: &mut Turn<'_>) {
+        if self.batch.replies == 0 {
+            return;
+        }
+        let Batch {
             ops,
             stripes,
             replies,
             ..
-        } = std::mem::take(&mut self.pending);
+        } = std::mem::take(&mut self.batch);
         let server = self.server;
-        let outcome = {
-            let _held = server.stripes.lock_stripes(stripes, Mode::Write);
-            server.committer.commit(ops, &self.slot)
+        let Some(held) = server
+            .stripes
+            .try_lock_stripes(stripes.clone(), Mode::Write)
+        else {
+            server.workers.submit(Task::Write {
+                token: self.token,
+                ops,
+                stripes,
+                replies,
+            });
+            self.in_flight = InFlight::Worker;
+            return;
         };
-        server.compactor.note_write();
-        match outcome {
-            Ok(()) => (0..replies).for_each(|_| out.ok()),
-            Err(text) => (0..replies).for_each(|_| out.error(&format!("ERR {text}"))),
-        }
+        turn.writes.push((ops, Waiter::Reactor(self.token)));
+        self.in_flight = InFlight::Write {
+            replies,
+            _held: held,
+        };
     }
 
     /// Moves a partial request to the front of the buffer, and grows the

@@ -23,7 +23,7 @@ use crate::engine::{Stats, SyncMode};
 const SECTIONS: [&str; 5] = ["server", "clients", "persistence", "stats", "keyspace"];
 
 /// INFO [section...].
-pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn info(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let asked: Vec<String> = args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -66,13 +66,13 @@ pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
-fn server(ctx: &Ctx<'_, '_>, text: &mut String) {
+fn server(ctx: &Ctx<'_>, text: &mut String) {
     let s = ctx.server;
     let uptime = s.started.elapsed().as_secs();
     let _ = write!(
         text,
         "# Server\r\nredis_version:{REDIS_VERSION}\r\ntinykv_version:{}\r\nredis_mode:standalone\r\n\
-         os:{} {}\r\narch_bits:{}\r\nmultiplexing_api:threads\r\nprocess_id:{}\r\n\
+         os:{} {}\r\narch_bits:{}\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\n\
          tcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutable:{}\r\n\
          tinykv_dir:{}\r\n",
         env!("CARGO_PKG_VERSION"),
@@ -89,7 +89,7 @@ fn server(ctx: &Ctx<'_, '_>, text: &mut String) {
     );
 }
 
-fn clients(ctx: &Ctx<'_, '_>, text: &mut String) {
+fn clients(ctx: &Ctx<'_>, text: &mut String) {
     let c = &ctx.server.clients;
     let _ = write!(
         text,
@@ -102,7 +102,7 @@ fn clients(ctx: &Ctx<'_, '_>, text: &mut String) {
     );
 }
 
-fn persistence(ctx: &Ctx<'_, '_>, stats: &Stats, text: &mut String) {
+fn persistence(ctx: &Ctx<'_>, stats: &Stats, text: &mut String) {
     let s = ctx.server;
     let status = s.compactor.status();
     let secs = |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -150,7 +150,7 @@ fn persistence(ctx: &Ctx<'_, '_>, stats: &Stats, text: &mut String) {
     );
 }
 
-fn stats(ctx: &Ctx<'_, '_>, text: &mut String) {
+fn stats(ctx: &Ctx<'_>, text: &mut String) {
     let s = ctx.server;
     let relaxed = std::sync::atomic::Ordering::Relaxed;
     let _ = write!(

@@ -68,22 +68,22 @@ pub fn blind_write(args: &mut [Vec<u8>]) -> Option<Result<Pairs, String>> {
 }
 
 /// GET key.
-pub fn get(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn get(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match read(ctx, &args[1]) {
-        Ok(value) => ctx.out.optional(value.as_deref()),
+        Ok(value) => ctx.out.optional_owned(value),
         Err(e) => ctx.engine_error(&e),
     }
     Flow::Continue
 }
 
-fn read(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     if !valid_key(key) {
         return Ok(None);
     }
     ctx.server.db.get(key)
 }
 
-fn contains(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<bool, Error> {
+fn contains(ctx: &Ctx<'_>, key: &[u8]) -> Result<bool, Error> {
     if !valid_key(key) {
         return Ok(false);
     }
@@ -118,7 +118,7 @@ fn set_options(args: &[Vec<u8>]) -> Result<SetOptions, &'static str> {
 }
 
 /// SET key value [NX|XX] [GET] [KEEPTTL].
-pub fn set(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn set(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let options = match set_options(&args[3..]) {
         Ok(o) => o,
         Err(e) => {
@@ -162,7 +162,7 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// SETNX key value: 1 when set, 0 when the key existed.
-pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn setnx(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let (key, value) = (&args[1], &args[2]);
     if let Err(e) = check_pair(key, value) {
         ctx.out.error(&format!("ERR {e}"));
@@ -183,7 +183,7 @@ pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// MGET key...: nil for each missing key.
-pub fn mget(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn mget(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let keys = &args[1..];
     let server = ctx.server;
     let _held = (keys.len() > 1).then(|| {
@@ -194,7 +194,7 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     ctx.out.array(keys.len());
     for key in keys {
         match read(ctx, key) {
-            Ok(value) => ctx.out.optional(value.as_deref()),
+            Ok(value) => ctx.out.optional_owned(value),
             // An array element can be an error: the count stays right.
             Err(e) => ctx.engine_error(&e),
         }
@@ -203,7 +203,7 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// MSET key value [key value...], atomically (when not batched by the connection).
-pub fn mset(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn mset(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let mut args = args.to_vec();
     match blind_write(&mut args) {
         Some(Ok(pairs)) => {
@@ -223,7 +223,7 @@ pub fn mset(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// DEL key...: how many existed; all of them go in one atomic batch.
-pub fn del(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn del(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let keys: BTreeSet<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
     let server = ctx.server;
     let _held = server.stripes.lock(keys.iter().copied(), Mode::Exclusive);
@@ -246,7 +246,7 @@ pub fn del(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// EXISTS key...: how many of the keys exist (a key named twice counts twice).
-pub fn exists(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn exists(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let keys = &args[1..];
     let server = ctx.server;
     let _held = (keys.len() > 1).then(|| {
@@ -269,7 +269,7 @@ pub fn exists(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// TYPE key: `string`, or `none`.
-pub fn type_of(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn type_of(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match contains(ctx, &args[1]) {
         Ok(found) => ctx.out.simple(if found { "string" } else { "none" }),
         Err(e) => ctx.engine_error(&e),
@@ -278,7 +278,7 @@ pub fn type_of(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// STRLEN key: the value's length, 0 when missing.
-pub fn strlen(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn strlen(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match read(ctx, &args[1]) {
         Ok(value) => ctx.out.integer(value.map_or(0, |v| v.len() as i64)),
         Err(e) => ctx.engine_error(&e),

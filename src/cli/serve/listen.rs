@@ -1,6 +1,5 @@
-//! Where the server listens: `--listen` parsed and resolved, the policy for
-//! addresses beyond this machine, and the address shutdown connects to in
-//! order to wake the accept loop.
+//! Where the server listens: `--listen` parsed and resolved, and the policy
+//! for addresses beyond this machine.
 //!
 //! The policy: loopback (127.0.0.0/8, ::1, or a name such as `localhost`
 //! that resolves only to those) needs nothing. Any other address serves
@@ -12,7 +11,7 @@
 //! while the data stays exposed; Redis's protected mode makes the same
 //! choice.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::{Context, Result, bail};
 
@@ -49,17 +48,6 @@ pub fn resolve(spec: &str, password: bool, insecure: bool) -> Result<Vec<SocketA
     Ok(addrs)
 }
 
-/// The address that reaches a listener bound to `bound` from this
-/// machine: the same, with an unspecified IP (0.0.0.0, ::) made loopback.
-pub fn wake_address(bound: SocketAddr) -> SocketAddr {
-    let ip = match bound.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, bound.port())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,13 +81,5 @@ mod tests {
             let err = resolve(bad, false, false).unwrap_err().to_string();
             assert!(err.starts_with("--listen"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn wake_addresses() {
-        let w = |s: &str| wake_address(s.parse().unwrap()).to_string();
-        assert_eq!(w("0.0.0.0:7"), "127.0.0.1:7");
-        assert_eq!(w("[::]:7"), "[::1]:7");
-        assert_eq!(w("10.1.2.3:7"), "10.1.2.3:7");
     }
 }

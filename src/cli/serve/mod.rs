@@ -1,23 +1,25 @@
 //! `tinykv serve`: the database over the Redis protocol (RESP2), to many
 //! clients at once.
 //!
-//! Threads, not an async runtime: the engine is synchronous and a write
-//! blocks its caller until the group commit's fsync, so under tokio every
-//! write would go through `spawn_blocking` anyway and pay a hand-off each
-//! way. A thread per connection runs each command where it was read, gets
-//! the engine's group commit for free (concurrent writers on different
-//! threads share one fsync), and keeps the dependency tree to std and
-//! signal-hook. The cost is a stack per client, which is why connections are
-//! capped (`--max-clients`, like Redis's `maxclients`) and each thread gets a
-//! small stack ([`STACK`]); a client over the cap gets Redis's `-ERR max
-//! number of clients reached`.
+//! Threads: one event loop (mio's epoll) reads, parses and answers every
+//! connection and runs the commands that cannot wait (GET, PING, …); one
+//! writer (the committer) turns every write that has arrived into one
+//! engine batch and one fsync; [`workers::WORKERS`] worker threads run what
+//! may wait for a lock or an fsync, or walks every key (SET NX, DEL, SCAN,
+//! …); one thread compacts in the background; one receives signals. Not
+//! tokio: the engine is synchronous and a write blocks until its fsync, so
+//! an async runtime would hand every write to a blocking pool anyway; the
+//! loop and the few threads around it are small enough to own, and mio is
+//! the part of tokio that matters here. Not a thread per connection either
+//! (the first version): it cost a context switch per request, and another
+//! per write, which capped SET at about 0.7× Redis (see reactor.rs).
 //!
 //! The files: [`listen`] (addresses and their policy), [`shutdown`]
-//! (signals), [`clients`] (registry and cap), [`conn`] (one connection),
-//! [`resp`] (the request parser), [`reply`] (replies), [`commands`] (the
-//! table and dispatch), [`keyspace`], [`walk`], [`admin`] and [`info`] (the
-//! commands), [`stripes`] (key locks), [`committer`] (the one writer, which
-//! batches the writes of every connection), [`cursors`] (SCAN cursors),
+//! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
+//! [`conn`] (one connection), [`resp`] (the request parser), [`reply`]
+//! (replies), [`commands`] (the table and checks), [`keyspace`], [`walk`],
+//! [`admin`] and [`info`] (the commands), [`workers`], [`committer`] (the
+//! one writer), [`stripes`] (key locks), [`cursors`] (SCAN cursors),
 //! [`glob`] (patterns), [`compactor`] (background compaction), [`budget`]
 //! (request memory).
 //!
@@ -26,7 +28,8 @@
 //! (`tinykv: serving DIR on ADDR`, on stderr) names the address actually
 //! bound, so `--listen 127.0.0.1:0` can be used and read back; on shutdown
 //! the server stops accepting first, then lets every connection finish,
-//! then stops compaction, then closes the database, and exits 0.
+//! then stops the workers, the writer and compaction, then closes the
+//! database, and exits 0.
 
 mod admin;
 mod budget;
@@ -40,17 +43,19 @@ mod glob;
 mod info;
 mod keyspace;
 mod listen;
+mod reactor;
 mod reply;
 mod resp;
 mod shutdown;
 mod stripes;
 mod walk;
+mod workers;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
 
@@ -60,12 +65,6 @@ use super::{database, output};
 use crate::engine::{Db, SyncMode};
 
 pub use listen::DEFAULT as DEFAULT_LISTEN;
-
-/// Stack of a connection thread: what the deepest command path needs with
-/// room to spare (the default, 2 MiB, times 10,000 clients is a lot to map).
-const STACK: usize = 512 * 1024;
-/// How long shutdown waits for a client to take its last replies.
-const LAST_WRITE: Duration = Duration::from_secs(10);
 
 /// What `tinykv serve` was asked for.
 #[derive(Clone, Debug)]
@@ -105,6 +104,8 @@ pub struct Server {
     pub clients: clients::Clients,
     /// The one writer.
     pub committer: committer::Committer,
+    /// The worker threads' queue.
+    pub workers: workers::Workers,
     /// Background compaction.
     pub compactor: compactor::Compactor,
     /// The stop switch.
@@ -150,7 +151,9 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
     let bound = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    let shutdown = Arc::new(shutdown::Shutdown::new(listen::wake_address(bound)));
+    let poll = mio::Poll::new().context("cannot start the event loop")?;
+    let mailbox = Arc::new(reactor::Mailbox::new(&poll).context("cannot start the event loop")?);
+    let shutdown = Arc::new(shutdown::Shutdown::new(Arc::clone(&mailbox)));
     let signals = shutdown::SignalThread::start(Arc::clone(&shutdown))?;
     let server = Server {
         db,
@@ -163,6 +166,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
         cursors: Default::default(),
         clients: clients::Clients::new(args.max_clients),
         committer: Default::default(),
+        workers: Default::default(),
         compactor: Default::default(),
         shutdown,
         budget: Default::default(),
@@ -175,90 +179,55 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
         "serving {} on {bound}",
         server.db.path().display()
     ));
-    thread::scope(|scope| {
-        let writer = thread::Builder::new()
-            .name("writer".into())
-            .spawn_scoped(scope, || {
-                server
-                    .committer
-                    .run(&server.db, |e| server.log_engine_error(e))
-            });
-        if let Err(e) = writer {
-            // Without the writer no write could ever be answered.
-            output::message(&format!("serve: cannot start the writer thread ({e})"));
-            server.shutdown.trigger("no writer thread");
-        }
-        let compaction = thread::Builder::new()
-            .name("compaction".into())
-            .spawn_scoped(scope, || server.compactor.run(&server.db));
-        if let Err(e) = &compaction {
-            output::message(&format!(
-                "serve: cannot start the compaction thread ({e}); compacting never"
-            ));
-        }
-        accept(scope, &server, &listener);
-        drop(listener);
-        server.clients.end_all(LAST_WRITE);
-        server.clients.wait_until_none();
-        server.committer.stop();
-        server.compactor.stop();
-    });
+    let served = serve(&server, poll, &mailbox, listener);
     signals.stop();
+    if let Err(e) = served {
+        let _ = database::close(server.db);
+        return Err(e);
+    }
     database::close(server.db)?;
     output::message("serve: stopped; the database is closed");
     Ok(Exit::Success)
 }
 
-/// Accepts connections until shutdown, each on a thread of its own.
-fn accept<'scope>(
-    scope: &'scope thread::Scope<'scope, '_>,
-    server: &'scope Server,
-    listener: &TcpListener,
-) {
-    let mut warned = false;
-    for stream in listener.incoming() {
-        if server.shutdown.is_stopping() {
-            return;
-        }
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors, mostly: say so once, and give the
-                // other connections a moment to free some.
-                if !warned {
-                    output::message(&format!("serve: cannot accept a connection ({e})"));
-                    warned = true;
-                }
-                thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        start_connection(scope, server, stream);
-    }
+/// Starts the threads, runs the event loop on this one until shutdown, and
+/// stops the threads in order.
+fn serve(
+    server: &Server,
+    poll: mio::Poll,
+    mailbox: &reactor::Mailbox,
+    listener: TcpListener,
+) -> Result<()> {
+    thread::scope(|scope| {
+        let started = spawn(scope, "writer", || {
+            server
+                .committer
+                .run(&server.db, mailbox, |e| server.log_engine_error(e))
+        })
+        .and_then(|()| {
+            (0..workers::WORKERS)
+                .try_for_each(|_| spawn(scope, "worker", || server.workers.run(server, mailbox)))
+        })
+        .and_then(|()| spawn(scope, "compaction", || server.compactor.run(&server.db)));
+        let result = started.and_then(|()| {
+            reactor::run(server, poll, mailbox, listener).context("the event loop failed")
+        });
+        // Workers first: they may still hand the writer a write.
+        server.workers.stop();
+        server.committer.stop();
+        server.compactor.stop();
+        result
+    })
 }
 
-fn start_connection<'scope>(
+fn spawn<'scope>(
     scope: &'scope thread::Scope<'scope, '_>,
-    server: &'scope Server,
-    stream: TcpStream,
-) {
-    let Ok(registration) = server.clients.register(&stream) else {
-        return;
-    };
-    let id = registration.client().id;
-    let spawned = thread::Builder::new()
-        .name(format!("client-{id}"))
-        .stack_size(STACK)
-        .spawn_scoped(scope, move || {
-            let client = Arc::clone(registration.client());
-            // A bug in one connection must not take the others down; the
-            // panic hook has already said what happened.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                conn::serve(server, &client, stream)
-            }));
-            drop(registration);
-        });
-    if let Err(e) = spawned {
-        output::message(&format!("serve: cannot start a thread for a client ({e})"));
-    }
+    name: &str,
+    body: impl FnOnce() + Send + 'scope,
+) -> Result<()> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(scope, body)
+        .map(drop)
+        .with_context(|| format!("cannot start the {name} thread"))
 }

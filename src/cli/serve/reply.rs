@@ -1,39 +1,35 @@
-//! RESP2 replies: [`Output`] encodes them into a connection's reply buffer
-//! and writes the buffer to the socket when it is asked to, or when it has
-//! grown large.
+//! RESP2 replies: [`Output`] encodes them into a connection's queue of
+//! bytes to send, and sends as much of the queue as the socket takes.
 //!
-//! Invariants: replies leave in the order they were encoded; a reply is
-//! never split by another; an error or status reply is one line (any CR or
-//! LF in its text becomes a space), so a message can never break the
-//! framing. Large values bypass the buffer (written straight to the socket)
-//! so a 256 MiB GET is not copied, and a large MGET or KEYS reply goes out
-//! in pieces instead of being held whole. A failed write is remembered; the
-//! connection ends at its next flush.
+//! Invariants: replies leave in the order they were encoded, whole (a
+//! partial send resumes where it stopped); an error or status reply is one
+//! line (any CR or LF in its text becomes a space), so a message can never
+//! break the framing. A large value is queued as its own buffer, moved when
+//! the caller owns it, never copied into a growing reply buffer.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
-/// Buffered replies are written out once they pass this size.
-const FLUSH_AT: usize = 64 * 1024;
-/// Values at least this long are written straight to the socket.
-const DIRECT_AT: usize = 256 * 1024;
-/// A buffer that grew past this for one large reply is given back.
-const KEEP_AT_MOST: usize = 1024 * 1024;
+/// A value at least this long is queued as a buffer of its own.
+const OWN_CHUNK_AT: usize = 64 * 1024;
 
-/// The reply side of a connection.
-pub struct Output<'a> {
+/// Replies not yet sent.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Small replies being gathered.
     buf: Vec<u8>,
-    sink: &'a mut dyn Write,
-    failed: Option<io::Error>,
+    /// Buffers to send, in order.
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of the front buffer already sent.
+    sent: usize,
+    /// Bytes in `queue`, the sent part of the front included.
+    queued: usize,
 }
 
-impl<'a> Output<'a> {
-    /// Replies to `sink`.
-    pub fn new(sink: &'a mut dyn Write) -> Output<'a> {
-        Output {
-            buf: Vec::with_capacity(16 * 1024),
-            sink,
-            failed: None,
-        }
+impl Output {
+    /// No replies yet.
+    pub fn new() -> Output {
+        Output::default()
     }
 
     /// `+text`.
@@ -72,22 +68,24 @@ impl<'a> Output<'a> {
 
     /// `$len` and the bytes: binary-safe.
     pub fn bulk(&mut self, bytes: &[u8]) {
-        self.buf.push(b'$');
-        self.number(bytes.len() as i64);
-        if bytes.len() >= DIRECT_AT {
-            self.flush_buf();
-            if self.failed.is_none()
-                && let Err(e) = self.sink.write_all(bytes)
-            {
-                self.failed = Some(e);
-            }
+        self.bulk_header(bytes.len());
+        if bytes.len() >= OWN_CHUNK_AT {
+            self.push_chunk(bytes.to_vec());
         } else {
             self.buf.extend_from_slice(bytes);
         }
         self.buf.extend_from_slice(b"\r\n");
-        if self.buf.len() >= FLUSH_AT {
-            self.flush_buf();
+    }
+
+    /// A bulk string the caller owns: a large one is moved, not copied.
+    pub fn bulk_owned(&mut self, bytes: Vec<u8>) {
+        self.bulk_header(bytes.len());
+        if bytes.len() >= OWN_CHUNK_AT {
+            self.push_chunk(bytes);
+        } else {
+            self.buf.extend_from_slice(&bytes);
         }
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// A bulk string or nil.
@@ -98,31 +96,77 @@ impl<'a> Output<'a> {
         }
     }
 
-    /// Bytes of replies not yet written.
+    /// An owned bulk string or nil.
+    pub fn optional_owned(&mut self, value: Option<Vec<u8>>) {
+        match value {
+            Some(v) => self.bulk_owned(v),
+            None => self.nil(),
+        }
+    }
+
+    /// Bytes of replies not yet sent.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.queued - self.sent
     }
 
-    /// Writes out every buffered reply; reports the first failed write.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.flush_buf();
-        match self.failed.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
+    /// Queues every reply of `other` after these.
+    pub fn append(&mut self, mut other: Output) {
+        other.seal();
+        if other.queue.is_empty() {
+            return;
+        }
+        self.seal();
+        if other.sent > 0 {
+            if let Some(front) = other.queue.front_mut() {
+                front.drain(..other.sent);
+            }
+            other.queued -= other.sent;
+        }
+        self.queued += other.queued;
+        self.queue.extend(other.queue);
+    }
+
+    /// Sends what `sink` takes without blocking; `Ok` when everything was
+    /// sent or the socket is full (then [`Output::pending`] is not zero).
+    pub fn send(&mut self, sink: &mut impl Write) -> io::Result<()> {
+        self.seal();
+        while let Some(front) = self.queue.front() {
+            match sink.write(&front[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.sent += n;
+                    if self.sent == front.len() {
+                        self.queued -= front.len();
+                        self.sent = 0;
+                        self.queue.pop_front();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the gathered small replies to the queue.
+    fn seal(&mut self) {
+        if !self.buf.is_empty() {
+            let buf = std::mem::take(&mut self.buf);
+            self.queued += buf.len();
+            self.queue.push_back(buf);
         }
     }
 
-    fn flush_buf(&mut self) {
-        if self.failed.is_none()
-            && !self.buf.is_empty()
-            && let Err(e) = self.sink.write_all(&self.buf)
-        {
-            self.failed = Some(e);
-        }
-        self.buf.clear();
-        if self.buf.capacity() > KEEP_AT_MOST {
-            self.buf.shrink_to(16 * 1024);
-        }
+    fn push_chunk(&mut self, chunk: Vec<u8>) {
+        self.seal();
+        self.queued += chunk.len();
+        self.queue.push_back(chunk);
+    }
+
+    fn bulk_header(&mut self, len: usize) {
+        self.buf.push(b'$');
+        self.number(len as i64);
     }
 
     /// `text` as the rest of a one-line reply, CR and LF turned to spaces.
@@ -143,10 +187,16 @@ impl<'a> Output<'a> {
 mod tests {
     use super::*;
 
+    fn sent(out: &mut Output) -> Vec<u8> {
+        let mut sink = Vec::new();
+        out.send(&mut sink).unwrap();
+        assert_eq!(out.pending(), 0);
+        sink
+    }
+
     #[test]
     fn encodes_every_kind() {
-        let mut sink = Vec::new();
-        let mut out = Output::new(&mut sink);
+        let mut out = Output::new();
         out.ok();
         out.simple("PONG");
         out.error("ERR two\r\nlines");
@@ -155,43 +205,67 @@ mod tests {
         out.array(2);
         out.bulk(b"a\r\nb");
         out.optional(None);
-        out.flush().unwrap();
         assert_eq!(
-            sink,
+            sent(&mut out),
             b"+OK\r\n+PONG\r\n-ERR two  lines\r\n:-3\r\n$-1\r\n*2\r\n$4\r\na\r\nb\r\n$-1\r\n"
         );
     }
 
     #[test]
-    fn large_values_go_straight_through() {
-        let mut sink = Vec::new();
-        let value = vec![7u8; DIRECT_AT];
-        let mut out = Output::new(&mut sink);
+    fn large_values_are_queued_whole_and_in_order() {
+        let mut out = Output::new();
         out.simple("first");
-        out.bulk(&value);
-        assert_eq!(out.pending(), 2);
-        out.flush().unwrap();
-        let header = format!("+first\r\n${}\r\n", DIRECT_AT);
-        assert!(sink.starts_with(header.as_bytes()));
-        assert!(sink.ends_with(b"\x07\r\n"));
-        assert_eq!(sink.len(), header.len() + DIRECT_AT + 2);
+        out.bulk_owned(vec![7u8; OWN_CHUNK_AT]);
+        out.simple("last");
+        let mut other = Output::new();
+        other.bulk(&vec![8u8; OWN_CHUNK_AT]);
+        out.append(other);
+        let bytes = sent(&mut out);
+        let header = format!("+first\r\n${OWN_CHUNK_AT}\r\n");
+        assert!(bytes.starts_with(header.as_bytes()));
+        let middle = header.len() + OWN_CHUNK_AT;
+        assert_eq!(&bytes[middle..middle + 9], b"\r\n+last\r\n");
+        assert!(bytes.ends_with(b"\x08\r\n"));
+    }
+
+    /// A socket that takes `room` bytes, then would block.
+    struct Full {
+        got: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.room);
+            self.got.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
-    fn a_failed_write_is_reported_at_flush() {
-        struct Broken;
-        impl Write for Broken {
-            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-                Err(io::ErrorKind::BrokenPipe.into())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut sink = Broken;
-        let mut out = Output::new(&mut sink);
-        out.bulk(&vec![0; FLUSH_AT]);
+    fn a_full_socket_resumes_where_it_stopped() {
+        let mut out = Output::new();
+        out.bulk(b"hello");
         out.ok();
-        assert!(out.flush().is_err());
+        let mut sink = Full {
+            got: Vec::new(),
+            room: 4,
+        };
+        out.send(&mut sink).unwrap();
+        assert_eq!(out.pending(), 12);
+        // What was half sent moves along with a later append.
+        let mut later = Output::new();
+        later.append(out);
+        later.integer(1);
+        sink.room = 100;
+        later.send(&mut sink).unwrap();
+        assert_eq!(sink.got, b"$5\r\nhello\r\n+OK\r\n:1\r\n");
     }
 }

@@ -3,10 +3,9 @@
 //! read (their replies included), stop the compaction thread, and close the
 //! database, which flushes it and releases its lock.
 //!
-//! The accept loop blocks in `accept`, which std cannot interrupt, so
-//! [`Shutdown::trigger`] sets the flag and then connects to the listener
-//! itself: `accept` returns, the loop sees the flag and stops. Signals are
-//! received by a thread of their own (signal-hook's iterator: the handler
+//! [`Shutdown::trigger`] sets the flag and wakes the event loop through its
+//! mailbox; the loop sees the flag and stops. Signals are received by a
+//! thread of their own (signal-hook's iterator: the handler
 //! only writes to a pipe; everything else runs on a normal thread), which
 //! calls the same trigger. A second signal while stopping exits at once:
 //! the impatient user's Ctrl-C twice. Every acknowledged write is already
@@ -14,30 +13,29 @@
 //!
 //! Invariant: the trigger acts once; later calls do nothing.
 
-use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
+use super::reactor::Mailbox;
 use crate::cli::output;
 
 /// The server's stop switch.
-#[derive(Debug)]
 pub struct Shutdown {
     stopping: AtomicBool,
-    wake: SocketAddr,
+    mailbox: Arc<Mailbox>,
 }
 
 impl Shutdown {
-    /// A switch for the listener that `wake` reaches.
-    pub fn new(wake: SocketAddr) -> Shutdown {
+    /// A switch for the event loop that `mailbox` wakes.
+    pub fn new(mailbox: Arc<Mailbox>) -> Shutdown {
         Shutdown {
             stopping: AtomicBool::new(false),
-            wake,
+            mailbox,
         }
     }
 
@@ -54,9 +52,7 @@ impl Shutdown {
         output::message(&format!(
             "serve: {why}: shutting down (finishing the commands in progress)"
         ));
-        // Wake the accept loop; if this fails the loop still stops at the
-        // next connection, and there is nothing better to do here.
-        let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
+        self.mailbox.wake();
     }
 }
 
@@ -69,7 +65,7 @@ pub struct SignalThread {
 impl SignalThread {
     /// Starts listening for the signals; until [`SignalThread::stop`] they
     /// no longer kill the process.
-    pub fn start(shutdown: std::sync::Arc<Shutdown>) -> Result<SignalThread> {
+    pub fn start(shutdown: Arc<Shutdown>) -> Result<SignalThread> {
         let mut signals =
             Signals::new([SIGINT, SIGTERM]).context("cannot install the signal handlers")?;
         let handle = signals.handle();

@@ -15,8 +15,8 @@
 //!   FLUSHDB): nothing else on the stripe runs between the check and the
 //!   write.
 //!
-//! Invariants: a holder keeps its stripes only across its own engine calls
-//! and never waits for anything but the engine while holding them; stripes
+//! Invariants: a holder keeps its stripes only across its own writes and
+//! never waits for anything but the writer while holding them; stripes
 //! are always taken in increasing order, so no two commands can wait for
 //! each other; waiters are served first come, first served, so a stream of
 //! blind writes cannot starve a waiting NX (and the reverse). A single-key
@@ -90,6 +90,18 @@ impl Stripe {
         }
     }
 
+    /// Takes the stripe only if that needs no wait (and no one is waiting).
+    fn try_acquire(&self, mode: Mode) -> bool {
+        let mut st = self.lock_state();
+        let free = st.holders == 0 || st.mode.is_some_and(|m| m.shares_with(mode));
+        if !(st.queue.is_empty() && free) {
+            return false;
+        }
+        st.mode = Some(mode);
+        st.holders += 1;
+        true
+    }
+
     fn release(&self) {
         let mut st = self.lock_state();
         st.holders -= 1;
@@ -131,20 +143,42 @@ impl Stripes {
     }
 
     /// Locks the given stripes (any order, repeats allowed) in `mode`.
-    pub fn lock_stripes(&self, mut indexes: Vec<usize>, mode: Mode) -> Held<'_> {
+    pub fn lock_stripes(&self, indexes: Vec<usize>, mode: Mode) -> Held<'_> {
+        let taken = self.take(indexes, |stripe| {
+            stripe.acquire(mode);
+            true
+        });
+        taken.expect("a waiting take always succeeds")
+    }
+
+    /// As [`Stripes::lock_stripes`], but only if no stripe needs a wait:
+    /// for the event loop, which must never block.
+    pub fn try_lock_stripes(&self, indexes: Vec<usize>, mode: Mode) -> Option<Held<'_>> {
+        self.take(indexes, |stripe| stripe.try_acquire(mode))
+    }
+
+    /// Takes the stripes in increasing order (so two commands can never wait
+    /// in a cycle) with `take_one`; `None`, with nothing held, as soon as
+    /// one is refused. The guard is built first, so a refusal or a panic
+    /// midway gives back what was taken.
+    fn take(
+        &self,
+        mut indexes: Vec<usize>,
+        take_one: impl Fn(&Stripe) -> bool,
+    ) -> Option<Held<'_>> {
         indexes.sort_unstable();
         indexes.dedup();
-        // Taken in increasing order: two commands can never wait in a cycle.
-        // The guard is built first so a panic midway releases what was taken.
         let mut held = Held {
             stripes: self,
             indexes: Vec::with_capacity(indexes.len()),
         };
         for i in indexes {
-            self.stripes[i].acquire(mode);
+            if !take_one(&self.stripes[i]) {
+                return None;
+            }
             held.indexes.push(i);
         }
-        held
+        Some(held)
     }
 
     /// Every stripe, exclusively (FLUSHDB).
@@ -217,6 +251,30 @@ mod tests {
                 }
             });
         });
+    }
+
+    #[test]
+    fn try_lock_never_waits() {
+        let stripes = Stripes::default();
+        let k = stripes.of(b"k");
+        let w = stripes.try_lock_stripes(vec![k], Mode::Write).unwrap();
+        assert!(stripes.try_lock_stripes(vec![k, k], Mode::Write).is_some());
+        assert!(stripes.try_lock_stripes(vec![k], Mode::Exclusive).is_none());
+        drop(w);
+        let x = stripes.try_lock_stripes(vec![k], Mode::Exclusive).unwrap();
+        let other = (k + 1) % STRIPES;
+        // A failure midway gives back the stripes it took.
+        assert!(
+            stripes
+                .try_lock_stripes(vec![other, k], Mode::Write)
+                .is_none()
+        );
+        assert!(
+            stripes
+                .try_lock_stripes(vec![other], Mode::Exclusive)
+                .is_some()
+        );
+        drop(x);
     }
 
     #[test]

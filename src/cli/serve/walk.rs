@@ -17,7 +17,7 @@ use super::glob::Pattern;
 use super::resp::parse_int;
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
-pub fn scan(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let Some(cursor) = std::str::from_utf8(&args[1])
         .ok()
         .and_then(|c| c.parse::<u64>().ok())
@@ -92,7 +92,7 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// KEYS pattern: every matching key, sorted.
-pub fn keys(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let pattern = Pattern::new(&args[1]);
     let all = pattern.matches_all();
     let mut found = Vec::new();
@@ -114,7 +114,7 @@ pub fn keys(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// DBSIZE: the number of keys (a walk of every key).
-pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
+pub fn dbsize(ctx: &mut Ctx<'_>, _args: &[Vec<u8>]) -> Flow {
     match ctx.server.db.len() {
         Ok(n) => ctx.out.integer(n as i64),
         Err(e) => ctx.engine_error(&e),
@@ -123,7 +123,7 @@ pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
 }
 
 /// FLUSHDB / FLUSHALL [ASYNC|SYNC]: deletes every key, atomically.
-pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match args.get(1..).unwrap_or_default() {
         [] => {}
         [mode] if mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async") => {}
