@@ -33,11 +33,16 @@ pub struct Client {
 }
 
 impl Client {
-    /// Notes that command `index` of [`COMMANDS`] ran now.
+    /// Notes that command `index` of [`COMMANDS`] ran.
     pub fn ran(&self, index: usize) {
+        self.last_command.store(index as u64 + 1, Ordering::Relaxed);
+    }
+
+    /// Notes that the client was active now (once per turn of its
+    /// connection, not per command: reading the clock is not free).
+    pub fn touch(&self) {
         self.active_ms
             .store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
-        self.last_command.store(index as u64 + 1, Ordering::Relaxed);
     }
 
     /// The client's name (empty when none was set).

@@ -231,7 +231,10 @@ impl<'s> Conn<'s> {
         if !self.broken {
             let mut ran = 0;
             let result = self.work(turn, &mut ran);
-            self.server.commands.fetch_add(ran, Ordering::Relaxed);
+            if ran > 0 {
+                self.server.commands.fetch_add(ran, Ordering::Relaxed);
+                self.registration.client().touch();
+            }
             let sent = result
                 .and_then(|()| self.out.send(&mut self.stream))
                 .and_then(|()| self.watch_writable(turn.registry));
