@@ -16,7 +16,8 @@
 //!
 //! The files: [`listen`] (addresses and their policy), [`shutdown`]
 //! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
-//! [`conn`] (one connection), [`resp`] (the request parser), [`reply`]
+//! [`conn`] (one connection), [`resp`] (the request parser), [`inline`]
+//! (inline commands), [`reply`]
 //! (replies), [`commands`] (the table and checks), [`keyspace`], [`walk`],
 //! [`admin`] and [`info`] (the commands), [`workers`], [`committer`] (the
 //! one writer), [`stripes`] (key locks), [`cursors`] (SCAN cursors),
@@ -41,6 +42,7 @@ mod conn;
 mod cursors;
 mod glob;
 mod info;
+mod inline;
 mod keyspace;
 mod listen;
 mod reactor;
