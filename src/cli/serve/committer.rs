@@ -1,10 +1,13 @@
-//! The server's one writer: the event loop and the workers hand it their
-//! writes; it writes everything queued as one atomic batch (one write, one
-//! fsync), then tells each sender: the event loop through its mailbox (one
-//! wake-up for the whole round), a worker thread by unparking it.
+//! The writer thread: the workers, and the event loop when it must not
+//! write itself (a compaction is running, or the round is large), hand it
+//! their writes; it writes everything queued as one atomic batch (one
+//! write, one fsync), then tells each sender: the event loop through its
+//! mailbox (one wake-up for the whole round), a worker thread by unparking
+//! it.
 //!
-//! Why a thread of its own: the event loop must never wait for an fsync,
-//! so something else has to. Why one: the engine shares an fsync among
+//! Why a thread of its own: the workers wait anyway, but the event loop
+//! must not wait for a compaction, so something else has to. Why one for
+//! all: the engine shares an fsync among
 //! concurrent callers, but its waiters all sleep on one condition variable
 //! notified for every group, so each fsync wakes every waiting thread;
 //! measured (thread per connection, redis-benchmark, 50 clients, SET) that

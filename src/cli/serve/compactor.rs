@@ -12,6 +12,12 @@
 //! in the spirit of Redis checking its AOF rewrite rule from its 10 Hz
 //! timer.
 //!
+//! The event loop writes to the engine itself (see reactor.rs), and a
+//! compaction holds the engine's writer lock for its whole length, so the
+//! loop must never start a write while one runs: [`Compactor::not_running`]
+//! is a guard that keeps compactions from starting, which the loop takes
+//! without waiting or not at all (then the writer thread writes for it).
+//!
 //! Invariants: at most one compaction runs at a time, on this thread; a
 //! failed compaction is logged and retried no sooner than [`RETRY_AFTER`],
 //! so a full disk does not turn into a log line every quarter second;
@@ -19,7 +25,7 @@
 //! any, has finished (compaction is crash-safe, but a clean stop is nicer).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::output;
@@ -65,6 +71,8 @@ pub struct Compactor {
     dirty: AtomicBool,
     state: Mutex<State>,
     wake: Condvar,
+    /// Held for writing while a compaction runs.
+    running: RwLock<()>,
 }
 
 impl Default for Compactor {
@@ -73,6 +81,7 @@ impl Default for Compactor {
             dirty: AtomicBool::new(true),
             state: Mutex::default(),
             wake: Condvar::new(),
+            running: RwLock::new(()),
         }
     }
 }
@@ -81,6 +90,12 @@ impl Compactor {
     /// Notes that something was written.
     pub fn note_write(&self) {
         self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// A guard under which no compaction starts, if none is running now
+    /// (never waits).
+    pub fn not_running(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        self.running.try_read().ok()
     }
 
     /// What INFO reports.
@@ -119,7 +134,12 @@ impl Compactor {
                 continue;
             }
             self.lock().status.running = true;
-            let outcome = db.compact().map_err(|e| e.with_causes());
+            let outcome = {
+                // Waits for a write of the event loop's to end, then keeps
+                // the loop's writes on the writer thread until it is done.
+                let _running = self.running.write().unwrap_or_else(|p| p.into_inner());
+                db.compact().map_err(|e| e.with_causes())
+            };
             match &outcome {
                 Ok(r) => output::message(&format!(
                     "serve: compacted {} to {} in {}",

@@ -12,11 +12,11 @@
 //!
 //! Group commit: the batch gathers every blind write that has arrived
 //! (several clients' requests in one loop iteration, or a whole pipeline),
-//! and goes to the committer when the socket has no more input, when
-//! something else comes, or when it is large. The committer writes the
-//! batches of all connections with one fsync, so 50 clients or one
-//! pipelined client cost one fsync per round, and each write gets its +OK
-//! only after that fsync.
+//! and is handed to the loop's round when the socket has no more input,
+//! when something else comes, or when it is large. The round writes the
+//! batches of all connections with one fsync (reactor.rs), so 50 clients or
+//! one pipelined client cost one fsync per round, and each write gets its
+//! +OK only after that fsync.
 //!
 //! Invariants: replies are in request order; a write's reply is sent only
 //! after the committer reported it written; memory per connection is
@@ -65,8 +65,8 @@ pub struct Turn<'a> {
     /// The event loop thread's slot (for the commands' context; the
     /// commands run here never write).
     pub slot: &'a Arc<Slot>,
-    /// Batches for the committer, sent together when the turn ends, so that
-    /// the writes of every client served in one turn share one fsync.
+    /// Batches for this turn's round, written together when the turn ends,
+    /// so that the writes of every client served in it share one fsync.
     pub writes: &'a mut Vec<(Vec<Op>, Waiter)>,
 }
 
@@ -91,7 +91,7 @@ enum Stashed {
 /// What is in flight.
 enum InFlight<'s> {
     Nothing,
-    /// A batch at the committer, holding its stripes, owing `replies`.
+    /// A batch in the round, holding its stripes, owing `replies`.
     Write {
         replies: usize,
         _held: Held<'s>,
@@ -425,7 +425,7 @@ impl<'s> Conn<'s> {
         }
     }
 
-    /// Sends the batch to the committer, or to a worker when its stripes
+    /// Hands the batch to the turn's round, or to a worker when its stripes
     /// cannot be taken without waiting.
     fn send_batch(&mut self, turn: &mut Turn<'_>) {
         if self.batch.replies == 0 {

@@ -2,17 +2,19 @@
 //! clients at once.
 //!
 //! Threads: one event loop (mio's epoll) reads, parses and answers every
-//! connection and runs the commands that cannot wait (GET, PING, …); one
-//! writer (the committer) turns every write that has arrived into one
-//! engine batch and one fsync; [`workers::WORKERS`] worker threads run what
-//! may wait for a lock or an fsync, or walks every key (SET NX, DEL, SCAN,
-//! …); one thread compacts in the background; one receives signals. Not
-//! tokio: the engine is synchronous and a write blocks until its fsync, so
-//! an async runtime would hand every write to a blocking pool anyway; the
-//! loop and the few threads around it are small enough to own, and mio is
-//! the part of tokio that matters here. Not a thread per connection either
-//! (the first version): it cost a context switch per request, and another
-//! per write, which capped SET at about 0.7× Redis (see reactor.rs).
+//! connection, runs the commands that cannot wait (GET, PING, …), and
+//! writes each turn's plain SETs and MSETs as one engine batch with one
+//! fsync, as Redis does; one writer thread (the committer) writes for the
+//! workers, and for the loop while a compaction runs; [`workers::WORKERS`]
+//! worker threads run what may wait for a lock or an fsync, or walks every
+//! key (SET NX, DEL, SCAN, …); one thread compacts in the background; one
+//! receives signals. Not tokio: the engine is synchronous and a write
+//! blocks until its fsync, so an async runtime would hand writes to a
+//! blocking pool anyway; the loop and the few threads around it are small
+//! enough to own, and mio is the part of tokio that matters here. Not a
+//! thread per connection either (the first version): it cost a context
+//! switch per request, and another per write, which capped SET at about
+//! 0.7× Redis (see reactor.rs).
 //!
 //! The files: [`listen`] (addresses and their policy), [`shutdown`]
 //! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
@@ -20,7 +22,7 @@
 //! (inline commands), [`reply`]
 //! (replies), [`commands`] (the table and checks), [`keyspace`], [`walk`],
 //! [`admin`] and [`info`] (the commands), [`workers`], [`committer`] (the
-//! one writer), [`stripes`] (key locks), [`cursors`] (SCAN cursors),
+//! writer thread), [`stripes`] (key locks), [`cursors`] (SCAN cursors),
 //! [`glob`] (patterns), [`compactor`] (background compaction), [`budget`]
 //! (request memory).
 //!

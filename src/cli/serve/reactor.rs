@@ -1,22 +1,34 @@
 //! The event loop: one thread, every socket non-blocking under one epoll
 //! (mio), as in Redis. It accepts connections, drives each one when its
-//! socket is ready (see conn.rs), and takes the results the committer and
-//! the workers post to its [`Mailbox`].
+//! socket is ready (see conn.rs), writes the blind writes of each turn as
+//! one round, and takes the results the writer thread and the workers post
+//! to its [`Mailbox`].
 //!
 //! Why an event loop and not a thread per connection (which this server
 //! first had): measured with redis-benchmark, 50 clients on two cores, a
 //! thread per connection cost a context switch per request to wake the
 //! thread that reads it, and another per write to wake it when the fsync is
 //! done; GET reached about 0.8× Redis's requests per second and SET 0.5–0.7×.
-//! Here one wake-up serves every socket that is ready, and one mailbox
-//! wake-up every write of an fsync round.
+//! Here one wake-up serves every socket that is ready.
 //!
-//! Invariants: the loop never blocks except in `poll` (commands that may
-//! wait run on workers; writes on the committer); a connection is removed
-//! only with nothing in flight (conn.rs); on shutdown the listener goes
-//! first, then every connection stops reading, finishes what it has read,
-//! sends its replies (for at most [`LAST_WRITE`] to a client that does not
-//! read them) and closes; the loop returns when none is left.
+//! Writes: at the end of a turn, the batches of every connection served in
+//! it are written as one engine batch, by the loop itself, and answered at
+//! once ([`write_round`]), as Redis does under `appendfsync always`: the
+//! loop waits for that one fsync, and whatever arrives meanwhile is read in
+//! one go afterwards. Handing the round to the writer thread instead (and
+//! being woken when it is done) measured 15% fewer SETs a second. Two
+//! exceptions keep reads from waiting on long writes: while a compaction
+//! runs (it holds the engine's writer lock throughout) and for a round
+//! larger than [`INLINE_ROUND`], the round goes to the writer thread.
+//!
+//! Invariants: the loop blocks only in `poll` and in its own round's write
+//! (never behind a compaction; the engine seals a full active log inside
+//! the write that fills it, which is the one long wait left here); commands
+//! that may wait run on workers; a connection is removed only with nothing
+//! in flight (conn.rs); on shutdown the listener goes first, then every
+//! connection stops reading, finishes what it has read, sends its replies
+//! (for at most [`LAST_WRITE`] to a client that does not read them) and
+//! closes; the loop returns when none is left.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,11 +43,17 @@ use super::committer::{Op, Outcome, Slot, Waiter};
 use super::conn::{Conn, Status, Turn};
 use super::reply::Output;
 use crate::cli::output;
+use crate::engine::Batch;
 
 /// The listener's token.
 const LISTENER: Token = Token(usize::MAX - 1);
 /// The mailbox's token.
 const WAKE: Token = Token(usize::MAX);
+/// A round of at most this many bytes is written by the loop itself;
+/// larger ones (pipelined bulk writes, where the hand-off costs nothing
+/// that matters and a seal of the active log is likeliest) go to the
+/// writer thread, so the loop keeps answering reads meanwhile.
+const INLINE_ROUND: usize = 256 * 1024;
 /// How long shutdown waits for a client to take its last replies.
 pub const LAST_WRITE: Duration = Duration::from_secs(10);
 
@@ -165,8 +183,15 @@ pub fn run(
     let mut warned = false;
     let mut stopping: Option<Instant> = None;
     let slot = Slot::for_this_thread();
+    // Writes that arrived while the loop was writing: they go in the next
+    // turn's round, with whatever the other sockets have by then.
+    let mut carried: Vec<(Vec<Op>, Waiter)> = Vec::new();
     loop {
-        let timeout = (accept_again || stopping.is_some()).then_some(Duration::from_millis(50));
+        let timeout = if !carried.is_empty() {
+            Some(Duration::ZERO)
+        } else {
+            (accept_again || stopping.is_some()).then_some(Duration::from_millis(50))
+        };
         if let Err(e) = poll.poll(&mut events, timeout)
             && e.kind() != io::ErrorKind::Interrupted
         {
@@ -190,7 +215,7 @@ pub fn run(
         let mut lp = Loop {
             poll: &poll,
             slot: &slot,
-            writes: Vec::new(),
+            writes: std::mem::take(&mut carried),
         };
         for token in ready {
             drive(&mut lp, &mut slab, token);
@@ -218,9 +243,21 @@ pub fn run(
                 }
             }
         }
-        // Every batch of this turn goes to the writer at once: one round,
-        // one fsync, for every client served in it.
-        let writes = std::mem::take(&mut lp.writes);
+        // Every batch of this turn is written at once: one round, one
+        // fsync, for every client served in it.
+        let mut writes = std::mem::take(&mut lp.writes);
+        let bytes: usize = writes
+            .iter()
+            .flat_map(|(ops, _)| ops)
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        if !writes.is_empty()
+            && bytes <= INLINE_ROUND
+            && let Some(_no_compaction) = server.compactor.not_running()
+        {
+            write_round(server, &mut lp, &mut slab, std::mem::take(&mut writes));
+            carried = std::mem::take(&mut lp.writes);
+        }
         if let Err((text, refused)) = server.committer.submit_all(writes) {
             // The writer has stopped (it cannot, before the loop ends): say
             // so to each connection rather than leave it waiting.
@@ -244,6 +281,46 @@ pub fn run(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Writes a turn's batches here, as one engine batch, and answers them at
+/// once: Redis's way with `appendfsync always` (the loop waits for the
+/// fsync; what arrives meanwhile is read in one go afterwards). Measured on
+/// two cores, this gives 15% more SETs a second than handing the round to
+/// the writer thread and waking the loop when it is done.
+fn write_round(
+    server: &Server,
+    lp: &mut Loop<'_>,
+    slab: &mut Slab<'_>,
+    writes: Vec<(Vec<Op>, Waiter)>,
+) {
+    let mut batch = Batch::new();
+    let mut tokens = Vec::with_capacity(writes.len());
+    for (ops, waiter) in writes {
+        for (key, value) in ops {
+            match value {
+                Some(value) => batch.set(key, value),
+                None => batch.delete(key),
+            }
+        }
+        if let Waiter::Reactor(token) = waiter {
+            tokens.push(token);
+        }
+    }
+    let outcome = server.db.write_batch(batch).map_err(|e| {
+        let text = e.with_causes();
+        server.log_engine_error(&text);
+        text
+    });
+    for token in tokens {
+        if let Some(conn) = slab.get(token) {
+            conn.complete(Completion::Written {
+                token,
+                outcome: outcome.clone(),
+            });
+            drive(lp, slab, token);
         }
     }
 }
