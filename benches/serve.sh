@@ -87,8 +87,9 @@ for round in $(seq "$rounds"); do
 done
 
 echo
-echo "medians (requests per second) and ratios tinykv/redis:"
-printf '%-8s %-5s %12s %12s %8s\n' pipeline test redis tinykv ratio
+echo "medians (requests per second), the ratio of the medians, and the range of"
+echo "the ratios round by round (each round runs both servers back to back):"
+printf '%-8s %-5s %12s %12s %8s %12s\n' pipeline test redis tinykv ratio "per round"
 for pipeline in 1 16; do
     for test in SET GET; do
         med() {
@@ -97,6 +98,9 @@ for pipeline in 1 16; do
         }
         r=$(med redis)
         t=$(med tinykv)
-        printf '%-8s %-5s %12.0f %12.0f %8.2f\n' "-P $pipeline" "$test" "$r" "$t" "$(echo "$t / $r" | bc -l)"
+        range=$(awk -v p="$pipeline" -v t="$test" '$2 == p && $4 == t { v[$1 " " $3] = $5; n[$1] = 1 }
+            END { for (i in n) { x = v[i " tinykv"] / v[i " redis"]; if (!lo || x < lo) lo = x; if (x > hi) hi = x }
+                  printf "%.2f-%.2f", lo, hi }' "$results")
+        printf '%-8s %-5s %12.0f %12.0f %8.2f %12s\n' "-P $pipeline" "$test" "$r" "$t" "$(echo "$t / $r" | bc -l)" "$range"
     done
 done
