@@ -57,6 +57,10 @@ const BATCH_BYTES: usize = 4 * 1024 * 1024;
 const BATCH_WRITES: usize = 1024;
 /// Reading stops while this many bytes of replies wait for the client.
 const OUT_HIGH: usize = 1024 * 1024;
+/// A connection runs at most this many requests a turn, then lets the
+/// others have theirs (a client pipelining reads as fast as the loop
+/// answers them would otherwise keep the loop to itself).
+const FAIR_SHARE: u64 = 1024;
 
 /// What a connection needs from the event loop during one of its turns.
 pub struct Turn<'a> {
@@ -136,6 +140,8 @@ pub struct Conn<'s> {
     drained: bool,
     /// Writable events are asked for (only while replies wait for room).
     writable: bool,
+    /// Its turn ended with work left: the loop drives it again next turn.
+    again: bool,
 }
 
 impl<'s> Conn<'s> {
@@ -173,6 +179,7 @@ impl<'s> Conn<'s> {
             broken: false,
             drained: false,
             writable: false,
+            again: false,
         }
     }
 
@@ -221,6 +228,11 @@ impl<'s> Conn<'s> {
         }
     }
 
+    /// Whether its last turn ended with work left (see [`FAIR_SHARE`]).
+    pub fn again(&self) -> bool {
+        self.again
+    }
+
     /// The socket has input (a readable event).
     pub fn readable(&mut self) {
         self.drained = false;
@@ -252,8 +264,14 @@ impl<'s> Conn<'s> {
     }
 
     fn work(&mut self, turn: &mut Turn<'_>, ran: &mut u64) -> io::Result<()> {
+        self.again = false;
         loop {
             if !matches!(self.in_flight, InFlight::Nothing) {
+                return Ok(());
+            }
+            if *ran >= FAIR_SHARE {
+                self.again = true;
+                self.send_batch(turn);
                 return Ok(());
             }
             match self.stashed.take() {

@@ -186,8 +186,10 @@ pub fn run(
     // Writes that arrived while the loop was writing: they go in the next
     // turn's round, with whatever the other sockets have by then.
     let mut carried: Vec<(Vec<Op>, Waiter)> = Vec::new();
+    // Connections whose turn ended with work left (conn.rs, FAIR_SHARE).
+    let mut again: Vec<usize> = Vec::new();
     loop {
-        let timeout = if !carried.is_empty() {
+        let timeout = if !carried.is_empty() || !again.is_empty() {
             Some(Duration::ZERO)
         } else {
             (accept_again || stopping.is_some()).then_some(Duration::from_millis(50))
@@ -197,7 +199,7 @@ pub fn run(
         {
             return Err(e);
         }
-        let mut ready = Vec::new();
+        let mut ready = std::mem::take(&mut again);
         for event in events.iter() {
             match event.token() {
                 LISTENER => accept_again = true,
@@ -216,6 +218,7 @@ pub fn run(
             poll: &poll,
             slot: &slot,
             writes: std::mem::take(&mut carried),
+            again: Vec::new(),
         };
         for token in ready {
             drive(&mut lp, &mut slab, token);
@@ -258,6 +261,7 @@ pub fn run(
             write_round(server, &mut lp, &mut slab, std::mem::take(&mut writes));
             carried = std::mem::take(&mut lp.writes);
         }
+        again = std::mem::take(&mut lp.again);
         if let Err((text, refused)) = server.committer.submit_all(writes) {
             // The writer has stopped (it cannot, before the loop ends): say
             // so to each connection rather than leave it waiting.
@@ -330,6 +334,8 @@ struct Loop<'p> {
     poll: &'p Poll,
     slot: &'p Arc<Slot>,
     writes: Vec<(Vec<Op>, Waiter)>,
+    /// Connections to drive again next turn.
+    again: Vec<usize>,
 }
 
 fn drive(lp: &mut Loop<'_>, slab: &mut Slab<'_>, token: usize) {
@@ -343,6 +349,8 @@ fn drive(lp: &mut Loop<'_>, slab: &mut Slab<'_>, token: usize) {
     };
     if conn.drive(&mut turn) == Status::Closed {
         slab.remove(lp.poll, token);
+    } else if conn.again() && !lp.again.contains(&token) {
+        lp.again.push(token);
     }
 }
 
