@@ -19,7 +19,7 @@
 //! +OK only after that fsync.
 //!
 //! Invariants: replies are in request order; a write's reply is sent only
-//! after the committer reported it written; memory per connection is
+//! after the round holding it was written; memory per connection is
 //! bounded (a read buffer of at most [`MAX_BUF`], a batch of at most
 //! [`BATCH_BYTES`], replies of at most [`OUT_HIGH`] before reading stops,
 //! the request the parser holds within its limits and the server's
@@ -51,7 +51,7 @@ use super::workers::Task;
 const START_BUF: usize = 16 * 1024;
 /// ...and grows to hold the longest line the parser accepts.
 const MAX_BUF: usize = Limits::DEFAULT.inline + 64;
-/// A batch goes to the committer once it holds this many bytes...
+/// A batch joins the round once it holds this many bytes...
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// ...or this many writes.
 const BATCH_WRITES: usize = 1024;
@@ -104,7 +104,7 @@ enum InFlight<'s> {
     Worker,
 }
 
-/// Blind writes gathered, not yet sent to the committer.
+/// Blind writes gathered, not yet in a round.
 #[derive(Default)]
 struct Batch {
     ops: Vec<Op>,
