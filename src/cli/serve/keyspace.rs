@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 
 use super::commands::{Ctx, Flow, wrong_arity};
-use super::stripes::Mode;
+use super::stripes::{Held, Mode};
 use crate::engine::{Error, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// Whether the engine can hold `key`.
@@ -182,15 +182,17 @@ pub fn setnx(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
+/// For a read of several keys: their stripes, held for reading, so that no
+/// write to them lands between the first key read and the last.
+fn read_several<'a>(ctx: &Ctx<'a>, keys: &[Vec<u8>]) -> Option<Held<'a>> {
+    let stripes = &ctx.server.stripes;
+    (keys.len() > 1).then(|| stripes.lock(keys.iter().map(Vec::as_slice), Mode::Read))
+}
+
 /// MGET key...: nil for each missing key.
 pub fn mget(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let keys = &args[1..];
-    let server = ctx.server;
-    let _held = (keys.len() > 1).then(|| {
-        server
-            .stripes
-            .lock(keys.iter().map(Vec::as_slice), Mode::Read)
-    });
+    let _held = read_several(ctx, keys);
     ctx.out.array(keys.len());
     for key in keys {
         match read(ctx, key) {
@@ -248,12 +250,7 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 /// EXISTS key...: how many of the keys exist (a key named twice counts twice).
 pub fn exists(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let keys = &args[1..];
-    let server = ctx.server;
-    let _held = (keys.len() > 1).then(|| {
-        server
-            .stripes
-            .lock(keys.iter().map(Vec::as_slice), Mode::Read)
-    });
+    let _held = read_several(ctx, keys);
     let mut n = 0;
     for key in keys {
         match contains(ctx, key) {
