@@ -92,6 +92,36 @@ pub struct Clients {
 #[derive(Debug)]
 pub struct Full;
 
+/// File descriptors kept for everything but clients: the listener, epoll,
+/// the database's files, a refused client's socket.
+const RESERVED_FDS: u64 = 128;
+
+/// The cap the process can honour: `requested`, or fewer when the
+/// open-file limit (`limits`, the text of /proc/self/limits) is too low
+/// for it, with the warning to print. Over the limit `accept` itself
+/// would fail, and a client would wait in the backlog with no answer
+/// instead of getting Redis's error; Redis lowers its maxclients the same
+/// way. (Raising the limit would need setrlimit, which std does not offer
+/// without unsafe code.)
+pub fn effective_max(requested: usize, limits: Option<&str>) -> (usize, Option<String>) {
+    let soft = limits.and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+        line.split_whitespace().nth(3)?.parse::<u64>().ok()
+    });
+    let Some(soft) = soft else {
+        return (requested, None);
+    };
+    let room = soft.saturating_sub(RESERVED_FDS).max(1);
+    if requested as u64 <= room {
+        return (requested, None);
+    }
+    let warning = format!(
+        "serve: --max-clients {requested} is more than the open-file limit ({soft}) allows; \
+         serving at most {room} clients (raise the limit with `ulimit -n`)"
+    );
+    (room as usize, Some(warning))
+}
+
 impl Clients {
     /// Room for `max` clients.
     pub fn new(max: usize) -> Clients {
@@ -170,5 +200,26 @@ impl Registration<'_> {
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         self.clients.lock().remove(&self.client.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: &str =
+        "Limit                     Soft Limit           Hard Limit           Units     
+Max cpu time              unlimited            unlimited            seconds   
+Max open files            1024                 524288               files     
+";
+
+    #[test]
+    fn the_cap_fits_the_open_file_limit() {
+        assert_eq!(effective_max(500, Some(LIMITS)), (500, None));
+        let (max, warning) = effective_max(10_000, Some(LIMITS));
+        assert_eq!(max, 1024 - RESERVED_FDS as usize);
+        assert!(warning.unwrap().contains("ulimit -n"));
+        assert_eq!(effective_max(10_000, None), (10_000, None));
+        assert_eq!(effective_max(10_000, Some("garbage")), (10_000, None));
     }
 }

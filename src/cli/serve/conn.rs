@@ -20,8 +20,9 @@
 //!
 //! Invariants: replies are in request order; a write's reply is sent only
 //! after the round holding it was written; memory per connection is
-//! bounded (a read buffer of at most [`MAX_BUF`], a batch of at most
-//! [`BATCH_BYTES`], replies of at most [`OUT_HIGH`] before reading stops,
+//! bounded (what is read goes into the loop's one read buffer, and a
+//! connection keeps only the part of a request that has not arrived whole,
+//! a line at most; a batch of at most [`BATCH_BYTES`], replies of at most [`OUT_HIGH`] before reading stops,
 //! the request the parser holds within its limits and the server's
 //! [`Budget`](super::budget::Budget)); a protocol error is answered and
 //! ends the connection; a connection is only ever closed with nothing in
@@ -47,10 +48,11 @@ use super::resp::{Limits, Parser, Request};
 use super::stripes::{Held, Mode};
 use super::workers::Task;
 
-/// The read buffer starts this large...
-const START_BUF: usize = 16 * 1024;
-/// ...and grows to hold the longest line the parser accepts.
-const MAX_BUF: usize = Limits::DEFAULT.inline + 64;
+/// The loop's read buffer, shared by every connection: the longest line
+/// the parser accepts fits in it, with room to spare.
+pub const READ_BUF: usize = 128 * 1024;
+/// A connection's own buffer is given back once empty, if it grew past this.
+const KEEP_INPUT: usize = 4 * 1024;
 /// A batch joins the round once it holds this many bytes...
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// ...or this many writes.
@@ -72,6 +74,8 @@ pub struct Turn<'a> {
     /// Batches for this turn's round, written together when the turn ends,
     /// so that the writes of every client served in it share one fsync.
     pub writes: &'a mut Vec<(Vec<Op>, Waiter)>,
+    /// The loop's read buffer ([`READ_BUF`] bytes).
+    pub scratch: &'a mut [u8],
 }
 
 /// Whether the connection goes on.
@@ -121,7 +125,13 @@ pub struct Conn<'s> {
     registration: Registration<'s>,
     authed: bool,
     parser: Parser,
+    /// Input not yet parsed, kept from an earlier turn (usually empty: an
+    /// idle connection holds no buffer).
     input: Vec<u8>,
+    /// Whether the input being parsed is in the loop's buffer (this turn's
+    /// read) rather than in `input`.
+    in_scratch: bool,
+    /// The unparsed part of the current input: `start..end`.
     start: usize,
     end: usize,
     out: Output,
@@ -166,7 +176,8 @@ impl<'s> Conn<'s> {
             registration,
             authed,
             parser: Parser::new(limits),
-            input: vec![0; START_BUF],
+            input: Vec::new(),
+            in_scratch: false,
             start: 0,
             end: 0,
             out: Output::new(),
@@ -264,6 +275,13 @@ impl<'s> Conn<'s> {
     }
 
     fn work(&mut self, turn: &mut Turn<'_>, ran: &mut u64) -> io::Result<()> {
+        let result = self.run_input(turn, ran);
+        // The loop's buffer goes to the next connection.
+        self.keep_unparsed(turn.scratch);
+        result
+    }
+
+    fn run_input(&mut self, turn: &mut Turn<'_>, ran: &mut u64) -> io::Result<()> {
         self.again = false;
         loop {
             if !matches!(self.in_flight, InFlight::Nothing) {
@@ -293,7 +311,12 @@ impl<'s> Conn<'s> {
             if self.closing {
                 return Ok(());
             }
-            match self.parser.parse(&self.input[self.start..self.end]) {
+            let unparsed = if self.in_scratch {
+                &turn.scratch[self.start..self.end]
+            } else {
+                &self.input[self.start..self.end]
+            };
+            match self.parser.parse(unparsed) {
                 Ok((used, Some(request))) => {
                     self.start += used;
                     self.reservation.release();
@@ -328,31 +351,60 @@ impl<'s> Conn<'s> {
                     return Ok(());
                 }
             }
-            if self.eof || self.drained || !self.read()? {
+            if self.eof || self.drained || !self.read(turn.scratch)? {
                 self.send_batch(turn);
                 return Ok(());
             }
         }
     }
 
-    /// Reads what the socket has; false when it has nothing now (or ended).
-    fn read(&mut self) -> io::Result<bool> {
-        self.make_room();
+    /// Reads what the socket has into the loop's buffer (after what is
+    /// left of a request, if anything); false when it has nothing now (or
+    /// ended).
+    fn read(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
+        // What is left must move out of the way of the new bytes.
+        self.keep_unparsed(scratch);
         loop {
-            return match self.stream.read(&mut self.input[self.end..]) {
+            return match self.stream.read(scratch) {
                 Ok(0) => {
                     self.eof = true;
                     Ok(false)
                 }
                 Ok(n) => {
-                    self.drained = self.end + n < self.input.len();
-                    self.end += n;
+                    self.drained = n < scratch.len();
+                    if self.end == self.start {
+                        // Nothing left over: parse straight from the buffer.
+                        self.in_scratch = true;
+                        self.start = 0;
+                        self.end = n;
+                    } else {
+                        self.input.extend_from_slice(&scratch[..n]);
+                        self.end += n;
+                    }
                     Ok(true)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e),
             };
+        }
+    }
+
+    /// Moves the unparsed input into the connection's own buffer (the
+    /// loop's is about to be read into, or lent to another connection), and
+    /// gives that buffer back when there is nothing in it.
+    fn keep_unparsed(&mut self, scratch: &[u8]) {
+        if self.in_scratch {
+            self.input.clear();
+            self.input.extend_from_slice(&scratch[self.start..self.end]);
+            self.in_scratch = false;
+        } else {
+            self.input.drain(..self.start);
+        }
+        self.start = 0;
+        self.end = self.input.len();
+        if self.input.is_empty() && self.input.capacity() > KEEP_INPUT {
+            self.input = Vec::new();
         }
     }
 
@@ -474,23 +526,5 @@ impl<'s> Conn<'s> {
             replies,
             _held: held,
         };
-    }
-
-    /// Moves a partial request to the front of the buffer, and grows the
-    /// buffer when a partial line fills it.
-    fn make_room(&mut self) {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        } else if self.start > 0 {
-            self.input.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.input.len() {
-            // Only a line can fill the buffer, and the parser refuses one
-            // longer than MAX_BUF holds, so this growth happens at most once.
-            self.input.resize(MAX_BUF, 0);
-        }
     }
 }

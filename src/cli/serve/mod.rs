@@ -144,6 +144,11 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
     if args.max_clients == 0 {
         anyhow::bail!("--max-clients must be at least 1");
     }
+    let limits = std::fs::read_to_string("/proc/self/limits").ok();
+    let (max_clients, warning) = clients::effective_max(args.max_clients, limits.as_deref());
+    if let Some(warning) = warning {
+        output::message(&warning);
+    }
     let db = database::open(config)?;
     let listener = match TcpListener::bind(&addrs[..]) {
         Ok(l) => l,
@@ -168,7 +173,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
         },
         stripes: Default::default(),
         cursors: Default::default(),
-        clients: clients::Clients::new(args.max_clients),
+        clients: clients::Clients::new(max_clients),
         committer: Default::default(),
         workers: Default::default(),
         compactor: Default::default(),

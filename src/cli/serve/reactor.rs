@@ -40,7 +40,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::Server;
 use super::commands::Flow;
 use super::committer::{Op, Outcome, Slot, Waiter};
-use super::conn::{Conn, Status, Turn};
+use super::conn::{Conn, READ_BUF, Status, Turn};
 use super::reply::Output;
 use crate::cli::output;
 use crate::engine::Batch;
@@ -183,6 +183,7 @@ pub fn run(
     let mut warned = false;
     let mut stopping: Option<Instant> = None;
     let slot = Slot::for_this_thread();
+    let mut scratch = vec![0u8; READ_BUF];
     // Writes that arrived while the loop was writing: they go in the next
     // turn's round, with whatever the other sockets have by then.
     let mut carried: Vec<(Vec<Op>, Waiter)> = Vec::new();
@@ -217,6 +218,7 @@ pub fn run(
         let mut lp = Loop {
             poll: &poll,
             slot: &slot,
+            scratch: &mut scratch,
             writes: std::mem::take(&mut carried),
             again: Vec::new(),
         };
@@ -333,6 +335,7 @@ fn write_round(
 struct Loop<'p> {
     poll: &'p Poll,
     slot: &'p Arc<Slot>,
+    scratch: &'p mut [u8],
     writes: Vec<(Vec<Op>, Waiter)>,
     /// Connections to drive again next turn.
     again: Vec<usize>,
@@ -346,6 +349,7 @@ fn drive(lp: &mut Loop<'_>, slab: &mut Slab<'_>, token: usize) {
         registry: lp.poll.registry(),
         slot: lp.slot,
         writes: &mut lp.writes,
+        scratch: lp.scratch,
     };
     if conn.drive(&mut turn) == Status::Closed {
         slab.remove(lp.poll, token);
