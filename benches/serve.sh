@@ -87,9 +87,10 @@ for round in $(seq "$rounds"); do
 done
 
 echo
-echo "medians (requests per second), the ratio of the medians, and the range of"
-echo "the ratios round by round (each round runs both servers back to back):"
-printf '%-8s %-5s %12s %12s %8s %12s\n' pipeline test redis tinykv ratio "per round"
+echo "medians (requests per second), the ratio of the medians, and the ratios"
+echo "round by round (each round runs both servers back to back): their median"
+echo "(the steadiest figure when the disk's speed drifts) and their range:"
+printf '%-8s %-5s %12s %12s %8s %10s %12s\n' pipeline test redis tinykv ratio "median" "range"
 for pipeline in 1 16; do
     for test in SET GET; do
         med() {
@@ -98,9 +99,10 @@ for pipeline in 1 16; do
         }
         r=$(med redis)
         t=$(med tinykv)
-        range=$(awk -v p="$pipeline" -v t="$test" '$2 == p && $4 == t { v[$1 " " $3] = $5; n[$1] = 1 }
-            END { for (i in n) { x = v[i " tinykv"] / v[i " redis"]; if (!lo || x < lo) lo = x; if (x > hi) hi = x }
-                  printf "%.2f-%.2f", lo, hi }' "$results")
-        printf '%-8s %-5s %12.0f %12.0f %8.2f %12s\n' "-P $pipeline" "$test" "$r" "$t" "$(echo "$t / $r" | bc -l)" "$range"
+        ratios=$(awk -v p="$pipeline" -v t="$test" '$2 == p && $4 == t { v[$1 " " $3] = $5; n[$1] = 1 }
+            END { for (i in n) print v[i " tinykv"] / v[i " redis"] }' "$results" | sort -g)
+        range=$(echo "$ratios" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }')
+        middle=$(echo "$ratios" | awk '{ a[NR] = $1 } END { printf "%.2f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+        printf '%-8s %-5s %12.0f %12.0f %8.2f %10s %12s\n' "-P $pipeline" "$test" "$r" "$t" "$(echo "$t / $r" | bc -l)" "$middle" "$range"
     done
 done
