@@ -46,6 +46,9 @@ _tinykv() {
             tinykv,recover)
                 cmd="tinykv__subcmd__recover"
                 ;;
+            tinykv,serve)
+                cmd="tinykv__subcmd__serve"
+                ;;
             tinykv,set)
                 cmd="tinykv__subcmd__set"
                 ;;
@@ -82,6 +85,9 @@ _tinykv() {
             tinykv__subcmd__help,recover)
                 cmd="tinykv__subcmd__help__subcmd__recover"
                 ;;
+            tinykv__subcmd__help,serve)
+                cmd="tinykv__subcmd__help__subcmd__serve"
+                ;;
             tinykv__subcmd__help,set)
                 cmd="tinykv__subcmd__help__subcmd__set"
                 ;;
@@ -95,7 +101,7 @@ _tinykv() {
 
     case "${cmd}" in
         tinykv)
-            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set get del keys dump load compact check recover stats generate help"
+            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set get del keys dump load compact check recover stats serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,7 +327,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__help)
-            opts="set get del keys dump load compact check recover stats generate help"
+            opts="set get del keys dump load compact check recover stats serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -474,6 +480,20 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__help__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -577,6 +597,48 @@ _tinykv() {
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__serve)
+            opts="-d -q -h --listen --requirepass --insecure --max-clients --dir --wait --sync --quiet --bail --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --requirepass)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

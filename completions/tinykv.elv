@@ -41,6 +41,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand check 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)'
             cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
             cand stats 'Print keys, live and dead bytes, files and the last compaction'
+            cand serve 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
             cand generate 'Print the man page or a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -160,6 +161,21 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tinykv;serve'= {
+            cand --listen 'Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)'
+            cand --requirepass 'Clients must AUTH with this password first (needed to listen beyond loopback)'
+            cand --max-clients 'Most clients connected at once; more are refused with an error'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand --insecure 'Listen beyond loopback without a password (only on a network you trust)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'tinykv;generate'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
@@ -182,6 +198,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand check 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)'
             cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
             cand stats 'Print keys, live and dead bytes, files and the last compaction'
+            cand serve 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
             cand generate 'Print the man page or a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -204,6 +221,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;help;recover'= {
         }
         &'tinykv;help;stats'= {
+        }
+        &'tinykv;help;serve'= {
         }
         &'tinykv;help;generate'= {
         }

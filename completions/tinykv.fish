@@ -43,6 +43,7 @@ complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "compact" -d 'Rewrite 
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "check" -d 'Verify every record\'s CRC and every file\'s structure, read-only (exit 1 when damaged)'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "recover" -d 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "stats" -d 'Print keys, live and dead bytes, files and the last compaction'
+complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "serve" -d 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "generate" -d 'Print the man page or a shell completion script'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
@@ -121,6 +122,17 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l json -d 'Print o
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l listen -d 'Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l requirepass -d 'Clients must AUTH with this password first (needed to listen beyond loopback)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l max-clients -d 'Most clients connected at once; more are refused with an error' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
+never\t'Writes are left to the OS and fsynced when tinykv exits'"
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l insecure -d 'Listen beyond loopback without a password (only on a network you trust)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s q -l quiet -d 'No messages on stderr for keys that are not found'
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l bail -d 'In a script, stop at the first line that fails'
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
@@ -128,15 +140,16 @@ never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "set" -d 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "get" -d 'Print the value of each KEY followed by a newline'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "del" -d 'Delete each KEY (exit 1 if any was not set)'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "keys" -d 'List keys, sorted, one a line (escaped as in the tsv dump format)'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "dump" -d 'Write every live pair, sorted by key, to stdout'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "load" -d 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "compact" -d 'Rewrite the live data now; print the bytes before and after and the time taken'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "check" -d 'Verify every record\'s CRC and every file\'s structure, read-only (exit 1 when damaged)'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "recover" -d 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "stats" -d 'Print keys, live and dead bytes, files and the last compaction'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "generate" -d 'Print the man page or a shell completion script'
-complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "set" -d 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "get" -d 'Print the value of each KEY followed by a newline'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "del" -d 'Delete each KEY (exit 1 if any was not set)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "keys" -d 'List keys, sorted, one a line (escaped as in the tsv dump format)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "dump" -d 'Write every live pair, sorted by key, to stdout'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "load" -d 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "compact" -d 'Rewrite the live data now; print the bytes before and after and the time taken'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "check" -d 'Verify every record\'s CRC and every file\'s structure, read-only (exit 1 when damaged)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "recover" -d 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "stats" -d 'Print keys, live and dead bytes, files and the last compaction'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "serve" -d 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "generate" -d 'Print the man page or a shell completion script'
+complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del keys dump load compact check recover stats serve generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

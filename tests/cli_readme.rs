@@ -35,7 +35,7 @@ fn readme_tours_every_command() {
     let readme = read("README.md");
     for command in [
         "set", "get", "del", "keys", "dump", "load", "compact", "check", "recover", "stats",
-        "generate",
+        "generate", "serve",
     ] {
         assert!(
             readme.contains(&format!("tinykv {command}")),

@@ -183,6 +183,38 @@ pub enum Command {
         json: bool,
     },
 
+    /// Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)
+    #[command(
+        long_about = "Serve the database over the Redis protocol (RESP2) to many clients at once.\n\n\
+Any Redis client library, redis-cli and redis-benchmark can talk to it: GET, SET (NX, XX, GET), \
+MGET, MSET (atomic), DEL, EXISTS, KEYS, SCAN (MATCH, COUNT), DBSIZE, FLUSHDB, INFO, PING, ECHO, \
+AUTH, HELLO, SELECT 0, CLIENT, COMMAND, CONFIG GET, QUIT and SHUTDOWN. Every write is answered \
+only once it is on disk (with --sync always); concurrent writers share fsyncs.\n\n\
+The server holds the database lock while it runs, prints the address it listens on to stderr, \
+and on SIGINT or SIGTERM stops accepting, finishes the commands in progress, closes the \
+database and exits 0.",
+        after_help = "Examples:\n  tinykv serve                                  listen on 127.0.0.1:6380\n  tinykv -d /srv/db serve --listen 127.0.0.1:0   any free port (printed on stderr)\n  TINYKV_REQUIREPASS=s3cret tinykv serve --listen 0.0.0.0:6380\n  redis-cli -p 6380 set greeting hello\n  tinykv dump --format resp | redis-cli -p 6380 --pipe"
+    )]
+    Serve {
+        /// Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)
+        #[arg(long, value_name = "ADDR", default_value = crate::cli::serve::DEFAULT_LISTEN)]
+        listen: String,
+        /// Clients must AUTH with this password first (needed to listen beyond loopback)
+        #[arg(
+            long,
+            value_name = "PASSWORD",
+            env = "TINYKV_REQUIREPASS",
+            hide_env_values = true
+        )]
+        requirepass: Option<String>,
+        /// Listen beyond loopback without a password (only on a network you trust)
+        #[arg(long)]
+        insecure: bool,
+        /// Most clients connected at once; more are refused with an error
+        #[arg(long, value_name = "N", default_value_t = 10_000)]
+        max_clients: usize,
+    },
+
     /// Print the man page or a shell completion script
     #[command(
         after_help = "Examples:\n  tinykv generate man > tinykv.1\n  tinykv generate bash > /etc/bash_completion.d/tinykv\n  tinykv generate zsh > ~/.zfunc/_tinykv"

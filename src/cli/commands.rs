@@ -17,7 +17,7 @@ use super::args::Command;
 use super::config::Config;
 use super::exit::Exit;
 use super::output::{self, Progress};
-use super::{database, stats};
+use super::{database, serve, stats};
 use crate::engine::{Db, MAX_VALUE_LEN, RecoverReport};
 use crate::format::{Format, ParseError, Reader, Writer, escape_bytes};
 
@@ -28,6 +28,20 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
     match command {
         Command::Check => return check_dir(config),
         Command::Recover => return recover_dir(config),
+        Command::Serve {
+            listen,
+            requirepass,
+            insecure,
+            max_clients,
+        } => {
+            let args = serve::ServeArgs {
+                listen: listen.clone(),
+                requirepass: requirepass.clone(),
+                insecure: *insecure,
+                max_clients: *max_clients,
+            };
+            return serve::run(config, &args);
+        }
         _ => {}
     }
     let db = database::open(config)?;
@@ -91,7 +105,7 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
             stats::print(&db, *json, &mut out)?;
             Exit::Success
         }
-        Command::Check | Command::Recover | Command::Generate { .. } => {
+        Command::Check | Command::Recover | Command::Serve { .. } | Command::Generate { .. } => {
             unreachable!("handled before the database is opened")
         }
     };

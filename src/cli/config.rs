@@ -131,15 +131,22 @@ impl Config {
         let writes = match &self.mode {
             Mode::Command(c) => matches!(
                 c,
-                Command::Set { .. } | Command::Del { .. } | Command::Load { .. }
+                Command::Set { .. }
+                    | Command::Del { .. }
+                    | Command::Load { .. }
+                    | Command::Serve { .. }
             ),
             Mode::Generate(_) => false,
             Mode::Repl | Mode::Script { .. } => true,
         };
+        // The server compacts in a thread of its own, so that no client's
+        // write ever runs a compaction.
+        let serving = matches!(self.mode, Mode::Command(Command::Serve { .. }));
         // A one-shot command reads each block once or twice: a block cache
         // would cost it more (memory to fault in) than it saves. A session
-        // reads the same blocks again and again.
+        // or a server reads the same blocks again and again.
         let cache_bytes = match &self.mode {
+            _ if serving => Options::default().cache_bytes,
             Mode::Command(_) | Mode::Generate(_) => 0,
             Mode::Repl | Mode::Script { .. } => Options::default().cache_bytes,
         };
@@ -148,6 +155,7 @@ impl Config {
             lock_timeout: self.wait,
             create: writes || self.default_dir,
             cache_bytes,
+            auto_compact: !serving,
             ..Options::default()
         })
     }

@@ -5,7 +5,7 @@
 //! configuration), [`exit`] (exit codes), [`commands`] (one-shot commands),
 //! [`session`] (a REPL or script line), [`repl`], [`script`], [`words`] (the
 //! line splitter), [`output`] (messages and formatting), [`generate`] (man
-//! page and completions).
+//! page and completions), [`serve`] (the Redis-protocol server).
 //!
 //! Invariants: stdout carries only data and replies; every error is printed
 //! once, as one line `tinykv: <what> (<cause>)`, by [`main`]; a closed
@@ -20,6 +20,7 @@ pub mod generate;
 pub mod output;
 pub mod repl;
 pub mod script;
+pub mod serve;
 pub mod session;
 pub mod stats;
 pub mod suggest;

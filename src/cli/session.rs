@@ -74,6 +74,9 @@ impl<'a> Session<'a> {
         };
         first.make_ascii_lowercase();
         let name = String::from_utf8_lossy(first).into_owned();
+        if NOT_IN_SESSIONS.contains(&name.as_str()) {
+            return Err(not_in_sessions(&name));
+        }
         if !command_names().contains(&name) {
             return Err(unknown_command(&name));
         }
@@ -205,6 +208,7 @@ impl<'a> Session<'a> {
                 commands::print_recover(&report, self.db.path(), out)?;
             }
             Command::Generate { what } => generate::generate(what, out)?,
+            Command::Serve { .. } => return Err(not_in_sessions("serve")),
         }
         Ok(())
     }
@@ -217,11 +221,25 @@ impl<'a> Session<'a> {
     }
 }
 
+/// One-shot commands a session refuses: `serve` would need the database
+/// lock the session already holds, and would never return to the prompt.
+const NOT_IN_SESSIONS: [&str; 1] = ["serve"];
+
+fn not_in_sessions(name: &str) -> anyhow::Error {
+    anyhow!(
+        "'{name}' cannot run inside the REPL or a script (this session holds the database \
+         lock); run 'tinykv {name}' from the shell"
+    )
+}
+
 /// Every command name and alias a session accepts, in help order.
 pub fn command_names() -> Vec<String> {
     let cmd = SessionLine::command();
     let mut names = Vec::new();
-    for sub in cmd.get_subcommands() {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !NOT_IN_SESSIONS.contains(&s.get_name()))
+    {
         names.push(sub.get_name().to_owned());
         names.extend(sub.get_all_aliases().map(str::to_owned));
     }
@@ -296,7 +314,10 @@ fn help(command: Option<&str>, human: bool, out: &mut dyn Write) -> Result<()> {
     cmd.build();
     match command {
         None => {
-            for sub in cmd.get_subcommands() {
+            for sub in cmd
+                .get_subcommands()
+                .filter(|s| !NOT_IN_SESSIONS.contains(&s.get_name()))
+            {
                 let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
                 let usage = synopsis(sub.get_name()).unwrap_or_default();
                 let head = format!("{} {usage}", sub.get_name());
@@ -408,6 +429,14 @@ mod tests {
             "the following required arguments were not provided: <KEY>...; try 'help get'"
         );
         assert!(run(&db, Style::Human, "set k").is_err());
+        let err = run(&db, Style::Plain, "serve --listen 127.0.0.1:0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot run inside the REPL or a script"),
+            "{err}"
+        );
+        assert!(!run(&db, Style::Human, "help").unwrap().contains("serve"));
         assert!(run(&db, Style::Human, "set 'k").is_err());
         assert!(run(&db, Style::Human, "help").unwrap().contains("exists"));
         assert!(

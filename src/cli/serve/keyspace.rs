@@ -1,0 +1,333 @@
+//! The commands on keys: GET, SET (NX, XX, GET), SETNX, MGET, MSET, DEL,
+//! EXISTS, TYPE, STRLEN.
+//!
+//! Invariants: a write is answered only once the engine's write returned
+//! (fsynced under `--sync always`); a read and the write that depends on it
+//! (NX, XX, SET … GET, DEL's count) run under the key's stripe held
+//! exclusively, so no other connection's write comes between them; reads of
+//! several keys hold their stripes for reading, so they never see half of an
+//! MSET. A key the engine cannot hold (empty, or over 64 KiB) is simply
+//! absent to a read, and an error to a write. Plain SET and MSET usually do
+//! not come here at all: the connection batches them (see conn.rs) through
+//! [`blind_write`].
+
+use std::collections::BTreeSet;
+
+use super::commands::{Ctx, Flow, wrong_arity};
+use super::stripes::{Held, Mode};
+use crate::engine::{Error, MAX_KEY_LEN, MAX_VALUE_LEN};
+
+/// Whether the engine can hold `key`.
+pub fn valid_key(key: &[u8]) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN
+}
+
+/// The engine's own refusal of `key`, or of `value`.
+pub fn check_pair(key: &[u8], value: &[u8]) -> Result<(), Error> {
+    if !valid_key(key) {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::ValueTooLarge {
+            len: value.len(),
+            max: MAX_VALUE_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// Keys and values to write.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// For a plain `SET k v` or an `MSET`: the pairs to write, which need no
+/// read, so the connection may add them to its batch. `None` for any other
+/// request (SET with options included); `Some(Err(reply))` for a bad one.
+pub fn blind_write(args: &mut [Vec<u8>]) -> Option<Result<Pairs, String>> {
+    let name = &args[0];
+    let pairs = if name.eq_ignore_ascii_case(b"set") && args.len() == 3 {
+        &mut args[1..]
+    } else if name.eq_ignore_ascii_case(b"mset") {
+        if args.len() < 3 || args.len().is_multiple_of(2) {
+            return Some(Err(wrong_arity("mset")));
+        }
+        &mut args[1..]
+    } else {
+        return None;
+    };
+    let mut out = Vec::with_capacity(pairs.len() / 2);
+    for pair in pairs.chunks_exact_mut(2) {
+        if let Err(e) = check_pair(&pair[0], &pair[1]) {
+            return Some(Err(format!("ERR {e}")));
+        }
+        out.push((std::mem::take(&mut pair[0]), std::mem::take(&mut pair[1])));
+    }
+    Some(Ok(out))
+}
+
+/// GET key.
+pub fn get(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    match read(ctx, &args[1]) {
+        Ok(value) => ctx.out.optional_owned(value),
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    if !valid_key(key) {
+        return Ok(None);
+    }
+    ctx.server.db.get(key)
+}
+
+fn contains(ctx: &Ctx<'_>, key: &[u8]) -> Result<bool, Error> {
+    if !valid_key(key) {
+        return Ok(false);
+    }
+    ctx.server.db.contains(key)
+}
+
+/// The options of SET after the key and value.
+#[derive(Debug, Default)]
+struct SetOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+}
+
+fn set_options(args: &[Vec<u8>]) -> Result<SetOptions, &'static str> {
+    let mut o = SetOptions::default();
+    for arg in args {
+        let arg = arg.to_ascii_uppercase();
+        match arg.as_slice() {
+            b"NX" if !o.xx => o.nx = true,
+            b"XX" if !o.nx => o.xx = true,
+            b"GET" => o.get = true,
+            // No key ever has a time to live, so keeping it is a no-op.
+            b"KEEPTTL" => {}
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
+                return Err("ERR tinykv keys do not expire: SET EX/PX/EXAT/PXAT is not supported");
+            }
+            _ => return Err("ERR syntax error"),
+        }
+    }
+    Ok(o)
+}
+
+/// SET key value [NX|XX] [GET] [KEEPTTL].
+pub fn set(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let options = match set_options(&args[3..]) {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.out.error(e);
+            return Flow::Continue;
+        }
+    };
+    let (key, value) = (&args[1], &args[2]);
+    if let Err(e) = check_pair(key, value) {
+        ctx.out.error(&format!("ERR {e}"));
+        return Flow::Continue;
+    }
+    let server = ctx.server;
+    let _held = server.stripes.lock([key.as_slice()], Mode::Exclusive);
+    let old = if options.get {
+        read(ctx, key)
+    } else if options.nx || options.xx {
+        // Only whether it exists matters: a placeholder stands for the value.
+        contains(ctx, key).map(|found| found.then(Vec::new))
+    } else {
+        Ok(None)
+    };
+    let old = match old {
+        Ok(old) => old,
+        Err(e) => {
+            ctx.engine_error(&e);
+            return Flow::Continue;
+        }
+    };
+    let exists = old.is_some();
+    let write = !(options.nx && exists || options.xx && !exists);
+    if write && !ctx.write(vec![(key.clone(), Some(value.clone()))]) {
+        return Flow::Continue;
+    }
+    match (options.get, write) {
+        (true, _) => ctx.out.optional(old.as_deref()),
+        (false, true) => ctx.out.ok(),
+        (false, false) => ctx.out.nil(),
+    }
+    Flow::Continue
+}
+
+/// SETNX key value: 1 when set, 0 when the key existed.
+pub fn setnx(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let (key, value) = (&args[1], &args[2]);
+    if let Err(e) = check_pair(key, value) {
+        ctx.out.error(&format!("ERR {e}"));
+        return Flow::Continue;
+    }
+    let server = ctx.server;
+    let _held = server.stripes.lock([key.as_slice()], Mode::Exclusive);
+    match contains(ctx, key) {
+        Ok(true) => ctx.out.integer(0),
+        Ok(false) => {
+            if ctx.write(vec![(key.clone(), Some(value.clone()))]) {
+                ctx.out.integer(1);
+            }
+        }
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+/// For a read of several keys: their stripes, held for reading, so that no
+/// write to them lands between the first key read and the last.
+fn read_several<'a>(ctx: &Ctx<'a>, keys: &[Vec<u8>]) -> Option<Held<'a>> {
+    let stripes = &ctx.server.stripes;
+    (keys.len() > 1).then(|| stripes.lock(keys.iter().map(Vec::as_slice), Mode::Read))
+}
+
+/// MGET key...: nil for each missing key.
+pub fn mget(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let keys = &args[1..];
+    let _held = read_several(ctx, keys);
+    ctx.out.array(keys.len());
+    for key in keys {
+        match read(ctx, key) {
+            Ok(value) => ctx.out.optional_owned(value),
+            // An array element can be an error: the count stays right.
+            Err(e) => ctx.engine_error(&e),
+        }
+    }
+    Flow::Continue
+}
+
+/// MSET key value [key value...], atomically (when not batched by the connection).
+pub fn mset(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let mut args = args.to_vec();
+    match blind_write(&mut args) {
+        Some(Ok(pairs)) => {
+            let server = ctx.server;
+            let _held = server
+                .stripes
+                .lock(pairs.iter().map(|(k, _)| k.as_slice()), Mode::Write);
+            let ops = pairs.into_iter().map(|(k, v)| (k, Some(v))).collect();
+            if ctx.write(ops) {
+                ctx.out.ok();
+            }
+        }
+        Some(Err(e)) => ctx.out.error(&e),
+        None => ctx.out.error(&wrong_arity("mset")),
+    }
+    Flow::Continue
+}
+
+/// DEL key...: how many existed; all of them go in one atomic batch.
+pub fn del(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let keys: BTreeSet<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
+    let server = ctx.server;
+    let _held = server.stripes.lock(keys.iter().copied(), Mode::Exclusive);
+    let mut ops = Vec::new();
+    for key in keys {
+        match contains(ctx, key) {
+            Ok(true) => ops.push((key.to_vec(), None)),
+            Ok(false) => {}
+            Err(e) => {
+                ctx.engine_error(&e);
+                return Flow::Continue;
+            }
+        }
+    }
+    let n = ops.len() as i64;
+    if ctx.write(ops) {
+        ctx.out.integer(n);
+    }
+    Flow::Continue
+}
+
+/// EXISTS key...: how many of the keys exist (a key named twice counts twice).
+pub fn exists(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let keys = &args[1..];
+    let _held = read_several(ctx, keys);
+    let mut n = 0;
+    for key in keys {
+        match contains(ctx, key) {
+            Ok(found) => n += i64::from(found),
+            Err(e) => {
+                ctx.engine_error(&e);
+                return Flow::Continue;
+            }
+        }
+    }
+    ctx.out.integer(n);
+    Flow::Continue
+}
+
+/// TYPE key: `string`, or `none`.
+pub fn type_of(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    match contains(ctx, &args[1]) {
+        Ok(found) => ctx.out.simple(if found { "string" } else { "none" }),
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+/// STRLEN key: the value's length, 0 when missing.
+pub fn strlen(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    match read(ctx, &args[1]) {
+        Ok(value) => ctx.out.integer(value.map_or(0, |v| v.len() as i64)),
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&[u8]]) -> Vec<Vec<u8>> {
+        list.iter().map(|a| a.to_vec()).collect()
+    }
+
+    #[test]
+    fn blind_writes_are_plain_set_and_mset() {
+        let mut a = args(&[b"SET", b"k", b"v"]);
+        assert_eq!(
+            blind_write(&mut a).unwrap().unwrap(),
+            vec![(b"k".to_vec(), b"v".to_vec())]
+        );
+        let mut a = args(&[b"mset", b"a", b"1", b"b", b"2"]);
+        assert_eq!(blind_write(&mut a).unwrap().unwrap().len(), 2);
+        assert!(blind_write(&mut args(&[b"SET", b"k", b"v", b"NX"])).is_none());
+        assert!(blind_write(&mut args(&[b"GET", b"k"])).is_none());
+        let e = blind_write(&mut args(&[b"MSET", b"a"]))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e, "ERR wrong number of arguments for 'mset' command");
+        let e = blind_write(&mut args(&[b"SET", b"", b"v"]))
+            .unwrap()
+            .unwrap_err();
+        assert!(e.contains("keys must be 1 to 65536 bytes"), "{e}");
+    }
+
+    #[test]
+    fn set_options_parse_like_redis() {
+        assert!(set_options(&args(&[b"nx", b"GET"])).unwrap().nx);
+        assert!(set_options(&args(&[b"KEEPTTL"])).is_ok());
+        assert_eq!(
+            set_options(&args(&[b"NX", b"XX"])).err(),
+            Some("ERR syntax error")
+        );
+        assert!(
+            set_options(&args(&[b"EX", b"10"]))
+                .unwrap_err()
+                .contains("expire")
+        );
+        assert_eq!(
+            set_options(&args(&[b"BOGUS"])).err(),
+            Some("ERR syntax error")
+        );
+    }
+}

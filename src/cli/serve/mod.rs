@@ -1,0 +1,242 @@
+//! `tinykv serve`: the database over the Redis protocol (RESP2), to many
+//! clients at once.
+//!
+//! Threads: one event loop (mio's epoll) reads, parses and answers every
+//! connection, runs the commands that cannot wait (GET, PING, …), and
+//! writes each turn's plain SETs and MSETs as one engine batch with one
+//! fsync, as Redis does; one writer thread (the committer) writes for the
+//! workers, and for the loop while a compaction runs; [`workers::WORKERS`]
+//! worker threads run what may wait for a lock or an fsync, or walks every
+//! key (SET NX, DEL, SCAN, …); one thread compacts in the background; one
+//! receives signals. Not tokio: the engine is synchronous and a write
+//! blocks until its fsync, so an async runtime would hand writes to a
+//! blocking pool anyway; the loop and the few threads around it are small
+//! enough to own, and mio is the part of tokio that matters here. Not a
+//! thread per connection either (the first version): it cost a context
+//! switch per request, and another per write, which capped SET at about
+//! 0.7× Redis (see reactor.rs).
+//!
+//! The files: [`listen`] (addresses and their policy), [`shutdown`]
+//! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
+//! [`conn`] (one connection), [`resp`] (the request parser), [`inline`]
+//! (inline commands), [`reply`]
+//! (replies), [`commands`] (the table and checks), [`keyspace`], [`walk`],
+//! [`admin`] and [`info`] (the commands), [`workers`], [`committer`] (the
+//! writer thread), [`stripes`] (key locks), [`cursors`] (SCAN cursors),
+//! [`glob`] (patterns), [`compactor`] (background compaction), [`budget`]
+//! (request memory).
+//!
+//! Invariants: the database lock is held from before the address is
+//! announced until after the last reply is sent; the announcement
+//! (`tinykv: serving DIR on ADDR`, on stderr) names the address actually
+//! bound, so `--listen 127.0.0.1:0` can be used and read back; on shutdown
+//! the server stops accepting first, then lets every connection finish,
+//! then stops the workers, the writer and compaction, then closes the
+//! database, and exits 0.
+
+mod admin;
+mod budget;
+mod clients;
+mod commands;
+mod committer;
+mod compactor;
+mod conn;
+mod cursors;
+mod glob;
+mod info;
+mod inline;
+mod keyspace;
+mod listen;
+mod reactor;
+mod reply;
+mod resp;
+mod shutdown;
+mod stripes;
+mod walk;
+mod workers;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, Result};
+
+use super::config::Config;
+use super::exit::Exit;
+use super::{database, output};
+use crate::engine::{Db, SyncMode};
+
+pub use listen::DEFAULT as DEFAULT_LISTEN;
+
+/// What `tinykv serve` was asked for.
+#[derive(Clone, Debug)]
+pub struct ServeArgs {
+    /// `--listen`.
+    pub listen: String,
+    /// `--requirepass`.
+    pub requirepass: Option<String>,
+    /// `--insecure`.
+    pub insecure: bool,
+    /// `--max-clients`.
+    pub max_clients: usize,
+}
+
+/// Settings fixed for the server's life.
+#[derive(Debug)]
+pub struct Settings {
+    /// The password clients must AUTH with, if any.
+    pub requirepass: Option<Vec<u8>>,
+    /// When writes reach the disk.
+    pub sync: SyncMode,
+    /// The address bound.
+    pub bound: SocketAddr,
+}
+
+/// What every connection shares.
+pub struct Server {
+    /// The database.
+    pub db: Db,
+    /// Fixed settings.
+    pub settings: Settings,
+    /// Key locks.
+    pub stripes: stripes::Stripes,
+    /// SCAN cursors.
+    pub cursors: cursors::Cursors,
+    /// Connected clients.
+    pub clients: clients::Clients,
+    /// The one writer.
+    pub committer: committer::Committer,
+    /// The worker threads' queue.
+    pub workers: workers::Workers,
+    /// Background compaction.
+    pub compactor: compactor::Compactor,
+    /// The stop switch.
+    pub shutdown: Arc<shutdown::Shutdown>,
+    /// Memory for requests in progress.
+    pub budget: budget::Budget,
+    /// When the server started.
+    pub started: Instant,
+    /// The same, by the wall clock.
+    pub started_at: SystemTime,
+    /// Commands run.
+    pub commands: AtomicU64,
+    /// The last engine error logged, so a poisoned handle logs once.
+    last_error: Mutex<String>,
+}
+
+impl Server {
+    /// One line on stderr for an engine failure, not repeated while the same
+    /// failure keeps coming back (a poisoned handle refuses every write).
+    pub fn log_engine_error(&self, text: &str) {
+        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        if *last != text {
+            output::message(&format!("serve: {text}"));
+            text.clone_into(&mut last);
+        }
+    }
+}
+
+/// Runs the server until SIGINT, SIGTERM or SHUTDOWN.
+pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
+    let addrs = listen::resolve(&args.listen, args.requirepass.is_some(), args.insecure)?;
+    if args.max_clients == 0 {
+        anyhow::bail!("--max-clients must be at least 1");
+    }
+    let limits = std::fs::read_to_string("/proc/self/limits").ok();
+    let (max_clients, warning) = clients::effective_max(args.max_clients, limits.as_deref());
+    if let Some(warning) = warning {
+        output::message(&warning);
+    }
+    let db = database::open(config)?;
+    let listener = match TcpListener::bind(&addrs[..]) {
+        Ok(l) => l,
+        Err(e) => {
+            database::close(db)?;
+            return Err(e).with_context(|| format!("cannot listen on {}", args.listen));
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let poll = mio::Poll::new().context("cannot start the event loop")?;
+    let mailbox = Arc::new(reactor::Mailbox::new(&poll).context("cannot start the event loop")?);
+    let shutdown = Arc::new(shutdown::Shutdown::new(Arc::clone(&mailbox)));
+    let signals = shutdown::SignalThread::start(Arc::clone(&shutdown))?;
+    let server = Server {
+        db,
+        settings: Settings {
+            requirepass: args.requirepass.clone().map(String::into_bytes),
+            sync: config.sync,
+            bound,
+        },
+        stripes: Default::default(),
+        cursors: Default::default(),
+        clients: clients::Clients::new(max_clients),
+        committer: Default::default(),
+        workers: Default::default(),
+        compactor: Default::default(),
+        shutdown,
+        budget: Default::default(),
+        started: Instant::now(),
+        started_at: SystemTime::now(),
+        commands: AtomicU64::new(0),
+        last_error: Mutex::default(),
+    };
+    output::message(&format!(
+        "serving {} on {bound}",
+        server.db.path().display()
+    ));
+    let served = serve(&server, poll, &mailbox, listener);
+    signals.stop();
+    if let Err(e) = served {
+        let _ = database::close(server.db);
+        return Err(e);
+    }
+    database::close(server.db)?;
+    output::message("serve: stopped; the database is closed");
+    Ok(Exit::Success)
+}
+
+/// Starts the threads, runs the event loop on this one until shutdown, and
+/// stops the threads in order.
+fn serve(
+    server: &Server,
+    poll: mio::Poll,
+    mailbox: &reactor::Mailbox,
+    listener: TcpListener,
+) -> Result<()> {
+    thread::scope(|scope| {
+        let started = spawn(scope, "writer", || {
+            server
+                .committer
+                .run(&server.db, mailbox, |e| server.log_engine_error(e))
+        })
+        .and_then(|()| {
+            (0..workers::WORKERS)
+                .try_for_each(|_| spawn(scope, "worker", || server.workers.run(server, mailbox)))
+        })
+        .and_then(|()| spawn(scope, "compaction", || server.compactor.run(&server.db)));
+        let result = started.and_then(|()| {
+            reactor::run(server, poll, mailbox, listener).context("the event loop failed")
+        });
+        // Workers first: they may still hand the writer a write.
+        server.workers.stop();
+        server.committer.stop();
+        server.compactor.stop();
+        result
+    })
+}
+
+fn spawn<'scope>(
+    scope: &'scope thread::Scope<'scope, '_>,
+    name: &str,
+    body: impl FnOnce() + Send + 'scope,
+) -> Result<()> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(scope, body)
+        .map(drop)
+        .with_context(|| format!("cannot start the {name} thread"))
+}

@@ -1,0 +1,271 @@
+//! RESP2 replies: [`Output`] encodes them into a connection's queue of
+//! bytes to send, and sends as much of the queue as the socket takes.
+//!
+//! Invariants: replies leave in the order they were encoded, whole (a
+//! partial send resumes where it stopped); an error or status reply is one
+//! line (any CR or LF in its text becomes a space), so a message can never
+//! break the framing. A large value is queued as its own buffer, moved when
+//! the caller owns it, never copied into a growing reply buffer.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+
+/// A value at least this long is queued as a buffer of its own.
+const OWN_CHUNK_AT: usize = 64 * 1024;
+
+/// Replies not yet sent.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Small replies being gathered.
+    buf: Vec<u8>,
+    /// Buffers to send, in order.
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of the front buffer already sent.
+    sent: usize,
+    /// Bytes in `queue`, the sent part of the front included.
+    queued: usize,
+}
+
+impl Output {
+    /// No replies yet.
+    pub fn new() -> Output {
+        Output::default()
+    }
+
+    /// `+text`.
+    pub fn simple(&mut self, text: &str) {
+        self.buf.push(b'+');
+        self.line(text.as_bytes());
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// `-text`: `text` starts with its code (`ERR`, `NOAUTH`, …).
+    pub fn error(&mut self, text: &str) {
+        self.buf.push(b'-');
+        self.line(text.as_bytes());
+    }
+
+    /// `:n`.
+    pub fn integer(&mut self, n: i64) {
+        self.buf.push(b':');
+        self.number(n);
+    }
+
+    /// `$-1`: a missing value.
+    pub fn nil(&mut self) {
+        self.buf.extend_from_slice(b"$-1\r\n");
+    }
+
+    /// `*n`: an array of `n` replies follows.
+    pub fn array(&mut self, n: usize) {
+        self.buf.push(b'*');
+        self.number(n as i64);
+    }
+
+    /// `$len` and the bytes: binary-safe.
+    pub fn bulk(&mut self, bytes: &[u8]) {
+        self.bulk_header(bytes.len());
+        if bytes.len() >= OWN_CHUNK_AT {
+            self.push_chunk(bytes.to_vec());
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string the caller owns: a large one is moved, not copied.
+    pub fn bulk_owned(&mut self, bytes: Vec<u8>) {
+        self.bulk_header(bytes.len());
+        if bytes.len() >= OWN_CHUNK_AT {
+            self.push_chunk(bytes);
+        } else {
+            self.buf.extend_from_slice(&bytes);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string or nil.
+    pub fn optional(&mut self, value: Option<&[u8]>) {
+        match value {
+            Some(v) => self.bulk(v),
+            None => self.nil(),
+        }
+    }
+
+    /// An owned bulk string or nil.
+    pub fn optional_owned(&mut self, value: Option<Vec<u8>>) {
+        match value {
+            Some(v) => self.bulk_owned(v),
+            None => self.nil(),
+        }
+    }
+
+    /// Bytes of replies not yet sent.
+    pub fn pending(&self) -> usize {
+        self.buf.len() + self.queued - self.sent
+    }
+
+    /// Queues every reply of `other` after these.
+    pub fn append(&mut self, mut other: Output) {
+        other.seal();
+        if other.queue.is_empty() {
+            return;
+        }
+        self.seal();
+        if other.sent > 0 {
+            if let Some(front) = other.queue.front_mut() {
+                front.drain(..other.sent);
+            }
+            other.queued -= other.sent;
+        }
+        self.queued += other.queued;
+        self.queue.extend(other.queue);
+    }
+
+    /// Sends what `sink` takes without blocking; `Ok` when everything was
+    /// sent or the socket is full (then [`Output::pending`] is not zero).
+    pub fn send(&mut self, sink: &mut impl Write) -> io::Result<()> {
+        self.seal();
+        while let Some(front) = self.queue.front() {
+            match sink.write(&front[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.sent += n;
+                    if self.sent == front.len() {
+                        self.queued -= front.len();
+                        self.sent = 0;
+                        self.queue.pop_front();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the gathered small replies to the queue.
+    fn seal(&mut self) {
+        if !self.buf.is_empty() {
+            let buf = std::mem::take(&mut self.buf);
+            self.queued += buf.len();
+            self.queue.push_back(buf);
+        }
+    }
+
+    fn push_chunk(&mut self, chunk: Vec<u8>) {
+        self.seal();
+        self.queued += chunk.len();
+        self.queue.push_back(chunk);
+    }
+
+    fn bulk_header(&mut self, len: usize) {
+        self.buf.push(b'$');
+        self.number(len as i64);
+    }
+
+    /// `text` as the rest of a one-line reply, CR and LF turned to spaces.
+    fn line(&mut self, text: &[u8]) {
+        self.buf.extend(
+            text.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    fn number(&mut self, n: i64) {
+        let _ = write!(self.buf, "{n}\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(out: &mut Output) -> Vec<u8> {
+        let mut sink = Vec::new();
+        out.send(&mut sink).unwrap();
+        assert_eq!(out.pending(), 0);
+        sink
+    }
+
+    #[test]
+    fn encodes_every_kind() {
+        let mut out = Output::new();
+        out.ok();
+        out.simple("PONG");
+        out.error("ERR two\r\nlines");
+        out.integer(-3);
+        out.nil();
+        out.array(2);
+        out.bulk(b"a\r\nb");
+        out.optional(None);
+        assert_eq!(
+            sent(&mut out),
+            b"+OK\r\n+PONG\r\n-ERR two  lines\r\n:-3\r\n$-1\r\n*2\r\n$4\r\na\r\nb\r\n$-1\r\n"
+        );
+    }
+
+    #[test]
+    fn large_values_are_queued_whole_and_in_order() {
+        let mut out = Output::new();
+        out.simple("first");
+        out.bulk_owned(vec![7u8; OWN_CHUNK_AT]);
+        out.simple("last");
+        let mut other = Output::new();
+        other.bulk(&vec![8u8; OWN_CHUNK_AT]);
+        out.append(other);
+        let bytes = sent(&mut out);
+        let header = format!("+first\r\n${OWN_CHUNK_AT}\r\n");
+        assert!(bytes.starts_with(header.as_bytes()));
+        let middle = header.len() + OWN_CHUNK_AT;
+        assert_eq!(&bytes[middle..middle + 9], b"\r\n+last\r\n");
+        assert!(bytes.ends_with(b"\x08\r\n"));
+    }
+
+    /// A socket that takes `room` bytes, then would block.
+    struct Full {
+        got: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.room);
+            self.got.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_socket_resumes_where_it_stopped() {
+        let mut out = Output::new();
+        out.bulk(b"hello");
+        out.ok();
+        let mut sink = Full {
+            got: Vec::new(),
+            room: 4,
+        };
+        out.send(&mut sink).unwrap();
+        assert_eq!(out.pending(), 12);
+        // What was half sent moves along with a later append.
+        let mut later = Output::new();
+        later.append(out);
+        later.integer(1);
+        sink.room = 100;
+        later.send(&mut sink).unwrap();
+        assert_eq!(sink.got, b"$5\r\nhello\r\n+OK\r\n:1\r\n");
+    }
+}

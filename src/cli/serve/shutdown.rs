@@ -1,0 +1,99 @@
+//! Graceful shutdown: SIGINT, SIGTERM or the SHUTDOWN command make the
+//! server stop accepting, let every connection finish the commands it has
+//! read (their replies included), stop the compaction thread, and close the
+//! database, which flushes it and releases its lock.
+//!
+//! [`Shutdown::trigger`] sets the flag and wakes the event loop through its
+//! mailbox; the loop sees the flag and stops. Signals are received by a
+//! thread of their own (signal-hook's iterator: the handler
+//! only writes to a pipe; everything else runs on a normal thread), which
+//! calls the same trigger. A second signal while stopping exits at once:
+//! the impatient user's Ctrl-C twice. Every acknowledged write is already
+//! durable under `--sync always`, so that loses nothing acknowledged.
+//!
+//! Invariant: the trigger acts once; later calls do nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::{Handle, Signals};
+
+use super::reactor::Mailbox;
+use crate::cli::output;
+
+/// The server's stop switch.
+pub struct Shutdown {
+    stopping: AtomicBool,
+    mailbox: Arc<Mailbox>,
+}
+
+impl Shutdown {
+    /// A switch for the event loop that `mailbox` wakes.
+    pub fn new(mailbox: Arc<Mailbox>) -> Shutdown {
+        Shutdown {
+            stopping: AtomicBool::new(false),
+            mailbox,
+        }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Begins shutdown (once), saying why on stderr.
+    pub fn trigger(&self, why: &str) {
+        if self.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        output::message(&format!(
+            "serve: {why}: shutting down (finishing the commands in progress)"
+        ));
+        self.mailbox.wake();
+    }
+}
+
+/// The thread that turns SIGINT and SIGTERM into [`Shutdown::trigger`].
+pub struct SignalThread {
+    handle: Handle,
+    thread: JoinHandle<()>,
+}
+
+impl SignalThread {
+    /// Starts listening for the signals; until [`SignalThread::stop`] they
+    /// no longer kill the process.
+    pub fn start(shutdown: Arc<Shutdown>) -> Result<SignalThread> {
+        let mut signals =
+            Signals::new([SIGINT, SIGTERM]).context("cannot install the signal handlers")?;
+        let handle = signals.handle();
+        let thread = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    let name = if signal == SIGINT {
+                        "SIGINT"
+                    } else {
+                        "SIGTERM"
+                    };
+                    if shutdown.is_stopping() {
+                        output::message(&format!(
+                            "serve: {name} again: exiting now, without waiting"
+                        ));
+                        std::process::exit(2);
+                    }
+                    shutdown.trigger(name);
+                }
+            })
+            .context("cannot start the signal thread")?;
+        Ok(SignalThread { handle, thread })
+    }
+
+    /// Stops listening and ends the thread.
+    pub fn stop(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
+}

@@ -1,0 +1,149 @@
+//! The commands that walk the keys: SCAN, KEYS, DBSIZE, FLUSHDB.
+//!
+//! SCAN resumes a sorted walk strictly after the last key it examined (the
+//! engine's `keys(prefix).after(key)`), through the server's cursor table,
+//! so it has Redis's guarantee: every key present for the whole scan is
+//! returned, and never twice, whatever is written meanwhile. COUNT is, as in
+//! Redis, how many keys to examine, not how many to return. A MATCH pattern
+//! with a literal prefix walks only the keys with that prefix.
+//!
+//! Invariants: KEYS, DBSIZE and SCAN hold no lock (the engine's walk is not
+//! a snapshot, like Redis's SCAN); FLUSHDB holds every stripe exclusively,
+//! so no write of another connection lands between its walk and its commit,
+//! and its deletions are one atomic batch streamed to the log.
+
+use super::commands::{Ctx, Flow};
+use super::glob::Pattern;
+use super::resp::parse_int;
+
+/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
+pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let Some(cursor) = std::str::from_utf8(&args[1])
+        .ok()
+        .and_then(|c| c.parse::<u64>().ok())
+    else {
+        ctx.out.error("ERR invalid cursor");
+        return Flow::Continue;
+    };
+    let (mut pattern, mut count, mut strings) = (None, 10, true);
+    let mut options = args[2..].chunks(2);
+    for option in options.by_ref() {
+        let [name, value] = option else {
+            return ctx.syntax_error();
+        };
+        match name.to_ascii_uppercase().as_slice() {
+            b"MATCH" => pattern = Some(Pattern::new(value)),
+            b"COUNT" => match parse_int(value) {
+                Some(n) if n >= 1 => count = n as usize,
+                _ => return ctx.syntax_error(),
+            },
+            // Every tinykv value is a string.
+            b"TYPE" => strings = value.eq_ignore_ascii_case(b"string"),
+            _ => return ctx.syntax_error(),
+        }
+    }
+    let server = ctx.server;
+    let after = match cursor {
+        0 => None,
+        id => match server.cursors.resume(id) {
+            Some(key) => Some(key),
+            None => {
+                ctx.out
+                    .error("ERR invalid cursor (unknown or expired; start the scan again from 0)");
+                return Flow::Continue;
+            }
+        },
+    };
+    let pattern = pattern.filter(|p| !p.matches_all());
+    let prefix = pattern.as_ref().map_or(&[][..], Pattern::prefix);
+    let mut walk = server.db.keys(prefix);
+    if let Some(key) = &after {
+        walk = walk.after(key);
+    }
+    let (mut found, mut last, mut examined) = (Vec::new(), None, 0);
+    for key in walk.by_ref() {
+        let key = match key {
+            Ok(k) => k,
+            Err(e) => {
+                ctx.engine_error(&e);
+                return Flow::Continue;
+            }
+        };
+        examined += 1;
+        if strings && pattern.as_ref().is_none_or(|p| p.matches(&key)) {
+            found.push(key.clone());
+        }
+        if examined == count {
+            last = Some(key);
+            break;
+        }
+    }
+    let next = match last {
+        Some(key) => server.cursors.save(key).to_string(),
+        None => "0".to_owned(),
+    };
+    ctx.out.array(2);
+    ctx.out.bulk(next.as_bytes());
+    ctx.out.array(found.len());
+    for key in &found {
+        ctx.out.bulk(key);
+    }
+    Flow::Continue
+}
+
+/// KEYS pattern: every matching key, sorted.
+pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let pattern = Pattern::new(&args[1]);
+    let all = pattern.matches_all();
+    let mut found = Vec::new();
+    for key in ctx.server.db.keys(pattern.prefix()) {
+        match key {
+            Ok(key) if all || pattern.matches(&key) => found.push(key),
+            Ok(_) => {}
+            Err(e) => {
+                ctx.engine_error(&e);
+                return Flow::Continue;
+            }
+        }
+    }
+    ctx.out.array(found.len());
+    for key in &found {
+        ctx.out.bulk(key);
+    }
+    Flow::Continue
+}
+
+/// DBSIZE: the number of keys (a walk of every key).
+pub fn dbsize(ctx: &mut Ctx<'_>, _args: &[Vec<u8>]) -> Flow {
+    match ctx.server.db.len() {
+        Ok(n) => ctx.out.integer(n as i64),
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+/// FLUSHDB / FLUSHALL [ASYNC|SYNC]: deletes every key, atomically.
+pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    match args.get(1..).unwrap_or_default() {
+        [] => {}
+        [mode] if mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async") => {}
+        _ => return ctx.syntax_error(),
+    }
+    let server = ctx.server;
+    let _all = server.stripes.lock_all();
+    let result = (|| {
+        let mut batch = server.db.batch_writer()?;
+        for key in server.db.keys(b"") {
+            batch.delete(&key?)?;
+        }
+        batch.commit()
+    })();
+    match result {
+        Ok(()) => {
+            server.compactor.note_write();
+            ctx.out.ok();
+        }
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
