@@ -115,3 +115,28 @@ fn compaction_due_follows_the_threshold() {
     db.compact().unwrap();
     assert!(!db.compaction_due(), "a compacted database is not due");
 }
+
+#[test]
+fn write_would_seal_follows_the_active_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = Options {
+        segment_size: 4096,
+        auto_compact: false,
+        ..real_options()
+    };
+    let db = Db::open(tmp.path(), opts).unwrap();
+    assert!(!db.write_would_seal(100));
+    assert!(db.write_would_seal(5000));
+    // Fill the log to just short of a seal: a small write would not seal,
+    // one that reaches the segment size would.
+    let mut n = 0;
+    while !db.write_would_seal(300) {
+        db.set(format!("k{n:04}").as_bytes(), &[b'v'; 200]).unwrap();
+        n += 1;
+        assert!(n < 100, "the log never filled");
+    }
+    assert!(!db.write_would_seal(10));
+    // Writing past the size seals, and the new log is empty again.
+    db.set(b"big", &[b'x'; 600]).unwrap();
+    assert!(!db.write_would_seal(300));
+}

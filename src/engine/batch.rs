@@ -169,6 +169,7 @@ impl BatchWriter<'_> {
             return Err(e);
         }
         w.wal_len = self.base + self.written;
+        db.publish_len(&w);
         self.written = 0;
         if self.was_empty {
             w.base_live = w.wal_len;

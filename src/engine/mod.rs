@@ -335,6 +335,9 @@ pub struct Db {
     queue_cv: Condvar,
     /// Serialises index healing (see heal.rs).
     heal_lock: Mutex<()>,
+    /// The active log's length, published by the writer for
+    /// [`Db::write_would_seal`], which must not wait for the writer lock.
+    log_len: std::sync::atomic::AtomicU64,
     report: OpenReport,
 }
 
@@ -510,6 +513,16 @@ impl Db {
         self.total_bytes(&w) >= self.compaction_threshold(&w)
     }
 
+    /// Whether about `bytes` more written now would fill the active log, so
+    /// that the write also seals it (and writes its index: milliseconds
+    /// rather than microseconds). Lock-free, and never waits for a write in
+    /// progress: an event loop asks it to decide whether to write a round
+    /// itself or hand it to a thread that may wait.
+    pub fn write_would_seal(&self, bytes: u64) -> bool {
+        let len = self.log_len.load(std::sync::atomic::Ordering::Relaxed);
+        len.saturating_add(bytes) >= self.opts.segment_size
+    }
+
     /// Makes every acknowledged write durable (a no-op under [`SyncMode::Always`]).
     pub fn flush(&self) -> Result<()> {
         let mut w = self.lock_writer();
@@ -583,6 +596,7 @@ impl Db {
         state.generation = st.generation + 1;
         *st = state;
         *w = writer;
+        self.publish_len(&w);
         Ok(report)
     }
 
@@ -597,6 +611,12 @@ impl Db {
     /// `lost+found/`), and rebuilds every index. Takes the lock.
     pub fn recover_dir(dir: impl AsRef<Path>, options: &Options) -> Result<RecoverReport> {
         recovery::recover_dir(dir.as_ref(), options)
+    }
+
+    /// Publishes the active log's length for [`Db::write_would_seal`].
+    fn publish_len(&self, w: &Writer) {
+        self.log_len
+            .store(w.wal_len, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {

@@ -100,7 +100,9 @@ pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
     let lock = lock::acquire(storage, dir, opts.lock_timeout)?;
     let mut report = OpenReport::default();
     let (state, writer) = load(storage, dir, &mut report)?;
+    let log_len = std::sync::atomic::AtomicU64::new(writer.wal_len);
     Ok(Db {
+        log_len,
         dir: dir.to_owned(),
         wal_path: dir.join(WAL),
         _lock: lock,

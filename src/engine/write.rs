@@ -129,6 +129,7 @@ impl Db {
             return spread(tickets, e);
         }
         w.wal_len += buf.len() as u64;
+        self.publish_len(&w);
         w.order = order;
         {
             let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
@@ -271,6 +272,7 @@ impl Db {
         }
         w.wal = new_wal;
         w.wal_len = FILE_HEADER_LEN as u64;
+        self.publish_len(w);
         w.order = LogOrder::default();
         w.next_id = id + 1;
         Ok(())

@@ -51,8 +51,9 @@ const LISTENER: Token = Token(usize::MAX - 1);
 const WAKE: Token = Token(usize::MAX);
 /// A round of at most this many bytes is written by the loop itself;
 /// larger ones (pipelined bulk writes, where the hand-off costs nothing
-/// that matters and a seal of the active log is likeliest) go to the
-/// writer thread, so the loop keeps answering reads meanwhile.
+/// that matters), and any round that would seal the active log
+/// ([`Db::write_would_seal`](crate::engine::Db::write_would_seal)), go to
+/// the writer thread, so the loop keeps answering reads meanwhile.
 const INLINE_ROUND: usize = 256 * 1024;
 /// How long shutdown waits for a client to take its last replies.
 pub const LAST_WRITE: Duration = Duration::from_secs(10);
@@ -256,8 +257,12 @@ pub fn run(
             .flat_map(|(ops, _)| ops)
             .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
             .sum();
+        // A round that would fill the active log seals it too (its index is
+        // written then): that one goes to the writer thread as well.
+        let seals = server.db.write_would_seal(2 * bytes as u64 + 64 * 1024);
         if !writes.is_empty()
             && bytes <= INLINE_ROUND
+            && !seals
             && let Some(_no_compaction) = server.compactor.not_running()
         {
             write_round(server, &mut lp, &mut slab, std::mem::take(&mut writes));
