@@ -443,6 +443,71 @@ impl Db {
         ))
     }
 
+    /// The values of `keys`, all read at one moment: no write lands between
+    /// two of them, so an atomic batch is seen whole or not at all (what a
+    /// server's MGET needs, without locking the keys against writers).
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        Ok(self
+            .find_many(keys, true)?
+            .into_iter()
+            .map(Found::into_value)
+            .collect())
+    }
+
+    /// Whether each of `keys` is set, all at one moment (see [`Db::get_many`]).
+    pub fn contains_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
+        Ok(self
+            .find_many(keys, false)?
+            .into_iter()
+            .map(|f| matches!(f, Found::Live(_)))
+            .collect())
+    }
+
+    /// Looks every key up under one hold of the state's read lock. Damage
+    /// found on the way is healed without the lock (one key at a time, as a
+    /// get does), and then the whole lookup is done again, so the answer is
+    /// still one moment's.
+    fn find_many(&self, keys: &[&[u8]], want_value: bool) -> Result<Vec<Found>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        for attempt in 0.. {
+            let damaged = {
+                let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+                let mut found = Vec::with_capacity(keys.len());
+                let mut damaged = None;
+                for key in keys {
+                    let f = match st.mem.get(*key) {
+                        Some(slot) if slot.delete => Found::Deleted,
+                        Some(_) if !want_value => Found::Live(None),
+                        Some(slot) => Found::Live(log::read_value(
+                            &*st.wal,
+                            &self.wal_path,
+                            slot.offset,
+                            slot.len,
+                            key,
+                        )?),
+                        None => match segment::find(&st.segments, key, want_value) {
+                            Err(Error::Corrupt { .. }) if attempt < 3 => {
+                                damaged = Some((Arc::clone(&st.segments), *key));
+                                break;
+                            }
+                            other => other?,
+                        },
+                    };
+                    found.push(f);
+                }
+                match damaged {
+                    None => return Ok(found),
+                    Some(d) => d,
+                }
+            };
+            let (segments, key) = damaged;
+            self.find_in_segments(&segments, key, want_value)?;
+        }
+        unreachable!("the loop returns")
+    }
+
     /// Sets `key` to `value`.
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
@@ -549,9 +614,11 @@ impl Db {
             keys += 1;
             live_bytes += u64::from(len);
         }
-        let w = self.lock_writer();
+        // Not the writer lock: a compaction holds it throughout, and sizes
+        // need not wait for one.
+        let wal_len = self.log_len.load(std::sync::atomic::Ordering::Relaxed);
         let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let log_bytes: u64 = st.segments.iter().map(|s| s.log_len).sum::<u64>() + w.wal_len;
+        let log_bytes: u64 = st.segments.iter().map(|s| s.log_len).sum::<u64>() + wal_len;
         let index_bytes: u64 = st.segments.iter().map(|s| s.index_len()).sum();
         let headers = (st.segments.len() as u64 + 1) * record::FILE_HEADER_LEN as u64;
         let total_bytes = log_bytes + index_bytes;
@@ -562,9 +629,9 @@ impl Db {
             dead_bytes: log_bytes.saturating_sub(live_bytes + headers),
             overhead_bytes: index_bytes + headers,
             segments: st.segments.len() as u64,
-            wal_bytes: w.wal_len,
+            wal_bytes: wal_len,
             files: st.segments.len() as u64 * 2 + 1,
-            last_compaction: w.last_compaction,
+            last_compaction: open::compaction_base(&st.segments).1,
         })
     }
 

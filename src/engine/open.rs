@@ -164,7 +164,7 @@ pub(super) fn load(
 /// The compaction base (the size after the newest compaction, or the size of
 /// a bulk load into an empty database) and when compaction last ran: each
 /// sealed segment's footer carries both forward, so the newest one knows.
-fn compaction_base(segments: &[Arc<Segment>]) -> (u64, Option<SystemTime>) {
+pub(super) fn compaction_base(segments: &[Arc<Segment>]) -> (u64, Option<SystemTime>) {
     segments.last().map_or((0, None), |s| {
         let f = &s.index.footer;
         let when = (f.compacted_at != 0)
