@@ -78,3 +78,52 @@ fn failed_compaction_output_poisons() {
         assert!(hit, "{op:?}: no fault landed on a compaction output");
     }
 }
+
+/// Under `SyncMode::Never` a write is not fsynced, so when the seal it
+/// triggers fails to fsync (the first fsync that write ever gets), the write
+/// must fail too: never success after a failed fsync (review finding).
+#[test]
+fn a_failed_seal_fsync_under_sync_never_fails_the_write() {
+    for batched in [false, true] {
+        let sim = SimStorage::new(7);
+        let mut opts = sim_options(&sim);
+        opts.sync = tinykv::SyncMode::Never;
+        opts.auto_compact = false;
+        let db = Db::open(DIR, opts).unwrap();
+        sim.inject(Fault {
+            op: FaultOp::Sync,
+            nth: 1,
+            kind: FaultKind::Eio,
+            persistent: true,
+        });
+        // Writes until one fills the log (4 KiB segments): that one seals.
+        let mut failed = None;
+        for i in 0..100u64 {
+            let k = format!("k{i:02}").into_bytes();
+            let r = if batched {
+                let mut b = tinykv::Batch::new();
+                b.set(k.clone(), value_for(&k, i, 300));
+                b.set(format!("x{i:02}").into_bytes(), b"y".to_vec());
+                db.write_batch(b)
+            } else {
+                db.set(&k, &value_for(&k, i, 300))
+            };
+            if let Err(e) = r {
+                failed = Some((i, e));
+                break;
+            }
+        }
+        let (i, e) = failed.expect("a write sealed the log");
+        assert!(i > 3, "the first writes fit the log ({i})");
+        // The write whose seal failed reports that failure itself (before
+        // the fix it returned Ok and only the next write was refused).
+        assert!(
+            matches!(&e, Error::Io { op: "fsync", .. }),
+            "batched {batched}: {e:?}"
+        );
+        match db.set(b"later", b"x") {
+            Err(Error::Poisoned { .. }) => {}
+            other => panic!("expected Error::Poisoned, got {other:?}"),
+        }
+    }
+}

@@ -15,6 +15,50 @@ use super::record::{self, FILE_HEADER_LEN, Tag};
 use super::write::poison;
 use super::{Db, Error, LogOrder, MemSlot, Result, SyncMode, WAL, Writer, check_key, check_value};
 
+/// A set of writes applied atomically by [`Db::write_batch`]: after a crash
+/// either all of them are there or none.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub(super) ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds `key = value`; later writes to the same key in a batch win.
+    pub fn set(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        let (key, value) = (key.into(), value.into());
+        self.bytes += key.len() + value.len();
+        self.ops.push((key, Some(value)));
+    }
+
+    /// Adds a deletion of `key`.
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        let key = key.into();
+        self.bytes += key.len();
+        self.ops.push((key, None));
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Bytes of keys and values held.
+    pub fn size_bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 const BUF: usize = 1024 * 1024;
 
 /// An open atomic batch; see [`Db::batch_writer`].
@@ -192,9 +236,14 @@ impl BatchWriter<'_> {
             }
         }
         // A failed seal left the log as it was: the batch is visible from
-        // it, and only the handle is unusable now.
+        // it, and only the handle is unusable now; unless the batch was
+        // never fsynced (SyncMode::Never) and the failure may have been its
+        // flush: no success after a failed fsync.
         if let Err(e) = outcome.and_then(|()| db.after_write(&mut w)) {
             poison(&mut w, &e);
+            if db.opts.sync == SyncMode::Never {
+                return Err(e);
+            }
         }
         Ok(())
     }

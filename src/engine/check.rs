@@ -12,6 +12,7 @@ use super::index::{self, Entry, Index, IndexMeta};
 use super::log;
 use super::open;
 use super::recovery::holds_intact_unit;
+use super::replay;
 use super::storage::StorageFile;
 use super::storage::{OpenMode, Storage, read_exact_at};
 use super::{Error, LogOrder, Options, Result, WAL, lock, seg_idx_name, seg_log_name};
@@ -73,7 +74,7 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
                 read_exact_at(&*file, &mut after, d.offset + 1)
                     .map_err(|e| Error::io("read", &path, e))?;
                 let how = if holds_intact_unit(&after) {
-                    open::INTACT_AFTER
+                    replay::INTACT_AFTER
                 } else {
                     "a torn tail; open cuts it, recover saves it"
                 };

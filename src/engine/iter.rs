@@ -50,6 +50,9 @@ pub struct Iter<'a> {
     read_ahead: HashMap<u64, log::ReadAhead>,
     /// Pairs returned so far.
     returned: u64,
+    /// A source left the merge: its read-ahead window goes too, once the
+    /// value it was reading is read.
+    prune: bool,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -79,6 +82,7 @@ impl<'a> Iter<'a> {
             heals: 0,
             read_ahead: HashMap::new(),
             returned: 0,
+            prune: false,
         }
     }
 
@@ -245,6 +249,12 @@ impl<'a> Iter<'a> {
                 }
                 continue;
             }
+            // Segments walked to their end leave the merge, so that a walk
+            // over many segments holds buffers for the ones still going.
+            if self.segs.iter().any(|s| s.head.is_none()) {
+                self.segs.retain(|s| s.head.is_some());
+                self.prune = true;
+            }
             if !min.starts_with(&self.prefix) {
                 self.done = true;
                 return None;
@@ -355,7 +365,13 @@ impl Iterator for Iter<'_> {
             if !self.values {
                 return Some(Ok((key, Vec::new())));
             }
-            match self.value(&key, found) {
+            let value = self.value(&key, found);
+            if self.prune {
+                self.prune = false;
+                let live: Vec<u64> = self.segs.iter().map(|s| s.seg.id).collect();
+                self.read_ahead.retain(|id, _| live.contains(id));
+            }
+            match value {
                 Ok(Some(v)) => {
                     self.returned += 1;
                     return Some(Ok((key, v)));

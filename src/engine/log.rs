@@ -29,6 +29,47 @@ pub struct LoggedOp {
     pub len: u32,
 }
 
+/// Whether the active log's keyed records are in strictly increasing key
+/// order (each key once): then its seal gets a sorted index (see index/).
+#[derive(Clone, Debug)]
+pub(super) struct LogOrder {
+    pub(super) sorted: bool,
+    last: Vec<u8>,
+}
+
+impl Default for LogOrder {
+    fn default() -> LogOrder {
+        LogOrder {
+            sorted: true,
+            last: Vec::new(),
+        }
+    }
+}
+
+impl LogOrder {
+    /// The kind of index a segment in this order gets.
+    pub(super) fn kind(&self) -> super::index::Kind {
+        if self.sorted {
+            super::index::Kind::Sorted
+        } else {
+            super::index::Kind::Hashed
+        }
+    }
+
+    /// Notes a keyed record appended after every earlier one.
+    pub(super) fn note(&mut self, key: &[u8]) {
+        if self.sorted {
+            if key > self.last.as_slice() {
+                self.last.clear();
+                self.last.extend_from_slice(key);
+            } else {
+                self.sorted = false;
+                self.last = Vec::new();
+            }
+        }
+    }
+}
+
 impl From<LoggedOp> for super::index::Entry {
     fn from(op: LoggedOp) -> Self {
         super::index::Entry {

@@ -41,20 +41,23 @@ mod iter;
 mod lock;
 mod log;
 mod open;
+mod read;
 mod record;
 mod recovery;
+mod replay;
 mod segment;
 pub mod storage;
 mod write;
 
-pub use batch::BatchWriter;
+pub use batch::{Batch, BatchWriter};
 pub use check::{CheckReport, Problem};
 pub use error::{Error, Result};
 pub use iter::{Iter, Keys};
 pub use recovery::RecoverReport;
 pub use storage::{RealStorage, SimStorage, Storage};
 
-use segment::{Found, Segment};
+use log::LogOrder;
+use segment::Segment;
 use storage::StorageFile;
 
 /// Largest key, in bytes.
@@ -184,50 +187,6 @@ pub struct CompactReport {
     pub elapsed: Duration,
 }
 
-/// A set of writes applied atomically by [`Db::write_batch`]: after a crash
-/// either all of them are there or none.
-#[derive(Clone, Debug, Default)]
-pub struct Batch {
-    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    bytes: usize,
-}
-
-impl Batch {
-    /// An empty batch.
-    pub fn new() -> Batch {
-        Batch::default()
-    }
-
-    /// Adds `key = value`; later writes to the same key in a batch win.
-    pub fn set(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        let (key, value) = (key.into(), value.into());
-        self.bytes += key.len() + value.len();
-        self.ops.push((key, Some(value)));
-    }
-
-    /// Adds a deletion of `key`.
-    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
-        let key = key.into();
-        self.bytes += key.len();
-        self.ops.push((key, None));
-    }
-
-    /// Number of operations.
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Whether the batch holds no operation.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    /// Bytes of keys and values held.
-    pub fn size_bytes(&self) -> usize {
-        self.bytes
-    }
-}
-
 /// Where a key's newest record in the active log is.
 #[derive(Clone, Copy, Debug)]
 struct MemSlot {
@@ -244,47 +203,6 @@ struct State {
     segments: Arc<Vec<Arc<Segment>>>,
     /// Bumped whenever `mem` is emptied into a segment or segments change.
     generation: u64,
-}
-
-/// Whether the active log's keyed records are in strictly increasing key
-/// order (each key once): then its seal gets a sorted index (see index/).
-#[derive(Clone, Debug)]
-struct LogOrder {
-    sorted: bool,
-    last: Vec<u8>,
-}
-
-impl Default for LogOrder {
-    fn default() -> LogOrder {
-        LogOrder {
-            sorted: true,
-            last: Vec::new(),
-        }
-    }
-}
-
-impl LogOrder {
-    /// The kind of index a segment in this order gets.
-    fn kind(&self) -> index::Kind {
-        if self.sorted {
-            index::Kind::Sorted
-        } else {
-            index::Kind::Hashed
-        }
-    }
-
-    /// Notes a keyed record appended after every earlier one.
-    fn note(&mut self, key: &[u8]) {
-        if self.sorted {
-            if key > self.last.as_slice() {
-                self.last.clear();
-                self.last.extend_from_slice(key);
-            } else {
-                self.sorted = false;
-                self.last = Vec::new();
-            }
-        }
-    }
 }
 
 /// What only the writer touches.
@@ -398,114 +316,6 @@ impl Db {
     /// What opening found and repaired.
     pub fn open_report(&self) -> &OpenReport {
         &self.report
-    }
-
-    /// The value of `key`, if it is set.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        check_key(key)?;
-        // Under the read lock, with no reference count touched: a warm get
-        // is a few memory reads, and two threads' gets share no cache line
-        // but the lock's. Damage needs the write lock to heal: it is
-        // retried below without this one.
-        let segments = {
-            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(slot) = st.mem.get(key) {
-                if slot.delete {
-                    return Ok(None);
-                }
-                return log::read_value(&*st.wal, &self.wal_path, slot.offset, slot.len, key);
-            }
-            match segment::find(&st.segments, key, true) {
-                Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
-                other => return other.map(Found::into_value),
-            }
-        };
-        self.find_in_segments(&segments, key, true)
-            .map(Found::into_value)
-    }
-
-    /// Whether `key` is set.
-    pub fn contains(&self, key: &[u8]) -> Result<bool> {
-        check_key(key)?;
-        let segments = {
-            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(slot) = st.mem.get(key) {
-                return Ok(!slot.delete);
-            }
-            match segment::find(&st.segments, key, false) {
-                Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
-                other => return other.map(|f| matches!(f, Found::Live(_))),
-            }
-        };
-        Ok(matches!(
-            self.find_in_segments(&segments, key, false)?,
-            Found::Live(_)
-        ))
-    }
-
-    /// The values of `keys`, all read at one moment: no write lands between
-    /// two of them, so an atomic batch is seen whole or not at all (what a
-    /// server's MGET needs, without locking the keys against writers).
-    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
-        Ok(self
-            .find_many(keys, true)?
-            .into_iter()
-            .map(Found::into_value)
-            .collect())
-    }
-
-    /// Whether each of `keys` is set, all at one moment (see [`Db::get_many`]).
-    pub fn contains_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
-        Ok(self
-            .find_many(keys, false)?
-            .into_iter()
-            .map(|f| matches!(f, Found::Live(_)))
-            .collect())
-    }
-
-    /// Looks every key up under one hold of the state's read lock. Damage
-    /// found on the way is healed without the lock (one key at a time, as a
-    /// get does), and then the whole lookup is done again, so the answer is
-    /// still one moment's.
-    fn find_many(&self, keys: &[&[u8]], want_value: bool) -> Result<Vec<Found>> {
-        for key in keys {
-            check_key(key)?;
-        }
-        for attempt in 0.. {
-            let damaged = {
-                let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-                let mut found = Vec::with_capacity(keys.len());
-                let mut damaged = None;
-                for key in keys {
-                    let f = match st.mem.get(*key) {
-                        Some(slot) if slot.delete => Found::Deleted,
-                        Some(_) if !want_value => Found::Live(None),
-                        Some(slot) => Found::Live(log::read_value(
-                            &*st.wal,
-                            &self.wal_path,
-                            slot.offset,
-                            slot.len,
-                            key,
-                        )?),
-                        None => match segment::find(&st.segments, key, want_value) {
-                            Err(Error::Corrupt { .. }) if attempt < 3 => {
-                                damaged = Some((Arc::clone(&st.segments), *key));
-                                break;
-                            }
-                            other => other?,
-                        },
-                    };
-                    found.push(f);
-                }
-                match damaged {
-                    None => return Ok(found),
-                    Some(d) => d,
-                }
-            };
-            let (segments, key) = damaged;
-            self.find_in_segments(&segments, key, want_value)?;
-        }
-        unreachable!("the loop returns")
     }
 
     /// Sets `key` to `value`.

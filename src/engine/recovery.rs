@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use super::index::{self, Index, IndexMeta};
 use super::open::{self, Listing};
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
+use super::replay;
 use super::storage::{OpenMode, Storage, read_exact_at};
 use super::{Error, Options, Result, WAL, lock, seg_idx_name, seg_log_name};
 
@@ -224,7 +225,7 @@ fn salvage_file(
     }
     for &(off, n) in &s.lost {
         let range = &bytes[off as usize..(off + n) as usize];
-        let saved = open::save_lost(storage, dir, name, off, range)?;
+        let saved = replay::save_lost(storage, dir, name, off, range)?;
         report.bytes_moved += n;
         report.moved_to.push(saved);
     }

@@ -141,8 +141,14 @@ impl Db {
             w.base_live = w.wal_len;
         }
         if let Err(e) = self.after_write(&mut w) {
-            // The group is durable in the log; only the handle is unusable now.
             poison(&mut w, &e);
+            // Under SyncMode::Never the group was not fsynced, and the seal
+            // or compaction that failed may have been its flush: success
+            // cannot be reported after a failed fsync. Otherwise the group
+            // is durable in the log; only the handle is unusable now.
+            if self.opts.sync == SyncMode::Never {
+                return spread(tickets, e);
+            }
         }
         tickets.into_iter().map(|t| (t, Ok(()))).collect()
     }

@@ -49,10 +49,15 @@ use super::storage::{OpenMode, Storage, StorageFile, read_exact_at};
 use super::{Error, MAX_KEY_LEN, Result};
 
 mod build;
+mod entries;
+mod frames;
 mod read;
+mod walk;
 
 pub use build::{Builder, encode, write_file};
-pub use read::{BlockWalk, EntryCursor, SparseEntry};
+pub use entries::EntryCursor;
+pub use frames::SparseEntry;
+pub use walk::BlockWalk;
 
 /// A sorted index names a data block of about this many bytes of log.
 pub const DATA_BLOCK: usize = 2048;
@@ -380,7 +385,7 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 
 /// The sparse frames of one level a handle has read, by ordinal (the slots
 /// are made on first use).
-type Level = OnceLock<Box<[OnceLock<Arc<read::SparseFrame>>]>>;
+type Level = OnceLock<Box<[OnceLock<Arc<frames::SparseFrame>>]>>;
 
 /// An open index whose header and footer were checked.
 #[derive(Debug)]
@@ -393,7 +398,7 @@ pub struct Index {
     pub file_len: u64,
     /// The top frame, once read and verified: every lookup and seek starts
     /// there, and the file never changes.
-    top: OnceLock<Arc<read::SparseFrame>>,
+    top: OnceLock<Arc<frames::SparseFrame>>,
     /// The sparse frames read so far: per level below the top, by ordinal.
     frames: Box<[Level]>,
 }

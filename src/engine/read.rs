@@ -1,0 +1,124 @@
+//! The read path: point lookups (`get`, `contains`) and multi-key lookups
+//! read at one moment (`get_many`, `contains_many`).
+//!
+//! Invariant: a lookup runs under the state's read lock without touching a
+//! reference count, so a warm get is a few memory reads and readers share
+//! no cache line but the lock's; a write becomes visible in one write-lock
+//! step (a group's slots, a batch, a seal, a compaction swap), so what one
+//! hold of the read lock sees is one moment's state. Damage needs the write
+//! lock to heal: a lookup that meets it lets go and is done again.
+
+use std::sync::Arc;
+
+use super::segment::{self, Found};
+use super::{Db, Error, Result, check_key, log};
+
+impl Db {
+    /// The value of `key`, if it is set.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        // Under the read lock, with no reference count touched: a warm get
+        // is a few memory reads, and two threads' gets share no cache line
+        // but the lock's. Damage needs the write lock to heal: it is
+        // retried below without this one.
+        let segments = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = st.mem.get(key) {
+                if slot.delete {
+                    return Ok(None);
+                }
+                return log::read_value(&*st.wal, &self.wal_path, slot.offset, slot.len, key);
+            }
+            match segment::find(&st.segments, key, true) {
+                Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
+                other => return other.map(Found::into_value),
+            }
+        };
+        self.find_in_segments(&segments, key, true)
+            .map(Found::into_value)
+    }
+
+    /// Whether `key` is set.
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        let segments = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = st.mem.get(key) {
+                return Ok(!slot.delete);
+            }
+            match segment::find(&st.segments, key, false) {
+                Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
+                other => return other.map(|f| matches!(f, Found::Live(_))),
+            }
+        };
+        Ok(matches!(
+            self.find_in_segments(&segments, key, false)?,
+            Found::Live(_)
+        ))
+    }
+
+    /// The values of `keys`, all read at one moment: no write lands between
+    /// two of them, so an atomic batch is seen whole or not at all (what a
+    /// server's MGET needs, without locking the keys against writers).
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        Ok(self
+            .find_many(keys, true)?
+            .into_iter()
+            .map(Found::into_value)
+            .collect())
+    }
+
+    /// Whether each of `keys` is set, all at one moment (see [`Db::get_many`]).
+    pub fn contains_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
+        Ok(self
+            .find_many(keys, false)?
+            .into_iter()
+            .map(|f| matches!(f, Found::Live(_)))
+            .collect())
+    }
+
+    /// Looks every key up under one hold of the state's read lock. Damage
+    /// found on the way is healed without the lock (one key at a time, as a
+    /// get does), and then the whole lookup is done again, so the answer is
+    /// still one moment's.
+    fn find_many(&self, keys: &[&[u8]], want_value: bool) -> Result<Vec<Found>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        for attempt in 0.. {
+            let damaged = {
+                let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+                let mut found = Vec::with_capacity(keys.len());
+                let mut damaged = None;
+                for key in keys {
+                    let f = match st.mem.get(*key) {
+                        Some(slot) if slot.delete => Found::Deleted,
+                        Some(_) if !want_value => Found::Live(None),
+                        Some(slot) => Found::Live(log::read_value(
+                            &*st.wal,
+                            &self.wal_path,
+                            slot.offset,
+                            slot.len,
+                            key,
+                        )?),
+                        None => match segment::find(&st.segments, key, want_value) {
+                            Err(Error::Corrupt { .. }) if attempt < 3 => {
+                                damaged = Some((Arc::clone(&st.segments), *key));
+                                break;
+                            }
+                            other => other?,
+                        },
+                    };
+                    found.push(f);
+                }
+                match damaged {
+                    None => return Ok(found),
+                    Some(d) => d,
+                }
+            };
+            let (segments, key) = damaged;
+            self.find_in_segments(&segments, key, want_value)?;
+        }
+        unreachable!("the loop returns")
+    }
+}
