@@ -75,6 +75,8 @@ pub struct BatchWriter<'a> {
     was_empty: bool,
     /// The log's key order before the batch, restored if it is dropped.
     order_before: LogOrder,
+    /// Whether this batch still holds the group-commit leader role.
+    leading: bool,
 }
 
 impl Db {
@@ -99,6 +101,7 @@ impl Db {
             pending: Pending::default(),
             was_empty: false,
             order_before: w.order.clone(),
+            leading: true,
             w: None,
         };
         if let Some(cause) = &w.poisoned {
@@ -223,7 +226,12 @@ impl BatchWriter<'_> {
         // which is most of the cost of a bulk load otherwise.
         let outcome = if db.seals_next(&w) {
             match db.seal_with(&mut w, Some(&pending)) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    drop(w);
+                    self.release_leader();
+                    db.maybe_compact();
+                    return Ok(());
+                }
                 Err(e) => Err(e),
             }
         } else {
@@ -245,6 +253,9 @@ impl BatchWriter<'_> {
                 return Err(e);
             }
         }
+        drop(w);
+        self.release_leader();
+        db.maybe_compact();
         Ok(())
     }
 }
@@ -325,9 +336,18 @@ impl Drop for BatchWriter<'_> {
                 }
             }
         }
-        let mut q = self.db.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.leader = false;
-        self.db.queue_cv.notify_all();
+        self.release_leader();
+    }
+}
+
+impl BatchWriter<'_> {
+    /// Gives the group-commit leader role back (once).
+    fn release_leader(&mut self) {
+        if std::mem::replace(&mut self.leading, false) {
+            let mut q = self.db.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.leader = false;
+            self.db.queue_cv.notify_all();
+        }
     }
 }
 

@@ -1,27 +1,38 @@
-//! Compaction: rewrite every live pair into new segments, then drop the old
-//! ones.
+//! Compaction: rewrite every live pair of the sealed segments into new
+//! segments, then drop the old ones, while writes go on.
 //!
 //! Steps, each safe to crash in:
-//! 1. Seal the active log, so that all data is in sealed segments `1..F`.
-//! 2. Merge them (newest wins), skipping tombstones and overwritten records,
-//!    into `seg-F.log.tmp`, `seg-F+1.log.tmp`, ..., each fsynced, with its
-//!    index written in place. Every output's index names the group's first id
-//!    `F`; the last output's index says it is last and records the new size
-//!    (the base for the next automatic compaction) and the time.
-//! 3. Rename the outputs into place and fsync the directory: the commit point.
-//!    From then on, open sees a complete group and removes every segment
-//!    older than `F`. Before it, open removes outputs still named `.tmp`;
-//!    outputs already renamed form an incomplete group, which open keeps as
-//!    plain segments: they only repeat the newest state of the old segments,
-//!    which are all still there (and a group can also look incomplete because
-//!    a member's index was rebuilt without its footer, when it holds the only
-//!    copy of its data).
-//! 4. Remove the old segments, oldest first, and fsync the directory.
+//! 1. Under the writer lock: seal the active log, so that the data so far is
+//!    in sealed segments `1..F`; reserve the ids `F..F+R` (R bounds the
+//!    outputs: they hold at most the old logs' bytes), so that segments
+//!    sealed while the merge runs get ids from `F+R` on and are newer than
+//!    every output. Then let the writer lock go.
+//! 2. Merge the old segments alone (newest wins), skipping tombstones and
+//!    overwritten records, into `seg-F.log.tmp`, `seg-F+1.log.tmp`, ...,
+//!    each fsynced, with its index written in place. Every output's index
+//!    names the group's first id `F`; the last output's index says it is
+//!    last and records the new size (the base for the next automatic
+//!    compaction) and the time. Writes land meanwhile in the active log and
+//!    in segments sealed from `F+R` on; reads never wait.
+//! 3. Under the writer lock again: rename the outputs into place and fsync
+//!    the directory: the commit point. From then on, open sees a complete
+//!    group and removes every segment older than `F` (the segments from
+//!    `F+R` on are newer, and kept). Before it, open removes outputs still
+//!    named `.tmp`; outputs already renamed form an incomplete group, which
+//!    open keeps as plain segments: they only repeat the newest state of the
+//!    old segments, which are all still there (and a group can also look
+//!    incomplete because a member's index was rebuilt without its footer,
+//!    when it holds the only copy of its data).
+//! 4. Switch the outputs in under the segments sealed meanwhile; remove the
+//!    old segments, oldest first, and fsync the directory.
 //!
-//! Dropping every tombstone is safe because every sealed segment is merged:
-//! no older segment is left that could hold a value the tombstone hid.
+//! Dropping every tombstone is safe because every segment older than the
+//! outputs is merged: no older segment is left that could hold a value the
+//! tombstone hid, and segments sealed meanwhile are newer, so their own
+//! tombstones still stand above the outputs. One compaction (or `recover`)
+//! runs at a time (`compact_lock`).
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use super::index::{self, Builder, Entry, Group, Index, IndexMeta, Kind};
@@ -29,7 +40,7 @@ use super::iter::Iter;
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, StorageFile};
 use super::write::{poison, unix_secs};
-use super::{CompactReport, Db, Error, Result, Segment, Writer, seg_idx_name, seg_log_name};
+use super::{CompactReport, Db, Error, Result, Segment, seg_idx_name, seg_log_name};
 
 /// An output segment being written. Its records are in key order, so its
 /// index is a sorted one, built as the records go (no per-key memory).
@@ -46,48 +57,69 @@ struct Output {
 const OUT_BUF: usize = 1024 * 1024;
 
 impl Db {
-    pub(super) fn compact_locked(&self, w: &mut Writer) -> Result<CompactReport> {
+    /// Compacts, the caller holding `compact_lock` (one compaction, or a
+    /// recover, at a time). The writer lock is held only to seal and take a
+    /// snapshot, and again to switch the outputs in: writes go on while the
+    /// merge runs, into the active log and segments sealed meanwhile.
+    pub(super) fn compact_with(&self, _one_at_a_time: MutexGuard<'_, ()>) -> Result<CompactReport> {
         let started = Instant::now();
-        if let Some(cause) = &w.poisoned {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
-        }
-        let bytes_before = self.total_bytes(w);
-        if let Err(e) = self.seal(w) {
-            poison(w, &e);
-            return Err(e);
-        }
-        let old = Arc::clone(
-            &self
-                .state
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .segments,
-        );
-        if old.is_empty() {
-            return Ok(CompactReport {
-                bytes_before,
-                bytes_after: bytes_before,
-                keys: 0,
-                elapsed: started.elapsed(),
-            });
-        }
-        let first = w.next_id;
+        // Phase 1, under the writer lock: seal; the segments now sealed are
+        // what is merged; reserve the ids the outputs may take, so that
+        // segments sealed while the merge runs come after them.
+        let (old, first, reserved, bytes_before) = {
+            let mut w = self.lock_writer();
+            if let Some(cause) = &w.poisoned {
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
+            }
+            let bytes_before = self.total_bytes(&w);
+            if let Err(e) = self.seal(&mut w) {
+                poison(&mut w, &e);
+                return Err(e);
+            }
+            let old = Arc::clone(
+                &self
+                    .state
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .segments,
+            );
+            if old.is_empty() {
+                return Ok(CompactReport {
+                    bytes_before,
+                    bytes_after: bytes_before,
+                    keys: 0,
+                    elapsed: started.elapsed(),
+                });
+            }
+            // The outputs hold at most the old logs' records, each output
+            // but the last at least a segment's size: this many ids suffice.
+            let old_bytes: u64 = old.iter().map(|s| s.log_len).sum();
+            let reserved = old_bytes / self.opts.segment_size + 2;
+            let first = w.next_id;
+            w.next_id = first + reserved;
+            (old, first, reserved, bytes_before)
+        };
+        // Phase 2, no writer lock: merge the old segments into outputs.
         let now = SystemTime::now();
         let mut done: Vec<Output> = Vec::new();
-        let written = self.write_outputs(first, now, &mut done);
+        let written = self.write_outputs(&old, first, first + reserved, now, &mut done);
         let (keys, bytes_after) = match written {
             Ok(x) => x,
             Err(e) => {
                 self.discard(&done);
                 // A failed write or fsync poisons the handle, here as on the write path.
-                poison(w, &e);
+                poison(&mut self.lock_writer(), &e);
                 return Err(e);
             }
         };
-        // Commit point: rename every output into place, then fsync the directory.
+        // Phase 3, under the writer lock again (no seal can interleave):
+        // commit, switch the outputs in under the segments sealed meanwhile,
+        // remove the old files.
+        let mut w = self.lock_writer();
         let storage = &*self.opts.storage;
+        // Commit point: rename every output into place, then fsync the directory.
         let commit = (|| {
             for out in &done {
                 let path = self.dir.join(seg_log_name(out.id));
@@ -101,7 +133,7 @@ impl Db {
         })();
         if let Err(e) = commit {
             // Whether the renames are durable is unknown: only a reopen can tell.
-            poison(w, &e);
+            poison(&mut w, &e);
             return Err(e);
         }
         let after = (|| {
@@ -120,6 +152,9 @@ impl Db {
             }
             {
                 let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+                // Segments sealed during the merge are newer than every output.
+                let newer = st.segments.iter().filter(|s| s.id >= first + reserved);
+                segments.extend(newer.cloned());
                 st.segments = Arc::new(segments);
                 st.generation += 1;
             }
@@ -134,16 +169,23 @@ impl Db {
                 .sync_dir(&self.dir)
                 .map_err(|e| Error::io("fsync", &self.dir, e))
         })();
-        w.next_id = first + done.len() as u64;
         if let Err(e) = after {
-            poison(w, &e);
+            poison(&mut w, &e);
             return Err(e);
         }
-        w.base_live = bytes_after + w.wal_len;
+        let newer: u64 = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            st.segments
+                .iter()
+                .filter(|s| s.id >= first + reserved)
+                .map(|s| s.log_len + s.index_len())
+                .sum()
+        };
+        w.base_live = bytes_after + newer + w.wal_len;
         w.last_compaction = Some(now);
         Ok(CompactReport {
             bytes_before,
-            bytes_after: bytes_after + w.wal_len,
+            bytes_after: bytes_after + newer + w.wal_len,
             keys,
             elapsed: started.elapsed(),
         })
@@ -153,13 +195,15 @@ impl Db {
     /// of keys and the outputs' total size (logs and indexes).
     fn write_outputs(
         &self,
+        old: &Arc<Vec<Arc<Segment>>>,
         first: u64,
+        limit: u64,
         now: SystemTime,
         done: &mut Vec<Output>,
     ) -> Result<(u64, u64)> {
         let mut keys = 0u64;
         let mut out = self.new_output(first)?;
-        let mut pairs = Iter::new(self, &[], true);
+        let mut pairs = Iter::pinned(self, Arc::clone(old));
         for pair in &mut pairs {
             let (key, value) = pair?;
             keys += 1;
@@ -180,6 +224,15 @@ impl Db {
             }
             if out.len + out.buf.len() as u64 >= self.opts.segment_size {
                 let next = out.id + 1;
+                if next >= limit {
+                    // Cannot happen (see the reservation): never collide
+                    // with the ids of segments sealed meanwhile.
+                    return Err(Error::corrupt(
+                        &out.tmp_path,
+                        0,
+                        "compaction outputs outgrew the ids reserved for them",
+                    ));
+                }
                 self.finish(&mut out, first, false, 0, now)?;
                 done.push(out);
                 out = self.new_output(next)?;

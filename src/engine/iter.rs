@@ -53,6 +53,8 @@ pub struct Iter<'a> {
     /// A source left the merge: its read-ahead window goes too, once the
     /// value it was reading is read.
     prune: bool,
+    /// For a compaction: walk these segments only (see [`Iter::pinned`]).
+    pinned: Option<Arc<Vec<Arc<Segment>>>>,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -65,8 +67,18 @@ impl std::fmt::Debug for Iter<'_> {
 }
 
 impl<'a> Iter<'a> {
+    /// Every live pair of `segments` alone, in key order, with values: no
+    /// in-memory map and no segment sealed later (what a compaction merges
+    /// while writes go on).
+    pub(super) fn pinned(db: &'a Db, segments: Arc<Vec<Arc<Segment>>>) -> Iter<'a> {
+        let mut it = Iter::new(db, &[], true);
+        it.pinned = Some(segments);
+        it
+    }
+
     pub(super) fn new(db: &'a Db, prefix: &[u8], values: bool) -> Iter<'a> {
         Iter {
+            pinned: None,
             db,
             prefix: prefix.to_vec(),
             values,
@@ -113,14 +125,21 @@ impl<'a> Iter<'a> {
     fn rebuild(&mut self, st: &State) -> Result<()> {
         self.generation = st.generation;
         self.wal = Some(Arc::clone(&st.wal));
+        let segments = Arc::clone(&st.segments);
+        self.rebuild_sources(&segments)
+    }
+
+    /// (Re)builds the segment sources from `segments`, positioned after the
+    /// last key returned, and empties the in-memory map's window.
+    fn rebuild_sources(&mut self, segments: &[Arc<Segment>]) -> Result<()> {
         self.mem.clear();
         self.mem_cursor = self.last.clone();
         self.mem_exhausted = false;
         self.segs.clear();
         self.read_ahead
-            .retain(|id, _| st.segments.iter().any(|s| s.id == *id));
+            .retain(|id, _| segments.iter().any(|s| s.id == *id));
         let start = self.last.clone().unwrap_or_else(|| self.prefix.clone());
-        for seg in st.segments.iter().rev() {
+        for seg in segments.iter().rev() {
             // A segment whose keys all lie past the prefix, or before where
             // the walk starts, has nothing for it (compaction outputs cover
             // disjoint ranges: most are left out).
@@ -146,6 +165,16 @@ impl<'a> Iter<'a> {
     }
 
     fn refill_mem(&mut self) -> Result<()> {
+        if let Some(pinned) = &self.pinned {
+            // A pinned walk has no in-memory map: only its segments.
+            if !self.started {
+                self.started = true;
+                let pinned = Arc::clone(pinned);
+                self.rebuild_sources(&pinned)?;
+            }
+            self.mem_exhausted = true;
+            return Ok(());
+        }
         let db = self.db;
         let st = db.state.read().unwrap_or_else(|p| p.into_inner());
         if !self.started || st.generation != self.generation {
@@ -279,7 +308,13 @@ impl<'a> Iter<'a> {
             return Err(e);
         }
         self.heals += 1;
-        self.db.heal(&seg)?;
+        let healed = self.db.heal(&seg)?;
+        if let Some(pinned) = &mut self.pinned {
+            let list = Arc::make_mut(pinned);
+            for s in list.iter_mut().filter(|s| s.id == healed.id) {
+                *s = Arc::clone(&healed);
+            }
+        }
         self.started = false;
         Ok(())
     }

@@ -20,8 +20,11 @@
 //!   footer, never every key.
 //! - Files are switched in by rename and directory fsync; old files are
 //!   removed only after their replacements are durable.
-//! - Deleted keys never come back: compaction merges *every* sealed segment,
-//!   so a tombstone is dropped only when no older segment remains.
+//! - Deleted keys never come back: compaction merges every segment sealed
+//!   when it starts (those sealed while it runs get newer ids than its
+//!   outputs), so a tombstone is dropped only when no older segment remains.
+//! - Reads never wait for a compaction, and writes wait only for its start
+//!   and its switch-over (see compaction.rs).
 //!
 //! See docs/format.md for every byte on disk.
 
@@ -253,6 +256,10 @@ pub struct Db {
     queue_cv: Condvar,
     /// Serialises index healing (see heal.rs).
     heal_lock: Mutex<()>,
+    /// Held by a compaction for its whole run and by `recover`: one of them
+    /// at a time (a compaction holds the writer lock only at its start and
+    /// end).
+    compact_lock: Mutex<()>,
     /// The active log's length, published by the writer for
     /// [`Db::write_would_seal`], which must not wait for the writer lock.
     log_len: std::sync::atomic::AtomicU64,
@@ -446,9 +453,11 @@ impl Db {
     }
 
     /// Rewrites the live data into new segments and removes the old ones.
+    /// Writes go on while it runs (into the active log, and segments sealed
+    /// meanwhile); reads never wait for it. One runs at a time.
     pub fn compact(&self) -> Result<CompactReport> {
-        let mut w = self.lock_writer();
-        self.compact_locked(&mut w)
+        let one = self.compact_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.compact_with(one)
     }
 
     /// Verifies every record's CRC and every file's structure, read-only.
@@ -462,6 +471,7 @@ impl Db {
     /// reading the files they had open); writers wait. A poisoned handle is
     /// usable again afterwards, since the state is read back from the disk.
     pub fn recover(&self) -> Result<RecoverReport> {
+        let _no_compaction = self.compact_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut w = self.lock_writer();
         if w.poisoned.is_none() {
             self.flush_locked(&mut w)?;

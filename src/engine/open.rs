@@ -111,6 +111,7 @@ pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
         queue: Mutex::new(Queue::default()),
         queue_cv: Condvar::new(),
         heal_lock: Mutex::new(()),
+        compact_lock: Mutex::new(()),
         report,
         opts,
     })

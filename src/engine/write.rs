@@ -42,6 +42,9 @@ impl Db {
                 q.leader = false;
                 q.done.extend(results);
                 self.queue_cv.notify_all();
+                drop(q);
+                self.maybe_compact();
+                q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             q = self.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
@@ -158,14 +161,27 @@ impl Db {
         st.segments.is_empty() && st.mem.is_empty()
     }
 
-    /// Seals a full log and compacts when the files have grown enough.
+    /// Seals a full log. (Automatic compaction runs after the write, with
+    /// every lock let go: see [`Db::maybe_compact`].)
     pub(super) fn after_write(&self, w: &mut Writer) -> Result<()> {
-        if self.opts.auto_compact && self.total_bytes(w) >= self.compaction_threshold(w) {
-            self.compact_locked(w)?;
-        } else if w.wal_len >= self.opts.segment_size {
+        if w.wal_len >= self.opts.segment_size {
             self.seal(w)?;
         }
         Ok(())
+    }
+
+    /// Compacts when automatic compaction is on, the files have grown past
+    /// the threshold and no compaction is running. Called by a writer once
+    /// its write is acknowledged-ready and it holds no lock: it pays for the
+    /// compaction, other writers go on meanwhile. A failure poisons the
+    /// handle (the write that triggered it was durable already).
+    pub(super) fn maybe_compact(&self) {
+        if !self.opts.auto_compact || !self.compaction_due() {
+            return;
+        }
+        if let Ok(one) = self.compact_lock.try_lock() {
+            let _ = self.compact_with(one);
+        }
     }
 
     /// Size at which automatic compaction runs.
@@ -191,12 +207,9 @@ impl Db {
         self.seal_with(w, None)
     }
 
-    /// Whether [`after_write`](Self::after_write) would seal the log now
-    /// (and not compact instead).
+    /// Whether [`after_write`](Self::after_write) would seal the log now.
     pub(super) fn seals_next(&self, w: &Writer) -> bool {
-        let compacts =
-            self.opts.auto_compact && self.total_bytes(w) >= self.compaction_threshold(w);
-        !compacts && w.wal_len >= self.opts.segment_size
+        w.wal_len >= self.opts.segment_size
     }
 
     /// [`seal`](Self::seal), indexing the writes of `batch` too: a batch
