@@ -92,12 +92,10 @@ impl Index {
             return read().map(Arc::new);
         };
         if let Some(frame) = slot.get() {
-            // A kept frame is this entry's only in a well-formed index; in a
-            // crafted one another parent's may sit at this ordinal.
-            if frame.key(0) == parent.key(i) {
-                return Ok(Arc::clone(frame));
-            }
-            return read().map(Arc::new);
+            // This entry's frame: no other frame has this ordinal, since no
+            // frame has more than SPARSE_FRAME entries (checked by parse),
+            // and the parent's first key was checked when it was read.
+            return Ok(Arc::clone(frame));
         }
         let frame = Arc::new(read()?);
         Ok(Arc::clone(slot.get_or_init(|| frame)))
