@@ -383,9 +383,54 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The sparse frames of one level a handle has read, by ordinal (the slots
-/// are made on first use).
-type Level = OnceLock<Box<[OnceLock<Arc<frames::SparseFrame>>]>>;
+/// The sparse frames of one level a handle has read, by ordinal, in chunks
+/// of [`KEPT_CHUNK`] slots made on first use: memory follows the frames
+/// read (a one-shot lookup touches a chunk a level), not the index's size.
+#[derive(Debug, Default)]
+struct Level {
+    chunks: OnceLock<Box<[Kept]>>,
+}
+
+type Kept = OnceLock<Box<[OnceLock<Arc<frames::SparseFrame>>]>>;
+const KEPT_CHUNK: usize = 64;
+
+impl Level {
+    /// The frame at `ordinal`, kept, or `read` (and kept when the ordinal
+    /// is one this level can hold). `top_count` and `region` bound the
+    /// level: no more frames than the top's entries times
+    /// SPARSE_FRAME to the power `depth - 1`, nor than the sparse region
+    /// could hold (16 bytes a frame at least), so a crafted footer cannot
+    /// make it allocate more.
+    fn get_or_init(
+        &self,
+        top_count: usize,
+        depth: usize,
+        region: u64,
+        ordinal: usize,
+        read: impl FnOnce() -> Result<frames::SparseFrame>,
+    ) -> Result<Arc<frames::SparseFrame>> {
+        let chunks = self.chunks.get_or_init(|| {
+            let fan = SPARSE_FRAME.saturating_pow(depth.saturating_sub(1) as u32);
+            let bound = top_count.saturating_mul(fan).min((region / 16) as usize);
+            (0..bound.div_ceil(KEPT_CHUNK))
+                .map(|_| OnceLock::new())
+                .collect()
+        });
+        let Some(chunk) = chunks.get(ordinal / KEPT_CHUNK) else {
+            return read().map(Arc::new);
+        };
+        let chunk = chunk.get_or_init(|| (0..KEPT_CHUNK).map(|_| OnceLock::new()).collect());
+        let slot = &chunk[ordinal % KEPT_CHUNK];
+        if let Some(frame) = slot.get() {
+            // This entry's frame: no other frame has this ordinal, since no
+            // frame has more than SPARSE_FRAME entries (checked by parse),
+            // and the parent's first key was checked when it was read.
+            return Ok(Arc::clone(frame));
+        }
+        let frame = Arc::new(read()?);
+        Ok(Arc::clone(slot.get_or_init(|| frame)))
+    }
+}
 
 /// An open index whose header and footer were checked.
 #[derive(Debug)]
@@ -438,7 +483,7 @@ impl Index {
             footer,
             file_len: len,
             top: OnceLock::new(),
-            frames: (0..footer.levels).map(|_| OnceLock::new()).collect(),
+            frames: (0..footer.levels).map(|_| Level::default()).collect(),
         }))
     }
 

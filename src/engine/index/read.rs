@@ -3,7 +3,7 @@
 //! and hash buckets. Nothing read from the file is trusted as a length or
 //! offset before it is checked against the region it must lie in.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::super::Result;
 use super::super::record::{FILE_HEADER_LEN, u32_at, u64_at};
@@ -77,28 +77,17 @@ impl Index {
             }
             Ok(frame)
         };
-        let kept = self.frames.get(depth - 1).map(|level| {
-            level.get_or_init(|| {
-                // No more slots than frames could fit between the sparse
-                // offset and the top (a frame takes at least 16 bytes), nor
-                // than SPARSE_FRAME^depth: a crafted footer cannot make this
-                // allocate more than the file could describe.
-                let room = (self.footer.top_off - self.footer.sparse_off) / 16;
-                let bound = SPARSE_FRAME.saturating_pow(depth as u32).min(room as usize);
-                (0..bound).map(|_| OnceLock::new()).collect()
-            })
-        });
-        let Some(slot) = kept.and_then(|k| k.get(ordinal)) else {
+        let top_count = self.top.get().map_or(0, |t| t.count);
+        let Some(level) = self.frames.get(depth - 1) else {
             return read().map(Arc::new);
         };
-        if let Some(frame) = slot.get() {
-            // This entry's frame: no other frame has this ordinal, since no
-            // frame has more than SPARSE_FRAME entries (checked by parse),
-            // and the parent's first key was checked when it was read.
-            return Ok(Arc::clone(frame));
-        }
-        let frame = Arc::new(read()?);
-        Ok(Arc::clone(slot.get_or_init(|| frame)))
+        level.get_or_init(
+            top_count,
+            depth,
+            self.footer.top_off - self.footer.sparse_off,
+            ordinal,
+            read,
+        )
     }
 
     /// Where the entries of a frame at `depth` must point: the frames of the
