@@ -14,7 +14,10 @@
 //! with the length declared; an array length is checked against
 //! [`Limits::args`]; a line (inline command or header) that does not end
 //! within its limit is refused without waiting for the rest; and the whole
-//! request is held to [`Limits::request`]. Every refusal is a
+//! request is held to [`Limits::request`], counting what each argument
+//! costs beyond its bytes ([`Parser::held`] and [`request_bytes`] include
+//! its `Vec` header and the allocator's block, so a million empty bulks
+//! count as the 24-40 MiB they hold, not as nothing). Every refusal is a
 //! [`ProtocolError`] whose text is the `-ERR` reply Redis would give, after
 //! which the caller closes the connection (the stream can no longer be
 //! framed).
@@ -26,6 +29,29 @@ use crate::engine::MAX_VALUE_LEN;
 
 /// The longest `*N` or `$N` header line, CRLF excluded: a sign and 19 digits.
 const MAX_HEADER: usize = 20;
+/// What one argument's `Vec` costs in the request's list of arguments.
+const ARG_HEADER: usize = std::mem::size_of::<Vec<u8>>();
+/// What the allocator adds to each argument's own buffer (glibc's chunk
+/// header, rounded), counted even for an empty one, to be safe.
+const HEAP_BLOCK: usize = 16;
+/// The list of arguments starts with room for this many (the declared
+/// count is not trusted), then doubles.
+const FIRST_ARGS: usize = 16;
+
+/// The most the list of arguments and the arguments' overhead can hold
+/// for a request of `args` arguments: the list's capacity is at most
+/// twice its length (it doubles), or [`FIRST_ARGS`].
+fn overhead_bound(args: usize) -> usize {
+    (2 * args).max(FIRST_ARGS) * ARG_HEADER + args * HEAP_BLOCK
+}
+
+/// The memory `request` holds: its bytes (as allocated), its list of
+/// arguments and each argument's overhead. What the parser's
+/// [`Parser::held`] was when the request completed, for a multibulk one.
+pub fn request_bytes(request: &Request) -> usize {
+    let data: usize = request.iter().map(Vec::capacity).sum();
+    data + request.capacity() * ARG_HEADER + request.len() * HEAP_BLOCK
+}
 
 /// How much one request may make the server hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +165,10 @@ pub struct Parser {
     limits: Limits,
     state: State,
     args: Request,
-    held: usize,
+    /// The capacity of the arguments' buffers so far.
+    bytes: usize,
+    /// The bulk lengths declared so far (what `bytes` grows toward).
+    declared: usize,
 }
 
 impl Parser {
@@ -149,7 +178,8 @@ impl Parser {
             limits,
             state: State::Start,
             args: Vec::new(),
-            held: 0,
+            bytes: 0,
+            declared: 0,
         }
     }
 
@@ -158,9 +188,13 @@ impl Parser {
         self.limits = limits;
     }
 
-    /// Bytes of the request in progress held so far.
+    /// Bytes of memory the request in progress holds so far: at most
+    /// [`Limits::request`].
     pub fn held(&self) -> usize {
-        self.held
+        if self.args.capacity() == 0 {
+            return 0;
+        }
+        self.bytes + self.args.capacity() * ARG_HEADER + self.args.len() * HEAP_BLOCK
     }
 
     /// Consumes from `input` what it can. Returns how many bytes were
@@ -203,8 +237,9 @@ impl Parser {
                     if n > 0 {
                         let n = n as usize;
                         // The declared count is not trusted for memory either.
-                        self.args = Vec::with_capacity(n.min(16));
-                        self.held = 0;
+                        self.args = Vec::with_capacity(n.min(FIRST_ARGS));
+                        self.bytes = 0;
+                        self.declared = 0;
                         self.state = State::Header { left: n };
                     }
                 }
@@ -225,10 +260,14 @@ impl Parser {
                         return Err(bad);
                     }
                     let len = len as usize;
-                    if self.held + len > self.limits.request {
+                    let bound = self.declared + len + overhead_bound(self.args.len() + 1);
+                    if bound > self.limits.request {
                         return Err(ProtocolError::RequestTooLarge(self.limits.request));
                     }
-                    self.args.push(Vec::with_capacity(len.min(64 * 1024)));
+                    self.declared += len;
+                    let arg = Vec::with_capacity(len.min(64 * 1024));
+                    self.bytes += arg.capacity();
+                    self.args.push(arg);
                     self.state = State::Data {
                         left: left - 1,
                         need: len,
@@ -240,10 +279,11 @@ impl Parser {
                         .args
                         .last_mut()
                         .expect("a bulk in progress has its arg");
+                    let before = arg.capacity();
                     grow_toward(arg, take, need);
+                    self.bytes += arg.capacity() - before;
                     arg.extend_from_slice(&rest[..take]);
                     pos += take;
-                    self.held += take;
                     if take < need {
                         self.state = State::Data {
                             left,
@@ -266,7 +306,8 @@ impl Parser {
                         continue;
                     }
                     self.state = State::Start;
-                    self.held = 0;
+                    self.bytes = 0;
+                    self.declared = 0;
                     return Ok((pos, Some(std::mem::take(&mut self.args))));
                 }
             }
@@ -414,8 +455,36 @@ mod tests {
         let mut p = Parser::new(Limits::DEFAULT);
         let (_, req) = p.parse(b"*1\r\n$200000000\r\nabc").unwrap();
         assert!(req.is_none());
-        assert_eq!(p.held(), 3);
         assert!(p.args[0].capacity() <= 64 * 1024);
+        assert!(p.held() <= 64 * 1024 + overhead_bound(1), "{}", p.held());
+    }
+
+    #[test]
+    fn empty_arguments_are_counted() {
+        let n = 100_000;
+        let mut input = format!("*{n}\r\n").into_bytes();
+        for _ in 0..n - 1 {
+            input.extend_from_slice(b"$0\r\n\r\n");
+        }
+        let mut p = Parser::new(Limits::DEFAULT);
+        let (used, req) = p.parse(&input).unwrap();
+        assert_eq!((used, req), (input.len(), None));
+        // Every empty argument holds its Vec in the list, at least.
+        assert!(p.held() >= (n - 1) * ARG_HEADER, "{}", p.held());
+        assert!(p.held() <= Limits::DEFAULT.request);
+        let (_, req) = p.parse(b"$1\r\nx\r\n").unwrap();
+        let req = req.unwrap();
+        assert_eq!(req.len(), n);
+        assert!(request_bytes(&req) >= n * ARG_HEADER);
+        assert_eq!(p.held(), 0);
+        // A limit on the bytes is a limit on the overhead too.
+        let limits = Limits {
+            request: 1024 * 1024,
+            ..Limits::DEFAULT
+        };
+        let mut p = Parser::new(limits);
+        let e = p.parse(&input).unwrap_err();
+        assert_eq!(e, ProtocolError::RequestTooLarge(limits.request));
     }
 
     #[test]
