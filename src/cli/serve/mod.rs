@@ -49,6 +49,7 @@ mod committer;
 mod compactor;
 mod conn;
 mod cursors;
+pub(crate) mod fuzzing;
 mod glob;
 mod info;
 mod inline;

@@ -188,6 +188,11 @@ impl Parser {
         self.limits = limits;
     }
 
+    /// The arguments of the request in progress so far.
+    pub fn arguments(&self) -> usize {
+        self.args.len()
+    }
+
     /// Bytes of memory the request in progress holds so far: at most
     /// [`Limits::request`].
     pub fn held(&self) -> usize {
