@@ -32,12 +32,13 @@
 //! Invariants: replies are in request order; a write's reply is sent only
 //! after the round holding it was written; memory per connection is
 //! bounded (what is read goes into the loop's one read buffer, and a
-//! connection keeps only what it has not parsed, a read at most (input.rs);
-//! a batch of at most [`BATCH_BYTES`]; replies as above; the request the
-//! parser holds within its limits and the budget); a protocol error is
-//! answered and ends the connection; a connection is only ever closed with
-//! nothing in flight and nothing it has read left to run, so the token of
-//! a closed connection never receives a reply meant for the one before.
+//! connection keeps only what it has not parsed, a read at most, see
+//! input.rs; a batch of at most [`BATCH_BYTES`](super::batch::BATCH_BYTES);
+//! replies as above; the request the parser holds within its limits and
+//! the budget); a protocol error is answered and ends the connection; a
+//! connection is only ever closed with nothing in flight and nothing it has
+//! read left to run, so the token of a closed connection never receives a
+//! reply meant for the one before.
 
 use std::io;
 use std::sync::Arc;
