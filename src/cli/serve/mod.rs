@@ -21,6 +21,7 @@
 //! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
 //! [`conn`] (one connection, and what runs where), [`input`] (its unparsed
 //! bytes), [`batch`] (its blind writes), [`resp`] (the request parser),
+//! [`limits`] (what a request may hold),
 //! [`inline`] (inline commands), [`reply`] (replies), [`commands`] (the
 //! table and checks), [`keyspace`], [`walk`], [`admin`] and [`info`] (the
 //! commands), [`workers`], [`committer`] (the writer thread), [`stripes`]
@@ -55,6 +56,7 @@ mod info;
 mod inline;
 mod input;
 mod keyspace;
+mod limits;
 mod listen;
 mod reactor;
 mod reply;

@@ -15,9 +15,8 @@
 //! [`Limits::args`]; a line (inline command or header) that does not end
 //! within its limit is refused without waiting for the rest; and the whole
 //! request is held to [`Limits::request`], counting what each argument
-//! costs beyond its bytes ([`Parser::held`] and [`request_bytes`] include
-//! its `Vec` header and the allocator's block, so a million empty bulks
-//! count as the 24-40 MiB they hold, not as nothing). Every refusal is a
+//! costs beyond its bytes ([`Parser::held`] counts as
+//! [`request_bytes`] does, see limits.rs). Every refusal is a
 //! [`ProtocolError`] whose text is the `-ERR` reply Redis would give, after
 //! which the caller closes the connection (the stream can no longer be
 //! framed).
@@ -25,67 +24,12 @@
 use std::fmt;
 
 use super::inline;
-use crate::engine::MAX_VALUE_LEN;
+use super::limits::{ARG_HEADER, FIRST_ARGS, HEAP_BLOCK, overhead_bound};
+
+pub use super::limits::{Limits, request_bytes};
 
 /// The longest `*N` or `$N` header line, CRLF excluded: a sign and 19 digits.
 const MAX_HEADER: usize = 20;
-/// What one argument's `Vec` costs in the request's list of arguments.
-const ARG_HEADER: usize = std::mem::size_of::<Vec<u8>>();
-/// What the allocator adds to each argument's own buffer (glibc's chunk
-/// header, rounded), counted even for an empty one, to be safe.
-const HEAP_BLOCK: usize = 16;
-/// The list of arguments starts with room for this many (the declared
-/// count is not trusted), then doubles.
-const FIRST_ARGS: usize = 16;
-
-/// The most the list of arguments and the arguments' overhead can hold
-/// for a request of `args` arguments: the list's capacity is at most
-/// twice its length (it doubles), or [`FIRST_ARGS`].
-fn overhead_bound(args: usize) -> usize {
-    (2 * args).max(FIRST_ARGS) * ARG_HEADER + args * HEAP_BLOCK
-}
-
-/// The memory `request` holds: its bytes (as allocated), its list of
-/// arguments and each argument's overhead. What the parser's
-/// [`Parser::held`] was when the request completed, for a multibulk one.
-pub fn request_bytes(request: &Request) -> usize {
-    let data: usize = request.iter().map(Vec::capacity).sum();
-    data + request.capacity() * ARG_HEADER + request.len() * HEAP_BLOCK
-}
-
-/// How much one request may make the server hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest bulk string (one argument).
-    pub bulk: usize,
-    /// Most arguments in one request.
-    pub args: usize,
-    /// Longest inline command line.
-    pub inline: usize,
-    /// Most argument bytes in one request.
-    pub request: usize,
-}
-
-impl Limits {
-    /// For a connection that may run commands: a bulk as large as the
-    /// largest value the engine stores, and room for an MSET of a few.
-    pub const DEFAULT: Limits = Limits {
-        bulk: MAX_VALUE_LEN,
-        args: 1024 * 1024,
-        inline: 64 * 1024,
-        request: 2 * MAX_VALUE_LEN,
-    };
-
-    /// Before AUTH on a server with a password, as Redis does: enough for
-    /// AUTH or HELLO, too little for a stranger to make the server hold much.
-    pub const UNAUTHENTICATED: Limits = Limits {
-        bulk: 16 * 1024,
-        args: 10,
-        inline: 16 * 1024,
-        request: 64 * 1024,
-    };
-}
-
 /// A request that cannot be framed; the connection is closed after the reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -370,6 +314,7 @@ pub fn parse_int(bytes: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::MAX_VALUE_LEN;
 
     fn parse_all(parser: &mut Parser, input: &[u8]) -> Result<Vec<Request>, ProtocolError> {
         let mut out = Vec::new();
