@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpus under fuzz/seeds/ from real files: a database
 # written by the tinykv binary (with small segments, so it seals and
-# compacts), its dumps in every format, and REPL lines. Run from anywhere;
-# the seeds are committed, so this is needed only when the formats change.
+# compacts), its dumps in every format, REPL lines, and requests for the
+# server's parser. Run from anywhere; the seeds are committed, so this is
+# needed only when the formats change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=fuzz/seeds
@@ -30,8 +31,8 @@ script=$work/script.txt
 printf 'k\tv\nbatch:1\tone\nbatch:2\ttwo\\x00\n' | "$bin" -d "$db" load --format tsv > /dev/null
 "$bin" -d "$db" del batch:2 > /dev/null
 
-rm -rf "${seeds:?}"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,repl_words}
-mkdir -p "$seeds"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,repl_words}
+rm -rf "${seeds:?}"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,repl_words,serve_resp}
+mkdir -p "$seeds"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,repl_words,serve_resp}
 # Logs: the active one and a few segments; indexes: the same segments'.
 cp "$db/wal.log" "$seeds/log_scan/wal.log"
 mapfile -t segs < <(cd "$db" && ls seg-*.log | head -n 4)
@@ -66,6 +67,38 @@ done < "$script"
 printf '%s' 'get "my k' > "$seeds/repl_words/unclosed.txt"
 printf '%s' 'set a\ b "\q"' > "$seeds/repl_words/bad-escape.txt"
 printf '%s' "set \"a\"'b'c \"\" x\\" > "$seeds/repl_words/joined.txt"
+# Requests for the server's parser (serve_resp): the first byte holds the
+# number of cuts (bits 1-3; bit 0 picks the limits before AUTH), then two
+# bytes (little-endian) per cut, then the stream. Real requests, pipelined
+# and inline, and the malformed ones of tests/serve_malformed.rs.
+s=$seeds/serve_resp
+bulk() { printf '$%d\r\n%s\r\n' "${#1}" "$1"; }
+cmd() { printf '*%d\r\n' $#; for a in "$@"; do bulk "$a"; done; }
+{ printf '\x06\x03\x00\x09\x00\x14\x00'; cmd SET k v; cmd GET k; } > "$s/set-get.resp"
+{ printf '\x04\x01\x00\x1e\x00'; cmd MSET a 1 b 'two words'; cmd MGET a b c; } > "$s/mset-mget.resp"
+{ printf '\x06\x05\x00\x64\x00\x90\x01'; for i in $(seq 1 20); do cmd SET "key:$i" "value $i"; done; cmd PING; } > "$s/pipelined.resp"
+{ printf '\x06\x04\x00\x05\x00\x1e\x00'; printf 'PING\r\nset "a key" '"'"'a value'"'"'\nget "a key"\r\n\r\n   \n\x00\xff\x01 x\r\nQUIT\r\n'; } > "$s/inline.txt"
+{ printf '\x02\x0c\x00'; printf '*0\r\n*-1\r\nECHO hi\r\n*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n*2\r\n$4\r\nPING\r\n$0\r\n\r\n'; } > "$s/mixed.resp"
+{ printf '\x03\x07\x00'; cmd AUTH secret; cmd HELLO 2; } > "$s/auth-unauthenticated.resp"
+printf '\x01*11\r\n' > "$s/too-many-args-unauthenticated.resp"
+{ printf '\x06\x58\x02\x59\x02\x70\x17'; printf '*2000\r\n'; for _ in $(seq 1 1999); do printf '$0\r\n\r\n'; done; } > "$s/empty-bulks.resp"
+{ printf '\x04\x16\x00\x18\x00'; printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$200000000\r\nabc'; } > "$s/declared-large.resp"
+{ printf '\x04\x64\x00\xff\xff'; head -c 71680 /dev/zero | tr '\0' a; } > "$s/endless-inline.txt"
+bad() { { printf '\x02\x02\x00'; printf "$2"; } > "$s/$1.resp"; }
+bad bad-type-byte '*1\r\n+PING\r\n'
+bad negative-bulk '*1\r\n$-5\r\n'
+bad non-numeric-bulk '*1\r\n$abc\r\n'
+bad bulk-2gib '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2147483648\r\n'
+bad bulk-over-256mib '*1\r\n$268435457\r\n'
+bad huge-array '*2000000000\r\n'
+bad negative-looking-array '*-x\r\n'
+bad endless-header "*1\r\n\$$(printf '9%.0s' $(seq 1 100))"
+bad bulk-without-crlf '*1\r\n$4\r\nPINGxx'
+bad unbalanced-quotes 'SET "open k\r\n'
+bad quote-then-word 'set "a"b\r\n'
+bad lf-only-header '*1\n'
+bad empty-bulk-length '*1\r\n$\r\n'
+bad bad-after-good 'SET a 1\r\nGET a\r\n*1\r\n$x\r\n'
 cargo test --quiet --test fuzz_corpus -- --ignored write_sample_seeds > /dev/null
 echo "seeds in $seeds:"
 du -sh "$seeds"/*

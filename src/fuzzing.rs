@@ -8,13 +8,15 @@
 //! round-trip what they accept.
 //!
 //! The engine's targets live in `engine::fuzzing`, beside the private
-//! decoders they reach.
+//! decoders they reach; the server's request parser's, `serve_resp`, in
+//! `cli::serve::fuzzing`, for the same reason.
 
 use std::io::{BufReader, Read};
 
 use crate::cli::words;
 use crate::format::{Format, Pair, Reader, Writer};
 
+pub use crate::cli::serve::fuzzing::serve_resp;
 pub use crate::engine::fuzzing::{fix_index_crcs, index, log_scan, record, sample};
 
 /// A target's body.
@@ -22,7 +24,7 @@ pub type Target = fn(&[u8]);
 
 /// Every target by name: the name is the directory under `fuzz/seeds/`,
 /// `fuzz/regressions/` and the file under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("record", record),
     ("log_scan", log_scan),
     ("index", index),
@@ -30,6 +32,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("format_jsonl", format_jsonl),
     ("format_resp", format_resp),
     ("repl_words", repl_words),
+    ("serve_resp", serve_resp),
 ];
 
 /// The tsv reader: see [`format_reader`].

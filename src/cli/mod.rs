@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod database;
 pub mod exit;
+pub mod gate;
 pub mod generate;
 pub mod output;
 pub mod repl;
@@ -41,9 +42,7 @@ use exit::Exit;
 /// Parses the command line, runs it, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
     // A bug must still end as one line and exit 2, never a backtrace.
-    panic::set_hook(Box::new(|info| {
-        output::message(&format!("internal error: {info}"));
-    }));
+    panic::set_hook(Box::new(|info| output::message(&panic_line(info))));
     let exit = panic::catch_unwind(|| {
         let args = match Args::try_parse() {
             Ok(args) => args,
@@ -60,6 +59,22 @@ pub fn main() -> ExitCode {
     })
     .unwrap_or(Exit::Error);
     exit.into()
+}
+
+/// A panic as one line: `internal error: MESSAGE (at FILE:LINE:COL)`
+/// (the standard `Display` puts the message on a line of its own).
+fn panic_line(info: &panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic");
+    let message = message.replace(['\r', '\n'], " ");
+    match info.location() {
+        Some(at) => format!("internal error: {message} (at {at})"),
+        None => format!("internal error: {message}"),
+    }
 }
 
 /// Prints clap's message (help, version or a usage error) and picks the

@@ -9,13 +9,31 @@
 //! `fault=OP:NTH:KIND[:persistent]` (OP one of write, sync, rename, remove,
 //! open, any; KIND eio or enospc; repeatable) makes the Nth matching file
 //! operation fail, through [`FaultyStorage`].
+//!
+//! For `tinykv serve`: `compact_gate=PATH` holds each compaction inside
+//! the engine while PATH exists (see gate.rs); `request_budget=BYTES`
+//! shrinks the server's budget for requests in progress; and
+//! `serve_panic=loop|writer` makes that thread panic (the event loop when
+//! it accepts a connection, the writer at its first round), to prove that
+//! a bug ends the server cleanly.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
 
+use super::gate::Gated;
 use crate::engine::Options;
 use crate::engine::storage::{Fault, FaultKind, FaultOp, FaultyStorage, RealStorage};
+
+/// A server thread that a test build can make panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Thread {
+    /// The event loop.
+    Loop,
+    /// The writer thread (the committer).
+    Writer,
+}
 
 /// Overrides of the engine's defaults (empty outside test builds).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -25,6 +43,9 @@ pub struct Tuning {
     compact_min_bytes: Option<u64>,
     compact_ratio: Option<f64>,
     faults: Vec<Fault>,
+    compact_gate: Option<PathBuf>,
+    request_budget: Option<u64>,
+    serve_panic: Option<Thread>,
 }
 
 impl Tuning {
@@ -60,6 +81,15 @@ impl Tuning {
                     })?)
                 }
                 "fault" => t.faults.push(parse_fault(value)?),
+                "compact_gate" => t.compact_gate = Some(PathBuf::from(value)),
+                "request_budget" => t.request_budget = Some(number()?),
+                "serve_panic" => {
+                    t.serve_panic = Some(match value {
+                        "loop" => Thread::Loop,
+                        "writer" => Thread::Writer,
+                        _ => bail!("TINYKV_TEST_OPTIONS: serve_panic is loop or writer"),
+                    })
+                }
                 other => bail!("TINYKV_TEST_OPTIONS: unknown setting '{other}'"),
             }
         }
@@ -87,7 +117,20 @@ impl Tuning {
             }
             opts.storage = Arc::new(storage);
         }
+        if let Some(gate) = &self.compact_gate {
+            opts.storage = Arc::new(Gated::new(opts.storage, gate.clone()));
+        }
         opts
+    }
+
+    /// The server's request budget, when a test shrinks it.
+    pub fn request_budget(&self) -> Option<usize> {
+        self.request_budget.map(|n| n as usize)
+    }
+
+    /// The server thread a test makes panic, if any.
+    pub fn serve_panic(&self) -> Option<Thread> {
+        self.serve_panic
     }
 }
 
@@ -153,6 +196,14 @@ mod tests {
         );
         let opts = t.apply(Options::default());
         assert_eq!(opts.segment_size, 8192);
+        let t =
+            Tuning::parse("compact_gate=/tmp/g,request_budget=1024,serve_panic=writer").unwrap();
+        assert_eq!(
+            t.compact_gate.as_deref(),
+            Some(std::path::Path::new("/tmp/g"))
+        );
+        assert_eq!(t.request_budget(), Some(1024));
+        assert_eq!(t.serve_panic(), Some(Thread::Writer));
     }
 
     #[test]
@@ -163,6 +214,8 @@ mod tests {
             "segment_size=big",
             "fault=sync:0:eio",
             "fault=fly:1:eio",
+            "serve_panic=compactor",
+            "request_budget=lots",
         ] {
             assert!(Tuning::parse(bad).is_err(), "{bad}");
         }

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -213,21 +213,128 @@ pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 impl Server {
-    /// PING on a fresh raw connection (no redis-cli needed).
+    /// PING on a fresh raw connection (no redis-cli needed): the reply's
+    /// line, read until its end (a read may return part of it).
     pub fn cli_line_or_ping(&self) -> String {
         let mut s = self.connect();
         s.write_all(b"PING\r\n").unwrap();
-        let mut buf = [0u8; 64];
-        let n = s.read(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n])
+        let line = read_line(&mut s);
+        String::from_utf8_lossy(&line)
             .trim_start_matches('+')
             .trim_end()
             .to_owned()
+    }
+
+    /// A field of `INFO section`, as a number.
+    pub fn info_field(&self, section: &str, name: &str) -> u64 {
+        let info = self.cli_info(section);
+        info_number(&info, name)
+    }
+
+    /// CLIENT LIST's line for the client named `name`, if connected.
+    pub fn client_line(&self, name: &str) -> Option<String> {
+        let mut con = self.client();
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+        let wanted = format!(" name={name} ");
+        list.lines()
+            .find(|l| l.contains(&wanted))
+            .map(str::to_owned)
     }
 
     /// `INFO section` on a fresh raw connection: the bulk's text.
     pub fn cli_info(&self, section: &str) -> String {
         let mut con = self.client();
         redis::cmd("INFO").arg(section).query(&mut con).unwrap()
+    }
+}
+
+/// One line of a reply, CRLF included, read byte by byte (so nothing after
+/// it is consumed): empty if the connection ended first.
+pub fn read_line(stream: &mut TcpStream) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => line.push(byte[0]),
+            _ => break,
+        }
+    }
+    line
+}
+
+/// Reads exactly `n` bytes (the deadline is the stream's read timeout).
+pub fn read_exact(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    stream.read_exact(&mut buf).expect("the reply");
+    buf
+}
+
+/// `name:value` from INFO's text, as a number.
+pub fn info_number(info: &str, name: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("{name} missing from INFO: {info}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number in INFO: {info}"))
+}
+
+/// `name=value` from a CLIENT LIST line, as a number.
+pub fn client_field(line: &str, name: &str) -> u64 {
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{name} missing from {line}"))
+        .parse()
+        .unwrap()
+}
+
+/// A request in RESP, as a client library sends it.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A compaction held inside the engine for as long as the test wants
+/// (`compact_gate` in TINYKV_TEST_OPTIONS, see src/cli/gate.rs), with
+/// thresholds small enough for a few overwrites to make one due.
+pub struct Gate {
+    path: PathBuf,
+}
+
+impl Gate {
+    /// A closed gate (its file exists) in `dir`.
+    pub fn new(dir: &Path) -> Gate {
+        let path = dir.join("gate");
+        std::fs::write(&path, b"").expect("the gate file");
+        Gate { path }
+    }
+
+    /// TINYKV_TEST_OPTIONS for a server whose compactions stop at the gate.
+    pub fn options(&self) -> String {
+        format!(
+            "segment_size=16384,compact_min_bytes=131072,compact_ratio=2,compact_gate={}",
+            self.path.display()
+        )
+    }
+
+    /// Waits until a compaction is held at the gate.
+    pub fn wait_reached(&self, server: &Server) {
+        let mut reached = self.path.as_os_str().to_owned();
+        reached.push(".reached");
+        let reached = PathBuf::from(reached);
+        eventually(
+            &format!("a compaction at the gate ({})", server.stderr()),
+            || reached.exists(),
+        );
+    }
+
+    /// Lets the held compaction finish.
+    pub fn open(&self) {
+        std::fs::remove_file(&self.path).expect("the gate file");
     }
 }

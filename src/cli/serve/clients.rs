@@ -30,6 +30,9 @@ pub struct Client {
     pub active_ms: AtomicU64,
     /// Index in [`COMMANDS`] of its last command, plus one (0: none yet).
     pub last_command: AtomicU64,
+    /// Bytes of replies waiting to be sent to it (CLIENT LIST's `omem`, as
+    /// in Redis), as of its connection's last turn.
+    pub omem: AtomicU64,
 }
 
 impl Client {
@@ -43,6 +46,21 @@ impl Client {
     pub fn touch(&self) {
         self.active_ms
             .store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// A client connected from nowhere, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests() -> Client {
+        Client {
+            id: 0,
+            addr: None,
+            laddr: None,
+            name: Mutex::new(None),
+            since: Instant::now(),
+            active_ms: AtomicU64::new(0),
+            last_command: AtomicU64::new(0),
+            omem: AtomicU64::new(0),
+        }
     }
 
     /// The client's name (empty when none was set).
@@ -64,13 +82,14 @@ impl Client {
             i => COMMANDS.get(i as usize - 1).map_or("NULL", |c| c.name),
         };
         format!(
-            "id={} addr={} laddr={} name={} age={} idle={} db=0 cmd={}",
+            "id={} addr={} laddr={} name={} age={} idle={} db=0 omem={} cmd={}",
             self.id,
             shown(self.addr),
             shown(self.laddr),
             String::from_utf8_lossy(&self.name()),
             age.as_secs(),
             age.saturating_sub(active).as_secs(),
+            self.omem.load(Ordering::Relaxed),
             command,
         )
     }
@@ -174,6 +193,7 @@ impl Clients {
             since: Instant::now(),
             active_ms: AtomicU64::new(0),
             last_command: AtomicU64::new(0),
+            omem: AtomicU64::new(0),
         });
         live.insert(client.id, Arc::clone(&client));
         Ok(Registration {

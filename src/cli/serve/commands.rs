@@ -96,6 +96,15 @@ pub struct Spec {
     pub run: Handler,
 }
 
+impl Spec {
+    /// Whether it writes (its flags say `write`): such a command may wait
+    /// for the engine's writer lock, so it runs on the write pool
+    /// (workers.rs), never where reads would wait behind it.
+    pub fn writes(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+}
+
 const fn spec(
     name: &'static str,
     arity: i32,

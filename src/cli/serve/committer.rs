@@ -23,12 +23,32 @@
 //! given must already be valid (key and value sizes checked), since one bad
 //! write would fail the whole round. [`Committer::stop`] ends the thread
 //! once the queue is empty.
+//!
+//! Memory: every queued job's bytes are still reserved in the server's
+//! request budget by the connection that sent it (budget.rs), so the queue
+//! is bounded by that budget; and a round takes jobs only up to
+//! [`ROUND_BYTES`] (at least one), because the engine copies a round into
+//! one buffer: a queue that filled up during a compaction is written in
+//! several rounds, not copied whole.
+//!
+//! A panic while writing (a bug, in the engine or here) answers the round
+//! with an error and fails the committer: every queued job and every later
+//! one is refused, since the engine's state after a panic is not to be
+//! trusted, and the caller's `on_panic` stops the server (mod.rs). No
+//! sender is left waiting for an answer that will never come.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 
 use super::reactor::{Completion, Mailbox};
-use crate::engine::{Batch, Db};
+use crate::engine::Batch;
+
+/// A round takes queued jobs up to this many bytes of keys and values.
+pub const ROUND_BYTES: usize = 64 * 1024 * 1024;
+/// What a job is answered with once the writer has failed.
+const FAILED: &str = "internal error: the writer failed (see the server's log); the server is \
+                      shutting down";
 
 /// One write: a key and its new value, or `None` to delete it.
 pub type Op = (Vec<u8>, Option<Vec<u8>>);
@@ -66,12 +86,48 @@ pub enum Waiter {
     Reactor(usize),
 }
 
+/// The bytes of keys and values of `ops`.
+pub fn ops_bytes(ops: &[Op]) -> usize {
+    ops.iter()
+        .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+        .sum()
+}
+
 #[derive(Debug, Default)]
 struct Queue {
-    jobs: Vec<(Vec<Op>, Waiter)>,
+    jobs: std::collections::VecDeque<(Vec<Op>, Waiter)>,
     /// The writer is waiting for work (so a new job must wake it).
     idle: bool,
     stop: bool,
+    /// A write panicked: nothing more is written.
+    failed: bool,
+}
+
+impl Queue {
+    /// Why a new job is refused, if it is.
+    fn refusal(&self) -> Option<String> {
+        if self.failed {
+            Some(FAILED.to_owned())
+        } else if self.stop {
+            Some("the server is shutting down".to_owned())
+        } else {
+            None
+        }
+    }
+
+    /// The jobs of the next round: up to [`ROUND_BYTES`], at least one.
+    fn next_round(&mut self) -> Vec<(Vec<Op>, Waiter)> {
+        let mut bytes = 0;
+        let mut n = 0;
+        for (ops, _) in &self.jobs {
+            bytes += ops_bytes(ops);
+            if n > 0 && bytes > ROUND_BYTES {
+                break;
+            }
+            n += 1;
+        }
+        self.jobs.drain(..n).collect()
+    }
 }
 
 /// The writer's queue.
@@ -107,10 +163,10 @@ impl Committer {
     /// server is stopping).
     pub fn submit(&self, ops: Vec<Op>, waiter: Waiter) -> Outcome {
         let mut q = self.lock();
-        if q.stop {
-            return Err("the server is shutting down".into());
+        if let Some(text) = q.refusal() {
+            return Err(text);
         }
-        q.jobs.push((ops, waiter));
+        q.jobs.push_back((ops, waiter));
         if q.idle {
             q.idle = false;
             self.work.notify_one();
@@ -125,8 +181,7 @@ impl Committer {
             return Ok(());
         }
         let mut q = self.lock();
-        if q.stop {
-            let text = "the server is shutting down".to_owned();
+        if let Some(text) = q.refusal() {
             return Err((text, jobs.into_iter().map(|(_, w)| w).collect()));
         }
         q.jobs.extend(jobs);
@@ -143,8 +198,20 @@ impl Committer {
         self.work.notify_all();
     }
 
-    /// The writer thread's body; `on_error` hears each failure once.
-    pub fn run(&self, db: &Db, mailbox: &Mailbox, on_error: impl Fn(&str)) {
+    /// Whether a write panicked (nothing more will be written).
+    pub fn failed(&self) -> bool {
+        self.lock().failed
+    }
+
+    /// The writer thread's body: each round's batch goes to `write`, which
+    /// returns the engine's error as text; `on_panic` hears of a write that
+    /// panicked, after which the thread refuses every job and ends.
+    pub fn run(
+        &self,
+        mailbox: &Mailbox,
+        write: impl Fn(Batch) -> Outcome,
+        on_panic: impl FnOnce(),
+    ) {
         loop {
             let jobs = {
                 let mut q = self.lock();
@@ -156,7 +223,7 @@ impl Committer {
                 if q.jobs.is_empty() {
                     return;
                 }
-                std::mem::take(&mut q.jobs)
+                q.next_round()
             };
             let mut batch = Batch::new();
             let mut waiters = Vec::with_capacity(jobs.len());
@@ -169,32 +236,59 @@ impl Committer {
                 }
                 waiters.push(waiter);
             }
-            let outcome = db.write_batch(batch).map_err(|e| {
-                let text = e.with_causes();
-                on_error(&text);
-                text
-            });
-            let mut posted = Vec::new();
-            for waiter in waiters {
-                match waiter {
-                    Waiter::Thread(slot) => {
-                        *slot.lock() = Some(outcome.clone());
-                        slot.thread.unpark();
-                    }
-                    Waiter::Reactor(token) => posted.push(Completion::Written {
-                        token,
-                        outcome: outcome.clone(),
-                    }),
-                }
+            let written = catch_unwind(AssertUnwindSafe(|| write(batch)));
+            let panicked = written.is_err();
+            let outcome = written.unwrap_or_else(|_| Err(FAILED.to_owned()));
+            answer(mailbox, waiters, &outcome);
+            if panicked {
+                self.fail(mailbox);
+                on_panic();
+                return;
             }
-            mailbox.post_all(posted);
         }
     }
+
+    /// Refuses every queued job and every later one.
+    fn fail(&self, mailbox: &Mailbox) {
+        let jobs = {
+            let mut q = self.lock();
+            q.failed = true;
+            q.stop = true;
+            std::mem::take(&mut q.jobs)
+        };
+        let waiters = jobs.into_iter().map(|(_, w)| w).collect();
+        answer(mailbox, waiters, &Err(FAILED.to_owned()));
+    }
+}
+
+/// Tells each waiter the outcome: a thread by its slot, the event loop
+/// through its mailbox (one wake-up for all).
+fn answer(mailbox: &Mailbox, waiters: Vec<Waiter>, outcome: &Outcome) {
+    let mut posted = Vec::new();
+    for waiter in waiters {
+        match waiter {
+            Waiter::Thread(slot) => {
+                *slot.lock() = Some(outcome.clone());
+                slot.thread.unpark();
+            }
+            Waiter::Reactor(token) => posted.push(Completion::Written {
+                token,
+                outcome: outcome.clone(),
+            }),
+        }
+    }
+    mailbox.post_all(posted);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::engine::Db;
+
+    fn write_to(db: &Db) -> impl Fn(Batch) -> Outcome + '_ {
+        |batch| db.write_batch(batch).map_err(|e| e.with_causes())
+    }
 
     #[test]
     fn writes_from_many_threads_land_in_order() {
@@ -204,7 +298,7 @@ mod tests {
         let poll = mio::Poll::new().unwrap();
         let mailbox = Mailbox::new(&poll).unwrap();
         thread::scope(|s| {
-            s.spawn(|| committer.run(&db, &mailbox, |e| panic!("{e}")));
+            s.spawn(|| committer.run(&mailbox, write_to(&db), || panic!("no panic")));
             let workers: Vec<_> = (0..8)
                 .map(|t| {
                     let committer = &committer;
@@ -233,5 +327,50 @@ mod tests {
                 .commit(vec![(b"k".to_vec(), None)], &slot)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_round_is_at_most_round_bytes_and_at_least_one_job() {
+        let mut q = Queue::default();
+        let job = |n: usize| {
+            (
+                vec![(b"k".to_vec(), Some(vec![0u8; n]))],
+                Waiter::Reactor(0),
+            )
+        };
+        q.jobs.push_back(job(ROUND_BYTES + 5));
+        q.jobs.push_back(job(10));
+        assert_eq!(q.next_round().len(), 1, "a large job goes alone");
+        for _ in 0..4 {
+            q.jobs.push_back(job(ROUND_BYTES / 3));
+        }
+        assert_eq!(q.next_round().len(), 3);
+        assert_eq!(q.next_round().len(), 2);
+        assert!(q.jobs.is_empty());
+    }
+
+    #[test]
+    fn a_panicking_write_answers_everyone_and_refuses_more() {
+        let committer = Committer::default();
+        let poll = mio::Poll::new().unwrap();
+        let mailbox = Mailbox::new(&poll).unwrap();
+        let told = std::sync::atomic::AtomicBool::new(false);
+        thread::scope(|s| {
+            s.spawn(|| {
+                committer.run(
+                    &mailbox,
+                    |_| panic!("a test panic in the writer"),
+                    || told.store(true, std::sync::atomic::Ordering::SeqCst),
+                )
+            });
+            let slot = Slot::for_this_thread();
+            let outcome = committer.commit(vec![(b"k".to_vec(), None)], &slot);
+            assert!(outcome.unwrap_err().contains("internal error"));
+        });
+        assert!(told.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(committer.failed());
+        let slot = Slot::for_this_thread();
+        let refused = committer.commit(vec![(b"k".to_vec(), None)], &slot);
+        assert!(refused.unwrap_err().contains("the writer failed"));
     }
 }

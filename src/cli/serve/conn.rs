@@ -18,18 +18,29 @@
 //! one pipelined client cost one fsync per round, and each write gets its
 //! +OK only after that fsync.
 //!
+//! Memory, and when the connection stops: before each request runs, the
+//! replies waiting to be sent must be under [`OUT_HIGH`]; if the socket
+//! does not take them, parsing stops (the rest of the input stays
+//! unparsed, and nothing more is read) until a writable event, so a client
+//! that pipelines without reading holds at most that plus one reply, whose
+//! size the commands bound (reply.rs). Every request's bytes are counted
+//! in the server's [`Budget`](super::budget::Budget) from its first byte
+//! until its reply is back, through the batch, the stash, the worker's or
+//! the writer's queue; when the budget is spent, reading stops until kept
+//! requests finish (budget.rs says when a request is refused instead).
+//!
 //! Invariants: replies are in request order; a write's reply is sent only
 //! after the round holding it was written; memory per connection is
 //! bounded (what is read goes into the loop's one read buffer, and a
-//! connection keeps only the part of a request that has not arrived whole,
-//! a line at most; a batch of at most [`BATCH_BYTES`], replies of at most [`OUT_HIGH`] before reading stops,
-//! the request the parser holds within its limits and the server's
-//! [`Budget`](super::budget::Budget)); a protocol error is answered and
-//! ends the connection; a connection is only ever closed with nothing in
-//! flight, so the token of a closed connection never receives a reply
-//! meant for the one before.
+//! connection keeps only what it has not parsed, a read at most, see
+//! input.rs; a batch of at most [`BATCH_BYTES`](super::batch::BATCH_BYTES);
+//! replies as above; the request the parser holds within its limits and
+//! the budget); a protocol error is answered and ends the connection; a
+//! connection is only ever closed with nothing in flight and nothing it has
+//! read left to run, so the token of a closed connection never receives a
+//! reply meant for the one before.
 
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -37,28 +48,24 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use super::Server;
+use super::batch::Batch;
 use super::budget::Reservation;
 use super::clients::Registration;
-use super::commands::{self, COMMANDS, Ctx, Flow};
+use super::commands::Flow;
 use super::committer::{Op, Slot, Waiter};
-use super::keyspace;
+use super::input::Input;
 use super::reactor::Completion;
 use super::reply::Output;
-use super::resp::{Limits, Parser, Request};
-use super::stripes::{Held, Mode};
-use super::workers::Task;
+use super::resp::{Limits, Parser, Request, request_bytes};
+use super::stripes::Held;
+
+mod dispatch;
 
 /// The loop's read buffer, shared by every connection: the longest line
 /// the parser accepts fits in it, with room to spare.
 pub const READ_BUF: usize = 128 * 1024;
-/// A connection's own buffer is given back once empty, if it grew past this.
-const KEEP_INPUT: usize = 4 * 1024;
-/// A batch joins the round once it holds this many bytes...
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// ...or this many writes.
-const BATCH_WRITES: usize = 1024;
-/// Reading stops while this many bytes of replies wait for the client.
-const OUT_HIGH: usize = 1024 * 1024;
+/// No request runs while this many bytes of replies wait for the client.
+pub const OUT_HIGH: usize = 1024 * 1024;
 /// A connection runs at most this many requests a turn, then lets the
 /// others have theirs (a client pipelining reads as fast as the loop
 /// answers them would otherwise keep the loop to itself).
@@ -89,32 +96,38 @@ pub enum Status {
 
 /// What waits for the current batch or task.
 enum Stashed {
-    Request(Request),
+    /// A request, and the bytes it keeps reserved.
+    Request(Request, usize),
     /// A refused request's error reply.
     Refusal(String),
     /// A protocol error, to answer (then close) after what came before it.
     Fatal(String),
 }
 
-/// What is in flight.
+/// What is in flight, with the bytes of requests it keeps reserved.
 enum InFlight<'s> {
     Nothing,
     /// A batch in the round, holding its stripes, owing `replies`.
     Write {
         replies: usize,
+        kept: usize,
         _held: Held<'s>,
     },
     /// A worker task.
-    Worker,
+    Worker {
+        kept: usize,
+    },
 }
 
-/// Blind writes gathered, not yet in a round.
-#[derive(Default)]
-struct Batch {
-    ops: Vec<Op>,
-    bytes: usize,
-    stripes: Vec<usize>,
-    replies: usize,
+/// Whether the request being read may go on.
+enum Admit {
+    /// Its bytes are covered: read and parse on.
+    Go,
+    /// The budget is spent but kept requests will give bytes back: read
+    /// nothing until then.
+    Wait,
+    /// Refused (the error is stashed).
+    Refused,
 }
 
 /// One connection.
@@ -125,33 +138,26 @@ pub struct Conn<'s> {
     registration: Registration<'s>,
     authed: bool,
     parser: Parser,
-    /// Input not yet parsed, kept from an earlier turn (usually empty: an
-    /// idle connection holds no buffer).
-    input: Vec<u8>,
-    /// Whether the input being parsed is in the loop's buffer (this turn's
-    /// read) rather than in `input`.
-    in_scratch: bool,
-    /// The unparsed part of the current input: `start..end`.
-    start: usize,
-    end: usize,
+    input: Input,
     out: Output,
     batch: Batch,
     stashed: Option<Stashed>,
     in_flight: InFlight<'s>,
+    /// Covers the request being read and every request kept (the batch,
+    /// the stash, what is in flight).
     reservation: Reservation<'s>,
-    /// No more input will be read (end of input, or shutdown).
-    eof: bool,
     /// Close once the replies so far are sent (QUIT, protocol error).
     closing: bool,
     /// The socket failed: drop it once nothing is in flight.
     broken: bool,
-    /// The last read took less than it could: the socket has nothing more
-    /// until its next readable event (so no read just to hear "would block").
-    drained: bool,
     /// Writable events are asked for (only while replies wait for room).
     writable: bool,
     /// Its turn ended with work left: the loop drives it again next turn.
     again: bool,
+    /// Parsing stopped this turn because replies wait (see [`OUT_HIGH`]).
+    out_full: bool,
+    /// Reading stopped until the budget has room (see budget.rs).
+    waiting_budget: bool,
 }
 
 impl<'s> Conn<'s> {
@@ -176,21 +182,18 @@ impl<'s> Conn<'s> {
             registration,
             authed,
             parser: Parser::new(limits),
-            input: Vec::new(),
-            in_scratch: false,
-            start: 0,
-            end: 0,
+            input: Input::default(),
             out: Output::new(),
             batch: Batch::default(),
             stashed: None,
             in_flight: InFlight::Nothing,
             reservation: Reservation::new(&server.budget),
-            eof: false,
             closing: false,
             broken: false,
-            drained: false,
             writable: false,
             again: false,
+            out_full: false,
+            waiting_budget: false,
         }
     }
 
@@ -201,7 +204,7 @@ impl<'s> Conn<'s> {
 
     /// Reads no more; what was read is still run and answered (shutdown).
     pub fn stop_reading(&mut self) {
-        self.eof = true;
+        self.input.stop();
     }
 
     /// Drops the replies not yet sent (shutdown's last resort).
@@ -216,8 +219,15 @@ impl<'s> Conn<'s> {
     /// Takes the outcome of what was in flight.
     pub fn complete(&mut self, done: Completion) {
         let in_flight = std::mem::replace(&mut self.in_flight, InFlight::Nothing);
-        match (done, in_flight) {
-            (Completion::Written { outcome, .. }, InFlight::Write { replies, _held }) => {
+        let kept = match (done, in_flight) {
+            (
+                Completion::Written { outcome, .. },
+                InFlight::Write {
+                    replies,
+                    kept,
+                    _held,
+                },
+            ) => {
                 drop(_held);
                 self.server.compactor.note_write();
                 for _ in 0..replies {
@@ -226,17 +236,24 @@ impl<'s> Conn<'s> {
                         Err(text) => self.out.error(&format!("ERR {text}")),
                     }
                 }
+                kept
             }
-            (Completion::Replied { out, flow, .. }, InFlight::Worker) => {
+            (Completion::Replied { out, flow, .. }, InFlight::Worker { kept }) => {
                 self.out.append(out);
                 if flow == Flow::Close {
                     self.closing = true;
                 }
+                kept
             }
             // Cannot happen: one thing is in flight at a time, and it is
             // what the completion answers.
-            (_, other) => self.in_flight = other,
-        }
+            (_, other) => {
+                self.in_flight = other;
+                return;
+            }
+        };
+        self.reservation.done(kept);
+        self.account();
     }
 
     /// Whether its last turn ended with work left (see [`FAIR_SHARE`]).
@@ -244,16 +261,24 @@ impl<'s> Conn<'s> {
         self.again
     }
 
+    /// Whether it waits for room in the budget: the loop drives it again
+    /// when kept requests finish.
+    pub fn waiting_for_budget(&self) -> bool {
+        self.waiting_budget
+    }
+
     /// The socket has input (a readable event).
     pub fn readable(&mut self) {
-        self.drained = false;
+        self.input.readable();
     }
 
     /// Does all that can be done now without blocking.
     pub fn drive(&mut self, turn: &mut Turn<'_>) -> Status {
         if !self.broken {
             let mut ran = 0;
-            let result = self.work(turn, &mut ran);
+            let result = self.run_input(turn, &mut ran);
+            // The loop's buffer goes to the next connection.
+            self.input.keep_unparsed(turn.scratch);
             if ran > 0 {
                 self.server.commands.fetch_add(ran, Ordering::Relaxed);
                 self.registration.client().touch();
@@ -264,25 +289,33 @@ impl<'s> Conn<'s> {
             if sent.is_err() {
                 self.broken = true;
             }
+            // Parsing stopped for the replies waiting, and the socket took
+            // enough of them since: go on next turn (no event will say so).
+            if self.out_full && self.out.pending() < OUT_HIGH {
+                self.again = true;
+            }
+            let omem = self.out.pending() as u64;
+            self.registration
+                .client()
+                .omem
+                .store(omem, Ordering::Relaxed);
         }
         let idle = matches!(self.in_flight, InFlight::Nothing);
-        let finished =
-            (self.eof || self.closing) && idle && self.batch.replies == 0 && self.stashed.is_none();
+        let finished = (self.input.ended() || self.closing)
+            && idle
+            && self.batch.replies == 0
+            && self.stashed.is_none()
+            && !self.again
+            && !self.waiting_budget;
         if self.broken && idle || finished && self.out.pending() == 0 {
             return Status::Closed;
         }
         Status::Open
     }
 
-    fn work(&mut self, turn: &mut Turn<'_>, ran: &mut u64) -> io::Result<()> {
-        let result = self.run_input(turn, ran);
-        // The loop's buffer goes to the next connection.
-        self.keep_unparsed(turn.scratch);
-        result
-    }
-
     fn run_input(&mut self, turn: &mut Turn<'_>, ran: &mut u64) -> io::Result<()> {
         self.again = false;
+        self.out_full = false;
         loop {
             if !matches!(self.in_flight, InFlight::Nothing) {
                 return Ok(());
@@ -292,10 +325,21 @@ impl<'s> Conn<'s> {
                 self.send_batch(turn);
                 return Ok(());
             }
+            // Nothing more runs while the client has not taken what it
+            // was sent: its input waits, unparsed, and nothing is read.
+            if self.out.pending() >= OUT_HIGH {
+                self.out.send(&mut self.stream)?;
+                if self.out.pending() >= OUT_HIGH {
+                    self.out_full = true;
+                    self.send_batch(turn);
+                    return Ok(());
+                }
+            }
             match self.stashed.take() {
-                Some(Stashed::Request(request)) => {
+                Some(Stashed::Request(request, kept)) => {
                     *ran += 1;
-                    self.run(request, turn);
+                    self.run(request, kept, turn);
+                    self.account();
                     continue;
                 }
                 Some(Stashed::Refusal(text)) => {
@@ -311,29 +355,29 @@ impl<'s> Conn<'s> {
             if self.closing {
                 return Ok(());
             }
-            let unparsed = if self.in_scratch {
-                &turn.scratch[self.start..self.end]
-            } else {
-                &self.input[self.start..self.end]
-            };
-            match self.parser.parse(unparsed) {
+            if self.waiting_budget {
+                match self.admit(turn) {
+                    Admit::Go => {}
+                    Admit::Wait => return Ok(()),
+                    Admit::Refused => continue,
+                }
+            }
+            match self.parser.parse(self.input.unparsed(turn.scratch)) {
                 Ok((used, Some(request))) => {
-                    self.start += used;
-                    self.reservation.release();
+                    self.input.consume(used);
+                    let kept = request_bytes(&request);
+                    self.reservation.keep(kept);
                     *ran += 1;
-                    self.run(request, turn);
+                    self.run(request, kept, turn);
+                    self.account();
                     continue;
                 }
                 Ok((used, None)) => {
-                    self.start += used;
-                    if !self.reservation.cover(self.parser.held()) {
-                        let total = self.server.budget.total();
-                        let text = format!(
-                            "ERR request too large for now: requests in progress already hold \
-                             the server's {total} bytes for them; try again later"
-                        );
-                        self.fail(text, turn);
-                        continue;
+                    self.input.consume(used);
+                    match self.admit(turn) {
+                        Admit::Go => {}
+                        Admit::Wait => return Ok(()),
+                        Admit::Refused => continue,
                     }
                 }
                 Err(e) => {
@@ -342,70 +386,50 @@ impl<'s> Conn<'s> {
                 }
             }
             // Every complete request has run: more input is needed.
-            if self.out.pending() >= OUT_HIGH {
-                self.out.send(&mut self.stream)?;
-                if self.out.pending() >= OUT_HIGH {
-                    // The client is not reading: neither do we, until the
-                    // socket takes more (a writable event drives us again).
-                    self.send_batch(turn);
-                    return Ok(());
-                }
-            }
-            if self.eof || self.drained || !self.read(turn.scratch)? {
+            if !self.input.may_read() || !self.input.read(&mut self.stream, turn.scratch)? {
                 self.send_batch(turn);
                 return Ok(());
             }
         }
     }
 
-    /// Reads what the socket has into the loop's buffer (after what is
-    /// left of a request, if anything); false when it has nothing now (or
-    /// ended).
-    fn read(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
-        // What is left must move out of the way of the new bytes.
-        self.keep_unparsed(scratch);
-        loop {
-            return match self.stream.read(scratch) {
-                Ok(0) => {
-                    self.eof = true;
-                    Ok(false)
-                }
-                Ok(n) => {
-                    self.drained = n < scratch.len();
-                    if self.end == self.start {
-                        // Nothing left over: parse straight from the buffer.
-                        self.in_scratch = true;
-                        self.start = 0;
-                        self.end = n;
-                    } else {
-                        self.input.extend_from_slice(&scratch[..n]);
-                        self.end += n;
-                    }
-                    Ok(true)
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => Err(e),
-            };
-        }
+    /// Brings the reservation to what the connection holds now: kept
+    /// requests come and go with each request run and each completion.
+    /// Growing may fail (the last bytes of a request, or an inline
+    /// command's words, were not covered while read): then the connection
+    /// holds a little more than it reserved (at most the last read, or one
+    /// inline command's words) until the next [`Conn::admit`] waits.
+    fn account(&mut self) {
+        let reading = self.parser.held();
+        let _ = self.reservation.cover(reading);
+        self.reservation.settle(reading);
     }
 
-    /// Moves the unparsed input into the connection's own buffer (the
-    /// loop's is about to be read into, or lent to another connection), and
-    /// gives that buffer back when there is nothing in it.
-    fn keep_unparsed(&mut self, scratch: &[u8]) {
-        if self.in_scratch {
-            self.input.clear();
-            self.input.extend_from_slice(&scratch[self.start..self.end]);
-            self.in_scratch = false;
-        } else {
-            self.input.drain(..self.start);
+    /// Whether the request being read may grow: covered by the budget, or
+    /// waiting for it (kept requests, this connection's or others', will
+    /// give bytes back, so waiting cannot last forever), or refused (every
+    /// reserved byte belongs to requests still arriving, which could wait
+    /// for each other forever).
+    fn admit(&mut self, turn: &mut Turn<'_>) -> Admit {
+        if self.reservation.cover(self.parser.held()) {
+            self.waiting_budget = false;
+            return Admit::Go;
         }
-        self.start = 0;
-        self.end = self.input.len();
-        if self.input.is_empty() && self.input.capacity() > KEEP_INPUT {
-            self.input = Vec::new();
+        // This connection's own batch is kept too: it must go to be done.
+        self.send_batch(turn);
+        self.reservation.publish();
+        if self.server.budget.kept() > 0 {
+            self.waiting_budget = true;
+            return Admit::Wait;
         }
+        self.waiting_budget = false;
+        let total = self.server.budget.total();
+        let text = format!(
+            "ERR request too large for now: requests in progress already hold the server's \
+             {total} bytes for them; try again later"
+        );
+        self.fail(text, turn);
+        Admit::Refused
     }
 
     /// Asks for writable events while replies wait for room in the socket,
@@ -428,103 +452,5 @@ impl<'s> Conn<'s> {
     fn fail(&mut self, text: String, turn: &mut Turn<'_>) {
         self.stashed = Some(Stashed::Fatal(text));
         self.send_batch(turn);
-    }
-
-    fn run(&mut self, mut request: Request, turn: &mut Turn<'_>) {
-        let blind = self.authed
-            && request.len() >= 3
-            && commands::lookup(&request[0])
-                .is_some_and(|i| matches!(COMMANDS[i].name, "set" | "mset"));
-        if blind {
-            match keyspace::blind_write(&mut request) {
-                Some(Ok(pairs)) => return self.add_to_batch(pairs, turn),
-                Some(Err(e)) if self.batch.replies > 0 => {
-                    self.stashed = Some(Stashed::Refusal(e));
-                    return self.send_batch(turn);
-                }
-                Some(Err(e)) => return self.out.error(&e),
-                None => {}
-            }
-        }
-        if self.batch.replies > 0 {
-            // Whatever it is, it comes after the writes before it.
-            self.stashed = Some(Stashed::Request(request));
-            return self.send_batch(turn);
-        }
-        let was_authed = self.authed;
-        let mut ctx = Ctx {
-            server: self.server,
-            client: self.registration.client(),
-            authed: &mut self.authed,
-            out: &mut self.out,
-            slot: turn.slot,
-        };
-        let Some(index) = commands::check(&mut ctx, &request) else {
-            return;
-        };
-        if COMMANDS[index].inline {
-            if (COMMANDS[index].run)(&mut ctx, &request) == Flow::Close {
-                self.closing = true;
-            }
-            if self.authed && !was_authed {
-                self.parser.set_limits(Limits::DEFAULT);
-            }
-            return;
-        }
-        self.server.workers.submit(Task::Command {
-            token: self.token,
-            client: Arc::clone(self.registration.client()),
-            index,
-            args: request,
-        });
-        self.in_flight = InFlight::Worker;
-    }
-
-    fn add_to_batch(&mut self, pairs: keyspace::Pairs, turn: &mut Turn<'_>) {
-        if let Some(i) = commands::lookup(b"set") {
-            self.registration.client().ran(i);
-        }
-        for (key, value) in pairs {
-            self.batch.stripes.push(self.server.stripes.of(&key));
-            self.batch.bytes += key.len() + value.len();
-            self.batch.ops.push((key, Some(value)));
-        }
-        self.batch.replies += 1;
-        if self.batch.bytes >= BATCH_BYTES || self.batch.ops.len() >= BATCH_WRITES {
-            self.send_batch(turn);
-        }
-    }
-
-    /// Hands the batch to the turn's round, or to a worker when its stripes
-    /// cannot be taken without waiting.
-    fn send_batch(&mut self, turn: &mut Turn<'_>) {
-        if self.batch.replies == 0 {
-            return;
-        }
-        let Batch {
-            ops,
-            stripes,
-            replies,
-            ..
-        } = std::mem::take(&mut self.batch);
-        let server = self.server;
-        let Some(held) = server
-            .stripes
-            .try_lock_stripes(stripes.clone(), Mode::Write)
-        else {
-            server.workers.submit(Task::Write {
-                token: self.token,
-                ops,
-                stripes,
-                replies,
-            });
-            self.in_flight = InFlight::Worker;
-            return;
-        };
-        turn.writes.push((ops, Waiter::Reactor(self.token)));
-        self.in_flight = InFlight::Write {
-            replies,
-            _held: held,
-        };
     }
 }

@@ -5,16 +5,21 @@
 //! (fsynced under `--sync always`); a read and the write that depends on it
 //! (NX, XX, SET … GET, DEL's count) run under the key's stripe held
 //! exclusively, so no other connection's write comes between them; reads of
-//! several keys hold their stripes for reading, so they never see half of an
-//! MSET. A key the engine cannot hold (empty, or over 64 KiB) is simply
-//! absent to a read, and an error to a write. Plain SET and MSET usually do
+//! several keys (MGET, EXISTS) read every key at one moment through the
+//! engine ([`Db::get_many`](crate::engine::Db::get_many)), so they never see
+//! half of an MSET, and take no stripe, so they never wait for a write (nor
+//! for the compaction a write waits for). MGET's reply is held to
+//! [`MAX_REPLY`]: a key named many times is read once, and a reply that
+//! would be larger is refused before it is built. A key the engine cannot
+//! hold (empty, or over 64 KiB) is simply absent to a read, and an error to a write. Plain SET and MSET usually do
 //! not come here at all: the connection batches them (see conn.rs) through
 //! [`blind_write`].
 
 use std::collections::BTreeSet;
 
 use super::commands::{Ctx, Flow, wrong_arity};
-use super::stripes::{Held, Mode};
+use super::reply::{MAX_REPLY, bulk_size, too_large};
+use super::stripes::Mode;
 use crate::engine::{Error, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// Whether the engine can hold `key`.
@@ -182,23 +187,58 @@ pub fn setnx(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
-/// For a read of several keys: their stripes, held for reading, so that no
-/// write to them lands between the first key read and the last.
-fn read_several<'a>(ctx: &Ctx<'a>, keys: &[Vec<u8>]) -> Option<Held<'a>> {
-    let stripes = &ctx.server.stripes;
-    (keys.len() > 1).then(|| stripes.lock(keys.iter().map(Vec::as_slice), Mode::Read))
-}
+/// The bytes of a nil reply, `$-1\r\n`.
+const NIL_SIZE: usize = 5;
 
-/// MGET key...: nil for each missing key.
+/// MGET key...: nil for each missing key; every key read at one moment.
 pub fn mget(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let keys = &args[1..];
-    let _held = read_several(ctx, keys);
+    // Each distinct key is read once, however often it is named: a request
+    // naming one key a million times costs one read, not a million values.
+    let mut distinct: Vec<&[u8]> = keys
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|k| valid_key(k))
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut values = match ctx.server.db.get_many(&distinct) {
+        Ok(values) => values,
+        Err(e) => {
+            ctx.engine_error(&e);
+            return Flow::Continue;
+        }
+    };
+    let slots: Vec<Option<usize>> = keys
+        .iter()
+        .map(|k| distinct.binary_search(&k.as_slice()).ok())
+        .collect();
+    let mut size = 0usize;
+    let mut uses = vec![0u32; distinct.len()];
+    for &slot in &slots {
+        let value = slot.and_then(|i| {
+            uses[i] += 1;
+            values[i].as_ref()
+        });
+        size = size.saturating_add(value.map_or(NIL_SIZE, |v| bulk_size(v.len())));
+    }
+    if size > MAX_REPLY {
+        ctx.out
+            .error(&too_large("MGET", "ask for fewer keys at a time"));
+        return Flow::Continue;
+    }
     ctx.out.array(keys.len());
-    for key in keys {
-        match read(ctx, key) {
-            Ok(value) => ctx.out.optional_owned(value),
-            // An array element can be an error: the count stays right.
-            Err(e) => ctx.engine_error(&e),
+    for slot in slots {
+        let Some(i) = slot else {
+            ctx.out.nil();
+            continue;
+        };
+        // The last use of a value moves it into the reply, unless copied.
+        uses[i] -= 1;
+        if uses[i] == 0 {
+            ctx.out.optional_owned(values[i].take());
+        } else {
+            ctx.out.optional(values[i].as_deref());
         }
     }
     Flow::Continue
@@ -247,21 +287,20 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
-/// EXISTS key...: how many of the keys exist (a key named twice counts twice).
+/// EXISTS key...: how many of the keys exist (a key named twice counts
+/// twice), all at one moment.
 pub fn exists(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    let keys = &args[1..];
-    let _held = read_several(ctx, keys);
-    let mut n = 0;
-    for key in keys {
-        match contains(ctx, key) {
-            Ok(found) => n += i64::from(found),
-            Err(e) => {
-                ctx.engine_error(&e);
-                return Flow::Continue;
-            }
-        }
+    let keys: Vec<&[u8]> = args[1..]
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|k| valid_key(k))
+        .collect();
+    match ctx.server.db.contains_many(&keys) {
+        Ok(found) => ctx
+            .out
+            .integer(found.into_iter().filter(|&f| f).count() as i64),
+        Err(e) => ctx.engine_error(&e),
     }
-    ctx.out.integer(n);
     Flow::Continue
 }
 

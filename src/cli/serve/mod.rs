@@ -5,10 +5,11 @@
 //! connection, runs the commands that cannot wait (GET, PING, …), and
 //! writes each turn's plain SETs and MSETs as one engine batch with one
 //! fsync, as Redis does; one writer thread (the committer) writes for the
-//! workers, and for the loop while a compaction runs; [`workers::WORKERS`]
-//! worker threads run what may wait for a lock or an fsync, or walks every
-//! key (SET NX, DEL, SCAN, …); one thread compacts in the background; one
-//! receives signals. Not tokio: the engine is synchronous and a write
+//! workers, and for the loop while a compaction runs; worker threads run
+//! what may wait for a lock or an fsync, or walks every key, in two pools
+//! so that reads never wait behind writes ([`workers::WRITE_WORKERS`] for
+//! SET NX, DEL, FLUSHDB, …, [`workers::READ_WORKERS`] for MGET, SCAN,
+//! INFO, …); one thread compacts in the background; one receives signals. Not tokio: the engine is synchronous and a write
 //! blocks until its fsync, so an async runtime would hand writes to a
 //! blocking pool anyway; the loop and the few threads around it are small
 //! enough to own, and mio is the part of tokio that matters here. Not a
@@ -18,13 +19,14 @@
 //!
 //! The files: [`listen`] (addresses and their policy), [`shutdown`]
 //! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
-//! [`conn`] (one connection), [`resp`] (the request parser), [`inline`]
-//! (inline commands), [`reply`]
-//! (replies), [`commands`] (the table and checks), [`keyspace`], [`walk`],
-//! [`admin`] and [`info`] (the commands), [`workers`], [`committer`] (the
-//! writer thread), [`stripes`] (key locks), [`cursors`] (SCAN cursors),
-//! [`glob`] (patterns), [`compactor`] (background compaction), [`budget`]
-//! (request memory).
+//! [`conn`] (one connection, and what runs where), [`input`] (its unparsed
+//! bytes), [`batch`] (its blind writes), [`resp`] (the request parser),
+//! [`limits`] (what a request may hold),
+//! [`inline`] (inline commands), [`reply`] (replies), [`commands`] (the
+//! table and checks), [`keyspace`], [`walk`], [`admin`] and [`info`] (the
+//! commands), [`workers`], [`committer`] (the writer thread), [`stripes`]
+//! (key locks), [`cursors`] (SCAN cursors), [`glob`] (patterns),
+//! [`compactor`] (background compaction), [`budget`] (request memory).
 //!
 //! Invariants: the database lock is held from before the address is
 //! announced until after the last reply is sent; the announcement
@@ -32,9 +34,15 @@
 //! bound, so `--listen 127.0.0.1:0` can be used and read back; on shutdown
 //! the server stops accepting first, then lets every connection finish,
 //! then stops the workers, the writer and compaction, then closes the
-//! database, and exits 0.
+//! database, and exits 0. A panic (a bug) never leaves the server hanging
+//! with the lock held: on the event loop it stops the other threads as it
+//! unwinds (a drop guard), and in the writer or the compaction thread it
+//! stops the server as a signal would; either way the panic hook's one line
+//! (`tinykv: internal error: …`) is all that is printed, the database is
+//! closed (its lock released), and the exit status is 2.
 
 mod admin;
+mod batch;
 mod budget;
 mod clients;
 mod commands;
@@ -42,10 +50,13 @@ mod committer;
 mod compactor;
 mod conn;
 mod cursors;
+pub(crate) mod fuzzing;
 mod glob;
 mod info;
 mod inline;
+mod input;
 mod keyspace;
+mod limits;
 mod listen;
 mod reactor;
 mod reply;
@@ -65,8 +76,9 @@ use anyhow::{Context, Result};
 
 use super::config::Config;
 use super::exit::Exit;
+use super::tuning::Thread;
 use super::{database, output};
-use crate::engine::{Db, SyncMode};
+use crate::engine::{Batch, Db, SyncMode};
 
 pub use listen::DEFAULT as DEFAULT_LISTEN;
 
@@ -94,6 +106,14 @@ pub struct Settings {
     pub bound: SocketAddr,
 }
 
+/// What test builds may ask of the server (`TINYKV_TEST_OPTIONS`; nothing
+/// in a release build).
+#[derive(Debug, Default)]
+pub struct Hooks {
+    /// The thread that panics on purpose, if any.
+    pub panic_in: Option<Thread>,
+}
+
 /// What every connection shares.
 pub struct Server {
     /// The database.
@@ -116,6 +136,8 @@ pub struct Server {
     pub shutdown: Arc<shutdown::Shutdown>,
     /// Memory for requests in progress.
     pub budget: budget::Budget,
+    /// Test hooks.
+    pub hooks: Hooks,
     /// When the server started.
     pub started: Instant,
     /// The same, by the wall clock.
@@ -178,7 +200,10 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
         workers: Default::default(),
         compactor: Default::default(),
         shutdown,
-        budget: Default::default(),
+        budget: budget::Budget::new(config.tuning.request_budget().unwrap_or(budget::TOTAL)),
+        hooks: Hooks {
+            panic_in: config.tuning.serve_panic(),
+        },
         started: Instant::now(),
         started_at: SystemTime::now(),
         commands: AtomicU64::new(0),
@@ -194,9 +219,53 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
         let _ = database::close(server.db);
         return Err(e);
     }
+    if server.shutdown.failed() {
+        // A thread panicked: the panic hook has said so, on one line, and
+        // a failure to close after it would only say it again.
+        let _ = database::close(server.db);
+        return Ok(Exit::Error);
+    }
     database::close(server.db)?;
     output::message("serve: stopped; the database is closed");
     Ok(Exit::Success)
+}
+
+/// Stops the threads when dropped: at the end of [`serve`], and also while
+/// a panic of the event loop unwinds, or the scope would wait forever for
+/// threads that wait for work.
+struct StopThreads<'a>(&'a Server);
+
+impl Drop for StopThreads<'_> {
+    fn drop(&mut self) {
+        // Workers first: they may still hand the writer a write.
+        self.0.workers.stop();
+        self.0.committer.stop();
+        self.0.compactor.stop();
+    }
+}
+
+/// Stops the server when its thread panics (the writer, compaction, a
+/// worker outside a task): the loop would otherwise go on without it.
+struct AbortOnPanic<'a>(&'a Server);
+
+impl Drop for AbortOnPanic<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.shutdown.abort();
+        }
+    }
+}
+
+/// The writer thread's write: the round's batch into the engine.
+fn write(server: &Server, batch: Batch) -> committer::Outcome {
+    if server.hooks.panic_in == Some(Thread::Writer) {
+        panic!("a test panic in the writer thread (TINYKV_TEST_OPTIONS serve_panic=writer)");
+    }
+    server.db.write_batch(batch).map_err(|e| {
+        let text = e.with_causes();
+        server.log_engine_error(&text);
+        text
+    })
 }
 
 /// Starts the threads, runs the event loop on this one until shutdown, and
@@ -208,35 +277,54 @@ fn serve(
     listener: TcpListener,
 ) -> Result<()> {
     thread::scope(|scope| {
-        let started = spawn(scope, "writer", || {
-            server
-                .committer
-                .run(&server.db, mailbox, |e| server.log_engine_error(e))
-        })
-        .and_then(|()| {
-            (0..workers::WORKERS)
-                .try_for_each(|_| spawn(scope, "worker", || server.workers.run(server, mailbox)))
-        })
-        .and_then(|()| spawn(scope, "compaction", || server.compactor.run(&server.db)));
-        let result = started.and_then(|()| {
-            reactor::run(server, poll, mailbox, listener).context("the event loop failed")
-        });
-        // Workers first: they may still hand the writer a write.
-        server.workers.stop();
-        server.committer.stop();
-        server.compactor.stop();
+        let mut threads = Vec::new();
+        let result = {
+            let _stop = StopThreads(server);
+            let mut started = || -> Result<()> {
+                threads.push(spawn(scope, server, "writer", || {
+                    let abort = || server.shutdown.abort();
+                    server.committer.run(mailbox, |b| write(server, b), abort);
+                })?);
+                for (pool, n, name) in [
+                    (workers::Pool::Writes, workers::WRITE_WORKERS, "writes"),
+                    (workers::Pool::Reads, workers::READ_WORKERS, "reads"),
+                ] {
+                    for _ in 0..n {
+                        threads.push(spawn(scope, server, name, move || {
+                            server.workers.run(server, mailbox, pool)
+                        })?);
+                    }
+                }
+                threads.push(spawn(scope, server, "compaction", || {
+                    server.compactor.run(&server.db)
+                })?);
+                Ok(())
+            };
+            started().and_then(|()| {
+                reactor::run(server, poll, mailbox, listener).context("the event loop failed")
+            })
+        };
+        // A thread that panicked has said so (the panic hook); joining it
+        // here keeps the scope from panicking again with a second line.
+        for handle in threads {
+            let _ = handle.join();
+        }
         result
     })
 }
 
-fn spawn<'scope>(
-    scope: &'scope thread::Scope<'scope, '_>,
+/// Starts a thread of the server's; its panic stops the server.
+fn spawn<'scope, 'env>(
+    scope: &'scope thread::Scope<'scope, 'env>,
+    server: &'scope Server,
     name: &str,
     body: impl FnOnce() + Send + 'scope,
-) -> Result<()> {
+) -> Result<thread::ScopedJoinHandle<'scope, ()>> {
     thread::Builder::new()
         .name(name.into())
-        .spawn_scoped(scope, body)
-        .map(drop)
+        .spawn_scoped(scope, move || {
+            let _abort = AbortOnPanic(server);
+            body();
+        })
         .with_context(|| format!("cannot start the {name} thread"))
 }

@@ -21,6 +21,11 @@
 //! runs (it holds the engine's writer lock throughout) and for a round
 //! larger than [`INLINE_ROUND`], the round goes to the writer thread.
 //!
+//! Back-pressure: a connection stops parsing while its replies wait (see
+//! conn.rs), and stops reading while the request budget is spent; the
+//! loop drives the connections waiting for the budget again at the end of
+//! each turn in which kept requests finished (their bytes came back).
+//!
 //! Invariants: the loop blocks only in `poll` and in its own round's write
 //! (never behind a compaction; the engine seals a full active log inside
 //! the write that fills it, which is the one long wait left here); commands
@@ -43,6 +48,7 @@ use super::committer::{Op, Outcome, Slot, Waiter};
 use super::conn::{Conn, READ_BUF, Status, Turn};
 use super::reply::Output;
 use crate::cli::output;
+use crate::cli::tuning::Thread;
 use crate::engine::Batch;
 
 /// The listener's token.
@@ -190,6 +196,8 @@ pub fn run(
     let mut carried: Vec<(Vec<Op>, Waiter)> = Vec::new();
     // Connections whose turn ended with work left (conn.rs, FAIR_SHARE).
     let mut again: Vec<usize> = Vec::new();
+    // Connections waiting for room in the request budget.
+    let mut waiting: Vec<usize> = Vec::new();
     loop {
         let timeout = if !carried.is_empty() || !again.is_empty() {
             Some(Duration::ZERO)
@@ -222,11 +230,14 @@ pub fn run(
             scratch: &mut scratch,
             writes: std::mem::take(&mut carried),
             again: Vec::new(),
+            waiting: Vec::new(),
         };
         for token in ready {
             drive(&mut lp, &mut slab, token);
         }
+        let mut completed = false;
         for done in mailbox.take() {
+            completed = true;
             let token = done.token();
             if let Some(conn) = slab.get(token) {
                 conn.complete(done);
@@ -260,14 +271,30 @@ pub fn run(
         // A round that would fill the active log seals it too (its index is
         // written then): that one goes to the writer thread as well.
         let seals = server.db.write_would_seal(2 * bytes as u64 + 64 * 1024);
+        // After a writer's panic nothing is written here either: the
+        // engine is not to be trusted, and the committer refuses them all.
         if !writes.is_empty()
             && bytes <= INLINE_ROUND
             && !seals
+            && !server.shutdown.failed()
             && let Some(_no_compaction) = server.compactor.not_running()
         {
             write_round(server, &mut lp, &mut slab, std::mem::take(&mut writes));
-            carried = std::mem::take(&mut lp.writes);
+            completed = true;
         }
+        // Kept requests finished: their bytes are back in the budget, and
+        // whoever waited for them tries again.
+        if completed {
+            for token in std::mem::take(&mut waiting) {
+                drive(&mut lp, &mut slab, token);
+            }
+        }
+        for token in lp.waiting.drain(..) {
+            if !waiting.contains(&token) {
+                waiting.push(token);
+            }
+        }
+        carried = std::mem::take(&mut lp.writes);
         again = std::mem::take(&mut lp.again);
         if let Err((text, refused)) = server.committer.submit_all(writes) {
             // The writer has stopped (it cannot, before the loop ends): say
@@ -344,6 +371,8 @@ struct Loop<'p> {
     writes: Vec<(Vec<Op>, Waiter)>,
     /// Connections to drive again next turn.
     again: Vec<usize>,
+    /// Connections waiting for room in the budget.
+    waiting: Vec<usize>,
 }
 
 fn drive(lp: &mut Loop<'_>, slab: &mut Slab<'_>, token: usize) {
@@ -358,8 +387,13 @@ fn drive(lp: &mut Loop<'_>, slab: &mut Slab<'_>, token: usize) {
     };
     if conn.drive(&mut turn) == Status::Closed {
         slab.remove(lp.poll, token);
-    } else if conn.again() && !lp.again.contains(&token) {
+        return;
+    }
+    if conn.again() && !lp.again.contains(&token) {
         lp.again.push(token);
+    }
+    if conn.waiting_for_budget() && !lp.waiting.contains(&token) {
+        lp.waiting.push(token);
     }
 }
 
@@ -406,6 +440,10 @@ fn accept<'s>(
         }
         slab.conns[token] = Some(Conn::new(server, token, stream, registration));
         slab.live += 1;
+        // Test builds only: proves that a panic here ends the server (mod.rs).
+        if server.hooks.panic_in == Some(Thread::Loop) {
+            panic!("a test panic on the event loop (TINYKV_TEST_OPTIONS serve_panic=loop)");
+        }
         drive(lp, slab, token);
     }
 }

@@ -6,12 +6,45 @@
 //! line (any CR or LF in its text becomes a space), so a message can never
 //! break the framing. A large value is queued as its own buffer, moved when
 //! the caller owns it, never copied into a growing reply buffer.
+//!
+//! How much replies may hold: a connection runs no request while
+//! [`OUT_HIGH`](super::conn::OUT_HIGH) bytes of its replies wait to be
+//! sent (conn.rs), so it holds at most that plus one reply; and a command
+//! whose reply grows with its arguments or with the database (MGET, KEYS,
+//! SCAN) builds at most [`MAX_REPLY`] bytes, refusing with an error what
+//! would be more (SCAN returns early instead, as its COUNT allows). That is
+//! Redis's client-output-buffer-limit, checked before the memory is spent
+//! rather than after. Why a cap and not the request budget: a request's
+//! bytes are held before anything can be checked (they arrive), so they
+//! must be counted against a shared total; a reply is built by the server,
+//! which can refuse it before building it, so a fixed cap per reply, with
+//! the per-connection limit above and `--max-clients`, bounds it without a
+//! shared counter touched by every reply.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
 
+use crate::engine::MAX_VALUE_LEN;
+
 /// A value at least this long is queued as a buffer of its own.
 const OWN_CHUNK_AT: usize = 64 * 1024;
+/// The most one reply may hold: twice the largest value, so that what one
+/// MSET may write (two values of the largest size) one MGET may read back.
+pub const MAX_REPLY: usize = 2 * MAX_VALUE_LEN;
+
+/// The bytes of a bulk reply of `len` bytes: `$len\r\n`, the bytes, `\r\n`.
+pub fn bulk_size(len: usize) -> usize {
+    let digits = len.checked_ilog10().unwrap_or(0) as usize + 1;
+    1 + digits + 2 + len + 2
+}
+
+/// The error for a reply that would hold more than [`MAX_REPLY`].
+pub fn too_large(command: &str, advice: &str) -> String {
+    format!(
+        "ERR reply too large: {command} would return more than the {MAX_REPLY} bytes one reply \
+         may hold; {advice}"
+    )
+}
 
 /// Replies not yet sent.
 #[derive(Debug, Default)]
@@ -192,6 +225,15 @@ mod tests {
         out.send(&mut sink).unwrap();
         assert_eq!(out.pending(), 0);
         sink
+    }
+
+    #[test]
+    fn bulk_sizes_are_exact() {
+        for len in [0, 1, 9, 10, 99, 100, 65_536] {
+            let mut out = Output::new();
+            out.bulk(&vec![b'x'; len]);
+            assert_eq!(out.pending(), bulk_size(len), "{len}");
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! with the length declared; an array length is checked against
 //! [`Limits::args`]; a line (inline command or header) that does not end
 //! within its limit is refused without waiting for the rest; and the whole
-//! request is held to [`Limits::request`]. Every refusal is a
+//! request is held to [`Limits::request`], counting what each argument
+//! costs beyond its bytes ([`Parser::held`] counts as
+//! [`request_bytes`] does, see limits.rs). Every refusal is a
 //! [`ProtocolError`] whose text is the `-ERR` reply Redis would give, after
 //! which the caller closes the connection (the stream can no longer be
 //! framed).
@@ -22,44 +24,12 @@
 use std::fmt;
 
 use super::inline;
-use crate::engine::MAX_VALUE_LEN;
+use super::limits::{ARG_HEADER, FIRST_ARGS, HEAP_BLOCK, overhead_bound};
+
+pub use super::limits::{Limits, request_bytes};
 
 /// The longest `*N` or `$N` header line, CRLF excluded: a sign and 19 digits.
 const MAX_HEADER: usize = 20;
-
-/// How much one request may make the server hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest bulk string (one argument).
-    pub bulk: usize,
-    /// Most arguments in one request.
-    pub args: usize,
-    /// Longest inline command line.
-    pub inline: usize,
-    /// Most argument bytes in one request.
-    pub request: usize,
-}
-
-impl Limits {
-    /// For a connection that may run commands: a bulk as large as the
-    /// largest value the engine stores, and room for an MSET of a few.
-    pub const DEFAULT: Limits = Limits {
-        bulk: MAX_VALUE_LEN,
-        args: 1024 * 1024,
-        inline: 64 * 1024,
-        request: 2 * MAX_VALUE_LEN,
-    };
-
-    /// Before AUTH on a server with a password, as Redis does: enough for
-    /// AUTH or HELLO, too little for a stranger to make the server hold much.
-    pub const UNAUTHENTICATED: Limits = Limits {
-        bulk: 16 * 1024,
-        args: 10,
-        inline: 16 * 1024,
-        request: 64 * 1024,
-    };
-}
-
 /// A request that cannot be framed; the connection is closed after the reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -139,7 +109,10 @@ pub struct Parser {
     limits: Limits,
     state: State,
     args: Request,
-    held: usize,
+    /// The capacity of the arguments' buffers so far.
+    bytes: usize,
+    /// The bulk lengths declared so far (what `bytes` grows toward).
+    declared: usize,
 }
 
 impl Parser {
@@ -149,7 +122,8 @@ impl Parser {
             limits,
             state: State::Start,
             args: Vec::new(),
-            held: 0,
+            bytes: 0,
+            declared: 0,
         }
     }
 
@@ -158,9 +132,18 @@ impl Parser {
         self.limits = limits;
     }
 
-    /// Bytes of the request in progress held so far.
+    /// The arguments of the request in progress so far.
+    pub fn arguments(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Bytes of memory the request in progress holds so far: at most
+    /// [`Limits::request`].
     pub fn held(&self) -> usize {
-        self.held
+        if self.args.capacity() == 0 {
+            return 0;
+        }
+        self.bytes + self.args.capacity() * ARG_HEADER + self.args.len() * HEAP_BLOCK
     }
 
     /// Consumes from `input` what it can. Returns how many bytes were
@@ -203,8 +186,9 @@ impl Parser {
                     if n > 0 {
                         let n = n as usize;
                         // The declared count is not trusted for memory either.
-                        self.args = Vec::with_capacity(n.min(16));
-                        self.held = 0;
+                        self.args = Vec::with_capacity(n.min(FIRST_ARGS));
+                        self.bytes = 0;
+                        self.declared = 0;
                         self.state = State::Header { left: n };
                     }
                 }
@@ -225,10 +209,14 @@ impl Parser {
                         return Err(bad);
                     }
                     let len = len as usize;
-                    if self.held + len > self.limits.request {
+                    let bound = self.declared + len + overhead_bound(self.args.len() + 1);
+                    if bound > self.limits.request {
                         return Err(ProtocolError::RequestTooLarge(self.limits.request));
                     }
-                    self.args.push(Vec::with_capacity(len.min(64 * 1024)));
+                    self.declared += len;
+                    let arg = Vec::with_capacity(len.min(64 * 1024));
+                    self.bytes += arg.capacity();
+                    self.args.push(arg);
                     self.state = State::Data {
                         left: left - 1,
                         need: len,
@@ -240,10 +228,11 @@ impl Parser {
                         .args
                         .last_mut()
                         .expect("a bulk in progress has its arg");
+                    let before = arg.capacity();
                     grow_toward(arg, take, need);
+                    self.bytes += arg.capacity() - before;
                     arg.extend_from_slice(&rest[..take]);
                     pos += take;
-                    self.held += take;
                     if take < need {
                         self.state = State::Data {
                             left,
@@ -266,7 +255,8 @@ impl Parser {
                         continue;
                     }
                     self.state = State::Start;
-                    self.held = 0;
+                    self.bytes = 0;
+                    self.declared = 0;
                     return Ok((pos, Some(std::mem::take(&mut self.args))));
                 }
             }
@@ -324,6 +314,7 @@ pub fn parse_int(bytes: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::MAX_VALUE_LEN;
 
     fn parse_all(parser: &mut Parser, input: &[u8]) -> Result<Vec<Request>, ProtocolError> {
         let mut out = Vec::new();
@@ -414,8 +405,36 @@ mod tests {
         let mut p = Parser::new(Limits::DEFAULT);
         let (_, req) = p.parse(b"*1\r\n$200000000\r\nabc").unwrap();
         assert!(req.is_none());
-        assert_eq!(p.held(), 3);
         assert!(p.args[0].capacity() <= 64 * 1024);
+        assert!(p.held() <= 64 * 1024 + overhead_bound(1), "{}", p.held());
+    }
+
+    #[test]
+    fn empty_arguments_are_counted() {
+        let n = 100_000;
+        let mut input = format!("*{n}\r\n").into_bytes();
+        for _ in 0..n - 1 {
+            input.extend_from_slice(b"$0\r\n\r\n");
+        }
+        let mut p = Parser::new(Limits::DEFAULT);
+        let (used, req) = p.parse(&input).unwrap();
+        assert_eq!((used, req), (input.len(), None));
+        // Every empty argument holds its Vec in the list, at least.
+        assert!(p.held() >= (n - 1) * ARG_HEADER, "{}", p.held());
+        assert!(p.held() <= Limits::DEFAULT.request);
+        let (_, req) = p.parse(b"$1\r\nx\r\n").unwrap();
+        let req = req.unwrap();
+        assert_eq!(req.len(), n);
+        assert!(request_bytes(&req) >= n * ARG_HEADER);
+        assert_eq!(p.held(), 0);
+        // A limit on the bytes is a limit on the overhead too.
+        let limits = Limits {
+            request: 1024 * 1024,
+            ..Limits::DEFAULT
+        };
+        let mut p = Parser::new(limits);
+        let e = p.parse(&input).unwrap_err();
+        assert_eq!(e, ProtocolError::RequestTooLarge(limits.request));
     }
 
     #[test]

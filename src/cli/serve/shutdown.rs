@@ -11,7 +11,12 @@
 //! the impatient user's Ctrl-C twice. Every acknowledged write is already
 //! durable under `--sync always`, so that loses nothing acknowledged.
 //!
-//! Invariant: the trigger acts once; later calls do nothing.
+//! [`Shutdown::abort`] is the same stop after a thread panicked (the
+//! writer or the compaction thread): no message of its own (the panic hook
+//! printed the one line), and the server then exits 2 (mod.rs).
+//!
+//! Invariant: the trigger acts once; later calls do nothing (an abort
+//! after a trigger still marks the stop as a failure).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +32,7 @@ use crate::cli::output;
 /// The server's stop switch.
 pub struct Shutdown {
     stopping: AtomicBool,
+    failed: AtomicBool,
     mailbox: Arc<Mailbox>,
 }
 
@@ -35,8 +41,22 @@ impl Shutdown {
     pub fn new(mailbox: Arc<Mailbox>) -> Shutdown {
         Shutdown {
             stopping: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             mailbox,
         }
+    }
+
+    /// Whether a thread's panic stopped the server.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Stops the server after a thread panicked: it ends as on a signal,
+    /// then exits 2.
+    pub fn abort(&self) {
+        self.failed.store(true, Ordering::Release);
+        self.stopping.store(true, Ordering::Release);
+        self.mailbox.wake();
     }
 
     /// Whether shutdown has begun.

@@ -1,26 +1,28 @@
-//! Striped key locks: what makes SET NX/XX, DEL, MSET and MGET atomic
-//! against the other connections, while plain writes to any keys still
-//! reach the engine together and share its fsyncs.
+//! Striped key locks: what makes SET NX/XX, SET … GET and DEL atomic
+//! against the other connections' writes, while plain writes to any keys
+//! still reach the engine together and share its fsyncs.
 //!
 //! A key maps to one of [`STRIPES`] stripes by hash. A command locks the
-//! stripes of its keys, all at once, in one of three modes:
+//! stripes of its keys, all at once, in one of two modes:
 //!
 //! - [`Mode::Write`] for blind writes (SET, MSET): they read nothing, so
 //!   any number may be in flight on a stripe at once, waiting together for
 //!   one group commit; the engine orders them.
-//! - [`Mode::Read`] for reads of several keys (MGET, EXISTS): no write to
-//!   those keys is in flight while they are read, so the reply is one
-//!   moment's state and never half of an MSET.
 //! - [`Mode::Exclusive`] for a read then a write (SET NX/XX/GET, DEL,
 //!   FLUSHDB): nothing else on the stripe runs between the check and the
 //!   write.
+//!
+//! Reads take no stripe: a single-key read sees each write at once, and
+//! MGET and EXISTS read all their keys at one moment in the engine
+//! (`Db::get_many`), so they never see half of an MSET. (They used to hold
+//! their stripes for reading, which made them wait behind writes queued
+//! during a compaction.)
 //!
 //! Invariants: a holder keeps its stripes only across its own writes and
 //! never waits for anything but the writer while holding them; stripes
 //! are always taken in increasing order, so no two commands can wait for
 //! each other; waiters are served first come, first served, so a stream of
-//! blind writes cannot starve a waiting NX (and the reverse). A single-key
-//! GET takes nothing: the engine makes each write visible at once.
+//! blind writes cannot starve a waiting NX (and the reverse).
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -34,8 +36,6 @@ pub const STRIPES: usize = 1024;
 pub enum Mode {
     /// Blind writes; shared with other blind writes.
     Write,
-    /// Reads of several keys; shared with other reads.
-    Read,
     /// A check and a write; shared with nothing.
     Exclusive,
 }

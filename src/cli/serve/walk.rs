@@ -7,13 +7,25 @@
 //! Redis, how many keys to examine, not how many to return. A MATCH pattern
 //! with a literal prefix walks only the keys with that prefix.
 //!
+//! Replies are held to [`MAX_REPLY`]: KEYS refuses (pointing to SCAN) a
+//! reply that would be larger, and SCAN returns early with the cursor of
+//! the last key it examined, which COUNT, a hint, allows.
+//!
 //! Invariants: KEYS, DBSIZE and SCAN hold no lock (the engine's walk is not
 //! a snapshot, like Redis's SCAN); FLUSHDB holds every stripe exclusively,
 //! so no write of another connection lands between its walk and its commit,
 //! and its deletions are one atomic batch streamed to the log.
+//!
+//! FLUSHDB's memory grows with the number of keys: the engine's streamed
+//! batch keeps every key it deletes in memory until the commit (about the
+//! key's length plus a few dozen bytes each), since it becomes visible all at
+//! once. Deleting in chunks would bound that, but a reader could then see
+//! the database half flushed (GET takes no stripe), which FLUSHDB must
+//! never show; Redis's FLUSHDB is O(n) as well. Documented in the README.
 
 use super::commands::{Ctx, Flow};
 use super::glob::Pattern;
+use super::reply::{MAX_REPLY, Output, too_large};
 use super::resp::parse_int;
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
@@ -60,7 +72,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     if let Some(key) = &after {
         walk = walk.after(key);
     }
-    let (mut found, mut last, mut examined) = (Vec::new(), None, 0);
+    let (mut found, mut n, mut last, mut examined) = (Output::new(), 0, None, 0);
     for key in walk.by_ref() {
         let key = match key {
             Ok(k) => k,
@@ -71,9 +83,12 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         };
         examined += 1;
         if strings && pattern.as_ref().is_none_or(|p| p.matches(&key)) {
-            found.push(key.clone());
+            found.bulk(&key);
+            n += 1;
         }
-        if examined == count {
+        // Resuming after the last key examined keeps SCAN's guarantee, so
+        // a reply grown to the limit may end early.
+        if examined == count || found.pending() >= MAX_REPLY {
             last = Some(key);
             break;
         }
@@ -84,10 +99,8 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     };
     ctx.out.array(2);
     ctx.out.bulk(next.as_bytes());
-    ctx.out.array(found.len());
-    for key in &found {
-        ctx.out.bulk(key);
-    }
+    ctx.out.array(n);
+    ctx.out.append(found);
     Flow::Continue
 }
 
@@ -95,10 +108,18 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let pattern = Pattern::new(&args[1]);
     let all = pattern.matches_all();
-    let mut found = Vec::new();
+    let (mut found, mut n) = (Output::new(), 0);
     for key in ctx.server.db.keys(pattern.prefix()) {
         match key {
-            Ok(key) if all || pattern.matches(&key) => found.push(key),
+            Ok(key) if all || pattern.matches(&key) => {
+                found.bulk_owned(key);
+                n += 1;
+                if found.pending() > MAX_REPLY {
+                    let advice = "use SCAN, which returns them a few at a time";
+                    ctx.out.error(&too_large("KEYS", advice));
+                    return Flow::Continue;
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 ctx.engine_error(&e);
@@ -106,10 +127,8 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
             }
         }
     }
-    ctx.out.array(found.len());
-    for key in &found {
-        ctx.out.bulk(key);
-    }
+    ctx.out.array(n);
+    ctx.out.append(found);
     Flow::Continue
 }
 

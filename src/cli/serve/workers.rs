@@ -5,12 +5,26 @@
 //! stripes the event loop could not take at once. Each result goes back to
 //! the event loop's mailbox as the replies to send.
 //!
+//! Two pools, so that a read never waits behind a write. A write waits for
+//! the engine's writer lock, which a compaction holds for its whole run:
+//! with one pool, [`WRITE_WORKERS`] DELs or SET NXs parked during a
+//! compaction would take every thread, and SCAN, KEYS, DBSIZE, INFO, MGET
+//! and EXISTS queued behind them would wait for the compaction too. The
+//! read pool ([`Pool::Reads`]) runs only commands that never take a stripe
+//! or the writer lock, so it always moves; the write pool runs everything
+//! flagged `write` in the command table. (Handing writes to the writer
+//! asynchronously instead would free the threads, but a check-then-write
+//! holds its stripe across the write, and carrying that guard through the
+//! writer's queue and back costs more code than a second queue.)
+//!
 //! Invariants: a task runs on one worker from start to end and its reply
 //! is posted exactly once, also when the command panics (the reply is then
 //! an error and the panic hook has said what happened); the event loop
 //! sends a connection nothing else until its task's reply is back, so
-//! replies stay in order. [`WORKERS`] threads are enough: a waiting task
-//! waits for an fsync shared by every task waiting with it.
+//! replies stay in order. [`WRITE_WORKERS`] threads are enough: a waiting
+//! task waits for an fsync shared by every task waiting with it; the reads'
+//! [`READ_WORKERS`] are enough for two cores, and none of them ever waits
+//! for a write.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,8 +39,20 @@ use super::reply::Output;
 use super::resp::Request;
 use super::stripes::Mode;
 
-/// How many worker threads.
-pub const WORKERS: usize = 16;
+/// Threads for commands that write (and may wait for a stripe or the
+/// writer lock).
+pub const WRITE_WORKERS: usize = 16;
+/// Threads for commands that only read.
+pub const READ_WORKERS: usize = 4;
+
+/// Which threads run a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    /// Read-only commands: never a stripe, never the writer lock.
+    Reads,
+    /// Everything that writes.
+    Writes,
+}
 
 /// Something for a worker to do, for the connection with `token`.
 pub enum Task {
@@ -54,42 +80,78 @@ pub enum Task {
     },
 }
 
+impl Task {
+    /// The pool that runs it.
+    pub fn pool(&self) -> Pool {
+        match self {
+            Task::Command { index, .. } if !COMMANDS[*index].writes() => Pool::Reads,
+            Task::Command { .. } | Task::Write { .. } => Pool::Writes,
+        }
+    }
+
+    fn token(&self) -> usize {
+        match self {
+            Task::Command { token, .. } | Task::Write { token, .. } => *token,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     tasks: VecDeque<Task>,
     stop: bool,
 }
 
-/// The workers' queue.
+/// One pool's queue.
 #[derive(Default)]
-pub struct Workers {
+struct Lane {
     queue: Mutex<Queue>,
     ready: Condvar,
 }
 
-impl Workers {
+impl Lane {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Queues a task.
+/// The workers' queues.
+#[derive(Default)]
+pub struct Workers {
+    reads: Lane,
+    writes: Lane,
+}
+
+impl Workers {
+    fn lane(&self, pool: Pool) -> &Lane {
+        match pool {
+            Pool::Reads => &self.reads,
+            Pool::Writes => &self.writes,
+        }
+    }
+
+    /// Queues a task for its pool.
     pub fn submit(&self, task: Task) {
-        self.lock().tasks.push_back(task);
-        self.ready.notify_one();
+        let lane = self.lane(task.pool());
+        lane.lock().tasks.push_back(task);
+        lane.ready.notify_one();
     }
 
-    /// Ends the workers once the queue is empty.
+    /// Ends the workers of both pools once their queues are empty.
     pub fn stop(&self) {
-        self.lock().stop = true;
-        self.ready.notify_all();
+        for lane in [&self.reads, &self.writes] {
+            lane.lock().stop = true;
+            lane.ready.notify_all();
+        }
     }
 
-    /// A worker thread's body.
-    pub fn run(&self, server: &Server, mailbox: &Mailbox) {
+    /// A worker thread's body, for `pool`.
+    pub fn run(&self, server: &Server, mailbox: &Mailbox, pool: Pool) {
+        let lane = self.lane(pool);
         let slot = Slot::for_this_thread();
         loop {
             let task = {
-                let mut q = self.lock();
+                let mut q = lane.lock();
                 loop {
                     if let Some(task) = q.tasks.pop_front() {
                         break task;
@@ -97,12 +159,10 @@ impl Workers {
                     if q.stop {
                         return;
                     }
-                    q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+                    q = lane.ready.wait(q).unwrap_or_else(|p| p.into_inner());
                 }
             };
-            let token = match &task {
-                Task::Command { token, .. } | Task::Write { token, .. } => *token,
-            };
+            let token = task.token();
             let mut out = Output::new();
             let flow = catch_unwind(AssertUnwindSafe(|| run(server, &slot, task, &mut out)))
                 .unwrap_or_else(|_| {
@@ -152,6 +212,33 @@ fn run(server: &Server, slot: &Arc<Slot>, task: Task, out: &mut Output) -> Flow 
                 }
             }
             Flow::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_never_run_on_the_write_pool_and_writes_never_on_the_read_pool() {
+        for (index, spec) in COMMANDS.iter().enumerate() {
+            if spec.inline {
+                continue;
+            }
+            let task = Task::Command {
+                token: 0,
+                client: Arc::new(Client::for_tests()),
+                index,
+                args: Vec::new(),
+            };
+            let writes = spec.flags.contains(&"write");
+            let expected = if writes { Pool::Writes } else { Pool::Reads };
+            assert_eq!(task.pool(), expected, "{}", spec.name);
+        }
+        for name in ["mget", "exists", "scan", "keys", "dbsize", "info"] {
+            let spec = &COMMANDS[super::super::commands::lookup(name.as_bytes()).unwrap()];
+            assert!(!spec.writes() && !spec.inline, "{name}");
         }
     }
 }

@@ -1,0 +1,131 @@
+//! A storage wrapper for tests of the binary (`TINYKV_TEST_OPTIONS`
+//! `compact_gate=PATH`, test builds only): while the file PATH exists, a
+//! compaction stops when it creates its first output (`seg-N.log.tmp`),
+//! inside `Db::compact`, with the engine's writer lock held, and says so
+//! by creating `PATH.reached`. A test can then prove what the server does
+//! *while* a compaction runs, without hoping that one lasts long enough:
+//! it creates PATH, waits for PATH.reached, checks, and removes PATH to let
+//! the compaction finish.
+//!
+//! Invariant: every call is passed to the wrapped storage unchanged; the
+//! only difference is the wait.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::storage::{OpenMode, PathKind, Storage, StorageFile};
+
+/// How often a held compaction looks whether the gate is gone.
+const POLL: Duration = Duration::from_millis(5);
+
+/// A storage whose compactions wait while a gate file exists.
+pub struct Gated {
+    inner: Arc<dyn Storage>,
+    gate: PathBuf,
+}
+
+impl fmt::Debug for Gated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gated").field("gate", &self.gate).finish()
+    }
+}
+
+impl Gated {
+    /// `inner`, held at `gate`.
+    pub fn new(inner: Arc<dyn Storage>, gate: PathBuf) -> Gated {
+        Gated { inner, gate }
+    }
+
+    /// The path whose creation says that a compaction is held.
+    pub fn reached(gate: &Path) -> PathBuf {
+        let mut name = gate.as_os_str().to_owned();
+        name.push(".reached");
+        PathBuf::from(name)
+    }
+
+    fn hold(&self, path: &Path, mode: OpenMode) {
+        let output = path.to_string_lossy().ends_with(".log.tmp");
+        if mode != OpenMode::Truncate || !output || !self.gate.exists() {
+            return;
+        }
+        // The real file system, not `inner`: the gate is the test's file.
+        let _ = std::fs::write(Gated::reached(&self.gate), b"");
+        while self.gate.exists() {
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Storage for Gated {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+
+    fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
+        self.inner.kind(path)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.inner.list_dir(dir)
+    }
+
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        self.hold(path, mode);
+        self.inner.open(path, mode)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        self.inner.try_lock(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::storage::RealStorage;
+
+    #[test]
+    fn a_compaction_output_waits_for_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = dir.path().join("gate");
+        let storage = Gated::new(Arc::new(RealStorage), gate.clone());
+        // No gate: nothing waits.
+        storage
+            .open(&dir.path().join("a.log.tmp"), OpenMode::Truncate)
+            .unwrap();
+        std::fs::write(&gate, b"").unwrap();
+        // Other files do not wait either.
+        storage
+            .open(&dir.path().join("wal.log"), OpenMode::Truncate)
+            .unwrap();
+        std::thread::scope(|s| {
+            let held = s.spawn(|| {
+                storage
+                    .open(&dir.path().join("seg-1.log.tmp"), OpenMode::Truncate)
+                    .unwrap();
+            });
+            let reached = Gated::reached(&gate);
+            while !reached.exists() {
+                std::thread::sleep(POLL);
+            }
+            assert!(!held.is_finished());
+            std::fs::remove_file(&gate).unwrap();
+            held.join().unwrap();
+        });
+    }
+}
