@@ -1,7 +1,9 @@
 //! A storage wrapper for tests of the binary (`TINYKV_TEST_OPTIONS`
 //! `compact_gate=PATH`, test builds only): while the file PATH exists, a
-//! compaction stops when it creates its first output (`seg-N.log.tmp`),
-//! inside `Db::compact`, with the engine's writer lock held, and says so
+//! compaction stops at its switch-over, when it renames its first output
+//! (`seg-N.log.tmp`) into place, inside `Db::compact` with the engine's
+//! writer lock held (the one step of a compaction where it holds it, with
+//! the seal at its start: writes wait there, reads must not), and says so
 //! by creating `PATH.reached`. A test can then prove what the server does
 //! *while* a compaction runs, without hoping that one lasts long enough:
 //! it creates PATH, waits for PATH.reached, checks, and removes PATH to let
@@ -46,9 +48,9 @@ impl Gated {
         PathBuf::from(name)
     }
 
-    fn hold(&self, path: &Path, mode: OpenMode) {
-        let output = path.to_string_lossy().ends_with(".log.tmp");
-        if mode != OpenMode::Truncate || !output || !self.gate.exists() {
+    fn hold(&self, from: &Path) {
+        let output = from.to_string_lossy().ends_with(".log.tmp");
+        if !output || !self.gate.exists() {
             return;
         }
         // The real file system, not `inner`: the gate is the test's file.
@@ -73,11 +75,11 @@ impl Storage for Gated {
     }
 
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-        self.hold(path, mode);
         self.inner.open(path, mode)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.hold(from);
         self.inner.rename(from, to)
     }
 
@@ -104,20 +106,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let gate = dir.path().join("gate");
         let storage = Gated::new(Arc::new(RealStorage), gate.clone());
+        let tmp = |name: &str| {
+            let p = dir.path().join(name);
+            storage.open(&p, OpenMode::Truncate).unwrap();
+            p
+        };
         // No gate: nothing waits.
-        storage
-            .open(&dir.path().join("a.log.tmp"), OpenMode::Truncate)
-            .unwrap();
+        let a = tmp("a.log.tmp");
+        storage.rename(&a, &dir.path().join("a.log")).unwrap();
         std::fs::write(&gate, b"").unwrap();
-        // Other files do not wait either.
-        storage
-            .open(&dir.path().join("wal.log"), OpenMode::Truncate)
-            .unwrap();
+        // Other renames do not wait either.
+        let w = tmp("wal.log");
+        storage.rename(&w, &dir.path().join("seg-0.log")).unwrap();
+        let out = tmp("seg-1.log.tmp");
         std::thread::scope(|s| {
             let held = s.spawn(|| {
-                storage
-                    .open(&dir.path().join("seg-1.log.tmp"), OpenMode::Truncate)
-                    .unwrap();
+                storage.rename(&out, &dir.path().join("seg-1.log")).unwrap();
             });
             let reached = Gated::reached(&gate);
             while !reached.exists() {
