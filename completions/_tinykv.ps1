@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'tinykv' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Run FILE as a script: one command a line, as in the REPL')
@@ -50,8 +50,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;set' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -62,8 +62,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;get' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the exact bytes of the value, with no newline added (one KEY only)')
@@ -75,8 +75,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;del' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -88,8 +88,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;keys' {
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -102,8 +102,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;dump' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format')
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only pairs whose key starts with P')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -115,8 +115,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;load' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -127,8 +127,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;compact' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -139,8 +139,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;check' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -151,8 +151,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;recover' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -163,8 +163,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;stats' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
@@ -179,8 +179,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)')
             [CompletionResult]::new('--requirepass', '--requirepass', [CompletionResultType]::ParameterName, 'Clients must AUTH with this password first (needed to listen beyond loopback)')
             [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'Most clients connected at once; more are refused with an error')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Listen beyond loopback without a password (only on a network you trust)')
@@ -192,8 +192,8 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;generate' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')

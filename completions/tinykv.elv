@@ -18,8 +18,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
     }
     var completions = [
         &'tinykv'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -f 'Run FILE as a script: one command a line, as in the REPL'
@@ -46,8 +46,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tinykv;set'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -57,8 +57,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;get'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --raw 'Print the exact bytes of the value, with no newline added (one KEY only)'
@@ -69,8 +69,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;del'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -81,8 +81,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;keys'= {
             cand --prefix 'Only keys starting with P'
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -94,8 +94,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;dump'= {
             cand --format 'The dump format'
             cand --prefix 'Only pairs whose key starts with P'
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -106,8 +106,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;load'= {
             cand --format 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]'
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -117,8 +117,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;compact'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -128,8 +128,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;check'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -139,8 +139,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;recover'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -150,8 +150,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;stats'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --json 'Print one JSON object'
@@ -165,8 +165,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --listen 'Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)'
             cand --requirepass 'Clients must AUTH with this password first (needed to listen beyond loopback)'
             cand --max-clients 'Most clients connected at once; more are refused with an error'
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --insecure 'Listen beyond loopback without a password (only on a network you trust)'
@@ -177,8 +177,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;generate'= {
-            cand -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'

@@ -24,7 +24,7 @@ function __fish_tinykv_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c tinykv -n "__fish_tinykv_needs_command" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_needs_command" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_needs_command" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_needs_command" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
@@ -46,14 +46,14 @@ complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "stats" -d 'Print keys
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "serve" -d 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "generate" -d 'Print the man page or a shell completion script'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
@@ -61,7 +61,7 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l raw -d 'Print the 
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
@@ -69,7 +69,7 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s q -l quiet -d 'No 
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l prefix -d 'Only keys starting with P' -r
-complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
@@ -78,7 +78,7 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l bail -d 'In a scr
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l format -d 'The dump format' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l prefix -d 'Only pairs whose key starts with P' -r
-complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
@@ -86,35 +86,35 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s q -l quiet -d 'No
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l format -d 'The dump format [default: from FILE\'s extension (.tsv, .jsonl, .resp), else tsv]' -r
-complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
@@ -125,7 +125,7 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s h -l help -d 'Pr
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l listen -d 'Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l requirepass -d 'Clients must AUTH with this password first (needed to listen beyond loopback)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l max-clients -d 'Most clients connected at once; more are refused with an error' -r
-complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
@@ -133,7 +133,7 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l insecure -d 'Lis
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
+complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l wait -d 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"

@@ -166,3 +166,32 @@ fn tinykv_dir_env_and_default_dir() {
     assert!(status.success());
     assert!(db.tmp.path().join(".local/share/tinykv").is_dir());
 }
+
+#[test]
+fn empty_tinykv_dir_yields_to_dir_and_never_means_the_default() {
+    let db = TestDb::new();
+    // An explicit --dir wins over an empty variable.
+    db.cmd(["set", "k", "v"])
+        .env("TINYKV_DIR", "")
+        .run()
+        .code(0);
+    db.cmd(["get", "k"])
+        .env("TINYKV_DIR", "")
+        .run()
+        .stdout_is("v\n");
+    // Alone, it is refused by name, and the default database is untouched.
+    let xdg = db.file("xdg");
+    let out = util::base_command(db.tmp.path())
+        .env("TINYKV_DIR", "")
+        .env("XDG_DATA_HOME", &xdg)
+        .args(["set", "a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        "tinykv: TINYKV_DIR is set but empty (name a directory, or unset it for the default)\n"
+    );
+    assert!(!xdg.exists(), "{}", util::listing(&xdg));
+}

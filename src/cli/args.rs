@@ -47,15 +47,11 @@ damage, 2 any error.";
     args_override_self = true
 )]
 pub struct Args {
-    /// Database directory, created by the first write (reads refuse a missing one) [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]
-    #[arg(
-        short,
-        long,
-        global = true,
-        env = "TINYKV_DIR",
-        hide_env_values = true,
-        value_name = "DIR"
-    )]
+    /// Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]
+    // TINYKV_DIR is read by `Config::resolve`, not by clap: clap would
+    // refuse an empty variable even under an explicit --dir, and without
+    // naming the variable.
+    #[arg(short, long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
     /// If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)

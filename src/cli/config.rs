@@ -96,15 +96,26 @@ impl Config {
                 bail: args.bail,
             },
         };
-        let args_dir_was_none = args.dir.is_none();
-        let dir = match args.dir {
+        let named = match args.dir {
             Some(dir) if dir.as_os_str().is_empty() => bail!("--dir is empty"),
-            Some(dir) => dir,
+            Some(dir) => Some(dir),
             // `generate` opens nothing: do not fail for want of a home.
-            None if matches!(mode, Mode::Generate(_)) => PathBuf::new(),
+            None if matches!(mode, Mode::Generate(_)) => Some(PathBuf::new()),
+            None => match env("TINYKV_DIR") {
+                // Not the default in its place: a script that sets
+                // TINYKV_DIR from a variable it forgot to fill would
+                // otherwise write into the user's own database.
+                Some(dir) if dir.is_empty() => bail!(
+                    "TINYKV_DIR is set but empty (name a directory, or unset it for the default)"
+                ),
+                dir => dir.map(PathBuf::from),
+            },
+        };
+        let from_default = named.is_none();
+        let dir = match named {
+            Some(dir) => dir,
             None => default_dir(&env)?,
         };
-        let from_default = args_dir_was_none;
         let history = match mode {
             Mode::Repl => history_file(&env),
             _ => None,
@@ -217,12 +228,6 @@ mod tests {
 
     #[test]
     fn default_dir_follows_xdg_then_home() {
-        // clap reads TINYKV_DIR from the real environment, which wins over
-        // the default under test here; the other tests cover it.
-        if std::env::var_os("TINYKV_DIR").is_some() {
-            eprintln!("TINYKV_DIR is set: the default directory cannot be tested");
-            return;
-        }
         let c = resolve(
             &["tinykv", "stats"],
             false,
@@ -240,6 +245,52 @@ mod tests {
         assert!(resolve(&["tinykv", "stats"], false, &[]).is_err());
         let c = resolve(&["tinykv", "-d", "/db", "stats"], false, &[]).unwrap();
         assert_eq!(c.dir, PathBuf::from("/db"));
+    }
+
+    #[test]
+    fn tinykv_dir_is_below_dir_and_never_empty() {
+        let c = resolve(
+            &["tinykv", "stats"],
+            false,
+            &[("TINYKV_DIR", "/env"), ("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(c.dir, PathBuf::from("/env"));
+        assert!(!c.default_dir);
+        let c = resolve(
+            &["tinykv", "-d", "/db", "stats"],
+            false,
+            &[("TINYKV_DIR", "/env"), ("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(c.dir, PathBuf::from("/db"));
+        // An empty variable does not stand in the way of an explicit --dir,
+        // nor of a command that opens nothing ...
+        let c = resolve(
+            &["tinykv", "get", "k", "--dir", "/db"],
+            false,
+            &[("TINYKV_DIR", ""), ("HOME", "/h")],
+        );
+        assert_eq!(c.unwrap().dir, PathBuf::from("/db"));
+        assert!(
+            resolve(
+                &["tinykv", "generate", "man"],
+                false,
+                &[("TINYKV_DIR", ""), ("HOME", "/h")]
+            )
+            .is_ok()
+        );
+        // ... but alone it is an error that names it, not the default database.
+        let err = resolve(
+            &["tinykv", "stats"],
+            false,
+            &[("TINYKV_DIR", ""), ("HOME", "/h")],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("TINYKV_DIR is set but empty"),
+            "{err}"
+        );
     }
 
     #[test]
