@@ -124,3 +124,45 @@ fn check_and_recover_on_a_missing_or_foreign_directory_are_errors() {
         .one_line_error()
         .stderr_matches(predicate::str::contains("plain-file"));
 }
+
+/// Regression (review): an automatic compaction that failed on a damaged
+/// segment poisoned the session, so every later write of a script failed;
+/// now the writes go on and the failure is one warning at the end.
+#[test]
+fn a_failed_automatic_compaction_warns_and_writes_go_on() {
+    const NO_COMPACTION: &str = "segment_size=8192,seal_on_close=0,compact_min_bytes=1000000";
+    const SMALL: &str = "segment_size=8192,seal_on_close=0,compact_min_bytes=16384";
+    let db = TestDb::new();
+    let value = "z".repeat(300);
+    let first: String = (0..60).map(|i| format!("set k{i:02} {value}\n")).collect();
+    db.cmd::<_, &str>([])
+        .env("TINYKV_TEST_OPTIONS", NO_COMPACTION)
+        .stdin(&first)
+        .run()
+        .code(0);
+    let seg = db.path.join("seg-00000001.log");
+    let mut bytes = std::fs::read(&seg).expect("the writes sealed a segment");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    std::fs::write(&seg, bytes).unwrap();
+    // Enough new writes to pass the threshold, then some more.
+    let more: String = (0..120).map(|i| format!("set n{i:03} {value}\n")).collect();
+    let out = db
+        .cmd::<_, &str>([])
+        .env("TINYKV_TEST_OPTIONS", SMALL)
+        .stdin(&more)
+        .run()
+        .code(0);
+    assert_eq!(out.stdout_str(), "OK\n".repeat(120));
+    let err = out.stderr_str();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("tinykv: warning: automatic compaction of ")
+            && err.contains("seg-00000001.log is corrupt at offset"),
+        "{err}"
+    );
+    db.cmd(["get", "n119"])
+        .run()
+        .code(0)
+        .stdout_is(format!("{value}\n"));
+}

@@ -1,6 +1,8 @@
-//! A failed write or fsync anywhere (the log, a seal, a compaction) poisons
-//! the handle: later writes are refused with `Error::Poisoned`, reads go on,
-//! and a reopen finds every acknowledged write.
+//! A failed write or fsync on the write path (the log, a seal, a
+//! compaction's switch-over) poisons the handle: later writes are refused
+//! with `Error::Poisoned`, reads go on, and a reopen finds every
+//! acknowledged write. (A compaction's merge is not the write path: see
+//! engine_compaction_failure.rs.)
 
 mod common_engine;
 
@@ -48,34 +50,23 @@ fn assert_poisoned_then_intact(sim: &SimStorage, db: Db) {
     assert!(db.check().unwrap().is_clean());
 }
 
-/// Regression (crash_sim seeds 94, 130, 192, ...): `compact` whose output
-/// could not be created, written or fsynced returned the error but left the
-/// handle usable, so later writes were acknowledged after a failed fsync.
+/// A write whose log write or fsync fails is refused, and so is every
+/// write after it until a reopen, which finds every acknowledged write and
+/// not the failed one.
 #[test]
-fn failed_compaction_output_poisons() {
-    for op in [FaultOp::Sync, FaultOp::Write, FaultOp::Open] {
-        let mut hit = false;
-        for nth in 1..60 {
-            let sim = SimStorage::new(nth);
-            let db = filled(&sim);
-            db.set(b"k00", &value_for(b"k00", 0, 200)).unwrap();
-            sim.inject(Fault {
-                op,
-                nth,
-                kind: FaultKind::Eio,
-                persistent: true,
-            });
-            let r = db.compact();
-            // Only the failures of a compaction output (seg-N.log.tmp) count here.
-            let on_output = matches!(&r, Err(Error::Io { path, .. })
-                if path.to_string_lossy().ends_with(".log.tmp"));
-            if on_output {
-                assert_poisoned_then_intact(&sim, db);
-                hit = true;
-                break;
-            }
-        }
-        assert!(hit, "{op:?}: no fault landed on a compaction output");
+fn a_failed_log_write_or_fsync_poisons() {
+    for op in [FaultOp::Sync, FaultOp::Write] {
+        let sim = SimStorage::new(3);
+        let db = filled(&sim);
+        sim.inject(Fault {
+            op,
+            nth: 1,
+            kind: FaultKind::Eio,
+            persistent: false,
+        });
+        let r = db.set(b"later", b"first try");
+        assert!(matches!(&r, Err(Error::Io { .. })), "{op:?}: {r:?}");
+        assert_poisoned_then_intact(&sim, db);
     }
 }
 

@@ -40,9 +40,19 @@ pub fn open(config: &Config) -> Result<Db> {
     Ok(db)
 }
 
-/// Flushes and releases the database, reporting a failure.
+/// Flushes and releases the database, reporting a failure, and warns of
+/// an automatic compaction that failed on the way (the writes that
+/// triggered it were stored: it is not their error, but its cause, a
+/// damaged file or a full disk, needs someone to see it).
 pub fn close(db: Db) -> Result<()> {
     let path = db.path().to_owned();
+    if let Some(why) = db.auto_compaction_failure() {
+        output::message(&format!(
+            "warning: automatic compaction of {} failed, nothing was lost ({why}); \
+             run 'tinykv check'",
+            path.display()
+        ));
+    }
     db.close()
         .with_context(|| format!("cannot close database {}", path.display()))
 }

@@ -108,9 +108,12 @@ impl Db {
         let (keys, bytes_after) = match written {
             Ok(x) => x,
             Err(e) => {
-                self.discard(&done);
-                // A failed write or fsync poisons the handle, here as on the write path.
-                poison(&mut self.lock_writer(), &e);
+                // Nothing refers to the outputs yet and no acknowledged
+                // write is in them: the old segments stay in use, so a
+                // failed read (a damaged segment), write or fsync here
+                // leaves nothing uncertain, and the handle stays usable.
+                // (Their ids stay reserved: no seal can meet a leftover.)
+                self.discard(first..first + reserved);
                 return Err(e);
             }
         };
@@ -304,13 +307,20 @@ impl Db {
         Ok(())
     }
 
-    /// Removes the files of an abandoned compaction (best effort: open
-    /// removes whatever is left).
-    fn discard(&self, outputs: &[Output]) {
+    /// Removes the files of an abandoned compaction whose outputs had ids
+    /// `ids`: finished or not, logs (still under their temporary names) and
+    /// indexes (best effort: open removes whatever is left).
+    fn discard(&self, ids: std::ops::Range<u64>) {
         let storage = &*self.opts.storage;
-        for out in outputs {
-            let _ = storage.remove_file(&out.tmp_path);
-            let _ = storage.remove_file(&self.dir.join(seg_idx_name(out.id)));
+        for id in ids {
+            let idx = self.dir.join(seg_idx_name(id));
+            for path in [
+                index::tmp_path(&self.dir.join(seg_log_name(id))),
+                index::tmp_path(&idx),
+                idx,
+            ] {
+                let _ = storage.remove_file(&path);
+            }
         }
     }
 }

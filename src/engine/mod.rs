@@ -223,6 +223,11 @@ struct Writer {
     /// Size of the files after the last compaction (0 when none is recorded).
     base_live: u64,
     last_compaction: Option<SystemTime>,
+    /// After a failed automatic compaction: the size the files must reach
+    /// before it is tried again (0: no failure since the last success).
+    auto_floor: u64,
+    /// Why the newest automatic compaction failed, until one succeeds.
+    auto_failure: Option<String>,
 }
 
 /// A request waiting for the group-commit leader.
@@ -450,6 +455,15 @@ impl Db {
             files: st.segments.len() as u64 * 2 + 1,
             last_compaction: open::compaction_base(&st.segments).1,
         })
+    }
+
+    /// Why the newest automatic compaction failed, if it did and none has
+    /// succeeded since. Nothing was lost by it (the old files stay in use,
+    /// the outputs are removed); it is retried once the files have grown
+    /// by the compaction ratio again. A caller that can warn someone should:
+    /// the cause (a damaged segment, a full disk) is theirs to fix.
+    pub fn auto_compaction_failure(&self) -> Option<String> {
+        self.lock_writer().auto_failure.clone()
     }
 
     /// Rewrites the live data into new segments and removes the old ones.

@@ -158,6 +158,8 @@ pub(super) fn load(
         unsynced: false,
         base_live,
         last_compaction,
+        auto_floor: 0,
+        auto_failure: None,
     };
     Ok((state, writer))
 }

@@ -173,21 +173,37 @@ impl Db {
     /// Compacts when automatic compaction is on, the files have grown past
     /// the threshold and no compaction is running. Called by a writer once
     /// its write is acknowledged-ready and it holds no lock: it pays for the
-    /// compaction, other writers go on meanwhile. A failure poisons the
-    /// handle (the write that triggered it was durable already).
+    /// compaction, other writers go on meanwhile. The write that triggered
+    /// it was durable already, so a failure is not the write's: it is kept
+    /// for [`Db::auto_compaction_failure`], and automatic compaction waits
+    /// until the files have grown by the ratio again, rather than repeating
+    /// a doomed merge (a damaged segment, a full disk) on every write.
     pub(super) fn maybe_compact(&self) {
         if !self.opts.auto_compact || !self.compaction_due() {
             return;
         }
-        if let Ok(one) = self.compact_lock.try_lock() {
-            let _ = self.compact_with(one);
+        let Ok(one) = self.compact_lock.try_lock() else {
+            return;
+        };
+        let outcome = self.compact_with(one);
+        let mut w = self.lock_writer();
+        match outcome {
+            Ok(_) => {
+                w.auto_floor = 0;
+                w.auto_failure = None;
+            }
+            Err(e) => {
+                let ratio = self.opts.compact_ratio.max(1.0);
+                w.auto_floor = (self.total_bytes(&w) as f64 * ratio) as u64;
+                w.auto_failure = Some(e.with_causes());
+            }
         }
     }
 
     /// Size at which automatic compaction runs.
     pub(super) fn compaction_threshold(&self, w: &Writer) -> u64 {
         let by_ratio = (w.base_live as f64 * self.opts.compact_ratio) as u64;
-        by_ratio.max(self.opts.compact_min_bytes)
+        by_ratio.max(self.opts.compact_min_bytes).max(w.auto_floor)
     }
 
     /// Bytes of every database file.
