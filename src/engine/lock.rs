@@ -26,7 +26,8 @@ pub fn acquire(
     timeout: Duration,
 ) -> Result<Arc<dyn StorageFile>> {
     let path = dir.join(LOCK_FILE);
-    let deadline = Instant::now() + timeout;
+    // A timeout past what an Instant can hold (`--wait 1e19`) is forever.
+    let deadline = Instant::now().checked_add(timeout);
     loop {
         match storage.try_lock(&path) {
             Ok(Some(file)) => {
@@ -48,13 +49,14 @@ pub fn acquire(
             Err(e) => return Err(Error::io("lock", &path, e)),
         }
         let now = Instant::now();
-        if now >= deadline {
+        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+        if left.is_zero() {
             return Err(Error::Locked {
                 path: dir.to_owned(),
                 pid: holder_pid(storage, &path),
             });
         }
-        thread::sleep((deadline - now).min(Duration::from_millis(20)));
+        thread::sleep(left.min(Duration::from_millis(20)));
     }
 }
 
@@ -82,10 +84,12 @@ mod tests {
         }
         let waiter = {
             let d = dir.path().to_owned();
-            thread::spawn(move || acquire(&RealStorage, &d, Duration::from_secs(30)).map(|_| ()))
+            // Past what an Instant can hold: forever, not a panic (review).
+            thread::spawn(move || acquire(&RealStorage, &d, Duration::MAX).map(|_| ()))
         };
         drop(held);
         waiter.join().unwrap().unwrap();
+        drop(acquire(&RealStorage, dir.path(), Duration::MAX).unwrap());
     }
 
     #[test]
