@@ -1,11 +1,13 @@
 //! `recover`: salvage every intact record.
 //!
-//! It reads each log whole, keeps every complete record and committed batch,
-//! and moves every other byte range into `lost+found/` (never deleting a
-//! byte); a damaged log is rewritten (temp file, fsync, rename, directory
-//! fsync) without those ranges. Then it rebuilds every index. A batch whose
-//! records are not all intact goes to `lost+found/` whole, so recovery never
-//! makes a batch partial.
+//! It reads each log whole, keeps every intact record, and moves every
+//! other byte range into `lost+found/` (never deleting a byte); a damaged
+//! log is rewritten (temp file, fsync, rename, directory fsync) without
+//! those ranges. Then it rebuilds every index. A damaged batch that was
+//! committed keeps its intact records (as a batch with a new commit
+//! record); one that may be a torn, unacknowledged write (it runs to the
+//! end of `wal.log` without its commit) goes to `lost+found/` whole, so
+//! recovery never makes such a batch partial (see [`Salvage::end_batch`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,52 +46,68 @@ struct Salvage {
     records: u64,
 }
 
-fn salvage(bytes: &[u8]) -> Salvage {
+/// Which log `salvage` reads, which decides what a damaged batch means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Log {
+    /// A sealed segment: every batch in it was committed before the seal.
+    Sealed,
+    /// The active log: a batch that runs to its end without a commit
+    /// record may be a write torn by a crash, never acknowledged.
+    Active,
+    /// Only complete records and committed, undamaged batches count (the
+    /// question open and check ask of what follows damage).
+    Strict,
+}
+
+/// A batch being read: where it began, its intact records and the damaged
+/// ranges between them (together they cover the batch's bytes so far).
+struct Pending {
+    start: usize,
+    intact: Vec<(usize, usize)>,
+    damage: Vec<(usize, usize)>,
+}
+
+fn salvage(bytes: &[u8], log: Log) -> Salvage {
     let mut s = Salvage {
         kept: record::file_header(LOG_MAGIC).to_vec(),
         ..Salvage::default()
     };
-    let lose = |s: &mut Salvage, from: usize, to: usize| {
-        if to > from {
-            match s.lost.last_mut() {
-                Some((off, len)) if *off + *len == from as u64 => *len += (to - from) as u64,
-                _ => s.lost.push((from as u64, (to - from) as u64)),
-            }
-        }
-    };
     if bytes.len() < FILE_HEADER_LEN {
         if bytes.iter().any(|&b| b != 0) {
-            lose(&mut s, 0, bytes.len());
+            s.lose(0, bytes.len());
         }
         return s;
     }
     if record::check_file_header(bytes, LOG_MAGIC).is_err() {
-        lose(&mut s, 0, FILE_HEADER_LEN);
+        s.lose(0, FILE_HEADER_LEN);
     }
     let mut pos = FILE_HEADER_LEN;
-    let mut batch: Option<(usize, u32)> = None;
+    let mut batch: Option<Pending> = None;
     while pos < bytes.len() {
         match record::decode(&bytes[pos..]) {
             Ok((rec, n)) => {
                 match rec.tag {
                     Tag::Put | Tag::Delete => {
-                        if let Some((start, _)) = batch.take() {
-                            lose(&mut s, start, pos);
+                        if let Some(b) = batch.take() {
+                            s.end_batch(bytes, b, None, log);
                         }
                         s.kept.extend_from_slice(&bytes[pos..pos + n]);
                         s.records += 1;
                     }
-                    Tag::BatchPut | Tag::BatchDelete => {
-                        let (start, count) = batch.unwrap_or((pos, 0));
-                        batch = Some((start, count + 1));
-                    }
+                    Tag::BatchPut | Tag::BatchDelete => batch
+                        .get_or_insert(Pending {
+                            start: pos,
+                            intact: Vec::new(),
+                            damage: Vec::new(),
+                        })
+                        .intact
+                        .push((pos, pos + n)),
                     Tag::BatchCommit => match batch.take() {
-                        Some((start, count)) if rec.commit_count() == Some(count) => {
-                            s.kept.extend_from_slice(&bytes[start..pos + n]);
-                            s.records += u64::from(count);
+                        Some(b) => {
+                            let count = rec.commit_count().unwrap_or(u32::MAX);
+                            s.end_batch(bytes, b, Some((pos + n, count)), log);
                         }
-                        Some((start, _)) => lose(&mut s, start, pos + n),
-                        None => lose(&mut s, pos, pos + n),
+                        None => s.lose(pos, pos + n),
                     },
                 }
                 pos += n;
@@ -98,16 +116,93 @@ fn salvage(bytes: &[u8]) -> Salvage {
                 let next = (pos + 1..bytes.len())
                     .find(|&p| record::decode(&bytes[p..]).is_ok())
                     .unwrap_or(bytes.len());
-                let from = batch.take().map_or(pos, |(start, _)| start);
-                lose(&mut s, from, next);
+                match &mut batch {
+                    // Strict: damage ends the batch it is in, lost whole.
+                    Some(b) if log == Log::Strict => {
+                        s.lose(b.start, next);
+                        batch = None;
+                    }
+                    Some(b) => b.damage.push((pos, next)),
+                    None => s.lose(pos, next),
+                }
                 pos = next;
             }
         }
     }
-    if let Some((start, _)) = batch {
-        lose(&mut s, start, bytes.len());
+    if let Some(b) = batch {
+        s.end_batch(bytes, b, None, log);
     }
     s
+}
+
+impl Salvage {
+    /// Moves `from..to` to the lost ranges (merged with the last one when
+    /// they touch).
+    fn lose(&mut self, from: usize, to: usize) {
+        if to > from {
+            match self.lost.last_mut() {
+                Some((off, len)) if *off + *len == from as u64 => *len += (to - from) as u64,
+                _ => self.lost.push((from as u64, (to - from) as u64)),
+            }
+        }
+    }
+
+    /// Settles a batch that ended at its commit record (ending at `.0`,
+    /// counting `.1` records), or without one (at a plain record or the end
+    /// of the log). An undamaged, committed batch is kept as it is. A batch
+    /// that reached its commit, or is followed by later writes, or lies in
+    /// a sealed segment was committed: its intact records are kept as a
+    /// batch of their own with a new commit record, and its damage (and the
+    /// old commit, which counts records that are gone) is lost. One that
+    /// runs to the end of the active log uncommitted may be a torn write
+    /// nobody was told had succeeded: it is lost whole, so that recovery
+    /// never makes such a batch partial.
+    fn end_batch(&mut self, bytes: &[u8], b: Pending, commit: Option<(usize, u32)>, log: Log) {
+        let n = b.intact.len();
+        let end = commit.map_or_else(
+            || {
+                b.intact
+                    .iter()
+                    .chain(&b.damage)
+                    .map(|r| r.1)
+                    .max()
+                    .unwrap_or(b.start)
+            },
+            |(end, _)| end,
+        );
+        let clean = b.damage.is_empty() && commit.is_some_and(|(_, count)| count as usize == n);
+        if clean {
+            self.kept.extend_from_slice(&bytes[b.start..end]);
+            self.records += n as u64;
+            return;
+        }
+        let torn = commit.is_none() && end == bytes.len() && log == Log::Active;
+        if torn || log == Log::Strict || n == 0 {
+            self.lose(b.start, end);
+            return;
+        }
+        // Intact records and damage tile the batch: keep the one, lose the
+        // other, in order; then the old commit, if any, is lost too.
+        let mut pieces: Vec<(usize, usize, bool)> = b
+            .intact
+            .iter()
+            .map(|&(from, to)| (from, to, true))
+            .chain(b.damage.iter().map(|&(from, to)| (from, to, false)))
+            .collect();
+        pieces.sort_unstable();
+        let mut covered = b.start;
+        for (from, to, keep) in pieces {
+            if keep {
+                self.kept.extend_from_slice(&bytes[from..to]);
+            } else {
+                self.lose(from, to);
+            }
+            covered = to;
+        }
+        self.lose(covered, end);
+        record::encode_commit(&mut self.kept, n as u32);
+        self.records += n as u64;
+    }
 }
 
 /// Whether `bytes` (what follows a damaged place in a log) hold a complete
@@ -115,7 +210,7 @@ fn salvage(bytes: &[u8]) -> Salvage {
 pub(super) fn holds_intact_unit(bytes: &[u8]) -> bool {
     let mut log = record::file_header(LOG_MAGIC).to_vec();
     log.extend_from_slice(bytes);
-    salvage(&log).records > 0
+    salvage(&log, Log::Strict).records > 0
 }
 
 pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
@@ -218,7 +313,12 @@ fn salvage_file(
     let mut bytes = vec![0u8; len as usize];
     read_exact_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
     report.files += 1;
-    let s = salvage(&bytes);
+    let log = if name == WAL {
+        Log::Active
+    } else {
+        Log::Sealed
+    };
+    let s = salvage(&bytes, log);
     report.records_kept += s.records;
     if s.lost.is_empty() && s.kept.len() == bytes.len() {
         return Ok(());
@@ -271,25 +371,113 @@ mod tests {
         let bad_end = bytes.len();
         encode(&mut bytes, Tag::Put, b"c", b"3");
         bytes[bad_at + 8] ^= 0xff;
-        let s = salvage(&bytes);
+        let s = salvage(&bytes, Log::Sealed);
         assert_eq!(s.records, 2);
         assert_eq!(s.lost, vec![(bad_at as u64, (bad_end - bad_at) as u64)]);
     }
 
-    #[test]
-    fn salvage_drops_a_damaged_batch_whole() {
+    /// A log of `a` (plain), a batch of `b1 b2 b3`, and `c` (plain), with
+    /// the byte offsets of the batch's start, its second record, its third
+    /// and its commit record, and of the end of the batch.
+    fn log_with_a_batch() -> (Vec<u8>, [usize; 5]) {
         let mut bytes = file_header(LOG_MAGIC).to_vec();
+        encode(&mut bytes, Tag::Put, b"a", b"1");
         let start = bytes.len();
-        encode(&mut bytes, Tag::BatchPut, b"a", b"1");
+        encode(&mut bytes, Tag::BatchPut, b"b1", b"1");
         let second = bytes.len();
-        encode(&mut bytes, Tag::BatchPut, b"b", b"2");
-        encode_commit(&mut bytes, 2);
+        encode(&mut bytes, Tag::BatchPut, b"b2", b"2");
+        let third = bytes.len();
+        encode(&mut bytes, Tag::BatchDelete, b"b3", b"");
+        let commit = bytes.len();
+        encode_commit(&mut bytes, 3);
         let end = bytes.len();
         encode(&mut bytes, Tag::Put, b"c", b"3");
+        (bytes, [start, second, third, commit, end])
+    }
+
+    fn kept_keys(s: &Salvage) -> Vec<(Tag, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut pos = FILE_HEADER_LEN;
+        while pos < s.kept.len() {
+            let (rec, n) = record::decode(&s.kept[pos..]).expect("the kept log is valid");
+            out.push((rec.tag, rec.key.to_vec()));
+            pos += n;
+        }
+        out
+    }
+
+    /// Regression (CLI review): one flipped byte in a `load` of 200,000
+    /// pairs (one batch) made recover keep none of them.
+    #[test]
+    fn salvage_keeps_the_intact_records_of_a_damaged_committed_batch() {
+        let (mut bytes, [_, second, third, commit, end]) = log_with_a_batch();
         bytes[second + 8] ^= 0xff;
-        let s = salvage(&bytes);
+        for log in [Log::Sealed, Log::Active] {
+            let s = salvage(&bytes, log);
+            assert_eq!(s.records, 4, "{log:?}: a, b1, b3, c");
+            // The damaged record and the old commit (it counts 3) are lost.
+            assert_eq!(
+                s.lost,
+                vec![
+                    (second as u64, (third - second) as u64),
+                    (commit as u64, (end - commit) as u64)
+                ],
+                "{log:?}"
+            );
+            assert_eq!(
+                kept_keys(&s),
+                vec![
+                    (Tag::Put, b"a".to_vec()),
+                    (Tag::BatchPut, b"b1".to_vec()),
+                    (Tag::BatchDelete, b"b3".to_vec()),
+                    (Tag::BatchCommit, Vec::new()),
+                    (Tag::Put, b"c".to_vec()),
+                ],
+                "{log:?}"
+            );
+            // What is kept is a log that salvages to itself.
+            let again = salvage(&s.kept, log);
+            assert_eq!((again.kept, again.records), (s.kept.clone(), 4));
+            assert!(again.lost.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_damaged_commit_is_replaced_when_writes_follow_it() {
+        let (mut bytes, [_, _, _, commit, end]) = log_with_a_batch();
+        bytes[commit + 2] ^= 0xff;
+        let s = salvage(&bytes, Log::Active);
+        assert_eq!(s.records, 5);
+        assert_eq!(s.lost, vec![(commit as u64, (end - commit) as u64)]);
+    }
+
+    /// The end of `wal.log` in a batch without its commit is what a crash
+    /// during the write leaves: never acknowledged, so lost whole, while in
+    /// a sealed segment (sealed after the commit) the records are kept.
+    #[test]
+    fn an_uncommitted_batch_at_the_end_of_the_active_log_is_lost_whole() {
+        let (bytes, [start, _, third, commit, _]) = log_with_a_batch();
+        let mut torn = bytes[..commit].to_vec();
+        torn[third + 8] ^= 0xff;
+        let s = salvage(&torn, Log::Active);
         assert_eq!(s.records, 1);
+        assert_eq!(s.lost, vec![(start as u64, (commit - start) as u64)]);
+        let s = salvage(&torn, Log::Sealed);
+        assert_eq!(s.records, 3, "a, b1, b2");
+        assert_eq!(s.lost, vec![(third as u64, (commit - third) as u64)]);
+    }
+
+    /// What open and check ask of the bytes after damage: a damaged batch
+    /// is not an intact unit there (it may be the torn write itself).
+    #[test]
+    fn strict_salvage_drops_a_damaged_batch_whole() {
+        let (mut bytes, [start, second, _, _, end]) = log_with_a_batch();
+        bytes[second + 8] ^= 0xff;
+        let s = salvage(&bytes, Log::Strict);
+        assert_eq!(s.records, 2);
         assert_eq!(s.lost, vec![(start as u64, (end - start) as u64)]);
+        assert!(!holds_intact_unit(&bytes[start..end]));
+        assert!(holds_intact_unit(&bytes[start..]));
     }
 
     #[test]
@@ -297,7 +485,7 @@ mod tests {
         let mut bytes = file_header(LOG_MAGIC).to_vec();
         encode(&mut bytes, Tag::Put, b"a", b"1");
         encode(&mut bytes, Tag::Delete, b"a", b"");
-        let s = salvage(&bytes);
+        let s = salvage(&bytes, Log::Active);
         assert_eq!(s.kept, bytes);
         assert!(s.lost.is_empty());
     }
