@@ -195,7 +195,7 @@ fn check_segment(
     {
         report.problems.push(problem(
             at,
-            "index does not match its segment (open rebuilds it)".into(),
+            "index does not match its segment (recover rebuilds it)".into(),
         ));
     }
     Ok(())
