@@ -63,3 +63,14 @@ fn unknown_command_suggests_the_closest() {
         .code(2)
         .stderr_matches(predicate::str::contains("set"));
 }
+
+#[test]
+fn a_negative_wait_is_refused_as_a_number_not_as_a_flag() {
+    let db = TestDb::new();
+    db.cmd(["--wait", "-1", "get", "k"])
+        .run()
+        .code(2)
+        .stderr_matches(predicate::str::contains(
+            "`-1` is not a number of seconds ≥ 0",
+        ));
+}

@@ -55,7 +55,7 @@ pub struct Args {
     pub dir: Option<PathBuf>,
 
     /// If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)
-    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
     pub wait: Option<Duration>,
 
     /// When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)
