@@ -103,3 +103,15 @@ fn dump_and_load_work_inside_a_script() {
         .code(0)
         .stdout_is("OK\n{\"key\":\"y\",\"value\":\"2\"}\n");
 }
+
+#[test]
+fn an_unknown_command_in_invalid_utf8_is_escaped_not_replaced() {
+    let db = TestDb::new();
+    db.cmd::<_, &str>([])
+        .stdin(&b"g\xffet k\n"[..])
+        .run()
+        .code(2)
+        .stderr_matches(predicate::str::diff(
+            "tinykv: line 1: unknown command 'g\\xffet'; did you mean 'get'?\n",
+        ));
+}

@@ -78,7 +78,7 @@ impl<'a> Session<'a> {
             return Err(not_in_sessions(&name));
         }
         if !command_names().contains(&name) {
-            return Err(unknown_command(&name));
+            return Err(unknown_command(first, &name));
         }
         let argv = words.into_iter().map(OsString::from_vec);
         match SessionLine::try_parse_from(argv) {
@@ -278,17 +278,19 @@ fn escaped(bytes: &[u8]) -> String {
     s
 }
 
-fn unknown_command(name: &str) -> anyhow::Error {
+/// `raw` as typed (escaped in the message: invalid UTF-8 as `\xHH`), and
+/// `name`, its lossy text, for the suggestion.
+fn unknown_command(raw: &[u8], name: &str) -> anyhow::Error {
     let names = command_names();
     let offered = names.iter().map(String::as_str);
     match suggest::closest(name, offered) {
         Some(best) => anyhow!(
             "unknown command '{}'; did you mean '{best}'?",
-            escape_bytes(name.as_bytes())
+            escape_bytes(raw)
         ),
         None => anyhow!(
             "unknown command '{}'; type 'help' for the list",
-            escape_bytes(name.as_bytes())
+            escape_bytes(raw)
         ),
     }
 }
@@ -338,7 +340,7 @@ fn help(command: Option<&str>, human: bool, out: &mut dyn Write) -> Result<()> {
                 .get_subcommands_mut()
                 .find(|s| s.get_name() == name || s.get_all_aliases().any(|a| a == name))
             else {
-                return Err(unknown_command(&name));
+                return Err(unknown_command(name.as_bytes(), &name));
             };
             let text = sub.render_long_help().to_string();
             out.write_all(text.as_bytes())?;
