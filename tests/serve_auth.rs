@@ -106,6 +106,20 @@ fn beyond_loopback_needs_a_password() {
         ))
         .stderr_matches(predicates::str::contains("--requirepass"));
     assert!(!db.path.exists(), "nothing was opened");
+    // An empty password is no password, not one that `AUTH ""` matches
+    // (serve review: it served on 0.0.0.0 and let anyone in).
+    db.cmd(["serve", "--listen", "0.0.0.0:0", "--requirepass", ""])
+        .run()
+        .code(2)
+        .one_line_error()
+        .stderr_matches(predicates::str::contains("the password is empty"));
+    db.cmd(["serve", "--listen", "127.0.0.1:0"])
+        .env("TINYKV_REQUIREPASS", "")
+        .run()
+        .code(2)
+        .one_line_error()
+        .stderr_matches(predicates::str::contains("the password is empty"));
+    assert!(!db.path.exists(), "nothing was opened");
     let db2 = TestDb::new();
     db2.cmd(["serve", "--listen", "nowhere"])
         .run()

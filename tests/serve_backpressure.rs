@@ -176,3 +176,58 @@ fn writes_waiting_for_a_compaction_stay_counted_and_the_next_one_waits() {
         request_memory(&server) == 0
     });
 }
+
+/// Regression (serve review): the per-connection limits bound one client,
+/// not all of them: eight clients that never read, each asking MGET for a
+/// 1 MiB value 500 times, made the server hold 4 GB. Replies queued in all
+/// connections are bounded: a large reply that would pass the limit is
+/// refused with `-ERR server busy`, and served again once the queue drains.
+#[test]
+fn large_replies_for_clients_that_do_not_read_are_bounded_in_all() {
+    const LIMIT: usize = 48 * MIB;
+    let db = TestDb::new();
+    let opts = format!("reply_limit={LIMIT}");
+    let server = Server::start(
+        db.tmp.path(),
+        &db.path,
+        &[],
+        &[("TINYKV_TEST_OPTIONS", opts.as_str())],
+    );
+    let reply_memory = || server.info_field("clients", "tinykv_reply_memory_bytes");
+    assert_eq!(
+        server.info_field("clients", "tinykv_reply_memory_limit"),
+        LIMIT as u64
+    );
+    let value = vec![b'v'; 8 * MIB];
+    let mut con = server.client();
+    let () = cmd("SET").arg("big").arg(&value).query(&mut con).unwrap();
+    let mid = vec![b'm'; MIB];
+    let () = cmd("SET").arg("mid").arg(&mid).query(&mut con).unwrap();
+    // 40 MiB of reply for a client that does not read: the socket takes a
+    // few MiB, the rest waits in the server.
+    let mut hog = server.connect();
+    hog.write_all(&resp(&[b"MGET", b"big", b"big", b"big", b"big", b"big"]))
+        .unwrap();
+    eventually("the hog's reply to be queued", || {
+        reply_memory() >= 24 * MIB as u64
+    });
+    // 24 MiB more would pass 48 MiB: refused, and the connection goes on.
+    let err = cmd("MGET")
+        .arg(&["big", "big", "big"])
+        .query::<Vec<Vec<u8>>>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("server busy"), "{err}");
+    // 1 MiB more fits (at most 40 MiB wait), and small replies always do.
+    let got: Vec<u8> = cmd("GET").arg("mid").query(&mut con).unwrap();
+    assert!(got == mid);
+    let pong: String = cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    // Once the hog is gone, its replies are given back, and large ones served.
+    drop(hog);
+    eventually("the hog's replies to be dropped", || reply_memory() == 0);
+    let got: Vec<Vec<u8>> = cmd("MGET")
+        .arg(&["big", "big", "big"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, vec![value.clone(), value.clone(), value]);
+}

@@ -72,6 +72,24 @@ fn every_command_through_the_redis_crate() {
     assert_eq!(name.as_deref(), Some("crate"));
     let list: String = cmd("CLIENT").arg("LIST").query(c).unwrap();
     assert!(list.contains("name=crate"), "{list}");
+    // A name is kept for the connection's life: it is bounded (review).
+    let () = cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("n".repeat(1024))
+        .query(c)
+        .unwrap();
+    let err = cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("n".repeat(1025))
+        .query::<()>(c)
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 1024 bytes"), "{err}");
+    let name: Option<String> = cmd("CLIENT").arg("GETNAME").query(c).unwrap();
+    assert_eq!(
+        name.map(|n| n.len()),
+        Some(1024),
+        "the refused name changed nothing"
+    );
     let () = cmd("SELECT").arg(0).query(c).unwrap();
     let err = cmd("SELECT").arg(3).query::<()>(c).unwrap_err();
     assert!(

@@ -161,3 +161,34 @@ fn declared_lengths_do_not_reserve_memory() {
     drop(streams);
     assert_eq!(server.cli_line_or_ping(), "PONG");
 }
+
+/// Regression (serve review): a request and the client's FIN arriving
+/// together raised one edge-triggered event; the server answered, took the
+/// short read for "nothing more", and never read the end of input, so the
+/// connection stayed open for good (CLOSE-WAIT, a client slot, its budget)
+/// and a half-closing client waited for an EOF that never came.
+#[test]
+fn a_request_sent_with_the_fin_is_answered_and_the_connection_closed() {
+    let db = TestDb::new();
+    let server = Server::start(db.tmp.path(), &db.path, &[], &[]);
+    for i in 0..40 {
+        let mut s = server.connect();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        if i % 2 == 1 {
+            // Give the server time to register the socket first, so that
+            // the request and the FIN come as one event on a known socket.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        s.write_all(b"PING\r\n").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        let closed = s.read_to_end(&mut got).is_ok();
+        assert!(closed, "connection {i}: no end of input after {got:?}");
+        assert_eq!(got, b"+PONG\r\n", "connection {i}");
+    }
+    // Every one of them is gone (the INFO connection is the one left).
+    util::serve::eventually("the half-closed clients to be released", || {
+        server.info_field("clients", "connected_clients") == 1
+    });
+}

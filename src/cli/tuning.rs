@@ -12,7 +12,8 @@
 //!
 //! For `tinykv serve`: `compact_gate=PATH` holds each compaction inside
 //! the engine while PATH exists (see gate.rs); `request_budget=BYTES`
-//! shrinks the server's budget for requests in progress; and
+//! shrinks the server's budget for requests in progress; `reply_limit=BYTES`
+//! its limit on replies queued for clients; and
 //! `serve_panic=loop|writer` makes that thread panic (the event loop when
 //! it accepts a connection, the writer at its first round), to prove that
 //! a bug ends the server cleanly.
@@ -45,6 +46,7 @@ pub struct Tuning {
     faults: Vec<Fault>,
     compact_gate: Option<PathBuf>,
     request_budget: Option<u64>,
+    reply_limit: Option<u64>,
     serve_panic: Option<Thread>,
 }
 
@@ -83,6 +85,7 @@ impl Tuning {
                 "fault" => t.faults.push(parse_fault(value)?),
                 "compact_gate" => t.compact_gate = Some(PathBuf::from(value)),
                 "request_budget" => t.request_budget = Some(number()?),
+                "reply_limit" => t.reply_limit = Some(number()?),
                 "serve_panic" => {
                     t.serve_panic = Some(match value {
                         "loop" => Thread::Loop,
@@ -126,6 +129,11 @@ impl Tuning {
     /// The server's request budget, when a test shrinks it.
     pub fn request_budget(&self) -> Option<usize> {
         self.request_budget.map(|n| n as usize)
+    }
+
+    /// The server's limit on queued replies, when a test shrinks it.
+    pub fn reply_limit(&self) -> Option<usize> {
+        self.reply_limit.map(|n| n as usize)
     }
 
     /// The server thread a test makes panic, if any.

@@ -186,8 +186,19 @@ pub fn select(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
+/// The longest client name. Redis has no limit, but a name lives as long
+/// as its connection, outside the request budget, and CLIENT LIST copies
+/// every one into one reply on the event loop (serve review: four 200 MiB
+/// names made an 800 MiB CLIENT LIST that stalled every client).
+pub const MAX_NAME: usize = 1024;
+
 /// Sets the client's name, as Redis checks it; replies with the refusal.
 fn set_name(ctx: &mut Ctx<'_>, name: Vec<u8>) -> bool {
+    if name.len() > MAX_NAME {
+        ctx.out
+            .error(&format!("ERR Client names are at most {MAX_NAME} bytes"));
+        return false;
+    }
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
         ctx.out
             .error("ERR Client names cannot contain spaces, newlines or special characters.");

@@ -13,8 +13,10 @@
 //! timer.
 //!
 //! The event loop writes to the engine itself (see reactor.rs), and a
-//! compaction holds the engine's writer lock for its whole length, so the
-//! loop must never start a write while one runs: [`Compactor::not_running`]
+//! compaction holds the engine's writer lock while it seals the log and
+//! while it switches its outputs in (milliseconds each, at moments the
+//! loop cannot foresee), so the loop must never start a write while one
+//! runs; writes go on meanwhile through the writer thread. [`Compactor::not_running`]
 //! is a guard that keeps compactions from starting, which the loop takes
 //! without waiting or not at all (then the writer thread writes for it).
 //!

@@ -268,8 +268,8 @@ impl<'s> Conn<'s> {
     }
 
     /// The socket has input (a readable event).
-    pub fn readable(&mut self) {
-        self.input.readable();
+    pub fn readable(&mut self, closed: bool) {
+        self.input.readable(closed);
     }
 
     /// Does all that can be done now without blocking.

@@ -94,11 +94,14 @@ fn clients(ctx: &Ctx<'_>, text: &mut String) {
     let _ = write!(
         text,
         "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\
-         tinykv_request_memory_bytes:{}\r\ntinykv_request_memory_limit:{}\r\n",
+         tinykv_request_memory_bytes:{}\r\ntinykv_request_memory_limit:{}\r\n\
+         tinykv_reply_memory_bytes:{}\r\ntinykv_reply_memory_limit:{}\r\n",
         c.count(),
         c.max(),
         ctx.server.budget.used(),
         ctx.server.budget.total(),
+        super::reply::queued_now(),
+        super::reply::queued_limit(),
     );
 }
 

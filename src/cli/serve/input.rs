@@ -11,7 +11,10 @@
 //! Invariants: the unparsed bytes are `start..end` of the scratch (while
 //! `in_scratch`) or of `buf`; they are kept in order across turns; no read
 //! is made once the socket said it has nothing more until its next
-//! readable event (`drained`), nor after the end of input (`eof`).
+//! readable event (`drained`), nor after the end of input (`eof`); once
+//! the peer has closed its side (`peer_closed`, from the event), a short
+//! read is not "drained": the end of input waits behind the data, and the
+//! edge-triggered poll will not report it again.
 
 use std::io::{self, Read};
 
@@ -33,6 +36,9 @@ pub struct Input {
     /// The last read took less than it could: the socket has nothing more
     /// until its next readable event (so no read just to hear "would block").
     drained: bool,
+    /// The peer closed its side (or the socket failed): read until the end
+    /// of input (or the error) shows, whatever a read returns before it.
+    peer_closed: bool,
     /// No more input will be read (end of input, or shutdown).
     eof: bool,
 }
@@ -52,9 +58,11 @@ impl Input {
         self.start += n;
     }
 
-    /// The socket has input (a readable event).
-    pub fn readable(&mut self) {
+    /// The socket has input (a readable event), or its peer closed its
+    /// side (`closed`: the event said the read side hung up or failed).
+    pub fn readable(&mut self, closed: bool) {
         self.drained = false;
+        self.peer_closed |= closed;
     }
 
     /// Reads no more (shutdown); what was read is still parsed.
@@ -85,7 +93,11 @@ impl Input {
                     Ok(false)
                 }
                 Ok(n) => {
-                    self.drained = n < scratch.len();
+                    // Regression (serve review): a request and the FIN that
+                    // came with it raise one edge; taking the short read for
+                    // "drained" never read the end, and the connection (its
+                    // slot, its budget) stayed in CLOSE-WAIT for good.
+                    self.drained = n < scratch.len() && !self.peer_closed;
                     if self.end == self.start {
                         // Nothing left over: parse straight from the buffer.
                         self.in_scratch = true;
@@ -127,7 +139,8 @@ impl Input {
 mod tests {
     use super::*;
 
-    /// A socket that gives `chunks`, then would block.
+    /// A socket that gives `chunks` (an empty one: the end of input), then
+    /// would block.
     struct Chunks(Vec<Vec<u8>>);
 
     impl Read for Chunks {
@@ -157,10 +170,23 @@ mod tests {
         assert_eq!(input.unparsed(&scratch), b"efgh");
         // A short read means nothing more until the next readable event.
         assert!(!input.may_read());
-        input.readable();
+        input.readable(false);
         assert!(!input.read(&mut socket, &mut scratch).unwrap());
         input.consume(4);
         input.keep_unparsed(&scratch);
         assert_eq!(input.unparsed(&scratch), b"");
+    }
+
+    #[test]
+    fn after_the_peer_closed_a_short_read_is_not_the_end_of_reading() {
+        let mut scratch = vec![0u8; 16];
+        let mut input = Input::default();
+        let mut socket = Chunks(vec![b"PING\r\n".to_vec(), Vec::new()]);
+        // One event: the request and the FIN behind it.
+        input.readable(true);
+        assert!(input.read(&mut socket, &mut scratch).unwrap());
+        assert!(input.may_read(), "the end of input is still to be read");
+        assert!(!input.read(&mut socket, &mut scratch).unwrap());
+        assert!(input.ended());
     }
 }

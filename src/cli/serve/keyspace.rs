@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use super::commands::{Ctx, Flow, wrong_arity};
-use super::reply::{MAX_REPLY, bulk_size, too_large};
+use super::reply::{self, MAX_REPLY, bulk_size, too_large};
 use super::stripes::Mode;
 use crate::engine::{Error, MAX_KEY_LEN, MAX_VALUE_LEN};
 
@@ -75,6 +75,9 @@ pub fn blind_write(args: &mut [Vec<u8>]) -> Option<Result<Pairs, String>> {
 /// GET key.
 pub fn get(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match read(ctx, &args[1]) {
+        Ok(Some(value)) if !reply::fits(bulk_size(value.len())) => {
+            ctx.out.error(&reply::busy("GET"));
+        }
         Ok(value) => ctx.out.optional_owned(value),
         Err(e) => ctx.engine_error(&e),
     }
@@ -225,6 +228,10 @@ pub fn mget(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     if size > MAX_REPLY {
         ctx.out
             .error(&too_large("MGET", "ask for fewer keys at a time"));
+        return Flow::Continue;
+    }
+    if !reply::fits(size) {
+        ctx.out.error(&reply::busy("MGET"));
         return Flow::Continue;
     }
     ctx.out.array(keys.len());

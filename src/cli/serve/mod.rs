@@ -162,6 +162,13 @@ impl Server {
 
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN.
 pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
+    // Not "no password" (as Redis takes it): whoever set one empty meant
+    // to set one, and `AUTH ""` would let anyone in (serve review).
+    if args.requirepass.as_deref() == Some("") {
+        anyhow::bail!(
+            "the password is empty (--requirepass or TINYKV_REQUIREPASS): give one, or leave both unset"
+        );
+    }
     let addrs = listen::resolve(&args.listen, args.requirepass.is_some(), args.insecure)?;
     if args.max_clients == 0 {
         anyhow::bail!("--max-clients must be at least 1");
@@ -171,6 +178,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
     if let Some(warning) = warning {
         output::message(&warning);
     }
+    reply::set_queued_limit(config.tuning.reply_limit().unwrap_or(reply::QUEUED_LIMIT));
     let db = database::open(config)?;
     let listener = match TcpListener::bind(&addrs[..]) {
         Ok(l) => l,

@@ -218,7 +218,7 @@ pub fn run(
                     if (event.is_readable() || event.is_read_closed() || event.is_error())
                         && let Some(conn) = slab.get(token)
                     {
-                        conn.readable();
+                        conn.readable(event.is_read_closed() || event.is_error());
                     }
                     ready.push(token);
                 }

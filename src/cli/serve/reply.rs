@@ -14,20 +14,65 @@
 //! SCAN) builds at most [`MAX_REPLY`] bytes, refusing with an error what
 //! would be more (SCAN returns early instead, as its COUNT allows). That is
 //! Redis's client-output-buffer-limit, checked before the memory is spent
-//! rather than after. Why a cap and not the request budget: a request's
-//! bytes are held before anything can be checked (they arrive), so they
-//! must be counted against a shared total; a reply is built by the server,
-//! which can refuse it before building it, so a fixed cap per reply, with
-//! the per-connection limit above and `--max-clients`, bounds it without a
-//! shared counter touched by every reply.
+//! rather than after. Those two bound one connection; all of them together
+//! are bounded by [`QUEUED`], the bytes of every queued reply in the
+//! process, against [`queued_limit`]: a large reply (a value or a reply of
+//! [`OWN_CHUNK_AT`] bytes or more) that would take the total past it is
+//! refused with [`busy`] instead of queued (serve review: eight clients
+//! that never read, each asking MGET for one 1 MiB value 500 times, made
+//! the server hold 4 GB). Small replies are never refused: they are what
+//! keeps every client working, and OUT_HIGH bounds them per connection.
+//!
+//! Invariant: [`QUEUED`] is the sum, over every live [`Output`], of the
+//! bytes in its queue (sealed buffers and chunks, the sent part of the
+//! front included); an Output gives its share back as it sends, and the
+//! rest when dropped.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::engine::MAX_VALUE_LEN;
 
 /// A value at least this long is queued as a buffer of its own.
-const OWN_CHUNK_AT: usize = 64 * 1024;
+pub const OWN_CHUNK_AT: usize = 64 * 1024;
+
+/// Bytes queued in every [`Output`] of the process (one server a process).
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+/// The most [`QUEUED`] may reach by a large reply (see [`fits`]).
+static LIMIT: AtomicUsize = AtomicUsize::new(QUEUED_LIMIT);
+/// The default of that: what the request budget is for requests.
+pub const QUEUED_LIMIT: usize = 1024 * 1024 * 1024;
+
+/// Sets the limit on queued replies (the server's start; tests lower it).
+pub fn set_queued_limit(bytes: usize) {
+    LIMIT.store(bytes, Ordering::Relaxed);
+}
+
+/// The limit on queued replies.
+pub fn queued_limit() -> usize {
+    LIMIT.load(Ordering::Relaxed)
+}
+
+/// Bytes of replies queued now, in every connection.
+pub fn queued_now() -> usize {
+    QUEUED.load(Ordering::Relaxed)
+}
+
+/// Whether a reply of `size` bytes may be built now: a small one always,
+/// a large one while the replies queued and it stay within the limit.
+pub fn fits(size: usize) -> bool {
+    size < OWN_CHUNK_AT || queued_now().saturating_add(size) <= queued_limit()
+}
+
+/// The error for a large reply refused by [`fits`].
+pub fn busy(command: &str) -> String {
+    format!(
+        "ERR server busy: {command}'s reply would take the replies waiting for clients past {} \
+         bytes; try again once they read them",
+        queued_limit()
+    )
+}
 /// The most one reply may hold: twice the largest value, so that what one
 /// MSET may write (two values of the largest size) one MGET may read back.
 pub const MAX_REPLY: usize = 2 * MAX_VALUE_LEN;
@@ -57,6 +102,12 @@ pub struct Output {
     sent: usize,
     /// Bytes in `queue`, the sent part of the front included.
     queued: usize,
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        QUEUED.fetch_sub(self.queued, Ordering::Relaxed);
+    }
 }
 
 impl Output {
@@ -154,9 +205,11 @@ impl Output {
                 front.drain(..other.sent);
             }
             other.queued -= other.sent;
+            QUEUED.fetch_sub(other.sent, Ordering::Relaxed);
         }
-        self.queued += other.queued;
-        self.queue.extend(other.queue);
+        // The bytes change hands; the process-wide count stays.
+        self.queued += std::mem::take(&mut other.queued);
+        self.queue.extend(std::mem::take(&mut other.queue));
     }
 
     /// Sends what `sink` takes without blocking; `Ok` when everything was
@@ -170,6 +223,7 @@ impl Output {
                     self.sent += n;
                     if self.sent == front.len() {
                         self.queued -= front.len();
+                        QUEUED.fetch_sub(front.len(), Ordering::Relaxed);
                         self.sent = 0;
                         self.queue.pop_front();
                     }
@@ -187,6 +241,7 @@ impl Output {
         if !self.buf.is_empty() {
             let buf = std::mem::take(&mut self.buf);
             self.queued += buf.len();
+            QUEUED.fetch_add(buf.len(), Ordering::Relaxed);
             self.queue.push_back(buf);
         }
     }
@@ -194,6 +249,7 @@ impl Output {
     fn push_chunk(&mut self, chunk: Vec<u8>) {
         self.seal();
         self.queued += chunk.len();
+        QUEUED.fetch_add(chunk.len(), Ordering::Relaxed);
         self.queue.push_back(chunk);
     }
 

@@ -25,7 +25,7 @@
 
 use super::commands::{Ctx, Flow};
 use super::glob::Pattern;
-use super::reply::{MAX_REPLY, Output, too_large};
+use super::reply::{self, MAX_REPLY, Output, too_large};
 use super::resp::parse_int;
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
@@ -97,6 +97,10 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         Some(key) => server.cursors.save(key).to_string(),
         None => "0".to_owned(),
     };
+    if !reply::fits(found.pending()) {
+        ctx.out.error(&reply::busy("SCAN"));
+        return Flow::Continue;
+    }
     ctx.out.array(2);
     ctx.out.bulk(next.as_bytes());
     ctx.out.array(n);
@@ -126,6 +130,10 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
                 return Flow::Continue;
             }
         }
+    }
+    if !reply::fits(found.pending()) {
+        ctx.out.error(&reply::busy("KEYS"));
+        return Flow::Continue;
     }
     ctx.out.array(n);
     ctx.out.append(found);
