@@ -258,3 +258,45 @@ fn recover_keeps_the_intact_records_of_a_damaged_batch() {
         assert_eq!(db.get(b"after").unwrap(), Some(b"the batch".to_vec()));
     }
 }
+
+/// Regression (serve review): listing keys read every record whole, values
+/// included, so KEYS after FLUSHDB read a dead 256 MiB value to return
+/// nothing. A walk for keys reads a long record's header and key only: the
+/// value's damage is left to get, check and recover, which find it.
+#[test]
+fn listing_keys_does_not_read_long_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let db = Db::open(&dir, opts()).unwrap();
+    let big = vec![b'v'; 200 * 1024];
+    db.set(b"a", b"1").unwrap();
+    db.set(b"big", &big).unwrap();
+    db.set(b"c", b"3").unwrap();
+    // Compaction writes sorted segments, which a walk reads record by record.
+    db.compact().unwrap();
+    db.close().unwrap();
+    let seg = seg_files(&dir, "log")
+        .into_iter()
+        .find(|p| fs::metadata(p).unwrap().len() > big.len() as u64)
+        .expect("a segment holds the big value");
+    let mut bytes = fs::read(&seg).unwrap();
+    let rec = layout::records(&bytes)
+        .into_iter()
+        .find(|r| bytes[r.key.clone()] == *b"big")
+        .unwrap();
+    bytes[rec.offset + rec.len - 100] ^= 0x01;
+    fs::write(&seg, &bytes).unwrap();
+
+    let db = Db::open(&dir, opts()).unwrap();
+    let keys: Vec<Vec<u8>> = db.keys(b"").collect::<Result<_, _>>().unwrap();
+    assert_eq!(keys, [b"a".to_vec(), b"big".to_vec(), b"c".to_vec()]);
+    assert_eq!(db.len().unwrap(), 3);
+    assert!(
+        db.get(b"big").is_err(),
+        "the value's damage is found by get"
+    );
+    // A walk with values reads it whole and reports it.
+    assert!(db.iter().any(|r| r.is_err()));
+    drop(db);
+    assert!(!Db::check_dir(&dir, &opts()).unwrap().is_clean());
+}
