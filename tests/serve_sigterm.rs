@@ -98,6 +98,21 @@ fn sigint_and_shutdown_stop_it_the_same_way() {
     check_all_there(&db, &acked);
 
     let mut server = Server::start(db.tmp.path(), &db.path, &[], &[]);
+    // Options checked as Redis checks them, and a refused one stops nothing.
+    let mut c = server.client();
+    let err = cmd("SHUTDOWN")
+        .arg("SAVE")
+        .arg("NOSAVE")
+        .query::<()>(&mut c);
+    assert!(err.unwrap_err().to_string().contains("syntax error"));
+    let err = cmd("SHUTDOWN").arg("ABORT").query::<()>(&mut c);
+    assert!(
+        err.unwrap_err()
+            .to_string()
+            .contains("No shutdown in progress")
+    );
+    let pong: String = cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
     let acked = write_until_refused(&mut server, |s| {
         // SHUTDOWN's answer is the connection closing.
         assert!(cmd("SHUTDOWN").query::<()>(&mut s.client()).is_err());

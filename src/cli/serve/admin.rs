@@ -52,13 +52,28 @@ pub fn quit(ctx: &mut Ctx<'_>, _args: &[Vec<u8>]) -> Flow {
     Flow::Close
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: a graceful stop, as on SIGTERM.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: a graceful stop, as on
+/// SIGTERM. Its options are checked as Redis checks them (NOSAVE and SAVE
+/// together are a syntax error; ABORT alone finds no shutdown to abort);
+/// none changes what the stop does: every write was durable already.
 pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
     for arg in &args[1..] {
-        let known = [&b"NOSAVE"[..], b"SAVE", b"NOW", b"FORCE"];
-        if !known.iter().any(|k| arg.eq_ignore_ascii_case(k)) {
-            return ctx.syntax_error();
+        let arg = arg.to_ascii_uppercase();
+        match arg.as_slice() {
+            b"NOSAVE" => nosave = true,
+            b"SAVE" => save = true,
+            b"ABORT" => abort = true,
+            b"NOW" | b"FORCE" => {}
+            _ => return ctx.syntax_error(),
         }
+    }
+    if save && nosave || abort && args.len() > 2 {
+        return ctx.syntax_error();
+    }
+    if abort {
+        ctx.out.error("ERR No shutdown in progress.");
+        return Flow::Continue;
     }
     ctx.server.shutdown.trigger("SHUTDOWN");
     // As in Redis, the reply is the connection closing.
