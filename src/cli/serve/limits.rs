@@ -11,7 +11,13 @@
 //! they hold, not as nothing.
 
 use super::resp::Request;
-use crate::engine::MAX_VALUE_LEN;
+use crate::engine::{MAX_KEY_LEN, MAX_VALUE_LEN};
+
+/// Room for what comes with two values of the largest size in one request
+/// or reply (their keys, the command, the framing), so that an MSET of two
+/// such values is read and an MGET of them answered (serve review: the
+/// 512 MiB limit counted the keys inside the values' own 512 MiB).
+pub const TWO_VALUES: usize = 2 * MAX_VALUE_LEN + 2 * MAX_KEY_LEN + 64 * 1024;
 
 /// What one argument's `Vec` costs in the request's list of arguments.
 pub const ARG_HEADER: usize = std::mem::size_of::<Vec<u8>>();
@@ -57,7 +63,7 @@ impl Limits {
         bulk: MAX_VALUE_LEN,
         args: 1024 * 1024,
         inline: 64 * 1024,
-        request: 2 * MAX_VALUE_LEN,
+        request: TWO_VALUES,
     };
 
     /// Before AUTH on a server with a password, as Redis does: enough for
@@ -68,4 +74,21 @@ impl Limits {
         inline: 16 * 1024,
         request: 64 * 1024,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::serve::reply::{MAX_REPLY, bulk_size};
+    use crate::engine::MAX_KEY_LEN;
+
+    /// What one MSET of two values of the largest size, under keys of the
+    /// largest size, holds; and what the MGET that reads them back replies.
+    #[test]
+    fn two_values_of_the_largest_size_fit_one_mset_and_one_mget() {
+        let mset = b"MSET".len() + 2 * (MAX_KEY_LEN + MAX_VALUE_LEN) + overhead_bound(5);
+        assert!(mset <= Limits::DEFAULT.request, "{mset}");
+        let mget = b"*2\r\n".len() + 2 * bulk_size(MAX_VALUE_LEN);
+        assert!(mget <= MAX_REPLY, "{mget}");
+    }
 }

@@ -32,8 +32,6 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::engine::MAX_VALUE_LEN;
-
 /// A value at least this long is queued as a buffer of its own.
 pub const OWN_CHUNK_AT: usize = 64 * 1024;
 
@@ -73,9 +71,9 @@ pub fn busy(command: &str) -> String {
         queued_limit()
     )
 }
-/// The most one reply may hold: twice the largest value, so that what one
-/// MSET may write (two values of the largest size) one MGET may read back.
-pub const MAX_REPLY: usize = 2 * MAX_VALUE_LEN;
+/// The most one reply may hold: two values of the largest size and their
+/// framing, so that what one MSET may write one MGET may read back.
+pub const MAX_REPLY: usize = super::limits::TWO_VALUES;
 
 /// The bytes of a bulk reply of `len` bytes: `$len\r\n`, the bytes, `\r\n`.
 pub fn bulk_size(len: usize) -> usize {
