@@ -134,9 +134,28 @@ impl<'a> Window<'a> {
 
 /// Scans a log file from just after its header, calling `apply` for every
 /// committed operation in log order.
-pub fn scan(
+pub fn scan(file: &dyn StorageFile, path: &Path, apply: impl FnMut(LoggedOp)) -> Result<ScanEnd> {
+    scan_with(file, path, false, apply)
+}
+
+/// [`scan`] for a reader that only judges the file, such as `check` of a
+/// sealed segment: a batch's operations are given to `apply` as they come,
+/// not held until its commit record, so that memory does not grow with a
+/// batch (a bulk load is one batch of millions). The damage reported is
+/// the same; what `apply` saw of a batch that turns out damaged is the
+/// caller's to discard.
+pub fn scan_eager(
     file: &dyn StorageFile,
     path: &Path,
+    apply: impl FnMut(LoggedOp),
+) -> Result<ScanEnd> {
+    scan_with(file, path, true, apply)
+}
+
+fn scan_with(
+    file: &dyn StorageFile,
+    path: &Path,
+    eager: bool,
     mut apply: impl FnMut(LoggedOp),
 ) -> Result<ScanEnd> {
     let file_len = file.len().map_err(|e| Error::io("stat", path, e))?;
@@ -148,13 +167,15 @@ pub fn scan(
     };
     let mut pos = FILE_HEADER_LEN as u64;
     let mut valid_len = pos;
+    // The batch being read: its operations (unless eager) and how many.
     let mut batch: Vec<LoggedOp> = Vec::new();
+    let mut batch_len = 0u32;
     let mut batch_start = pos;
     let read_err = |e| Error::io("read", path, e);
 
     let damage = loop {
         if pos >= file_len {
-            break (!batch.is_empty()).then(|| Damage {
+            break (batch_len > 0).then(|| Damage {
                 offset: batch_start,
                 reason: "batch without its commit record".into(),
             });
@@ -178,7 +199,7 @@ pub fn scan(
         };
         match rec.tag {
             Tag::Put | Tag::Delete => {
-                if !batch.is_empty() {
+                if batch_len > 0 {
                     break Some(Damage {
                         offset: pos,
                         reason: "record inside an unfinished batch".into(),
@@ -188,22 +209,27 @@ pub fn scan(
                 valid_len = pos + total as u64;
             }
             Tag::BatchPut | Tag::BatchDelete => {
-                if batch.is_empty() {
+                if batch_len == 0 {
                     batch_start = pos;
                 }
-                batch.push(op(rec.tag.is_delete()));
+                batch_len += 1;
+                if eager {
+                    apply(op(rec.tag.is_delete()));
+                } else {
+                    batch.push(op(rec.tag.is_delete()));
+                }
             }
             Tag::BatchCommit => {
-                if rec.commit_count() != Some(batch.len() as u32) {
+                if rec.commit_count() != Some(batch_len) {
                     break Some(Damage {
                         offset: pos,
                         reason: format!(
-                            "batch commit counts {:?} records but {} precede it",
+                            "batch commit counts {:?} records but {batch_len} precede it",
                             rec.commit_count(),
-                            batch.len()
                         ),
                     });
                 }
+                batch_len = 0;
                 batch.drain(..).for_each(&mut apply);
                 valid_len = pos + total as u64;
             }
