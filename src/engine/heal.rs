@@ -54,7 +54,6 @@ impl Db {
             return Ok(Arc::clone(current)); // Another reader healed it first.
         }
         let storage = &*self.opts.storage;
-        let (entries, kind) = open::scan_segment(&*seg.log, &seg.log_path)?;
         let idx_path = self.dir.join(seg_idx_name(seg.id));
         let old = seg.index.footer;
         let meta = IndexMeta {
@@ -62,7 +61,7 @@ impl Db {
             base_live: old.base_live,
             compacted_at: old.compacted_at,
         };
-        let bytes = index::encode(&entries, kind, seg.log_len, meta);
+        let bytes = open::rebuild_index(&*seg.log, &seg.log_path, seg.log_len, meta)?;
         index::write_file(storage, &idx_path, &bytes)?;
         storage
             .sync_dir(&self.dir)

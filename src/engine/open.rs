@@ -291,8 +291,7 @@ pub(super) fn open_segment(
             return Err(cut_short(&log_path, log_len, index.footer.segment_len));
         }
         _ => {
-            let (entries, kind) = scan_segment(&*log, &log_path)?;
-            let bytes = index::encode(&entries, kind, log_len, IndexMeta::default());
+            let bytes = rebuild_index(&*log, &log_path, log_len, IndexMeta::default())?;
             index::write_file(storage, &idx_path, &bytes)?;
             storage
                 .sync_dir(dir)
@@ -319,6 +318,36 @@ pub(super) fn cut_short(log_path: &Path, len: u64, indexed: u64) -> Error {
     )
 }
 
+/// The index of a sealed log, rebuilt from its records, with `meta` in its
+/// footer. A log in key order (what compaction and sorted bulk loads
+/// write) streams into the builder, which keeps only its sparse levels;
+/// any other gets a second pass that gathers every key ([`scan_segment`]).
+/// A 1M-key bulk load's rebuild held 228 MB when every log was gathered
+/// (CLI review). Any damage is an error.
+pub(super) fn rebuild_index(
+    log: &dyn StorageFile,
+    path: &Path,
+    segment_len: u64,
+    meta: IndexMeta,
+) -> Result<Vec<u8>> {
+    let mut order = LogOrder::default();
+    let mut sorted = index::Builder::new(Kind::Sorted);
+    let end = log::scan_eager(log, path, |op| {
+        order.note(&op.key);
+        if order.sorted {
+            sorted.push(&Entry::from(op));
+        }
+    })?;
+    if let Some(d) = end.damage {
+        return Err(Error::corrupt(path, d.offset, d.reason));
+    }
+    if order.sorted {
+        return Ok(sorted.finish(segment_len, |_| meta));
+    }
+    let (entries, kind) = scan_segment(log, path)?;
+    Ok(index::encode(&entries, kind, segment_len, meta))
+}
+
 /// Index entries for a sealed log, from a full scan, and the kind of index
 /// it gets (sorted when its keyed records are in strictly increasing key
 /// order). Any damage is an error: a sealed segment is never silently
@@ -326,7 +355,9 @@ pub(super) fn cut_short(log_path: &Path, len: u64, indexed: u64) -> Error {
 pub(super) fn scan_segment(log: &dyn StorageFile, path: &Path) -> Result<(Vec<Entry>, Kind)> {
     let mut latest: BTreeMap<Vec<u8>, LoggedOp> = BTreeMap::new();
     let mut order = LogOrder::default();
-    let end = log::scan(log, path, |op| {
+    // Eager: any damage discards what was gathered, so a batch (a bulk
+    // load's segment is one of millions) need not be held until its commit.
+    let end = log::scan_eager(log, path, |op| {
         order.note(&op.key);
         latest.insert(op.key.clone(), op);
     })?;
@@ -380,8 +411,55 @@ pub(super) fn create_wal(storage: &dyn Storage, dir: &Path) -> Result<Arc<dyn St
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::record::{LOG_MAGIC, Tag, encode, file_header};
+    use crate::engine::record::{LOG_MAGIC, Tag, encode, encode_commit, file_header};
     use crate::engine::{Db, Error, Options};
+
+    /// The streaming rebuild of a log in key order, and the gathering one
+    /// of any other, write what encoding every newest entry writes.
+    #[test]
+    fn a_rebuilt_index_is_what_encoding_the_entries_gives() {
+        use super::{IndexMeta, index, rebuild_index, scan_segment};
+        use crate::engine::index::Kind;
+        use crate::engine::storage::{OpenMode, RealStorage, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        let meta = IndexMeta {
+            base_live: 12345,
+            ..IndexMeta::default()
+        };
+        let sorted: Vec<&[u8]> = vec![b"a", b"b", b"c", b"d"];
+        let unsorted: Vec<&[u8]> = vec![b"c", b"a", b"d", b"a"];
+        for (keys, kind) in [(sorted, Kind::Sorted), (unsorted, Kind::Hashed)] {
+            let mut bytes = file_header(LOG_MAGIC).to_vec();
+            encode(&mut bytes, Tag::Put, keys[0], b"0");
+            // A batch in the middle, as a bulk load writes one.
+            encode(&mut bytes, Tag::BatchPut, keys[1], b"1");
+            encode(&mut bytes, Tag::BatchDelete, keys[2], b"");
+            encode_commit(&mut bytes, 2);
+            encode(&mut bytes, Tag::Put, keys[3], b"3");
+            let path = dir.path().join("seg.log");
+            std::fs::write(&path, &bytes).unwrap();
+            let log = RealStorage.open(&path, OpenMode::Read).unwrap();
+            let len = bytes.len() as u64;
+            let (entries, found) = scan_segment(&*log, &path).unwrap();
+            assert_eq!(found, kind);
+            let want = index::encode(&entries, kind, len, meta);
+            assert_eq!(
+                rebuild_index(&*log, &path, len, meta).unwrap(),
+                want,
+                "{kind:?}"
+            );
+            // Damage is an error either way.
+            let mut bad = bytes.clone();
+            bad[FILE_HEADER + 6] ^= 0x10;
+            std::fs::write(&path, &bad).unwrap();
+            let log = RealStorage.open(&path, OpenMode::Read).unwrap();
+            assert!(matches!(
+                rebuild_index(&*log, &path, len, meta),
+                Err(Error::Corrupt { .. })
+            ));
+        }
+    }
+    const FILE_HEADER: usize = crate::engine::record::FILE_HEADER_LEN;
 
     #[test]
     fn a_torn_log_header_starts_a_fresh_log() {

@@ -288,8 +288,7 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
             base_live: old.map_or(0, |f| f.base_live),
             compacted_at: old.map_or(0, |f| f.compacted_at),
         };
-        let (entries, kind) = open::scan_segment(&*log, &log_path)?;
-        let bytes = index::encode(&entries, kind, len, meta);
+        let bytes = open::rebuild_index(&*log, &log_path, len, meta)?;
         index::write_file(storage, &idx_path, &bytes)?;
         report.indexes_rebuilt += 1;
     }
