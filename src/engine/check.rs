@@ -5,28 +5,16 @@
 //! segment it describes (every entry, slot and CRC). A torn tail of
 //! `wal.log` is reported too, saying whether open would cut it or refuse it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::index::{self, Builder, Entry, Index, IndexMeta, Kind};
+use super::index::{Index, IndexMeta};
 use super::log;
 use super::open;
 use super::recovery::holds_intact_unit;
 use super::replay;
 use super::storage::StorageFile;
 use super::storage::{OpenMode, Storage, read_exact_at};
-use super::{Error, LogOrder, Options, Result, WAL, lock, seg_idx_name, seg_log_name};
-
-/// What `check_segment` keeps of a segment's records for the rebuild it
-/// compares the index with.
-enum Gathered {
-    /// Entries pushed in order into a sorted index's builder.
-    Sorted(Box<Builder>),
-    /// The newest operation of each key.
-    ByKey(BTreeMap<Vec<u8>, log::LoggedOp>),
-    /// Nothing: the index cannot be read, so it is not compared.
-    Nothing,
-}
+use super::{Error, Options, Result, WAL, lock, seg_idx_name, seg_log_name};
 
 /// One damaged place found by `check`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,31 +125,18 @@ fn check_segment(
     if !check_header(&*file, &log_path, report)? {
         return Ok(());
     }
-    // What the rebuild needs, and no more: the index says which kind it is.
-    // A sorted segment's entries (in key order, each key once) stream into
-    // a builder, which keeps only its sparse levels; a hashed one's are
-    // gathered by key. The log is scanned eagerly, a batch not held until
-    // its commit: a bulk load's segment is one batch of millions of records
-    // (with both, check of a 1M-key load held 228 MB; CLI review).
+    // One pass judges the log and builds what a rebuild of its index would
+    // write (open::index_from_log: a log in key order streams into the
+    // builder, so a 1M-key load's check holds megabytes, not the 228 MB of
+    // every key; CLI review), keeping what the index's footer says about
+    // compaction, which the segment cannot tell.
     let index = Index::open(storage, &idx_path)?;
-    let mut gathered = match &index {
-        Ok(i) if i.footer.kind == Kind::Sorted => {
-            Gathered::Sorted(Box::new(Builder::new(Kind::Sorted)))
-        }
-        Ok(_) => Gathered::ByKey(BTreeMap::new()),
-        Err(_) => Gathered::Nothing,
-    };
-    let mut order = LogOrder::default();
-    let end = log::scan_eager(&*file, &log_path, |op| {
+    let meta = index
+        .as_ref()
+        .map_or_else(|_| IndexMeta::default(), |i| IndexMeta::of(&i.footer));
+    let file_len = file.len().map_err(|e| Error::io("stat", &log_path, e))?;
+    let (end, want) = open::index_from_log(&*file, &log_path, file_len, meta, |_| {
         report.records += 1;
-        order.note(&op.key);
-        match &mut gathered {
-            Gathered::Sorted(b) if order.sorted => b.push(&Entry::from(op)),
-            Gathered::Sorted(_) | Gathered::Nothing => {}
-            Gathered::ByKey(latest) => {
-                latest.insert(op.key.clone(), op);
-            }
-        }
     })?;
     let problem = |offset, reason: String| Problem {
         path: idx_path.clone(),
@@ -205,32 +180,7 @@ fn check_segment(
         ));
         return Ok(());
     }
-    // An index is derived data: it must be byte for byte what a rebuild
-    // from this segment would write (keeping what its footer says about
-    // compaction, which the segment cannot tell).
-    let f = index.footer;
-    let meta = IndexMeta {
-        group: f.group,
-        base_live: f.base_live,
-        compacted_at: f.compacted_at,
-    };
-    let by_key = |latest: BTreeMap<Vec<u8>, log::LoggedOp>| {
-        let entries = latest.into_values().map(Entry::from).collect::<Vec<_>>();
-        index::encode(&entries, order.kind(), end.file_len, meta)
-    };
-    let want = match gathered {
-        Gathered::Sorted(b) if order.sorted => b.finish(end.file_len, |_| meta),
-        // An index that says sorted over a log that is not: what a rebuild
-        // would write needs every key, in a second pass.
-        Gathered::Sorted(_) | Gathered::Nothing => {
-            let mut latest = BTreeMap::new();
-            log::scan_eager(&*file, &log_path, |op| {
-                latest.insert(op.key.clone(), op);
-            })?;
-            by_key(latest)
-        }
-        Gathered::ByKey(latest) => by_key(latest),
-    };
+    // An index is derived data: it must be byte for byte that rebuild.
     let idx_file = storage
         .open(&idx_path, OpenMode::Read)
         .map_err(|e| Error::io("open", &idx_path, e))?;

@@ -55,12 +55,7 @@ impl Db {
         }
         let storage = &*self.opts.storage;
         let idx_path = self.dir.join(seg_idx_name(seg.id));
-        let old = seg.index.footer;
-        let meta = IndexMeta {
-            group: old.group,
-            base_live: old.base_live,
-            compacted_at: old.compacted_at,
-        };
+        let meta = IndexMeta::of(&seg.index.footer);
         let bytes = open::rebuild_index(&*seg.log, &seg.log_path, seg.log_len, meta)?;
         index::write_file(storage, &idx_path, &bytes)?;
         storage

@@ -330,22 +330,41 @@ pub(super) fn rebuild_index(
     segment_len: u64,
     meta: IndexMeta,
 ) -> Result<Vec<u8>> {
+    let (end, bytes) = index_from_log(log, path, segment_len, meta, |_| {})?;
+    match end.damage {
+        Some(d) => Err(Error::corrupt(path, d.offset, d.reason)),
+        None => Ok(bytes),
+    }
+}
+
+/// [`rebuild_index`] for a caller that judges the log itself (`check`):
+/// how the scan ended, with `seen` shown every operation of its first
+/// pass, and the index bytes (empty when the log is damaged).
+pub(super) fn index_from_log(
+    log: &dyn StorageFile,
+    path: &Path,
+    segment_len: u64,
+    meta: IndexMeta,
+    mut seen: impl FnMut(&LoggedOp),
+) -> Result<(log::ScanEnd, Vec<u8>)> {
     let mut order = LogOrder::default();
     let mut sorted = index::Builder::new(Kind::Sorted);
     let end = log::scan_eager(log, path, |op| {
+        seen(&op);
         order.note(&op.key);
         if order.sorted {
             sorted.push(&Entry::from(op));
         }
     })?;
-    if let Some(d) = end.damage {
-        return Err(Error::corrupt(path, d.offset, d.reason));
-    }
-    if order.sorted {
-        return Ok(sorted.finish(segment_len, |_| meta));
-    }
-    let (entries, kind) = scan_segment(log, path)?;
-    Ok(index::encode(&entries, kind, segment_len, meta))
+    let bytes = if end.damage.is_some() {
+        Vec::new()
+    } else if order.sorted {
+        sorted.finish(segment_len, |_| meta)
+    } else {
+        let (entries, kind) = scan_segment(log, path)?;
+        index::encode(&entries, kind, segment_len, meta)
+    };
+    Ok((end, bytes))
 }
 
 /// Index entries for a sealed log, from a full scan, and the kind of index

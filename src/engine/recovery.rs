@@ -89,7 +89,7 @@ fn salvage(bytes: &[u8], log: Log) -> Salvage {
                 match rec.tag {
                     Tag::Put | Tag::Delete => {
                         if let Some(b) = batch.take() {
-                            s.end_batch(bytes, b, None, log);
+                            s.end_batch(bytes, b, pos, None, log);
                         }
                         s.kept.extend_from_slice(&bytes[pos..pos + n]);
                         s.records += 1;
@@ -105,7 +105,7 @@ fn salvage(bytes: &[u8], log: Log) -> Salvage {
                     Tag::BatchCommit => match batch.take() {
                         Some(b) => {
                             let count = rec.commit_count().unwrap_or(u32::MAX);
-                            s.end_batch(bytes, b, Some((pos + n, count)), log);
+                            s.end_batch(bytes, b, pos + n, Some(count), log);
                         }
                         None => s.lose(pos, pos + n),
                     },
@@ -130,7 +130,7 @@ fn salvage(bytes: &[u8], log: Log) -> Salvage {
         }
     }
     if let Some(b) = batch {
-        s.end_batch(bytes, b, None, log);
+        s.end_batch(bytes, b, bytes.len(), None, log);
     }
     s
 }
@@ -147,9 +147,9 @@ impl Salvage {
         }
     }
 
-    /// Settles a batch that ended at its commit record (ending at `.0`,
-    /// counting `.1` records), or without one (at a plain record or the end
-    /// of the log). An undamaged, committed batch is kept as it is. A batch
+    /// Settles a batch whose bytes end at `end`: at its commit record
+    /// (which counts `commit` records), or without one (at a plain record
+    /// or the end of the log). An undamaged, committed batch is kept as it is. A batch
     /// that reached its commit, or is followed by later writes, or lies in
     /// a sealed segment was committed: its intact records are kept as a
     /// batch of their own with a new commit record, and its damage (and the
@@ -157,20 +157,9 @@ impl Salvage {
     /// runs to the end of the active log uncommitted may be a torn write
     /// nobody was told had succeeded: it is lost whole, so that recovery
     /// never makes such a batch partial.
-    fn end_batch(&mut self, bytes: &[u8], b: Pending, commit: Option<(usize, u32)>, log: Log) {
+    fn end_batch(&mut self, bytes: &[u8], b: Pending, end: usize, commit: Option<u32>, log: Log) {
         let n = b.intact.len();
-        let end = commit.map_or_else(
-            || {
-                b.intact
-                    .iter()
-                    .chain(&b.damage)
-                    .map(|r| r.1)
-                    .max()
-                    .unwrap_or(b.start)
-            },
-            |(end, _)| end,
-        );
-        let clean = b.damage.is_empty() && commit.is_some_and(|(_, count)| count as usize == n);
+        let clean = b.damage.is_empty() && commit.is_some_and(|count| count as usize == n);
         if clean {
             self.kept.extend_from_slice(&bytes[b.start..end]);
             self.records += n as u64;
@@ -283,11 +272,7 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
         let len = log.len().map_err(|e| Error::io("stat", &log_path, e))?;
         // Keep what the old index said about compaction when it was readable.
         let old = old_meta.get(&id);
-        let meta = IndexMeta {
-            group: old.and_then(|f| f.group),
-            base_live: old.map_or(0, |f| f.base_live),
-            compacted_at: old.map_or(0, |f| f.compacted_at),
-        };
+        let meta = old.map_or_else(IndexMeta::default, IndexMeta::of);
         let bytes = open::rebuild_index(&*log, &log_path, len, meta)?;
         index::write_file(storage, &idx_path, &bytes)?;
         report.indexes_rebuilt += 1;

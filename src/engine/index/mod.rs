@@ -376,6 +376,17 @@ pub struct IndexMeta {
     pub compacted_at: u64,
 }
 
+impl IndexMeta {
+    /// What `footer` says about compaction, to keep in a rebuilt index.
+    pub fn of(footer: &Footer) -> IndexMeta {
+        IndexMeta {
+            group: footer.group,
+            base_live: footer.base_live,
+            compacted_at: footer.compacted_at,
+        }
+    }
+}
+
 /// `path` with ".tmp" appended.
 pub fn tmp_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
