@@ -324,16 +324,8 @@ fn salvage_file(
             Err(e) => return Err(Error::io("remove", &idx, e)),
         }
     }
-    let tmp = index::tmp_path(&path);
-    let f = storage
-        .open(&tmp, OpenMode::Truncate)
-        .map_err(|e| Error::io("create", &tmp, e))?;
-    f.write_at(&s.kept, 0)
-        .map_err(|e| Error::io("write", &tmp, e))?;
-    f.sync_data().map_err(|e| Error::io("fsync", &tmp, e))?;
-    storage
-        .rename(&tmp, &path)
-        .map_err(|e| Error::io("rename", &tmp, e))?;
+    // Temp file, fsync, rename: as an index is written.
+    index::write_file(storage, &path, &s.kept)?;
     storage
         .sync_dir(dir)
         .map_err(|e| Error::io("fsync", dir, e))?;
