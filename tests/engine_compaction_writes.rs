@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use common_engine::{real_options, value_for};
-use tinykv::engine::storage::{OpenMode, PathKind, RealStorage, Storage, StorageFile};
+use tinykv::engine::storage::{Layer, OpenMode, RealStorage, Storage, StorageFile};
 use tinykv::{Db, Options};
 
 /// Real files; the first write to a compaction output (`*.log.tmp`) says
@@ -36,17 +36,11 @@ struct GatedFile {
 #[derive(Debug)]
 struct GatedStorage(Arc<Gate>);
 
-impl Storage for GatedStorage {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        RealStorage.create_dir_all(dir)
+impl Layer for GatedStorage {
+    fn below(&self) -> &dyn Storage {
+        &RealStorage
     }
-    fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
-        RealStorage.kind(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        RealStorage.list_dir(dir)
-    }
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
         let inner = RealStorage.open(path, mode)?;
         if path.to_string_lossy().ends_with(".log.tmp") {
             return Ok(Arc::new(GatedFile {
@@ -55,18 +49,6 @@ impl Storage for GatedStorage {
             }));
         }
         Ok(inner)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealStorage.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        RealStorage.remove_file(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        RealStorage.sync_dir(dir)
-    }
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
-        RealStorage.try_lock(path)
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::storage::{OpenMode, PathKind, Storage, StorageFile};
+use crate::engine::storage::{Layer, Storage};
 
 /// How often a held compaction looks whether the gate is gone.
 const POLL: Duration = Duration::from_millis(5);
@@ -61,45 +61,21 @@ impl Gated {
     }
 }
 
-impl Storage for Gated {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(dir)
+impl Layer for Gated {
+    fn below(&self) -> &dyn Storage {
+        &*self.inner
     }
 
-    fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
-        self.inner.kind(path)
-    }
-
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(dir)
-    }
-
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-        self.inner.open(path, mode)
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+    fn rename_file(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.hold(from);
         self.inner.rename(from, to)
-    }
-
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
-        self.inner.try_lock(path)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::storage::RealStorage;
+    use crate::engine::storage::{OpenMode, RealStorage};
 
     #[test]
     fn a_compaction_output_waits_for_the_gate() {

@@ -31,7 +31,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use super::{OpenMode, PathKind, Storage, StorageFile};
+use super::{Layer, OpenMode, Storage, StorageFile};
 
 /// Size of a cached block.
 pub const BLOCK: usize = 4096;
@@ -78,20 +78,12 @@ impl CachingStorage {
     }
 }
 
-impl Storage for CachingStorage {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(dir)
+impl Layer for CachingStorage {
+    fn below(&self) -> &dyn Storage {
+        &*self.inner
     }
 
-    fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
-        self.inner.kind(path)
-    }
-
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(dir)
-    }
-
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
         let inner = self.inner.open(path, mode)?;
         let len = inner.len()?;
         let chunks = len.max(MIN_TABLE_BYTES).div_ceil((CHUNK * BLOCK) as u64) as usize;
@@ -104,22 +96,6 @@ impl Storage for CachingStorage {
             generation: AtomicU64::new(0),
             any_cached: AtomicBool::new(false),
         }))
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
-        self.inner.try_lock(path)
     }
 }
 
@@ -361,31 +337,13 @@ mod tests {
     #[derive(Debug)]
     struct CountingFile(Arc<dyn StorageFile>, Arc<AtomicU64>);
 
-    impl Storage for Counting {
-        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-            RealStorage.create_dir_all(dir)
+    impl Layer for Counting {
+        fn below(&self) -> &dyn Storage {
+            &RealStorage
         }
-        fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
-            RealStorage.kind(path)
-        }
-        fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-            RealStorage.list_dir(dir)
-        }
-        fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
             let f = RealStorage.open(path, mode)?;
             Ok(Arc::new(CountingFile(f, Arc::clone(&self.0))))
-        }
-        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-            RealStorage.rename(from, to)
-        }
-        fn remove_file(&self, path: &Path) -> io::Result<()> {
-            RealStorage.remove_file(path)
-        }
-        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-            RealStorage.sync_dir(dir)
-        }
-        fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
-            RealStorage.try_lock(path)
         }
     }
 

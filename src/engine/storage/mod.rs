@@ -79,6 +79,49 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>>;
 }
 
+/// A [`Storage`] over another one that changes only how files are opened
+/// or renamed (a cache, a test's gate or counter): implement this, and the
+/// blanket impl passes every other call to [`below`](Layer::below).
+pub trait Layer: Send + Sync + fmt::Debug {
+    /// The storage every call goes to in the end.
+    fn below(&self) -> &dyn Storage;
+    /// [`Storage::open`] through this layer (default: as below).
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        self.below().open(path, mode)
+    }
+    /// [`Storage::rename`] through this layer (default: as below).
+    fn rename_file(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.below().rename(from, to)
+    }
+}
+
+impl<L: Layer> Storage for L {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.below().create_dir_all(dir)
+    }
+    fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
+        self.below().kind(path)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.below().list_dir(dir)
+    }
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        self.open_file(path, mode)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.rename_file(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.below().remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.below().sync_dir(dir)
+    }
+    fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        self.below().try_lock(path)
+    }
+}
+
 /// An open file of a [`Storage`]. All methods take `&self`: positional reads
 /// and writes let many threads share one handle.
 pub trait StorageFile: Send + Sync + fmt::Debug {
