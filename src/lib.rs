@@ -19,6 +19,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// File offsets and lengths (u64) become in-memory sizes (usize) through
+// `as` casts once they are checked against the file or a format limit:
+// lossless only with 64-bit pointers (docs/format.md, "What we assume of
+// the machine").
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!(
+    "tinykv needs a 64-bit target: see docs/format.md, \"What we assume of the machine\""
+);
+
 pub mod engine;
 pub mod format;
 

@@ -79,8 +79,12 @@ pub enum SyncMode {
     Never,
 }
 
-/// Options for [`Db::open`].
+/// Options for [`Db::open`]. Start from [`Options::default`] and set the
+/// fields you need (`let mut o = Options::default(); o.sync = …;`): more
+/// options will come, so the struct cannot be built field by field outside
+/// this crate.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options {
     /// When writes reach the disk.
     pub sync: SyncMode,
