@@ -7,7 +7,7 @@
 //! is broken: no input may make the code under test panic, and readers must
 //! round-trip what they accept.
 //!
-//! The engine's targets live in `engine::fuzzing`, beside the private
+//! The engine's targets live in `engine::fuzz_decoders`, beside the private
 //! decoders they reach; the server's request parser's, `serve_resp`, in
 //! `cli::serve::fuzzing`, for the same reason.
 
@@ -17,7 +17,7 @@ use crate::cli::words;
 use crate::format::{Format, Pair, Reader, Writer};
 
 pub use crate::cli::serve::fuzzing::serve_resp;
-pub use crate::engine::fuzzing::{fix_index_crcs, index, log_scan, record, sample};
+pub use crate::engine::fuzz_decoders::{fix_index_crcs, index, log_scan, record, sample};
 
 /// A target's body.
 pub type Target = fn(&[u8]);

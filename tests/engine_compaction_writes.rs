@@ -16,8 +16,8 @@ use std::thread;
 use std::time::Duration;
 
 use common_engine::{real_options, value_for};
-use tinykv::engine::storage::{Layer, OpenMode, RealStorage, Storage, StorageFile};
 use tinykv::Db;
+use tinykv::engine::storage::{Layer, OpenMode, RealStorage, Storage, StorageFile};
 
 /// Real files; the first write to a compaction output (`*.log.tmp`) says
 /// "parked" and waits for "go".

@@ -37,7 +37,7 @@ mod batch;
 mod check;
 mod compaction;
 mod error;
-pub(crate) mod fuzzing;
+pub(crate) mod fuzz_decoders;
 mod heal;
 mod index;
 mod iter;

@@ -48,16 +48,16 @@ use super::record::{self, FILE_HEADER_LEN, HeaderError, INDEX_MAGIC, u32_at, u64
 use super::storage::{OpenMode, Storage, StorageFile, read_exact_at};
 use super::{Error, MAX_KEY_LEN, Result};
 
+mod block_walk;
 mod build;
 mod entries;
 mod frames;
 mod read;
-mod walk;
 
+pub use block_walk::BlockWalk;
 pub use build::{Builder, encode, write_file};
 pub use entries::EntryCursor;
 pub use frames::SparseEntry;
-pub use walk::BlockWalk;
 
 /// A sorted index names a data block of about this many bytes of log.
 pub const DATA_BLOCK: usize = 2048;

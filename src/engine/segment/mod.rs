@@ -20,9 +20,9 @@ use super::{Error, Result};
 
 pub(super) use super::index::Entry;
 
-mod walk;
+mod ordered_walk;
 
-pub(in crate::engine) use walk::{Item, Walk};
+pub(in crate::engine) use ordered_walk::{Item, Walk};
 
 /// What a lookup in the segments found.
 pub(super) enum Found {
