@@ -39,7 +39,7 @@ use super::index::{self, Builder, Entry, Group, Index, IndexMeta, Kind};
 use super::iter::Iter;
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, StorageFile};
-use super::write::{poison, unix_secs};
+use super::write::unix_secs;
 use super::{CompactReport, Db, Error, Result, Segment, seg_idx_name, seg_log_name};
 
 /// An output segment being written. Its records are in key order, so its
@@ -68,14 +68,10 @@ impl Db {
         // segments sealed while the merge runs come after them.
         let (old, first, reserved, bytes_before) = {
             let mut w = self.lock_writer();
-            if let Some(cause) = &w.poisoned {
-                return Err(Error::Poisoned {
-                    cause: cause.clone(),
-                });
-            }
+            w.ensure_writable()?;
             let bytes_before = self.total_bytes(&w);
             if let Err(e) = self.seal(&mut w) {
-                poison(&mut w, &e);
+                w.poison(&e);
                 return Err(e);
             }
             let old = Arc::clone(
@@ -97,8 +93,7 @@ impl Db {
             // but the last at least a segment's size: this many ids suffice.
             let old_bytes: u64 = old.iter().map(|s| s.log_len).sum();
             let reserved = old_bytes / self.opts.segment_size + 2;
-            let first = w.next_id;
-            w.next_id = first + reserved;
+            let first = w.reserve_ids(reserved);
             (old, first, reserved, bytes_before)
         };
         // Phase 2, no writer lock: merge the old segments into outputs.
@@ -136,7 +131,7 @@ impl Db {
         })();
         if let Err(e) = commit {
             // Whether the renames are durable is unknown: only a reopen can tell.
-            poison(&mut w, &e);
+            w.poison(&e);
             return Err(e);
         }
         let after = (|| {
@@ -173,7 +168,7 @@ impl Db {
                 .map_err(|e| Error::io("fsync", &self.dir, e))
         })();
         if let Err(e) = after {
-            poison(&mut w, &e);
+            w.poison(&e);
             return Err(e);
         }
         let newer: u64 = {

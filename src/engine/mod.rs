@@ -234,6 +234,101 @@ struct Writer {
     auto_failure: Option<String>,
 }
 
+/// The writer's state changes only through these, so that the rules
+/// (a failure poisons for good; nothing unsynced is reported durable)
+/// live in one place.
+impl Writer {
+    /// `Ok` while the handle takes writes; once it is poisoned, the error
+    /// that names the failure which poisoned it.
+    fn ensure_writable(&self) -> Result<()> {
+        match &self.poisoned {
+            None => Ok(()),
+            Some(cause) => Err(Error::Poisoned {
+                cause: cause.clone(),
+            }),
+        }
+    }
+
+    /// Whether the handle refuses writes (after a failure, or `close`).
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+
+    /// Refuses every later write because of `e`. The first cause stays:
+    /// it is the failure that left the log's state unknown.
+    fn poison(&mut self, e: &Error) {
+        self.poisoned.get_or_insert_with(|| e.with_causes());
+    }
+
+    /// After [`Db::close`]: its work is done, and drop must not redo it.
+    fn retire(&mut self) {
+        self.poisoned.get_or_insert_with(|| "closed".into());
+    }
+
+    /// Makes bytes just appended durable: now under [`SyncMode::Always`],
+    /// at the next flush under [`SyncMode::Never`].
+    fn sync_appended(&mut self, sync: SyncMode, path: &Path) -> Result<()> {
+        match sync {
+            SyncMode::Always => self
+                .wal
+                .sync_data()
+                .map_err(|e| Error::io("fsync", path, e)),
+            SyncMode::Never => {
+                self.unsynced = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Fsyncs what [`SyncMode::Never`] left unsynced. A failed fsync
+    /// poisons: the kernel may have dropped the pages.
+    fn flush(&mut self, path: &Path) -> Result<()> {
+        self.ensure_writable()?;
+        if self.unsynced {
+            if let Err(e) = self.wal.sync_data() {
+                let e = Error::io("fsync", path, e);
+                self.poison(&e);
+                return Err(e);
+            }
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Gives up an append that began at `base` and failed with `e`: the key
+    /// order goes back to `order_before`, the handle is poisoned, and the
+    /// log is cut back to `base` (best effort), so that no unacknowledged
+    /// record comes back at the next open.
+    fn abandon_append(&mut self, base: u64, order_before: LogOrder, e: &Error) {
+        self.order = order_before;
+        self.poison(e);
+        let _ = self.wal.set_len(base).and_then(|()| self.wal.sync_data());
+    }
+
+    /// Counts the whole log as the compaction base: what was written into
+    /// an empty database is all live, so a bulk load does not trigger a
+    /// rewrite.
+    fn count_all_as_base(&mut self) {
+        self.base_live = self.wal_len;
+    }
+
+    /// Reserves `n` segment ids (a compaction's outputs); returns the first.
+    fn reserve_ids(&mut self, n: u64) -> u64 {
+        let first = self.next_id;
+        self.next_id = first + n;
+        first
+    }
+
+    /// Starts the empty active log `wal` after the old one was sealed into
+    /// segment `sealed`.
+    fn start_log(&mut self, wal: Arc<dyn StorageFile>, sealed: u64) {
+        self.wal = wal;
+        self.wal_len = record::FILE_HEADER_LEN as u64;
+        self.order = LogOrder::default();
+        self.next_id = sealed + 1;
+    }
+}
+
 /// A request waiting for the group-commit leader.
 #[derive(Debug)]
 enum Request {
@@ -416,8 +511,7 @@ impl Db {
 
     /// Makes every acknowledged write durable (a no-op under [`SyncMode::Always`]).
     pub fn flush(&self) -> Result<()> {
-        let mut w = self.lock_writer();
-        self.flush_locked(&mut w)
+        self.lock_writer().flush(&self.wal_path)
     }
 
     /// Flushes, seals a large active log so the next open is quick, and
@@ -426,9 +520,7 @@ impl Db {
     pub fn close(self) -> Result<()> {
         let result = self.close_inner();
         // Drop would retry the same work; it is done.
-        let mut w = self.lock_writer();
-        w.poisoned.get_or_insert_with(|| "closed".into());
-        drop(w);
+        self.lock_writer().retire();
         result
     }
 
@@ -491,8 +583,8 @@ impl Db {
     pub fn recover(&self) -> Result<RecoverReport> {
         let _no_compaction = self.compact_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut w = self.lock_writer();
-        if w.poisoned.is_none() {
-            self.flush_locked(&mut w)?;
+        if !w.is_poisoned() {
+            w.flush(&self.wal_path)?;
         }
         let storage = &*self.opts.storage;
         let report = recovery::recover_files(storage, &self.dir)?;
