@@ -35,12 +35,13 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use super::index::{self, Builder, Entry, Group, Index, IndexMeta, Kind};
+use super::dir::{self, seg_idx_name, seg_log_name};
+use super::index::{Builder, Entry, Group, Index, IndexMeta, Kind};
 use super::iter::Iter;
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, StorageFile};
 use super::write::unix_secs;
-use super::{CompactReport, Db, Error, Result, Segment, seg_idx_name, seg_log_name};
+use super::{CompactReport, Db, Error, Result, Segment};
 
 /// An output segment being written. Its records are in key order, so its
 /// index is a sorted one, built as the records go (no per-key memory).
@@ -120,14 +121,9 @@ impl Db {
         // Commit point: rename every output into place, then fsync the directory.
         let commit = (|| {
             for out in &done {
-                let path = self.dir.join(seg_log_name(out.id));
-                storage
-                    .rename(&out.tmp_path, &path)
-                    .map_err(|e| Error::io("rename", &out.tmp_path, e))?;
+                dir::rename(storage, &out.tmp_path, &self.dir.join(seg_log_name(out.id)))?;
             }
-            storage
-                .sync_dir(&self.dir)
-                .map_err(|e| Error::io("fsync", &self.dir, e))
+            dir::sync(storage, &self.dir)
         })();
         if let Err(e) = commit {
             // Whether the renames are durable is unknown: only a reopen can tell.
@@ -137,9 +133,7 @@ impl Db {
         let after = (|| {
             let mut segments = Vec::new();
             for out in &done {
-                let idx_path = self.dir.join(seg_idx_name(out.id));
-                let index = Index::open(storage, &idx_path)?
-                    .map_err(|why| Error::corrupt(&idx_path, 0, why))?;
+                let index = Index::open_written(storage, &self.dir.join(seg_idx_name(out.id)))?;
                 segments.push(Arc::new(Segment {
                     id: out.id,
                     log_path: self.dir.join(seg_log_name(out.id)),
@@ -157,15 +151,10 @@ impl Db {
                 st.generation += 1;
             }
             for seg in old.iter() {
-                for path in [seg.log_path.clone(), self.dir.join(seg_idx_name(seg.id))] {
-                    storage
-                        .remove_file(&path)
-                        .map_err(|e| Error::io("remove", &path, e))?;
-                }
+                dir::remove(storage, &seg.log_path)?;
+                dir::remove(storage, &self.dir.join(seg_idx_name(seg.id)))?;
             }
-            storage
-                .sync_dir(&self.dir)
-                .map_err(|e| Error::io("fsync", &self.dir, e))
+            dir::sync(storage, &self.dir)
         })();
         if let Err(e) = after {
             w.poison(&e);
@@ -244,12 +233,8 @@ impl Db {
     }
 
     fn new_output(&self, id: u64) -> Result<Output> {
-        let tmp_path = index::tmp_path(&self.dir.join(seg_log_name(id)));
-        let file = self
-            .opts
-            .storage
-            .open(&tmp_path, OpenMode::Truncate)
-            .map_err(|e| Error::io("create", &tmp_path, e))?;
+        let tmp_path = dir::tmp_path(&self.dir.join(seg_log_name(id)));
+        let file = dir::open(&*self.opts.storage, &tmp_path, OpenMode::Truncate)?;
         Ok(Output {
             id,
             file,
@@ -294,12 +279,11 @@ impl Db {
             compacted_at: unix_secs(now),
         });
         out.idx_len = bytes.len() as u64;
-        index::write_file(
+        dir::replace(
             &*self.opts.storage,
             &self.dir.join(seg_idx_name(out.id)),
             &bytes,
-        )?;
-        Ok(())
+        )
     }
 
     /// Removes the files of an abandoned compaction whose outputs had ids
@@ -310,8 +294,8 @@ impl Db {
         for id in ids {
             let idx = self.dir.join(seg_idx_name(id));
             for path in [
-                index::tmp_path(&self.dir.join(seg_log_name(id))),
-                index::tmp_path(&idx),
+                dir::tmp_path(&self.dir.join(seg_log_name(id))),
+                dir::tmp_path(&idx),
                 idx,
             ] {
                 let _ = storage.remove_file(&path);

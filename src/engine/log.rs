@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::record::{self, DecodeError, FILE_HEADER_LEN, MAX_HEADER_LEN, Tag};
 use super::storage::{StorageFile, read_exact_at};
-use super::{Error, Result};
+use super::{Error, Result, dir};
 
 /// One committed operation found in a log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,7 +158,7 @@ fn scan_with(
     eager: bool,
     mut apply: impl FnMut(LoggedOp),
 ) -> Result<ScanEnd> {
-    let file_len = file.len().map_err(|e| Error::io("stat", path, e))?;
+    let file_len = dir::len(file, path)?;
     let mut win = Window {
         file,
         file_len,

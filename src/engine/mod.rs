@@ -36,9 +36,9 @@ use std::time::{Duration, SystemTime};
 mod batch;
 mod check;
 mod compaction;
+mod dir;
 mod error;
 pub(crate) mod fuzz_decoders;
-mod heal;
 mod index;
 mod iter;
 mod lock;
@@ -358,7 +358,7 @@ pub struct Db {
     writer: Mutex<Writer>,
     queue: Mutex<Queue>,
     queue_cv: Condvar,
-    /// Serialises index healing (see heal.rs).
+    /// Serialises index healing (see [`Db::heal`]).
     heal_lock: Mutex<()>,
     /// Held by a compaction for its whole run and by `recover`: one of them
     /// at a time (a compaction holds the writer lock only at its start and
@@ -368,29 +368,6 @@ pub struct Db {
     /// [`Db::write_would_seal`], which must not wait for the writer lock.
     log_len: std::sync::atomic::AtomicU64,
     report: OpenReport,
-}
-
-/// The active log's file name.
-const WAL: &str = "wal.log";
-/// The directory for bytes `recover` could not use.
-const LOST_FOUND: &str = "lost+found";
-
-fn seg_log_name(id: u64) -> String {
-    format!("seg-{id:08}.log")
-}
-
-fn seg_idx_name(id: u64) -> String {
-    format!("seg-{id:08}.idx")
-}
-
-/// Parses `seg-N.log` / `seg-N.idx` names.
-fn parse_seg_name(name: &str) -> Option<(u64, &str)> {
-    let rest = name.strip_prefix("seg-")?;
-    let (num, ext) = rest.split_once('.')?;
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || !matches!(ext, "log" | "idx") {
-        return None;
-    }
-    Some((num.parse().ok()?, ext))
 }
 
 fn check_key(key: &[u8]) -> Result<()> {

@@ -14,12 +14,10 @@ use std::mem;
 use std::sync::Arc;
 
 use super::batch::Pending;
-use super::index::{self, Builder, Index, IndexMeta};
-use super::open;
+use super::dir::{self, seg_idx_name, seg_log_name};
+use super::index::{Builder, Index, IndexMeta};
 use super::record::{self, FILE_HEADER_LEN, Tag};
-use super::{
-    Db, Error, MemSlot, Request, Result, Segment, SyncMode, WAL, Writer, seg_idx_name, seg_log_name,
-};
+use super::{Db, Error, MemSlot, Request, Result, Segment, SyncMode, Writer};
 
 impl Db {
     /// Queues `req` and returns once it is durable (or failed).
@@ -260,16 +258,10 @@ impl Db {
         let bytes = builder.finish(w.wal_len, |_| meta);
         let idx_path = self.dir.join(seg_idx_name(id));
         let log_path = self.dir.join(seg_log_name(id));
-        index::write_file(storage, &idx_path, &bytes)?;
-        let wal_path = self.dir.join(WAL);
-        storage
-            .rename(&wal_path, &log_path)
-            .map_err(|e| Error::io("rename", &wal_path, e))?;
-        storage
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("fsync", &self.dir, e))?;
-        let index =
-            Index::open(storage, &idx_path)?.map_err(|why| Error::corrupt(&idx_path, 0, why))?;
+        dir::replace(storage, &idx_path, &bytes)?;
+        dir::rename(storage, &self.wal_path, &log_path)?;
+        dir::sync(storage, &self.dir)?;
+        let index = Index::open_written(storage, &idx_path)?;
         let seg = Arc::new(Segment {
             id,
             log_path,
@@ -277,7 +269,7 @@ impl Db {
             log_len: w.wal_len,
             index: Arc::new(index),
         });
-        let new_wal = open::create_wal(storage, &self.dir)?;
+        let new_wal = dir::create_wal(storage, &self.dir)?;
         {
             let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
             let mut segs = (*st.segments).clone();

@@ -45,8 +45,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::record::{self, FILE_HEADER_LEN, HeaderError, INDEX_MAGIC, u32_at, u64_at};
-use super::storage::{OpenMode, Storage, StorageFile, read_exact_at};
-use super::{Error, MAX_KEY_LEN, Result};
+use super::storage::{OpenMode, Storage, StorageFile};
+use super::{Error, MAX_KEY_LEN, Result, dir};
 
 mod block_walk;
 mod build;
@@ -55,7 +55,7 @@ mod frames;
 mod read;
 
 pub use block_walk::BlockWalk;
-pub use build::{Builder, encode, write_file};
+pub use build::{Builder, encode};
 pub use entries::EntryCursor;
 pub use frames::SparseEntry;
 
@@ -387,13 +387,6 @@ impl IndexMeta {
     }
 }
 
-/// `path` with ".tmp" appended.
-pub fn tmp_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
-
 /// The sparse frames of one level a handle has read, by ordinal, in chunks
 /// of [`KEPT_CHUNK`] slots made on first use: memory follows the frames
 /// read (a one-shot lookup touches a chunk a level), not the index's size.
@@ -468,12 +461,12 @@ impl Index {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err("missing".into())),
             Err(e) => return Err(Error::io("open", path, e)),
         };
-        let len = file.len().map_err(|e| Error::io("stat", path, e))?;
+        let len = dir::len(&*file, path)?;
         if len < (FILE_HEADER_LEN + FOOTER_LEN) as u64 {
             return Ok(Err("shorter than a header and footer".into()));
         }
         let mut head = [0u8; FILE_HEADER_LEN];
-        read_exact_at(&*file, &mut head, 0).map_err(|e| Error::io("read", path, e))?;
+        dir::read_exact(&*file, path, &mut head, 0)?;
         match record::check_file_header(&head, INDEX_MAGIC) {
             Ok(()) => {}
             Err(HeaderError::Damaged(why)) => return Ok(Err(why.into())),
@@ -486,8 +479,7 @@ impl Index {
             }
         }
         let mut foot = [0u8; FOOTER_LEN];
-        read_exact_at(&*file, &mut foot, len - FOOTER_LEN as u64)
-            .map_err(|e| Error::io("read", path, e))?;
+        dir::read_exact(&*file, path, &mut foot, len - FOOTER_LEN as u64)?;
         Ok(Footer::decode(&foot, len).map(|footer| Index {
             file,
             path: path.to_owned(),
@@ -496,6 +488,13 @@ impl Index {
             top: OnceLock::new(),
             frames: (0..footer.levels).map(|_| Level::default()).collect(),
         }))
+    }
+
+    /// Opens an index this handle has just written and fsynced: it is
+    /// whole, so anything wrong with it is corruption, not a reason to
+    /// rebuild it.
+    pub fn open_written(storage: &dyn Storage, path: &Path) -> Result<Index> {
+        Index::open(storage, path)?.map_err(|why| Error::corrupt(path, 0, why))
     }
 
     /// The index file's path.
