@@ -33,7 +33,7 @@
 //! runs at a time (`compact_lock`).
 
 use std::sync::{Arc, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{Builder, Entry, Group, Index, IndexMeta, Kind};
@@ -41,7 +41,20 @@ use super::iter::Iter;
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, StorageFile};
 use super::write::unix_secs;
-use super::{CompactReport, Db, Error, Result, Segment};
+use super::{Db, Error, Result, Segment};
+
+/// What [`Db::compact`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompactReport {
+    /// Bytes of all database files before.
+    pub bytes_before: u64,
+    /// Bytes of all database files after.
+    pub bytes_after: u64,
+    /// Live keys written.
+    pub keys: u64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
 
 /// An output segment being written. Its records are in key order, so its
 /// index is a sorted one, built as the records go (no per-key memory).

@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 mod batch;
 mod check;
@@ -44,19 +44,25 @@ mod iter;
 mod lock;
 mod log;
 mod open;
+mod options;
 mod read;
 mod record;
 mod recovery;
 mod replay;
 mod segment;
+mod stats;
 pub mod storage;
 mod write;
 
 pub use batch::{Batch, BatchWriter};
 pub use check::{CheckReport, Problem};
+pub use compaction::CompactReport;
 pub use error::{Error, Result};
 pub use iter::{Iter, Keys};
+pub use open::{OpenReport, Truncation};
+pub use options::{Options, SyncMode};
 pub use recovery::RecoverReport;
+pub use stats::Stats;
 pub use storage::{RealStorage, SimStorage, Storage};
 
 use log::LogOrder;
@@ -67,132 +73,6 @@ use storage::StorageFile;
 pub const MAX_KEY_LEN: usize = 64 * 1024;
 /// Largest value, in bytes.
 pub const MAX_VALUE_LEN: usize = 256 * 1024 * 1024;
-
-/// When writes reach the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum SyncMode {
-    /// Every acknowledged write has been fsynced (the default).
-    #[default]
-    Always,
-    /// Writes are left to the OS; they are fsynced when the handle is closed
-    /// or [`Db::flush`] is called.
-    Never,
-}
-
-/// Options for [`Db::open`]. Start from [`Options::default`] and set the
-/// fields you need (`let mut o = Options::default(); o.sync = …;`): more
-/// options will come, so the struct cannot be built field by field outside
-/// this crate.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Options {
-    /// When writes reach the disk.
-    pub sync: SyncMode,
-    /// How long to wait for another holder of the lock (zero: fail at once).
-    pub lock_timeout: Duration,
-    /// Create the directory (and its parents) when it does not exist.
-    pub create: bool,
-    /// The active log is sealed into a segment once it reaches this many bytes.
-    pub segment_size: u64,
-    /// On close, the active log is sealed when it holds more than this many
-    /// bytes, so that the next open replays little.
-    pub seal_on_close: u64,
-    /// Automatic compaction runs only when the files hold at least this many bytes...
-    pub compact_min_bytes: u64,
-    /// ...and at least this many times the size after the last compaction.
-    pub compact_ratio: f64,
-    /// Run compaction automatically when both thresholds are crossed.
-    pub auto_compact: bool,
-    /// Bytes of file blocks kept in memory for small reads (point lookups),
-    /// at most; 0 turns the cache off. Only what is read is kept, so a
-    /// short-lived handle uses little of it; long scans bypass it.
-    pub cache_bytes: u64,
-    /// The file system to use.
-    pub storage: Arc<dyn Storage>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            sync: SyncMode::Always,
-            lock_timeout: Duration::ZERO,
-            create: true,
-            segment_size: 16 * 1024 * 1024,
-            seal_on_close: 1024 * 1024,
-            compact_min_bytes: 5 * 1024 * 1024,
-            compact_ratio: 2.0,
-            auto_compact: true,
-            cache_bytes: 256 * 1024 * 1024,
-            storage: Arc::new(RealStorage),
-        }
-    }
-}
-
-/// What opening the database found and repaired.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OpenReport {
-    /// Committed operations replayed from the active log.
-    pub replayed: u64,
-    /// A torn or corrupt tail cut off the active log, if any.
-    pub truncated: Option<Truncation>,
-    /// Index files that were missing or damaged and were rebuilt.
-    pub rebuilt_indexes: Vec<PathBuf>,
-    /// Leftover files of an interrupted seal or compaction that were removed.
-    pub removed: Vec<PathBuf>,
-}
-
-/// A tail cut off the active log at open.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Truncation {
-    /// Where the log now ends.
-    pub offset: u64,
-    /// How many bytes were cut.
-    pub bytes: u64,
-    /// Why the first cut byte was not a complete record.
-    pub reason: String,
-    /// Where the cut bytes were saved (in `lost+found/`), when not all zero.
-    pub saved_to: Option<PathBuf>,
-    /// The tail was only a batch cut off before its commit (an interrupted
-    /// load): never acknowledged, so nothing was lost and nothing is saved.
-    pub unfinished_batch: bool,
-}
-
-/// Sizes and counts, from [`Db::stats`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Stats {
-    /// Live keys.
-    pub keys: u64,
-    /// Bytes of the records that hold live values.
-    pub live_bytes: u64,
-    /// Bytes of all database files (logs and indexes).
-    pub total_bytes: u64,
-    /// Bytes of records that no longer hold a live value (overwritten,
-    /// deleted, tombstones): what compaction reclaims.
-    pub dead_bytes: u64,
-    /// Bytes of segment indexes and file headers (neither live nor dead).
-    pub overhead_bytes: u64,
-    /// Sealed segments.
-    pub segments: u64,
-    /// Bytes in the active log.
-    pub wal_bytes: u64,
-    /// Database files (logs and indexes, not the lock).
-    pub files: u64,
-    /// When the last compaction finished, if one is recorded.
-    pub last_compaction: Option<SystemTime>,
-}
-
-/// What [`Db::compact`] did.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CompactReport {
-    /// Bytes of all database files before.
-    pub bytes_before: u64,
-    /// Bytes of all database files after.
-    pub bytes_after: u64,
-    /// Live keys written.
-    pub keys: u64,
-    /// How long it took.
-    pub elapsed: Duration,
-}
 
 /// Where a key's newest record in the active log is.
 #[derive(Clone, Copy, Debug)]
@@ -499,35 +379,6 @@ impl Db {
         // Drop would retry the same work; it is done.
         self.lock_writer().retire();
         result
-    }
-
-    /// Sizes and counts (walks every key: O(n)).
-    pub fn stats(&self) -> Result<Stats> {
-        let (mut keys, mut live_bytes) = (0, 0);
-        for item in Iter::new(self, &[], false).with_lengths() {
-            let (_, len) = item?;
-            keys += 1;
-            live_bytes += u64::from(len);
-        }
-        // Not the writer lock: a compaction holds it throughout, and sizes
-        // need not wait for one.
-        let wal_len = self.log_len.load(std::sync::atomic::Ordering::Relaxed);
-        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let log_bytes: u64 = st.segments.iter().map(|s| s.log_len).sum::<u64>() + wal_len;
-        let index_bytes: u64 = st.segments.iter().map(|s| s.index_len()).sum();
-        let headers = (st.segments.len() as u64 + 1) * record::FILE_HEADER_LEN as u64;
-        let total_bytes = log_bytes + index_bytes;
-        Ok(Stats {
-            keys,
-            live_bytes,
-            total_bytes,
-            dead_bytes: log_bytes.saturating_sub(live_bytes + headers),
-            overhead_bytes: index_bytes + headers,
-            segments: st.segments.len() as u64,
-            wal_bytes: wal_len,
-            files: st.segments.len() as u64 * 2 + 1,
-            last_compaction: open::compaction_base(&st.segments).1,
-        })
     }
 
     /// Why the newest automatic compaction failed, if it did and none has

@@ -1,6 +1,7 @@
 //! Opening a database: lock, settle any interrupted seal or compaction,
 //! load segment indexes (rebuilding damaged ones), and replay the active
-//! log, cutting a torn tail.
+//! log, cutting a torn tail; [`OpenReport`] says what it found and
+//! repaired.
 //!
 //! Invariants: open reads the active log and each segment index's header
 //! and footer, never every key. It removes only what an interrupted seal,
@@ -12,7 +13,7 @@
 //! log, replay.rs's.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -21,14 +22,39 @@ use super::index::Group;
 use super::replay;
 use super::segment::{Segment, open_segment};
 use super::storage::{CachingStorage, Storage};
-use super::{Db, Error, OpenReport, Options, Queue, Result, State, Writer, lock};
+use super::{Db, Options, Queue, Result, State, Writer, lock};
+
+/// What opening the database found and repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Committed operations replayed from the active log.
+    pub replayed: u64,
+    /// A torn or corrupt tail cut off the active log, if any.
+    pub truncated: Option<Truncation>,
+    /// Index files that were missing or damaged and were rebuilt.
+    pub rebuilt_indexes: Vec<PathBuf>,
+    /// Leftover files of an interrupted seal or compaction that were removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// A tail cut off the active log at open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// Where the log now ends.
+    pub offset: u64,
+    /// How many bytes were cut.
+    pub bytes: u64,
+    /// Why the first cut byte was not a complete record.
+    pub reason: String,
+    /// Where the cut bytes were saved (in `lost+found/`), when not all zero.
+    pub saved_to: Option<PathBuf>,
+    /// The tail was only a batch cut off before its commit (an interrupted
+    /// load): never acknowledged, so nothing was lost and nothing is saved.
+    pub unfinished_batch: bool,
+}
 
 pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
-    if opts.segment_size < 4096 || opts.compact_ratio.is_nan() || opts.compact_ratio < 1.0 {
-        return Err(Error::InvalidOption(
-            "segment_size must be at least 4096 and compact_ratio at least 1".into(),
-        ));
-    }
+    opts.check()?;
     if opts.cache_bytes > 0 {
         // Every file of this handle reads through one cache; see cache.rs.
         let inner = Arc::clone(&opts.storage);
