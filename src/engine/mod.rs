@@ -38,6 +38,7 @@ mod check;
 mod compaction;
 mod dir;
 mod error;
+#[cfg(any(test, feature = "testing"))]
 pub(crate) mod fuzz_decoders;
 mod index;
 mod iter;
@@ -63,7 +64,9 @@ pub use open::{OpenReport, Truncation};
 pub use options::{Options, SyncMode};
 pub use recovery::RecoverReport;
 pub use stats::Stats;
-pub use storage::{RealStorage, SimStorage, Storage};
+#[cfg(any(test, feature = "testing"))]
+pub use storage::SimStorage;
+pub use storage::{RealStorage, Storage};
 
 use log::LogOrder;
 use segment::Segment;

@@ -11,7 +11,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::engine::record::{self, MAX_HEADER_LEN};
+use crate::engine::record;
 use crate::engine::storage::{StorageFile, read_exact_at};
 use crate::engine::{Error, Result};
 
@@ -123,6 +123,7 @@ impl ReadAhead {
 /// Reads just the header and key of the record at `offset` (not its value)
 /// and returns whether it is a tombstone, after checking that the record
 /// has length `len` and holds `key`.
+#[cfg(any(test, feature = "testing"))]
 pub fn read_tag_at(
     file: &dyn StorageFile,
     path: &Path,
@@ -130,7 +131,7 @@ pub fn read_tag_at(
     len: u32,
     key: &[u8],
 ) -> Result<bool> {
-    let mut buf = vec![0u8; (MAX_HEADER_LEN + key.len()).min(len as usize)];
+    let mut buf = vec![0u8; (record::MAX_HEADER_LEN + key.len()).min(len as usize)];
     read_named(file, path, &mut buf, offset)?;
     let header =
         record::decode_header(&buf).map_err(|e| Error::corrupt(path, offset, e.to_string()))?;
