@@ -40,10 +40,8 @@ fn value(i: u64) -> [u8; 100] {
 }
 
 fn fill(dir: &Path, n: u64) {
-    let opts = Options {
-        sync: SyncMode::Never,
-        ..Options::default()
-    };
+    let mut opts = Options::default();
+    opts.sync = SyncMode::Never;
     let db = Db::open(dir, opts).expect("open");
     let mut i = 0;
     while i < n {
@@ -187,10 +185,8 @@ fn main() {
     // Bulk sets without a sync per operation: one at a time, and in batches.
     let bulk_n = keys.min(1_000_000);
     let bulk_dir = root.path().join("bulk");
-    let opts = Options {
-        sync: SyncMode::Never,
-        ..Options::default()
-    };
+    let mut opts = Options::default();
+    opts.sync = SyncMode::Never;
     let db = Db::open(&bulk_dir, opts.clone()).expect("open");
     let t = Instant::now();
     for i in 0..bulk_n {

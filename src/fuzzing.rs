@@ -7,31 +7,39 @@
 //! is broken: no input may make the code under test panic, and readers must
 //! round-trip what they accept.
 //!
-//! The engine's targets live in `engine::fuzzing`, beside the private
+//! The engine's targets live in `engine::fuzz_decoders`, beside the private
 //! decoders they reach; the server's request parser's, `serve_resp`, in
 //! `cli::serve::fuzzing`, for the same reason.
+//!
+//! Test machinery: compiled for the crate's tests and with the `testing`
+//! feature only (fuzz/ turns it on). The command line's targets,
+//! `repl_words` and `serve_resp`, need the `cli` feature too.
 
 use std::io::{BufReader, Read};
 
+#[cfg(feature = "cli")]
 use crate::cli::words;
 use crate::format::{Format, Pair, Reader, Writer};
 
+#[cfg(feature = "cli")]
 pub use crate::cli::serve::fuzzing::serve_resp;
-pub use crate::engine::fuzzing::{fix_index_crcs, index, log_scan, record, sample};
+pub use crate::engine::fuzz_decoders::{fix_index_crcs, index, log_scan, record, sample};
 
 /// A target's body.
 pub type Target = fn(&[u8]);
 
 /// Every target by name: the name is the directory under `fuzz/seeds/`,
 /// `fuzz/regressions/` and the file under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: &[(&str, Target)] = &[
     ("record", record),
     ("log_scan", log_scan),
     ("index", index),
     ("format_tsv", format_tsv),
     ("format_jsonl", format_jsonl),
     ("format_resp", format_resp),
+    #[cfg(feature = "cli")]
     ("repl_words", repl_words),
+    #[cfg(feature = "cli")]
     ("serve_resp", serve_resp),
 ];
 
@@ -92,6 +100,7 @@ fn read_all(format: Format, input: impl Read) -> (Vec<Pair>, Option<String>) {
 /// The REPL line splitter: no panic; a line that splits gives the same words
 /// through `split_partial`; and every word, quoted, splits back to itself,
 /// alone and joined with the others.
+#[cfg(feature = "cli")]
 pub fn repl_words(data: &[u8]) {
     let partial = words::split_partial(data);
     assert!(partial.last_start <= data.len());

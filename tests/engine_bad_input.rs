@@ -11,25 +11,19 @@ use common_engine::real_options;
 use tinykv::engine::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use tinykv::{Batch, Db, Error, Options};
 
+/// [`real_options`] sealing the log at close when it holds more than
+/// `bytes`.
+fn sealing_above(bytes: u64) -> Options {
+    let mut o = real_options();
+    o.seal_on_close = bytes;
+    o
+}
+
 fn with_data(dir: &Path) {
-    let db = Db::open(
-        dir,
-        Options {
-            seal_on_close: 0,
-            ..real_options()
-        },
-    )
-    .unwrap();
+    let db = Db::open(dir, sealing_above(0)).unwrap();
     db.set(b"k", b"v").unwrap();
     db.close().unwrap();
-    let db = Db::open(
-        dir,
-        Options {
-            seal_on_close: u64::MAX,
-            ..real_options()
-        },
-    )
-    .unwrap();
+    let db = Db::open(dir, sealing_above(u64::MAX)).unwrap();
     db.set(b"w", b"in the wal").unwrap();
     db.close().unwrap();
 }
@@ -121,10 +115,8 @@ fn foreign_directories_are_not_databases() {
     ));
     // A missing directory without `create`.
     let missing = tmp.path().join("missing");
-    let no_create = Options {
-        create: false,
-        ..real_options()
-    };
+    let mut no_create = real_options();
+    no_create.create = false;
     assert!(matches!(
         Db::open(&missing, no_create),
         Err(Error::NotADatabase { .. })
@@ -135,14 +127,7 @@ fn foreign_directories_are_not_databases() {
 #[test]
 fn oversized_or_empty_keys_and_values_are_refused_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = Db::open(
-        tmp.path(),
-        Options {
-            seal_on_close: u64::MAX,
-            ..real_options()
-        },
-    )
-    .unwrap();
+    let db = Db::open(tmp.path(), sealing_above(u64::MAX)).unwrap();
     db.set(b"ok", b"v").unwrap();
     let wal = tmp.path().join("wal.log");
     let len = fs::metadata(&wal).unwrap().len();
@@ -193,20 +178,14 @@ fn oversized_or_empty_keys_and_values_are_refused_and_nothing_is_written() {
 #[test]
 fn invalid_options_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    for o in [
-        Options {
-            segment_size: 4095,
-            ..real_options()
-        },
-        Options {
-            compact_ratio: 0.5,
-            ..real_options()
-        },
-        Options {
-            compact_ratio: f64::NAN,
-            ..real_options()
-        },
-    ] {
+    let invalid: [fn(&mut Options); 3] = [
+        |o| o.segment_size = 4095,
+        |o| o.compact_ratio = 0.5,
+        |o| o.compact_ratio = f64::NAN,
+    ];
+    for make_invalid in invalid {
+        let mut o = real_options();
+        make_invalid(&mut o);
         assert!(matches!(
             Db::open(tmp.path(), o),
             Err(Error::InvalidOption(_))

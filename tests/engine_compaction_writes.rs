@@ -16,8 +16,8 @@ use std::thread;
 use std::time::Duration;
 
 use common_engine::{real_options, value_for};
+use tinykv::Db;
 use tinykv::engine::storage::{Layer, OpenMode, RealStorage, Storage, StorageFile};
-use tinykv::{Db, Options};
 
 /// Real files; the first write to a compaction output (`*.log.tmp`) says
 /// "parked" and waits for "go".
@@ -85,11 +85,9 @@ fn writes_go_on_while_a_compaction_merges() {
         parked: Mutex::new(Some(parked_tx)),
         go: Mutex::new(Some(go_rx)),
     });
-    let opts = Options {
-        storage: Arc::new(GatedStorage(gate)),
-        auto_compact: false,
-        ..real_options()
-    };
+    let mut opts = real_options();
+    opts.storage = Arc::new(GatedStorage(gate));
+    opts.auto_compact = false;
     let db = Arc::new(Db::open(tmp.path(), opts.clone()).unwrap());
     // Old data in sealed segments, some overwritten and some deleted.
     for i in 0..300u64 {
@@ -159,6 +157,6 @@ fn writes_go_on_while_a_compaction_merges() {
     };
     check(&db, "after the compaction");
     drop(db);
-    let db = Db::open(tmp.path(), Options { ..real_options() }).unwrap();
+    let db = Db::open(tmp.path(), real_options()).unwrap();
     check(&db, "after a reopen");
 }

@@ -14,13 +14,12 @@ use common_engine::{real_options, value_for, value_is_intact};
 use tinykv::{Batch, Db, Options};
 
 fn opts() -> Options {
-    Options {
-        auto_compact: true,
-        compact_min_bytes: 16 * 1024,
-        compact_ratio: 1.5,
-        sync: tinykv::SyncMode::Never,
-        ..real_options()
-    }
+    let mut o = real_options();
+    o.auto_compact = true;
+    o.compact_min_bytes = 16 * 1024;
+    o.compact_ratio = 1.5;
+    o.sync = tinykv::SyncMode::Never;
+    o
 }
 
 const KEYS: u64 = 64;
@@ -114,10 +113,8 @@ fn readers_see_only_written_values_while_a_writer_seals_and_compacts() {
 fn eight_concurrent_writers_are_all_acknowledged_and_durable() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let opts = Options {
-        sync: tinykv::SyncMode::Always,
-        ..opts()
-    };
+    let mut opts = opts();
+    opts.sync = tinykv::SyncMode::Always;
     let db = Arc::new(Db::open(&dir, opts.clone()).unwrap());
     let threads = 8u64;
     let per = 60u64;

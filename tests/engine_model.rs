@@ -93,13 +93,12 @@ fn tuning() -> impl Strategy<Value = (u64, u64, u64, f64)> {
 }
 
 fn options(storage: Arc<dyn Storage>, t: (u64, u64, u64, f64)) -> Options {
-    Options {
-        segment_size: t.0,
-        seal_on_close: t.1,
-        compact_min_bytes: t.2,
-        compact_ratio: t.3,
-        ..small_options(storage)
-    }
+    let mut o = small_options(storage);
+    o.segment_size = t.0;
+    o.seal_on_close = t.1;
+    o.compact_min_bytes = t.2;
+    o.compact_ratio = t.3;
+    o
 }
 
 fn prefixed(model: &BTreeMap<Vec<u8>, Vec<u8>>, p: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -8,7 +8,7 @@ mod common_engine;
 use std::collections::BTreeMap;
 
 use common_engine::{Rng, real_options};
-use tinykv::{Db, Options};
+use tinykv::Db;
 
 /// Walks `prefix` in pages of `page` keys, each resumed after the last key
 /// of the one before, as a SCAN client would.
@@ -38,12 +38,10 @@ fn paged(db: &Db, prefix: &[u8], page: usize) -> Vec<Vec<u8>> {
 #[test]
 fn pages_resumed_after_a_key_cover_every_live_key_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 4096,
-        seal_on_close: 0,
-        auto_compact: false,
-        ..real_options()
-    };
+    let mut opts = real_options();
+    opts.segment_size = 4096;
+    opts.seal_on_close = 0;
+    opts.auto_compact = false;
     let db = Db::open(tmp.path(), opts).unwrap();
     let mut model = BTreeMap::new();
     let mut rng = Rng::new(7);
@@ -95,13 +93,11 @@ fn pages_resumed_after_a_key_cover_every_live_key_once() {
 #[test]
 fn compaction_due_follows_the_threshold() {
     let tmp = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 4096,
-        compact_min_bytes: 64 * 1024,
-        compact_ratio: 2.0,
-        auto_compact: false,
-        ..real_options()
-    };
+    let mut opts = real_options();
+    opts.segment_size = 4096;
+    opts.compact_min_bytes = 64 * 1024;
+    opts.compact_ratio = 2.0;
+    opts.auto_compact = false;
     let db = Db::open(tmp.path(), opts).unwrap();
     assert!(!db.compaction_due());
     let mut writes = 0;
@@ -119,11 +115,9 @@ fn compaction_due_follows_the_threshold() {
 #[test]
 fn write_would_seal_follows_the_active_log() {
     let tmp = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 4096,
-        auto_compact: false,
-        ..real_options()
-    };
+    let mut opts = real_options();
+    opts.segment_size = 4096;
+    opts.auto_compact = false;
     let db = Db::open(tmp.path(), opts).unwrap();
     assert!(!db.write_would_seal(100));
     assert!(db.write_would_seal(5000));

@@ -10,10 +10,9 @@ use tinykv::{Batch, Db, Options};
 
 /// Seals on every close, so each session's writes land in their own segment.
 fn seal_each_session() -> Options {
-    Options {
-        seal_on_close: 0,
-        ..real_options()
-    }
+    let mut o = real_options();
+    o.seal_on_close = 0;
+    o
 }
 
 #[test]
@@ -75,10 +74,8 @@ fn tombstone_in_the_wal_hides_a_sealed_value_after_replay() {
         let db = Db::open(&dir, seal_each_session()).unwrap();
         db.set(b"k", b"sealed").unwrap();
     }
-    let keep_wal = Options {
-        seal_on_close: u64::MAX,
-        ..real_options()
-    };
+    let mut keep_wal = real_options();
+    keep_wal.seal_on_close = u64::MAX;
     {
         let db = Db::open(&dir, keep_wal.clone()).unwrap();
         db.delete(b"k").unwrap();
@@ -97,11 +94,9 @@ fn tombstone_in_the_wal_hides_a_sealed_value_after_replay() {
 fn deletes_survive_automatic_compaction() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let opts = Options {
-        auto_compact: true,
-        compact_min_bytes: 4096,
-        ..seal_each_session()
-    };
+    let mut opts = seal_each_session();
+    opts.auto_compact = true;
+    opts.compact_min_bytes = 4096;
     let mut model = std::collections::BTreeMap::new();
     for round in 0..6u32 {
         let db = Db::open(&dir, opts.clone()).unwrap();

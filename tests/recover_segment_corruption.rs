@@ -14,10 +14,9 @@ use common_engine::{dir_listing, fill, real_options, seg_files};
 use tinykv::{Db, Error, Options};
 
 fn opts() -> Options {
-    Options {
-        seal_on_close: 0,
-        ..real_options()
-    }
+    let mut o = real_options();
+    o.seal_on_close = 0;
+    o
 }
 
 struct Damaged {
@@ -205,11 +204,9 @@ fn recover_keeps_the_intact_records_of_a_damaged_batch() {
     for in_wal in [false, true] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("db");
-        let opts = Options {
-            segment_size: if in_wal { 1 << 20 } else { 4096 },
-            seal_on_close: if in_wal { u64::MAX } else { 0 },
-            ..opts()
-        };
+        let mut opts = opts();
+        opts.segment_size = if in_wal { 1 << 20 } else { 4096 };
+        opts.seal_on_close = if in_wal { u64::MAX } else { 0 };
         let db = Db::open(&dir, opts.clone()).unwrap();
         let mut batch = tinykv::Batch::new();
         let key = |i: u32| format!("b{i:04}").into_bytes();

@@ -11,11 +11,10 @@ use common_engine::{dir_listing, real_options};
 use tinykv::{Batch, Db, Options};
 
 fn wal_only_options() -> Options {
-    Options {
-        segment_size: 1 << 20,
-        seal_on_close: u64::MAX,
-        ..real_options()
-    }
+    let mut o = real_options();
+    o.segment_size = 1 << 20;
+    o.seal_on_close = u64::MAX;
+    o
 }
 
 fn wal_len(dir: &Path) -> u64 {
@@ -118,10 +117,8 @@ fn zero_length_wal_is_an_empty_log() {
     drop(db);
 
     // Next to sealed segments: they are untouched.
-    let seal_all = Options {
-        seal_on_close: 0,
-        ..real_options()
-    };
+    let mut seal_all = real_options();
+    seal_all.seal_on_close = 0;
     let db = Db::open(&dir, seal_all.clone()).unwrap();
     db.set(b"k2", b"v2").unwrap();
     db.close().unwrap();

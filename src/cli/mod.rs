@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod database;
 pub mod exit;
+#[cfg(feature = "testing")]
 pub mod gate;
 pub mod generate;
 pub mod output;

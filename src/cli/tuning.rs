@@ -1,7 +1,8 @@
 //! Engine settings for tests of the binary: only a build with the `testing`
 //! feature (which the crate's own tests enable, through its dev-dependency
 //! on itself) reads them, from `TINYKV_TEST_OPTIONS`. A release build ignores
-//! the variable entirely.
+//! the variable entirely: the reading, the fault injection and the gate are
+//! not compiled into it, and its [`Tuning`] is always empty.
 //!
 //! The value is comma-separated `name=value` pairs:
 //! `segment_size=8192,seal_on_close=0,compact_min_bytes=65536,compact_ratio=2`
@@ -18,13 +19,19 @@
 //! it accepts a connection, the writer at its first round), to prove that
 //! a bug ends the server cleanly.
 
+#[cfg(feature = "testing")]
 use std::path::PathBuf;
+#[cfg(feature = "testing")]
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+#[cfg(feature = "testing")]
+use anyhow::bail;
 
+#[cfg(feature = "testing")]
 use super::gate::Gated;
 use crate::engine::Options;
+#[cfg(feature = "testing")]
 use crate::engine::storage::{Fault, FaultKind, FaultOp, FaultyStorage, RealStorage};
 
 /// A server thread that a test build can make panic.
@@ -43,7 +50,9 @@ pub struct Tuning {
     seal_on_close: Option<u64>,
     compact_min_bytes: Option<u64>,
     compact_ratio: Option<f64>,
+    #[cfg(feature = "testing")]
     faults: Vec<Fault>,
+    #[cfg(feature = "testing")]
     compact_gate: Option<PathBuf>,
     request_budget: Option<u64>,
     reply_limit: Option<u64>,
@@ -53,15 +62,16 @@ pub struct Tuning {
 impl Tuning {
     /// Reads `TINYKV_TEST_OPTIONS` in test builds; nothing otherwise.
     pub fn from_env(env: &impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Tuning> {
-        if !cfg!(feature = "testing") {
-            return Ok(Tuning::default());
+        #[cfg(feature = "testing")]
+        if let Some(v) = env("TINYKV_TEST_OPTIONS") {
+            return Tuning::parse(&v.to_string_lossy());
         }
-        match env("TINYKV_TEST_OPTIONS") {
-            Some(v) => Tuning::parse(&v.to_string_lossy()),
-            None => Ok(Tuning::default()),
-        }
+        #[cfg(not(feature = "testing"))]
+        let _ = env;
+        Ok(Tuning::default())
     }
 
+    #[cfg(feature = "testing")]
     fn parse(spec: &str) -> Result<Tuning> {
         let mut t = Tuning::default();
         for item in spec.split(',').filter(|s| !s.is_empty()) {
@@ -113,6 +123,7 @@ impl Tuning {
         if let Some(v) = self.compact_ratio {
             opts.compact_ratio = v;
         }
+        #[cfg(feature = "testing")]
         if !self.faults.is_empty() {
             let storage = FaultyStorage::new(Arc::new(RealStorage));
             for f in &self.faults {
@@ -120,6 +131,7 @@ impl Tuning {
             }
             opts.storage = Arc::new(storage);
         }
+        #[cfg(feature = "testing")]
         if let Some(gate) = &self.compact_gate {
             opts.storage = Arc::new(Gated::new(opts.storage, gate.clone()));
         }
@@ -142,6 +154,7 @@ impl Tuning {
     }
 }
 
+#[cfg(feature = "testing")]
 fn parse_fault(spec: &str) -> Result<Fault> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (op, nth, kind, persistent) = match parts.as_slice() {
@@ -176,7 +189,7 @@ fn parse_fault(spec: &str) -> Result<Fault> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
 

@@ -11,9 +11,8 @@
 
 use std::sync::MutexGuard;
 
-use super::record::{self, FILE_HEADER_LEN, Tag};
-use super::write::poison;
-use super::{Db, Error, LogOrder, MemSlot, Result, SyncMode, WAL, Writer, check_key, check_value};
+use super::record::{self, Tag};
+use super::{Db, Error, LogOrder, MemSlot, Result, SyncMode, Writer, check_key, check_value};
 
 /// A set of writes applied atomically by [`Db::write_batch`]: after a crash
 /// either all of them are there or none.
@@ -104,14 +103,11 @@ impl Db {
             leading: true,
             w: None,
         };
-        if let Some(cause) = &w.poisoned {
-            let e = Error::Poisoned {
-                cause: cause.clone(),
-            };
+        if let Err(e) = w.ensure_writable() {
             bw.w = Some(w);
             return Err(e);
         }
-        bw.was_empty = w.wal_len == FILE_HEADER_LEN as u64 && self.snapshot_segments_empty();
+        bw.was_empty = self.holds_nothing(&w);
         bw.w = Some(w);
         Ok(bw)
     }
@@ -171,15 +167,11 @@ impl BatchWriter<'_> {
             .w
             .as_mut()
             .expect("the writer is held until the batch ends");
-        if let Some(cause) = &w.poisoned {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
-        }
-        let path = self.db.dir.join(WAL);
+        w.ensure_writable()?;
+        let path = &self.db.wal_path;
         if let Err(e) = w.wal.write_at(&self.buf, self.base + self.written) {
-            let e = Error::io("write", &path, e);
-            poison(w, &e);
+            let e = Error::io("write", path, e);
+            w.poison(&e);
             return Err(e);
         }
         self.written += self.buf.len() as u64;
@@ -201,25 +193,16 @@ impl BatchWriter<'_> {
             .w
             .take()
             .expect("the writer is held until the batch ends");
-        let path = db.dir.join(WAL);
-        let synced = match db.opts.sync {
-            SyncMode::Always => w.wal.sync_data().map_err(|e| Error::io("fsync", &path, e)),
-            SyncMode::Never => {
-                w.unsynced = true;
-                Ok(())
-            }
-        };
-        if let Err(e) = synced {
-            w.order = std::mem::take(&mut self.order_before);
-            poison(&mut w, &e);
-            let _ = w.wal.set_len(self.base).and_then(|()| w.wal.sync_data());
+        if let Err(e) = w.sync_appended(db.opts.sync, &db.wal_path) {
+            let order_before = std::mem::take(&mut self.order_before);
+            w.abandon_append(self.base, order_before, &e);
             return Err(e);
         }
         w.wal_len = self.base + self.written;
         db.publish_len(&w);
         self.written = 0;
         if self.was_empty {
-            w.base_live = w.wal_len;
+            w.count_all_as_base();
         }
         // A batch that fills the log is sealed at once, indexed straight
         // from its slots (sorted, not put one by one into the ordered map),
@@ -248,7 +231,7 @@ impl BatchWriter<'_> {
         // never fsynced (SyncMode::Never) and the failure may have been its
         // flush: no success after a failed fsync.
         if let Err(e) = outcome.and_then(|()| db.after_write(&mut w)) {
-            poison(&mut w, &e);
+            w.poison(&e);
             if db.opts.sync == SyncMode::Never {
                 return Err(e);
             }
@@ -329,11 +312,11 @@ impl Drop for BatchWriter<'_> {
         if let Some(mut w) = self.w.take() {
             w.order = std::mem::take(&mut self.order_before);
             // Not committed: take back what reached the log.
-            if self.written > 0 && w.poisoned.is_none() {
-                let path = self.db.dir.join(WAL);
-                if let Err(e) = w.wal.set_len(self.base) {
-                    poison(&mut w, &Error::io("truncate", &path, e));
-                }
+            if self.written > 0
+                && !w.is_poisoned()
+                && let Err(e) = w.wal.set_len(self.base)
+            {
+                w.poison(&Error::io("truncate", &self.db.wal_path, e));
             }
         }
         self.release_leader();

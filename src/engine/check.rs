@@ -7,14 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
+use super::dir::{self, WAL, seg_idx_name, seg_log_name};
 use super::index::{Index, IndexMeta};
 use super::log;
-use super::open;
 use super::recovery::holds_intact_unit;
 use super::replay;
-use super::storage::StorageFile;
-use super::storage::{OpenMode, Storage, read_exact_at};
-use super::{Error, Options, Result, WAL, lock, seg_idx_name, seg_log_name};
+use super::segment::{cut_short, index_from_log};
+use super::storage::{OpenMode, Storage, StorageFile};
+use super::{Error, Options, Result, lock};
 
 /// One damaged place found by `check`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,31 +47,28 @@ impl CheckReport {
 
 pub(super) fn check_dir(dir: &Path, opts: &Options) -> Result<CheckReport> {
     let storage = &*opts.storage;
-    open::prepare_dir(storage, dir, false)?;
-    open::refuse_foreign(dir, &open::list(storage, dir)?)?;
+    dir::prepare_dir(storage, dir, false)?;
+    dir::refuse_foreign(dir, &dir::list(storage, dir)?)?;
     let _lock = lock::acquire(storage, dir, opts.lock_timeout)?;
     check_files(storage, dir)
 }
 
 pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckReport> {
-    let listing = open::list(storage, dir)?;
+    let listing = dir::list(storage, dir)?;
     let mut report = CheckReport::default();
     for &id in &listing.logs {
         check_segment(storage, dir, id, &mut report)?;
     }
     if listing.has_wal {
         let path = dir.join(WAL);
-        let file = storage
-            .open(&path, OpenMode::Read)
-            .map_err(|e| Error::io("open", &path, e))?;
+        let file = dir::open(storage, &path, OpenMode::Read)?;
         report.files += 1;
-        let len = file.len().map_err(|e| Error::io("stat", &path, e))?;
+        let len = dir::len(&*file, &path)?;
         if len > 0 && check_header(&*file, &path, &mut report)? {
             let end = log::scan(&*file, &path, |_| report.records += 1)?;
             if let Some(d) = end.damage {
                 let mut after = vec![0u8; (end.file_len - d.offset).saturating_sub(1) as usize];
-                read_exact_at(&*file, &mut after, d.offset + 1)
-                    .map_err(|e| Error::io("read", &path, e))?;
+                dir::read_exact(&*file, &path, &mut after, d.offset + 1)?;
                 let how = if holds_intact_unit(&after) {
                     replay::INTACT_AFTER
                 } else {
@@ -91,12 +88,8 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
 /// Checks a log's header: damage is a problem to report; a newer format
 /// version (or a failed read) is an error, since this build cannot judge
 /// the file at all.
-fn check_header(
-    file: &dyn super::storage::StorageFile,
-    path: &Path,
-    report: &mut CheckReport,
-) -> Result<bool> {
-    match open::check_log_header(file, path) {
+fn check_header(file: &dyn StorageFile, path: &Path, report: &mut CheckReport) -> Result<bool> {
+    match dir::check_log_header(file, path) {
         Ok(()) => Ok(true),
         Err(Error::Corrupt { offset, reason, .. }) => {
             report.problems.push(Problem {
@@ -118,15 +111,13 @@ fn check_segment(
 ) -> Result<()> {
     let log_path = dir.join(seg_log_name(id));
     let idx_path = dir.join(seg_idx_name(id));
-    let file = storage
-        .open(&log_path, OpenMode::Read)
-        .map_err(|e| Error::io("open", &log_path, e))?;
+    let file = dir::open(storage, &log_path, OpenMode::Read)?;
     report.files += 2;
     if !check_header(&*file, &log_path, report)? {
         return Ok(());
     }
     // One pass judges the log and builds what a rebuild of its index would
-    // write (open::index_from_log: a log in key order streams into the
+    // write (segment::index_from_log: a log in key order streams into the
     // builder, so a 1M-key load's check holds megabytes, not the 228 MB of
     // every key; CLI review), keeping what the index's footer says about
     // compaction, which the segment cannot tell.
@@ -134,8 +125,8 @@ fn check_segment(
     let meta = index
         .as_ref()
         .map_or_else(|_| IndexMeta::default(), |i| IndexMeta::of(&i.footer));
-    let file_len = file.len().map_err(|e| Error::io("stat", &log_path, e))?;
-    let (end, want) = open::index_from_log(&*file, &log_path, file_len, meta, |_| {
+    let file_len = dir::len(&*file, &log_path)?;
+    let (end, want) = index_from_log(&*file, &log_path, file_len, meta, |_| {
         report.records += 1;
     })?;
     let problem = |offset, reason: String| Problem {
@@ -163,7 +154,7 @@ fn check_segment(
         }
     };
     if index.footer.segment_len > end.file_len {
-        let e = open::cut_short(&log_path, end.file_len, index.footer.segment_len);
+        let e = cut_short(&log_path, end.file_len, index.footer.segment_len);
         if let Error::Corrupt { offset, reason, .. } = e {
             report.problems.push(Problem {
                 path: log_path.clone(),
@@ -181,9 +172,7 @@ fn check_segment(
         return Ok(());
     }
     // An index is derived data: it must be byte for byte that rebuild.
-    let idx_file = storage
-        .open(&idx_path, OpenMode::Read)
-        .map_err(|e| Error::io("open", &idx_path, e))?;
+    let idx_file = dir::open(storage, &idx_path, OpenMode::Read)?;
     if let Some(at) =
         first_difference(&*idx_file, &want).map_err(|e| Error::io("read", &idx_path, e))?
     {

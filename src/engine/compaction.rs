@@ -33,14 +33,28 @@
 //! runs at a time (`compact_lock`).
 
 use std::sync::{Arc, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::index::{self, Builder, Entry, Group, Index, IndexMeta, Kind};
+use super::dir::{self, seg_idx_name, seg_log_name};
+use super::index::{Builder, Entry, Group, Index, IndexMeta, Kind};
 use super::iter::Iter;
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, StorageFile};
-use super::write::{poison, unix_secs};
-use super::{CompactReport, Db, Error, Result, Segment, seg_idx_name, seg_log_name};
+use super::write::unix_secs;
+use super::{Db, Error, Result, Segment};
+
+/// What [`Db::compact`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompactReport {
+    /// Bytes of all database files before.
+    pub bytes_before: u64,
+    /// Bytes of all database files after.
+    pub bytes_after: u64,
+    /// Live keys written.
+    pub keys: u64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
 
 /// An output segment being written. Its records are in key order, so its
 /// index is a sorted one, built as the records go (no per-key memory).
@@ -68,14 +82,10 @@ impl Db {
         // segments sealed while the merge runs come after them.
         let (old, first, reserved, bytes_before) = {
             let mut w = self.lock_writer();
-            if let Some(cause) = &w.poisoned {
-                return Err(Error::Poisoned {
-                    cause: cause.clone(),
-                });
-            }
+            w.ensure_writable()?;
             let bytes_before = self.total_bytes(&w);
             if let Err(e) = self.seal(&mut w) {
-                poison(&mut w, &e);
+                w.poison(&e);
                 return Err(e);
             }
             let old = Arc::clone(
@@ -97,8 +107,7 @@ impl Db {
             // but the last at least a segment's size: this many ids suffice.
             let old_bytes: u64 = old.iter().map(|s| s.log_len).sum();
             let reserved = old_bytes / self.opts.segment_size + 2;
-            let first = w.next_id;
-            w.next_id = first + reserved;
+            let first = w.reserve_ids(reserved);
             (old, first, reserved, bytes_before)
         };
         // Phase 2, no writer lock: merge the old segments into outputs.
@@ -125,26 +134,19 @@ impl Db {
         // Commit point: rename every output into place, then fsync the directory.
         let commit = (|| {
             for out in &done {
-                let path = self.dir.join(seg_log_name(out.id));
-                storage
-                    .rename(&out.tmp_path, &path)
-                    .map_err(|e| Error::io("rename", &out.tmp_path, e))?;
+                dir::rename(storage, &out.tmp_path, &self.dir.join(seg_log_name(out.id)))?;
             }
-            storage
-                .sync_dir(&self.dir)
-                .map_err(|e| Error::io("fsync", &self.dir, e))
+            dir::sync(storage, &self.dir)
         })();
         if let Err(e) = commit {
             // Whether the renames are durable is unknown: only a reopen can tell.
-            poison(&mut w, &e);
+            w.poison(&e);
             return Err(e);
         }
         let after = (|| {
             let mut segments = Vec::new();
             for out in &done {
-                let idx_path = self.dir.join(seg_idx_name(out.id));
-                let index = Index::open(storage, &idx_path)?
-                    .map_err(|why| Error::corrupt(&idx_path, 0, why))?;
+                let index = Index::open_written(storage, &self.dir.join(seg_idx_name(out.id)))?;
                 segments.push(Arc::new(Segment {
                     id: out.id,
                     log_path: self.dir.join(seg_log_name(out.id)),
@@ -162,18 +164,13 @@ impl Db {
                 st.generation += 1;
             }
             for seg in old.iter() {
-                for path in [seg.log_path.clone(), self.dir.join(seg_idx_name(seg.id))] {
-                    storage
-                        .remove_file(&path)
-                        .map_err(|e| Error::io("remove", &path, e))?;
-                }
+                dir::remove(storage, &seg.log_path)?;
+                dir::remove(storage, &self.dir.join(seg_idx_name(seg.id)))?;
             }
-            storage
-                .sync_dir(&self.dir)
-                .map_err(|e| Error::io("fsync", &self.dir, e))
+            dir::sync(storage, &self.dir)
         })();
         if let Err(e) = after {
-            poison(&mut w, &e);
+            w.poison(&e);
             return Err(e);
         }
         let newer: u64 = {
@@ -249,12 +246,8 @@ impl Db {
     }
 
     fn new_output(&self, id: u64) -> Result<Output> {
-        let tmp_path = index::tmp_path(&self.dir.join(seg_log_name(id)));
-        let file = self
-            .opts
-            .storage
-            .open(&tmp_path, OpenMode::Truncate)
-            .map_err(|e| Error::io("create", &tmp_path, e))?;
+        let tmp_path = dir::tmp_path(&self.dir.join(seg_log_name(id)));
+        let file = dir::open(&*self.opts.storage, &tmp_path, OpenMode::Truncate)?;
         Ok(Output {
             id,
             file,
@@ -299,12 +292,11 @@ impl Db {
             compacted_at: unix_secs(now),
         });
         out.idx_len = bytes.len() as u64;
-        index::write_file(
+        dir::replace(
             &*self.opts.storage,
             &self.dir.join(seg_idx_name(out.id)),
             &bytes,
-        )?;
-        Ok(())
+        )
     }
 
     /// Removes the files of an abandoned compaction whose outputs had ids
@@ -315,8 +307,8 @@ impl Db {
         for id in ids {
             let idx = self.dir.join(seg_idx_name(id));
             for path in [
-                index::tmp_path(&self.dir.join(seg_log_name(id))),
-                index::tmp_path(&idx),
+                dir::tmp_path(&self.dir.join(seg_log_name(id))),
+                dir::tmp_path(&idx),
                 idx,
             ] {
                 let _ = storage.remove_file(&path);

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 /// Result alias used throughout the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in the storage engine.
+/// Everything that can go wrong in the storage engine. More variants may
+/// come: a `match` outside this crate needs a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An I/O operation on a database file failed. The OS error is the
     /// [`source`](std::error::Error::source), not part of this message, so

@@ -1,7 +1,7 @@
 //! Log files: the active log (`wal.log`) and sealed segments share one
 //! format (see [`record`](super::record)). This module scans a log from the
-//! start, turning its records into committed operations, and reads single
-//! records back by offset.
+//! start, turning its records into committed operations; values.rs reads
+//! single records back by offset.
 //!
 //! A scan applies the batch rule: records tagged `BatchPut`/`BatchDelete`
 //! count only once the `BatchCommit` that follows them is read, so a batch cut
@@ -14,7 +14,14 @@ use std::path::Path;
 
 use super::record::{self, DecodeError, FILE_HEADER_LEN, MAX_HEADER_LEN, Tag};
 use super::storage::{StorageFile, read_exact_at};
-use super::{Error, Result};
+use super::{Error, Result, dir};
+
+mod values;
+
+// Only the fuzz targets check a tombstone without its value.
+#[cfg(any(test, feature = "testing"))]
+pub use values::read_tag_at;
+pub use values::{ReadAhead, read_value};
 
 /// One committed operation found in a log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,7 +165,7 @@ fn scan_with(
     eager: bool,
     mut apply: impl FnMut(LoggedOp),
 ) -> Result<ScanEnd> {
-    let file_len = file.len().map_err(|e| Error::io("stat", path, e))?;
+    let file_len = dir::len(file, path)?;
     let mut win = Window {
         file,
         file_len,
@@ -250,142 +257,14 @@ fn damage_at(offset: u64, e: &DecodeError) -> Damage {
     }
 }
 
-/// Reads the record at `offset` of `len` bytes and returns its value, after
-/// checking its CRC and that it holds `key`. A record that does not match is
-/// reported as corruption of `path`.
-pub fn read_value(
-    file: &dyn StorageFile,
-    path: &Path,
-    offset: u64,
-    len: u32,
-    key: &[u8],
-) -> Result<Option<Vec<u8>>> {
-    let mut buf = vec![0u8; len as usize];
-    read_exact_at(file, &mut buf, offset).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => {
-            Error::corrupt(path, offset, "record points past the end of the file")
-        }
-        _ => Error::io("read", path, e),
-    })?;
-    let value = value_of(&buf, path, offset, key)?;
-    Ok(value.map(|range| {
-        buf.truncate(range.end);
-        buf.drain(..range.start);
-        buf
-    }))
-}
-
-/// Checks that `bytes` is exactly one intact record holding `key` and
-/// returns where its value is in `bytes` (`None` for a tombstone).
-fn value_of(
-    bytes: &[u8],
-    path: &Path,
-    offset: u64,
-    key: &[u8],
-) -> Result<Option<std::ops::Range<usize>>> {
-    let (rec, total) =
-        record::decode(bytes).map_err(|e| Error::corrupt(path, offset, e.to_string()))?;
-    if total != bytes.len() || rec.key != key {
-        return Err(Error::corrupt(
-            path,
-            offset,
-            "index entry does not match the record it points to",
-        ));
-    }
-    if rec.tag.is_delete() {
-        return Ok(None);
-    }
-    Ok(Some(total - rec.value.len()..total))
-}
-
-/// A read-ahead window over one sealed (immutable) segment, for iteration:
-/// records read in file order, as after a compaction or a sorted load, are
-/// served from one large read instead of one `pread` each. A jump backwards
-/// or far ahead falls back to a plain read, so random order costs nothing
-/// extra.
-#[derive(Debug, Default)]
-pub struct ReadAhead {
-    /// File offset of `buf[0]`.
-    base: u64,
-    buf: Vec<u8>,
-    /// End of the last record read, to tell a forward walk from a jump.
-    last_end: u64,
-}
-
-/// Bytes read at once by a [`ReadAhead`].
-const READ_AHEAD: usize = 128 * 1024;
-
-impl ReadAhead {
-    /// As [`read_value`], for the record at `offset..offset + len` of an
-    /// immutable file `file_len` bytes long.
-    pub fn read_value(
-        &mut self,
-        file: &dyn StorageFile,
-        path: &Path,
-        file_len: u64,
-        offset: u64,
-        len: u32,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>> {
-        let end = offset.saturating_add(u64::from(len));
-        let forward = offset >= self.last_end && offset - self.last_end <= READ_AHEAD as u64;
-        self.last_end = end;
-        let cached = offset >= self.base && end <= self.base + self.buf.len() as u64;
-        if !cached {
-            if !forward || len as usize > READ_AHEAD / 2 || end > file_len {
-                return read_value(file, path, offset, len, key);
-            }
-            let n = (READ_AHEAD as u64).min(file_len - offset) as usize;
-            self.buf.resize(n, 0);
-            if let Err(e) = read_exact_at(file, &mut self.buf, offset) {
-                self.buf.clear();
-                return Err(Error::io("read", path, e));
-            }
-            self.base = offset;
-        }
-        let start = (offset - self.base) as usize;
-        let bytes = &self.buf[start..start + len as usize];
-        Ok(value_of(bytes, path, offset, key)?.map(|r| bytes[r].to_vec()))
-    }
-}
-
-/// Reads just the header and key of the record at `offset` (not its value)
-/// and returns whether it is a tombstone, after checking that the record
-/// has length `len` and holds `key`.
-pub fn read_tag_at(
-    file: &dyn StorageFile,
-    path: &Path,
-    offset: u64,
-    len: u32,
-    key: &[u8],
-) -> Result<bool> {
-    let mut buf = vec![0u8; (MAX_HEADER_LEN + key.len()).min(len as usize)];
-    read_exact_at(file, &mut buf, offset).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => {
-            Error::corrupt(path, offset, "record points past the end of the file")
-        }
-        _ => Error::io("read", path, e),
-    })?;
-    let header =
-        record::decode_header(&buf).map_err(|e| Error::corrupt(path, offset, e.to_string()))?;
-    let key_at = header.header_len..header.header_len + header.key_len;
-    if header.total_len() != len as usize || buf.get(key_at) != Some(key) {
-        return Err(Error::corrupt(
-            path,
-            offset,
-            "index entry does not match the record it points to",
-        ));
-    }
-    Ok(header.tag.is_delete())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::record::{LOG_MAGIC, encode, encode_commit, file_header};
     use crate::engine::storage::{OpenMode, RealStorage, Storage};
 
-    fn log_file(body: &[u8]) -> (tempfile::TempDir, std::sync::Arc<dyn StorageFile>) {
+    /// A `wal.log` of a header and `body`, open for reading and writing.
+    pub(super) fn log_file(body: &[u8]) -> (tempfile::TempDir, std::sync::Arc<dyn StorageFile>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.log");
         let f = RealStorage.open(&path, OpenMode::Truncate).unwrap();
@@ -441,83 +320,5 @@ mod tests {
             assert_eq!(end.valid_len, (FILE_HEADER_LEN + first) as u64);
             assert_eq!(end.damage.is_some(), cut > first);
         }
-    }
-
-    #[test]
-    fn read_ahead_serves_a_forward_walk_and_checks_every_record() {
-        let mut body = Vec::new();
-        let mut at = Vec::new();
-        for i in 0..500u32 {
-            let start = FILE_HEADER_LEN + body.len();
-            let tag = if i % 50 == 7 { Tag::Delete } else { Tag::Put };
-            let value = if tag == Tag::Put {
-                format!("value{i}")
-            } else {
-                String::new()
-            };
-            encode(
-                &mut body,
-                tag,
-                format!("k{i:04}").as_bytes(),
-                value.as_bytes(),
-            );
-            at.push((
-                start as u64,
-                (FILE_HEADER_LEN + body.len() - start) as u32,
-                tag,
-            ));
-        }
-        let (_d, f) = log_file(&body);
-        let len = f.len().unwrap();
-        let p = Path::new("seg");
-        let mut ra = ReadAhead::default();
-        // Forward, then backwards (plain reads), then forward again.
-        let order: Vec<usize> = (0..500).chain((0..500).rev()).chain(0..500).collect();
-        for i in order {
-            let (off, n, tag) = at[i];
-            let got = ra
-                .read_value(&*f, p, len, off, n, format!("k{i:04}").as_bytes())
-                .unwrap();
-            let want = (tag == Tag::Put).then(|| format!("value{i}").into_bytes());
-            assert_eq!(got, want, "record {i}");
-        }
-        // A record damaged after the window was filled is still caught.
-        let (off, n, _) = at[3];
-        assert!(ra.read_value(&*f, p, len, off, n, b"k9999").is_err());
-        f.write_at(b"X", at[10].0 + 15).unwrap();
-        let mut ra = ReadAhead::default();
-        let mut errors = 0;
-        for (i, &(off, n, _)) in at.iter().enumerate().take(20) {
-            errors += ra
-                .read_value(&*f, p, len, off, n, format!("k{i:04}").as_bytes())
-                .is_err() as u32;
-        }
-        assert_eq!(errors, 1);
-    }
-
-    #[test]
-    fn read_value_checks_key_and_crc() {
-        let mut body = Vec::new();
-        encode(&mut body, Tag::Put, b"key", b"value");
-        let len = body.len() as u32;
-        let (_d, f) = log_file(&body);
-        let p = Path::new("x");
-        assert_eq!(
-            read_value(&*f, p, 16, len, b"key").unwrap(),
-            Some(b"value".to_vec())
-        );
-        assert!(matches!(
-            read_value(&*f, p, 16, len, b"other"),
-            Err(Error::Corrupt { .. })
-        ));
-        assert!(matches!(
-            read_value(&*f, p, 16, len + 5, b"key"),
-            Err(Error::Corrupt { .. })
-        ));
-        f.write_at(b"X", 16 + 14).unwrap();
-        assert!(matches!(
-            read_value(&*f, p, 16, len, b"key"),
-            Err(Error::Corrupt { .. })
-        ));
     }
 }

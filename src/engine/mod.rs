@@ -31,33 +31,42 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 mod batch;
 mod check;
 mod compaction;
+mod dir;
 mod error;
-pub(crate) mod fuzzing;
-mod heal;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) mod fuzz_decoders;
 mod index;
 mod iter;
 mod lock;
 mod log;
 mod open;
+mod options;
 mod read;
 mod record;
 mod recovery;
 mod replay;
 mod segment;
+mod stats;
 pub mod storage;
 mod write;
 
 pub use batch::{Batch, BatchWriter};
 pub use check::{CheckReport, Problem};
+pub use compaction::CompactReport;
 pub use error::{Error, Result};
 pub use iter::{Iter, Keys};
+pub use open::{OpenReport, Truncation};
+pub use options::{Options, SyncMode};
 pub use recovery::RecoverReport;
-pub use storage::{RealStorage, SimStorage, Storage};
+pub use stats::Stats;
+#[cfg(any(test, feature = "testing"))]
+pub use storage::SimStorage;
+pub use storage::{RealStorage, Storage};
 
 use log::LogOrder;
 use segment::Segment;
@@ -67,128 +76,6 @@ use storage::StorageFile;
 pub const MAX_KEY_LEN: usize = 64 * 1024;
 /// Largest value, in bytes.
 pub const MAX_VALUE_LEN: usize = 256 * 1024 * 1024;
-
-/// When writes reach the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum SyncMode {
-    /// Every acknowledged write has been fsynced (the default).
-    #[default]
-    Always,
-    /// Writes are left to the OS; they are fsynced when the handle is closed
-    /// or [`Db::flush`] is called.
-    Never,
-}
-
-/// Options for [`Db::open`].
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// When writes reach the disk.
-    pub sync: SyncMode,
-    /// How long to wait for another holder of the lock (zero: fail at once).
-    pub lock_timeout: Duration,
-    /// Create the directory (and its parents) when it does not exist.
-    pub create: bool,
-    /// The active log is sealed into a segment once it reaches this many bytes.
-    pub segment_size: u64,
-    /// On close, the active log is sealed when it holds more than this many
-    /// bytes, so that the next open replays little.
-    pub seal_on_close: u64,
-    /// Automatic compaction runs only when the files hold at least this many bytes...
-    pub compact_min_bytes: u64,
-    /// ...and at least this many times the size after the last compaction.
-    pub compact_ratio: f64,
-    /// Run compaction automatically when both thresholds are crossed.
-    pub auto_compact: bool,
-    /// Bytes of file blocks kept in memory for small reads (point lookups),
-    /// at most; 0 turns the cache off. Only what is read is kept, so a
-    /// short-lived handle uses little of it; long scans bypass it.
-    pub cache_bytes: u64,
-    /// The file system to use.
-    pub storage: Arc<dyn Storage>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            sync: SyncMode::Always,
-            lock_timeout: Duration::ZERO,
-            create: true,
-            segment_size: 16 * 1024 * 1024,
-            seal_on_close: 1024 * 1024,
-            compact_min_bytes: 5 * 1024 * 1024,
-            compact_ratio: 2.0,
-            auto_compact: true,
-            cache_bytes: 256 * 1024 * 1024,
-            storage: Arc::new(RealStorage),
-        }
-    }
-}
-
-/// What opening the database found and repaired.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OpenReport {
-    /// Committed operations replayed from the active log.
-    pub replayed: u64,
-    /// A torn or corrupt tail cut off the active log, if any.
-    pub truncated: Option<Truncation>,
-    /// Index files that were missing or damaged and were rebuilt.
-    pub rebuilt_indexes: Vec<PathBuf>,
-    /// Leftover files of an interrupted seal or compaction that were removed.
-    pub removed: Vec<PathBuf>,
-}
-
-/// A tail cut off the active log at open.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Truncation {
-    /// Where the log now ends.
-    pub offset: u64,
-    /// How many bytes were cut.
-    pub bytes: u64,
-    /// Why the first cut byte was not a complete record.
-    pub reason: String,
-    /// Where the cut bytes were saved (in `lost+found/`), when not all zero.
-    pub saved_to: Option<PathBuf>,
-    /// The tail was only a batch cut off before its commit (an interrupted
-    /// load): never acknowledged, so nothing was lost and nothing is saved.
-    pub unfinished_batch: bool,
-}
-
-/// Sizes and counts, from [`Db::stats`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Stats {
-    /// Live keys.
-    pub keys: u64,
-    /// Bytes of the records that hold live values.
-    pub live_bytes: u64,
-    /// Bytes of all database files (logs and indexes).
-    pub total_bytes: u64,
-    /// Bytes of records that no longer hold a live value (overwritten,
-    /// deleted, tombstones): what compaction reclaims.
-    pub dead_bytes: u64,
-    /// Bytes of segment indexes and file headers (neither live nor dead).
-    pub overhead_bytes: u64,
-    /// Sealed segments.
-    pub segments: u64,
-    /// Bytes in the active log.
-    pub wal_bytes: u64,
-    /// Database files (logs and indexes, not the lock).
-    pub files: u64,
-    /// When the last compaction finished, if one is recorded.
-    pub last_compaction: Option<SystemTime>,
-}
-
-/// What [`Db::compact`] did.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CompactReport {
-    /// Bytes of all database files before.
-    pub bytes_before: u64,
-    /// Bytes of all database files after.
-    pub bytes_after: u64,
-    /// Live keys written.
-    pub keys: u64,
-    /// How long it took.
-    pub elapsed: Duration,
-}
 
 /// Where a key's newest record in the active log is.
 #[derive(Clone, Copy, Debug)]
@@ -230,6 +117,101 @@ struct Writer {
     auto_failure: Option<String>,
 }
 
+/// The writer's state changes only through these, so that the rules
+/// (a failure poisons for good; nothing unsynced is reported durable)
+/// live in one place.
+impl Writer {
+    /// `Ok` while the handle takes writes; once it is poisoned, the error
+    /// that names the failure which poisoned it.
+    fn ensure_writable(&self) -> Result<()> {
+        match &self.poisoned {
+            None => Ok(()),
+            Some(cause) => Err(Error::Poisoned {
+                cause: cause.clone(),
+            }),
+        }
+    }
+
+    /// Whether the handle refuses writes (after a failure, or `close`).
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+
+    /// Refuses every later write because of `e`. The first cause stays:
+    /// it is the failure that left the log's state unknown.
+    fn poison(&mut self, e: &Error) {
+        self.poisoned.get_or_insert_with(|| e.with_causes());
+    }
+
+    /// After [`Db::close`]: its work is done, and drop must not redo it.
+    fn retire(&mut self) {
+        self.poisoned.get_or_insert_with(|| "closed".into());
+    }
+
+    /// Makes bytes just appended durable: now under [`SyncMode::Always`],
+    /// at the next flush under [`SyncMode::Never`].
+    fn sync_appended(&mut self, sync: SyncMode, path: &Path) -> Result<()> {
+        match sync {
+            SyncMode::Always => self
+                .wal
+                .sync_data()
+                .map_err(|e| Error::io("fsync", path, e)),
+            SyncMode::Never => {
+                self.unsynced = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Fsyncs what [`SyncMode::Never`] left unsynced. A failed fsync
+    /// poisons: the kernel may have dropped the pages.
+    fn flush(&mut self, path: &Path) -> Result<()> {
+        self.ensure_writable()?;
+        if self.unsynced {
+            if let Err(e) = self.wal.sync_data() {
+                let e = Error::io("fsync", path, e);
+                self.poison(&e);
+                return Err(e);
+            }
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Gives up an append that began at `base` and failed with `e`: the key
+    /// order goes back to `order_before`, the handle is poisoned, and the
+    /// log is cut back to `base` (best effort), so that no unacknowledged
+    /// record comes back at the next open.
+    fn abandon_append(&mut self, base: u64, order_before: LogOrder, e: &Error) {
+        self.order = order_before;
+        self.poison(e);
+        let _ = self.wal.set_len(base).and_then(|()| self.wal.sync_data());
+    }
+
+    /// Counts the whole log as the compaction base: what was written into
+    /// an empty database is all live, so a bulk load does not trigger a
+    /// rewrite.
+    fn count_all_as_base(&mut self) {
+        self.base_live = self.wal_len;
+    }
+
+    /// Reserves `n` segment ids (a compaction's outputs); returns the first.
+    fn reserve_ids(&mut self, n: u64) -> u64 {
+        let first = self.next_id;
+        self.next_id = first + n;
+        first
+    }
+
+    /// Starts the empty active log `wal` after the old one was sealed into
+    /// segment `sealed`.
+    fn start_log(&mut self, wal: Arc<dyn StorageFile>, sealed: u64) {
+        self.wal = wal;
+        self.wal_len = record::FILE_HEADER_LEN as u64;
+        self.order = LogOrder::default();
+        self.next_id = sealed + 1;
+    }
+}
+
 /// A request waiting for the group-commit leader.
 #[derive(Debug)]
 enum Request {
@@ -259,7 +241,7 @@ pub struct Db {
     writer: Mutex<Writer>,
     queue: Mutex<Queue>,
     queue_cv: Condvar,
-    /// Serialises index healing (see heal.rs).
+    /// Serialises index healing (see [`Db::heal`]).
     heal_lock: Mutex<()>,
     /// Held by a compaction for its whole run and by `recover`: one of them
     /// at a time (a compaction holds the writer lock only at its start and
@@ -269,29 +251,6 @@ pub struct Db {
     /// [`Db::write_would_seal`], which must not wait for the writer lock.
     log_len: std::sync::atomic::AtomicU64,
     report: OpenReport,
-}
-
-/// The active log's file name.
-const WAL: &str = "wal.log";
-/// The directory for bytes `recover` could not use.
-const LOST_FOUND: &str = "lost+found";
-
-fn seg_log_name(id: u64) -> String {
-    format!("seg-{id:08}.log")
-}
-
-fn seg_idx_name(id: u64) -> String {
-    format!("seg-{id:08}.idx")
-}
-
-/// Parses `seg-N.log` / `seg-N.idx` names.
-fn parse_seg_name(name: &str) -> Option<(u64, &str)> {
-    let rest = name.strip_prefix("seg-")?;
-    let (num, ext) = rest.split_once('.')?;
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || !matches!(ext, "log" | "idx") {
-        return None;
-    }
-    Some((num.parse().ok()?, ext))
 }
 
 fn check_key(key: &[u8]) -> Result<()> {
@@ -412,8 +371,7 @@ impl Db {
 
     /// Makes every acknowledged write durable (a no-op under [`SyncMode::Always`]).
     pub fn flush(&self) -> Result<()> {
-        let mut w = self.lock_writer();
-        self.flush_locked(&mut w)
+        self.lock_writer().flush(&self.wal_path)
     }
 
     /// Flushes, seals a large active log so the next open is quick, and
@@ -422,39 +380,8 @@ impl Db {
     pub fn close(self) -> Result<()> {
         let result = self.close_inner();
         // Drop would retry the same work; it is done.
-        let mut w = self.lock_writer();
-        w.poisoned.get_or_insert_with(|| "closed".into());
-        drop(w);
+        self.lock_writer().retire();
         result
-    }
-
-    /// Sizes and counts (walks every key: O(n)).
-    pub fn stats(&self) -> Result<Stats> {
-        let (mut keys, mut live_bytes) = (0, 0);
-        for item in Iter::new(self, &[], false).with_lengths() {
-            let (_, len) = item?;
-            keys += 1;
-            live_bytes += u64::from(len);
-        }
-        // Not the writer lock: a compaction holds it throughout, and sizes
-        // need not wait for one.
-        let wal_len = self.log_len.load(std::sync::atomic::Ordering::Relaxed);
-        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let log_bytes: u64 = st.segments.iter().map(|s| s.log_len).sum::<u64>() + wal_len;
-        let index_bytes: u64 = st.segments.iter().map(|s| s.index_len()).sum();
-        let headers = (st.segments.len() as u64 + 1) * record::FILE_HEADER_LEN as u64;
-        let total_bytes = log_bytes + index_bytes;
-        Ok(Stats {
-            keys,
-            live_bytes,
-            total_bytes,
-            dead_bytes: log_bytes.saturating_sub(live_bytes + headers),
-            overhead_bytes: index_bytes + headers,
-            segments: st.segments.len() as u64,
-            wal_bytes: wal_len,
-            files: st.segments.len() as u64 * 2 + 1,
-            last_compaction: open::compaction_base(&st.segments).1,
-        })
     }
 
     /// Why the newest automatic compaction failed, if it did and none has
@@ -487,8 +414,8 @@ impl Db {
     pub fn recover(&self) -> Result<RecoverReport> {
         let _no_compaction = self.compact_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut w = self.lock_writer();
-        if w.poisoned.is_none() {
-            self.flush_locked(&mut w)?;
+        if !w.is_poisoned() {
+            w.flush(&self.wal_path)?;
         }
         let storage = &*self.opts.storage;
         let report = recovery::recover_files(storage, &self.dir)?;

@@ -6,11 +6,12 @@
 //! no cache line but the lock's; a write becomes visible in one write-lock
 //! step (a group's slots, a batch, a seal, a compaction swap), so what one
 //! hold of the read lock sees is one moment's state. Damage needs the write
-//! lock to heal: a lookup that meets it lets go and is done again.
+//! lock to heal: a lookup that meets it lets go, heals the index
+//! ([`find_in_segments`](Db::find_in_segments)) and is done again.
 
 use std::sync::Arc;
 
-use super::segment::{self, Found};
+use super::segment::{self, Found, Segment};
 use super::{Db, Error, Result, check_key, log};
 
 impl Db {
@@ -120,5 +121,32 @@ impl Db {
             self.find_in_segments(&segments, key, want_value)?;
         }
         unreachable!("the loop returns")
+    }
+
+    /// Looks `key` up in `segments`, newest first, healing a damaged index
+    /// on the way ([`Db::heal`]) and looking again in the rebuilt one, so
+    /// that a damaged index never gives a wrong answer and never stops reads;
+    /// damage in a segment itself is reported, with its file and offset.
+    fn find_in_segments(
+        &self,
+        segments: &[Arc<Segment>],
+        key: &[u8],
+        want_value: bool,
+    ) -> Result<Found> {
+        for seg in segments.iter().rev() {
+            let found = match seg.find(key, want_value) {
+                // Heal whatever the damage: the rebuild reads the whole log,
+                // so damage there is reported by it, with the log's offset.
+                Err(Error::Corrupt { .. }) => {
+                    let healed = self.heal(seg)?;
+                    healed.find(key, want_value)?
+                }
+                other => other?,
+            };
+            if !matches!(found, Found::Absent) {
+                return Ok(found);
+            }
+        }
+        Ok(Found::Absent)
     }
 }

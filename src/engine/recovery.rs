@@ -12,12 +12,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::index::{self, Index, IndexMeta};
-use super::open::{self, Listing};
+use super::dir::{self, WAL, parse_seg_name, seg_idx_name, seg_log_name};
+use super::index::{Index, IndexMeta};
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
-use super::replay;
-use super::storage::{OpenMode, Storage, read_exact_at};
-use super::{Error, Options, Result, WAL, lock, seg_idx_name, seg_log_name};
+use super::segment::rebuild_index;
+use super::storage::{OpenMode, Storage};
+use super::{Error, Options, Result, lock};
 
 /// What `recover` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -204,21 +204,18 @@ pub(super) fn holds_intact_unit(bytes: &[u8]) -> bool {
 
 pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
     let storage = &*opts.storage;
-    open::prepare_dir(storage, dir, false)?;
-    open::refuse_foreign(dir, &open::list(storage, dir)?)?;
+    dir::prepare_dir(storage, dir, false)?;
+    dir::refuse_foreign(dir, &dir::list(storage, dir)?)?;
     let _lock = lock::acquire(storage, dir, opts.lock_timeout)?;
     recover_files(storage, dir)
 }
 
 /// `recover` on a directory whose lock the caller holds.
 pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<RecoverReport> {
-    let listing: Listing = open::list(storage, dir)?;
+    let listing = dir::list(storage, dir)?;
     let mut report = RecoverReport::default();
     for name in &listing.tmp {
-        let p = dir.join(name);
-        storage
-            .remove_file(&p)
-            .map_err(|e| Error::io("remove", &p, e))?;
+        dir::remove(storage, &dir.join(name))?;
     }
     // A file of a newer format is not damage: refuse before changing a byte
     // (salvage would take its header for damage and relabel the file).
@@ -231,10 +228,8 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
         logs.push(dir.join(WAL));
     }
     for path in &logs {
-        let file = storage
-            .open(path, OpenMode::Read)
-            .map_err(|e| Error::io("open", path, e))?;
-        match open::check_log_header(&*file, path) {
+        let file = dir::open(storage, path, OpenMode::Read)?;
+        match dir::check_log_header(&*file, path) {
             Err(e @ Error::UnsupportedVersion { .. }) => return Err(e),
             Ok(()) | Err(Error::Corrupt { .. }) => {}
             Err(e) => return Err(e),
@@ -257,29 +252,22 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
     }
     for &id in &listing.idxs {
         if !listing.logs.contains(&id) {
-            let p = dir.join(seg_idx_name(id));
-            storage
-                .remove_file(&p)
-                .map_err(|e| Error::io("remove", &p, e))?;
+            dir::remove(storage, &dir.join(seg_idx_name(id)))?;
         }
     }
     for &id in &listing.logs {
         let log_path = dir.join(seg_log_name(id));
         let idx_path = dir.join(seg_idx_name(id));
-        let log = storage
-            .open(&log_path, OpenMode::Read)
-            .map_err(|e| Error::io("open", &log_path, e))?;
-        let len = log.len().map_err(|e| Error::io("stat", &log_path, e))?;
+        let log = dir::open(storage, &log_path, OpenMode::Read)?;
+        let len = dir::len(&*log, &log_path)?;
         // Keep what the old index said about compaction when it was readable.
         let old = old_meta.get(&id);
         let meta = old.map_or_else(IndexMeta::default, IndexMeta::of);
-        let bytes = open::rebuild_index(&*log, &log_path, len, meta)?;
-        index::write_file(storage, &idx_path, &bytes)?;
+        let bytes = rebuild_index(&*log, &log_path, len, meta)?;
+        dir::replace(storage, &idx_path, &bytes)?;
         report.indexes_rebuilt += 1;
     }
-    storage
-        .sync_dir(dir)
-        .map_err(|e| Error::io("fsync", dir, e))?;
+    dir::sync(storage, dir)?;
     Ok(report)
 }
 
@@ -290,12 +278,10 @@ fn salvage_file(
     report: &mut RecoverReport,
 ) -> Result<()> {
     let path = dir.join(name);
-    let file = storage
-        .open(&path, OpenMode::Read)
-        .map_err(|e| Error::io("open", &path, e))?;
-    let len = file.len().map_err(|e| Error::io("stat", &path, e))?;
+    let file = dir::open(storage, &path, OpenMode::Read)?;
+    let len = dir::len(&*file, &path)?;
     let mut bytes = vec![0u8; len as usize];
-    read_exact_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
+    dir::read_exact(&*file, &path, &mut bytes, 0)?;
     report.files += 1;
     let log = if name == WAL {
         Log::Active
@@ -309,26 +295,17 @@ fn salvage_file(
     }
     for &(off, n) in &s.lost {
         let range = &bytes[off as usize..(off + n) as usize];
-        let saved = replay::save_lost(storage, dir, name, off, range)?;
+        let saved = dir::save_lost(storage, dir, name, off, range)?;
         report.bytes_moved += n;
         report.moved_to.push(saved);
     }
-    if let Some((id, "log")) = super::parse_seg_name(name) {
+    if let Some((id, "log")) = parse_seg_name(name) {
         // The old index describes the old length; were it left and recover
         // stopped before rebuilding it, open would take the rewritten
         // segment for one cut short. Without it, open rebuilds it.
-        let idx = dir.join(seg_idx_name(id));
-        match storage.remove_file(&idx) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("remove", &idx, e)),
-        }
+        dir::remove_if_present(storage, &dir.join(seg_idx_name(id)))?;
     }
-    // Temp file, fsync, rename: as an index is written.
-    index::write_file(storage, &path, &s.kept)?;
-    storage
-        .sync_dir(dir)
-        .map_err(|e| Error::io("fsync", dir, e))?;
+    dir::replace_durably(storage, dir, &path, &s.kept)?;
     report.rewritten.push(path);
     Ok(())
 }

@@ -5,16 +5,15 @@
 //! cut, so that `recover` keeps what follows.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
+use super::dir::{self, WAL, check_log_header, create_wal};
 use super::log;
-use super::open::{check_log_header, create_wal};
 use super::record::{self, FILE_HEADER_LEN};
 use super::recovery;
-use super::storage::{OpenMode, Storage, StorageFile, read_exact_at};
-use super::{Error, LOST_FOUND, LogOrder, MemSlot, OpenReport, Result, Truncation, WAL};
+use super::storage::{OpenMode, Storage, StorageFile};
+use super::{Error, LogOrder, MemSlot, OpenReport, Result, Truncation};
 
 /// Why damage in the middle of the active log is not cut like a torn tail.
 pub(super) const INTACT_AFTER: &str =
@@ -33,11 +32,8 @@ pub(super) fn replay_wal(
     path: &Path,
     report: &mut OpenReport,
 ) -> Result<Replayed> {
-    let file = match storage.open(path, OpenMode::ReadWrite) {
-        Ok(f) => f,
-        Err(e) => return Err(Error::io("open", path, e)),
-    };
-    let len = file.len().map_err(|e| Error::io("stat", path, e))?;
+    let file = dir::open(storage, path, OpenMode::ReadWrite)?;
+    let len = dir::len(&*file, path)?;
     // A log no longer than its header holds no record. If the header is
     // damaged too, it never reached the disk whole (a crash while a new log
     // was created): start afresh, as for a shorter file.
@@ -46,7 +42,7 @@ pub(super) fn replay_wal(
     if len < FILE_HEADER_LEN as u64 || torn_header {
         // A log whose header never reached the disk holds no record: start afresh.
         let mut head = vec![0u8; len as usize];
-        read_exact_at(&*file, &mut head, 0).map_err(|e| Error::io("read", path, e))?;
+        dir::read_exact(&*file, path, &mut head, 0)?;
         if head.iter().any(|&b| b != 0) {
             report.truncated = Some(save_tail(
                 storage,
@@ -81,7 +77,7 @@ pub(super) fn replay_wal(
             return Err(e);
         }
         let mut bytes = vec![0u8; len as usize];
-        read_exact_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", path, e))?;
+        dir::read_exact(&*file, path, &mut bytes, 0)?;
         report.truncated = Some(save_tail(storage, dir, &bytes, 0, "log header torn")?);
         let f = create_wal(storage, dir)?;
         return Ok((
@@ -110,7 +106,7 @@ pub(super) fn replay_wal(
     if let Some(damage) = end.damage {
         let cut = end.file_len - end.valid_len;
         let mut tail = vec![0u8; cut as usize];
-        read_exact_at(&*file, &mut tail, end.valid_len).map_err(|e| Error::io("read", path, e))?;
+        dir::read_exact(&*file, path, &mut tail, end.valid_len)?;
         // A crash tears only the end of the log. Damage with intact records
         // after it is something else, and cutting there would drop them
         // (and bring older values back): leave it whole for recover.
@@ -171,7 +167,7 @@ fn save_tail(
     reason: &str,
 ) -> Result<Truncation> {
     let saved_to = if tail.iter().any(|&b| b != 0) {
-        Some(save_lost(storage, dir, WAL, offset, tail)?)
+        Some(dir::save_lost(storage, dir, WAL, offset, tail)?)
     } else {
         None
     };
@@ -184,52 +180,102 @@ fn save_tail(
     })
 }
 
-/// Writes `bytes` (taken from `file` at `offset`) durably into
-/// `lost+found/`, under a name that says where they came from.
-pub(super) fn save_lost(
-    storage: &dyn Storage,
-    dir: &Path,
-    file: &str,
-    offset: u64,
-    bytes: &[u8],
-) -> Result<PathBuf> {
-    let lf = dir.join(LOST_FOUND);
-    storage
-        .create_dir_all(&lf)
-        .map_err(|e| Error::io("create directory", &lf, e))?;
-    let stamp = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let mut n = 0;
-    let path = loop {
-        let p = lf.join(format!(
-            "{file}.at-{offset}.{stamp}{}",
-            if n == 0 {
-                String::new()
-            } else {
-                format!(".{n}")
-            }
-        ));
-        if storage
-            .kind(&p)
-            .map_err(|e| Error::io("stat", &p, e))?
-            .is_none()
-        {
-            break p;
+#[cfg(test)]
+mod tests {
+    use crate::engine::record::{LOG_MAGIC, Tag, encode, file_header};
+    use crate::engine::{Db, Error, Options};
+
+    #[test]
+    fn a_torn_log_header_starts_a_fresh_log() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut torn = file_header(LOG_MAGIC)[..9].to_vec();
+        torn.extend_from_slice(&[0xee; 11]);
+        std::fs::write(dir.path().join("wal.log"), &torn).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let t = db.open_report().truncated.clone().expect("reported");
+        assert_eq!(t.bytes, 20);
+        let saved = std::fs::read(t.saved_to.expect("saved")).unwrap();
+        assert_eq!(saved, torn);
+        db.set(b"k", b"v").unwrap();
+        drop(db);
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+    }
+
+    #[test]
+    fn a_bad_header_before_records_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut bytes = file_header(LOG_MAGIC).to_vec();
+        encode(&mut bytes, Tag::Put, b"k", b"v");
+        bytes[0] = b'X';
+        std::fs::write(dir.path().join("wal.log"), &bytes).unwrap();
+        match Db::open(dir.path(), Options::default()) {
+            Err(Error::Corrupt { offset: 0, .. }) => {}
+            other => panic!("expected corruption at 0, got {other:?}"),
         }
-        n += 1;
-    };
-    let f = storage
-        .open(&path, OpenMode::Truncate)
-        .map_err(|e| Error::io("create", &path, e))?;
-    f.write_at(bytes, 0)
-        .map_err(|e| Error::io("write", &path, e))?;
-    f.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
-    storage
-        .sync_dir(&lf)
-        .map_err(|e| Error::io("fsync", &lf, e))?;
-    storage
-        .sync_dir(dir)
-        .map_err(|e| Error::io("fsync", dir, e))?;
-    Ok(path)
+    }
+
+    #[test]
+    fn damage_before_intact_records_is_refused_not_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut bytes = file_header(LOG_MAGIC).to_vec();
+        encode(&mut bytes, Tag::Put, b"a", b"1");
+        let bad = bytes.len();
+        encode(&mut bytes, Tag::Put, b"b", b"2");
+        encode(&mut bytes, Tag::Put, b"a", b"3");
+        bytes[bad + 8] ^= 0x01;
+        let wal = dir.path().join("wal.log");
+        std::fs::write(&wal, &bytes).unwrap();
+        match Db::open(dir.path(), Options::default()) {
+            Err(Error::Corrupt { path, offset, .. }) => {
+                assert_eq!((path, offset), (wal.clone(), bad as u64));
+            }
+            other => panic!("expected corruption at {bad}, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(&wal).unwrap(), bytes, "nothing was cut");
+        // Damage in the last record is a torn tail: cut, and the rest opens.
+        let last = bytes.len() - 1;
+        bytes[bad + 8] ^= 0x01;
+        bytes[last] ^= 0x01;
+        std::fs::write(&wal, &bytes).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(db.get(b"b").unwrap(), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn an_unfinished_batch_is_cut_without_saving_it() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path(), Options::default()).unwrap());
+        let mut bytes = file_header(LOG_MAGIC).to_vec();
+        encode(&mut bytes, Tag::Put, b"kept", b"1");
+        let kept = bytes.len();
+        for i in 0..50u32 {
+            encode(&mut bytes, Tag::BatchPut, format!("b{i}").as_bytes(), b"v");
+        }
+        let torn = bytes.len() - 5;
+        let wal = dir.path().join("wal.log");
+        std::fs::write(&wal, &bytes[..torn]).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let t = db.open_report().truncated.clone().expect("cut");
+        assert!(t.unfinished_batch, "{t:?}");
+        assert_eq!((t.offset, t.bytes), (kept as u64, (torn - kept) as u64));
+        assert_eq!(t.saved_to, None);
+        assert!(!dir.path().join("lost+found").exists());
+        assert_eq!(db.get(b"kept").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(db.get(b"b0").unwrap(), None);
+        drop(db);
+        // A torn plain record is not a batch: it is saved as before.
+        let mut bytes = std::fs::read(&wal).unwrap();
+        encode(&mut bytes, Tag::Put, b"torn", b"value");
+        let n = bytes.len() - 3;
+        std::fs::write(&wal, &bytes[..n]).unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let t = db.open_report().truncated.clone().expect("cut");
+        assert!(!t.unfinished_batch);
+        assert!(t.saved_to.is_some());
+    }
 }

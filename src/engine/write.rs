@@ -14,13 +14,10 @@ use std::mem;
 use std::sync::Arc;
 
 use super::batch::Pending;
-use super::index::{self, Builder, Index, IndexMeta};
-use super::open;
+use super::dir::{self, seg_idx_name, seg_log_name};
+use super::index::{Builder, Index, IndexMeta};
 use super::record::{self, FILE_HEADER_LEN, Tag};
-use super::{
-    Db, Error, LogOrder, MemSlot, Request, Result, Segment, SyncMode, WAL, Writer, seg_idx_name,
-    seg_log_name,
-};
+use super::{Db, Error, MemSlot, Request, Result, Segment, SyncMode, Writer};
 
 impl Db {
     /// Queues `req` and returns once it is durable (or failed).
@@ -54,20 +51,13 @@ impl Db {
     fn commit_group(&self, group: Vec<(u64, Request)>) -> Vec<(u64, Result<()>)> {
         let mut w = self.lock_writer();
         let tickets: Vec<u64> = group.iter().map(|(t, _)| *t).collect();
-        if let Some(cause) = &w.poisoned {
+        if w.is_poisoned() {
             return tickets
                 .into_iter()
-                .map(|t| {
-                    (
-                        t,
-                        Err(Error::Poisoned {
-                            cause: cause.clone(),
-                        }),
-                    )
-                })
+                .map(|t| (t, w.ensure_writable()))
                 .collect();
         }
-        let was_empty = w.wal_len == FILE_HEADER_LEN as u64 && self.snapshot_segments_empty();
+        let was_empty = self.holds_nothing(&w);
         let base = w.wal_len;
         let order_before = w.order.clone();
         let mut order = w.order.clone();
@@ -108,27 +98,14 @@ impl Db {
                 }
             }
         }
-        let wal_path = self.dir.join(WAL);
+        let wal_path = &self.wal_path;
         let written = w
             .wal
             .write_at(&buf, base)
-            .map_err(|e| Error::io("write", &wal_path, e))
-            .and_then(|()| match self.opts.sync {
-                SyncMode::Always => w
-                    .wal
-                    .sync_data()
-                    .map_err(|e| Error::io("fsync", &wal_path, e)),
-                SyncMode::Never => {
-                    w.unsynced = true;
-                    Ok(())
-                }
-            });
+            .map_err(|e| Error::io("write", wal_path, e))
+            .and_then(|()| w.sync_appended(self.opts.sync, wal_path));
         if let Err(e) = written {
-            w.order = order_before;
-            poison(&mut w, &e);
-            // Best effort: take back what this group wrote so that no
-            // unacknowledged record comes back at the next open.
-            let _ = w.wal.set_len(base).and_then(|()| w.wal.sync_data());
+            w.abandon_append(base, order_before, &e);
             return spread(tickets, e);
         }
         w.wal_len += buf.len() as u64;
@@ -139,12 +116,10 @@ impl Db {
             st.mem.extend(slots);
         }
         if was_empty {
-            // Everything written into an empty database is live: count it as
-            // the compaction base, so a bulk load does not trigger a rewrite.
-            w.base_live = w.wal_len;
+            w.count_all_as_base();
         }
         if let Err(e) = self.after_write(&mut w) {
-            poison(&mut w, &e);
+            w.poison(&e);
             // Under SyncMode::Never the group was not fsynced, and the seal
             // or compaction that failed may have been its flush: success
             // cannot be reported after a failed fsync. Otherwise the group
@@ -156,7 +131,12 @@ impl Db {
         tickets.into_iter().map(|t| (t, Ok(()))).collect()
     }
 
-    pub(super) fn snapshot_segments_empty(&self) -> bool {
+    /// Whether the database holds nothing yet, so that all that is written
+    /// next is live (see [`Writer::count_all_as_base`]).
+    pub(super) fn holds_nothing(&self, w: &Writer) -> bool {
+        if w.wal_len != FILE_HEADER_LEN as u64 {
+            return false;
+        }
         let st = self.state.read().unwrap_or_else(|p| p.into_inner());
         st.segments.is_empty() && st.mem.is_empty()
     }
@@ -235,7 +215,7 @@ impl Db {
         if w.wal_len <= FILE_HEADER_LEN as u64 {
             return Ok(());
         }
-        self.flush_locked(w)?;
+        w.flush(&self.wal_path)?;
         let storage = &*self.opts.storage;
         let id = w.next_id;
         let mut builder = Builder::new(w.order.kind());
@@ -278,16 +258,10 @@ impl Db {
         let bytes = builder.finish(w.wal_len, |_| meta);
         let idx_path = self.dir.join(seg_idx_name(id));
         let log_path = self.dir.join(seg_log_name(id));
-        index::write_file(storage, &idx_path, &bytes)?;
-        let wal_path = self.dir.join(WAL);
-        storage
-            .rename(&wal_path, &log_path)
-            .map_err(|e| Error::io("rename", &wal_path, e))?;
-        storage
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("fsync", &self.dir, e))?;
-        let index =
-            Index::open(storage, &idx_path)?.map_err(|why| Error::corrupt(&idx_path, 0, why))?;
+        dir::replace(storage, &idx_path, &bytes)?;
+        dir::rename(storage, &self.wal_path, &log_path)?;
+        dir::sync(storage, &self.dir)?;
+        let index = Index::open_written(storage, &idx_path)?;
         let seg = Arc::new(Segment {
             id,
             log_path,
@@ -295,7 +269,7 @@ impl Db {
             log_len: w.wal_len,
             index: Arc::new(index),
         });
-        let new_wal = open::create_wal(storage, &self.dir)?;
+        let new_wal = dir::create_wal(storage, &self.dir)?;
         {
             let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
             let mut segs = (*st.segments).clone();
@@ -305,50 +279,25 @@ impl Db {
             st.wal = Arc::clone(&new_wal);
             st.generation += 1;
         }
-        w.wal = new_wal;
-        w.wal_len = FILE_HEADER_LEN as u64;
+        w.start_log(new_wal, id);
         self.publish_len(w);
-        w.order = LogOrder::default();
-        w.next_id = id + 1;
-        Ok(())
-    }
-
-    pub(super) fn flush_locked(&self, w: &mut Writer) -> Result<()> {
-        if let Some(cause) = &w.poisoned {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
-        }
-        if w.unsynced {
-            let path = self.dir.join(WAL);
-            if let Err(e) = w.wal.sync_data() {
-                let e = Error::io("fsync", &path, e);
-                poison(w, &e);
-                return Err(e);
-            }
-            w.unsynced = false;
-        }
         Ok(())
     }
 
     pub(super) fn close_inner(&self) -> Result<()> {
         let mut w = self.lock_writer();
-        if w.poisoned.is_some() {
+        if w.is_poisoned() {
             return Ok(());
         }
-        self.flush_locked(&mut w)?;
+        w.flush(&self.wal_path)?;
         if w.wal_len > self.opts.seal_on_close
             && let Err(e) = self.seal(&mut w)
         {
-            poison(&mut w, &e);
+            w.poison(&e);
             return Err(e);
         }
         Ok(())
     }
-}
-
-pub(super) fn poison(w: &mut Writer, e: &Error) {
-    w.poisoned.get_or_insert_with(|| e.with_causes());
 }
 
 /// The same failure for every request of a group.

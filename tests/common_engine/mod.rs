@@ -46,14 +46,13 @@ impl Rng {
 /// Options with tiny thresholds: seals every few KiB, seals on close above
 /// 512 bytes, compacts automatically from 8 KiB on.
 pub fn small_options(storage: Arc<dyn Storage>) -> Options {
-    Options {
-        segment_size: 4096,
-        seal_on_close: 512,
-        compact_min_bytes: 8 * 1024,
-        compact_ratio: 1.5,
-        storage,
-        ..Options::default()
-    }
+    let mut o = Options::default();
+    o.segment_size = 4096;
+    o.seal_on_close = 512;
+    o.compact_min_bytes = 8 * 1024;
+    o.compact_ratio = 1.5;
+    o.storage = storage;
+    o
 }
 
 pub fn sim_options(sim: &SimStorage) -> Options {
@@ -130,10 +129,9 @@ pub fn soak() -> bool {
 /// Options for a real directory with the small thresholds, no automatic
 /// compaction (tests that want it turn it on).
 pub fn real_options() -> Options {
-    Options {
-        auto_compact: false,
-        ..small_options(Arc::new(tinykv::engine::RealStorage))
-    }
+    let mut o = small_options(Arc::new(tinykv::engine::RealStorage));
+    o.auto_compact = false;
+    o
 }
 
 /// `n` keys `key000..`, each set to `value_for(key, seq, len)`.

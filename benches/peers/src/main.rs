@@ -91,13 +91,12 @@ struct TinyKv {
 
 impl TinyKv {
     fn options() -> tinykv::engine::Options {
-        tinykv::engine::Options {
-            sync: tinykv::engine::SyncMode::Always,
-            // The size before compaction is measured: no automatic compaction
-            // (redb, sled and SQLite have none either).
-            auto_compact: false,
-            ..tinykv::engine::Options::default()
-        }
+        let mut o = tinykv::engine::Options::default();
+        o.sync = tinykv::engine::SyncMode::Always;
+        // The size before compaction is measured: no automatic compaction
+        // (redb, sled and SQLite have none either).
+        o.auto_compact = false;
+        o
     }
 
     fn new(dir: PathBuf) -> Self {

@@ -50,6 +50,7 @@ mod committer;
 mod compactor;
 mod conn;
 mod cursors;
+#[cfg(any(test, feature = "testing"))]
 pub(crate) mod fuzzing;
 mod glob;
 mod info;

@@ -133,6 +133,7 @@ impl Parser {
     }
 
     /// The arguments of the request in progress so far.
+    #[cfg(any(test, feature = "testing"))]
     pub fn arguments(&self) -> usize {
         self.args.len()
     }

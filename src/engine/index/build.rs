@@ -3,14 +3,10 @@
 //! entries and, for a hashed index, 12 bytes per key for the table; a sorted
 //! index (a compaction output) holds no per-key state at all.
 
-use std::path::Path;
-
 use super::super::record::{self, INDEX_MAGIC, write_varint};
-use super::super::storage::{OpenMode, Storage};
-use super::super::{Error, Result};
 use super::{
     BUCKET_LEN, DATA_BLOCK, ENTRY_FRAME, Entry, FOOTER_LEN, Footer, IndexMeta, KeyBound, Kind,
-    SPARSE_FRAME, bucket_of, key_hash, slots_per_bucket, tmp_path,
+    SPARSE_FRAME, bucket_of, key_hash, slots_per_bucket,
 };
 
 /// An entry's parts, borrowed.
@@ -290,20 +286,4 @@ pub fn encode(entries: &[Entry], kind: Kind, segment_len: u64, meta: IndexMeta) 
         b.push(e);
     }
     b.finish(segment_len, |_| meta)
-}
-
-/// Writes an index file durably: to `path` + ".tmp", fsync, rename into
-/// place. The caller syncs the directory.
-pub fn write_file(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    let f = storage
-        .open(&tmp, OpenMode::Truncate)
-        .map_err(|e| Error::io("create", &tmp, e))?;
-    f.write_at(bytes, 0)
-        .map_err(|e| Error::io("write", &tmp, e))?;
-    f.sync_data().map_err(|e| Error::io("fsync", &tmp, e))?;
-    storage
-        .rename(&tmp, path)
-        .map_err(|e| Error::io("rename", &tmp, e))?;
-    Ok(())
 }

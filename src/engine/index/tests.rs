@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::engine::dir::replace;
 use crate::engine::storage::{RealStorage, SimStorage};
 
 /// `n` entries of records laid back to back from offset 16, `len` bytes
@@ -30,7 +31,7 @@ fn written(es: &[Entry], kind: Kind, segment_len: u64) -> (tempfile::TempDir, Ar
         base_live: 12345,
         compacted_at: 1_700_000_000,
     };
-    write_file(&RealStorage, &path, &encode(es, kind, segment_len, meta)).unwrap();
+    replace(&RealStorage, &path, &encode(es, kind, segment_len, meta)).unwrap();
     let idx = Index::open(&RealStorage, &path).unwrap().unwrap();
     (dir, Arc::new(idx))
 }

@@ -2,10 +2,12 @@
 //! [`Storage`] and [`StorageFile`].
 //!
 //! Two implementations exist: [`RealStorage`], the operating system's file
-//! system, and [`SimStorage`], an in-memory file system for tests that keeps
+//! system, and `SimStorage`, an in-memory file system for tests that keeps
 //! synced and unsynced bytes apart, can simulate a power loss (dropping or
 //! tearing what was not synced) and can fail any chosen operation with EIO or
-//! ENOSPC.
+//! ENOSPC. `SimStorage` and `FaultyStorage` (faults injected into any
+//! storage) are test machinery: they exist only in the crate's tests and
+//! with the `testing` feature, never in a release build.
 //!
 //! The contract the engine relies on, and that both implementations keep:
 //! - `write_at` may leave the file in any state if it fails, but bytes of a
@@ -23,15 +25,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod cache;
+#[cfg(any(test, feature = "testing"))]
 mod fault;
+#[cfg(any(test, feature = "testing"))]
 mod faulty;
 mod real;
+#[cfg(any(test, feature = "testing"))]
 mod sim;
 
 pub use cache::CachingStorage;
+#[cfg(any(test, feature = "testing"))]
 pub use fault::{Fault, FaultKind, FaultOp};
+#[cfg(any(test, feature = "testing"))]
 pub use faulty::FaultyStorage;
 pub use real::RealStorage;
+#[cfg(any(test, feature = "testing"))]
 pub use sim::SimStorage;
 
 /// How [`Storage::open`] opens a file.

@@ -26,6 +26,12 @@
 //! synced length (those are kept or lost whole); a failed `sync_data` keeps
 //! the page cache (Linux may drop it; the engine must not write after a
 //! failed sync anyway); directories cannot be removed or renamed.
+//!
+//! Why one file past the house's few hundred lines: it is one model, the
+//! current and the durable state of every inode and directory entry, and
+//! each operation's effect on both is read against what [`SimStorage::crash`]
+//! keeps. Split up, that one rule (what survives a power loss) would be
+//! spread over files. Its tests, the second half, sit beside it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;

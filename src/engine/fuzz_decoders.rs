@@ -1,6 +1,7 @@
 //! Fuzz-target bodies for the engine's decoders: records, log scans and
 //! segment indexes. Reached through the hidden crate-level `fuzzing` module,
-//! so that the private decoders stay private API.
+//! so that the private decoders stay private API. Test machinery: compiled
+//! only for the crate's tests and with the `testing` feature.
 //!
 //! Each function takes arbitrary bytes and panics only when a property is
 //! broken: the cargo-fuzz targets (`fuzz/`) and the replay test

@@ -1,0 +1,286 @@
+//! The database directory: its file names, listing it, the active log's
+//! header and creation, `lost+found/`, and the file operations the rest of
+//! the engine builds on, each labelled so that its error names the
+//! operation and the path once (`fsync /d/wal.log`, then the OS's cause).
+//!
+//! Durability, as docs/format.md assumes of the medium: a file's bytes are
+//! durable once it is fsynced, and its name (a creation, rename or removal)
+//! once its directory is ([`sync`]). So [`create`] fsyncs what it writes
+//! before it returns; [`replace`] never leaves a partly written file under
+//! the final name (temporary file, fsync, rename), and a crash leaves the
+//! old file or the new one; [`replace_durably`] and [`create_wal`] also
+//! fsync the directory. Nothing here deletes bytes that `recover` could
+//! use: [`save_lost`] only adds files to `lost+found/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::lock;
+use super::record::{self, FILE_HEADER_LEN, HeaderError, LOG_MAGIC};
+use super::storage::{OpenMode, PathKind, Storage, StorageFile, read_exact_at};
+use super::{Error, Result};
+
+/// The active log's file name.
+pub(super) const WAL: &str = "wal.log";
+/// The directory for bytes `recover` could not use.
+pub(super) const LOST_FOUND: &str = "lost+found";
+
+pub(super) fn seg_log_name(id: u64) -> String {
+    format!("seg-{id:08}.log")
+}
+
+pub(super) fn seg_idx_name(id: u64) -> String {
+    format!("seg-{id:08}.idx")
+}
+
+/// Parses `seg-N.log` / `seg-N.idx` names.
+pub(super) fn parse_seg_name(name: &str) -> Option<(u64, &str)> {
+    let rest = name.strip_prefix("seg-")?;
+    let (num, ext) = rest.split_once('.')?;
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || !matches!(ext, "log" | "idx") {
+        return None;
+    }
+    Some((num.parse().ok()?, ext))
+}
+
+/// Where a file is written before it is renamed into place: `path.tmp`
+/// (open removes every `*.tmp` it finds).
+pub(super) fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+/// The files of a database directory, by role.
+#[derive(Debug, Default)]
+pub(super) struct Listing {
+    /// Ids that have a `seg-N.log`.
+    pub logs: Vec<u64>,
+    /// Ids that have a `seg-N.idx`.
+    pub idxs: Vec<u64>,
+    pub has_wal: bool,
+    pub tmp: Vec<String>,
+    pub foreign: Vec<String>,
+}
+
+pub(super) fn list(storage: &dyn Storage, dir: &Path) -> Result<Listing> {
+    let mut l = Listing::default();
+    let names = storage
+        .list_dir(dir)
+        .map_err(|e| Error::io("list", dir, e))?;
+    for name in names {
+        match parse_seg_name(&name) {
+            Some((id, "log")) => l.logs.push(id),
+            Some((id, _)) => l.idxs.push(id),
+            None if name == WAL => l.has_wal = true,
+            None if name.ends_with(".tmp") => l.tmp.push(name),
+            None if name == lock::LOCK_FILE || name == LOST_FOUND => {}
+            None => l.foreign.push(name),
+        }
+    }
+    l.logs.sort_unstable();
+    l.idxs.sort_unstable();
+    Ok(l)
+}
+
+/// Checks that `dir` is (or may become) a database directory, creating it
+/// when allowed.
+pub(super) fn prepare_dir(storage: &dyn Storage, dir: &Path, create: bool) -> Result<()> {
+    match kind(storage, dir)? {
+        Some(PathKind::Dir) => Ok(()),
+        Some(_) => Err(Error::NotADatabase {
+            path: dir.to_owned(),
+            reason: "it is not a directory".into(),
+        }),
+        None if create => create_dir(storage, dir),
+        None => Err(Error::NotADatabase {
+            path: dir.to_owned(),
+            reason: "no such directory".into(),
+        }),
+    }
+}
+
+/// Refuses a directory that holds other programs' files and none of ours.
+pub(super) fn refuse_foreign(dir: &Path, l: &Listing) -> Result<()> {
+    if !l.foreign.is_empty() && !l.has_wal && l.logs.is_empty() {
+        let mut names = l.foreign.clone();
+        names.sort();
+        names.truncate(3);
+        return Err(Error::NotADatabase {
+            path: dir.to_owned(),
+            reason: format!("it holds other files, such as {}", names.join(", ")),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a log's file header: damage (or a file shorter than a header) is
+/// corruption at offset 0; a header of another format version is
+/// [`Error::UnsupportedVersion`].
+pub(super) fn check_log_header(log: &dyn StorageFile, path: &Path) -> Result<()> {
+    let mut head = [0u8; FILE_HEADER_LEN];
+    if let Err(e) = read_exact_at(log, &mut head, 0) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                Error::corrupt(path, 0, "file shorter than its header")
+            }
+            _ => Error::io("read", path, e),
+        });
+    }
+    match record::check_file_header(&head, LOG_MAGIC) {
+        Ok(()) => Ok(()),
+        Err(HeaderError::Damaged(why)) => Err(Error::corrupt(path, 0, why)),
+        Err(HeaderError::Version(found)) => Err(Error::UnsupportedVersion {
+            path: path.to_owned(),
+            found,
+            supported: record::FORMAT_VERSION,
+        }),
+    }
+}
+
+/// Creates an empty active log durably.
+pub(super) fn create_wal(storage: &dyn Storage, dir: &Path) -> Result<Arc<dyn StorageFile>> {
+    let f = create(storage, &dir.join(WAL), &record::file_header(LOG_MAGIC))?;
+    sync(storage, dir)?;
+    Ok(f)
+}
+
+/// Writes `bytes` (taken from `file` at `offset`) durably into
+/// `lost+found/`, under a name that says where they came from.
+pub(super) fn save_lost(
+    storage: &dyn Storage,
+    dir: &Path,
+    file: &str,
+    offset: u64,
+    bytes: &[u8],
+) -> Result<PathBuf> {
+    let lf = dir.join(LOST_FOUND);
+    create_dir(storage, &lf)?;
+    let stamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut n = 0;
+    let path = loop {
+        let p = lf.join(format!(
+            "{file}.at-{offset}.{stamp}{}",
+            if n == 0 {
+                String::new()
+            } else {
+                format!(".{n}")
+            }
+        ));
+        if kind(storage, &p)?.is_none() {
+            break p;
+        }
+        n += 1;
+    };
+    create(storage, &path, bytes)?;
+    sync(storage, &lf)?;
+    sync(storage, dir)?;
+    Ok(path)
+}
+
+/// What `path` names, if anything.
+fn kind(storage: &dyn Storage, path: &Path) -> Result<Option<PathKind>> {
+    storage.kind(path).map_err(|e| Error::io("stat", path, e))
+}
+
+/// Creates `dir` and its missing parents.
+fn create_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    storage
+        .create_dir_all(dir)
+        .map_err(|e| Error::io("create directory", dir, e))
+}
+
+/// Opens `path`; errors say `create` for [`OpenMode::Truncate`] (a new
+/// file), `open` otherwise.
+pub(super) fn open(
+    storage: &dyn Storage,
+    path: &Path,
+    mode: OpenMode,
+) -> Result<Arc<dyn StorageFile>> {
+    let op = match mode {
+        OpenMode::Truncate => "create",
+        OpenMode::Read | OpenMode::ReadWrite => "open",
+    };
+    storage.open(path, mode).map_err(|e| Error::io(op, path, e))
+}
+
+/// The length of `file`, which is at `path`.
+pub(super) fn len(file: &dyn StorageFile, path: &Path) -> Result<u64> {
+    file.len().map_err(|e| Error::io("stat", path, e))
+}
+
+/// Reads exactly `buf.len()` bytes of `file` (at `path`) at `offset`.
+pub(super) fn read_exact(
+    file: &dyn StorageFile,
+    path: &Path,
+    buf: &mut [u8],
+    offset: u64,
+) -> Result<()> {
+    read_exact_at(file, buf, offset).map_err(|e| Error::io("read", path, e))
+}
+
+/// Creates (or truncates) `path` holding `bytes`, fsynced: durable once
+/// its directory is synced.
+pub(super) fn create(
+    storage: &dyn Storage,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Arc<dyn StorageFile>> {
+    let f = open(storage, path, OpenMode::Truncate)?;
+    f.write_at(bytes, 0)
+        .map_err(|e| Error::io("write", path, e))?;
+    f.sync_data().map_err(|e| Error::io("fsync", path, e))?;
+    Ok(f)
+}
+
+/// Replaces `path` by a file holding `bytes`: written to `path.tmp`,
+/// fsynced, renamed over `path`. Durable once the directory is synced.
+pub(super) fn replace(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    let _written = create(storage, &tmp, bytes)?;
+    rename(storage, &tmp, path)
+}
+
+/// [`replace`], then fsyncs `dir` (which holds `path`).
+pub(super) fn replace_durably(
+    storage: &dyn Storage,
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<()> {
+    replace(storage, path, bytes)?;
+    sync(storage, dir)
+}
+
+/// Renames `from` to `to`, replacing `to`; errors name `from`.
+pub(super) fn rename(storage: &dyn Storage, from: &Path, to: &Path) -> Result<()> {
+    storage
+        .rename(from, to)
+        .map_err(|e| Error::io("rename", from, e))
+}
+
+/// Removes the file at `path`.
+pub(super) fn remove(storage: &dyn Storage, path: &Path) -> Result<()> {
+    storage
+        .remove_file(path)
+        .map_err(|e| Error::io("remove", path, e))
+}
+
+/// Removes the file at `path` if there is one; whether there was.
+pub(super) fn remove_if_present(storage: &dyn Storage, path: &Path) -> Result<bool> {
+    match storage.remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
+/// Makes the creations, renames and removals in `dir` durable.
+pub(super) fn sync(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    storage
+        .sync_dir(dir)
+        .map_err(|e| Error::io("fsync", dir, e))
+}

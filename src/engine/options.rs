@@ -1,0 +1,84 @@
+//! [`Options`] for [`Db::open`](super::Db::open), their defaults, and the
+//! values open refuses.
+//!
+//! Invariant: a handle only ever runs with options that passed
+//! [`Options::check`] (open calls it first): segments of at least 4 KiB,
+//! a compaction ratio of at least 1.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::storage::{RealStorage, Storage};
+use super::{Error, Result};
+
+/// When writes reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// Every acknowledged write has been fsynced (the default).
+    #[default]
+    Always,
+    /// Writes are left to the OS; they are fsynced when the handle is closed
+    /// or [`Db::flush`](super::Db::flush) is called.
+    Never,
+}
+
+/// Options for [`Db::open`](super::Db::open). Start from
+/// [`Options::default`] and set the fields you need (`let mut o =
+/// Options::default(); o.sync = …;`): more options will come, so the
+/// struct cannot be built field by field outside this crate.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// When writes reach the disk.
+    pub sync: SyncMode,
+    /// How long to wait for another holder of the lock (zero: fail at once).
+    pub lock_timeout: Duration,
+    /// Create the directory (and its parents) when it does not exist.
+    pub create: bool,
+    /// The active log is sealed into a segment once it reaches this many bytes.
+    pub segment_size: u64,
+    /// On close, the active log is sealed when it holds more than this many
+    /// bytes, so that the next open replays little.
+    pub seal_on_close: u64,
+    /// Automatic compaction runs only when the files hold at least this many bytes...
+    pub compact_min_bytes: u64,
+    /// ...and at least this many times the size after the last compaction.
+    pub compact_ratio: f64,
+    /// Run compaction automatically when both thresholds are crossed.
+    pub auto_compact: bool,
+    /// Bytes of file blocks kept in memory for small reads (point lookups),
+    /// at most; 0 turns the cache off. Only what is read is kept, so a
+    /// short-lived handle uses little of it; long scans bypass it.
+    pub cache_bytes: u64,
+    /// The file system to use.
+    pub storage: Arc<dyn Storage>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sync: SyncMode::Always,
+            lock_timeout: Duration::ZERO,
+            create: true,
+            segment_size: 16 * 1024 * 1024,
+            seal_on_close: 1024 * 1024,
+            compact_min_bytes: 5 * 1024 * 1024,
+            compact_ratio: 2.0,
+            auto_compact: true,
+            cache_bytes: 256 * 1024 * 1024,
+            storage: Arc::new(RealStorage),
+        }
+    }
+}
+
+impl Options {
+    /// Refuses values no handle can run with.
+    pub(super) fn check(&self) -> Result<()> {
+        if self.segment_size < 4096 || self.compact_ratio.is_nan() || self.compact_ratio < 1.0 {
+            return Err(Error::InvalidOption(
+                "segment_size must be at least 4096 and compact_ratio at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! [`Stats`]: sizes and counts, from [`Db::stats`].
+//!
+//! Invariant: the sizes come from what the handle already holds (segment
+//! lengths, index footers, the published length of the active log), never
+//! from the writer lock, which a compaction holds throughout; only the
+//! key count and live bytes need a walk over every key.
+
+use std::time::SystemTime;
+
+use super::iter::Iter;
+use super::{Db, Result, open, record};
+
+/// Sizes and counts, from [`Db::stats`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Live keys.
+    pub keys: u64,
+    /// Bytes of the records that hold live values.
+    pub live_bytes: u64,
+    /// Bytes of all database files (logs and indexes).
+    pub total_bytes: u64,
+    /// Bytes of records that no longer hold a live value (overwritten,
+    /// deleted, tombstones): what compaction reclaims.
+    pub dead_bytes: u64,
+    /// Bytes of segment indexes and file headers (neither live nor dead).
+    pub overhead_bytes: u64,
+    /// Sealed segments.
+    pub segments: u64,
+    /// Bytes in the active log.
+    pub wal_bytes: u64,
+    /// Database files (logs and indexes, not the lock).
+    pub files: u64,
+    /// When the last compaction finished, if one is recorded.
+    pub last_compaction: Option<SystemTime>,
+}
+
+impl Db {
+    /// Sizes and counts (walks every key: O(n)).
+    pub fn stats(&self) -> Result<Stats> {
+        let (mut keys, mut live_bytes) = (0, 0);
+        for item in Iter::new(self, &[], false).with_lengths() {
+            let (_, len) = item?;
+            keys += 1;
+            live_bytes += u64::from(len);
+        }
+        // Not the writer lock: a compaction holds it throughout, and sizes
+        // need not wait for one.
+        let wal_len = self.log_len.load(std::sync::atomic::Ordering::Relaxed);
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let log_bytes: u64 = st.segments.iter().map(|s| s.log_len).sum::<u64>() + wal_len;
+        let index_bytes: u64 = st.segments.iter().map(|s| s.index_len()).sum();
+        let headers = (st.segments.len() as u64 + 1) * record::FILE_HEADER_LEN as u64;
+        let total_bytes = log_bytes + index_bytes;
+        Ok(Stats {
+            keys,
+            live_bytes,
+            total_bytes,
+            dead_bytes: log_bytes.saturating_sub(live_bytes + headers),
+            overhead_bytes: index_bytes + headers,
+            segments: st.segments.len() as u64,
+            wal_bytes: wal_len,
+            files: st.segments.len() as u64 * 2 + 1,
+            last_compaction: open::compaction_base(&st.segments).1,
+        })
+    }
+}
