@@ -183,7 +183,7 @@ impl<'s> Conn<'s> {
             authed,
             parser: Parser::new(limits),
             input: Input::default(),
-            out: Output::new(),
+            out: Output::new(&server.replies),
             batch: Batch::default(),
             stashed: None,
             in_flight: InFlight::Nothing,

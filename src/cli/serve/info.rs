@@ -100,8 +100,8 @@ fn clients(ctx: &Ctx<'_>, text: &mut String) {
         c.max(),
         ctx.server.budget.used(),
         ctx.server.budget.total(),
-        super::reply::queued_now(),
-        super::reply::queued_limit(),
+        ctx.server.replies.queued(),
+        ctx.server.replies.limit(),
     );
 }
 

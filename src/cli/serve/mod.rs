@@ -136,6 +136,8 @@ pub struct Server {
     pub shutdown: Arc<shutdown::Shutdown>,
     /// Memory for requests in progress.
     pub budget: budget::Budget,
+    /// Memory for replies not sent yet.
+    pub replies: Arc<reply::Replies>,
     /// Test hooks.
     pub hooks: Hooks,
     /// When the server started.
@@ -178,7 +180,6 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
     if let Some(warning) = warning {
         output::message(&warning);
     }
-    reply::set_queued_limit(config.tuning.reply_limit().unwrap_or(reply::QUEUED_LIMIT));
     let db = database::open(config)?;
     let listener = match TcpListener::bind(&addrs[..]) {
         Ok(l) => l,
@@ -209,6 +210,9 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
         compactor: Default::default(),
         shutdown,
         budget: budget::Budget::new(config.tuning.request_budget().unwrap_or(budget::TOTAL)),
+        replies: Arc::new(reply::Replies::new(
+            config.tuning.reply_limit().unwrap_or(reply::QUEUED_LIMIT),
+        )),
         hooks: Hooks {
             panic_in: config.tuning.serve_panic(),
         },

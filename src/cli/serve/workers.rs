@@ -163,10 +163,10 @@ impl Workers {
                 }
             };
             let token = task.token();
-            let mut out = Output::new();
+            let mut out = Output::new(&server.replies);
             let flow = catch_unwind(AssertUnwindSafe(|| run(server, &slot, task, &mut out)))
                 .unwrap_or_else(|_| {
-                    out = Output::new();
+                    out = Output::new(&server.replies);
                     out.error("ERR internal error (see the server's log)");
                     Flow::Continue
                 });
