@@ -17,16 +17,17 @@
 //! switch per request, and another per write, which capped SET at about
 //! 0.7× Redis (see reactor.rs).
 //!
-//! The files: [`listen`] (addresses and their policy), [`shutdown`]
-//! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
-//! [`conn`] (one connection, and what runs where), [`input`] (its unparsed
-//! bytes), [`batch`] (its blind writes), [`resp`] (the request parser),
-//! [`limits`] (what a request may hold),
-//! [`inline`] (inline commands), [`reply`] (replies), [`commands`] (the
-//! table and checks), [`keyspace`], [`walk`], [`admin`] and [`info`] (the
-//! commands), [`workers`], [`committer`] (the writer thread), [`stripes`]
-//! (key locks), [`cursors`] (SCAN cursors), [`glob`] (patterns),
-//! [`compactor`] (background compaction), [`budget`] (request memory).
+//! The settings come checked, as [`ServeConfig`] (config.rs: the address
+//! and its policy, the password, the number of clients). The files:
+//! [`shutdown`] (signals), [`clients`] (registry and cap), [`reactor`] (the
+//! event loop), [`conn`] (one connection, and what runs where), [`input`]
+//! (its unparsed bytes), [`batch`] (its blind writes), [`resp`] (the
+//! request parser), [`limits`] (what a request may hold), [`inline`]
+//! (inline commands), [`reply`] (replies), [`commands`] (the table and
+//! checks), [`keyspace`], [`walk`], [`admin`] and [`info`] (the commands),
+//! [`workers`], [`committer`] (the writer thread), [`stripes`] (key locks),
+//! [`cursors`] (SCAN cursors), [`glob`] (patterns), [`compactor`]
+//! (background compaction), [`budget`] (request memory).
 //!
 //! Invariants: the database lock is held from before the address is
 //! announced until after the last reply is sent; the announcement
@@ -57,7 +58,6 @@ mod inline;
 mod input;
 mod keyspace;
 mod limits;
-mod listen;
 mod reactor;
 mod reply;
 mod resp;
@@ -74,26 +74,11 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
 
-use super::config::Config;
+use super::config::{Config, ServeConfig};
 use super::exit::Exit;
 use super::tuning::Thread;
 use super::{database, output};
 use crate::engine::{Batch, Db, SyncMode};
-
-pub use listen::DEFAULT as DEFAULT_LISTEN;
-
-/// What `tinykv serve` was asked for.
-#[derive(Clone, Debug)]
-pub struct ServeArgs {
-    /// `--listen`.
-    pub listen: String,
-    /// `--requirepass`.
-    pub requirepass: Option<String>,
-    /// `--insecure`.
-    pub insecure: bool,
-    /// `--max-clients`.
-    pub max_clients: usize,
-}
 
 /// Settings fixed for the server's life.
 #[derive(Debug)]
@@ -162,30 +147,21 @@ impl Server {
     }
 }
 
-/// Runs the server until SIGINT, SIGTERM or SHUTDOWN.
-pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
-    // Not "no password" (as Redis takes it): whoever set one empty meant
-    // to set one, and `AUTH ""` would let anyone in (serve review).
-    if args.requirepass.as_deref() == Some("") {
-        anyhow::bail!(
-            "the password is empty (--requirepass or TINYKV_REQUIREPASS): give one, or leave both unset"
-        );
-    }
-    let addrs = listen::resolve(&args.listen, args.requirepass.is_some(), args.insecure)?;
-    if args.max_clients == 0 {
-        anyhow::bail!("--max-clients must be at least 1");
-    }
+/// Runs the server until SIGINT, SIGTERM or SHUTDOWN, with `serve`'s
+/// settings as [`Config::resolve`] checked them.
+pub fn run(config: &Config, serve_config: &ServeConfig) -> Result<Exit> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok();
-    let (max_clients, warning) = clients::effective_max(args.max_clients, limits.as_deref());
+    let (max_clients, warning) =
+        clients::effective_max(serve_config.max_clients, limits.as_deref());
     if let Some(warning) = warning {
         output::message(&warning);
     }
     let db = database::open(config)?;
-    let listener = match TcpListener::bind(&addrs[..]) {
+    let listener = match TcpListener::bind(&serve_config.addrs[..]) {
         Ok(l) => l,
         Err(e) => {
             database::close(db)?;
-            return Err(e).with_context(|| format!("cannot listen on {}", args.listen));
+            return Err(e).with_context(|| format!("cannot listen on {}", serve_config.listen));
         }
     };
     let bound = listener
@@ -198,7 +174,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
     let server = Server {
         db,
         settings: Settings {
-            requirepass: args.requirepass.clone().map(String::into_bytes),
+            requirepass: serve_config.requirepass.clone(),
             sync: config.sync,
             bound,
         },
