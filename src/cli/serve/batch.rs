@@ -13,9 +13,9 @@
 //! its requests keep reserved in the budget, given back by the connection
 //! when the batch's outcome comes back.
 
-use super::Server;
 use super::committer::{Op, Waiter};
 use super::keyspace::Pairs;
+use super::server::Server;
 use super::stripes::{Held, Mode, Stripes};
 use super::workers::Task;
 

@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
-use super::Server;
 use super::clients::Client;
 use super::committer::{Op, Slot};
 use super::reply::Output;
+use super::server::Server;
 use super::{admin, info, keyspace, walk};
 use crate::engine::Error;
 use crate::format::escape_bytes;

@@ -41,7 +41,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 
-use super::reactor::{Completion, Mailbox};
+use super::mailbox::{Completion, Mailbox, Outcome};
 use crate::engine::Batch;
 
 /// A round takes queued jobs up to this many bytes of keys and values.
@@ -52,9 +52,6 @@ const FAILED: &str = "internal error: the writer failed (see the server's log); 
 
 /// One write: a key and its new value, or `None` to delete it.
 pub type Op = (Vec<u8>, Option<Vec<u8>>);
-
-/// How a waiter learns its outcome: the engine's error as text.
-pub type Outcome = Result<(), String>;
 
 /// Where a connection waits for its writes.
 #[derive(Debug)]
@@ -198,7 +195,9 @@ impl Committer {
         self.work.notify_all();
     }
 
-    /// Whether a write panicked (nothing more will be written).
+    /// Whether a write panicked (nothing more will be written). The server
+    /// learns it from its shutdown switch; the tests ask here.
+    #[cfg(test)]
     pub fn failed(&self) -> bool {
         self.lock().failed
     }

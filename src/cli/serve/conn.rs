@@ -47,16 +47,15 @@ use std::sync::atomic::Ordering;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::Server;
 use super::batch::Batch;
 use super::budget::Reservation;
 use super::clients::Registration;
-use super::commands::Flow;
 use super::committer::{Op, Slot, Waiter};
 use super::input::Input;
-use super::reactor::Completion;
+use super::mailbox::Completion;
 use super::reply::Output;
 use super::resp::{Limits, Parser, Request, request_bytes};
+use super::server::Server;
 use super::stripes::Held;
 
 mod dispatch;
@@ -238,9 +237,9 @@ impl<'s> Conn<'s> {
                 }
                 kept
             }
-            (Completion::Replied { out, flow, .. }, InFlight::Worker { kept }) => {
+            (Completion::Replied { out, close, .. }, InFlight::Worker { kept }) => {
                 self.out.append(out);
-                if flow == Flow::Close {
+                if close {
                     self.closing = true;
                 }
                 kept

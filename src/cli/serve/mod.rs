@@ -58,15 +58,17 @@ mod inline;
 mod input;
 mod keyspace;
 mod limits;
+mod mailbox;
 mod reactor;
 mod reply;
 mod resp;
+mod server;
 mod shutdown;
 mod stripes;
 mod walk;
 mod workers;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -78,74 +80,9 @@ use super::config::{Config, ServeConfig};
 use super::exit::Exit;
 use super::tuning::Thread;
 use super::{database, output};
-use crate::engine::{Batch, Db, SyncMode};
-
-/// Settings fixed for the server's life.
-#[derive(Debug)]
-pub struct Settings {
-    /// The password clients must AUTH with, if any.
-    pub requirepass: Option<Vec<u8>>,
-    /// When writes reach the disk.
-    pub sync: SyncMode,
-    /// The address bound.
-    pub bound: SocketAddr,
-}
-
-/// What test builds may ask of the server (`TINYKV_TEST_OPTIONS`; nothing
-/// in a release build).
-#[derive(Debug, Default)]
-pub struct Hooks {
-    /// The thread that panics on purpose, if any.
-    pub panic_in: Option<Thread>,
-}
-
-/// What every connection shares.
-pub struct Server {
-    /// The database.
-    pub db: Db,
-    /// Fixed settings.
-    pub settings: Settings,
-    /// Key locks.
-    pub stripes: stripes::Stripes,
-    /// SCAN cursors.
-    pub cursors: cursors::Cursors,
-    /// Connected clients.
-    pub clients: clients::Clients,
-    /// The one writer.
-    pub committer: committer::Committer,
-    /// The worker threads' queue.
-    pub workers: workers::Workers,
-    /// Background compaction.
-    pub compactor: compactor::Compactor,
-    /// The stop switch.
-    pub shutdown: Arc<shutdown::Shutdown>,
-    /// Memory for requests in progress.
-    pub budget: budget::Budget,
-    /// Memory for replies not sent yet.
-    pub replies: Arc<reply::Replies>,
-    /// Test hooks.
-    pub hooks: Hooks,
-    /// When the server started.
-    pub started: Instant,
-    /// The same, by the wall clock.
-    pub started_at: SystemTime,
-    /// Commands run.
-    pub commands: AtomicU64,
-    /// The last engine error logged, so a poisoned handle logs once.
-    last_error: Mutex<String>,
-}
-
-impl Server {
-    /// One line on stderr for an engine failure, not repeated while the same
-    /// failure keeps coming back (a poisoned handle refuses every write).
-    pub fn log_engine_error(&self, text: &str) {
-        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
-        if *last != text {
-            output::message(&format!("serve: {text}"));
-            text.clone_into(&mut last);
-        }
-    }
-}
+use crate::engine::Batch;
+use mailbox::{Mailbox, Outcome};
+use server::{Hooks, Server, Settings};
 
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN, with `serve`'s
 /// settings as [`Config::resolve`] checked them.
@@ -168,7 +105,7 @@ pub fn run(config: &Config, serve_config: &ServeConfig) -> Result<Exit> {
         .local_addr()
         .context("cannot read the bound address")?;
     let poll = mio::Poll::new().context("cannot start the event loop")?;
-    let mailbox = Arc::new(reactor::Mailbox::new(&poll).context("cannot start the event loop")?);
+    let mailbox = Arc::new(Mailbox::new(&poll).context("cannot start the event loop")?);
     let shutdown = Arc::new(shutdown::Shutdown::new(Arc::clone(&mailbox)));
     let signals = shutdown::SignalThread::start(Arc::clone(&shutdown))?;
     let server = Server {
@@ -245,7 +182,7 @@ impl Drop for AbortOnPanic<'_> {
 }
 
 /// The writer thread's write: the round's batch into the engine.
-fn write(server: &Server, batch: Batch) -> committer::Outcome {
+fn write(server: &Server, batch: Batch) -> Outcome {
     if server.hooks.panic_in == Some(Thread::Writer) {
         panic!("a test panic in the writer thread (TINYKV_TEST_OPTIONS serve_panic=writer)");
     }
@@ -258,12 +195,7 @@ fn write(server: &Server, batch: Batch) -> committer::Outcome {
 
 /// Starts the threads, runs the event loop on this one until shutdown, and
 /// stops the threads in order.
-fn serve(
-    server: &Server,
-    poll: mio::Poll,
-    mailbox: &reactor::Mailbox,
-    listener: TcpListener,
-) -> Result<()> {
+fn serve(server: &Server, poll: mio::Poll, mailbox: &Mailbox, listener: TcpListener) -> Result<()> {
     thread::scope(|scope| {
         let mut threads = Vec::new();
         let result = {

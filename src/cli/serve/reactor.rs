@@ -2,7 +2,7 @@
 //! (mio), as in Redis. It accepts connections, drives each one when its
 //! socket is ready (see conn.rs), writes the blind writes of each turn as
 //! one round, and takes the results the writer thread and the workers post
-//! to its [`Mailbox`].
+//! to its [`Mailbox`] (mailbox.rs).
 //!
 //! Why an event loop and not a thread per connection (which this server
 //! first had): measured with redis-benchmark, 50 clients on two cores, a
@@ -36,25 +36,22 @@
 //! closes; the loop returns when none is left.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token};
 
-use super::Server;
-use super::commands::Flow;
-use super::committer::{Op, Outcome, Slot, Waiter};
+use super::committer::{Op, Slot, Waiter};
 use super::conn::{Conn, READ_BUF, Status, Turn};
-use super::reply::Output;
+use super::mailbox::{Completion, Mailbox, WAKE};
+use super::server::Server;
 use crate::cli::output;
 use crate::cli::tuning::Thread;
 use crate::engine::Batch;
 
 /// The listener's token.
 const LISTENER: Token = Token(usize::MAX - 1);
-/// The mailbox's token.
-const WAKE: Token = Token(usize::MAX);
 /// A round of at most this many bytes is written by the loop itself;
 /// larger ones (pipelined bulk writes, where the hand-off costs nothing
 /// that matters), and any round that would seal the active log
@@ -63,85 +60,6 @@ const WAKE: Token = Token(usize::MAX);
 const INLINE_ROUND: usize = 256 * 1024;
 /// How long shutdown waits for a client to take its last replies.
 pub const LAST_WRITE: Duration = Duration::from_secs(10);
-
-/// What the committer or a worker did for a connection.
-pub enum Completion {
-    /// The committer wrote (or failed to write) a connection's batch.
-    Written {
-        /// The connection.
-        token: usize,
-        /// What happened.
-        outcome: Outcome,
-    },
-    /// A worker ran a connection's task: the replies to send.
-    Replied {
-        /// The connection.
-        token: usize,
-        /// The replies.
-        out: Output,
-        /// What the connection does next.
-        flow: Flow,
-    },
-}
-
-impl Completion {
-    fn token(&self) -> usize {
-        match self {
-            Completion::Written { token, .. } | Completion::Replied { token, .. } => *token,
-        }
-    }
-}
-
-/// Where other threads leave results for the event loop, and wake it.
-pub struct Mailbox {
-    items: Mutex<Vec<Completion>>,
-    waker: Waker,
-}
-
-impl Mailbox {
-    /// A mailbox that wakes `poll`.
-    pub fn new(poll: &Poll) -> io::Result<Mailbox> {
-        Ok(Mailbox {
-            items: Mutex::new(Vec::new()),
-            waker: Waker::new(poll.registry(), WAKE)?,
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Completion>> {
-        self.items.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Leaves one result.
-    pub fn post(&self, item: Completion) {
-        self.post_all(vec![item]);
-    }
-
-    /// Leaves several results, with one wake-up.
-    pub fn post_all(&self, items: Vec<Completion>) {
-        if items.is_empty() {
-            return;
-        }
-        let was_empty = {
-            let mut mine = self.lock();
-            let was_empty = mine.is_empty();
-            mine.extend(items);
-            was_empty
-        };
-        // A mailbox already holding mail has already woken the loop.
-        if was_empty {
-            self.wake();
-        }
-    }
-
-    /// Wakes the loop (also for shutdown).
-    pub fn wake(&self) {
-        let _ = self.waker.wake();
-    }
-
-    fn take(&self) -> Vec<Completion> {
-        std::mem::take(&mut *self.lock())
-    }
-}
 
 /// The connections, by token.
 #[derive(Default)]

@@ -30,13 +30,13 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::Server;
 use super::clients::Client;
 use super::commands::{COMMANDS, Ctx, Flow};
 use super::committer::{Op, Slot};
-use super::reactor::{Completion, Mailbox};
+use super::mailbox::{Completion, Mailbox};
 use super::reply::Output;
 use super::resp::Request;
+use super::server::Server;
 use super::stripes::Mode;
 
 /// Threads for commands that write (and may wait for a stripe or the
@@ -170,7 +170,8 @@ impl Workers {
                     out.error("ERR internal error (see the server's log)");
                     Flow::Continue
                 });
-            mailbox.post(Completion::Replied { token, out, flow });
+            let close = flow == Flow::Close;
+            mailbox.post(Completion::Replied { token, out, close });
         }
     }
 }
