@@ -12,7 +12,7 @@
 //! [`MAX_REPLY`]: a key named many times is read once, and a reply that
 //! would be larger is refused before it is built. A key the engine cannot
 //! hold (empty, or over 64 KiB) is simply absent to a read, and an error to a write. Plain SET and MSET usually do
-//! not come here at all: the connection batches them (see conn.rs) through
+//! not come here at all: the connection batches them (see conn/mod.rs) through
 //! [`blind_write`].
 
 use std::collections::BTreeSet;

@@ -20,11 +20,11 @@
 //! The settings come checked, as [`ServeConfig`] (config.rs: the address
 //! and its policy, the password, the number of clients). The files:
 //! [`shutdown`] (signals), [`clients`] (registry and cap), [`reactor`] (the
-//! event loop), [`conn`] (one connection, and what runs where), [`input`]
-//! (its unparsed bytes), [`batch`] (its blind writes), [`resp`] (the
-//! request parser), [`limits`] (what a request may hold), [`inline`]
-//! (inline commands), [`reply`] (replies), [`commands`] (the table and
-//! checks), [`keyspace`], [`walk`], [`admin`] and [`info`] (the commands),
+//! event loop), [`conn`] (one connection: its unparsed input, its batch of
+//! blind writes, and where each request runs), [`resp`] (the request
+//! parser), [`limits`] (what a request may hold), [`inline`] (inline
+//! commands), [`reply`] (replies), [`commands`] (the table and checks),
+//! [`keyspace`], [`walk`], [`admin`] and [`info`] (the commands),
 //! [`workers`], [`committer`] (the writer thread), [`stripes`] (key locks),
 //! [`cursors`] (SCAN cursors), [`glob`] (patterns), [`compactor`]
 //! (background compaction), [`budget`] (request memory).
@@ -43,7 +43,6 @@
 //! closed (its lock released), and the exit status is 2.
 
 mod admin;
-mod batch;
 mod budget;
 mod clients;
 mod commands;
@@ -55,7 +54,6 @@ pub(crate) mod fuzzing;
 mod glob;
 mod info;
 mod inline;
-mod input;
 mod keyspace;
 mod limits;
 mod mailbox;

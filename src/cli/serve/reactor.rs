@@ -1,6 +1,6 @@
 //! The event loop: one thread, every socket non-blocking under one epoll
 //! (mio), as in Redis. It accepts connections, drives each one when its
-//! socket is ready (see conn.rs), writes the blind writes of each turn as
+//! socket is ready (see conn/mod.rs), writes the blind writes of each turn as
 //! one round, and takes the results the writer thread and the workers post
 //! to its [`Mailbox`] (mailbox.rs).
 //!
@@ -22,7 +22,7 @@
 //! larger than [`INLINE_ROUND`], the round goes to the writer thread.
 //!
 //! Back-pressure: a connection stops parsing while its replies wait (see
-//! conn.rs), and stops reading while the request budget is spent; the
+//! conn/mod.rs), and stops reading while the request budget is spent; the
 //! loop drives the connections waiting for the budget again at the end of
 //! each turn in which kept requests finished (their bytes came back).
 //!
@@ -30,7 +30,7 @@
 //! (never behind a compaction; the engine seals a full active log inside
 //! the write that fills it, which is the one long wait left here); commands
 //! that may wait run on workers; a connection is removed only with nothing
-//! in flight (conn.rs); on shutdown the listener goes first, then every
+//! in flight (conn/mod.rs); on shutdown the listener goes first, then every
 //! connection stops reading, finishes what it has read, sends its replies
 //! (for at most [`LAST_WRITE`] to a client that does not read them) and
 //! closes; the loop returns when none is left.
@@ -112,7 +112,7 @@ pub fn run(
     // Writes that arrived while the loop was writing: they go in the next
     // turn's round, with whatever the other sockets have by then.
     let mut carried: Vec<(Vec<Op>, Waiter)> = Vec::new();
-    // Connections whose turn ended with work left (conn.rs, FAIR_SHARE).
+    // Connections whose turn ended with work left (conn/mod.rs, FAIR_SHARE).
     let mut again: Vec<usize> = Vec::new();
     // Connections waiting for room in the request budget.
     let mut waiting: Vec<usize> = Vec::new();

@@ -9,7 +9,7 @@
 //!
 //! How much replies may hold: a connection runs no request while
 //! [`OUT_HIGH`](super::conn::OUT_HIGH) bytes of its replies wait to be
-//! sent (conn.rs), so it holds at most that plus one reply; and a command
+//! sent (conn/mod.rs), so it holds at most that plus one reply; and a command
 //! whose reply grows with its arguments or with the database (MGET, KEYS,
 //! SCAN) builds at most [`MAX_REPLY`] bytes, refusing with an error what
 //! would be more (SCAN returns early instead, as its COUNT allows). That is

@@ -11,8 +11,8 @@
 
 use std::sync::Arc;
 
+use super::blind_writes::Sent;
 use super::{Conn, InFlight, Stashed, Turn};
-use crate::cli::serve::batch::Sent;
 use crate::cli::serve::commands::{self, COMMANDS, Ctx, Flow};
 use crate::cli::serve::keyspace;
 use crate::cli::serve::resp::{Limits, Request};

@@ -33,7 +33,7 @@
 //! after the round holding it was written; memory per connection is
 //! bounded (what is read goes into the loop's one read buffer, and a
 //! connection keeps only what it has not parsed, a read at most, see
-//! input.rs; a batch of at most [`BATCH_BYTES`](super::batch::BATCH_BYTES);
+//! input.rs; a batch of at most [`BATCH_BYTES`](blind_writes::BATCH_BYTES);
 //! replies as above; the request the parser holds within its limits and
 //! the budget); a protocol error is answered and ends the connection; a
 //! connection is only ever closed with nothing in flight and nothing it has
@@ -47,18 +47,20 @@ use std::sync::atomic::Ordering;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::batch::Batch;
 use super::budget::Reservation;
 use super::clients::Registration;
 use super::committer::{Op, Slot, Waiter};
-use super::input::Input;
 use super::mailbox::Completion;
 use super::reply::Output;
 use super::resp::{Limits, Parser, Request, request_bytes};
 use super::server::Server;
 use super::stripes::Held;
+use blind_writes::Batch;
+use input::Input;
 
-mod dispatch;
+mod blind_writes;
+mod input;
+mod route;
 
 /// The loop's read buffer, shared by every connection: the longest line
 /// the parser accepts fits in it, with room to spare.
