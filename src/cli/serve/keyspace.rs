@@ -17,8 +17,8 @@
 
 use std::collections::BTreeSet;
 
-use super::commands::{Ctx, Flow, wrong_arity};
-use super::reply::{MAX_REPLY, bulk_size, too_large};
+use super::ctx::{Ctx, Flow};
+use super::reply::{MAX_REPLY, bulk_size, too_large, wrong_arity};
 use super::stripes::Mode;
 use crate::engine::{Error, MAX_KEY_LEN, MAX_VALUE_LEN};
 

@@ -18,16 +18,25 @@
 //! 0.7× Redis (see reactor.rs).
 //!
 //! The settings come checked, as [`ServeConfig`] (config.rs: the address
-//! and its policy, the password, the number of clients). The files:
-//! [`shutdown`] (signals), [`clients`] (registry and cap), [`reactor`] (the
-//! event loop), [`conn`] (one connection: its unparsed input, its batch of
-//! blind writes, and where each request runs), [`resp`] (the request
-//! parser), [`limits`] (what a request may hold), [`inline`] (inline
-//! commands), [`reply`] (replies), [`commands`] (the table and checks),
-//! [`keyspace`], [`walk`], [`admin`] and [`info`] (the commands),
-//! [`workers`], [`committer`] (the writer thread), [`stripes`] (key locks),
-//! [`cursors`] (SCAN cursors), [`glob`] (patterns), [`compactor`]
-//! (background compaction), [`budget`] (request memory).
+//! and its policy, the password, the number of clients). The files, by
+//! role:
+//!
+//! - shared state, which the rest imports: [`server`] (the [`Server`]
+//!   every thread shares), [`mailbox`] (results for the event loop),
+//!   [`reply`] (replies and their memory), [`budget`] (request memory),
+//!   [`clients`] (registry and cap), [`stripes`] (key locks), [`cursors`]
+//!   (SCAN cursors), [`shutdown`] (signals);
+//! - requests: [`resp`] (the request parser), [`limits`] (what a request
+//!   may hold), [`inline`] (inline commands);
+//! - commands: [`table`] (every command, described), [`ctx`] (what a
+//!   command can touch), the handlers by family ([`keyspace`], [`walk`],
+//!   [`admin`], [`info`], with [`glob`] for patterns), and [`dispatch`],
+//!   the one module that imports the handlers (the checks, and the
+//!   workers' body);
+//! - threads: [`reactor`] (the event loop), [`conn`] (one connection: its
+//!   unparsed input, its batch of blind writes, where each request runs),
+//!   [`workers`] (their queues), [`committer`] (the writer thread),
+//!   [`compactor`] (background compaction).
 //!
 //! Invariants: the database lock is held from before the address is
 //! announced until after the last reply is sent; the announcement
@@ -45,11 +54,12 @@
 mod admin;
 mod budget;
 mod clients;
-mod commands;
 mod committer;
 mod compactor;
 mod conn;
+mod ctx;
 mod cursors;
+mod dispatch;
 pub(crate) mod fuzzing;
 mod glob;
 mod info;
@@ -63,6 +73,7 @@ mod resp;
 mod server;
 mod shutdown;
 mod stripes;
+mod table;
 mod walk;
 mod workers;
 
@@ -209,7 +220,7 @@ fn serve(server: &Server, poll: mio::Poll, mailbox: &Mailbox, listener: TcpListe
                 ] {
                     for _ in 0..n {
                         threads.push(spawn(scope, server, name, move || {
-                            server.workers.run(server, mailbox, pool)
+                            dispatch::work(server, mailbox, pool)
                         })?);
                     }
                 }

@@ -35,6 +35,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::format::escape_bytes;
+
 /// A value at least this long is queued as a buffer of its own.
 pub const OWN_CHUNK_AT: usize = 64 * 1024;
 
@@ -110,6 +112,16 @@ pub fn too_large(command: &str, advice: &str) -> String {
         "ERR reply too large: {command} would return more than the {MAX_REPLY} bytes one reply \
          may hold; {advice}"
     )
+}
+
+/// `ERR wrong number of arguments for 'get' command`.
+pub fn wrong_arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// Bytes as they can appear in a one-line reply: escaped, and cut.
+pub fn shown(bytes: &[u8], max: usize) -> String {
+    escape_bytes(&bytes[..bytes.len().min(max)])
 }
 
 /// Replies not yet sent.

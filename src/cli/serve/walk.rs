@@ -23,7 +23,7 @@
 //! the database half flushed (GET takes no stripe), which FLUSHDB must
 //! never show; Redis's FLUSHDB is O(n) as well. Documented in the README.
 
-use super::commands::{Ctx, Flow};
+use super::ctx::{Ctx, Flow};
 use super::glob::Pattern;
 use super::reply::{MAX_REPLY, Output, too_large};
 use super::resp::parse_int;
