@@ -25,7 +25,7 @@ use super::server::Server;
 use super::stripes::Mode;
 use super::table::{COMMANDS, COUNT, arity_ok, lookup};
 use super::workers::{Pool, Task};
-use super::{admin, info, keyspace, walk};
+use super::{admin, all_keys, info, keyspace};
 
 /// A command's handler: runs with the full argument list (the name first).
 pub type Handler = fn(&mut Ctx<'_>, &[Vec<u8>]) -> Flow;
@@ -41,11 +41,11 @@ static HANDLERS: [(&str, Handler); COUNT] = [
     ("exists", keyspace::exists),
     ("ping", admin::ping),
     ("echo", admin::echo),
-    ("scan", walk::scan),
-    ("keys", walk::keys),
-    ("dbsize", walk::dbsize),
-    ("flushdb", walk::flushdb),
-    ("flushall", walk::flushdb),
+    ("scan", all_keys::scan),
+    ("keys", all_keys::keys),
+    ("dbsize", all_keys::dbsize),
+    ("flushdb", all_keys::flushdb),
+    ("flushall", all_keys::flushdb),
     ("info", info::info),
     ("select", admin::select),
     ("auth", admin::auth),

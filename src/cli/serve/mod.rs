@@ -29,7 +29,7 @@
 //! - requests: [`resp`] (the request parser), [`limits`] (what a request
 //!   may hold), [`inline`] (inline commands);
 //! - commands: [`table`] (every command, described), [`ctx`] (what a
-//!   command can touch), the handlers by family ([`keyspace`], [`walk`],
+//!   command can touch), the handlers by family ([`keyspace`], [`all_keys`],
 //!   [`admin`], [`info`], with [`glob`] for patterns), and [`dispatch`],
 //!   the one module that imports the handlers (the checks, and the
 //!   workers' body);
@@ -52,6 +52,7 @@
 //! closed (its lock released), and the exit status is 2.
 
 mod admin;
+mod all_keys;
 mod budget;
 mod clients;
 mod committer;
@@ -74,7 +75,6 @@ mod server;
 mod shutdown;
 mod stripes;
 mod table;
-mod walk;
 mod workers;
 
 use std::net::TcpListener;
