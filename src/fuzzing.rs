@@ -16,7 +16,7 @@ use std::io::{BufReader, Read};
 use crate::cli::words;
 use crate::format::{Format, Pair, Reader, Writer};
 
-pub use crate::cli::serve::fuzzing::serve_resp;
+pub use crate::cli::serve::request::fuzz::serve_resp;
 pub use crate::engine::fuzzing::{fix_index_crcs, index, log_scan, record, sample};
 
 /// A target's body.

@@ -26,7 +26,7 @@
 use super::ctx::{Ctx, Flow};
 use super::glob::Pattern;
 use super::reply::{MAX_REPLY, Output, too_large};
-use super::resp::parse_int;
+use super::request::parse::parse_int;
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
 pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {

@@ -26,8 +26,8 @@
 //!   [`reply`] (replies and their memory), [`budget`] (request memory),
 //!   [`clients`] (registry and cap), [`stripes`] (key locks), [`cursors`]
 //!   (SCAN cursors), [`shutdown`] (signals);
-//! - requests: [`resp`] (the request parser), [`limits`] (what a request
-//!   may hold), [`inline`] (inline commands);
+//! - [`request`]: a request as it arrives, its parser, inline commands,
+//!   what a request may hold, and the parser's fuzz target;
 //! - commands: [`table`] (every command, described), [`ctx`] (what a
 //!   command can touch), the handlers by family ([`keyspace`], [`all_keys`],
 //!   [`admin`], [`info`], with [`glob`] for patterns), and [`dispatch`],
@@ -61,16 +61,13 @@ mod conn;
 mod ctx;
 mod cursors;
 mod dispatch;
-pub(crate) mod fuzzing;
 mod glob;
 mod info;
-mod inline;
 mod keyspace;
-mod limits;
 mod mailbox;
 mod reactor;
 mod reply;
-mod resp;
+pub(crate) mod request;
 mod server;
 mod shutdown;
 mod stripes;

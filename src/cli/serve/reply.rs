@@ -98,7 +98,7 @@ impl Replies {
 
 /// The most one reply may hold: two values of the largest size and their
 /// framing, so that what one MSET may write one MGET may read back.
-pub const MAX_REPLY: usize = super::limits::TWO_VALUES;
+pub const MAX_REPLY: usize = super::request::limits::TWO_VALUES;
 
 /// The bytes of a bulk reply of `len` bytes: `$len\r\n`, the bytes, `\r\n`.
 pub fn bulk_size(len: usize) -> usize {

@@ -32,7 +32,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::clients::Client;
 use super::committer::Op;
-use super::resp::Request;
+use super::request::Request;
 use super::table::COMMANDS;
 
 /// Threads for commands that write (and may wait for a stripe or the

@@ -16,7 +16,8 @@ use super::{Conn, InFlight, Stashed, Turn};
 use crate::cli::serve::ctx::{Ctx, Flow};
 use crate::cli::serve::dispatch;
 use crate::cli::serve::keyspace;
-use crate::cli::serve::resp::{Limits, Request};
+use crate::cli::serve::request::Request;
+use crate::cli::serve::request::limits::Limits;
 use crate::cli::serve::table::{COMMANDS, lookup};
 use crate::cli::serve::workers::Task;
 
