@@ -224,17 +224,7 @@ impl Committer {
                 }
                 q.next_round()
             };
-            let mut batch = Batch::new();
-            let mut waiters = Vec::with_capacity(jobs.len());
-            for (ops, waiter) in jobs {
-                for (key, value) in ops {
-                    match value {
-                        Some(value) => batch.set(key, value),
-                        None => batch.delete(key),
-                    }
-                }
-                waiters.push(waiter);
-            }
+            let (batch, waiters) = batch_of(jobs);
             let written = catch_unwind(AssertUnwindSafe(|| write(batch)));
             let panicked = written.is_err();
             let outcome = written.unwrap_or_else(|_| Err(FAILED.to_owned()));
@@ -258,6 +248,23 @@ impl Committer {
         let waiters = jobs.into_iter().map(|(_, w)| w).collect();
         answer(mailbox, waiters, &Err(FAILED.to_owned()));
     }
+}
+
+/// One engine batch of the jobs' writes, in order, and who waits for each
+/// job: a round, as the writer thread and the event loop write one.
+pub fn batch_of(jobs: Vec<(Vec<Op>, Waiter)>) -> (Batch, Vec<Waiter>) {
+    let mut batch = Batch::new();
+    let mut waiters = Vec::with_capacity(jobs.len());
+    for (ops, waiter) in jobs {
+        for (key, value) in ops {
+            match value {
+                Some(value) => batch.set(key, value),
+                None => batch.delete(key),
+            }
+        }
+        waiters.push(waiter);
+    }
+    (batch, waiters)
 }
 
 /// Tells each waiter the outcome: a thread by its slot, the event loop

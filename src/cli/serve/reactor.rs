@@ -42,13 +42,12 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use super::committer::{Op, Slot, Waiter};
+use super::committer::{Op, Slot, Waiter, batch_of};
 use super::conn::{Conn, READ_BUF, Status, Turn};
 use super::mailbox::{Completion, Mailbox, WAKE};
 use super::server::Server;
 use crate::cli::output;
 use crate::cli::tuning::Thread;
-use crate::engine::Batch;
 
 /// The listener's token.
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -347,25 +346,16 @@ impl<'s> Reactor<'s> {
     /// is done.
     fn write_round(&mut self, writes: Vec<(Vec<Op>, Waiter)>) {
         let server = self.server;
-        let mut batch = Batch::new();
-        let mut tokens = Vec::with_capacity(writes.len());
-        for (ops, waiter) in writes {
-            for (key, value) in ops {
-                match value {
-                    Some(value) => batch.set(key, value),
-                    None => batch.delete(key),
-                }
-            }
-            if let Waiter::Reactor(token) = waiter {
-                tokens.push(token);
-            }
-        }
+        let (batch, waiters) = batch_of(writes);
         let outcome = server.db.write_batch(batch).map_err(|e| {
             let text = e.with_causes();
             server.log_engine_error(&text);
             text
         });
-        for token in tokens {
+        for waiter in waiters {
+            let Waiter::Reactor(token) = waiter else {
+                continue;
+            };
             if let Some(conn) = self.slab.get(token) {
                 conn.complete(Completion::Written {
                     token,
