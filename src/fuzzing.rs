@@ -9,7 +9,7 @@
 //!
 //! The engine's targets live in `engine::fuzz_decoders`, beside the private
 //! decoders they reach; the server's request parser's, `serve_resp`, in
-//! `cli::serve::fuzzing`, for the same reason.
+//! `cli::serve::request::fuzz`, for the same reason.
 //!
 //! Test machinery: compiled for the crate's tests and with the `testing`
 //! feature only (fuzz/ turns it on). The command line's targets,
@@ -22,7 +22,7 @@ use crate::cli::words;
 use crate::format::{Format, Pair, Reader, Writer};
 
 #[cfg(feature = "cli")]
-pub use crate::cli::serve::fuzzing::serve_resp;
+pub use crate::cli::serve::request::fuzz::serve_resp;
 pub use crate::engine::fuzz_decoders::{fix_index_crcs, index, log_scan, record, sample};
 
 /// A target's body.

@@ -193,7 +193,7 @@ database and exits 0.",
     )]
     Serve {
         /// Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)
-        #[arg(long, value_name = "ADDR", default_value = crate::cli::serve::DEFAULT_LISTEN)]
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6380")]
         listen: String,
         /// Clients must AUTH with this password first (needed to listen beyond loopback)
         #[arg(

@@ -28,19 +28,10 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
     match command {
         Command::Check => return check_dir(config),
         Command::Recover => return recover_dir(config),
-        Command::Serve {
-            listen,
-            requirepass,
-            insecure,
-            max_clients,
-        } => {
-            let args = serve::ServeArgs {
-                listen: listen.clone(),
-                requirepass: requirepass.clone(),
-                insecure: *insecure,
-                max_clients: *max_clients,
-            };
-            return serve::run(config, &args);
+        Command::Serve { .. } => {
+            // Config::resolve has checked serve's settings into config.serve.
+            let settings = config.serve.as_ref().expect("resolved with the command");
+            return serve::run(config, settings);
         }
         _ => {}
     }

@@ -3,14 +3,18 @@
 //! [`Config::resolve`] is the one function that turns parsed [`Args`] into a
 //! [`Config`]; it reads the environment only through the `env` function it
 //! is given, so it is tested without touching the process environment.
+//! `serve`'s options are checked here too ([`ServeConfig`]), so that the
+//! server starts from settings already known to be good.
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use super::args::{Args, Command, Generated, SyncArg};
+use super::listen;
 use super::tuning::Tuning;
 use crate::engine::{Options, SyncMode};
 
@@ -34,6 +38,22 @@ pub struct Config {
     /// Whether `dir` is the default one (created on first use by any
     /// command; a directory named with `--dir` is created only by writes).
     pub default_dir: bool,
+    /// `serve`'s settings: `Some` exactly when the command is `serve`.
+    pub serve: Option<ServeConfig>,
+}
+
+/// What `tinykv serve` was asked for, checked.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// `--listen` as given, for messages.
+    pub listen: String,
+    /// The addresses it names, all allowed by the policy (listen.rs).
+    pub addrs: Vec<SocketAddr>,
+    /// The password clients must AUTH with (`--requirepass`): never empty.
+    pub requirepass: Option<Vec<u8>>,
+    /// `--max-clients`: at least 1 (the open-file limit may lower it when
+    /// the server starts).
+    pub max_clients: usize,
 }
 
 /// What a run does.
@@ -120,6 +140,21 @@ impl Config {
             Mode::Repl => history_file(&env),
             _ => None,
         };
+        let tuning = Tuning::from_env(&env)?;
+        let serve = match &mode {
+            Mode::Command(Command::Serve {
+                listen,
+                requirepass,
+                insecure,
+                max_clients,
+            }) => Some(ServeConfig::resolve(
+                listen,
+                requirepass.as_deref(),
+                *insecure,
+                *max_clients,
+            )?),
+            _ => None,
+        };
         Ok(Config {
             dir,
             history,
@@ -130,8 +165,9 @@ impl Config {
             },
             quiet: args.quiet,
             mode,
-            tuning: Tuning::from_env(&env)?,
+            tuning,
             default_dir: from_default,
+            serve,
         })
     }
 
@@ -168,6 +204,35 @@ impl Config {
             cache_bytes,
             auto_compact: !serving,
             ..Options::default()
+        })
+    }
+}
+
+impl ServeConfig {
+    /// Checks `serve`'s options, in the order a user fixes them: the
+    /// password, the address, then the number of clients.
+    fn resolve(
+        listen: &str,
+        requirepass: Option<&str>,
+        insecure: bool,
+        max_clients: usize,
+    ) -> Result<ServeConfig> {
+        // Not "no password" (as Redis takes it): whoever set one empty meant
+        // to set one, and `AUTH ""` would let anyone in (serve review).
+        if requirepass == Some("") {
+            bail!(
+                "the password is empty (--requirepass or TINYKV_REQUIREPASS): give one, or leave both unset"
+            );
+        }
+        let addrs = listen::resolve(listen, requirepass.is_some(), insecure)?;
+        if max_clients == 0 {
+            bail!("--max-clients must be at least 1");
+        }
+        Ok(ServeConfig {
+            listen: listen.to_owned(),
+            addrs,
+            requirepass: requirepass.map(|p| p.as_bytes().to_vec()),
+            max_clients,
         })
     }
 }
@@ -368,6 +433,35 @@ mod tests {
             resolve(&["tinykv", "stats"], false, env).unwrap().history,
             None
         );
+    }
+
+    #[test]
+    fn serve_settings_are_checked_with_the_rest() {
+        let env = &[("HOME", "/h")];
+        let c = resolve(&["tinykv", "serve", "--listen", "6390"], false, env).unwrap();
+        let serve = c.serve.unwrap();
+        assert_eq!(serve.addrs, vec!["127.0.0.1:6390".parse().unwrap()]);
+        assert_eq!(serve.max_clients, 10_000);
+        assert!(
+            resolve(&["tinykv", "stats"], false, env)
+                .unwrap()
+                .serve
+                .is_none()
+        );
+        let err = |args: &str| {
+            let argv: Vec<&str> = args.split(' ').collect();
+            resolve(&argv, false, env).unwrap_err().to_string()
+        };
+        assert!(err("tinykv serve --requirepass=").starts_with("the password is empty"));
+        assert_eq!(
+            err("tinykv serve --max-clients 0"),
+            "--max-clients must be at least 1"
+        );
+        // The password first, then the address, then the number of clients.
+        let both = err("tinykv serve --listen 0.0.0.0:1 --max-clients 0");
+        assert!(both.starts_with("refusing to serve on 0.0.0.0:1"), "{both}");
+        let both = err("tinykv serve --requirepass= --listen nowhere");
+        assert!(both.starts_with("the password is empty"), "{both}");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! configuration), [`exit`] (exit codes), [`commands`] (one-shot commands),
 //! [`session`] (a REPL or script line), [`repl`], [`script`], [`words`] (the
 //! line splitter), [`output`] (messages and formatting), [`generate`] (man
-//! page and completions), [`serve`] (the Redis-protocol server).
+//! page and completions), [`serve`] (the Redis-protocol server), [`listen`]
+//! (where it listens, and the policy for addresses beyond this machine).
 //!
 //! Invariants: stdout carries only data and replies; every error is printed
 //! once, as one line `tinykv: <what> (<cause>)`, by [`main`]; a closed
@@ -19,6 +20,7 @@ pub mod exit;
 #[cfg(feature = "testing")]
 pub mod gate;
 pub mod generate;
+pub mod listen;
 pub mod output;
 pub mod repl;
 pub mod script;

@@ -9,15 +9,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::commands::{COMMANDS, Ctx, Flow, Spec, shown, wrong_arity};
+use super::ctx::{Ctx, Flow};
 use super::glob::Pattern;
-use super::resp::parse_int;
+use super::reply::{shown, wrong_arity};
+use super::request::parse::parse_int;
+use super::table::{COMMANDS, REDIS_VERSION, Spec, lookup};
 use crate::engine::SyncMode;
-
-/// The Redis version whose commands and replies tinykv follows. Clients
-/// read `redis_version` (INFO) and `version` (HELLO) to decide what they
-/// may send, so it is the Redis version, not tinykv's own.
-pub const REDIS_VERSION: &str = "7.0.0";
 
 /// PING [message].
 pub fn ping(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
@@ -320,7 +317,7 @@ pub fn command(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         Some(b"INFO") => {
             ctx.out.array(args.len() - 2);
             for name in &args[2..] {
-                match super::commands::lookup(name) {
+                match lookup(name) {
                     Some(i) => describe(ctx, &COMMANDS[i]),
                     None => ctx.out.nil(),
                 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::commands::COMMANDS;
+use super::table::COMMANDS;
 
 /// One connected client.
 #[derive(Debug)]

@@ -41,7 +41,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 
-use super::reactor::{Completion, Mailbox};
+use super::mailbox::{Completion, Mailbox, Outcome};
 use crate::engine::Batch;
 
 /// A round takes queued jobs up to this many bytes of keys and values.
@@ -52,9 +52,6 @@ const FAILED: &str = "internal error: the writer failed (see the server's log); 
 
 /// One write: a key and its new value, or `None` to delete it.
 pub type Op = (Vec<u8>, Option<Vec<u8>>);
-
-/// How a waiter learns its outcome: the engine's error as text.
-pub type Outcome = Result<(), String>;
 
 /// Where a connection waits for its writes.
 #[derive(Debug)]
@@ -198,7 +195,9 @@ impl Committer {
         self.work.notify_all();
     }
 
-    /// Whether a write panicked (nothing more will be written).
+    /// Whether a write panicked (nothing more will be written). The server
+    /// learns it from its shutdown switch; the tests ask here.
+    #[cfg(test)]
     pub fn failed(&self) -> bool {
         self.lock().failed
     }
@@ -225,17 +224,7 @@ impl Committer {
                 }
                 q.next_round()
             };
-            let mut batch = Batch::new();
-            let mut waiters = Vec::with_capacity(jobs.len());
-            for (ops, waiter) in jobs {
-                for (key, value) in ops {
-                    match value {
-                        Some(value) => batch.set(key, value),
-                        None => batch.delete(key),
-                    }
-                }
-                waiters.push(waiter);
-            }
+            let (batch, waiters) = batch_of(jobs);
             let written = catch_unwind(AssertUnwindSafe(|| write(batch)));
             let panicked = written.is_err();
             let outcome = written.unwrap_or_else(|_| Err(FAILED.to_owned()));
@@ -259,6 +248,23 @@ impl Committer {
         let waiters = jobs.into_iter().map(|(_, w)| w).collect();
         answer(mailbox, waiters, &Err(FAILED.to_owned()));
     }
+}
+
+/// One engine batch of the jobs' writes, in order, and who waits for each
+/// job: a round, as the writer thread and the event loop write one.
+pub fn batch_of(jobs: Vec<(Vec<Op>, Waiter)>) -> (Batch, Vec<Waiter>) {
+    let mut batch = Batch::new();
+    let mut waiters = Vec::with_capacity(jobs.len());
+    for (ops, waiter) in jobs {
+        for (key, value) in ops {
+            match value {
+                Some(value) => batch.set(key, value),
+                None => batch.delete(key),
+            }
+        }
+        waiters.push(waiter);
+    }
+    (batch, waiters)
 }
 
 /// Tells each waiter the outcome: a thread by its slot, the event loop

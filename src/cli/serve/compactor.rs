@@ -28,7 +28,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::cli::output;
 use crate::engine::{CompactReport, Db};
@@ -41,8 +41,6 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The last compaction this server ran.
 #[derive(Clone, Debug)]
 pub struct Last {
-    /// When it finished.
-    pub at: SystemTime,
     /// What it did, or why it failed.
     pub outcome: Result<CompactReport, String>,
 }
@@ -163,10 +161,7 @@ impl Compactor {
             } else {
                 st.status.failed += 1;
             }
-            st.status.last = Some(Last {
-                at: SystemTime::now(),
-                outcome,
-            });
+            st.status.last = Some(Last { outcome });
         }
     }
 }

@@ -16,8 +16,8 @@
 use std::fmt::Write as _;
 use std::time::UNIX_EPOCH;
 
-use super::admin::REDIS_VERSION;
-use super::commands::{Ctx, Flow};
+use super::ctx::{Ctx, Flow};
+use super::table::REDIS_VERSION;
 use crate::engine::{Stats, SyncMode};
 
 const SECTIONS: [&str; 5] = ["server", "clients", "persistence", "stats", "keyspace"];
@@ -100,8 +100,8 @@ fn clients(ctx: &Ctx<'_>, text: &mut String) {
         c.max(),
         ctx.server.budget.used(),
         ctx.server.budget.total(),
-        super::reply::queued_now(),
-        super::reply::queued_limit(),
+        ctx.server.replies.queued(),
+        ctx.server.replies.limit(),
     );
 }
 

@@ -12,13 +12,13 @@
 //! [`MAX_REPLY`]: a key named many times is read once, and a reply that
 //! would be larger is refused before it is built. A key the engine cannot
 //! hold (empty, or over 64 KiB) is simply absent to a read, and an error to a write. Plain SET and MSET usually do
-//! not come here at all: the connection batches them (see conn.rs) through
+//! not come here at all: the connection batches them (see conn/mod.rs) through
 //! [`blind_write`].
 
 use std::collections::BTreeSet;
 
-use super::commands::{Ctx, Flow, wrong_arity};
-use super::reply::{self, MAX_REPLY, bulk_size, too_large};
+use super::ctx::{Ctx, Flow};
+use super::reply::{MAX_REPLY, bulk_size, too_large, wrong_arity};
 use super::stripes::Mode;
 use crate::engine::{Error, MAX_KEY_LEN, MAX_VALUE_LEN};
 
@@ -75,8 +75,8 @@ pub fn blind_write(args: &mut [Vec<u8>]) -> Option<Result<Pairs, String>> {
 /// GET key.
 pub fn get(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     match read(ctx, &args[1]) {
-        Ok(Some(value)) if !reply::fits(bulk_size(value.len())) => {
-            ctx.out.error(&reply::busy("GET"));
+        Ok(Some(value)) if !ctx.server.replies.fits(bulk_size(value.len())) => {
+            ctx.out.error(&ctx.server.replies.busy("GET"));
         }
         Ok(value) => ctx.out.optional_owned(value),
         Err(e) => ctx.engine_error(&e),
@@ -230,8 +230,8 @@ pub fn mget(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
             .error(&too_large("MGET", "ask for fewer keys at a time"));
         return Flow::Continue;
     }
-    if !reply::fits(size) {
-        ctx.out.error(&reply::busy("MGET"));
+    if !ctx.server.replies.fits(size) {
+        ctx.out.error(&ctx.server.replies.busy("MGET"));
         return Flow::Continue;
     }
     ctx.out.array(keys.len());

@@ -17,16 +17,26 @@
 //! switch per request, and another per write, which capped SET at about
 //! 0.7× Redis (see reactor.rs).
 //!
-//! The files: [`listen`] (addresses and their policy), [`shutdown`]
-//! (signals), [`clients`] (registry and cap), [`reactor`] (the event loop),
-//! [`conn`] (one connection, and what runs where), [`input`] (its unparsed
-//! bytes), [`batch`] (its blind writes), [`resp`] (the request parser),
-//! [`limits`] (what a request may hold),
-//! [`inline`] (inline commands), [`reply`] (replies), [`commands`] (the
-//! table and checks), [`keyspace`], [`walk`], [`admin`] and [`info`] (the
-//! commands), [`workers`], [`committer`] (the writer thread), [`stripes`]
-//! (key locks), [`cursors`] (SCAN cursors), [`glob`] (patterns),
-//! [`compactor`] (background compaction), [`budget`] (request memory).
+//! The settings come checked, as [`ServeConfig`] (config.rs: the address
+//! and its policy, the password, the number of clients). The files, by
+//! role:
+//!
+//! - shared state, which the rest imports: [`server`] (the [`Server`]
+//!   every thread shares), [`mailbox`] (results for the event loop),
+//!   [`reply`] (replies and their memory), [`budget`] (request memory),
+//!   [`clients`] (registry and cap), [`stripes`] (key locks), [`cursors`]
+//!   (SCAN cursors), [`shutdown`] (signals);
+//! - [`request`]: a request as it arrives, its parser, inline commands,
+//!   what a request may hold, and the parser's fuzz target;
+//! - commands: [`table`] (every command, described), [`ctx`] (what a
+//!   command can touch), the handlers by family ([`keyspace`], [`all_keys`],
+//!   [`admin`], [`info`], with [`glob`] for patterns), and [`dispatch`],
+//!   the one module that imports the handlers (the checks, and the
+//!   workers' body);
+//! - threads: [`reactor`] (the event loop), [`conn`] (one connection: its
+//!   unparsed input, its batch of blind writes, where each request runs),
+//!   [`workers`] (their queues), [`committer`] (the writer thread),
+//!   [`compactor`] (background compaction).
 //!
 //! Invariants: the database lock is held from before the address is
 //! announced until after the last reply is sent; the announcement
@@ -42,32 +52,29 @@
 //! closed (its lock released), and the exit status is 2.
 
 mod admin;
-mod batch;
+mod all_keys;
 mod budget;
 mod clients;
-mod commands;
 mod committer;
 mod compactor;
 mod conn;
+mod ctx;
 mod cursors;
-#[cfg(any(test, feature = "testing"))]
-pub(crate) mod fuzzing;
+mod dispatch;
 mod glob;
 mod info;
-mod inline;
-mod input;
 mod keyspace;
-mod limits;
-mod listen;
+mod mailbox;
 mod reactor;
 mod reply;
-mod resp;
+pub(crate) mod request;
+mod server;
 mod shutdown;
 mod stripes;
-mod walk;
+mod table;
 mod workers;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -75,130 +82,42 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
 
-use super::config::Config;
+use super::config::{Config, ServeConfig};
 use super::exit::Exit;
 use super::tuning::Thread;
 use super::{database, output};
-use crate::engine::{Batch, Db, SyncMode};
+use crate::engine::Batch;
+use mailbox::{Mailbox, Outcome};
+use server::{Hooks, Server, Settings};
 
-pub use listen::DEFAULT as DEFAULT_LISTEN;
-
-/// What `tinykv serve` was asked for.
-#[derive(Clone, Debug)]
-pub struct ServeArgs {
-    /// `--listen`.
-    pub listen: String,
-    /// `--requirepass`.
-    pub requirepass: Option<String>,
-    /// `--insecure`.
-    pub insecure: bool,
-    /// `--max-clients`.
-    pub max_clients: usize,
-}
-
-/// Settings fixed for the server's life.
-#[derive(Debug)]
-pub struct Settings {
-    /// The password clients must AUTH with, if any.
-    pub requirepass: Option<Vec<u8>>,
-    /// When writes reach the disk.
-    pub sync: SyncMode,
-    /// The address bound.
-    pub bound: SocketAddr,
-}
-
-/// What test builds may ask of the server (`TINYKV_TEST_OPTIONS`; nothing
-/// in a release build).
-#[derive(Debug, Default)]
-pub struct Hooks {
-    /// The thread that panics on purpose, if any.
-    pub panic_in: Option<Thread>,
-}
-
-/// What every connection shares.
-pub struct Server {
-    /// The database.
-    pub db: Db,
-    /// Fixed settings.
-    pub settings: Settings,
-    /// Key locks.
-    pub stripes: stripes::Stripes,
-    /// SCAN cursors.
-    pub cursors: cursors::Cursors,
-    /// Connected clients.
-    pub clients: clients::Clients,
-    /// The one writer.
-    pub committer: committer::Committer,
-    /// The worker threads' queue.
-    pub workers: workers::Workers,
-    /// Background compaction.
-    pub compactor: compactor::Compactor,
-    /// The stop switch.
-    pub shutdown: Arc<shutdown::Shutdown>,
-    /// Memory for requests in progress.
-    pub budget: budget::Budget,
-    /// Test hooks.
-    pub hooks: Hooks,
-    /// When the server started.
-    pub started: Instant,
-    /// The same, by the wall clock.
-    pub started_at: SystemTime,
-    /// Commands run.
-    pub commands: AtomicU64,
-    /// The last engine error logged, so a poisoned handle logs once.
-    last_error: Mutex<String>,
-}
-
-impl Server {
-    /// One line on stderr for an engine failure, not repeated while the same
-    /// failure keeps coming back (a poisoned handle refuses every write).
-    pub fn log_engine_error(&self, text: &str) {
-        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
-        if *last != text {
-            output::message(&format!("serve: {text}"));
-            text.clone_into(&mut last);
-        }
-    }
-}
-
-/// Runs the server until SIGINT, SIGTERM or SHUTDOWN.
-pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
-    // Not "no password" (as Redis takes it): whoever set one empty meant
-    // to set one, and `AUTH ""` would let anyone in (serve review).
-    if args.requirepass.as_deref() == Some("") {
-        anyhow::bail!(
-            "the password is empty (--requirepass or TINYKV_REQUIREPASS): give one, or leave both unset"
-        );
-    }
-    let addrs = listen::resolve(&args.listen, args.requirepass.is_some(), args.insecure)?;
-    if args.max_clients == 0 {
-        anyhow::bail!("--max-clients must be at least 1");
-    }
+/// Runs the server until SIGINT, SIGTERM or SHUTDOWN, with `serve`'s
+/// settings as [`Config::resolve`] checked them.
+pub fn run(config: &Config, serve_config: &ServeConfig) -> Result<Exit> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok();
-    let (max_clients, warning) = clients::effective_max(args.max_clients, limits.as_deref());
+    let (max_clients, warning) =
+        clients::effective_max(serve_config.max_clients, limits.as_deref());
     if let Some(warning) = warning {
         output::message(&warning);
     }
-    reply::set_queued_limit(config.tuning.reply_limit().unwrap_or(reply::QUEUED_LIMIT));
     let db = database::open(config)?;
-    let listener = match TcpListener::bind(&addrs[..]) {
+    let listener = match TcpListener::bind(&serve_config.addrs[..]) {
         Ok(l) => l,
         Err(e) => {
             database::close(db)?;
-            return Err(e).with_context(|| format!("cannot listen on {}", args.listen));
+            return Err(e).with_context(|| format!("cannot listen on {}", serve_config.listen));
         }
     };
     let bound = listener
         .local_addr()
         .context("cannot read the bound address")?;
     let poll = mio::Poll::new().context("cannot start the event loop")?;
-    let mailbox = Arc::new(reactor::Mailbox::new(&poll).context("cannot start the event loop")?);
+    let mailbox = Arc::new(Mailbox::new(&poll).context("cannot start the event loop")?);
     let shutdown = Arc::new(shutdown::Shutdown::new(Arc::clone(&mailbox)));
     let signals = shutdown::SignalThread::start(Arc::clone(&shutdown))?;
     let server = Server {
         db,
         settings: Settings {
-            requirepass: args.requirepass.clone().map(String::into_bytes),
+            requirepass: serve_config.requirepass.clone(),
             sync: config.sync,
             bound,
         },
@@ -210,6 +129,9 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Exit> {
         compactor: Default::default(),
         shutdown,
         budget: budget::Budget::new(config.tuning.request_budget().unwrap_or(budget::TOTAL)),
+        replies: Arc::new(reply::Replies::new(
+            config.tuning.reply_limit().unwrap_or(reply::QUEUED_LIMIT),
+        )),
         hooks: Hooks {
             panic_in: config.tuning.serve_panic(),
         },
@@ -266,7 +188,7 @@ impl Drop for AbortOnPanic<'_> {
 }
 
 /// The writer thread's write: the round's batch into the engine.
-fn write(server: &Server, batch: Batch) -> committer::Outcome {
+fn write(server: &Server, batch: Batch) -> Outcome {
     if server.hooks.panic_in == Some(Thread::Writer) {
         panic!("a test panic in the writer thread (TINYKV_TEST_OPTIONS serve_panic=writer)");
     }
@@ -279,12 +201,7 @@ fn write(server: &Server, batch: Batch) -> committer::Outcome {
 
 /// Starts the threads, runs the event loop on this one until shutdown, and
 /// stops the threads in order.
-fn serve(
-    server: &Server,
-    poll: mio::Poll,
-    mailbox: &reactor::Mailbox,
-    listener: TcpListener,
-) -> Result<()> {
+fn serve(server: &Server, poll: mio::Poll, mailbox: &Mailbox, listener: TcpListener) -> Result<()> {
     thread::scope(|scope| {
         let mut threads = Vec::new();
         let result = {
@@ -300,7 +217,7 @@ fn serve(
                 ] {
                     for _ in 0..n {
                         threads.push(spawn(scope, server, name, move || {
-                            server.workers.run(server, mailbox, pool)
+                            dispatch::work(server, mailbox, pool)
                         })?);
                     }
                 }

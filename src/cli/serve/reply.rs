@@ -9,71 +9,96 @@
 //!
 //! How much replies may hold: a connection runs no request while
 //! [`OUT_HIGH`](super::conn::OUT_HIGH) bytes of its replies wait to be
-//! sent (conn.rs), so it holds at most that plus one reply; and a command
+//! sent (conn/mod.rs), so it holds at most that plus one reply; and a command
 //! whose reply grows with its arguments or with the database (MGET, KEYS,
 //! SCAN) builds at most [`MAX_REPLY`] bytes, refusing with an error what
 //! would be more (SCAN returns early instead, as its COUNT allows). That is
 //! Redis's client-output-buffer-limit, checked before the memory is spent
 //! rather than after. Those two bound one connection; all of them together
-//! are bounded by [`QUEUED`], the bytes of every queued reply in the
-//! process, against [`queued_limit`]: a large reply (a value or a reply of
-//! [`OWN_CHUNK_AT`] bytes or more) that would take the total past it is
-//! refused with [`busy`] instead of queued (serve review: eight clients
-//! that never read, each asking MGET for one 1 MiB value 500 times, made
-//! the server hold 4 GB). Small replies are never refused: they are what
+//! are bounded by [`Replies`], the bytes of every reply queued for the
+//! server's clients, against its limit: a large reply (a value or a reply
+//! of [`OWN_CHUNK_AT`] bytes or more) that would take the total past it is
+//! refused with [`Replies::busy`] instead of queued (serve review: eight
+//! clients that never read, each asking MGET for one 1 MiB value 500 times,
+//! made the server hold 4 GB). Small replies are never refused: they are what
 //! keeps every client working, and OUT_HIGH bounds them per connection.
 //!
-//! Invariant: [`QUEUED`] is the sum, over every live [`Output`], of the
-//! bytes in its queue (sealed buffers and chunks, the sent part of the
-//! front included); an Output gives its share back as it sends, and the
-//! rest when dropped.
+//! Invariant: a server's [`Replies::queued`] is the sum, over every live
+//! [`Output`] made for it, of the bytes in its queue (sealed buffers and
+//! chunks, the sent part of the front included); an Output gives its share
+//! back as it sends, and the rest when dropped. The count and the limit
+//! are the server's (it owns its [`Replies`], as it owns its request
+//! budget), not the process's.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::format::escape_bytes;
 
 /// A value at least this long is queued as a buffer of its own.
 pub const OWN_CHUNK_AT: usize = 64 * 1024;
 
-/// Bytes queued in every [`Output`] of the process (one server a process).
-static QUEUED: AtomicUsize = AtomicUsize::new(0);
-/// The most [`QUEUED`] may reach by a large reply (see [`fits`]).
-static LIMIT: AtomicUsize = AtomicUsize::new(QUEUED_LIMIT);
-/// The default of that: what the request budget is for requests.
+/// The default limit on queued replies: what the request budget is for
+/// requests.
 pub const QUEUED_LIMIT: usize = 1024 * 1024 * 1024;
 
-/// Sets the limit on queued replies (the server's start; tests lower it).
-pub fn set_queued_limit(bytes: usize) {
-    LIMIT.store(bytes, Ordering::Relaxed);
+/// The replies queued for a server's clients: their bytes, in every
+/// [`Output`] made for the server, and the limit a large reply is held to.
+#[derive(Debug)]
+pub struct Replies {
+    queued: AtomicUsize,
+    limit: usize,
 }
 
-/// The limit on queued replies.
-pub fn queued_limit() -> usize {
-    LIMIT.load(Ordering::Relaxed)
+impl Replies {
+    /// No replies yet, and a large one refused past `limit` bytes queued
+    /// ([`QUEUED_LIMIT`]; tests lower it).
+    pub fn new(limit: usize) -> Replies {
+        Replies {
+            queued: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// The limit on queued replies.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes of replies queued now, in every connection.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Whether a reply of `size` bytes may be built now: a small one always,
+    /// a large one while the replies queued and it stay within the limit.
+    pub fn fits(&self, size: usize) -> bool {
+        size < OWN_CHUNK_AT || self.queued().saturating_add(size) <= self.limit
+    }
+
+    /// The error for a large reply refused by [`Replies::fits`].
+    pub fn busy(&self, command: &str) -> String {
+        format!(
+            "ERR server busy: {command}'s reply would take the replies waiting for clients past {} \
+             bytes; try again once they read them",
+            self.limit
+        )
+    }
+
+    fn add(&self, n: usize) {
+        self.queued.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
-/// Bytes of replies queued now, in every connection.
-pub fn queued_now() -> usize {
-    QUEUED.load(Ordering::Relaxed)
-}
-
-/// Whether a reply of `size` bytes may be built now: a small one always,
-/// a large one while the replies queued and it stay within the limit.
-pub fn fits(size: usize) -> bool {
-    size < OWN_CHUNK_AT || queued_now().saturating_add(size) <= queued_limit()
-}
-
-/// The error for a large reply refused by [`fits`].
-pub fn busy(command: &str) -> String {
-    format!(
-        "ERR server busy: {command}'s reply would take the replies waiting for clients past {} \
-         bytes; try again once they read them",
-        queued_limit()
-    )
-}
 /// The most one reply may hold: two values of the largest size and their
 /// framing, so that what one MSET may write one MGET may read back.
-pub const MAX_REPLY: usize = super::limits::TWO_VALUES;
+pub const MAX_REPLY: usize = super::request::limits::TWO_VALUES;
 
 /// The bytes of a bulk reply of `len` bytes: `$len\r\n`, the bytes, `\r\n`.
 pub fn bulk_size(len: usize) -> usize {
@@ -89,9 +114,21 @@ pub fn too_large(command: &str, advice: &str) -> String {
     )
 }
 
+/// `ERR wrong number of arguments for 'get' command`.
+pub fn wrong_arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// Bytes as they can appear in a one-line reply: escaped, and cut.
+pub fn shown(bytes: &[u8], max: usize) -> String {
+    escape_bytes(&bytes[..bytes.len().min(max)])
+}
+
 /// Replies not yet sent.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Output {
+    /// The server's count of queued replies, which this queue is part of.
+    replies: Arc<Replies>,
     /// Small replies being gathered.
     buf: Vec<u8>,
     /// Buffers to send, in order.
@@ -104,14 +141,20 @@ pub struct Output {
 
 impl Drop for Output {
     fn drop(&mut self) {
-        QUEUED.fetch_sub(self.queued, Ordering::Relaxed);
+        self.replies.sub(self.queued);
     }
 }
 
 impl Output {
-    /// No replies yet.
-    pub fn new() -> Output {
-        Output::default()
+    /// No replies yet, counted in `replies` once queued.
+    pub fn new(replies: &Arc<Replies>) -> Output {
+        Output {
+            replies: Arc::clone(replies),
+            buf: Vec::new(),
+            queue: VecDeque::new(),
+            sent: 0,
+            queued: 0,
+        }
     }
 
     /// `+text`.
@@ -198,14 +241,15 @@ impl Output {
             return;
         }
         self.seal();
+        debug_assert!(Arc::ptr_eq(&self.replies, &other.replies));
         if other.sent > 0 {
             if let Some(front) = other.queue.front_mut() {
                 front.drain(..other.sent);
             }
             other.queued -= other.sent;
-            QUEUED.fetch_sub(other.sent, Ordering::Relaxed);
+            other.replies.sub(other.sent);
         }
-        // The bytes change hands; the process-wide count stays.
+        // The bytes change hands; the server's count stays.
         self.queued += std::mem::take(&mut other.queued);
         self.queue.extend(std::mem::take(&mut other.queue));
     }
@@ -221,7 +265,7 @@ impl Output {
                     self.sent += n;
                     if self.sent == front.len() {
                         self.queued -= front.len();
-                        QUEUED.fetch_sub(front.len(), Ordering::Relaxed);
+                        self.replies.sub(front.len());
                         self.sent = 0;
                         self.queue.pop_front();
                     }
@@ -239,7 +283,7 @@ impl Output {
         if !self.buf.is_empty() {
             let buf = std::mem::take(&mut self.buf);
             self.queued += buf.len();
-            QUEUED.fetch_add(buf.len(), Ordering::Relaxed);
+            self.replies.add(buf.len());
             self.queue.push_back(buf);
         }
     }
@@ -247,7 +291,7 @@ impl Output {
     fn push_chunk(&mut self, chunk: Vec<u8>) {
         self.seal();
         self.queued += chunk.len();
-        QUEUED.fetch_add(chunk.len(), Ordering::Relaxed);
+        self.replies.add(chunk.len());
         self.queue.push_back(chunk);
     }
 
@@ -274,6 +318,10 @@ impl Output {
 mod tests {
     use super::*;
 
+    fn output() -> Output {
+        Output::new(&Arc::new(Replies::new(QUEUED_LIMIT)))
+    }
+
     fn sent(out: &mut Output) -> Vec<u8> {
         let mut sink = Vec::new();
         out.send(&mut sink).unwrap();
@@ -284,7 +332,7 @@ mod tests {
     #[test]
     fn bulk_sizes_are_exact() {
         for len in [0, 1, 9, 10, 99, 100, 65_536] {
-            let mut out = Output::new();
+            let mut out = output();
             out.bulk(&vec![b'x'; len]);
             assert_eq!(out.pending(), bulk_size(len), "{len}");
         }
@@ -292,7 +340,7 @@ mod tests {
 
     #[test]
     fn encodes_every_kind() {
-        let mut out = Output::new();
+        let mut out = output();
         out.ok();
         out.simple("PONG");
         out.error("ERR two\r\nlines");
@@ -309,11 +357,12 @@ mod tests {
 
     #[test]
     fn large_values_are_queued_whole_and_in_order() {
-        let mut out = Output::new();
+        let replies = Arc::new(Replies::new(QUEUED_LIMIT));
+        let mut out = Output::new(&replies);
         out.simple("first");
         out.bulk_owned(vec![7u8; OWN_CHUNK_AT]);
         out.simple("last");
-        let mut other = Output::new();
+        let mut other = Output::new(&replies);
         other.bulk(&vec![8u8; OWN_CHUNK_AT]);
         out.append(other);
         let bytes = sent(&mut out);
@@ -322,6 +371,35 @@ mod tests {
         let middle = header.len() + OWN_CHUNK_AT;
         assert_eq!(&bytes[middle..middle + 9], b"\r\n+last\r\n");
         assert!(bytes.ends_with(b"\x08\r\n"));
+    }
+
+    #[test]
+    fn queued_bytes_are_the_servers_until_sent_or_dropped() {
+        let replies = Arc::new(Replies::new(3 * OWN_CHUNK_AT));
+        let other_server = Arc::new(Replies::new(QUEUED_LIMIT));
+        let mut out = Output::new(&replies);
+        out.bulk_owned(vec![1u8; OWN_CHUNK_AT]);
+        out.ok();
+        let queued = replies.queued();
+        assert_eq!(
+            queued,
+            bulk_size(OWN_CHUNK_AT) - 2,
+            "the header and the value"
+        );
+        assert_eq!(other_server.queued(), 0);
+        let room = 3 * OWN_CHUNK_AT - queued;
+        assert!(replies.fits(room) && !replies.fits(room + 1));
+        assert!(replies.fits(OWN_CHUNK_AT - 1), "small replies always fit");
+        assert!(
+            replies
+                .busy("GET")
+                .contains(&(3 * OWN_CHUNK_AT).to_string())
+        );
+        let _ = sent(&mut out);
+        assert_eq!(replies.queued(), 0);
+        out.bulk(&vec![2u8; OWN_CHUNK_AT]);
+        drop(out);
+        assert_eq!(replies.queued(), 0);
     }
 
     /// A socket that takes `room` bytes, then would block.
@@ -347,7 +425,8 @@ mod tests {
 
     #[test]
     fn a_full_socket_resumes_where_it_stopped() {
-        let mut out = Output::new();
+        let replies = Arc::new(Replies::new(QUEUED_LIMIT));
+        let mut out = Output::new(&replies);
         out.bulk(b"hello");
         out.ok();
         let mut sink = Full {
@@ -357,11 +436,12 @@ mod tests {
         out.send(&mut sink).unwrap();
         assert_eq!(out.pending(), 12);
         // What was half sent moves along with a later append.
-        let mut later = Output::new();
+        let mut later = Output::new(&replies);
         later.append(out);
         later.integer(1);
         sink.room = 100;
         later.send(&mut sink).unwrap();
         assert_eq!(sink.got, b"$5\r\nhello\r\n+OK\r\n:1\r\n");
+        assert_eq!(replies.queued(), 0);
     }
 }

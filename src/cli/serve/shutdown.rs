@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
-use super::reactor::Mailbox;
+use super::mailbox::Mailbox;
 use crate::cli::output;
 
 /// The server's stop switch.

@@ -3,7 +3,8 @@
 //! fsync) or walk every key: SET with NX/XX/GET, SETNX, DEL, MGET, EXISTS,
 //! KEYS, SCAN, DBSIZE, FLUSHDB, INFO; and a batch of blind writes whose
 //! stripes the event loop could not take at once. Each result goes back to
-//! the event loop's mailbox as the replies to send.
+//! the event loop's mailbox as the replies to send. This module keeps their
+//! queues; what a worker does with a task is the dispatcher's (dispatch.rs).
 //!
 //! Two pools, so that a read never waits behind a write. A write waits for
 //! the engine's writer lock, which a compaction holds for its whole run:
@@ -27,17 +28,12 @@
 //! for a write.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::Server;
 use super::clients::Client;
-use super::commands::{COMMANDS, Ctx, Flow};
-use super::committer::{Op, Slot};
-use super::reactor::{Completion, Mailbox};
-use super::reply::Output;
-use super::resp::Request;
-use super::stripes::Mode;
+use super::committer::Op;
+use super::request::Request;
+use super::table::COMMANDS;
 
 /// Threads for commands that write (and may wait for a stripe or the
 /// writer lock).
@@ -89,7 +85,8 @@ impl Task {
         }
     }
 
-    fn token(&self) -> usize {
+    /// The connection it is for.
+    pub fn token(&self) -> usize {
         match self {
             Task::Command { token, .. } | Task::Write { token, .. } => *token,
         }
@@ -145,73 +142,19 @@ impl Workers {
         }
     }
 
-    /// A worker thread's body, for `pool`.
-    pub fn run(&self, server: &Server, mailbox: &Mailbox, pool: Pool) {
+    /// The next task of `pool`, waiting for one; `None` once the workers
+    /// are stopped and the queue is empty.
+    pub fn next(&self, pool: Pool) -> Option<Task> {
         let lane = self.lane(pool);
-        let slot = Slot::for_this_thread();
+        let mut q = lane.lock();
         loop {
-            let task = {
-                let mut q = lane.lock();
-                loop {
-                    if let Some(task) = q.tasks.pop_front() {
-                        break task;
-                    }
-                    if q.stop {
-                        return;
-                    }
-                    q = lane.ready.wait(q).unwrap_or_else(|p| p.into_inner());
-                }
-            };
-            let token = task.token();
-            let mut out = Output::new();
-            let flow = catch_unwind(AssertUnwindSafe(|| run(server, &slot, task, &mut out)))
-                .unwrap_or_else(|_| {
-                    out = Output::new();
-                    out.error("ERR internal error (see the server's log)");
-                    Flow::Continue
-                });
-            mailbox.post(Completion::Replied { token, out, flow });
-        }
-    }
-}
-
-fn run(server: &Server, slot: &Arc<Slot>, task: Task, out: &mut Output) -> Flow {
-    match task {
-        Task::Command {
-            client,
-            index,
-            args,
-            ..
-        } => {
-            // Only AUTH changes this, and AUTH runs on the event loop.
-            let mut authed = true;
-            let mut ctx = Ctx {
-                server,
-                client: &client,
-                authed: &mut authed,
-                out,
-                slot,
-            };
-            (COMMANDS[index].run)(&mut ctx, &args)
-        }
-        Task::Write {
-            ops,
-            stripes,
-            replies,
-            ..
-        } => {
-            let outcome = {
-                let _held = server.stripes.lock_stripes(stripes, Mode::Write);
-                server.committer.commit(ops, slot)
-            };
-            server.compactor.note_write();
-            for _ in 0..replies {
-                match &outcome {
-                    Ok(()) => out.ok(),
-                    Err(text) => out.error(&format!("ERR {text}")),
-                }
+            if let Some(task) = q.tasks.pop_front() {
+                return Some(task);
             }
-            Flow::Continue
+            if q.stop {
+                return None;
+            }
+            q = lane.ready.wait(q).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -219,6 +162,7 @@ fn run(server: &Server, slot: &Arc<Slot>, task: Task, out: &mut Output) -> Flow 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::serve::table::lookup;
 
     #[test]
     fn reads_never_run_on_the_write_pool_and_writes_never_on_the_read_pool() {
@@ -237,7 +181,7 @@ mod tests {
             assert_eq!(task.pool(), expected, "{}", spec.name);
         }
         for name in ["mget", "exists", "scan", "keys", "dbsize", "info"] {
-            let spec = &COMMANDS[super::super::commands::lookup(name.as_bytes()).unwrap()];
+            let spec = &COMMANDS[lookup(name.as_bytes()).unwrap()];
             assert!(!spec.writes() && !spec.inline, "{name}");
         }
     }

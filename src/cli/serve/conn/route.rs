@@ -11,11 +11,14 @@
 
 use std::sync::Arc;
 
+use super::blind_writes::Sent;
 use super::{Conn, InFlight, Stashed, Turn};
-use crate::cli::serve::batch::Sent;
-use crate::cli::serve::commands::{self, COMMANDS, Ctx, Flow};
+use crate::cli::serve::ctx::{Ctx, Flow};
+use crate::cli::serve::dispatch;
 use crate::cli::serve::keyspace;
-use crate::cli::serve::resp::{Limits, Request};
+use crate::cli::serve::request::Request;
+use crate::cli::serve::request::limits::Limits;
+use crate::cli::serve::table::{COMMANDS, lookup};
 use crate::cli::serve::workers::Task;
 
 impl Conn<'_> {
@@ -24,8 +27,7 @@ impl Conn<'_> {
     pub(super) fn run(&mut self, mut request: Request, kept: usize, turn: &mut Turn<'_>) {
         let blind = self.authed
             && request.len() >= 3
-            && commands::lookup(&request[0])
-                .is_some_and(|i| matches!(COMMANDS[i].name, "set" | "mset"));
+            && lookup(&request[0]).is_some_and(|i| matches!(COMMANDS[i].name, "set" | "mset"));
         if blind {
             match keyspace::blind_write(&mut request) {
                 Some(Ok(pairs)) => return self.add_to_batch(pairs, kept, turn),
@@ -54,12 +56,12 @@ impl Conn<'_> {
             out: &mut self.out,
             slot: turn.slot,
         };
-        let Some(index) = commands::check(&mut ctx, &request) else {
+        let Some(index) = dispatch::check(&mut ctx, &request) else {
             self.reservation.done(kept);
             return;
         };
         if COMMANDS[index].inline {
-            if (COMMANDS[index].run)(&mut ctx, &request) == Flow::Close {
+            if dispatch::run(index, &mut ctx, &request) == Flow::Close {
                 self.closing = true;
             }
             if self.authed && !was_authed {
@@ -78,7 +80,7 @@ impl Conn<'_> {
     }
 
     fn add_to_batch(&mut self, pairs: keyspace::Pairs, kept: usize, turn: &mut Turn<'_>) {
-        if let Some(i) = commands::lookup(b"set") {
+        if let Some(i) = lookup(b"set") {
             self.registration.client().ran(i);
         }
         self.batch.add(&self.server.stripes, pairs, kept);

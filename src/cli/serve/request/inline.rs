@@ -5,7 +5,7 @@
 //! Invariant: any bytes give words or [`ProtocolError::UnbalancedQuotes`],
 //! never a panic; the line's length was bounded by the parser already.
 
-use super::resp::{ProtocolError, Request};
+use super::{ProtocolError, Request};
 
 /// Splits an inline command into words as redis-cli does (`sdssplitargs`):
 /// spaces separate words; `"…"` allows `\n \r \t \b \a \\ \" \xHH`

@@ -23,10 +23,10 @@
 //! the database half flushed (GET takes no stripe), which FLUSHDB must
 //! never show; Redis's FLUSHDB is O(n) as well. Documented in the README.
 
-use super::commands::{Ctx, Flow};
+use super::ctx::{Ctx, Flow};
 use super::glob::Pattern;
-use super::reply::{self, MAX_REPLY, Output, too_large};
-use super::resp::parse_int;
+use super::reply::{MAX_REPLY, Output, too_large};
+use super::request::parse::parse_int;
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
 pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
@@ -72,7 +72,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     if let Some(key) = &after {
         walk = walk.after(key);
     }
-    let (mut found, mut n, mut last, mut examined) = (Output::new(), 0, None, 0);
+    let (mut found, mut n, mut last, mut examined) = (Output::new(&server.replies), 0, None, 0);
     for key in walk.by_ref() {
         let key = match key {
             Ok(k) => k,
@@ -97,8 +97,8 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         Some(key) => server.cursors.save(key).to_string(),
         None => "0".to_owned(),
     };
-    if !reply::fits(found.pending()) {
-        ctx.out.error(&reply::busy("SCAN"));
+    if !server.replies.fits(found.pending()) {
+        ctx.out.error(&server.replies.busy("SCAN"));
         return Flow::Continue;
     }
     ctx.out.array(2);
@@ -112,7 +112,8 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let pattern = Pattern::new(&args[1]);
     let all = pattern.matches_all();
-    let (mut found, mut n) = (Output::new(), 0);
+    let replies = &ctx.server.replies;
+    let (mut found, mut n) = (Output::new(replies), 0);
     for key in ctx.server.db.keys(pattern.prefix()) {
         match key {
             Ok(key) if all || pattern.matches(&key) => {
@@ -131,8 +132,8 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
             }
         }
     }
-    if !reply::fits(found.pending()) {
-        ctx.out.error(&reply::busy("KEYS"));
+    if !replies.fits(found.pending()) {
+        ctx.out.error(&replies.busy("KEYS"));
         return Flow::Continue;
     }
     ctx.out.array(n);

@@ -16,79 +16,16 @@
 //! within its limit is refused without waiting for the rest; and the whole
 //! request is held to [`Limits::request`], counting what each argument
 //! costs beyond its bytes ([`Parser::held`] counts as
-//! [`request_bytes`] does, see limits.rs). Every refusal is a
+//! [`request_bytes`](super::limits::request_bytes) does). Every refusal is a
 //! [`ProtocolError`] whose text is the `-ERR` reply Redis would give, after
 //! which the caller closes the connection (the stream can no longer be
 //! framed).
 
-use std::fmt;
-
-use super::inline;
-use super::limits::{ARG_HEADER, FIRST_ARGS, HEAP_BLOCK, overhead_bound};
-
-pub use super::limits::{Limits, request_bytes};
+use super::limits::{ARG_HEADER, FIRST_ARGS, HEAP_BLOCK, Limits, overhead_bound};
+use super::{ProtocolError, Request, inline};
 
 /// The longest `*N` or `$N` header line, CRLF excluded: a sign and 19 digits.
 const MAX_HEADER: usize = 20;
-/// A request that cannot be framed; the connection is closed after the reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProtocolError {
-    /// An inline command longer than the limit, or with no end of line in it.
-    InlineTooLong(usize),
-    /// An inline command with a quote that is not closed.
-    UnbalancedQuotes,
-    /// A `*` header that is not a number, or too large a number.
-    BadArrayLength(usize),
-    /// A `*` or `$` header line with no end within its limit.
-    HeaderTooLong(char),
-    /// Something other than `$` where a bulk string must begin.
-    ExpectedBulk(u8),
-    /// A `$` header that is not a number, negative, or over the limit.
-    BadBulkLength(usize),
-    /// A bulk string not followed by CRLF.
-    MissingCrlf,
-    /// The arguments of one request add up to more than the limit.
-    RequestTooLarge(usize),
-}
-
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Protocol error: ")?;
-        match self {
-            ProtocolError::InlineTooLong(max) => {
-                write!(f, "too big inline request (at most {max} bytes)")
-            }
-            ProtocolError::UnbalancedQuotes => write!(f, "unbalanced quotes in request"),
-            ProtocolError::BadArrayLength(max) => {
-                write!(f, "invalid multibulk length (at most {max} arguments)")
-            }
-            ProtocolError::HeaderTooLong('*') => write!(f, "too big mbulk count string"),
-            ProtocolError::HeaderTooLong(_) => write!(f, "too big bulk count string"),
-            ProtocolError::ExpectedBulk(got) => {
-                write!(f, "expected '$', got '{}'", shown_byte(*got))
-            }
-            ProtocolError::BadBulkLength(max) => {
-                write!(f, "invalid bulk length (at most {max} bytes)")
-            }
-            ProtocolError::MissingCrlf => write!(f, "expected CRLF after a bulk string"),
-            ProtocolError::RequestTooLarge(max) => {
-                write!(f, "request larger than {max} bytes")
-            }
-        }
-    }
-}
-
-/// A byte as it can appear inside a one-line error reply.
-fn shown_byte(b: u8) -> String {
-    if b.is_ascii_graphic() || b == b' ' {
-        (b as char).to_string()
-    } else {
-        format!("\\x{b:02x}")
-    }
-}
-
-/// One request: the command name and its arguments.
-pub type Request = Vec<Vec<u8>>;
 
 /// Where the parser is inside a multibulk request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,6 +252,7 @@ pub fn parse_int(bytes: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::serve::request::limits::request_bytes;
     use crate::engine::MAX_VALUE_LEN;
 
     fn parse_all(parser: &mut Parser, input: &[u8]) -> Result<Vec<Request>, ProtocolError> {

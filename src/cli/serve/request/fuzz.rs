@@ -15,7 +15,9 @@
 //! - the requests and the first error are the same however the stream is
 //!   cut, so a request never depends on how it arrived.
 
-use super::resp::{Limits, Parser, ProtocolError, Request, request_bytes};
+use super::limits::{Limits, request_bytes};
+use super::parse::Parser;
+use super::{ProtocolError, Request};
 
 /// Arbitrary bytes through the request parser: see the module's doc.
 pub fn serve_resp(data: &[u8]) {

@@ -2,7 +2,7 @@
 //! yet, and when to read more.
 //!
 //! Bytes are read into the event loop's one read buffer (the scratch,
-//! [`READ_BUF`](super::conn::READ_BUF) bytes, lent to each connection in
+//! [`READ_BUF`](super::READ_BUF) bytes, lent to each connection in
 //! turn) and parsed from there; only what the parser leaves (part of a
 //! line, or requests not run yet because the connection paused) is copied
 //! into the connection's own buffer when the scratch goes to the next

@@ -33,7 +33,7 @@
 //! after the round holding it was written; memory per connection is
 //! bounded (what is read goes into the loop's one read buffer, and a
 //! connection keeps only what it has not parsed, a read at most, see
-//! input.rs; a batch of at most [`BATCH_BYTES`](super::batch::BATCH_BYTES);
+//! input.rs; a batch of at most [`BATCH_BYTES`](blind_writes::BATCH_BYTES);
 //! replies as above; the request the parser holds within its limits and
 //! the budget); a protocol error is answered and ends the connection; a
 //! connection is only ever closed with nothing in flight and nothing it has
@@ -47,19 +47,22 @@ use std::sync::atomic::Ordering;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::Server;
-use super::batch::Batch;
 use super::budget::Reservation;
 use super::clients::Registration;
-use super::commands::Flow;
 use super::committer::{Op, Slot, Waiter};
-use super::input::Input;
-use super::reactor::Completion;
+use super::mailbox::Completion;
 use super::reply::Output;
-use super::resp::{Limits, Parser, Request, request_bytes};
+use super::request::Request;
+use super::request::limits::{Limits, request_bytes};
+use super::request::parse::Parser;
+use super::server::Server;
 use super::stripes::Held;
+use blind_writes::Batch;
+use input::Input;
 
-mod dispatch;
+mod blind_writes;
+mod input;
+mod route;
 
 /// The loop's read buffer, shared by every connection: the longest line
 /// the parser accepts fits in it, with room to spare.
@@ -183,7 +186,7 @@ impl<'s> Conn<'s> {
             authed,
             parser: Parser::new(limits),
             input: Input::default(),
-            out: Output::new(),
+            out: Output::new(&server.replies),
             batch: Batch::default(),
             stashed: None,
             in_flight: InFlight::Nothing,
@@ -238,9 +241,9 @@ impl<'s> Conn<'s> {
                 }
                 kept
             }
-            (Completion::Replied { out, flow, .. }, InFlight::Worker { kept }) => {
+            (Completion::Replied { out, close, .. }, InFlight::Worker { kept }) => {
                 self.out.append(out);
-                if flow == Flow::Close {
+                if close {
                     self.closing = true;
                 }
                 kept

@@ -1,5 +1,6 @@
-//! Where the server listens: `--listen` parsed and resolved, and the policy
-//! for addresses beyond this machine.
+//! Where `tinykv serve` listens: `--listen` parsed and resolved, and the
+//! policy for addresses beyond this machine. `Config::resolve` applies it
+//! (config.rs), so the server starts from addresses already allowed.
 //!
 //! The policy: loopback (127.0.0.0/8, ::1, or a name such as `localhost`
 //! that resolves only to those) needs nothing. Any other address serves
@@ -14,9 +15,6 @@
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::{Context, Result, bail};
-
-/// `--listen`'s default.
-pub const DEFAULT: &str = "127.0.0.1:6380";
 
 /// Resolves `spec` (`host:port`, `[v6]:port`, or a bare port meaning
 /// 127.0.0.1) into the addresses to try, and applies the policy.

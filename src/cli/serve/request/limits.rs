@@ -10,7 +10,7 @@
 //! block, even when empty: a million empty bulks count as the 24-40 MiB
 //! they hold, not as nothing.
 
-use super::resp::Request;
+use super::Request;
 use crate::engine::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// Room for what comes with two values of the largest size in one request

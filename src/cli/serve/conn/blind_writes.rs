@@ -13,11 +13,11 @@
 //! its requests keep reserved in the budget, given back by the connection
 //! when the batch's outcome comes back.
 
-use super::Server;
-use super::committer::{Op, Waiter};
-use super::keyspace::Pairs;
-use super::stripes::{Held, Mode, Stripes};
-use super::workers::Task;
+use crate::cli::serve::committer::{Op, Waiter};
+use crate::cli::serve::keyspace::Pairs;
+use crate::cli::serve::server::Server;
+use crate::cli::serve::stripes::{Held, Mode, Stripes};
+use crate::cli::serve::workers::Task;
 
 /// A batch joins the round once it holds this many bytes...
 pub const BATCH_BYTES: usize = 4 * 1024 * 1024;

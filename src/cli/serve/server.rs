@@ -1,0 +1,94 @@
+//! What every connection shares: [`Server`], the state of one running
+//! server (the database, its fixed settings, the threads' queues, the
+//! clients, the memory its requests and replies may hold), which the event
+//! loop, the threads and every command reach through one shared reference.
+//!
+//! Invariants: [`Settings`] and [`Hooks`] are fixed for the server's life;
+//! everything else that changes keeps its own lock or atomics, so a
+//! `&Server` is all a thread needs. Only the server's start (mod.rs) builds
+//! one.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use super::budget::Budget;
+use super::clients::Clients;
+use super::committer::Committer;
+use super::compactor::Compactor;
+use super::cursors::Cursors;
+use super::reply::Replies;
+use super::shutdown::Shutdown;
+use super::stripes::Stripes;
+use super::workers::Workers;
+use crate::cli::output;
+use crate::cli::tuning::Thread;
+use crate::engine::{Db, SyncMode};
+
+/// Settings fixed for the server's life.
+#[derive(Debug)]
+pub struct Settings {
+    /// The password clients must AUTH with, if any.
+    pub requirepass: Option<Vec<u8>>,
+    /// When writes reach the disk.
+    pub sync: SyncMode,
+    /// The address bound.
+    pub bound: SocketAddr,
+}
+
+/// What test builds may ask of the server (`TINYKV_TEST_OPTIONS`; nothing
+/// in a release build).
+#[derive(Debug, Default)]
+pub struct Hooks {
+    /// The thread that panics on purpose, if any.
+    pub panic_in: Option<Thread>,
+}
+
+/// What every connection shares.
+pub struct Server {
+    /// The database.
+    pub db: Db,
+    /// Fixed settings.
+    pub settings: Settings,
+    /// Key locks.
+    pub stripes: Stripes,
+    /// SCAN cursors.
+    pub cursors: Cursors,
+    /// Connected clients.
+    pub clients: Clients,
+    /// The one writer.
+    pub committer: Committer,
+    /// The worker threads' queue.
+    pub workers: Workers,
+    /// Background compaction.
+    pub compactor: Compactor,
+    /// The stop switch.
+    pub shutdown: Arc<Shutdown>,
+    /// Memory for requests in progress.
+    pub budget: Budget,
+    /// Memory for replies not sent yet.
+    pub replies: Arc<Replies>,
+    /// Test hooks.
+    pub hooks: Hooks,
+    /// When the server started.
+    pub started: Instant,
+    /// The same, by the wall clock.
+    pub started_at: SystemTime,
+    /// Commands run.
+    pub commands: AtomicU64,
+    /// The last engine error logged, so a poisoned handle logs once.
+    pub(super) last_error: Mutex<String>,
+}
+
+impl Server {
+    /// One line on stderr for an engine failure, not repeated while the same
+    /// failure keeps coming back (a poisoned handle refuses every write).
+    pub fn log_engine_error(&self, text: &str) {
+        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        if *last != text {
+            output::message(&format!("serve: {text}"));
+            text.clone_into(&mut last);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The command table: every command the server knows, with its arity,
+//! flags and keys as COMMAND reports them (Redis's), whether it may run
+//! before AUTH, and whether it runs on the event loop or on a worker; and
+//! the Redis version whose commands and replies the server follows.
+//!
+//! The handlers are not here: dispatch.rs pairs each entry with its own,
+//! so what describes the commands (COMMAND, CLIENT LIST, the worker pools)
+//! needs nothing of what runs them.
+//!
+//! Invariants: names are lowercase and unique; a command marked `inline`
+//! never waits (it runs on the event loop); one that writes says so in its
+//! flags (it runs on the write pool); the hot ones come first, since
+//! [`lookup`] walks the list.
+
+/// The Redis version whose commands and replies tinykv follows. Clients
+/// read `redis_version` (INFO) and `version` (HELLO) to decide what they
+/// may send, so it is the Redis version, not tinykv's own.
+pub const REDIS_VERSION: &str = "7.0.0";
+
+/// One command, as COMMAND describes it.
+pub struct Spec {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Redis's arity: N exactly N arguments (the name counted), -N at least N.
+    pub arity: i32,
+    /// Redis's flags.
+    pub flags: &'static [&'static str],
+    /// First key, last key (-1: the last argument), step between keys.
+    pub keys: (i32, i32, i32),
+    /// Allowed before AUTH.
+    pub before_auth: bool,
+    /// Runs on the event loop: never waits, never walks the keys. The
+    /// others run on a worker thread.
+    pub inline: bool,
+}
+
+impl Spec {
+    /// Whether it writes (its flags say `write`): such a command may wait
+    /// for the engine's writer lock, so it runs on the write pool
+    /// (workers.rs), never where reads would wait behind it.
+    pub fn writes(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+}
+
+const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        keys,
+        before_auth: false,
+        inline: false,
+    }
+}
+
+/// Allowed before AUTH.
+const fn open(mut s: Spec) -> Spec {
+    s.before_auth = true;
+    s
+}
+
+/// Runs on the event loop.
+const fn inline(mut s: Spec) -> Spec {
+    s.inline = true;
+    s
+}
+
+const NONE: (i32, i32, i32) = (0, 0, 0);
+const READ_FAST: &[&str] = &["readonly", "fast"];
+const WRITE: &[&str] = &["write", "denyoom"];
+const CONN: &[&str] = &["fast", "loading", "stale"];
+const STATUS: &[&str] = &["loading", "stale"];
+const ADMIN: &[&str] = &["admin", "loading", "stale"];
+
+/// How many commands there are.
+pub const COUNT: usize = 26;
+
+/// Every command, the hot ones first (lookup walks the list).
+pub static COMMANDS: [Spec; COUNT] = [
+    inline(spec("get", 2, READ_FAST, (1, 1, 1))),
+    spec("set", -3, WRITE, (1, 1, 1)),
+    spec("mget", -2, READ_FAST, (1, -1, 1)),
+    spec("mset", -3, WRITE, (1, -1, 2)),
+    spec("del", -2, &["write"], (1, -1, 1)),
+    spec("exists", -2, READ_FAST, (1, -1, 1)),
+    inline(spec("ping", -1, CONN, NONE)),
+    inline(spec("echo", 2, CONN, NONE)),
+    spec("scan", -2, &["readonly"], NONE),
+    spec("keys", 2, &["readonly"], NONE),
+    spec("dbsize", 1, &["readonly"], NONE),
+    spec("flushdb", -1, &["write"], NONE),
+    spec("flushall", -1, &["write"], NONE),
+    spec("info", -1, STATUS, NONE),
+    inline(spec("select", 2, CONN, NONE)),
+    inline(open(spec("auth", -2, CONN, NONE))),
+    inline(open(spec("hello", -1, CONN, NONE))),
+    inline(open(spec("quit", -1, CONN, NONE))),
+    inline(spec("client", -2, STATUS, NONE)),
+    inline(spec("command", -1, STATUS, NONE)),
+    inline(spec("config", -2, ADMIN, NONE)),
+    inline(spec("shutdown", -1, ADMIN, NONE)),
+    inline(spec("type", 2, READ_FAST, (1, 1, 1))),
+    inline(spec("strlen", 2, READ_FAST, (1, 1, 1))),
+    spec("setnx", 3, WRITE, (1, 1, 1)),
+    inline(spec("time", 1, CONN, NONE)),
+];
+
+/// The command named `name` (any case): its index in [`COMMANDS`].
+pub fn lookup(name: &[u8]) -> Option<usize> {
+    COMMANDS
+        .iter()
+        .position(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Whether `args` has the number of arguments `spec` wants.
+pub fn arity_ok(spec: &Spec, args: usize) -> bool {
+    let n = spec.arity.unsigned_abs() as usize;
+    if spec.arity >= 0 {
+        args == n
+    } else {
+        args >= n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_ignores_case() {
+        assert_eq!(lookup(b"GET"), Some(0));
+        assert_eq!(lookup(b"gEt"), Some(0));
+        assert_eq!(lookup(b"nope"), None);
+        assert_eq!(lookup(b""), None);
+    }
+
+    #[test]
+    fn names_are_lowercase_and_unique() {
+        for (i, c) in COMMANDS.iter().enumerate() {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert_eq!(lookup(c.name.as_bytes()), Some(i), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn arity() {
+        let get = &COMMANDS[lookup(b"get").unwrap()];
+        assert!(arity_ok(get, 2));
+        assert!(!arity_ok(get, 1) && !arity_ok(get, 3));
+        let set = &COMMANDS[lookup(b"set").unwrap()];
+        assert!(arity_ok(set, 3) && arity_ok(set, 7));
+        assert!(!arity_ok(set, 2));
+    }
+}
