@@ -42,6 +42,7 @@ mod error;
 pub(crate) mod fuzz_decoders;
 mod index;
 mod iter;
+mod limits;
 mod lock;
 mod log;
 mod open;
@@ -60,6 +61,7 @@ pub use check::{CheckReport, Problem};
 pub use compaction::CompactReport;
 pub use error::{Error, Result};
 pub use iter::{Iter, Keys};
+pub use limits::{MAX_KEY_LEN, MAX_VALUE_LEN, check_key, check_pair, check_value};
 pub use open::{OpenReport, Truncation};
 pub use options::{Options, SyncMode};
 pub use recovery::RecoverReport;
@@ -71,11 +73,6 @@ pub use storage::{RealStorage, Storage};
 use log::LogOrder;
 use segment::Segment;
 use storage::StorageFile;
-
-/// Largest key, in bytes.
-pub const MAX_KEY_LEN: usize = 64 * 1024;
-/// Largest value, in bytes.
-pub const MAX_VALUE_LEN: usize = 256 * 1024 * 1024;
 
 /// Where a key's newest record in the active log is.
 #[derive(Clone, Copy, Debug)]
@@ -251,26 +248,6 @@ pub struct Db {
     /// [`Db::write_would_seal`], which must not wait for the writer lock.
     log_len: std::sync::atomic::AtomicU64,
     report: OpenReport,
-}
-
-fn check_key(key: &[u8]) -> Result<()> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(Error::KeyTooLarge {
-            len: key.len(),
-            max: MAX_KEY_LEN,
-        });
-    }
-    Ok(())
-}
-
-fn check_value(value: &[u8]) -> Result<()> {
-    if value.len() > MAX_VALUE_LEN {
-        return Err(Error::ValueTooLarge {
-            len: value.len(),
-            max: MAX_VALUE_LEN,
-        });
-    }
-    Ok(())
 }
 
 impl Db {

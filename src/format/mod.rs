@@ -39,10 +39,8 @@ use std::str::FromStr;
 
 pub use escape::{UnescapeError, escape_bytes, unescape};
 
-/// The largest key a dump may hold, in bytes (64 KiB).
-pub const MAX_KEY_LEN: usize = 64 * 1024;
-/// The largest value a dump may hold, in bytes (256 MiB).
-pub const MAX_VALUE_LEN: usize = 256 * 1024 * 1024;
+/// The largest key and value a dump may hold: the engine's limits.
+pub use crate::engine::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// One key and its value, as raw bytes.
 pub type Pair = (Vec<u8>, Vec<u8>);
@@ -246,23 +244,19 @@ impl<R: BufRead> Iterator for Reader<R> {
 impl<R: BufRead> FusedIterator for Reader<R> {}
 
 /// Checks the limits every format shares; the error is a reader's reason.
+/// The engine decides (see engine/limits.rs); the words are the readers'.
 fn check_lengths(key: &[u8], value: &[u8]) -> Result<(), String> {
-    if key.is_empty() {
-        return Err("empty key".to_owned());
+    match crate::engine::check_pair(key, value) {
+        Ok(()) => Ok(()),
+        Err(_) if key.is_empty() => Err("empty key".to_owned()),
+        Err(crate::engine::Error::KeyTooLarge { len, max }) => {
+            Err(format!("key is {len} bytes, over the {max}-byte limit"))
+        }
+        Err(crate::engine::Error::ValueTooLarge { len, max }) => {
+            Err(format!("value is {len} bytes, over the {max}-byte limit"))
+        }
+        Err(other) => Err(other.to_string()),
     }
-    if key.len() > MAX_KEY_LEN {
-        return Err(format!(
-            "key is {} bytes, over the {MAX_KEY_LEN}-byte limit",
-            key.len()
-        ));
-    }
-    if value.len() > MAX_VALUE_LEN {
-        return Err(format!(
-            "value is {} bytes, over the {MAX_VALUE_LEN}-byte limit",
-            value.len()
-        ));
-    }
-    Ok(())
 }
 
 /// Reads `\n`-terminated lines, never buffering more than `max_len` bytes.

@@ -20,28 +20,11 @@ use std::collections::BTreeSet;
 use super::ctx::{Ctx, Flow};
 use super::reply::{MAX_REPLY, bulk_size, too_large, wrong_arity};
 use super::stripes::Mode;
-use crate::engine::{Error, MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::engine::{Error, check_key, check_pair};
 
 /// Whether the engine can hold `key`.
 pub fn valid_key(key: &[u8]) -> bool {
-    !key.is_empty() && key.len() <= MAX_KEY_LEN
-}
-
-/// The engine's own refusal of `key`, or of `value`.
-pub fn check_pair(key: &[u8], value: &[u8]) -> Result<(), Error> {
-    if !valid_key(key) {
-        return Err(Error::KeyTooLarge {
-            len: key.len(),
-            max: MAX_KEY_LEN,
-        });
-    }
-    if value.len() > MAX_VALUE_LEN {
-        return Err(Error::ValueTooLarge {
-            len: value.len(),
-            max: MAX_VALUE_LEN,
-        });
-    }
-    Ok(())
+    check_key(key).is_ok()
 }
 
 /// Keys and values to write.
