@@ -149,6 +149,7 @@ impl Tuning {
     }
 
     /// The server thread a test makes panic, if any.
+    #[cfg(feature = "testing")]
     pub fn serve_panic(&self) -> Option<Thread> {
         self.serve_panic
     }

@@ -132,9 +132,7 @@ pub fn run(config: &Config, serve_config: &ServeConfig) -> Result<Exit> {
         replies: Arc::new(reply::Replies::new(
             config.tuning.reply_limit().unwrap_or(reply::QUEUED_LIMIT),
         )),
-        hooks: Hooks {
-            panic_in: config.tuning.serve_panic(),
-        },
+        hooks: Hooks::new(&config.tuning),
         started: Instant::now(),
         started_at: SystemTime::now(),
         commands: AtomicU64::new(0),
@@ -189,9 +187,7 @@ impl Drop for AbortOnPanic<'_> {
 
 /// The writer thread's write: the round's batch into the engine.
 fn write(server: &Server, batch: Batch) -> Outcome {
-    if server.hooks.panic_in == Some(Thread::Writer) {
-        panic!("a test panic in the writer thread (TINYKV_TEST_OPTIONS serve_panic=writer)");
-    }
+    server.hooks.panic_if_asked(Thread::Writer);
     server.db.write_batch(batch).map_err(|e| {
         let text = e.with_causes();
         server.log_engine_error(&text);

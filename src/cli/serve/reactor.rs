@@ -430,10 +430,7 @@ impl<'s> Reactor<'s> {
             }
             self.slab.conns[token] = Some(Conn::new(server, token, stream, registration));
             self.slab.live += 1;
-            // Test builds only: proves that a panic here ends the server (mod.rs).
-            if server.hooks.panic_in == Some(Thread::Loop) {
-                panic!("a test panic on the event loop (TINYKV_TEST_OPTIONS serve_panic=loop)");
-            }
+            server.hooks.panic_if_asked(Thread::Loop);
             self.drive(token);
         }
     }

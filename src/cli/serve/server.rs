@@ -23,7 +23,7 @@ use super::shutdown::Shutdown;
 use super::stripes::Stripes;
 use super::workers::Workers;
 use crate::cli::output;
-use crate::cli::tuning::Thread;
+use crate::cli::tuning::{Thread, Tuning};
 use crate::engine::{Db, SyncMode};
 
 /// Settings fixed for the server's life.
@@ -38,11 +38,42 @@ pub struct Settings {
 }
 
 /// What test builds may ask of the server (`TINYKV_TEST_OPTIONS`; nothing
-/// in a release build).
+/// in a release build, where it is empty and its checks compile away).
 #[derive(Debug, Default)]
 pub struct Hooks {
     /// The thread that panics on purpose, if any.
+    #[cfg(feature = "testing")]
     pub panic_in: Option<Thread>,
+}
+
+impl Hooks {
+    /// The hooks a configuration asks for.
+    pub fn new(tuning: &Tuning) -> Hooks {
+        #[cfg(not(feature = "testing"))]
+        let _ = tuning;
+        Hooks {
+            #[cfg(feature = "testing")]
+            panic_in: tuning.serve_panic(),
+        }
+    }
+
+    /// Test builds only: panics, as a bug would, when a test asked `here`
+    /// to (proving that a panic there ends the server cleanly, mod.rs).
+    pub fn panic_if_asked(&self, here: Thread) {
+        #[cfg(feature = "testing")]
+        if self.panic_in == Some(here) {
+            match here {
+                Thread::Loop => {
+                    panic!("a test panic on the event loop (TINYKV_TEST_OPTIONS serve_panic=loop)")
+                }
+                Thread::Writer => panic!(
+                    "a test panic in the writer thread (TINYKV_TEST_OPTIONS serve_panic=writer)"
+                ),
+            }
+        }
+        #[cfg(not(feature = "testing"))]
+        let _ = here;
+    }
 }
 
 /// What every connection shares.
