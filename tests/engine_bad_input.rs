@@ -33,7 +33,7 @@ fn second_open_is_locked() {
     let tmp = tempfile::tempdir().unwrap();
     let db = Db::open(tmp.path(), real_options()).unwrap();
     match Db::open(tmp.path(), real_options()) {
-        Err(Error::Locked { path, pid }) => {
+        Err(Error::Locked { path, pid, .. }) => {
             assert_eq!(path, tmp.path());
             assert_eq!(pid, Some(std::process::id()));
         }

@@ -61,7 +61,7 @@ pub fn close(db: Db) -> Result<()> {
 /// held elsewhere, the holder's pid and the way to wait for it.
 pub fn open_error(config: &Config, err: Error) -> anyhow::Error {
     match err {
-        Error::Locked { path, pid } => {
+        Error::Locked { path, pid, .. } => {
             let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             let hint = if config.wait.is_zero() {
                 "; use --wait SECONDS to wait for it".to_owned()

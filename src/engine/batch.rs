@@ -76,6 +76,8 @@ pub struct BatchWriter<'a> {
     order_before: LogOrder,
     /// Whether this batch still holds the group-commit leader role.
     leading: bool,
+    /// Delete every key the batch does not write, at commit.
+    replace: bool,
 }
 
 impl Db {
@@ -91,6 +93,8 @@ impl Db {
             }
             q.leader = true;
         }
+        self.batching
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let w = self.lock_writer();
         let mut bw = BatchWriter {
             db: self,
@@ -101,6 +105,7 @@ impl Db {
             was_empty: false,
             order_before: w.order.clone(),
             leading: true,
+            replace: false,
             w: None,
         };
         if let Err(e) = w.ensure_writable() {
@@ -125,6 +130,15 @@ impl BatchWriter<'_> {
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
         self.push(Tag::BatchDelete, key, &[])
+    }
+
+    /// Makes the batch replace the database's contents: at commit, every
+    /// key it does not write is deleted in the same atomic batch, so that
+    /// afterwards the database holds exactly the batch's pairs (`tinykv
+    /// load --replace`). No other writer can come between: the batch holds
+    /// the writer until then.
+    pub fn replace_all(&mut self) {
+        self.replace = true;
     }
 
     /// Number of operations so far.
@@ -162,6 +176,25 @@ impl BatchWriter<'_> {
         Ok(())
     }
 
+    /// Adds a deletion of every live key the batch does not write (for
+    /// [`replace_all`](Self::replace_all)): a merge of the database's keys,
+    /// as they were before the batch, with the batch's keys in order.
+    fn delete_the_rest(&mut self) -> Result<()> {
+        let sorted = self.pending.sorted(false);
+        let mut next = 0;
+        for key in self.db.keys(&[]) {
+            let key = key?;
+            while next < sorted.len() && self.pending.key(sorted[next]) < key.as_slice() {
+                next += 1;
+            }
+            if next < sorted.len() && self.pending.key(sorted[next]) == key.as_slice() {
+                continue;
+            }
+            self.push(Tag::BatchDelete, &key, &[])?;
+        }
+        Ok(())
+    }
+
     fn drain(&mut self) -> Result<()> {
         let w = self
             .w
@@ -182,6 +215,9 @@ impl BatchWriter<'_> {
     /// Writes the commit record and fsyncs (under [`SyncMode::Always`]);
     /// once this returns `Ok`, the whole batch is durable and visible.
     pub fn commit(mut self) -> Result<()> {
+        if self.replace {
+            self.delete_the_rest()?;
+        }
         if self.pending.slots.is_empty() {
             return Ok(());
         }
@@ -327,6 +363,9 @@ impl BatchWriter<'_> {
     /// Gives the group-commit leader role back (once).
     fn release_leader(&mut self) {
         if std::mem::replace(&mut self.leading, false) {
+            self.db
+                .batching
+                .store(false, std::sync::atomic::Ordering::Relaxed);
             let mut q = self.db.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.leader = false;
             self.db.queue_cv.notify_all();

@@ -36,6 +36,9 @@ pub enum Error {
         path: PathBuf,
         /// The holder's process id, when the lock file names one.
         pid: Option<u32>,
+        /// The holder's note (see [`Db::set_lock_note`](crate::engine::Db::set_lock_note)):
+        /// empty when it left none.
+        note: String,
     },
 
     /// A file's bytes are damaged: a CRC mismatch, a bad tag, an impossible length.

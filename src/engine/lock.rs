@@ -18,6 +18,18 @@ use super::{Error, Result};
 pub const LOCK_FILE: &str = "LOCK";
 /// Bytes of the pid line in the lock file.
 const PID_WIDTH: u64 = 20;
+/// The longest note a holder may leave.
+pub const MAX_NOTE: usize = 4096;
+
+/// Who holds a database's lock, as the lock file says (advice only: the
+/// OS lock decides).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Holder {
+    /// The holder's process id, when the file names one.
+    pub pid: Option<u32>,
+    /// What the holder wrote after its pid (empty when nothing).
+    pub note: String,
+}
 
 /// Takes the lock on `dir`, waiting up to `timeout` for another holder.
 pub fn acquire(
@@ -51,22 +63,42 @@ pub fn acquire(
         let now = Instant::now();
         let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
         if left.is_zero() {
+            let holder = holder(storage, &path);
             return Err(Error::Locked {
                 path: dir.to_owned(),
-                pid: holder_pid(storage, &path),
+                pid: holder.pid,
+                note: holder.note,
             });
         }
         thread::sleep(left.min(Duration::from_millis(20)));
     }
 }
 
-/// The pid written in the lock file, when it holds one.
-fn holder_pid(storage: &dyn Storage, path: &Path) -> Option<u32> {
-    let file = storage.open(path, OpenMode::Read).ok()?;
-    let len = file.len().ok()?.min(32) as usize;
-    let mut buf = vec![0u8; len];
-    read_exact_at(&*file, &mut buf, 0).ok()?;
-    std::str::from_utf8(&buf).ok()?.trim().parse().ok()
+/// What the lock file says of its holder; nothing when it cannot be read.
+fn holder(storage: &dyn Storage, path: &Path) -> Holder {
+    let read = || -> Option<Vec<u8>> {
+        let file = storage.open(path, OpenMode::Read).ok()?;
+        let len = file.len().ok()?.min(PID_WIDTH + MAX_NOTE as u64) as usize;
+        let mut buf = vec![0u8; len];
+        read_exact_at(&*file, &mut buf, 0).ok()?;
+        Some(buf)
+    };
+    let Some(bytes) = read() else {
+        return Holder::default();
+    };
+    let (pid, note) = bytes.split_at(bytes.len().min(PID_WIDTH as usize));
+    Holder {
+        pid: std::str::from_utf8(pid)
+            .ok()
+            .and_then(|p| p.trim().parse().ok()),
+        note: String::from_utf8_lossy(note).into_owned(),
+    }
+}
+
+/// Leaves `note` after the pid in the lock file the caller holds.
+pub(super) fn write_note(file: &dyn StorageFile, note: &str) -> std::io::Result<()> {
+    file.write_at(note.as_bytes(), PID_WIDTH)?;
+    file.set_len(PID_WIDTH + note.len() as u64)
 }
 
 #[cfg(test)]
@@ -79,7 +111,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let held = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
         match acquire(&RealStorage, dir.path(), Duration::ZERO) {
-            Err(Error::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            Err(Error::Locked { pid, note, .. }) => {
+                assert_eq!(pid, Some(std::process::id()));
+                assert_eq!(note, "");
+            }
             other => panic!("expected Locked, got {other:?}"),
         }
         let waiter = {
@@ -90,6 +125,28 @@ mod tests {
         drop(held);
         waiter.join().unwrap().unwrap();
         drop(acquire(&RealStorage, dir.path(), Duration::MAX).unwrap());
+    }
+
+    #[test]
+    fn a_refused_opener_reads_the_holders_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        write_note(&*held, "kind=repl\nsocket=/run/x.sock\n").unwrap();
+        match acquire(&RealStorage, dir.path(), Duration::ZERO) {
+            Err(Error::Locked { pid, note, .. }) => {
+                assert_eq!(pid, Some(std::process::id()));
+                assert_eq!(note, "kind=repl\nsocket=/run/x.sock\n");
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        // A shorter note replaces a longer one whole; the next holder's
+        // pid line cuts the old note off.
+        write_note(&*held, "k").unwrap();
+        assert_eq!(holder(&RealStorage, &dir.path().join(LOCK_FILE)).note, "k");
+        drop(held);
+        let next = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        assert_eq!(holder(&RealStorage, &dir.path().join(LOCK_FILE)).note, "");
+        drop(next);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::SystemTime;
 
+mod backup;
 mod batch;
 mod check;
 mod compaction;
@@ -52,10 +53,12 @@ mod record;
 mod recovery;
 mod replay;
 mod segment;
+mod stage;
 mod stats;
 pub mod storage;
 mod write;
 
+pub use backup::BackupReport;
 pub use batch::{Batch, BatchWriter};
 pub use check::{CheckReport, Problem};
 pub use compaction::CompactReport;
@@ -65,6 +68,7 @@ pub use limits::{MAX_KEY_LEN, MAX_VALUE_LEN, check_key, check_pair, check_value}
 pub use open::{OpenReport, Truncation};
 pub use options::{Options, SyncMode};
 pub use recovery::RecoverReport;
+pub use stage::Stage;
 pub use stats::Stats;
 #[cfg(any(test, feature = "testing"))]
 pub use storage::SimStorage;
@@ -247,6 +251,8 @@ pub struct Db {
     /// The active log's length, published by the writer for
     /// [`Db::write_would_seal`], which must not wait for the writer lock.
     log_len: std::sync::atomic::AtomicU64,
+    /// Whether a [`BatchWriter`] is open (it holds the writer until it ends).
+    batching: std::sync::atomic::AtomicBool,
     report: OpenReport,
 }
 
@@ -326,6 +332,22 @@ impl Db {
         Ok(self.keys(&[]).next().transpose()?.is_none())
     }
 
+    /// Leaves `note` in the lock file for as long as this handle holds the
+    /// lock: another process refused the lock finds it in
+    /// [`Error::Locked`] (with this process's pid), so a program can say
+    /// what holds the database and where it can be reached. Advice only:
+    /// the next holder overwrites it. At most 4096 bytes.
+    pub fn set_lock_note(&self, note: &str) -> Result<()> {
+        if note.len() > lock::MAX_NOTE {
+            return Err(Error::InvalidOption(format!(
+                "a lock note is at most {} bytes",
+                lock::MAX_NOTE
+            )));
+        }
+        let path = self.dir.join(lock::LOCK_FILE);
+        lock::write_note(&*self._lock, note).map_err(|e| Error::io("write", &path, e))
+    }
+
     /// Whether the files have grown past the automatic-compaction threshold
     /// (at least `compact_min_bytes` and `compact_ratio` × the size after the
     /// last compaction). Cheap: no key is read. A program that turns
@@ -344,6 +366,15 @@ impl Db {
     pub fn write_would_seal(&self, bytes: u64) -> bool {
         let len = self.log_len.load(std::sync::atomic::Ordering::Relaxed);
         len.saturating_add(bytes) >= self.opts.segment_size
+    }
+
+    /// Whether a [`BatchWriter`] is open now, so that a write would wait
+    /// until it ends (a bulk load: about a second per million pairs).
+    /// Lock-free: an event loop asks it, as it asks
+    /// [`Db::write_would_seal`], to hand its writes to a thread that may
+    /// wait.
+    pub fn batch_in_progress(&self) -> bool {
+        self.batching.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes every acknowledged write durable (a no-op under [`SyncMode::Always`]).

@@ -70,6 +70,7 @@ pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
     let log_len = std::sync::atomic::AtomicU64::new(writer.wal_len);
     Ok(Db {
         log_len,
+        batching: std::sync::atomic::AtomicBool::new(false),
         dir: dir.to_owned(),
         wal_path: dir.join(WAL),
         _lock: lock,

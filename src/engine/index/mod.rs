@@ -226,6 +226,11 @@ impl Index {
         &self.path
     }
 
+    /// The open index file (what a backup copies: it never changes).
+    pub fn file(&self) -> &dyn StorageFile {
+        &*self.file
+    }
+
     fn read_err(&self, e: io::Error) -> Error {
         Error::io("read", &self.path, e)
     }
