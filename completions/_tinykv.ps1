@@ -23,7 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Run FILE as a script: one command a line, as in the REPL')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Run FILE as a script: one command a line, as in the REPL')
@@ -37,9 +37,12 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print the value of each KEY followed by a newline')
             [CompletionResult]::new('del', 'del', [CompletionResultType]::ParameterValue, 'Delete each KEY (exit 1 if any was not set)')
+            [CompletionResult]::new('exists', 'exists', [CompletionResultType]::ParameterValue, 'Exit 0 when every KEY is set, else 1 (prints nothing)')
+            [CompletionResult]::new('count', 'count', [CompletionResultType]::ParameterValue, 'Print the number of keys (with --prefix, of those starting with P)')
             [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'List keys, sorted, one a line (escaped as in the tsv dump format)')
             [CompletionResult]::new('dump', 'dump', [CompletionResultType]::ParameterValue, 'Write every live pair, sorted by key, to stdout')
             [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Store every pair of a dump atomically: all of it, or none of it if any line is bad')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Copy the database, as it is at one moment, into DEST (a new or empty directory), even while it is in use')
             [CompletionResult]::new('compact', 'compact', [CompletionResultType]::ParameterValue, 'Rewrite the live data now; print the bytes before and after and the time taken')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)')
             [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/')
@@ -52,7 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;set' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -64,7 +67,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;get' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the exact bytes of the value, with no newline added (one KEY only)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -77,7 +80,32 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;del' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;exists' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;count' {
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -90,7 +118,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -104,7 +132,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only pairs whose key starts with P')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -117,7 +145,20 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Make the database hold exactly the dump''s pairs: every other key is deleted, in the same atomic step')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;backup' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -129,7 +170,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;compact' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -141,7 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;check' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -153,7 +194,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;recover' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -165,7 +206,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;stats' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -181,7 +222,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'Most clients connected at once; more are refused with an error')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Listen beyond loopback without a password (only on a network you trust)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -194,7 +235,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;generate' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
@@ -207,9 +248,12 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print the value of each KEY followed by a newline')
             [CompletionResult]::new('del', 'del', [CompletionResultType]::ParameterValue, 'Delete each KEY (exit 1 if any was not set)')
+            [CompletionResult]::new('exists', 'exists', [CompletionResultType]::ParameterValue, 'Exit 0 when every KEY is set, else 1 (prints nothing)')
+            [CompletionResult]::new('count', 'count', [CompletionResultType]::ParameterValue, 'Print the number of keys (with --prefix, of those starting with P)')
             [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'List keys, sorted, one a line (escaped as in the tsv dump format)')
             [CompletionResult]::new('dump', 'dump', [CompletionResultType]::ParameterValue, 'Write every live pair, sorted by key, to stdout')
             [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Store every pair of a dump atomically: all of it, or none of it if any line is bad')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Copy the database, as it is at one moment, into DEST (a new or empty directory), even while it is in use')
             [CompletionResult]::new('compact', 'compact', [CompletionResultType]::ParameterValue, 'Rewrite the live data now; print the bytes before and after and the time taken')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)')
             [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/')
@@ -228,6 +272,12 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         'tinykv;help;del' {
             break
         }
+        'tinykv;help;exists' {
+            break
+        }
+        'tinykv;help;count' {
+            break
+        }
         'tinykv;help;keys' {
             break
         }
@@ -235,6 +285,9 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;help;load' {
+            break
+        }
+        'tinykv;help;backup' {
             break
         }
         'tinykv;help;compact' {

@@ -16,17 +16,26 @@ _tinykv() {
             ",$1")
                 cmd="tinykv"
                 ;;
+            tinykv,backup)
+                cmd="tinykv__subcmd__backup"
+                ;;
             tinykv,check)
                 cmd="tinykv__subcmd__check"
                 ;;
             tinykv,compact)
                 cmd="tinykv__subcmd__compact"
                 ;;
+            tinykv,count)
+                cmd="tinykv__subcmd__count"
+                ;;
             tinykv,del)
                 cmd="tinykv__subcmd__del"
                 ;;
             tinykv,dump)
                 cmd="tinykv__subcmd__dump"
+                ;;
+            tinykv,exists)
+                cmd="tinykv__subcmd__exists"
                 ;;
             tinykv,generate)
                 cmd="tinykv__subcmd__generate"
@@ -55,17 +64,26 @@ _tinykv() {
             tinykv,stats)
                 cmd="tinykv__subcmd__stats"
                 ;;
+            tinykv__subcmd__help,backup)
+                cmd="tinykv__subcmd__help__subcmd__backup"
+                ;;
             tinykv__subcmd__help,check)
                 cmd="tinykv__subcmd__help__subcmd__check"
                 ;;
             tinykv__subcmd__help,compact)
                 cmd="tinykv__subcmd__help__subcmd__compact"
                 ;;
+            tinykv__subcmd__help,count)
+                cmd="tinykv__subcmd__help__subcmd__count"
+                ;;
             tinykv__subcmd__help,del)
                 cmd="tinykv__subcmd__help__subcmd__del"
                 ;;
             tinykv__subcmd__help,dump)
                 cmd="tinykv__subcmd__help__subcmd__dump"
+                ;;
+            tinykv__subcmd__help,exists)
+                cmd="tinykv__subcmd__help__subcmd__exists"
                 ;;
             tinykv__subcmd__help,generate)
                 cmd="tinykv__subcmd__help__subcmd__generate"
@@ -101,7 +119,7 @@ _tinykv() {
 
     case "${cmd}" in
         tinykv)
-            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set get del keys dump load compact check recover stats serve generate help"
+            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set get del exists count keys dump load backup compact check recover stats serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -129,6 +147,36 @@ _tinykv() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__backup)
+            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -175,6 +223,40 @@ _tinykv() {
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__count)
+            opts="-d -q -h --prefix --dir --wait --sync --quiet --bail --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -266,6 +348,36 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__exists)
+            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__generate)
             opts="-d -q -h --dir --wait --sync --quiet --bail --help man bash zsh fish elvish powershell"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -327,8 +439,22 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__help)
-            opts="set get del keys dump load compact check recover stats serve generate help"
+            opts="set get del exists count keys dump load backup compact check recover stats serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -368,6 +494,20 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__help__subcmd__count)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__help__subcmd__del)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -383,6 +523,20 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__help__subcmd__dump)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__help__subcmd__exists)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -557,7 +711,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__load)
-            opts="-d -q -h --format --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --format --replace --dir --wait --sync --quiet --bail --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

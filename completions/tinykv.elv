@@ -20,7 +20,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -f 'Run FILE as a script: one command a line, as in the REPL'
             cand --file 'Run FILE as a script: one command a line, as in the REPL'
@@ -34,9 +34,12 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand set 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
             cand get 'Print the value of each KEY followed by a newline'
             cand del 'Delete each KEY (exit 1 if any was not set)'
+            cand exists 'Exit 0 when every KEY is set, else 1 (prints nothing)'
+            cand count 'Print the number of keys (with --prefix, of those starting with P)'
             cand keys 'List keys, sorted, one a line (escaped as in the tsv dump format)'
             cand dump 'Write every live pair, sorted by key, to stdout'
             cand load 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
+            cand backup 'Copy the database, as it is at one moment, into DEST (a new or empty directory), even while it is in use'
             cand compact 'Rewrite the live data now; print the bytes before and after and the time taken'
             cand check 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)'
             cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
@@ -48,7 +51,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;set'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -59,7 +62,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;get'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --raw 'Print the exact bytes of the value, with no newline added (one KEY only)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -71,7 +74,30 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;del'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;exists'= {
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;count'= {
+            cand --prefix 'Only keys starting with P'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -83,7 +109,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --prefix 'Only keys starting with P'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -96,7 +122,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --prefix 'Only pairs whose key starts with P'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -108,7 +134,19 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --format 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand --replace 'Make the database hold exactly the dump''s pairs: every other key is deleted, in the same atomic step'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand --bail 'In a script, stop at the first line that fails'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;backup'= {
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -119,7 +157,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;compact'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -130,7 +168,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;check'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -141,7 +179,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;recover'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -152,7 +190,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;stats'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --json 'Print one JSON object'
             cand -q 'No messages on stderr for keys that are not found'
@@ -167,7 +205,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --max-clients 'Most clients connected at once; more are refused with an error'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand --insecure 'Listen beyond loopback without a password (only on a network you trust)'
             cand -q 'No messages on stderr for keys that are not found'
@@ -179,7 +217,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;generate'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
-            cand --wait 'If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
@@ -191,9 +229,12 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand set 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
             cand get 'Print the value of each KEY followed by a newline'
             cand del 'Delete each KEY (exit 1 if any was not set)'
+            cand exists 'Exit 0 when every KEY is set, else 1 (prints nothing)'
+            cand count 'Print the number of keys (with --prefix, of those starting with P)'
             cand keys 'List keys, sorted, one a line (escaped as in the tsv dump format)'
             cand dump 'Write every live pair, sorted by key, to stdout'
             cand load 'Store every pair of a dump atomically: all of it, or none of it if any line is bad'
+            cand backup 'Copy the database, as it is at one moment, into DEST (a new or empty directory), even while it is in use'
             cand compact 'Rewrite the live data now; print the bytes before and after and the time taken'
             cand check 'Verify every record''s CRC and every file''s structure, read-only (exit 1 when damaged)'
             cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
@@ -208,11 +249,17 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;help;del'= {
         }
+        &'tinykv;help;exists'= {
+        }
+        &'tinykv;help;count'= {
+        }
         &'tinykv;help;keys'= {
         }
         &'tinykv;help;dump'= {
         }
         &'tinykv;help;load'= {
+        }
+        &'tinykv;help;backup'= {
         }
         &'tinykv;help;compact'= {
         }

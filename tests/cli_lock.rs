@@ -1,99 +1,117 @@
-//! A second process on a locked database fails at once with the path and
-//! the holder's pid, and succeeds under `--wait` once the holder exits.
+//! A one-shot command that holds the lock (it serves no one) is waited for:
+//! up to `--wait` (5 s unless told otherwise), after which the refusal names
+//! the path and the holder's pid and says how to wait longer; `--wait 0`
+//! fails at once. A command that waits gets the database once the holder
+//! exits.
 
 mod util;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
-use std::time::Instant;
+use std::io::Write;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 use util::TestDb;
 
-/// A `tinykv` script process holding the lock; replies are read line by line.
-struct Holder {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Holder {
-    fn start(db: &TestDb) -> Holder {
-        let mut child = util::base_command(db.tmp.path())
-            .arg("-d")
-            .arg(&db.path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Holder {
-            child,
-            stdin,
-            stdout,
+/// `tinykv load FIFO`: a one-shot command that holds the database until
+/// its input ends, which is when the test closes the named pipe `fifo`.
+/// (Not a load from stdin: one that finds the database locked reads its
+/// input before it waits, so it would not hold the lock meanwhile.)
+fn start_holder(db: &TestDb, fifo: &std::path::Path) -> Child {
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let child = util::base_command(db.tmp.path())
+        .arg("-d")
+        .arg(&db.path)
+        .arg("load")
+        .arg(fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until it holds the lock, a command that does not wait succeeds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut child = child;
+    loop {
+        let out = db.cmd(["--wait", "0", "get", "held"]).run();
+        if out.output.status.code() == Some(2) && out.stderr_str().contains("locked") {
+            return child;
         }
-    }
-
-    /// Sends a line and returns its one-line reply.
-    fn ask(&mut self, line: &str) -> String {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
-        let mut reply = String::new();
-        self.stdout.read_line(&mut reply).unwrap();
-        reply
-    }
-
-    /// Closes stdin: the script ends and the holder exits.
-    fn finish(mut self) {
-        drop(self.stdin.take());
-        assert!(self.child.wait().unwrap().success());
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the holder never took the lock");
+        }
     }
 }
 
 #[test]
-fn a_locked_database_is_refused_at_once_naming_path_and_pid() {
+fn a_one_shot_holder_is_waited_for_and_named_when_it_is_not_released() {
     let db = TestDb::new();
-    let mut holder = Holder::start(&db);
-    // Its reply proves it has opened (and locked) the database.
-    assert_eq!(holder.ask("set held yes"), "OK\n");
-    let pid = holder.child.id();
+    db.cmd(["set", "held", "yes"]).run().code(0);
+    let fifo = db.file("input.tsv");
+    let mut holder = start_holder(&db, &fifo);
+    let pid = holder.id();
 
     let start = Instant::now();
-    db.cmd(["get", "held"])
+    db.cmd(["--wait", "0", "get", "held"])
         .run()
         .code(2)
         .one_line_error()
         .stderr_matches(predicate::str::contains(db.path.display().to_string()))
         .stderr_matches(predicate::str::contains(format!("pid {pid}")))
-        .stderr_matches(predicate::str::contains("locked"));
-    assert!(start.elapsed().as_secs() < 5, "refusal was not at once");
-    db.cmd(["set", "other", "x"]).run().code(2);
+        .stderr_matches(predicate::str::contains(
+            "use --wait SECONDS to wait for it",
+        ));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "refusal was not at once"
+    );
+    db.cmd(["--wait", "0.3", "set", "other", "x"])
+        .run()
+        .code(2)
+        .one_line_error()
+        .stderr_matches(predicate::str::contains(format!("pid {pid}")))
+        .stderr_matches(predicate::str::contains("was not released within 0.300s"));
     db.cmd(["check"])
+        .env("TINYKV_WAIT", "0")
         .run()
         .code(2)
         .stderr_matches(predicate::str::contains("locked"));
 
-    // A waiter started while the lock is held gets it once the holder exits.
-    let waiter = util::base_command(db.tmp.path())
-        .arg("-d")
-        .arg(&db.path)
-        .args(["--wait", "10", "get", "held"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The holder still answers, so it still holds the lock while the waiter runs.
-    assert_eq!(holder.ask("get held"), "yes\n");
-    holder.finish();
-    let out = waiter.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout, b"yes\n");
+    // Waiters with the default wait, started while the lock is held, get the
+    // database once the holder has stored its input and exited.
+    let waiters: Vec<Child> = ["held", "loaded"]
+        .iter()
+        .map(|key| {
+            util::base_command(db.tmp.path())
+                .arg("-d")
+                .arg(&db.path)
+                .args(["get", key])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    input.write_all(b"loaded\tby the holder\n").unwrap();
+    drop(input);
+    assert!(holder.wait().unwrap().success());
+    for (waiter, want) in waiters.into_iter().zip(["yes\n", "by the holder\n"]) {
+        let out = waiter.wait_with_output().unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).as_ref()
+            ),
+            (Some(0), want),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -32,8 +32,11 @@ Examples:
   tinykv -d /tmp/db load < backup.tsv    restore a dump, atomically
   tinykv                                 open the REPL
 
-Exit status: 0 success, 1 a key was not found (get, del) or check found
-damage, 2 any error.";
+While a REPL, a script or serve owns a database, every other tinykv command
+on it works through that owner.
+
+Exit status: 0 success, 1 a key was not found (get, del, exists) or check
+found damage, 2 any error.";
 
 /// `tinykv [OPTIONS] [COMMAND]`.
 #[derive(Debug, Parser)]
@@ -54,8 +57,8 @@ pub struct Args {
     #[arg(short, long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// If another process holds the database lock, wait up to SECONDS for it (default 0: fail at once)
-    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
+    /// If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]
+    #[arg(long, global = true, value_name = "SECONDS", env = "TINYKV_WAIT", value_parser = parse_seconds, allow_negative_numbers = true)]
     pub wait: Option<Duration>,
 
     /// When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)
@@ -125,6 +128,27 @@ pub enum Command {
         keys: Vec<OsString>,
     },
 
+    /// Exit 0 when every KEY is set, else 1 (prints nothing)
+    #[command(
+        after_help = "Examples:\n  tinykv exists config:ready && echo ready\n  tinykv exists a b c || echo 'some are missing'"
+    )]
+    Exists {
+        /// The keys to look for
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<OsString>,
+    },
+
+    /// Print the number of keys (with --prefix, of those starting with P)
+    #[command(
+        alias = "len",
+        after_help = "Examples:\n  tinykv count\n  tinykv count --prefix job:"
+    )]
+    Count {
+        /// Only keys starting with P
+        #[arg(long, value_name = "P")]
+        prefix: Option<OsString>,
+    },
+
     /// List keys, sorted, one a line (escaped as in the tsv dump format)
     #[command(after_help = "Examples:\n  tinykv keys\n  tinykv keys --prefix user: | wc -l")]
     Keys {
@@ -148,7 +172,7 @@ pub enum Command {
 
     /// Store every pair of a dump atomically: all of it, or none of it if any line is bad
     #[command(
-        after_help = "Examples:\n  tinykv load backup.tsv\n  tinykv dump --format jsonl | tinykv -d copy load --format jsonl"
+        after_help = "Examples:\n  tinykv load backup.tsv\n  tinykv dump --format jsonl | tinykv -d copy load --format jsonl\n  tinykv dump | sed 's/old/new/' | tinykv load --replace"
     )]
     Load {
         /// The dump to read (stdin when absent or `-`)
@@ -157,6 +181,19 @@ pub enum Command {
         /// The dump format [default: from FILE's extension (.tsv, .jsonl, .resp), else tsv]
         #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
         format: Option<Format>,
+        /// Make the database hold exactly the dump's pairs: every other key is deleted, in the same atomic step
+        #[arg(long)]
+        replace: bool,
+    },
+
+    /// Copy the database, as it is at one moment, into DEST (a new or empty directory), even while it is in use
+    #[command(
+        after_help = "Examples:\n  tinykv backup /mnt/backups/db-$(date +%F)\n  tinykv backup copy && tinykv -d copy check"
+    )]
+    Backup {
+        /// The directory to copy into (created; must be empty if it exists)
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
     },
 
     /// Rewrite the live data now; print the bytes before and after and the time taken
@@ -261,17 +298,6 @@ pub enum SessionCommand {
     /// The one-shot commands.
     #[command(flatten)]
     Shared(Command),
-
-    /// Whether KEY is set: (integer) 1 or 0
-    Exists {
-        /// The key
-        #[arg(value_name = "KEY")]
-        key: OsString,
-    },
-
-    /// The number of keys
-    #[command(alias = "len")]
-    Count,
 
     /// List the commands, or show one command's help
     Help {

@@ -6,26 +6,31 @@
 //! command so a failed flush is an error, not a silent loss.
 
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::args::Command;
 use super::config::Config;
+use super::database::{self, Reached};
 use super::exit::Exit;
 use super::output::{self, Progress};
-use super::{database, serve, stats};
+use super::store::{Local, Store};
+use super::{serve, stats};
 use crate::engine::{Db, MAX_VALUE_LEN, RecoverReport};
 use crate::format::{Format, ParseError, Reader, Writer, escape_bytes};
 
-/// Runs one command against the configured database.
+/// Runs one command against the configured database: here, or through the
+/// process that owns it (database.rs).
 pub fn run(command: &Command, config: &Config) -> Result<Exit> {
     // `check` and `recover` must not open the database normally: a damaged
     // segment that a normal open refuses is exactly what they are for.
-    match command {
+    let mut source = None;
+    let reached = match command {
         Command::Check => return check_dir(config),
         Command::Recover => return recover_dir(config),
         Command::Serve { .. } => {
@@ -33,9 +38,30 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
             let settings = config.serve.as_ref().expect("resolved with the command");
             return serve::run(config, settings);
         }
-        _ => {}
+        Command::Load { file, .. } => {
+            let (reached, from) = reach_for_load(config, LoadSource::from_arg(file.clone()))?;
+            source = Some(from);
+            reached
+        }
+        _ => database::reach(config)?,
+    };
+    match reached {
+        Reached::Here(db) => {
+            let exit = run_on(&Local::new(&db, None), command, config, source)?;
+            database::close(db)?;
+            Ok(exit)
+        }
+        Reached::Owner(remote) => run_on(&remote, command, config, source),
     }
-    let db = database::open(config)?;
+}
+
+/// The command's work, on `store`, however it was reached.
+fn run_on(
+    store: &dyn Store,
+    command: &Command,
+    config: &Config,
+    source: Option<LoadSource>,
+) -> Result<Exit> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let exit = match command {
@@ -44,13 +70,13 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
                 Some(v) if v != "-" => v.as_bytes().to_vec(),
                 _ => read_value(io::stdin().lock())?,
             };
-            set(&db, key.as_bytes(), &value)?;
+            set(store, key.as_bytes(), &value)?;
             Exit::Success
         }
         Command::Get { raw, keys } => {
             let mut exit = Exit::Success;
             for key in keys {
-                match get(&db, key.as_bytes())? {
+                match get(store, key.as_bytes())? {
                     Some(value) => {
                         out.write_all(&value)?;
                         if !*raw {
@@ -68,41 +94,94 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
         Command::Del { keys } => {
             let mut exit = Exit::Success;
             for key in keys {
-                if !del(&db, key.as_bytes())? {
+                if !del(store, key.as_bytes())? {
                     not_found(config, key.as_bytes());
                     exit = Exit::NotFound;
                 }
             }
             exit
         }
+        Command::Exists { keys } => {
+            let mut exit = Exit::Success;
+            for key in keys {
+                if !exists(store, key.as_bytes())? {
+                    exit = Exit::NotFound;
+                }
+            }
+            exit
+        }
+        Command::Count { prefix } => {
+            writeln!(out, "{}", count(store, prefix_bytes(prefix))?)?;
+            Exit::Success
+        }
         Command::Keys { prefix } => {
-            keys(&db, prefix_bytes(prefix), &mut out)?;
+            keys(store, prefix_bytes(prefix), &mut out)?;
             Exit::Success
         }
         Command::Dump { format, prefix } => {
-            dump(&db, *format, prefix_bytes(prefix), &mut out)?;
+            dump(store, *format, prefix_bytes(prefix), &mut out)?;
             Exit::Success
         }
-        Command::Load { file, format } => {
-            let source = LoadSource::from_arg(file.clone());
-            load(&db, &source, *format)?;
+        Command::Load {
+            format, replace, ..
+        } => {
+            let source = source.expect("load reached its source first");
+            load(store, &source, *format, *replace)?;
+            Exit::Success
+        }
+        Command::Backup { dest } => {
+            backup(store, dest)?;
             Exit::Success
         }
         Command::Compact => {
-            compact(&db, &mut out)?;
+            compact(store, &mut out)?;
             Exit::Success
         }
         Command::Stats { json } => {
-            stats::print(&db, *json, &mut out)?;
+            stats::print(store, *json, &mut out)?;
             Exit::Success
         }
         Command::Check | Command::Recover | Command::Serve { .. } | Command::Generate { .. } => {
-            unreachable!("handled before the database is opened")
+            unreachable!("handled before the database is reached")
         }
     };
     out.flush().context("cannot write to stdout")?;
-    database::close(db)?;
     Ok(exit)
+}
+
+/// Reaches the database for `load`. When a one-shot command holds it
+/// (`tinykv dump | sed … | tinykv load` on one database: the dump holds
+/// the lock until its output is read), standard input is first read to
+/// the end into a private temporary file, so that the command before it
+/// in the pipe can finish and let go; the wait for the lock starts then.
+fn reach_for_load(config: &Config, source: LoadSource) -> Result<(Reached<Db>, LoadSource)> {
+    if let Some(reached) = database::try_reach(config)? {
+        return Ok((reached, source));
+    }
+    let source = match source {
+        LoadSource::Stdin => LoadSource::Spooled(spool_stdin()?),
+        other => other,
+    };
+    Ok((database::reach(config)?, source))
+}
+
+/// Standard input, copied into an unnamed temporary file (removed at once:
+/// only this process holds it), rewound.
+fn spool_stdin() -> Result<File> {
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("tinykv-load-{}.tmp", std::process::id()));
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("load: cannot create {}", path.display()))?;
+    let _ = fs::remove_file(&path);
+    io::copy(&mut io::stdin().lock(), &mut file)
+        .with_context(|| format!("load: cannot keep stdin in {}", dir.display()))?;
+    file.rewind().context("load: cannot read stdin back")?;
+    Ok(file)
 }
 
 /// Prints the not-found message for `key`, unless `-q`.
@@ -130,27 +209,42 @@ pub fn read_value(input: impl Read) -> Result<Vec<u8>> {
 }
 
 /// `set`: stores one pair.
-pub fn set(db: &Db, key: &[u8], value: &[u8]) -> Result<()> {
-    db.set(key, value)
+pub fn set(store: &dyn Store, key: &[u8], value: &[u8]) -> Result<()> {
+    store
+        .set(key, value)
         .with_context(|| format!("cannot set key {}", output::key(key)))
 }
 
 /// `get`: one value.
-pub fn get(db: &Db, key: &[u8]) -> Result<Option<Vec<u8>>> {
-    db.get(key)
+pub fn get(store: &dyn Store, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    store
+        .get(key)
         .with_context(|| format!("cannot get key {}", output::key(key)))
 }
 
 /// `del`: whether the key was set.
-pub fn del(db: &Db, key: &[u8]) -> Result<bool> {
-    db.delete(key)
+pub fn del(store: &dyn Store, key: &[u8]) -> Result<bool> {
+    store
+        .delete(key)
         .with_context(|| format!("cannot delete key {}", output::key(key)))
 }
 
+/// `exists`: whether the key is set.
+pub fn exists(store: &dyn Store, key: &[u8]) -> Result<bool> {
+    store
+        .exists(key)
+        .with_context(|| format!("cannot look up key {}", output::key(key)))
+}
+
+/// `count`: the keys with `prefix`.
+pub fn count(store: &dyn Store, prefix: &[u8]) -> Result<u64> {
+    store.count(prefix).context("cannot count the keys")
+}
+
 /// `keys`: every key with `prefix`, escaped, one a line.
-pub fn keys(db: &Db, prefix: &[u8], out: &mut dyn Write) -> Result<u64> {
+pub fn keys(store: &dyn Store, prefix: &[u8], out: &mut dyn Write) -> Result<u64> {
     let mut n = 0;
-    for key in db.keys(prefix) {
+    for key in store.keys(prefix) {
         let key = key.context("cannot read the keys")?;
         writeln!(out, "{}", escape_bytes(&key)).context("cannot write the keys")?;
         n += 1;
@@ -159,9 +253,9 @@ pub fn keys(db: &Db, prefix: &[u8], out: &mut dyn Write) -> Result<u64> {
 }
 
 /// `dump`: every pair with `prefix`, streamed in `format`.
-pub fn dump(db: &Db, format: Format, prefix: &[u8], out: &mut dyn Write) -> Result<()> {
+pub fn dump(store: &dyn Store, format: Format, prefix: &[u8], out: &mut dyn Write) -> Result<()> {
     let mut writer = Writer::new(format, out);
-    for pair in db.iter_prefix(prefix) {
+    for pair in store.pairs(prefix) {
         let (key, value) = pair.context("cannot read the database for the dump")?;
         writer
             .write_pair(&key, &value)
@@ -172,12 +266,15 @@ pub fn dump(db: &Db, format: Format, prefix: &[u8], out: &mut dyn Write) -> Resu
 }
 
 /// Where `load` reads its dump.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum LoadSource {
     /// Standard input.
     Stdin,
     /// A file.
     File(PathBuf),
+    /// Standard input, already read into a temporary file (see
+    /// [`reach_for_load`]).
+    Spooled(File),
 }
 
 impl LoadSource {
@@ -191,7 +288,7 @@ impl LoadSource {
 
     fn name(&self) -> String {
         match self {
-            LoadSource::Stdin => "stdin".to_owned(),
+            LoadSource::Stdin | LoadSource::Spooled(_) => "stdin".to_owned(),
             LoadSource::File(f) => f.display().to_string(),
         }
     }
@@ -210,10 +307,16 @@ impl LoadSource {
     }
 }
 
-/// `load`: streams the dump into one atomic batch, so a bad line anywhere
-/// stores nothing, and memory holds keys but no values. Returns the number
-/// of pairs.
-pub fn load(db: &Db, source: &LoadSource, format: Option<Format>) -> Result<u64> {
+/// `load`: streams the dump into one atomic load, so a bad line anywhere
+/// stores nothing, and memory holds keys but no values; with `replace`,
+/// the database then holds exactly the dump's pairs. Returns the number of
+/// pairs.
+pub fn load(
+    store: &dyn Store,
+    source: &LoadSource,
+    format: Option<Format>,
+    replace: bool,
+) -> Result<u64> {
     let format = format
         .or_else(|| source.format_by_extension())
         .unwrap_or_default();
@@ -225,11 +328,14 @@ pub fn load(db: &Db, source: &LoadSource, format: Option<Format>) -> Result<u64>
                 format!("load: cannot open {}", path.display())
             })?))
         }
+        LoadSource::Spooled(file) => Box::new(BufReader::new(
+            file.try_clone().context("load: cannot read stdin back")?,
+        )),
     };
     let progress = Progress::start("loading");
-    // Dropping the batch on any error below takes back what it wrote.
-    let mut batch = db
-        .batch_writer()
+    // Dropping the load on any error below stores nothing.
+    let mut batch = store
+        .loader(replace)
         .with_context(|| format!("load: {name}: nothing was stored"))?;
     for pair in Reader::new(format, input) {
         let (key, value) = pair.map_err(|e| match e {
@@ -243,18 +349,31 @@ pub fn load(db: &Db, source: &LoadSource, format: Option<Format>) -> Result<u64>
             .with_context(|| format!("load: {name}: nothing was stored"))?;
         progress.inc(1);
     }
-    let n = batch.len() as u64;
+    let n = batch.len();
     batch
         .commit()
         .with_context(|| format!("load: {name}: nothing was stored"))?;
     Ok(n)
 }
 
+/// `backup`: a consistent copy into `dest`.
+pub fn backup(store: &dyn Store, dest: &Path) -> Result<()> {
+    let _progress = Progress::start("copying");
+    store.backup(dest).with_context(|| {
+        format!(
+            "cannot back up {} into {}",
+            store.path().display(),
+            dest.display()
+        )
+    })?;
+    Ok(())
+}
+
 /// `compact`: rewrites the live data and prints what it did.
-pub fn compact(db: &Db, out: &mut dyn Write) -> Result<()> {
+pub fn compact(store: &dyn Store, out: &mut dyn Write) -> Result<()> {
     let report = {
         let _progress = Progress::start("compacting");
-        db.compact().context("compaction failed")?
+        store.compact().context("compaction failed")?
     };
     writeln!(
         out,
@@ -288,11 +407,15 @@ pub fn print_check(report: &crate::engine::CheckReport, out: &mut dyn Write) -> 
     Ok(false)
 }
 
+/// `check`: on the directory (it must not open the database normally,
+/// which a damaged file could stop), or through its owner.
 fn check_dir(config: &Config) -> Result<Exit> {
     let report = {
         let _progress = Progress::start("checking");
-        Db::check_dir(&config.dir, &config.options())
-            .map_err(|e| database::open_error(config, e))?
+        match database::reach_with(config, |opts| Db::check_dir(&config.dir, &opts))? {
+            Reached::Here(report) => report,
+            Reached::Owner(remote) => remote.check().context("check failed")?,
+        }
     };
     let mut out = io::stdout().lock();
     let clean = print_check(&report, &mut out)?;
@@ -300,11 +423,14 @@ fn check_dir(config: &Config) -> Result<Exit> {
     Ok(if clean { Exit::Success } else { Exit::Damaged })
 }
 
+/// `recover`: needs the database to itself; an owner is named, not used.
 fn recover_dir(config: &Config) -> Result<Exit> {
     let report = {
         let _progress = Progress::start("recovering");
-        Db::recover_dir(&config.dir, &config.options())
-            .map_err(|e| database::open_error(config, e))?
+        match database::reach_with(config, |opts| Db::recover_dir(&config.dir, &opts))? {
+            Reached::Here(report) => report,
+            Reached::Owner(remote) => return Err(remote.recover().unwrap_err()),
+        }
     };
     let mut out = io::stdout().lock();
     print_recover(&report, &config.dir, &mut out)?;

@@ -18,6 +18,10 @@ use super::listen;
 use super::tuning::Tuning;
 use crate::engine::{Options, SyncMode};
 
+/// How long a command waits for a one-shot command that holds the lock
+/// (`--wait`, `TINYKV_WAIT`), like sqlite3's busy timeout in Python.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
 /// Everything a run needs to know.
 #[derive(Debug)]
 pub struct Config {
@@ -40,6 +44,8 @@ pub struct Config {
     pub default_dir: bool,
     /// `serve`'s settings: `Some` exactly when the command is `serve`.
     pub serve: Option<ServeConfig>,
+    /// `$XDG_RUNTIME_DIR`, where an owner puts its socket (owner.rs).
+    pub runtime_dir: Option<PathBuf>,
 }
 
 /// What `tinykv serve` was asked for, checked.
@@ -158,7 +164,7 @@ impl Config {
         Ok(Config {
             dir,
             history,
-            wait: args.wait.unwrap_or(Duration::ZERO),
+            wait: args.wait.unwrap_or(DEFAULT_WAIT),
             sync: match args.sync {
                 SyncArg::Always => SyncMode::Always,
                 SyncArg::Never => SyncMode::Never,
@@ -168,6 +174,9 @@ impl Config {
             tuning,
             default_dir: from_default,
             serve,
+            runtime_dir: env("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute()),
         })
     }
 
@@ -187,8 +196,12 @@ impl Config {
             Mode::Repl | Mode::Script { .. } => true,
         };
         // The server compacts in a thread of its own, so that no client's
-        // write ever runs a compaction.
-        let serving = matches!(self.mode, Mode::Command(Command::Serve { .. }));
+        // write ever runs a compaction; so does a REPL or a script, which
+        // serves its database to other tinykv processes (serve::share).
+        let serving = matches!(
+            self.mode,
+            Mode::Command(Command::Serve { .. }) | Mode::Repl | Mode::Script { .. }
+        );
         // A one-shot command reads each block once or twice: a block cache
         // would cost it more (memory to fault in) than it saves. A session
         // or a server reads the same blocks again and again.

@@ -1,43 +1,151 @@
-//! Opening and closing the database for a command or a session, with the
-//! messages a person needs: who holds the lock, what a torn tail cost.
+//! Reaching the database for a command or a session: open it here, or,
+//! when another tinykv process owns it, go through that owner (owner.rs,
+//! PRODUCT.md §7); and the messages a person needs on the way: who holds
+//! the lock, what a torn tail cost.
 //!
-//! Invariant: every command ends with [`close`], so a failed final flush is
-//! reported (exit 2) instead of being lost in `Drop`.
+//! Who waits for whom: an owner that serves the database (a REPL, a
+//! script, `serve`) is reached at once through its socket; one that does
+//! not (a one-shot command, or an owner starting up or going away) is
+//! waited for, up to `--wait` (5 s unless told otherwise), polling its
+//! lock with a short backoff, so that parallel one-shot commands from
+//! `xargs -P` all succeed.
+//!
+//! Invariant: every command that opened the database ends with [`close`],
+//! so a failed final flush is reported (exit 2) instead of being lost in
+//! `Drop`.
+
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
 use super::config::Config;
 use super::output;
-use crate::engine::{Db, Error};
+use super::owner::Owner;
+use super::store::Remote;
+use crate::engine::{Db, Error, Options};
 
-/// Opens the configured database, creating it on first use.
-pub fn open(config: &Config) -> Result<Db> {
-    let db = Db::open(&config.dir, config.options()).map_err(|e| open_error(config, e))?;
-    // An unfinished batch (an interrupted load) was never acknowledged:
-    // cutting it loses nothing, so it is not worth a warning.
-    if let Some(cut) = &db.open_report().truncated
-        && !config.quiet
-        && !cut.unfinished_batch
-    {
-        let saved = cut
-            .saved_to
-            .as_ref()
-            .map(|p| format!("; the bytes were saved to {}", p.display()))
-            .unwrap_or_default();
-        // The engine's reason may already say where; do not say it twice.
-        let at = if cut.reason.contains("offset") {
-            String::new()
-        } else {
-            format!(" at offset {}", cut.offset)
-        };
-        output::message(&format!(
-            "warning: {}: cut a torn tail of {} bytes{at} ({}){saved}",
-            db.path().join("wal.log").display(),
-            cut.bytes,
-            cut.reason,
-        ));
+/// The longest pause between two looks at a lock held by a one-shot
+/// command (a few milliseconds of work, usually).
+const MAX_NAP: Duration = Duration::from_millis(20);
+
+/// How a command reached the database.
+pub enum Reached<T> {
+    /// This process holds the lock: `T` is what it did with it.
+    Here(T),
+    /// Another process owns the database and serves it.
+    Owner(Remote),
+}
+
+/// Opens the configured database (creating it when the command may), or
+/// reaches the process that owns it.
+pub fn reach(config: &Config) -> Result<Reached<Db>> {
+    let reached = reach_with(config, |opts| Db::open(&config.dir, opts))?;
+    if let Reached::Here(db) = &reached {
+        warn_of_cut_tail(config, db);
     }
-    Ok(db)
+    Ok(reached)
+}
+
+/// [`reach`], but without waiting: `None` while a one-shot command (an
+/// owner that does not serve the database) holds the lock.
+pub fn try_reach(config: &Config) -> Result<Option<Reached<Db>>> {
+    let mut opts = config.options();
+    opts.lock_timeout = Duration::ZERO;
+    match Db::open(&config.dir, opts) {
+        Ok(db) => {
+            warn_of_cut_tail(config, &db);
+            Ok(Some(Reached::Here(db)))
+        }
+        Err(Error::Locked { pid, note, .. }) => {
+            let owner = Owner::parse(pid, &note);
+            match &owner.socket {
+                Some(socket) => match Remote::connect(socket, &config.dir, config.sync) {
+                    Ok(remote) => Ok(Some(Reached::Owner(remote))),
+                    Err(_) => Ok(None),
+                },
+                None => Ok(None),
+            }
+        }
+        Err(e) => Err(open_error(config, e)),
+    }
+}
+
+/// Opens the configured database in this process, waiting for a one-shot
+/// owner; for the command that must own it itself (`serve`), so an owner
+/// that serves it already is an error that names it.
+pub fn open(config: &Config) -> Result<Db> {
+    match reach(config)? {
+        Reached::Here(db) => Ok(db),
+        Reached::Owner(remote) => Err(anyhow!(
+            "database {} is owned by {}, which serves it to other tinykv commands; \
+             only one process can own it",
+            config.dir.display(),
+            remote.owner()
+        )),
+    }
+}
+
+/// Does `attempt` with the lock, or reaches the owner: see the module doc.
+/// `attempt` is given the options to open with (the lock not waited for:
+/// the waiting is done here, where the owner's note is read).
+pub fn reach_with<T>(
+    config: &Config,
+    mut attempt: impl FnMut(Options) -> crate::engine::Result<T>,
+) -> Result<Reached<T>> {
+    let start = Instant::now();
+    let mut nap = Duration::from_millis(1);
+    loop {
+        let mut opts = config.options();
+        opts.lock_timeout = Duration::ZERO;
+        let (pid, note) = match attempt(opts) {
+            Ok(t) => return Ok(Reached::Here(t)),
+            Err(Error::Locked { pid, note, .. }) => (pid, note),
+            Err(e) => return Err(open_error(config, e)),
+        };
+        let owner = Owner::parse(pid, &note);
+        // An owner's socket that does not answer is one going away or not
+        // listening yet (or killed: its lock will be free at once).
+        if let Some(socket) = &owner.socket
+            && let Ok(remote) = Remote::connect(socket, &config.dir, config.sync)
+        {
+            return Ok(Reached::Owner(remote));
+        }
+        let waited = start.elapsed();
+        if waited >= config.wait {
+            return Err(locked_error(config, &owner));
+        }
+        thread::sleep(nap.min(config.wait - waited));
+        nap = (nap * 2).min(MAX_NAP);
+    }
+}
+
+/// A torn tail cut at open is worth a warning, unless it was only an
+/// unfinished batch (an interrupted load): never acknowledged, nothing lost.
+fn warn_of_cut_tail(config: &Config, db: &Db) {
+    let Some(cut) = &db.open_report().truncated else {
+        return;
+    };
+    if config.quiet || cut.unfinished_batch {
+        return;
+    }
+    let saved = cut
+        .saved_to
+        .as_ref()
+        .map(|p| format!("; the bytes were saved to {}", p.display()))
+        .unwrap_or_default();
+    // The engine's reason may already say where; do not say it twice.
+    let at = if cut.reason.contains("offset") {
+        String::new()
+    } else {
+        format!(" at offset {}", cut.offset)
+    };
+    output::message(&format!(
+        "warning: {}: cut a torn tail of {} bytes{at} ({}){saved}",
+        db.path().join("wal.log").display(),
+        cut.bytes,
+        cut.reason,
+    ));
 }
 
 /// Flushes and releases the database, reporting a failure, and warns of
@@ -47,35 +155,48 @@ pub fn open(config: &Config) -> Result<Db> {
 pub fn close(db: Db) -> Result<()> {
     let path = db.path().to_owned();
     if let Some(why) = db.auto_compaction_failure() {
-        output::message(&format!(
-            "warning: automatic compaction of {} failed, nothing was lost ({why}); \
-             run 'tinykv check'",
-            path.display()
-        ));
+        warn_compaction_failed(&path, &why);
     }
     db.close()
         .with_context(|| format!("cannot close database {}", path.display()))
 }
 
-/// The message for a failed open or lock: names the path and, for a lock
-/// held elsewhere, the holder's pid and the way to wait for it.
+/// The warning for an automatic compaction that failed: the writes that
+/// triggered it were stored, but its cause (a damaged file, a full disk)
+/// needs someone to see it.
+pub fn warn_compaction_failed(path: &std::path::Path, why: &str) {
+    output::message(&format!(
+        "warning: automatic compaction of {} failed, nothing was lost ({why}); \
+         run 'tinykv check'",
+        path.display()
+    ));
+}
+
+/// The message for a lock that stayed taken: who holds it, and what can help.
+fn locked_error(config: &Config, owner: &Owner) -> anyhow::Error {
+    let path = config.dir.display();
+    if owner.socket.is_some() {
+        return anyhow!(
+            "database {path} is owned by {owner}, which did not answer on its socket within {}",
+            output::seconds(config.wait)
+        );
+    }
+    let holder = owner.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    let hint = if config.wait.is_zero() {
+        "; use --wait SECONDS to wait for it".to_owned()
+    } else {
+        format!(
+            " and was not released within {}; use --wait SECONDS to wait longer",
+            output::seconds(config.wait)
+        )
+    };
+    anyhow!("database {path} is locked by another tinykv process{holder}{hint}")
+}
+
+/// The message for a failed open: names the path.
 pub fn open_error(config: &Config, err: Error) -> anyhow::Error {
     match err {
-        Error::Locked { path, pid, .. } => {
-            let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            let hint = if config.wait.is_zero() {
-                "; use --wait SECONDS to wait for it".to_owned()
-            } else {
-                format!(
-                    " and was not released within {}",
-                    output::seconds(config.wait)
-                )
-            };
-            anyhow!(
-                "database {} is locked by another tinykv process{holder}{hint}",
-                path.display()
-            )
-        }
+        Error::Locked { pid, note, .. } => locked_error(config, &Owner::parse(pid, &note)),
         other => anyhow::Error::new(other)
             .context(format!("cannot open database {}", config.dir.display())),
     }

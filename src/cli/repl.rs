@@ -22,9 +22,10 @@ use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::exit::Exit;
 use super::output;
+use super::owner::Owner;
 use super::session::{self, Next, Session, Style};
+use super::store::Store;
 use super::words;
-use crate::engine::Db;
 
 /// At most this many keys are offered for one Tab.
 const MAX_KEY_CANDIDATES: usize = 200;
@@ -32,17 +33,25 @@ const MAX_KEY_CANDIDATES: usize = 200;
 /// Commands whose positional arguments are keys.
 const KEY_COMMANDS: [&str; 4] = ["get", "set", "del", "exists"];
 
-/// Runs the REPL on `db` until the user leaves. `history` is the file to
-/// keep lines in (`None`: no history file).
-pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
-    let keys = db.len().context("cannot count the keys")?;
+/// Runs the REPL on `store` until the user leaves. `owner` is the process
+/// that owns the database when it is not this one; `history` is the file
+/// to keep lines in (`None`: no history file).
+pub fn run(store: &dyn Store, owner: Option<&Owner>, history: Option<&Path>) -> Result<Exit> {
+    let keys = store.count(b"").context("cannot count the keys")?;
     let mut stdout = io::stdout();
     writeln!(
         stdout,
-        "tinykv {} — {} ({keys} keys)\nType 'help' for the commands, Ctrl-D to leave.",
+        "tinykv {} — {} ({keys} keys)",
         env!("CARGO_PKG_VERSION"),
-        db.path().display(),
+        store.path().display(),
     )?;
+    if let Some(owner) = owner {
+        writeln!(
+            stdout,
+            "Owned by {owner}: this session works through it, and sees its writes."
+        )?;
+    }
+    writeln!(stdout, "Type 'help' for the commands, Ctrl-D to leave.")?;
     let config = Config::builder()
         .max_history_size(10_000)
         .context("history size")?
@@ -55,7 +64,7 @@ pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
     let mut editor: Editor<ReplHelper, DefaultHistory> =
         Editor::with_config(config).context("cannot start the line editor")?;
     editor.set_helper(Some(ReplHelper {
-        db,
+        store,
         names: session::command_names(),
     }));
     let history = history.map(prepare_history);
@@ -65,7 +74,7 @@ pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
     {
         output::message(&format!("cannot read history {} ({e})", path.display()));
     }
-    let session = Session::new(db, Style::Human, false);
+    let session = Session::new(store, Style::Human, false);
     loop {
         let line = match editor.readline("tinykv> ") {
             Ok(line) => line,
@@ -125,13 +134,13 @@ fn prepare_history(path: &Path) -> Option<PathBuf> {
 
 /// Completion, hints and hint colour for the editor.
 struct ReplHelper<'a> {
-    db: &'a Db,
+    store: &'a dyn Store,
     names: Vec<String>,
 }
 
 impl ReplHelper<'_> {
     fn key_candidates(&self, prefix: &[u8]) -> Vec<Pair> {
-        self.db
+        self.store
             .keys(prefix)
             .take(MAX_KEY_CANDIDATES)
             .filter_map(Result::ok)

@@ -16,10 +16,10 @@ use super::config::ScriptSource;
 use super::exit::Exit;
 use super::output;
 use super::session::{Next, Session, Style};
-use crate::engine::Db;
+use super::store::Store;
 
-/// Runs every line of `source` against `db`.
-pub fn run(db: &Db, source: &ScriptSource, bail: bool) -> Result<Exit> {
+/// Runs every line of `source` against `store`.
+pub fn run(store: &dyn Store, source: &ScriptSource, bail: bool) -> Result<Exit> {
     let input: Box<dyn BufRead> = match source {
         ScriptSource::Stdin => Box::new(io::stdin().lock()),
         ScriptSource::File(path) if path.is_dir() => {
@@ -32,7 +32,7 @@ pub fn run(db: &Db, source: &ScriptSource, bail: bool) -> Result<Exit> {
         }
     };
     // With -f FILE, stdin is free for `set KEY` and `load`.
-    let session = Session::new(db, Style::Plain, *source != ScriptSource::Stdin);
+    let session = Session::new(store, Style::Plain, *source != ScriptSource::Stdin);
     run_lines(&session, input, &mut io::stdout().lock(), bail)
 }
 
@@ -88,8 +88,9 @@ mod tests {
     #[test]
     fn runs_lines_skips_comments_and_counts_failures() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path(), Default::default()).unwrap();
-        let session = Session::new(&db, Style::Plain, false);
+        let db = crate::engine::Db::open(dir.path(), Default::default()).unwrap();
+        let store = crate::cli::store::Local::new(&db, None);
+        let session = Session::new(&store, Style::Plain, false);
         let script = b"# comment\n\nset a 1\r\nbogus\nget a\n" as &[u8];
         let mut out = Vec::new();
         assert_eq!(

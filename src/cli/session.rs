@@ -21,8 +21,8 @@ use clap::{CommandFactory, Parser};
 
 use super::args::{Command, SessionCommand, SessionLine};
 use super::commands::{self, LoadSource};
+use super::store::Store;
 use super::{generate, stats, suggest, words};
-use crate::engine::Db;
 use crate::format::escape_bytes;
 
 /// How replies are written.
@@ -43,27 +43,27 @@ pub enum Next {
     Exit,
 }
 
-/// An open database and how to talk about it.
+/// A database and how to talk about it.
 pub struct Session<'a> {
-    db: &'a Db,
+    store: &'a dyn Store,
     style: Style,
     /// Whether `set KEY` and `load` may read stdin (not when stdin is the script).
     stdin_free: bool,
 }
 
 impl<'a> Session<'a> {
-    /// A session on `db`.
-    pub fn new(db: &'a Db, style: Style, stdin_free: bool) -> Self {
+    /// A session on `store`.
+    pub fn new(store: &'a dyn Store, style: Style, stdin_free: bool) -> Self {
         Session {
-            db,
+            store,
             style,
             stdin_free,
         }
     }
 
     /// The database.
-    pub fn db(&self) -> &'a Db {
-        self.db
+    pub fn store(&self) -> &'a dyn Store {
+        self.store
     }
 
     /// Runs one line, writing its reply to `out`.
@@ -96,14 +96,6 @@ impl<'a> Session<'a> {
         let human = self.style == Style::Human;
         match command {
             SessionCommand::Shared(command) => self.run_shared(command, out)?,
-            SessionCommand::Exists { key } => {
-                let found = self.db.contains(key.as_bytes())?;
-                self.integer(u64::from(found), out)?;
-            }
-            SessionCommand::Count => {
-                let n = self.db.len()?;
-                self.integer(n, out)?;
-            }
             SessionCommand::Help { command } => help(command.as_deref(), human, out)?,
             SessionCommand::Exit => return Ok(Next::Exit),
         }
@@ -119,14 +111,14 @@ impl<'a> Session<'a> {
                     _ if self.stdin_free => commands::read_value(io::stdin().lock())?,
                     _ => bail!("set needs a VALUE here (stdin is not free to read one)"),
                 };
-                commands::set(self.db, key.as_bytes(), &value)?;
+                commands::set(self.store, key.as_bytes(), &value)?;
                 writeln!(out, "OK")?;
             }
             Command::Get { raw: true, keys } => {
                 let [key] = keys.as_slice() else {
                     bail!("get --raw takes exactly one KEY ({} given)", keys.len());
                 };
-                match commands::get(self.db, key.as_bytes())? {
+                match commands::get(self.store, key.as_bytes())? {
                     Some(value) => {
                         out.write_all(&value)?;
                         if human && !value.ends_with(b"\n") {
@@ -139,7 +131,7 @@ impl<'a> Session<'a> {
             Command::Get { raw: false, keys } => {
                 let many = keys.len() > 1;
                 for (i, key) in keys.iter().enumerate() {
-                    let value = commands::get(self.db, key.as_bytes())?;
+                    let value = commands::get(self.store, key.as_bytes())?;
                     if human && many {
                         write!(out, "{}) ", i + 1)?;
                     }
@@ -156,7 +148,7 @@ impl<'a> Session<'a> {
             Command::Del { keys } => {
                 let mut deleted = 0;
                 for key in &keys {
-                    deleted += u64::from(commands::del(self.db, key.as_bytes())?);
+                    deleted += u64::from(commands::del(self.store, key.as_bytes())?);
                 }
                 if human {
                     writeln!(out, "(integer) {deleted}")?;
@@ -164,11 +156,23 @@ impl<'a> Session<'a> {
                     writeln!(out, "OK")?;
                 }
             }
+            Command::Exists { keys } => {
+                let mut n = 0;
+                for key in &keys {
+                    n += u64::from(commands::exists(self.store, key.as_bytes())?);
+                }
+                self.integer(n, out)?;
+            }
+            Command::Count { prefix } => {
+                let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
+                let n = commands::count(self.store, prefix)?;
+                self.integer(n, out)?;
+            }
             Command::Keys { prefix } => {
                 let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
                 if human {
                     let mut n = 0;
-                    for key in self.db.keys(prefix) {
+                    for key in self.store.keys(prefix) {
                         n += 1;
                         writeln!(out, "{n}) \"{}\"", escaped(&key?))?;
                     }
@@ -176,36 +180,44 @@ impl<'a> Session<'a> {
                         writeln!(out, "(empty array)")?;
                     }
                 } else {
-                    commands::keys(self.db, prefix, out)?;
+                    commands::keys(self.store, prefix, out)?;
                 }
             }
             Command::Dump { format, prefix } => {
                 let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
-                commands::dump(self.db, format, prefix, out)?;
+                commands::dump(self.store, format, prefix, out)?;
             }
-            Command::Load { file, format } => {
+            Command::Load {
+                file,
+                format,
+                replace,
+            } => {
                 let source = LoadSource::from_arg(file);
                 if matches!(source, LoadSource::Stdin) && !self.stdin_free {
                     bail!("load needs a FILE here (stdin is not free to read a dump)");
                 }
-                let n = commands::load(self.db, &source, format)?;
+                let n = commands::load(self.store, &source, format, replace)?;
                 if human {
                     writeln!(out, "OK ({n} pairs)")?;
                 } else {
                     writeln!(out, "OK")?;
                 }
             }
-            Command::Compact => commands::compact(self.db, out)?,
+            Command::Backup { dest } => {
+                commands::backup(self.store, &dest)?;
+                writeln!(out, "OK")?;
+            }
+            Command::Compact => commands::compact(self.store, out)?,
             Command::Check => {
-                let report = self.db.check()?;
+                let report = self.store.check()?;
                 if !commands::print_check(&report, out)? {
                     bail!("check found damage; run `recover` to salvage every intact record");
                 }
             }
-            Command::Stats { json } => stats::print(self.db, json, out)?,
+            Command::Stats { json } => stats::print(self.store, json, out)?,
             Command::Recover => {
-                let report = self.db.recover()?;
-                commands::print_recover(&report, self.db.path(), out)?;
+                let report = self.store.recover()?;
+                commands::print_recover(&report, self.store.path(), out)?;
             }
             Command::Generate { what } => generate::generate(what, out)?,
             Command::Serve { .. } => return Err(not_in_sessions("serve")),
@@ -353,9 +365,12 @@ fn help(command: Option<&str>, human: bool, out: &mut dyn Write) -> Result<()> {
 mod tests {
     use super::*;
 
+    use crate::cli::store::Local;
+    use crate::engine::Db;
+
     fn run(db: &Db, style: Style, line: &str) -> Result<String> {
         let mut out = Vec::new();
-        Session::new(db, style, false).execute(line.as_bytes(), &mut out)?;
+        Session::new(&Local::new(db, None), style, false).execute(line.as_bytes(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::output;
-use crate::engine::Db;
+use super::store::Store;
 
 /// The JSON form of `stats --json`.
 #[derive(Debug, Serialize)]
@@ -25,13 +25,13 @@ struct StatsJson {
     last_compaction: Option<String>,
 }
 
-/// Prints the statistics of `db`.
-pub fn print(db: &Db, json: bool, out: &mut dyn Write) -> Result<()> {
-    let s = db.stats().context("cannot read the statistics")?;
+/// Prints the statistics of `store`.
+pub fn print(store: &dyn Store, json: bool, out: &mut dyn Write) -> Result<()> {
+    let s = store.stats().context("cannot read the statistics")?;
     let last = s.last_compaction.map(output::utc);
     if json {
         let stats = StatsJson {
-            path: db.path().display().to_string(),
+            path: store.path().display().to_string(),
             keys: s.keys,
             live_bytes: s.live_bytes,
             dead_bytes: s.dead_bytes,
@@ -48,7 +48,7 @@ pub fn print(db: &Db, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     let sized = |n: u64| format!("{n} ({})", output::bytes(n));
     let rows = [
-        ("path", db.path().display().to_string()),
+        ("path", store.path().display().to_string()),
         ("keys", s.keys.to_string()),
         ("live bytes", sized(s.live_bytes)),
         ("dead bytes", sized(s.dead_bytes)),

@@ -341,8 +341,8 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         b"GET" if args.len() >= 3 => {
             let settings = &ctx.server.settings;
             let always = settings.sync == SyncMode::Always;
-            let port = settings.bound.port().to_string();
-            let bind = settings.bound.ip().to_string();
+            let port = settings.bound.map_or(0, |b| b.port()).to_string();
+            let bind = settings.bound.map(|b| b.ip().to_string()).unwrap_or_default();
             let dir = ctx.server.db.path().display().to_string();
             let max = ctx.server.clients.max().to_string();
             let table: [(&str, &str); 10] = [

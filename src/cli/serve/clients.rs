@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::table::COMMANDS;
+use crate::engine::Stage;
 
 /// One connected client.
 #[derive(Debug)]
@@ -33,6 +34,13 @@ pub struct Client {
     /// Bytes of replies waiting to be sent to it (CLIENT LIST's `omem`, as
     /// in Redis), as of its connection's last turn.
     pub omem: AtomicU64,
+    /// Connected through the owner's Unix socket: a process of this user
+    /// on this machine (its uid was checked), trusted with what a file of
+    /// the user's could do (TINYKV.BACKUP writes files where it says).
+    pub local: bool,
+    /// The load it is gathering (TINYKV.LOAD), dropped with the client
+    /// when it goes without committing.
+    pub stage: Mutex<Option<Stage>>,
 }
 
 impl Client {
@@ -60,6 +68,8 @@ impl Client {
             active_ms: AtomicU64::new(0),
             last_command: AtomicU64::new(0),
             omem: AtomicU64::new(0),
+            local: false,
+            stage: Mutex::new(None),
         }
     }
 
@@ -178,6 +188,7 @@ impl Clients {
         &self,
         addr: Option<SocketAddr>,
         laddr: Option<SocketAddr>,
+        local: bool,
     ) -> Result<Registration<'_>, Full> {
         self.received.fetch_add(1, Ordering::Relaxed);
         let mut live = self.lock();
@@ -194,6 +205,8 @@ impl Clients {
             active_ms: AtomicU64::new(0),
             last_command: AtomicU64::new(0),
             omem: AtomicU64::new(0),
+            local,
+            stage: Mutex::new(None),
         });
         live.insert(client.id, Arc::clone(&client));
         Ok(Registration {

@@ -98,6 +98,14 @@ impl Compactor {
         self.running.try_read().ok()
     }
 
+    /// Why the last compaction failed, if it did.
+    pub fn failure(&self) -> Option<String> {
+        match &self.lock().status.last {
+            Some(Last { outcome: Err(why) }) => Some(why.clone()),
+            _ => None,
+        }
+    }
+
     /// What INFO reports.
     pub fn status(&self) -> Status {
         self.lock().status.clone()
@@ -113,8 +121,12 @@ impl Compactor {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The thread's body: runs until [`Compactor::stop`].
-    pub fn run(&self, db: &Db) {
+    /// The thread's body: runs until [`Compactor::stop`]. With `log`, each
+    /// compaction is a line on stderr (`tinykv serve`'s log); without (a
+    /// REPL or script sharing its database, whose terminal is the user's),
+    /// nothing is printed, and the owner asks [`Compactor::failure`] at the
+    /// end.
+    pub fn run(&self, db: &Db, log: bool) {
         let mut not_before = Instant::now();
         loop {
             {
@@ -141,18 +153,19 @@ impl Compactor {
                 db.compact().map_err(|e| e.with_causes())
             };
             match &outcome {
+                _ if !log => {}
                 Ok(r) => output::message(&format!(
                     "serve: compacted {} to {} in {}",
                     output::bytes(r.bytes_before),
                     output::bytes(r.bytes_after),
                     output::seconds(r.elapsed)
                 )),
-                Err(e) => {
-                    output::message(&format!("serve: compaction failed ({e})"));
-                    not_before = Instant::now() + RETRY_AFTER;
-                    // Look again then, written to or not.
-                    self.dirty.store(true, Ordering::Relaxed);
-                }
+                Err(e) => output::message(&format!("serve: compaction failed ({e})")),
+            }
+            if outcome.is_err() {
+                not_before = Instant::now() + RETRY_AFTER;
+                // Look again then, written to or not.
+                self.dirty.store(true, Ordering::Relaxed);
             }
             let mut st = self.lock();
             st.status.running = false;

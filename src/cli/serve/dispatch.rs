@@ -5,7 +5,7 @@
 //! tasks the event loop hands them (workers.rs keeps their queues).
 //!
 //! This is the one module that imports the handlers (keyspace, all_keys,
-//! admin, info); they import the small modules below it (ctx, table,
+//! admin, info, tinykv); they import the small modules below it (ctx, table,
 //! reply), never this one.
 //!
 //! Invariants: a request gets exactly one reply, in order (QUIT's included;
@@ -25,7 +25,7 @@ use super::server::Server;
 use super::stripes::Mode;
 use super::table::{COMMANDS, COUNT, arity_ok, lookup};
 use super::workers::{Pool, Task};
-use super::{admin, all_keys, info, keyspace};
+use super::{admin, all_keys, info, keyspace, tinykv};
 
 /// A command's handler: runs with the full argument list (the name first).
 pub type Handler = fn(&mut Ctx<'_>, &[Vec<u8>]) -> Flow;
@@ -59,6 +59,15 @@ static HANDLERS: [(&str, Handler); COUNT] = [
     ("strlen", keyspace::strlen),
     ("setnx", keyspace::setnx),
     ("time", admin::time),
+    ("tinykv.owner", tinykv::owner),
+    ("tinykv.scan", tinykv::scan),
+    ("tinykv.count", tinykv::count),
+    ("tinykv.stats", tinykv::stats),
+    ("tinykv.compact", tinykv::compact),
+    ("tinykv.check", tinykv::check),
+    ("tinykv.flush", tinykv::flush),
+    ("tinykv.load", tinykv::load),
+    ("tinykv.backup", tinykv::backup),
 ];
 
 /// Runs command `index` of [`COMMANDS`], already checked ([`check`]).

@@ -80,7 +80,7 @@ fn server(ctx: &Ctx<'_>, text: &mut String) {
         std::env::consts::ARCH,
         usize::BITS,
         std::process::id(),
-        s.settings.bound.port(),
+        s.settings.bound.map_or(0, |b| b.port()),
         uptime / 86_400,
         std::env::current_exe()
             .map(|p| p.display().to_string())

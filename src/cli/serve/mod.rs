@@ -72,26 +72,37 @@ mod server;
 mod shutdown;
 mod stripes;
 mod table;
+mod tinykv;
 mod workers;
 
+use std::fs;
 use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Instant, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
 use super::config::{Config, ServeConfig};
 use super::exit::Exit;
+use super::owner::{self, Kind, Owner};
 use super::tuning::Thread;
 use super::{database, output};
-use crate::engine::Batch;
+use crate::engine::{Batch, Db};
 use mailbox::{Mailbox, Outcome};
+use reactor::Listeners;
 use server::{Hooks, Server, Settings};
 
+/// Most local clients an owner that is not `tinykv serve` lets in at once.
+const SHARING_CLIENTS: usize = 1024;
+
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN, with `serve`'s
-/// settings as [`Config::resolve`] checked them.
+/// settings as [`Config::resolve`] checked them. Besides the network, it
+/// serves the database to this user's other tinykv processes, as every
+/// owner does (owner.rs).
 pub fn run(config: &Config, serve_config: &ServeConfig) -> Result<Exit> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok();
     let (max_clients, warning) =
@@ -99,28 +110,158 @@ pub fn run(config: &Config, serve_config: &ServeConfig) -> Result<Exit> {
     if let Some(warning) = warning {
         output::message(&warning);
     }
-    let db = database::open(config)?;
+    let db = Arc::new(database::open(config)?);
     let listener = match TcpListener::bind(&serve_config.addrs[..]) {
         Ok(l) => l,
         Err(e) => {
-            database::close(db)?;
+            database::close(unshared(db)?)?;
             return Err(e).with_context(|| format!("cannot listen on {}", serve_config.listen));
         }
     };
     let bound = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    let local = bind_owner_socket(&db, config, Kind::Serve);
     let poll = mio::Poll::new().context("cannot start the event loop")?;
     let mailbox = Arc::new(Mailbox::new(&poll).context("cannot start the event loop")?);
     let shutdown = Arc::new(shutdown::Shutdown::new(Arc::clone(&mailbox)));
     let signals = shutdown::SignalThread::start(Arc::clone(&shutdown))?;
-    let server = Server {
+    let settings = Settings {
+        requirepass: serve_config.requirepass.clone(),
+        sync: config.sync,
+        bound: Some(bound),
+        kind: Kind::Serve,
+    };
+    let server = new_server(Arc::clone(&db), config, settings, max_clients, shutdown);
+    output::message(&format!("serving {} on {bound}", db.path().display()));
+    let (unix, socket) = local.map_or((None, None), |(l, p)| (Some(l), Some(p)));
+    let listeners = Listeners {
+        tcp: Some(listener),
+        unix,
+    };
+    let served = serve(&server, poll, &mailbox, listeners);
+    signals.stop();
+    let failed = server.shutdown.failed();
+    drop(server);
+    if let Some(socket) = socket {
+        let _ = fs::remove_file(socket);
+    }
+    let db = unshared(db)?;
+    if let Err(e) = served {
+        let _ = database::close(db);
+        return Err(e);
+    }
+    if failed {
+        // A thread panicked: the panic hook has said so, on one line, and
+        // a failure to close after it would only say it again.
+        let _ = database::close(db);
+        return Ok(Exit::Error);
+    }
+    database::close(db)?;
+    output::message("serve: stopped; the database is closed");
+    Ok(Exit::Success)
+}
+
+/// A database shared by the REPL or script that owns it, with this user's
+/// other tinykv processes: the server's threads, on the owner's Unix
+/// socket only, while the owner goes on with its own work on the same
+/// [`Db`]. Compaction runs on the server's thread too (the database is
+/// opened with automatic compaction off, as for `serve`): the owner's own
+/// writes say so with [`Sharing::note_write`].
+pub struct Sharing {
+    server: Arc<Server>,
+    thread: Option<thread::JoinHandle<Result<()>>>,
+    socket: Option<PathBuf>,
+}
+
+/// Starts sharing `db`, which this process owns as a `kind`. Failing to
+/// make the socket is not fatal (a warning says why): the database is then
+/// this process's alone, as before sharing existed, and still compacted.
+pub fn share(db: Arc<Db>, config: &Config, kind: Kind) -> Result<Sharing> {
+    let local = bind_owner_socket(&db, config, kind);
+    let poll = mio::Poll::new().context("cannot start the event loop")?;
+    let mailbox = Arc::new(Mailbox::new(&poll).context("cannot start the event loop")?);
+    let shutdown = Arc::new(shutdown::Shutdown::new(Arc::clone(&mailbox)));
+    let settings = Settings {
+        requirepass: None,
+        sync: config.sync,
+        bound: None,
+        kind,
+    };
+    let server = Arc::new(new_server(db, config, settings, SHARING_CLIENTS, shutdown));
+    let (unix, socket) = local.map_or((None, None), |(l, p)| (Some(l), Some(p)));
+    let listeners = Listeners { tcp: None, unix };
+    let running = Arc::clone(&server);
+    let thread = thread::Builder::new()
+        .name("sharing".into())
+        .spawn(move || serve(&running, poll, &mailbox, listeners))
+        .context("cannot start the sharing thread")?;
+    Ok(Sharing {
+        server,
+        thread: Some(thread),
+        socket,
+    })
+}
+
+impl Sharing {
+    /// Notes a write of the owner's own (so compaction looks again).
+    pub fn note_write(&self) {
+        self.server.compactor.note_write();
+    }
+
+    /// Stops serving: no new client, every one finishes what it sent,
+    /// compaction ends, the socket goes. The database stays open. A
+    /// compaction that has come due since the thread last looked (it looks
+    /// four times a second: a short script may end first) runs now, as it
+    /// would have run inside the write that made it due before sharing.
+    /// Returns why the last compaction failed, if it did (for the owner to
+    /// warn).
+    pub fn stop(mut self) -> Result<Option<String>> {
+        self.end()?;
+        let db = &self.server.db;
+        if db.compaction_due() {
+            return Ok(db.compact().err().map(|e| e.with_causes()));
+        }
+        Ok(self.server.compactor.failure())
+    }
+
+    fn end(&mut self) -> Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        self.server.shutdown.quietly();
+        let result = thread
+            .join()
+            .map_err(|_| anyhow!("the sharing thread failed"))
+            .and_then(|r| r);
+        if let Some(socket) = self.socket.take() {
+            let _ = fs::remove_file(socket);
+        }
+        result
+    }
+}
+
+impl Drop for Sharing {
+    fn drop(&mut self) {
+        let _ = self.end();
+    }
+}
+
+/// The database alone again, once every server thread let go of it.
+fn unshared(db: Arc<Db>) -> Result<Db> {
+    Arc::try_unwrap(db).map_err(|_| anyhow!("the database is still in use by a server thread"))
+}
+
+fn new_server(
+    db: Arc<Db>,
+    config: &Config,
+    settings: Settings,
+    max_clients: usize,
+    shutdown: Arc<shutdown::Shutdown>,
+) -> Server {
+    Server {
         db,
-        settings: Settings {
-            requirepass: serve_config.requirepass.clone(),
-            sync: config.sync,
-            bound,
-        },
+        settings,
         stripes: Default::default(),
         cursors: Default::default(),
         clients: clients::Clients::new(max_clients),
@@ -137,26 +278,43 @@ pub fn run(config: &Config, serve_config: &ServeConfig) -> Result<Exit> {
         started_at: SystemTime::now(),
         commands: AtomicU64::new(0),
         last_error: Mutex::default(),
-    };
-    output::message(&format!(
-        "serving {} on {bound}",
-        server.db.path().display()
-    ));
-    let served = serve(&server, poll, &mailbox, listener);
-    signals.stop();
-    if let Err(e) = served {
-        let _ = database::close(server.db);
-        return Err(e);
     }
-    if server.shutdown.failed() {
-        // A thread panicked: the panic hook has said so, on one line, and
-        // a failure to close after it would only say it again.
-        let _ = database::close(server.db);
-        return Ok(Exit::Error);
+}
+
+/// Makes the owner's Unix socket for `db` and says where it is in the lock
+/// file's note; `None`, with a warning, when it cannot.
+fn bind_owner_socket(db: &Db, config: &Config, kind: Kind) -> Option<(UnixListener, PathBuf)> {
+    let bound = (|| -> Result<(UnixListener, PathBuf)> {
+        let path = owner::socket_path(db.path(), config.runtime_dir.as_deref())?;
+        owner::prepare_socket_dir(&path)?;
+        // A killed owner's socket: this process owns the database now.
+        remove_stale(&path)?;
+        let listener = UnixListener::bind(&path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        owner::restrict(&path)?;
+        db.set_lock_note(&Owner::note(kind, &path))?;
+        Ok((listener, path))
+    })();
+    match bound {
+        Ok(b) => Some(b),
+        Err(e) => {
+            output::message(&format!(
+                "warning: other tinykv commands cannot use {} while this {} runs ({})",
+                db.path().display(),
+                kind.name(),
+                output::error_line(&e)
+            ));
+            None
+        }
     }
-    database::close(server.db)?;
-    output::message("serve: stopped; the database is closed");
-    Ok(Exit::Success)
+}
+
+fn remove_stale(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
 }
 
 /// Stops the threads when dropped: at the end of [`serve`], and also while
@@ -197,7 +355,7 @@ fn write(server: &Server, batch: Batch) -> Outcome {
 
 /// Starts the threads, runs the event loop on this one until shutdown, and
 /// stops the threads in order.
-fn serve(server: &Server, poll: mio::Poll, mailbox: &Mailbox, listener: TcpListener) -> Result<()> {
+fn serve(server: &Server, poll: mio::Poll, mailbox: &Mailbox, listeners: Listeners) -> Result<()> {
     thread::scope(|scope| {
         let mut threads = Vec::new();
         let result = {
@@ -218,12 +376,14 @@ fn serve(server: &Server, poll: mio::Poll, mailbox: &Mailbox, listener: TcpListe
                     }
                 }
                 threads.push(spawn(scope, server, "compaction", || {
-                    server.compactor.run(&server.db)
+                    server
+                        .compactor
+                        .run(&server.db, server.settings.kind == Kind::Serve)
                 })?);
                 Ok(())
             };
             started().and_then(|()| {
-                reactor::run(server, poll, mailbox, listener).context("the event loop failed")
+                reactor::run(server, poll, mailbox, listeners).context("the event loop failed")
             })
         };
         // A thread that panicked has said so (the panic hook); joining it

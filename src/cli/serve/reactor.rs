@@ -36,21 +36,34 @@
 //! closes; the loop returns when none is left.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 
 use super::committer::{Op, Slot, Waiter, batch_of};
-use super::conn::{Conn, READ_BUF, Status, Turn};
+use super::conn::{Conn, READ_BUF, Status, Stream, Turn};
 use super::mailbox::{Completion, Mailbox, WAKE};
 use super::server::Server;
-use crate::cli::output;
 use crate::cli::tuning::Thread;
+use crate::cli::{output, owner};
 
-/// The listener's token.
+/// The TCP listener's token.
 const LISTENER: Token = Token(usize::MAX - 1);
+/// The owner's Unix socket's token.
+const LOCAL: Token = Token(usize::MAX - 2);
+
+/// Where the server takes connections: `--listen` (`tinykv serve`), the
+/// owner's Unix socket (any owner), or both.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The network.
+    pub tcp: Option<std::net::TcpListener>,
+    /// The other tinykv processes of this user.
+    pub unix: Option<std::os::unix::net::UnixListener>,
+}
 /// A round of at most this many bytes is written by the loop itself;
 /// larger ones (pipelined bulk writes, where the hand-off costs nothing
 /// that matters), and any round that would seal the active log
@@ -93,13 +106,8 @@ impl<'s> Slab<'s> {
 /// waits for events, drives the connections that have something to do,
 /// hands them what the other threads finished, accepts new ones, and ends
 /// with the turn's round of writes.
-pub fn run(
-    server: &Server,
-    poll: Poll,
-    mailbox: &Mailbox,
-    listener: std::net::TcpListener,
-) -> io::Result<()> {
-    let mut reactor = Reactor::new(server, poll, mailbox, listener)?;
+pub fn run(server: &Server, poll: Poll, mailbox: &Mailbox, listeners: Listeners) -> io::Result<()> {
+    let mut reactor = Reactor::new(server, poll, mailbox, listeners)?;
     loop {
         reactor.wait()?;
         for token in reactor.ready() {
@@ -132,6 +140,8 @@ struct Reactor<'s> {
     events: Events,
     /// `None` once shutdown has begun.
     listener: Option<TcpListener>,
+    /// The same, for the Unix socket.
+    local: Option<UnixListener>,
     slab: Slab<'s>,
     /// The loop's one read buffer, lent to each connection in turn.
     scratch: Vec<u8>,
@@ -161,18 +171,35 @@ impl<'s> Reactor<'s> {
         server: &'s Server,
         poll: Poll,
         mailbox: &'s Mailbox,
-        listener: std::net::TcpListener,
+        listeners: Listeners,
     ) -> io::Result<Reactor<'s>> {
-        listener.set_nonblocking(true)?;
-        let mut listener = TcpListener::from_std(listener);
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let listener = match listeners.tcp {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let mut l = TcpListener::from_std(l);
+                poll.registry()
+                    .register(&mut l, LISTENER, Interest::READABLE)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let local = match listeners.unix {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let mut l = UnixListener::from_std(l);
+                poll.registry()
+                    .register(&mut l, LOCAL, Interest::READABLE)?;
+                Some(l)
+            }
+            None => None,
+        };
         Ok(Reactor {
             server,
             poll,
             mailbox,
             events: Events::with_capacity(1024),
-            listener: Some(listener),
+            listener,
+            local,
             slab: Slab::default(),
             scratch: vec![0u8; READ_BUF],
             slot: Slot::for_this_thread(),
@@ -206,7 +233,7 @@ impl<'s> Reactor<'s> {
         let mut ready = std::mem::take(&mut self.again);
         for event in self.events.iter() {
             match event.token() {
-                LISTENER => self.accept_again = true,
+                LISTENER | LOCAL => self.accept_again = true,
                 WAKE => {}
                 Token(token) => {
                     if (event.is_readable() || event.is_read_closed() || event.is_error())
@@ -239,8 +266,10 @@ impl<'s> Reactor<'s> {
     /// Accepts the connections that wait, when an event said so or some
     /// may wait unseen.
     fn accept_new(&mut self) {
-        if self.accept_again && self.listener.is_some() {
-            self.accept_again = self.accept_all();
+        if self.accept_again {
+            let tcp = self.listener.is_some() && self.accept_all();
+            let unix = self.local.is_some() && self.accept_local();
+            self.accept_again = tcp || unix;
         }
     }
 
@@ -252,6 +281,9 @@ impl<'s> Reactor<'s> {
         }
         self.stopping = Some(Instant::now());
         if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        if let Some(mut l) = self.local.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
         self.accept_again = false;
@@ -278,9 +310,12 @@ impl<'s> Reactor<'s> {
         let seals = server.db.write_would_seal(2 * bytes as u64 + 64 * 1024);
         // After a writer's panic nothing is written here either: the
         // engine is not to be trusted, and the committer refuses them all.
+        // Nor while a bulk batch holds the engine's writer (a load through
+        // this owner, or the owner's own): the write would wait for it.
         if !round.is_empty()
             && bytes <= INLINE_ROUND
             && !seals
+            && !server.db.batch_in_progress()
             && !server.shutdown.failed()
             && let Some(_no_compaction) = server.compactor.not_running()
         {
@@ -393,12 +428,11 @@ impl<'s> Reactor<'s> {
     /// again soon (out of file descriptors: the connection waits in the
     /// backlog, and no new event will say so).
     fn accept_all(&mut self) -> bool {
-        let server = self.server;
         loop {
             let Some(listener) = self.listener.as_mut() else {
                 return false;
             };
-            let (mut stream, peer) = match listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -410,28 +444,64 @@ impl<'s> Reactor<'s> {
                     return true;
                 }
             };
-            let Ok(registration) = server
-                .clients
-                .register(Some(peer), stream.local_addr().ok())
-            else {
-                // Non-blocking, and a new socket has room for one line.
-                let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
-                continue;
-            };
-            let token = self.slab.vacant();
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut stream, Token(token), Interest::READABLE)
-            {
-                output::message(&format!("serve: cannot watch a connection ({e})"));
-                self.slab.free.push(token);
-                continue;
-            }
-            self.slab.conns[token] = Some(Conn::new(server, token, stream, registration));
-            self.slab.live += 1;
-            server.hooks.panic_if_asked(Thread::Loop);
-            self.drive(token);
+            let laddr = stream.local_addr().ok();
+            self.admit(Stream::Tcp(stream), Some(peer), laddr);
         }
+    }
+
+    /// [`accept_all`](Self::accept_all) for the owner's Unix socket: only
+    /// a process of this user is let in (its uid, from the kernel), even
+    /// if the socket's mode was loosened.
+    fn accept_local(&mut self) -> bool {
+        loop {
+            let Some(listener) = self.local.as_mut() else {
+                return false;
+            };
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if !self.warned {
+                        output::message(&format!("serve: cannot accept a connection ({e})"));
+                        self.warned = true;
+                    }
+                    return true;
+                }
+            };
+            match rustix::net::sockopt::socket_peercred(&stream) {
+                Ok(cred) if cred.uid.as_raw() == owner::uid() => {
+                    self.admit(Stream::Unix(stream), None, None);
+                }
+                // Another user, or a peer the kernel cannot name: dropped
+                // unanswered, as if the socket were not there.
+                _ => drop(stream),
+            }
+        }
+    }
+
+    /// Registers an accepted connection and gives it its first turn.
+    fn admit(&mut self, mut stream: Stream, peer: Option<SocketAddr>, laddr: Option<SocketAddr>) {
+        let server = self.server;
+        let local = matches!(stream, Stream::Unix(_));
+        let Ok(registration) = server.clients.register(peer, laddr, local) else {
+            // Non-blocking, and a new socket has room for one line.
+            let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+            return;
+        };
+        let token = self.slab.vacant();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(token), Interest::READABLE)
+        {
+            output::message(&format!("serve: cannot watch a connection ({e})"));
+            self.slab.free.push(token);
+            return;
+        }
+        self.slab.conns[token] = Some(Conn::new(server, token, stream, registration));
+        self.slab.live += 1;
+        server.hooks.panic_if_asked(Thread::Loop);
+        self.drive(token);
     }
 }

@@ -23,6 +23,7 @@ use super::shutdown::Shutdown;
 use super::stripes::Stripes;
 use super::workers::Workers;
 use crate::cli::output;
+use crate::cli::owner::Kind;
 use crate::cli::tuning::{Thread, Tuning};
 use crate::engine::{Db, SyncMode};
 
@@ -33,8 +34,11 @@ pub struct Settings {
     pub requirepass: Option<Vec<u8>>,
     /// When writes reach the disk.
     pub sync: SyncMode,
-    /// The address bound.
-    pub bound: SocketAddr,
+    /// The network address bound (`tinykv serve`; none for an owner that
+    /// serves only its own user's processes).
+    pub bound: Option<SocketAddr>,
+    /// What kind of process this server runs in (TINYKV.OWNER says).
+    pub kind: Kind,
 }
 
 /// What test builds may ask of the server (`TINYKV_TEST_OPTIONS`; nothing
@@ -78,8 +82,8 @@ impl Hooks {
 
 /// What every connection shares.
 pub struct Server {
-    /// The database.
-    pub db: Db,
+    /// The database (shared with the REPL or script that owns it, if any).
+    pub db: Arc<Db>,
     /// Fixed settings.
     pub settings: Settings,
     /// Key locks.

@@ -64,6 +64,13 @@ impl Shutdown {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Begins shutdown without a word: the owner that shared its database
+    /// (a REPL, a script) is ending, and says what it needs to itself.
+    pub fn quietly(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.mailbox.wake();
+    }
+
     /// Begins shutdown (once), saying why on stderr.
     pub fn trigger(&self, why: &str) {
         if self.stopping.swap(true, Ordering::AcqRel) {

@@ -79,7 +79,7 @@ const STATUS: &[&str] = &["loading", "stale"];
 const ADMIN: &[&str] = &["admin", "loading", "stale"];
 
 /// How many commands there are.
-pub const COUNT: usize = 26;
+pub const COUNT: usize = 35;
 
 /// Every command, the hot ones first (lookup walks the list).
 pub static COMMANDS: [Spec; COUNT] = [
@@ -109,6 +109,16 @@ pub static COMMANDS: [Spec; COUNT] = [
     inline(spec("strlen", 2, READ_FAST, (1, 1, 1))),
     spec("setnx", 3, WRITE, (1, 1, 1)),
     inline(spec("time", 1, CONN, NONE)),
+    // tinykv's own (tinykv.rs), for the tinykv command line.
+    inline(spec("tinykv.owner", 1, CONN, NONE)),
+    spec("tinykv.scan", 5, &["readonly"], NONE),
+    spec("tinykv.count", 2, &["readonly"], NONE),
+    spec("tinykv.stats", 1, STATUS, NONE),
+    spec("tinykv.compact", 1, &["write", "admin"], NONE),
+    spec("tinykv.check", 1, &["readonly", "admin"], NONE),
+    spec("tinykv.flush", 1, &["write"], NONE),
+    spec("tinykv.load", -2, WRITE, NONE),
+    spec("tinykv.backup", 2, &["readonly", "admin"], NONE),
 ];
 
 /// The command named `name` (any case): its index in [`COMMANDS`].

@@ -44,7 +44,6 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use super::budget::Reservation;
@@ -59,10 +58,12 @@ use super::server::Server;
 use super::stripes::Held;
 use blind_writes::Batch;
 use input::Input;
+pub use stream::Stream;
 
 mod blind_writes;
 mod input;
 mod route;
+mod stream;
 
 /// The loop's read buffer, shared by every connection: the longest line
 /// the parser accepts fits in it, with room to spare.
@@ -137,7 +138,7 @@ enum Admit {
 pub struct Conn<'s> {
     server: &'s Server,
     token: usize,
-    stream: TcpStream,
+    stream: Stream,
     registration: Registration<'s>,
     authed: bool,
     parser: Parser,
@@ -164,15 +165,19 @@ pub struct Conn<'s> {
 }
 
 impl<'s> Conn<'s> {
-    /// A connection for `registration`'s client on `stream`.
+    /// A connection for `registration`'s client on `stream`. A local
+    /// client (the Unix socket, its user checked at accept) is this user's
+    /// own process: it needs no password, as a file it could open needs none.
     pub fn new(
         server: &'s Server,
         token: usize,
-        stream: TcpStream,
+        stream: Stream,
         registration: Registration<'s>,
     ) -> Conn<'s> {
-        let _ = stream.set_nodelay(true);
-        let authed = server.settings.requirepass.is_none();
+        if let Stream::Tcp(tcp) = &stream {
+            let _ = tcp.set_nodelay(true);
+        }
+        let authed = server.settings.requirepass.is_none() || matches!(stream, Stream::Unix(_));
         let limits = if authed {
             Limits::DEFAULT
         } else {
@@ -201,7 +206,7 @@ impl<'s> Conn<'s> {
     }
 
     /// The socket, for registering it.
-    pub fn stream(&mut self) -> &mut TcpStream {
+    pub fn stream(&mut self) -> &mut Stream {
         &mut self.stream
     }
 

@@ -1,0 +1,309 @@
+//! tinykv's own commands, where Redis has none: what the `tinykv` command
+//! line needs from the process that owns a database (owner.rs) beyond GET,
+//! SET, DEL and EXISTS, so that every one-shot command works through it
+//! with the same results. They answer any client, redis-cli included.
+//!
+//! ```text
+//! TINYKV.OWNER                     *4 :pid $kind $dir $sync (always|never)
+//! TINYKV.SCAN prefix after n KEYS  *2 $last-or-nil *[key...]
+//! TINYKV.SCAN prefix after n PAIRS *2 $last-or-nil *[key value...]
+//! TINYKV.COUNT prefix              :n
+//! TINYKV.STATS                     *18 name/value pairs (integers;
+//!                                  last_compaction in Unix seconds, -1: none)
+//! TINYKV.COMPACT                   *4 :bytes_before :bytes_after :keys :micros
+//! TINYKV.CHECK                     *N :files :records then $path :offset $reason per problem
+//! TINYKV.FLUSH                     +OK once every acknowledged write is on disk
+//! TINYKV.LOAD BEGIN [REPLACE]      +OK: this connection gathers an atomic load
+//! TINYKV.LOAD PAIRS k v [k v ...]  :pairs gathered so far
+//! TINYKV.LOAD COMMIT               :pairs, once all of them are stored (atomically)
+//! TINYKV.LOAD ABORT                +OK, nothing stored
+//! TINYKV.BACKUP dest               *2 :files :bytes (the owner's Unix socket only)
+//! ```
+//!
+//! SCAN walks keys in order from just after `after` (empty: from the
+//! start), at most `n` of them and about [`PAGE_BYTES`] of reply; `last` is
+//! where to resume, nil once the walk has ended. Like the engine's own
+//! iteration (and Redis's SCAN), every key present for the whole walk is
+//! returned exactly once, whatever is written meanwhile.
+//!
+//! Invariants: a load is gathered in the connection's own [`Stage`](crate::engine::Stage),
+//! which holds no lock while pairs arrive (a client that stalls stalls
+//! nobody) and is dropped, storing nothing, if the client goes without
+//! COMMIT; COMMIT holds every stripe, as FLUSHDB does, so no check-then-
+//! write of another connection (SET NX, DEL) straddles it; BACKUP, which
+//! writes files where it is told, is refused to network clients.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use super::ctx::{Ctx, Flow};
+use super::reply::{Output, wrong_arity};
+use super::request::parse::parse_int;
+use crate::engine::SyncMode;
+
+/// A SCAN page stops growing past this many bytes of keys and values.
+pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
+/// The most keys one SCAN page may ask for.
+pub const PAGE_KEYS: usize = 100_000;
+
+/// TINYKV.OWNER.
+pub fn owner(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
+    let server = ctx.server;
+    ctx.out.array(4);
+    ctx.out.integer(i64::from(std::process::id()));
+    ctx.out.bulk(server.settings.kind.name().as_bytes());
+    ctx.out
+        .bulk(server.db.path().as_os_str().as_encoded_bytes());
+    ctx.out.bulk(match server.settings.sync {
+        SyncMode::Always => b"always",
+        SyncMode::Never => b"never",
+    });
+    Flow::Continue
+}
+
+/// TINYKV.SCAN prefix after n KEYS|PAIRS.
+pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let (prefix, after) = (&args[1], &args[2]);
+    let Some(n) = parse_int(&args[3])
+        .filter(|&n| n >= 1)
+        .map(|n| (n as usize).min(PAGE_KEYS))
+    else {
+        ctx.out
+            .error("ERR the page size must be a positive integer");
+        return Flow::Continue;
+    };
+    let values = match args[4].to_ascii_uppercase().as_slice() {
+        b"KEYS" => false,
+        b"PAIRS" => true,
+        _ => return ctx.syntax_error(),
+    };
+    let db = &ctx.server.db;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let (mut bytes, mut more) = (0, false);
+    let walked: crate::engine::Result<()> = (|| {
+        if values {
+            let mut it = db.iter_prefix(prefix);
+            if !after.is_empty() {
+                it = it.after(after);
+            }
+            for pair in it {
+                if items.len() / 2 >= n || bytes >= PAGE_BYTES {
+                    more = true;
+                    break;
+                }
+                let (k, v) = pair?;
+                bytes += k.len() + v.len();
+                items.push(k);
+                items.push(v);
+            }
+        } else {
+            let mut it = db.keys(prefix);
+            if !after.is_empty() {
+                it = it.after(after);
+            }
+            for key in it {
+                if items.len() >= n || bytes >= PAGE_BYTES {
+                    more = true;
+                    break;
+                }
+                let k = key?;
+                bytes += k.len();
+                items.push(k);
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = walked {
+        ctx.engine_error(&e);
+        return Flow::Continue;
+    }
+    let step = if values { 2 } else { 1 };
+    let last = more
+        .then(|| items.len().checked_sub(step).map(|i| items[i].clone()))
+        .flatten();
+    ctx.out.array(2);
+    ctx.out.optional_owned(last);
+    ctx.out.array(items.len());
+    for item in items {
+        ctx.out.bulk_owned(item);
+    }
+    Flow::Continue
+}
+
+/// TINYKV.COUNT prefix.
+pub fn count(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let mut n = 0i64;
+    for key in ctx.server.db.keys(&args[1]) {
+        if let Err(e) = key {
+            ctx.engine_error(&e);
+            return Flow::Continue;
+        }
+        n += 1;
+    }
+    ctx.out.integer(n);
+    Flow::Continue
+}
+
+/// TINYKV.STATS.
+pub fn stats(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
+    let s = match ctx.server.db.stats() {
+        Ok(s) => s,
+        Err(e) => {
+            ctx.engine_error(&e);
+            return Flow::Continue;
+        }
+    };
+    let last = s
+        .last_compaction
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(-1, |d| d.as_secs() as i64);
+    let fields: [(&str, i64); 9] = [
+        ("keys", s.keys as i64),
+        ("live_bytes", s.live_bytes as i64),
+        ("total_bytes", s.total_bytes as i64),
+        ("dead_bytes", s.dead_bytes as i64),
+        ("overhead_bytes", s.overhead_bytes as i64),
+        ("segments", s.segments as i64),
+        ("wal_bytes", s.wal_bytes as i64),
+        ("files", s.files as i64),
+        ("last_compaction", last),
+    ];
+    ctx.out.array(2 * fields.len());
+    for (name, value) in fields {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.integer(value);
+    }
+    Flow::Continue
+}
+
+/// TINYKV.COMPACT: runs on this worker, not on the compaction thread, so
+/// that its report is this command's; one at a time either way (the engine
+/// runs one compaction at a time).
+pub fn compact(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
+    match ctx.server.db.compact() {
+        Ok(r) => {
+            ctx.out.array(4);
+            ctx.out.integer(r.bytes_before as i64);
+            ctx.out.integer(r.bytes_after as i64);
+            ctx.out.integer(r.keys as i64);
+            ctx.out.integer(r.elapsed.as_micros() as i64);
+        }
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+/// TINYKV.CHECK.
+pub fn check(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
+    match ctx.server.db.check() {
+        Ok(r) => {
+            ctx.out.array(2 + 3 * r.problems.len());
+            ctx.out.integer(r.files as i64);
+            ctx.out.integer(r.records as i64);
+            for p in r.problems {
+                ctx.out.bulk(p.path.as_os_str().as_encoded_bytes());
+                ctx.out.integer(p.offset as i64);
+                ctx.out.bulk(p.reason.as_bytes());
+            }
+        }
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+/// TINYKV.FLUSH: under `--sync never`, a client that wants its writes on
+/// disk before it says they succeeded asks for this.
+pub fn flush(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
+    match ctx.server.db.flush() {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
+/// TINYKV.LOAD BEGIN [REPLACE] | PAIRS k v ... | COMMIT | ABORT.
+pub fn load(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let server = ctx.server;
+    let mut stage = ctx.client.stage.lock().unwrap_or_else(|p| p.into_inner());
+    let sub = args[1].to_ascii_uppercase();
+    match (sub.as_slice(), &args[2..]) {
+        (b"BEGIN", rest) => {
+            let replace = match rest {
+                [] => false,
+                [r] if r.eq_ignore_ascii_case(b"replace") => true,
+                _ => return ctx.syntax_error(),
+            };
+            match server.db.stage(replace) {
+                Ok(s) => {
+                    *stage = Some(s);
+                    ctx.out.ok();
+                }
+                Err(e) => ctx.engine_error(&e),
+            }
+        }
+        (b"PAIRS", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+            let Some(s) = stage.as_mut() else {
+                return no_load(ctx.out);
+            };
+            for pair in pairs.chunks(2) {
+                if let Err(e) = s.set(&pair[0], &pair[1]) {
+                    // The load is spoiled: nothing of it will be stored.
+                    *stage = None;
+                    ctx.engine_error(&e);
+                    return Flow::Continue;
+                }
+            }
+            ctx.out.integer(s.len() as i64);
+        }
+        (b"PAIRS", _) => ctx.out.error(&wrong_arity("tinykv.load|pairs")),
+        (b"COMMIT", []) => {
+            let Some(s) = stage.take() else {
+                return no_load(ctx.out);
+            };
+            let outcome = {
+                let _all = server.stripes.lock_all();
+                server.db.commit_stage(s)
+            };
+            match outcome {
+                Ok(n) => {
+                    server.compactor.note_write();
+                    ctx.out.integer(n as i64);
+                }
+                Err(e) => ctx.engine_error(&e),
+            }
+        }
+        (b"ABORT", []) => {
+            *stage = None;
+            ctx.out.ok();
+        }
+        _ => return ctx.syntax_error(),
+    }
+    Flow::Continue
+}
+
+fn no_load(out: &mut Output) -> Flow {
+    out.error("ERR no load in progress on this connection (TINYKV.LOAD BEGIN first)");
+    Flow::Continue
+}
+
+/// TINYKV.BACKUP dest.
+pub fn backup(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    if !ctx.client.local {
+        ctx.out.error(
+            "ERR TINYKV.BACKUP writes files on the server's machine: only the owner's \
+             local socket may ask for it",
+        );
+        return Flow::Continue;
+    }
+    let dest = Path::new(std::ffi::OsStr::from_bytes(&args[1]));
+    match ctx.server.db.backup(dest) {
+        Ok(r) => {
+            ctx.out.array(2);
+            ctx.out.integer(r.files as i64);
+            ctx.out.integer(r.bytes as i64);
+        }
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
