@@ -4,6 +4,7 @@
 //! listing of the database directory).
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod owner;
 pub mod serve;
 pub mod tmux;
 

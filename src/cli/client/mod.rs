@@ -6,7 +6,11 @@
 //! and replies are read in order, one per request; a reply that cannot be
 //! framed ends the connection (every later call fails), since the stream
 //! can no longer be trusted; a server's `-ERR` reply is an error whose
-//! text is the server's, without its `ERR ` code word.
+//! text is the server's, without its `ERR ` code word. A failure of the
+//! socket is an error that carries its cause as text only: an `EPIPE` from
+//! a server that died must never read as the closed stdout that ends a
+//! command quietly with exit 0 (`output::is_broken_pipe`), or a write that
+//! never happened would count as acknowledged.
 
 pub mod reply;
 
@@ -66,7 +70,7 @@ impl Connection {
             self.queued.clear();
             if let Err(e) = sent {
                 self.broken = true;
-                return Err(anyhow!(e).context("the owner stopped answering"));
+                return Err(lost(&e));
             }
         }
         Ok(())
@@ -86,7 +90,7 @@ impl Connection {
             }
             Err(e) => {
                 self.broken = true;
-                Err(anyhow!(e).context("the owner stopped answering"))
+                Err(lost(&e))
             }
         }
     }
@@ -96,6 +100,12 @@ impl Connection {
         self.send(args)?;
         self.reply()?.into_result()
     }
+}
+
+/// The error for a connection that failed, its cause as text (see the
+/// module doc).
+fn lost(cause: &dyn std::fmt::Display) -> anyhow::Error {
+    anyhow!("the owner stopped answering ({cause})")
 }
 
 impl Reply {
@@ -183,6 +193,33 @@ mod tests {
         assert_eq!(
             server.join().unwrap(),
             b"*1\r\n$1\r\na\r\n*1\r\n$1\r\nb\r\n*1\r\n$1\r\nc\r\n"
+        );
+    }
+
+    /// Regression (sharing review): a write to an owner killed under it
+    /// failed with EPIPE, which read as a closed stdout, so the command
+    /// exited 0 as if its write had been acknowledged.
+    #[test]
+    fn a_dead_owner_is_never_a_broken_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut c = Connection::connect(&path).unwrap();
+        drop(listener.accept().unwrap());
+        drop(listener);
+        let big = vec![b'x'; 4 * 1024 * 1024];
+        let err = c
+            .send(&[&b"SET"[..], b"k", &big])
+            .and_then(|()| c.reply())
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("the owner stopped answering"),
+            "{err}"
+        );
+        assert!(!crate::cli::output::is_broken_pipe(&err), "{err:#}");
+        assert!(
+            c.call(&["PING"]).is_err(),
+            "a broken connection stays broken"
         );
     }
 }

@@ -49,8 +49,9 @@ impl Remote {
     /// Connects to the owner of `dir` serving on `socket`, for a command
     /// that runs with `sync`.
     pub fn connect(socket: &Path, dir: &Path, sync: SyncMode) -> Result<Remote> {
+        // The cause as text: see client/mod.rs on broken pipes.
         let conn = Connection::connect(socket)
-            .with_context(|| format!("cannot connect to {}", socket.display()))?;
+            .map_err(|e| anyhow!("cannot connect to {} ({e})", socket.display()))?;
         let mut remote = Remote {
             conn: RefCell::new(conn),
             dir: dir.to_owned(),
