@@ -18,7 +18,16 @@ pub struct ScriptOwner {
 impl ScriptOwner {
     /// Starts the session on `dir` and waits until it owns the database.
     pub fn start(home: &Path, dir: &Path, args: &[&str]) -> ScriptOwner {
-        let mut child = super::base_command(home)
+        ScriptOwner::start_with(home, dir, args, &[])
+    }
+
+    /// [`ScriptOwner::start`] with `env` added.
+    pub fn start_with(home: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ScriptOwner {
+        let mut cmd = super::base_command(home);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .arg("-d")
             .arg(dir)
             .args(args)
