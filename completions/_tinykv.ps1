@@ -53,13 +53,13 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;set' {
+            [CompletionResult]::new('--value', '--value', [CompletionResultType]::ParameterName, 'The value, taken as it is: `--value -` stores the one byte `-`')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -72,7 +72,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the exact bytes of the value, with no newline added (one KEY only)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -84,7 +83,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -96,7 +94,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -109,7 +106,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -122,7 +118,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -136,7 +131,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -150,7 +144,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Make the database hold exactly the dump''s pairs: every other key is deleted, in the same atomic step')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -162,7 +155,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -174,7 +166,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -186,7 +177,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -198,7 +188,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -211,7 +200,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -227,7 +215,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Listen beyond loopback without a password (only on a network you trust)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -239,7 +226,6 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
-            [CompletionResult]::new('--bail', '--bail', [CompletionResultType]::ParameterName, 'In a script, stop at the first line that fails')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

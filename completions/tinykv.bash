@@ -157,7 +157,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__backup)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,7 +187,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__check)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,7 +217,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__compact)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +247,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__count)
-            opts="-d -q -h --prefix --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --prefix --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,7 +281,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__del)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -311,7 +311,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__dump)
-            opts="-d -q -h --format --prefix --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --format --prefix --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,7 +349,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__exists)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -379,7 +379,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__generate)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help man bash zsh fish elvish powershell"
+            opts="-d -q -h --dir --wait --sync --quiet --help man bash zsh fish elvish powershell"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -409,7 +409,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__get)
-            opts="-d -q -h --raw --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --raw --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -677,7 +677,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__keys)
-            opts="-d -q -h --prefix --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --prefix --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -711,7 +711,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__load)
-            opts="-d -q -h --format --replace --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --format --replace --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -745,7 +745,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__recover)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -775,7 +775,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__serve)
-            opts="-d -q -h --listen --requirepass --insecure --max-clients --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --listen --requirepass --insecure --max-clients --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -817,12 +817,16 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__set)
-            opts="-d -q -h --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --value --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --value)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -847,7 +851,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__stats)
-            opts="-d -q -h --json --dir --wait --sync --quiet --bail --help"
+            opts="-d -q -h --json --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,13 +49,13 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tinykv;set'= {
+            cand --value 'The value, taken as it is: `--value -` stores the one byte `-`'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -67,7 +67,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --raw 'Print the exact bytes of the value, with no newline added (one KEY only)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -78,7 +77,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -89,7 +87,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -101,7 +98,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -113,7 +109,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -126,7 +121,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -139,7 +133,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --replace 'Make the database hold exactly the dump''s pairs: every other key is deleted, in the same atomic step'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -150,7 +143,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -161,7 +153,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -172,7 +163,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -183,7 +173,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -195,7 +184,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --json 'Print one JSON object'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -210,7 +198,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --insecure 'Listen beyond loopback without a password (only on a network you trust)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -221,7 +208,6 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
-            cand --bail 'In a script, stop at the first line that fails'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -49,12 +49,12 @@ complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "stats" -d 'Print keys
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "serve" -d 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "generate" -d 'Print the man page or a shell completion script'
 complete -c tinykv -n "__fish_tinykv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l value -d 'The value, taken as it is: `--value -` stores the one byte `-`' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand set" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
@@ -62,21 +62,18 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l sync -d 'When writ
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l raw -d 'Print the exact bytes of the value, with no newline added (one KEY only)'
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand get" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand del" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand del" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand exists" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand exists" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand exists" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand exists" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand exists" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand exists" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand count" -l prefix -d 'Only keys starting with P' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand count" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
@@ -84,7 +81,6 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand count" -l wait -d 'If a on
 complete -c tinykv -n "__fish_tinykv_using_subcommand count" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand count" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand count" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand count" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l prefix -d 'Only keys starting with P' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
@@ -92,7 +88,6 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l wait -d 'If a one
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l format -d 'The dump format' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l prefix -d 'Only pairs whose key starts with P' -r
@@ -101,7 +96,6 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l wait -d 'If a one
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l format -d 'The dump format [default: from FILE\'s extension (.tsv, .jsonl, .resp), else tsv]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
@@ -110,35 +104,30 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l sync -d 'When wri
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l replace -d 'Make the database hold exactly the dump\'s pairs: every other key is deleted, in the same atomic step'
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand backup" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand backup" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand backup" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand backup" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand backup" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand backup" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand compact" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand check" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
@@ -146,7 +135,6 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l sync -d 'When wr
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l json -d 'Print one JSON object'
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l listen -d 'Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l requirepass -d 'Clients must AUTH with this password first (needed to listen beyond loopback)' -r
@@ -157,14 +145,12 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l sync -d 'When wr
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l insecure -d 'Listen beyond loopback without a password (only on a network you trust)'
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s q -l quiet -d 'No messages on stderr for keys that are not found'
-complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -l bail -d 'In a script, stop at the first line that fails'
 complete -c tinykv -n "__fish_tinykv_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del exists count keys dump load backup compact check recover stats serve generate help" -f -a "set" -d 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
 complete -c tinykv -n "__fish_tinykv_using_subcommand help; and not __fish_seen_subcommand_from set get del exists count keys dump load backup compact check recover stats serve generate help" -f -a "get" -d 'Print the value of each KEY followed by a newline'

@@ -74,3 +74,42 @@ fn a_negative_wait_is_refused_as_a_number_not_as_a_flag() {
             "`-1` is not a number of seconds ≥ 0",
         ));
 }
+
+/// Papercut (new-user review): every subcommand's help listed `--bail` and
+/// the other global options among its own. `--bail` (scripts only) is now
+/// only in `tinykv --help`, and the options every command takes are under
+/// their own heading.
+#[test]
+fn each_command_lists_its_own_options_apart_from_the_global_ones() {
+    let db = TestDb::new();
+    let top = db.cmd(["--help"]).run().code(0).stdout_str();
+    assert!(top.contains("--bail"), "{top}");
+    let commands: Vec<String> = top
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        // A command's line starts two spaces in; a wrapped one, further.
+        .filter_map(|l| l.strip_prefix("  ").filter(|r| !r.starts_with(' ')))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 15, "{commands:?}");
+    for command in &commands {
+        let help = db.cmd([command, "--help"]).run().code(0).stdout_str();
+        assert!(!help.contains("--bail"), "{command}: {help}");
+        let (head, global) = help
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("{command}: no global options heading:\n{help}"));
+        let own = head.split_once("Options:").map_or("", |(_, o)| o);
+        for flag in ["--dir", "--wait", "--sync", "--quiet"] {
+            assert!(
+                !own.contains(flag) && global.contains(flag),
+                "{command} {flag}: {help}"
+            );
+        }
+    }
+}

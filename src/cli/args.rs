@@ -38,6 +38,10 @@ on it works through that owner.
 Exit status: 0 success, 1 a key was not found (get, del, exists) or check
 found damage, 2 any error.";
 
+/// Where the options every command takes are listed in each command's
+/// help, apart from the command's own.
+const GLOBAL: &str = "Global options";
+
 /// `tinykv [OPTIONS] [COMMAND]`.
 #[derive(Debug, Parser)]
 #[command(
@@ -54,19 +58,19 @@ pub struct Args {
     // TINYKV_DIR is read by `Config::resolve`, not by clap: clap would
     // refuse an empty variable even under an explicit --dir, and without
     // naming the variable.
-    #[arg(short, long, global = true, value_name = "DIR")]
+    #[arg(short, long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub dir: Option<PathBuf>,
 
     /// If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]
-    #[arg(long, global = true, value_name = "SECONDS", env = "TINYKV_WAIT", value_parser = parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, global = true, value_name = "SECONDS", env = "TINYKV_WAIT", value_parser = parse_seconds, allow_negative_numbers = true, help_heading = GLOBAL)]
     pub wait: Option<Duration>,
 
     /// When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)
-    #[arg(long, global = true, value_name = "MODE", default_value = "always")]
+    #[arg(long, global = true, value_name = "MODE", default_value = "always", help_heading = GLOBAL)]
     pub sync: SyncArg,
 
     /// No messages on stderr for keys that are not found
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Run FILE as a script: one command a line, as in the REPL
@@ -74,7 +78,7 @@ pub struct Args {
     pub file: Option<PathBuf>,
 
     /// In a script, stop at the first line that fails
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub bail: bool,
 
     /// What to do; without one, the REPL (on a terminal) or a script from stdin
@@ -96,15 +100,27 @@ pub enum SyncArg {
 pub enum Command {
     /// Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)
     #[command(
-        after_help = "Examples:\n  tinykv set user:1 'Ada Lovelace'\n  tinykv set avatar < avatar.png\n  printf 'two\\nlines' | tinykv set note -"
+        after_help = "Examples:\n  tinykv set user:1 'Ada Lovelace'\n  tinykv set avatar < avatar.png\n  printf 'two\\nlines' | tinykv set note -\n  tinykv set dash --value -        the one-byte value '-'"
     )]
     Set {
         /// The key (1 byte to 64 KiB)
         #[arg(value_name = "KEY")]
         key: OsString,
         /// The value (up to 256 MiB); omitted or `-`: read from stdin
-        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        #[arg(
+            value_name = "VALUE",
+            allow_hyphen_values = true,
+            conflicts_with = "literal"
+        )]
         value: Option<OsString>,
+        /// The value, taken as it is: `--value -` stores the one byte `-`
+        #[arg(
+            long = "value",
+            value_name = "VALUE",
+            id = "literal",
+            allow_hyphen_values = true
+        )]
+        literal: Option<OsString>,
     },
 
     /// Print the value of each KEY followed by a newline
@@ -223,7 +239,8 @@ Any Redis client library, redis-cli and redis-benchmark can talk to it: GET, SET
 MGET, MSET (atomic), DEL, EXISTS, KEYS, SCAN (MATCH, COUNT), DBSIZE, FLUSHDB, INFO, PING, ECHO, \
 AUTH, HELLO, SELECT 0, CLIENT, COMMAND, CONFIG GET, QUIT and SHUTDOWN. Every write is answered \
 only once it is on disk (with --sync always); concurrent writers share fsyncs.\n\n\
-The server holds the database lock while it runs, prints the address it listens on to stderr, \
+The server owns the database while it runs (and serves it to this user's other tinykv commands \
+on a Unix socket, as a REPL does), prints the address it listens on to stderr, \
 and on SIGINT or SIGTERM stops accepting, finishes the commands in progress, closes the \
 database and exits 0.",
         after_help = "Examples:\n  tinykv serve                                  listen on 127.0.0.1:6380\n  tinykv -d /srv/db serve --listen 127.0.0.1:0   any free port (printed on stderr)\n  TINYKV_REQUIREPASS=s3cret tinykv serve --listen 0.0.0.0:6380\n  redis-cli -p 6380 set greeting hello\n  tinykv dump --format resp | redis-cli -p 6380 --pipe"

@@ -7,7 +7,7 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -20,13 +20,35 @@ use super::database::{self, Reached};
 use super::exit::Exit;
 use super::output::{self, Progress};
 use super::store::{Local, Store};
-use super::{serve, stats};
+use super::{interrupt, serve, stats};
 use crate::engine::{Db, MAX_VALUE_LEN, RecoverReport};
 use crate::format::{Format, ParseError, Reader, Writer, escape_bytes};
+
+/// What a long command says when Ctrl-C interrupts it (interrupt.rs):
+/// caught from before the database is reached, so that the words are true
+/// whenever the signal comes.
+fn interrupted(command: &Command) -> Option<String> {
+    Some(match command {
+        Command::Load { .. } => "load interrupted (Ctrl-C): nothing was stored".into(),
+        Command::Dump { .. } => "dump interrupted (Ctrl-C): its output is incomplete".into(),
+        Command::Backup { dest } => format!(
+            "backup interrupted (Ctrl-C): {} is incomplete; remove it",
+            dest.display()
+        ),
+        Command::Compact => "compact interrupted (Ctrl-C): nothing was lost (the database is in \
+                             its old files or its new ones; an unfinished compaction's files \
+                             are removed when it is next opened)"
+            .into(),
+        _ => return None,
+    })
+}
 
 /// Runs one command against the configured database: here, or through the
 /// process that owns it (database.rs).
 pub fn run(command: &Command, config: &Config) -> Result<Exit> {
+    let ctrl_c = interrupted(command)
+        .map(interrupt::on_interrupt)
+        .transpose()?;
     // `check` and `recover` must not open the database normally: a damaged
     // segment that a normal open refuses is exactly what they are for.
     let mut source = None;
@@ -47,11 +69,11 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
     };
     match reached {
         Reached::Here(db) => {
-            let exit = run_on(&Local::new(&db, None), command, config, source)?;
+            let exit = run_on(&Local::new(&db, None), command, config, source, ctrl_c)?;
             database::close(db)?;
             Ok(exit)
         }
-        Reached::Owner(remote) => run_on(&remote, command, config, source),
+        Reached::Owner(remote) => run_on(&remote, command, config, source, ctrl_c),
     }
 }
 
@@ -61,15 +83,17 @@ fn run_on(
     command: &Command,
     config: &Config,
     source: Option<LoadSource>,
+    ctrl_c: Option<interrupt::Guard>,
 ) -> Result<Exit> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let exit = match command {
-        Command::Set { key, value } => {
-            let value = match value {
-                Some(v) if v != "-" => v.as_bytes().to_vec(),
-                _ => read_value(io::stdin().lock())?,
-            };
+        Command::Set {
+            key,
+            value,
+            literal,
+        } => {
+            let value = set_value(key, value.as_deref(), literal.as_deref(), true)?;
             set(store, key.as_bytes(), &value)?;
             Exit::Success
         }
@@ -126,7 +150,7 @@ fn run_on(
             format, replace, ..
         } => {
             let source = source.expect("load reached its source first");
-            load(store, &source, *format, *replace)?;
+            load(store, &source, *format, *replace, ctrl_c)?;
             Exit::Success
         }
         Command::Backup { dest } => {
@@ -193,6 +217,50 @@ fn not_found(config: &Config, key: &[u8]) {
 
 fn prefix_bytes(prefix: &Option<std::ffi::OsString>) -> &[u8] {
     prefix.as_deref().map(OsStr::as_bytes).unwrap_or_default()
+}
+
+/// The value `set KEY` stores: `--value V` as it is; VALUE unless it is
+/// `-`; else standard input, when it is free to read (`stdin_free`: not
+/// in a script read from stdin). Reading from a terminal says so first
+/// (the command would otherwise wait without a word); a closed standard
+/// input is refused rather than taken for an empty value.
+pub fn set_value(
+    key: &OsStr,
+    value: Option<&OsStr>,
+    literal: Option<&OsStr>,
+    stdin_free: bool,
+) -> Result<Vec<u8>> {
+    if let Some(v) = literal {
+        return Ok(v.as_bytes().to_vec());
+    }
+    match value {
+        Some(v) if v != "-" => return Ok(v.as_bytes().to_vec()),
+        _ if !stdin_free => bail!(
+            "set needs a VALUE here (stdin is not free to read one; `--value -` stores a '-')"
+        ),
+        _ => {}
+    }
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        output::message(&format!(
+            "reading the value of {} from the terminal until Ctrl-D (end of file)",
+            output::key(key.as_bytes())
+        ));
+    } else if stdin_is_closed() {
+        bail!(
+            "cannot set key {}: stdin is closed or /dev/null (give the value as an argument, \
+             '' for an empty one)",
+            output::key(key.as_bytes())
+        );
+    }
+    read_value(stdin.lock())
+}
+
+/// Whether standard input was closed when the process started (the Rust
+/// runtime then opens /dev/null in its place, which an explicit `<
+/// /dev/null` also gives: both are refused as a source of a value).
+fn stdin_is_closed() -> bool {
+    fs::read_link("/proc/self/fd/0").is_ok_and(|p| p == Path::new("/dev/null"))
 }
 
 /// Reads a value from `input`, refusing (without reading it all) one over the limit.
@@ -311,11 +379,13 @@ impl LoadSource {
 /// stores nothing, and memory holds keys but no values; with `replace`,
 /// the database then holds exactly the dump's pairs. Returns the number of
 /// pairs.
+/// With `ctrl_c`, Ctrl-C says nothing was stored until the commit starts.
 pub fn load(
     store: &dyn Store,
     source: &LoadSource,
     format: Option<Format>,
     replace: bool,
+    ctrl_c: Option<interrupt::Guard>,
 ) -> Result<u64> {
     let format = format
         .or_else(|| source.format_by_extension())
@@ -350,6 +420,9 @@ pub fn load(
         progress.inc(1);
     }
     let n = batch.len();
+    if let Some(guard) = ctrl_c {
+        guard.disarm();
+    }
     batch
         .commit()
         .with_context(|| format!("load: {name}: nothing was stored"))?;

@@ -16,6 +16,9 @@ pub enum Exit {
     Damaged,
     /// Any error: usage, I/O, lock, corruption, a failed script line.
     Error,
+    /// Interrupted by Ctrl-C (SIGINT) in a long command, after saying
+    /// what state it left (128 + SIGINT, as a shell reports it).
+    Interrupted,
 }
 
 impl Exit {
@@ -25,6 +28,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::NotFound | Exit::Damaged => 1,
             Exit::Error => 2,
+            Exit::Interrupted => 130,
         }
     }
 

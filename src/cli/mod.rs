@@ -21,6 +21,7 @@ pub mod exit;
 #[cfg(feature = "testing")]
 pub mod gate;
 pub mod generate;
+pub mod interrupt;
 pub mod listen;
 pub mod output;
 pub mod owner;

@@ -105,12 +105,17 @@ impl<'a> Session<'a> {
     fn run_shared(&self, command: Command, out: &mut dyn Write) -> Result<()> {
         let human = self.style == Style::Human;
         match command {
-            Command::Set { key, value } => {
-                let value = match value {
-                    Some(v) if v != "-" => v.as_bytes().to_vec(),
-                    _ if self.stdin_free => commands::read_value(io::stdin().lock())?,
-                    _ => bail!("set needs a VALUE here (stdin is not free to read one)"),
-                };
+            Command::Set {
+                key,
+                value,
+                literal,
+            } => {
+                let value = commands::set_value(
+                    &key,
+                    value.as_deref(),
+                    literal.as_deref(),
+                    self.stdin_free,
+                )?;
                 commands::set(self.store, key.as_bytes(), &value)?;
                 writeln!(out, "OK")?;
             }
@@ -196,7 +201,7 @@ impl<'a> Session<'a> {
                 if matches!(source, LoadSource::Stdin) && !self.stdin_free {
                     bail!("load needs a FILE here (stdin is not free to read a dump)");
                 }
-                let n = commands::load(self.store, &source, format, replace)?;
+                let n = commands::load(self.store, &source, format, replace, None)?;
                 if human {
                     writeln!(out, "OK ({n} pairs)")?;
                 } else {
