@@ -193,7 +193,10 @@ impl Config {
                     | Command::Serve { .. }
             ),
             Mode::Generate(_) => false,
-            Mode::Repl | Mode::Script { .. } => true,
+            // A REPL creates its database; a script only at its first
+            // write (session_db.rs).
+            Mode::Repl => true,
+            Mode::Script { .. } => false,
         };
         // The server compacts in a thread of its own, so that no client's
         // write ever runs a compaction; so does a REPL or a script, which

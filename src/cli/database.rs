@@ -40,7 +40,16 @@ pub enum Reached<T> {
 /// Opens the configured database (creating it when the command may), or
 /// reaches the process that owns it.
 pub fn reach(config: &Config) -> Result<Reached<Db>> {
-    let reached = reach_with(config, |opts| Db::open(&config.dir, opts))?;
+    reach_opening(config, config.options())
+}
+
+/// [`reach`], opening with `options` (a session decides for itself
+/// whether it may create the database: session_db.rs).
+pub fn reach_opening(config: &Config, options: Options) -> Result<Reached<Db>> {
+    let reached = reach_with(config, |mut opts| {
+        opts.create = options.create;
+        Db::open(&config.dir, opts)
+    })?;
     if let Reached::Here(db) = &reached {
         warn_of_cut_tail(config, db);
     }

@@ -29,6 +29,7 @@ pub mod repl;
 pub mod script;
 pub mod serve;
 pub mod session;
+pub mod session_db;
 pub mod stats;
 pub mod store;
 pub mod suggest;
@@ -42,14 +43,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use std::sync::Arc;
-
 use args::Args;
 use config::{Config, Mode};
-use database::Reached;
 use exit::Exit;
-use owner::{Kind, Owner};
-use store::{Local, Store};
+use owner::Kind;
+use session_db::SessionDb;
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
@@ -137,40 +135,23 @@ pub fn run(args: Args) -> Result<Exit> {
             Ok(Exit::Success)
         }
         Mode::Command(command) => commands::run(command, &config),
-        Mode::Repl => owned_session(&config, Kind::Repl, |store, owner| {
-            repl::run(store, owner, config.history.as_deref())
-        }),
-        Mode::Script { source, bail } => owned_session(&config, Kind::Script, |store, _| {
-            script::run(store, source, *bail)
-        }),
-    }
-}
-
-/// Runs a REPL or a script session (`run`): on the database this process
-/// now owns, which it serves to the user's other tinykv processes meanwhile,
-/// or through the process that owns it (PRODUCT.md §7).
-fn owned_session(
-    config: &Config,
-    kind: Kind,
-    run: impl FnOnce(&dyn Store, Option<&Owner>) -> Result<Exit>,
-) -> Result<Exit> {
-    match database::reach(config)? {
-        Reached::Here(db) => {
-            let db = Arc::new(db);
-            let sharing = serve::share(Arc::clone(&db), config, kind)?;
-            let exit = run(&Local::new(&db, Some(&sharing)), None);
-            // Other processes finish what they sent before the database closes.
-            let stopped = sharing.stop();
-            let db = Arc::try_unwrap(db)
-                .map_err(|_| anyhow::anyhow!("the database is still shared at the end"))?;
+        Mode::Repl => {
+            let session = SessionDb::new(&config, Kind::Repl);
+            session.reach_now()?;
+            let exit = repl::run(&session, session.owner(), config.history.as_deref());
+            let finished = session.finish();
             let exit = exit?;
-            if let Some(why) = stopped? {
-                database::warn_compaction_failed(db.path(), &why);
-            }
-            database::close(db)?;
+            finished?;
             Ok(exit)
         }
-        Reached::Owner(remote) => run(&remote, Some(remote.owner())),
+        Mode::Script { source, bail } => {
+            let session = SessionDb::new(&config, Kind::Script);
+            let exit = script::run(&session, source, *bail);
+            let finished = session.finish();
+            let exit = exit?;
+            finished?;
+            Ok(exit)
+        }
     }
 }
 

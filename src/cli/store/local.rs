@@ -38,6 +38,20 @@ impl<'a> Local<'a> {
             s.note_write();
         }
     }
+
+    /// [`Store::loader`] for `db` (shared by `sharing`), borrowing them
+    /// rather than a `Local`.
+    pub fn loader_of<'s>(
+        db: &'s Db,
+        sharing: Option<&'s Sharing>,
+        replace: bool,
+    ) -> Result<Box<dyn Loader + 's>> {
+        let mut batch = db.batch_writer()?;
+        if replace {
+            batch.replace_all();
+        }
+        Ok(Box::new(LocalLoad { batch, sharing }))
+    }
 }
 
 impl Store for Local<'_> {
@@ -83,11 +97,7 @@ impl Store for Local<'_> {
     }
 
     fn loader<'s>(&'s self, replace: bool) -> Result<Box<dyn Loader + 's>> {
-        let mut batch = self.db.batch_writer()?;
-        if replace {
-            batch.replace_all();
-        }
-        Ok(Box::new(LocalLoad { batch, local: self }))
+        Local::loader_of(self.db, self.sharing, replace)
     }
 
     fn compact(&self) -> Result<CompactReport> {
@@ -112,12 +122,12 @@ impl Store for Local<'_> {
 }
 
 /// A load streamed into the engine's batch writer.
-struct LocalLoad<'s, 'a> {
+struct LocalLoad<'s> {
     batch: BatchWriter<'s>,
-    local: &'s Local<'a>,
+    sharing: Option<&'s Sharing>,
 }
 
-impl Loader for LocalLoad<'_, '_> {
+impl Loader for LocalLoad<'_> {
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         Ok(self.batch.set(key, value)?)
     }
@@ -129,7 +139,9 @@ impl Loader for LocalLoad<'_, '_> {
     fn commit(self: Box<Self>) -> Result<u64> {
         let n = self.batch.len() as u64;
         self.batch.commit()?;
-        self.local.wrote();
+        if let Some(s) = self.sharing {
+            s.note_write();
+        }
         Ok(n)
     }
 }
