@@ -119,3 +119,32 @@ fn history_is_kept_across_sessions() {
     t.send(&["C-u", "C-d"]);
     t.wait_exit();
 }
+
+/// Lines typed ahead in one burst (a fast typist, a terminal macro, tmux
+/// `send-keys`) all run, in order, as in bash and sqlite3: the line editor
+/// keeps what it read past the end of a line for the next one.
+#[test]
+fn lines_typed_ahead_run_in_order() {
+    let db = TestDb::new();
+    let Some(t) = start("typeahead", &db, "/dev/null") else {
+        return;
+    };
+    t.wait_prompts(1);
+    // One send-keys: the three lines reach the terminal in one write.
+    t.send(&[
+        "set p5 a",
+        "Enter",
+        "set p6 b",
+        "Enter",
+        "get p5 p6",
+        "Enter",
+    ]);
+    t.wait_text("1) \"a\"\n2) \"b\"");
+    t.wait_prompts(4);
+    t.send(&["C-d"]);
+    t.wait_exit();
+    db.cmd(["get", "p5", "p6"])
+        .run()
+        .code(0)
+        .stdout_is("a\nb\n");
+}

@@ -5,7 +5,9 @@
 //!
 //! Invariants: the database stays open (and locked) for the whole session;
 //! an error is printed as `(error) …` and never ends the session; only
-//! `exit`, `quit`, Ctrl-D or a failing terminal do.
+//! `exit`, `quit`, Ctrl-D or a failing terminal do. Lines typed ahead run
+//! in order: the editor keeps what it read past a line's end for the next
+//! `readline` (rustyline's `buffer-redux` feature, see Cargo.toml).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
