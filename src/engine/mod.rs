@@ -47,6 +47,7 @@ mod lock;
 mod log;
 mod open;
 mod options;
+mod prefix_crc;
 mod read;
 mod record;
 mod recovery;
