@@ -90,6 +90,12 @@ fn tab_completes_keys_and_commands_and_hints_arguments() {
     t.type_text("set ");
     t.wait_text("tinykv> set KEY [VALUE]");
     t.send(&["C-u"]);
+    t.type_text("dump ");
+    t.wait_text("tinykv> dump [--format FORMAT] [--prefix P]");
+    t.send(&["C-u"]);
+    t.type_text("load --format jsonl ");
+    t.wait_text("tinykv> load --format jsonl [FILE]");
+    t.send(&["C-u"]);
     t.type_text("quit");
     t.send(&["Enter"]);
     t.wait_exit();

@@ -28,6 +28,7 @@ pub mod serve;
 pub mod session;
 pub mod stats;
 pub mod suggest;
+pub mod synopsis;
 pub mod tuning;
 pub mod words;
 

@@ -25,7 +25,7 @@ use rustyline::{CompletionType, Config, Context, Editor, Helper};
 use super::exit::Exit;
 use super::output;
 use super::session::{self, Next, Session, Style};
-use super::words;
+use super::{synopsis, words};
 use crate::engine::Db;
 
 /// At most this many keys are offered for one Tab.
@@ -203,29 +203,7 @@ impl Hinter for ReplHelper<'_> {
         if pos < line.len() {
             return None;
         }
-        let partial = words::split_partial(line.as_bytes());
-        let (command, typed_args, lead) = match partial.words.split_first() {
-            // Still typing the command name: hint once it is a whole name.
-            None => (partial.last.clone(), 0, " "),
-            Some((command, args)) if partial.between_words => (command.clone(), args.len(), ""),
-            Some(_) => return None,
-        };
-        let command = String::from_utf8_lossy(&command).to_ascii_lowercase();
-        let synopsis = session::synopsis(&command)?;
-        let parts: Vec<&str> = synopsis.split_whitespace().collect();
-        let (flags, positionals): (Vec<&str>, Vec<&str>) =
-            parts.into_iter().partition(|p| p.starts_with("[--"));
-        let mut rest: Vec<&str> = positionals.iter().skip(typed_args).copied().collect();
-        if rest.is_empty()
-            && let Some(last) = positionals.last().filter(|p| p.ends_with("..."))
-        {
-            rest.push(last);
-        }
-        let shown: Vec<&str> = if typed_args == 0 { flags } else { Vec::new() }
-            .into_iter()
-            .chain(rest)
-            .collect();
-        (!shown.is_empty()).then(|| ArgHint(format!("{lead}{}", shown.join(" "))))
+        synopsis::hint(line.as_bytes()).map(ArgHint)
     }
 }
 
