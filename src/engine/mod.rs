@@ -42,6 +42,7 @@ mod error;
 pub(crate) mod fuzz_decoders;
 mod index;
 mod iter;
+mod last_key;
 mod limits;
 mod lock;
 mod log;
