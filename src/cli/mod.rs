@@ -20,6 +20,7 @@ pub mod exit;
 #[cfg(feature = "testing")]
 pub mod gate;
 pub mod generate;
+pub mod key_completion;
 pub mod listen;
 pub mod output;
 pub mod repl;

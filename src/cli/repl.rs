@@ -10,11 +10,12 @@
 //! `readline` (rustyline's `buffer-redux` feature, see Cargo.toml).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use rustyline::completion::{Completer, Pair};
+use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::{Hint, Hinter};
@@ -23,13 +24,11 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::exit::Exit;
+use super::key_completion::{self, Entry};
 use super::output;
 use super::session::{self, Next, Session, Style};
 use super::{synopsis, words};
 use crate::engine::Db;
-
-/// At most this many keys are offered for one Tab.
-const MAX_KEY_CANDIDATES: usize = 200;
 
 /// Commands whose positional arguments are keys.
 const KEY_COMMANDS: [&str; 4] = ["get", "set", "del", "exists"];
@@ -52,6 +51,9 @@ pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
         .context("history settings")?
         .history_ignore_space(true)
         .completion_type(CompletionType::List)
+        // Key completion lists a screenful at most (key_completion.rs):
+        // no need to ask first.
+        .completion_prompt_limit(usize::MAX)
         .auto_add_history(false)
         .build();
     let mut editor: Editor<ReplHelper, DefaultHistory> =
@@ -59,6 +61,7 @@ pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
     editor.set_helper(Some(ReplHelper {
         db,
         names: session::command_names(),
+        screen: Cell::new((80, 24)),
     }));
     let history = history.map(prepare_history);
     if let Some(Some(path)) = &history
@@ -69,6 +72,9 @@ pub fn run(db: &Db, history: Option<&Path>) -> Result<Exit> {
     }
     let session = Session::new(db, Style::Human, false);
     loop {
+        if let (Some((cols, rows)), Some(helper)) = (editor.dimensions(), editor.helper()) {
+            helper.screen.set((cols.into(), rows.into()));
+        }
         let line = match editor.readline("tinykv> ") {
             Ok(line) => line,
             // Ctrl-C abandons the line being typed, as in a shell.
@@ -129,43 +135,35 @@ fn prepare_history(path: &Path) -> Option<PathBuf> {
 struct ReplHelper<'a> {
     db: &'a Db,
     names: Vec<String>,
+    /// The terminal's columns and rows, as of the prompt.
+    screen: Cell<(usize, usize)>,
 }
 
-impl ReplHelper<'_> {
-    fn key_candidates(&self, prefix: &[u8]) -> Vec<Pair> {
-        self.db
-            .keys(prefix)
-            .take(MAX_KEY_CANDIDATES)
-            .filter_map(Result::ok)
-            .map(|key| Pair {
-                display: words::quote(&key),
-                replacement: words::quote(&key),
-            })
-            .collect()
+impl<'a> ReplHelper<'a> {
+    fn key_candidates(&self, prefix: &[u8]) -> Vec<Entry<'a>> {
+        // A failed read completes nothing; the command will say why.
+        key_completion::complete(self.db, prefix, self.screen.get()).unwrap_or_default()
     }
 
-    fn name_candidates(&self, typed: &[u8]) -> Vec<Pair> {
+    fn name_candidates(&self, typed: &[u8]) -> Vec<Entry<'a>> {
         let typed = String::from_utf8_lossy(typed).to_ascii_lowercase();
         self.names
             .iter()
             .filter(|n| n.starts_with(&typed))
-            .map(|n| Pair {
-                display: n.clone(),
-                replacement: n.clone(),
-            })
+            .map(|n| Entry::new(n.clone(), n.clone()))
             .collect()
     }
 }
 
-impl Completer for ReplHelper<'_> {
-    type Candidate = Pair;
+impl<'a> Completer for ReplHelper<'a> {
+    type Candidate = Entry<'a>;
 
     fn complete(
         &self,
         line: &str,
         pos: usize,
         _: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+    ) -> rustyline::Result<(usize, Vec<Entry<'a>>)> {
         let partial = words::split_partial(&line.as_bytes()[..pos]);
         let Some(command) = partial.words.first() else {
             return Ok((partial.last_start, self.name_candidates(&partial.last)));
