@@ -114,14 +114,12 @@ fn below(key: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::io;
-    use std::path::Path;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
 
     use super::below;
     use crate::engine::index::Kind;
-    use crate::engine::storage::{Layer, OpenMode, Storage, StorageFile};
+    use crate::engine::storage::Counting;
     use crate::engine::{Db, MAX_KEY_LEN, Options, SimStorage, SyncMode};
 
     #[test]
@@ -220,58 +218,16 @@ mod tests {
         check(&db, &model, "after reopen");
     }
 
-    /// Counts the bytes read through it.
-    #[derive(Debug)]
-    struct Counting {
-        below: SimStorage,
-        read: Arc<AtomicU64>,
-    }
-
-    impl Layer for Counting {
-        fn below(&self) -> &dyn Storage {
-            &self.below
-        }
-        fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-            let file = self.below.open(path, mode)?;
-            Ok(Arc::new(CountedFile(file, Arc::clone(&self.read))))
-        }
-    }
-
-    #[derive(Debug)]
-    struct CountedFile(Arc<dyn StorageFile>, Arc<AtomicU64>);
-
-    impl StorageFile for CountedFile {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-            let n = self.0.read_at(buf, offset)?;
-            self.1.fetch_add(n as u64, Ordering::Relaxed);
-            Ok(n)
-        }
-        fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-            self.0.write_at(buf, offset)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            self.0.sync_data()
-        }
-        fn len(&self) -> io::Result<u64> {
-            self.0.len()
-        }
-        fn set_len(&self, len: u64) -> io::Result<()> {
-            self.0.set_len(len)
-        }
-    }
-
     /// The point of it: the last key of a prefix costs a few index frames
     /// and a block, not a walk over the keys before it, for a sorted and
     /// for a hashed segment alike.
     #[test]
     fn reads_a_few_frames_not_every_key() {
         for in_order in [true, false] {
-            let read = Arc::new(AtomicU64::new(0));
+            let counting = Counting::over(Arc::new(SimStorage::new(1)));
+            let read = Arc::clone(&counting.bytes);
             let mut o = opts(&SimStorage::new(1));
-            o.storage = Arc::new(Counting {
-                below: SimStorage::new(1),
-                read: Arc::clone(&read),
-            });
+            o.storage = Arc::new(counting);
             o.segment_size = 64 << 20;
             let db = Db::open("/db", o.clone()).unwrap();
             let n = 20_000u32;

@@ -50,32 +50,16 @@ impl<'a> PrefixCrc<'a> {
     /// [`record::decode`] does for `bytes[pos..]`.
     pub fn decode_at(&mut self, pos: usize) -> Result<(Record<'a>, usize), DecodeError> {
         let bytes = self.bytes;
-        let buf = bytes.get(pos..).unwrap_or_default();
-        let header = record::decode_header(buf)?;
-        let total = header.total_len();
-        let Some(whole) = buf.get(..total) else {
-            return Err(DecodeError::Short { needed: total });
-        };
-        // A short record is hashed as it is; a long one through the prefix
-        // CRCs, so that what it claims costs nothing more.
-        let crc = if total <= 2 * STRIDE {
-            self.hashed += total as u64 - 4;
-            crc32fast::hash(&whole[4..])
-        } else {
-            self.range(pos + 4, pos + total)
-        };
-        if crc != header.crc {
-            return Err(DecodeError::CrcMismatch);
-        }
-        let key_end = header.header_len + header.key_len;
-        Ok((
-            Record {
-                tag: header.tag,
-                key: &whole[header.header_len..key_end],
-                value: &whole[key_end..],
-            },
-            total,
-        ))
+        record::decode_with(bytes.get(pos..).unwrap_or_default(), |body| {
+            // A short record is hashed as it is; a long one through the
+            // prefix CRCs, so that what it claims costs nothing more.
+            if body.len() + 4 <= 2 * STRIDE {
+                self.hashed += body.len() as u64;
+                crc32fast::hash(body)
+            } else {
+                self.range(pos + 4, pos + 4 + body.len())
+            }
+        })
     }
 
     /// The CRC of `bytes[from..to]`.
