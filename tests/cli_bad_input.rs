@@ -394,7 +394,7 @@ fn broken_dumps_store_nothing() {
             "binary garbage as resp",
             &[b"load", b"--format", b"resp"],
             &garbage,
-            "command 1: ",
+            "line 1 (offset 0): ",
         ),
         case(
             "binary garbage from a file",
@@ -412,13 +412,13 @@ fn broken_dumps_store_nothing() {
             "resp cut mid-command",
             &[b"load", b"--format", b"resp"],
             b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$5\r\nhel",
-            "command 1: ",
+            "line 6 (offset 20): ",
         ),
         case(
             "resp cut in a header",
             &[b"load", b"--format", b"resp"],
             b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$5\r\nhello\r\n*3\r\n$3\r\nSE",
-            "command 2: ",
+            "line 9 (offset 35): ",
         ),
         case(
             "tsv with a bad escape",

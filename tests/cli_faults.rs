@@ -61,7 +61,9 @@ fn a_full_disk_during_load_stores_none_of_it() {
 #[test]
 fn a_failed_rename_during_compaction_keeps_every_key() {
     let db = seeded();
-    db.script("set c 3\ndel a\nset b 22\n");
+    // An overwritten large value: bytes a compaction reclaims, so it runs.
+    let large = "x".repeat(2000);
+    db.script(&format!("set b {large}\nset c 3\ndel a\nset b 22\n"));
     db.cmd(["compact"])
         .env(OPTS, "fault=rename:2:eio")
         .run()

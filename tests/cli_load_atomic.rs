@@ -36,7 +36,7 @@ fn a_bad_line_stores_nothing_and_is_reported_by_number() {
         .run()
         .code(2)
         .one_line_error()
-        .stderr_matches(predicate::str::contains("command 2"));
+        .stderr_matches(predicate::str::contains("line 8 (offset 27): "));
     db.cmd(["dump"]).run().code(0).stdout_is(before.stdout());
 }
 

@@ -166,3 +166,65 @@ fn a_failed_automatic_compaction_warns_and_writes_go_on() {
         .code(0)
         .stdout_is(format!("{value}\n"));
 }
+
+/// The database's files and their sizes, the lock file aside.
+fn files(db: &TestDb) -> Vec<(String, u64)> {
+    let mut files: Vec<_> = std::fs::read_dir(&db.path)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "LOCK")
+        .map(|e| {
+            (
+                e.file_name().into_string().unwrap(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Regression (#16): `compact` made a tiny database bigger (before 104
+/// bytes, after 230: the new segment's index). It now writes nothing when
+/// a rewrite cannot make the files smaller, and says why; on an empty or
+/// just compacted database it is a quick no-op that says so.
+#[test]
+fn compact_writes_nothing_when_it_cannot_make_the_files_smaller() {
+    let db = TestDb::new();
+    db.cmd(["load"]).stdin("").run().code(0);
+    db.cmd(["compact"]).run().code(0).quiet().stdout_matches(
+        predicate::str::is_match(r"^nothing to compact: the database is empty\nsize +16 bytes")
+            .unwrap(),
+    );
+    db.cmd(["set", "greeting", "hello world"]).run().code(0);
+    let before = files(&db);
+    db.cmd(["compact"])
+        .run()
+        .code(0)
+        .quiet()
+        .stdout_matches(
+            predicate::str::is_match(
+                r"^not compacted: rewriting would take \d+ bytes, no fewer than the files take now\nsize +\d+ bytes \(.*\)\nkeys +1\ntime +\d+\.\d{3}s\n$",
+            )
+            .unwrap(),
+        );
+    assert_eq!(files(&db), before, "compact wrote something");
+    db.cmd(["get", "greeting"])
+        .run()
+        .code(0)
+        .stdout_is("hello world\n");
+
+    let db = filled();
+    db.cmd(["compact"])
+        .run()
+        .code(0)
+        .stdout_matches(predicate::str::is_match(r"(?m)^after\s+\d+ bytes").unwrap());
+    let before = files(&db);
+    db.cmd(["compact"])
+        .run()
+        .code(0)
+        .stdout_matches(predicate::str::is_match(
+            r"^already compact: nothing was written since the last compaction\nsize +\d+ bytes \(.*\)\nkeys +200\n",
+        ).unwrap());
+    assert_eq!(files(&db), before, "compact wrote something");
+}

@@ -43,3 +43,23 @@ fn readme_tours_every_command() {
         );
     }
 }
+
+/// A reader who skips Install meets `tinykv` in the tour first: the tour
+/// itself says how to run it from the checkout (#16).
+#[test]
+fn the_tour_says_how_to_run_tinykv_from_the_checkout() {
+    let readme = read("README.md");
+    let tour = readme
+        .split("\n## Tour\n")
+        .nth(1)
+        .expect("README.md has a Tour")
+        .split("\n```console\n")
+        .next()
+        .unwrap();
+    for how in ["cargo install --path .", "cargo run --release --"] {
+        assert!(
+            tour.contains(how),
+            "the Tour does not say `{how}` before its first example"
+        );
+    }
+}

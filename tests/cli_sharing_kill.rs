@@ -87,6 +87,7 @@ fn writers_survive(db: &TestDb, kill: impl FnOnce()) {
 #[test]
 fn a_killed_script_owner_loses_nothing_acknowledged() {
     let db = TestDb::new();
+    db.cmd(["set", "seed", "x"]).run().code(0);
     let mut owner = ScriptOwner::start(db.tmp.path(), &db.path, &[]);
     writers_survive(&db, || {
         owner.child.kill().unwrap();

@@ -54,6 +54,7 @@ fn parallel_writers_with_nobody_owning_the_database() {
 #[test]
 fn parallel_writers_through_a_script() {
     let db = TestDb::new();
+    db.cmd(["set", "seed", "x"]).run().code(0);
     let mut owner = ScriptOwner::start(db.tmp.path(), &db.path, &[]);
     parallel_sets(&db, 200);
     assert_eq!(owner.ask("count --prefix job:"), "200\n");

@@ -47,6 +47,7 @@ fn another_user_cannot_use_the_owners_socket() {
         return;
     }
     let db = TestDb::new();
+    db.cmd(["set", "seed", "x"]).run().code(0);
     // A runtime directory of the test's own, so that loosening it touches
     // no other test's sockets.
     let run = db.file("run");

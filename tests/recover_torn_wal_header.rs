@@ -23,7 +23,8 @@ fn crash_while_creating_the_new_wal_after_a_seal() {
         let db = Db::open(DIR, sim_options(&sim)).unwrap();
         let header = sim.read_file(&Path::new(DIR).join("wal.log")).unwrap();
         assert_eq!(header.len(), 16);
-        for i in 0..10u64 {
+        // Each key twice: dead bytes to reclaim, so that compact runs.
+        for i in (0..10u64).chain(0..10) {
             let k = format!("k{i}").into_bytes();
             db.set(&k, &value_for(&k, i, 100)).unwrap();
         }

@@ -212,7 +212,7 @@ pub enum Command {
         dest: PathBuf,
     },
 
-    /// Rewrite the live data now; print the bytes before and after and the time taken
+    /// Rewrite the live data now, unless that cannot make the files smaller (it says why); print the bytes before and after and the time taken
     #[command(after_help = "Example:\n  tinykv compact")]
     Compact,
 

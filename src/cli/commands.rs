@@ -448,13 +448,25 @@ pub fn compact(store: &dyn Store, out: &mut dyn Write) -> Result<()> {
         let _progress = Progress::start("compacting");
         store.compact().context("compaction failed")?
     };
+    match &report.skipped {
+        Some(why) => writeln!(
+            out,
+            "{why}\nsize    {} bytes ({})",
+            report.bytes_before,
+            output::bytes(report.bytes_before),
+        )?,
+        None => writeln!(
+            out,
+            "before  {} bytes ({})\nafter   {} bytes ({})",
+            report.bytes_before,
+            output::bytes(report.bytes_before),
+            report.bytes_after,
+            output::bytes(report.bytes_after),
+        )?,
+    }
     writeln!(
         out,
-        "before  {} bytes ({})\nafter   {} bytes ({})\nkeys    {}\ntime    {}",
-        report.bytes_before,
-        output::bytes(report.bytes_before),
-        report.bytes_after,
-        output::bytes(report.bytes_after),
+        "keys    {}\ntime    {}",
         report.keys,
         output::seconds(report.elapsed),
     )?;

@@ -22,6 +22,7 @@ pub mod exit;
 pub mod gate;
 pub mod generate;
 pub mod interrupt;
+pub mod key_completion;
 pub mod listen;
 pub mod output;
 pub mod owner;
@@ -33,6 +34,7 @@ pub mod session_db;
 pub mod stats;
 pub mod store;
 pub mod suggest;
+pub mod synopsis;
 pub mod tuning;
 pub mod words;
 

@@ -5,14 +5,17 @@
 //!
 //! Invariants: the database stays open (and locked) for the whole session;
 //! an error is printed as `(error) …` and never ends the session; only
-//! `exit`, `quit`, Ctrl-D or a failing terminal do.
+//! `exit`, `quit`, Ctrl-D or a failing terminal do. Lines typed ahead run
+//! in order: the editor keeps what it read past a line's end for the next
+//! `readline` (rustyline's `buffer-redux` feature, see Cargo.toml).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use rustyline::completion::{Completer, Pair};
+use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::{Hint, Hinter};
@@ -21,14 +24,12 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::exit::Exit;
+use super::key_completion::{self, Entry};
 use super::output;
 use super::owner::Owner;
 use super::session::{self, Next, Session, Style};
 use super::store::Store;
-use super::words;
-
-/// At most this many keys are offered for one Tab.
-const MAX_KEY_CANDIDATES: usize = 200;
+use super::{synopsis, words};
 
 /// Commands whose positional arguments are keys.
 const KEY_COMMANDS: [&str; 4] = ["get", "set", "del", "exists"];
@@ -59,6 +60,9 @@ pub fn run(store: &dyn Store, owner: Option<&Owner>, history: Option<&Path>) -> 
         .context("history settings")?
         .history_ignore_space(true)
         .completion_type(CompletionType::List)
+        // Key completion lists a screenful at most (key_completion.rs):
+        // no need to ask first.
+        .completion_prompt_limit(usize::MAX)
         .auto_add_history(false)
         .build();
     let mut editor: Editor<ReplHelper, DefaultHistory> =
@@ -66,6 +70,7 @@ pub fn run(store: &dyn Store, owner: Option<&Owner>, history: Option<&Path>) -> 
     editor.set_helper(Some(ReplHelper {
         store,
         names: session::command_names(),
+        screen: Cell::new((80, 24)),
     }));
     let history = history.map(prepare_history);
     if let Some(Some(path)) = &history
@@ -76,6 +81,9 @@ pub fn run(store: &dyn Store, owner: Option<&Owner>, history: Option<&Path>) -> 
     }
     let session = Session::new(store, Style::Human, false);
     loop {
+        if let (Some((cols, rows)), Some(helper)) = (editor.dimensions(), editor.helper()) {
+            helper.screen.set((cols.into(), rows.into()));
+        }
         let line = match editor.readline("tinykv> ") {
             Ok(line) => line,
             // Ctrl-C abandons the line being typed, as in a shell.
@@ -136,43 +144,35 @@ fn prepare_history(path: &Path) -> Option<PathBuf> {
 struct ReplHelper<'a> {
     store: &'a dyn Store,
     names: Vec<String>,
+    /// The terminal's columns and rows, as of the prompt.
+    screen: Cell<(usize, usize)>,
 }
 
-impl ReplHelper<'_> {
-    fn key_candidates(&self, prefix: &[u8]) -> Vec<Pair> {
-        self.store
-            .keys(prefix)
-            .take(MAX_KEY_CANDIDATES)
-            .filter_map(Result::ok)
-            .map(|key| Pair {
-                display: words::quote(&key),
-                replacement: words::quote(&key),
-            })
-            .collect()
+impl<'a> ReplHelper<'a> {
+    fn key_candidates(&self, prefix: &[u8]) -> Vec<Entry<'a>> {
+        // A failed read completes nothing; the command will say why.
+        key_completion::complete(self.store, prefix, self.screen.get()).unwrap_or_default()
     }
 
-    fn name_candidates(&self, typed: &[u8]) -> Vec<Pair> {
+    fn name_candidates(&self, typed: &[u8]) -> Vec<Entry<'a>> {
         let typed = String::from_utf8_lossy(typed).to_ascii_lowercase();
         self.names
             .iter()
             .filter(|n| n.starts_with(&typed))
-            .map(|n| Pair {
-                display: n.clone(),
-                replacement: n.clone(),
-            })
+            .map(|n| Entry::new(n.clone(), n.clone()))
             .collect()
     }
 }
 
-impl Completer for ReplHelper<'_> {
-    type Candidate = Pair;
+impl<'a> Completer for ReplHelper<'a> {
+    type Candidate = Entry<'a>;
 
     fn complete(
         &self,
         line: &str,
         pos: usize,
         _: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+    ) -> rustyline::Result<(usize, Vec<Entry<'a>>)> {
         let partial = words::split_partial(&line.as_bytes()[..pos]);
         let Some(command) = partial.words.first() else {
             return Ok((partial.last_start, self.name_candidates(&partial.last)));
@@ -210,29 +210,7 @@ impl Hinter for ReplHelper<'_> {
         if pos < line.len() {
             return None;
         }
-        let partial = words::split_partial(line.as_bytes());
-        let (command, typed_args, lead) = match partial.words.split_first() {
-            // Still typing the command name: hint once it is a whole name.
-            None => (partial.last.clone(), 0, " "),
-            Some((command, args)) if partial.between_words => (command.clone(), args.len(), ""),
-            Some(_) => return None,
-        };
-        let command = String::from_utf8_lossy(&command).to_ascii_lowercase();
-        let synopsis = session::synopsis(&command)?;
-        let parts: Vec<&str> = synopsis.split_whitespace().collect();
-        let (flags, positionals): (Vec<&str>, Vec<&str>) =
-            parts.into_iter().partition(|p| p.starts_with("[--"));
-        let mut rest: Vec<&str> = positionals.iter().skip(typed_args).copied().collect();
-        if rest.is_empty()
-            && let Some(last) = positionals.last().filter(|p| p.ends_with("..."))
-        {
-            rest.push(last);
-        }
-        let shown: Vec<&str> = if typed_args == 0 { flags } else { Vec::new() }
-            .into_iter()
-            .chain(rest)
-            .collect();
-        (!shown.is_empty()).then(|| ArgHint(format!("{lead}{}", shown.join(" "))))
+        synopsis::hint(line.as_bytes()).map(ArgHint)
     }
 }
 

@@ -263,30 +263,9 @@ pub fn command_names() -> Vec<String> {
     names
 }
 
-/// The argument synopsis of `name` (`<KEY> [VALUE]`), for hints.
+/// The argument synopsis of `name` (`KEY [VALUE]`), as `help` lists it.
 pub fn synopsis(name: &str) -> Option<String> {
-    let cmd = SessionLine::command();
-    let sub = cmd
-        .get_subcommands()
-        .find(|s| s.get_name() == name || s.get_all_aliases().any(|a| a == name))?;
-    let mut parts = Vec::new();
-    for arg in sub.get_arguments() {
-        let value = arg
-            .get_value_names()
-            .and_then(|v| v.first())
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
-        let multiple = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
-        let dots = if multiple { "..." } else { "" };
-        let part = match arg.get_long() {
-            Some(long) if arg.get_action().takes_values() => format!("[--{long} {value}]"),
-            Some(long) => format!("[--{long}]"),
-            None if arg.is_required_set() => format!("{value}{dots}"),
-            None => format!("[{value}]{dots}"),
-        };
-        parts.push(part);
-    }
-    Some(parts.join(" "))
+    super::synopsis::of(name).map(|s| s.to_string())
 }
 
 fn escaped(bytes: &[u8]) -> String {
@@ -470,7 +449,10 @@ mod tests {
 
     #[test]
     fn synopses() {
-        assert_eq!(synopsis("set").as_deref(), Some("KEY [VALUE]"));
+        assert_eq!(
+            synopsis("set").as_deref(),
+            Some("KEY [VALUE] [--value VALUE]")
+        );
         assert_eq!(synopsis("get").as_deref(), Some("[--raw] KEY..."));
         assert_eq!(synopsis("quit").as_deref(), Some(""));
         assert_eq!(synopsis("nope"), None);

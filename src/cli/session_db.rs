@@ -136,12 +136,16 @@ impl Store for SessionDb<'_> {
         self.with(false, |s| s.count(prefix))
     }
 
-    fn keys<'s>(&'s self, prefix: &[u8]) -> Keys<'s> {
+    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s> {
         match self.reach(false) {
-            Ok(Opened::Here { db, .. }) => Box::new(db.keys(prefix).map(|k| k.map_err(Into::into))),
-            Ok(Opened::Owner(remote)) => remote.keys(prefix),
+            Ok(Opened::Here { db, .. }) => Local::keys_of(db, prefix, after),
+            Ok(Opened::Owner(remote)) => remote.keys_after(prefix, after),
             Err(e) => Box::new(std::iter::once(Err(e))),
         }
+    }
+
+    fn last_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with(false, |s| s.last_key(prefix))
     }
 
     fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s> {

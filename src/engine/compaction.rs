@@ -26,6 +26,10 @@
 //! 4. Switch the outputs in under the segments sealed meanwhile; remove the
 //!    old segments, oldest first, and fsync the directory.
 //!
+//! [`Db::compact`] first asks whether rewriting can make the files smaller
+//! (compaction_gain.rs); automatic compaction, which starts only past its
+//! thresholds, does not ask.
+//!
 //! Dropping every tombstone is safe because every segment older than the
 //! outputs is merged: no older segment is left that could hold a value the
 //! tombstone hid, and segments sealed meanwhile are newer, so their own
@@ -35,6 +39,7 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::compaction_gain::Skipped;
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{Builder, Entry, Group, Index, IndexMeta, Kind};
 use super::iter::Iter;
@@ -50,10 +55,12 @@ pub struct CompactReport {
     pub bytes_before: u64,
     /// Bytes of all database files after.
     pub bytes_after: u64,
-    /// Live keys written.
+    /// Live keys written (when skipped: live keys).
     pub keys: u64,
     /// How long it took.
     pub elapsed: Duration,
+    /// Why nothing was rewritten, when nothing was: the files are as they were.
+    pub skipped: Option<Skipped>,
 }
 
 /// An output segment being written. Its records are in key order, so its
@@ -101,6 +108,7 @@ impl Db {
                     bytes_after: bytes_before,
                     keys: 0,
                     elapsed: started.elapsed(),
+                    skipped: Some(Skipped::Empty),
                 });
             }
             // The outputs hold at most the old logs' records, each output
@@ -188,6 +196,7 @@ impl Db {
             bytes_after: bytes_after + newer + w.wal_len,
             keys,
             elapsed: started.elapsed(),
+            skipped: None,
         })
     }
 

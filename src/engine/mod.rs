@@ -37,17 +37,20 @@ mod backup;
 mod batch;
 mod check;
 mod compaction;
+mod compaction_gain;
 mod dir;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) mod fuzz_decoders;
 mod index;
 mod iter;
+mod last_key;
 mod limits;
 mod lock;
 mod log;
 mod open;
 mod options;
+mod prefix_crc;
 mod read;
 mod record;
 mod recovery;
@@ -62,6 +65,7 @@ pub use backup::BackupReport;
 pub use batch::{Batch, BatchWriter};
 pub use check::{CheckReport, Problem};
 pub use compaction::CompactReport;
+pub use compaction_gain::Skipped;
 pub use error::{Error, Result};
 pub use iter::{Iter, Keys};
 pub use limits::{MAX_KEY_LEN, MAX_VALUE_LEN, check_key, check_pair, check_value};
@@ -406,7 +410,7 @@ impl Db {
     /// meanwhile); reads never wait for it. One runs at a time.
     pub fn compact(&self) -> Result<CompactReport> {
         let one = self.compact_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.compact_with(one)
+        self.compact_if_smaller(one)
     }
 
     /// Verifies every record's CRC and every file's structure, read-only.

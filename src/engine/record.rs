@@ -234,12 +234,23 @@ impl Record<'_> {
 /// Decodes one record from the start of `buf` and verifies its CRC.
 /// Returns the record and its total length.
 pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
+    decode_with(buf, crc32fast::hash)
+}
+
+/// [`decode`], with the CRC of the record's bytes after its CRC field
+/// computed by `crc_of`, once the header has decoded and the record fits in
+/// `buf`: for a caller that knows it without hashing them all
+/// (prefix_crc.rs, searching damage).
+pub fn decode_with(
+    buf: &[u8],
+    crc_of: impl FnOnce(&[u8]) -> u32,
+) -> Result<(Record<'_>, usize), DecodeError> {
     let header = decode_header(buf)?;
     let total = header.total_len();
     let Some(whole) = buf.get(..total) else {
         return Err(DecodeError::Short { needed: total });
     };
-    if crc32fast::hash(&whole[4..]) != header.crc {
+    if crc_of(&whole[4..]) != header.crc {
         return Err(DecodeError::CrcMismatch);
     }
     let key_end = header.header_len + header.key_len;

@@ -12,7 +12,7 @@
 //! - A reader stops (returns `None`) after its first error, so the first bad
 //!   position is the only one reported.
 //! - A [`ParseError`] carries a [`Position`]: the 1-based line for tsv and
-//!   jsonl, the 1-based command number for resp.
+//!   jsonl; the line and the byte offset for resp.
 //!
 //! ```
 //! use tinykv::format::{Format, Reader, Writer};
@@ -98,15 +98,21 @@ impl FromStr for Format {
 pub enum Position {
     /// 1-based line number (tsv, jsonl; blank lines count).
     Line(u64),
-    /// 1-based index of the RESP command (resp).
-    Command(u64),
+    /// Where a bad element starts (resp): its 1-based line (every LF
+    /// counts, those inside payloads too) and 0-based byte offset.
+    Offset {
+        /// 1-based line number.
+        line: u64,
+        /// 0-based byte offset from the start of the input.
+        offset: u64,
+    },
 }
 
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Position::Line(n) => write!(f, "line {n}"),
-            Position::Command(n) => write!(f, "command {n}"),
+            Position::Offset { line, offset } => write!(f, "line {line} (offset {offset})"),
         }
     }
 }

@@ -4,11 +4,13 @@
 //! The reader takes a stream of such arrays of bulk strings, with the command
 //! name in any case, and nothing else: other commands, other arities, inline
 //! commands, null or oversized bulk strings, a missing CRLF or a stream cut
-//! mid-command are errors. Errors are positioned by the 1-based command
-//! number ([`Position::Command`]), since payloads may hold any number of
-//! line breaks. A declared length is checked against the key or value limit
-//! before any of it is read, and payloads grow with the bytes actually read,
-//! so a lying length costs nothing.
+//! mid-command are errors. An error names where the bad element (an array
+//! or bulk string header) starts ([`Position::Offset`]): its 1-based line,
+//! every LF counted as `sed -n` and editors count them (those inside
+//! payloads too), and its 0-based byte offset, exact whatever the payloads
+//! hold. A declared length is checked against the key or value limit before
+//! any of it is read, and payloads grow with the bytes actually read, so a
+//! lying length costs nothing.
 
 use std::io::{self, BufRead, Read, Write};
 
@@ -31,8 +33,12 @@ pub(super) fn write_pair<W: Write>(out: &mut W, key: &[u8], value: &[u8]) -> io:
 /// Reads `SET` commands one at a time.
 pub(super) struct RespReader<R> {
     input: R,
-    /// 1-based number of the command being read.
-    command: u64,
+    /// Bytes read so far.
+    offset: u64,
+    /// LFs read so far.
+    newlines: u64,
+    /// Where the element being read starts: its line and offset.
+    element: (u64, u64),
     header: Vec<u8>,
 }
 
@@ -40,16 +46,25 @@ impl<R: BufRead> RespReader<R> {
     pub(super) fn new(input: R) -> Self {
         RespReader {
             input,
-            command: 0,
+            offset: 0,
+            newlines: 0,
+            element: (1, 0),
             header: Vec::new(),
         }
     }
 
     fn invalid(&self, reason: impl Into<String>) -> ParseError {
+        let (line, offset) = self.element;
         ParseError::Invalid {
-            at: Position::Command(self.command),
+            at: Position::Offset { line, offset },
             reason: reason.into(),
         }
+    }
+
+    /// Counts `bytes`, just read, into the position.
+    fn advance(&mut self, bytes: &[u8]) {
+        self.offset += bytes.len() as u64;
+        self.newlines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
     }
 
     /// The next pair, or `None` when the stream ends between commands.
@@ -57,7 +72,6 @@ impl<R: BufRead> RespReader<R> {
         if at_eof(&mut self.input)? {
             return Ok(None);
         }
-        self.command += 1;
         self.read_header()?;
         let count = match self.header.split_first() {
             Some((b'*', digits)) => parse_len(digits),
@@ -92,10 +106,13 @@ impl<R: BufRead> RespReader<R> {
 
     /// Reads one CRLF-terminated header line into `self.header`, without CRLF.
     fn read_header(&mut self) -> Result<(), ParseError> {
+        self.element = (self.newlines + 1, self.offset);
         self.header.clear();
         (&mut self.input)
             .take(MAX_HEADER_LEN)
             .read_until(b'\n', &mut self.header)?;
+        self.offset += self.header.len() as u64;
+        self.newlines += u64::from(self.header.ends_with(b"\n"));
         match self.header.strip_suffix(b"\r\n") {
             Some(line) => {
                 let len = line.len();
@@ -126,6 +143,7 @@ impl<R: BufRead> RespReader<R> {
             )));
         }
         let data = read_exact_growing(&mut self.input, len)?;
+        self.advance(&data);
         if data.len() < len {
             return Err(self.invalid(format!(
                 "stream ends inside the {what} ({} of {len} bytes)",
@@ -134,6 +152,7 @@ impl<R: BufRead> RespReader<R> {
         }
         let mut crlf = Vec::with_capacity(2);
         (&mut self.input).take(2).read_to_end(&mut crlf)?;
+        self.advance(&crlf);
         match crlf.as_slice() {
             b"\r\n" => Ok(data),
             [] | [b'\r'] => {
@@ -222,71 +241,85 @@ mod tests {
         );
     }
 
+    fn at(line: u64, offset: u64) -> Position {
+        Position::Offset { line, offset }
+    }
+
     #[test]
-    fn errors_name_the_command() {
+    fn errors_name_the_line_and_offset_of_the_bad_element() {
         let mut cut = GOOD.to_vec();
         cut.extend_from_slice(&GOOD[..GOOD.len() - 3]);
         let mut cut_header = GOOD.to_vec();
         cut_header.extend_from_slice(b"*3\r\n$3");
-        let cases: [(&[u8], u64, &str); 11] = [
-            (&cut, 2, "stream ends inside the value (1 of 2 bytes)"),
-            (&cut_header, 2, "stream ends in the middle of the command"),
+        // Line breaks inside a payload count as lines too.
+        let mut after_breaks = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\na\nb\r\nc\r\n".to_vec();
+        after_breaks.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        let cases: [(&[u8], Position, &str); 12] = [
+            (
+                &cut,
+                at(13, 48),
+                "stream ends inside the value (1 of 2 bytes)",
+            ),
+            (
+                &cut_header,
+                at(9, 32),
+                "stream ends in the middle of the command",
+            ),
             (
                 b"*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nv\r\n",
-                1,
+                at(2, 4),
                 "unsupported command `GET`",
             ),
-            (b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 1, "found 2 elements"),
-            (b"SET k v\r\n", 1, "expected `*`"),
+            (
+                b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+                at(1, 0),
+                "found 2 elements",
+            ),
+            (&after_breaks, at(10, 32), "found 2 elements"),
+            (b"SET k v\r\n", at(1, 0), "expected `*`"),
             (
                 b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n",
-                1,
+                at(6, 20),
                 "before its CRLF",
             ),
             (
                 b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nvv\r\n",
-                1,
+                at(6, 20),
                 "not followed by CRLF",
             ),
-            (b"*3\n$3\nSET\n", 1, "LF without CR"),
+            (b"*3\n$3\nSET\n", at(1, 0), "LF without CR"),
             (
                 b"*3\r\n$3\r\nSET\r\n$-1\r\n",
-                1,
+                at(4, 13),
                 "bad bulk string length for the key",
             ),
-            (b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n", 1, "empty key"),
-            (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 1, "expected `*`"),
+            (
+                b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n",
+                at(4, 13),
+                "empty key",
+            ),
+            (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", at(1, 0), "expected `*`"),
         ];
-        for (input, command, reason) in cases {
-            assert_error(RESP, input, Position::Command(command), reason);
+        for (input, position, reason) in cases {
+            assert_error(RESP, input, position, reason);
         }
+        let err = load(RESP, &after_breaks).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 10 (offset 32): expected an array of 3 (SET key value), found 2 elements"
+        );
     }
 
     #[test]
     fn huge_declared_lengths_fail_before_reading() {
         let huge_value = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9000000000\r\nvvv";
-        assert_error(
-            RESP,
-            huge_value,
-            Position::Command(1),
-            "over the 268435456-byte limit",
-        );
+        assert_error(RESP, huge_value, at(6, 20), "over the 268435456-byte limit");
         let huge_key = b"*3\r\n$3\r\nSET\r\n$65537\r\nkkk";
-        assert_error(RESP, huge_key, Position::Command(1), "key of 65537 bytes");
+        assert_error(RESP, huge_key, at(4, 13), "key of 65537 bytes");
         let overflow = b"*3\r\n$3\r\nSET\r\n$99999999999999999999999\r\n";
-        assert_error(
-            RESP,
-            overflow,
-            Position::Command(1),
-            "bad bulk string length",
-        );
+        assert_error(RESP, overflow, at(4, 13), "bad bulk string length");
         let long_header = b"*3\r\n$3\r\nSET\r\n$0000000000000000000000000000000000001\r\n";
-        assert_error(
-            RESP,
-            long_header,
-            Position::Command(1),
-            "header longer than 32 bytes",
-        );
+        assert_error(RESP, long_header, at(4, 13), "header longer than 32 bytes");
     }
 
     #[test]

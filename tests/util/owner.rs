@@ -1,28 +1,39 @@
 //! A script session that owns a database for the sharing tests: `tinykv -d
 //! DB` with its stdin a pipe the test keeps open (a script "fed slowly"),
 //! asked one line at a time. Once it has answered a line it has opened the
-//! database and serves it (the REPL and scripts start serving before their
-//! first line). Killed when the handle drops.
+//! database and serves it (a script reaches its database at its first
+//! line, so the database must exist: a script of reads never creates one).
+//! Replies are read with a deadline, never waited for without end. Killed
+//! when the handle drops.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+
+use super::serve::DEADLINE;
 
 /// A script owning a database.
 pub struct ScriptOwner {
     pub child: Child,
     stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    replies: Receiver<String>,
 }
 
 impl ScriptOwner {
-    /// Starts the session on `dir` and waits until it owns the database.
+    /// Starts the session on `dir` (which must hold a database) and waits
+    /// until it owns the database.
     pub fn start(home: &Path, dir: &Path, args: &[&str]) -> ScriptOwner {
         ScriptOwner::start_with(home, dir, args, &[])
     }
 
     /// [`ScriptOwner::start`] with `env` added.
     pub fn start_with(home: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ScriptOwner {
+        assert!(
+            dir.exists(),
+            "the owner needs a database: {}",
+            dir.display()
+        );
         let mut cmd = super::base_command(home);
         for (k, v) in env {
             cmd.env(k, v);
@@ -38,12 +49,25 @@ impl ScriptOwner {
             .expect("spawn the owning script");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, replies) = channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line + "\n").is_err() {
+                    break;
+                }
+            }
+        });
         let mut owner = ScriptOwner {
             child,
             stdin,
-            stdout,
+            replies,
         };
-        owner.ask("count");
+        let count = owner.ask("count");
+        assert!(
+            count.trim().parse::<u64>().is_ok(),
+            "the owning script answered {count:?} to count"
+        );
         owner
     }
 
@@ -57,10 +81,9 @@ impl ScriptOwner {
         let stdin = self.stdin.as_mut().expect("the script is running");
         writeln!(stdin, "{line}").expect("write to the script");
         stdin.flush().expect("flush the script");
-        let mut reply = String::new();
-        self.stdout.read_line(&mut reply).expect("read the reply");
-        assert!(!reply.is_empty(), "the owning script ended");
-        reply
+        self.replies
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|e| panic!("no reply to {line:?} from the owning script ({e})"))
     }
 
     /// Ends the script (its stdin closes) and waits for it.

@@ -154,6 +154,14 @@ impl Compactor {
             };
             match &outcome {
                 _ if !log => {}
+                // The engine waits for the files to grow before it is due again.
+                Ok(r) if r.skipped.is_some() => output::message(&format!(
+                    "serve: {}",
+                    r.skipped
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )),
                 Ok(r) => output::message(&format!(
                     "serve: compacted {} to {} in {}",
                     output::bytes(r.bytes_before),

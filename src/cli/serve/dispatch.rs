@@ -62,6 +62,7 @@ static HANDLERS: [(&str, Handler); COUNT] = [
     ("tinykv.owner", tinykv::owner),
     ("tinykv.scan", tinykv::scan),
     ("tinykv.count", tinykv::count),
+    ("tinykv.lastkey", tinykv::last_key),
     ("tinykv.stats", tinykv::stats),
     ("tinykv.compact", tinykv::compact),
     ("tinykv.check", tinykv::check),

@@ -79,7 +79,7 @@ const STATUS: &[&str] = &["loading", "stale"];
 const ADMIN: &[&str] = &["admin", "loading", "stale"];
 
 /// How many commands there are.
-pub const COUNT: usize = 35;
+pub const COUNT: usize = 36;
 
 /// Every command, the hot ones first (lookup walks the list).
 pub static COMMANDS: [Spec; COUNT] = [
@@ -113,6 +113,7 @@ pub static COMMANDS: [Spec; COUNT] = [
     inline(spec("tinykv.owner", 1, CONN, NONE)),
     spec("tinykv.scan", 5, &["readonly"], NONE),
     spec("tinykv.count", 2, &["readonly"], NONE),
+    spec("tinykv.lastkey", 2, &["readonly"], NONE),
     spec("tinykv.stats", 1, STATUS, NONE),
     spec("tinykv.compact", 1, &["write", "admin"], NONE),
     spec("tinykv.check", 1, &["readonly", "admin"], NONE),

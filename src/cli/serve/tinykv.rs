@@ -8,9 +8,11 @@
 //! TINYKV.SCAN prefix after n KEYS  *2 $last-or-nil *[key...]
 //! TINYKV.SCAN prefix after n PAIRS *2 $last-or-nil *[key value...]
 //! TINYKV.COUNT prefix              :n
+//! TINYKV.LASTKEY prefix            $key (the greatest with prefix) or nil
 //! TINYKV.STATS                     *18 name/value pairs (integers;
 //!                                  last_compaction in Unix seconds, -1: none)
-//! TINYKV.COMPACT                   *4 :bytes_before :bytes_after :keys :micros
+//! TINYKV.COMPACT                   *6 :bytes_before :bytes_after :keys :micros
+//!                                  $skipped (nil, empty, already-compact, no-gain) :rewritten
 //! TINYKV.CHECK                     *N :files :records then $path :offset $reason per problem
 //! TINYKV.FLUSH                     +OK once every acknowledged write is on disk
 //! TINYKV.LOAD BEGIN [REPLACE]      +OK: this connection gathers an atomic load
@@ -40,7 +42,7 @@ use std::time::UNIX_EPOCH;
 use super::ctx::{Ctx, Flow};
 use super::reply::{Output, wrong_arity};
 use super::request::parse::parse_int;
-use crate::engine::SyncMode;
+use crate::engine::{Skipped, SyncMode};
 
 /// A SCAN page stops growing past this many bytes of keys and values.
 pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -145,6 +147,15 @@ pub fn count(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
+/// TINYKV.LASTKEY prefix.
+pub fn last_key(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    match ctx.server.db.last_key(&args[1]) {
+        Ok(key) => ctx.out.optional_owned(key),
+        Err(e) => ctx.engine_error(&e),
+    }
+    Flow::Continue
+}
+
 /// TINYKV.STATS.
 pub fn stats(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
     let s = match ctx.server.db.stats() {
@@ -183,11 +194,19 @@ pub fn stats(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
 pub fn compact(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
     match ctx.server.db.compact() {
         Ok(r) => {
-            ctx.out.array(4);
+            ctx.out.array(6);
             ctx.out.integer(r.bytes_before as i64);
             ctx.out.integer(r.bytes_after as i64);
             ctx.out.integer(r.keys as i64);
             ctx.out.integer(r.elapsed.as_micros() as i64);
+            let (skipped, rewritten): (Option<&[u8]>, u64) = match r.skipped {
+                None => (None, 0),
+                Some(Skipped::Empty) => (Some(b"empty"), 0),
+                Some(Skipped::AlreadyCompact) => (Some(b"already-compact"), 0),
+                Some(Skipped::NoGain { rewritten }) => (Some(b"no-gain"), rewritten),
+            };
+            ctx.out.optional(skipped);
+            ctx.out.integer(rewritten as i64);
         }
         Err(e) => ctx.engine_error(&e),
     }

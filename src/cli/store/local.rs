@@ -39,6 +39,15 @@ impl<'a> Local<'a> {
         }
     }
 
+    /// [`Store::keys_after`] for `db`, borrowing it rather than a `Local`.
+    pub fn keys_of<'s>(db: &'s Db, prefix: &[u8], after: &[u8]) -> Keys<'s> {
+        let mut keys = db.keys(prefix);
+        if !after.is_empty() {
+            keys = keys.after(after);
+        }
+        Box::new(keys.map(|k| k.map_err(Into::into)))
+    }
+
     /// [`Store::loader`] for `db` (shared by `sharing`), borrowing them
     /// rather than a `Local`.
     pub fn loader_of<'s>(
@@ -88,8 +97,12 @@ impl Store for Local<'_> {
         Ok(n)
     }
 
-    fn keys<'s>(&'s self, prefix: &[u8]) -> Keys<'s> {
-        Box::new(self.db.keys(prefix).map(|k| k.map_err(Into::into)))
+    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s> {
+        Local::keys_of(self.db, prefix, after)
+    }
+
+    fn last_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.last_key(prefix)?)
     }
 
     fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s> {

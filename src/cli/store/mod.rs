@@ -44,7 +44,14 @@ pub trait Store {
     /// How many keys start with `prefix`.
     fn count(&self, prefix: &[u8]) -> Result<u64>;
     /// The keys starting with `prefix`, in order.
-    fn keys<'s>(&'s self, prefix: &[u8]) -> Keys<'s>;
+    fn keys<'s>(&'s self, prefix: &[u8]) -> Keys<'s> {
+        self.keys_after(prefix, b"")
+    }
+    /// The keys starting with `prefix` and greater than `after` (empty:
+    /// from the first), in order.
+    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s>;
+    /// The greatest key starting with `prefix`, without walking the others.
+    fn last_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>>;
     /// The pairs whose key starts with `prefix`, in key order.
     fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s>;
     /// Starts an atomic load; with `replace`, the database will hold

@@ -21,8 +21,8 @@ use super::{Keys, Loader, Pairs, Store};
 use crate::cli::client::{Connection, Reply, unexpected};
 use crate::cli::owner::{Kind, Owner};
 use crate::engine::{
-    BackupReport, CheckReport, CompactReport, Problem, RecoverReport, Stats, SyncMode, check_key,
-    check_pair,
+    BackupReport, CheckReport, CompactReport, Problem, RecoverReport, Skipped, Stats, SyncMode,
+    check_key, check_pair,
 };
 
 /// Keys asked for per page of a walk.
@@ -159,8 +159,14 @@ impl Store for Remote {
         self.integer(&[&b"TINYKV.COUNT"[..], prefix])
     }
 
-    fn keys<'s>(&'s self, prefix: &[u8]) -> Keys<'s> {
-        Box::new(Walk::new(self, prefix, false).map(|r| r.map(|(k, _)| k)))
+    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s> {
+        let mut walk = Walk::new(self, prefix, false);
+        walk.after = Some(after.to_vec());
+        Box::new(walk.map(|r| r.map(|(k, _)| k)))
+    }
+
+    fn last_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.call(&[&b"TINYKV.LASTKEY"[..], prefix])?.bulk()
     }
 
     fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s> {
@@ -183,13 +189,26 @@ impl Store for Remote {
     }
 
     fn compact(&self) -> Result<CompactReport> {
-        let reply = self.call(&[&b"TINYKV.COMPACT"[..]])?.array()?;
+        let mut reply = self.call(&[&b"TINYKV.COMPACT"[..]])?.array()?;
+        if reply.len() != 6 {
+            bail!("the owner's TINYKV.COMPACT reply is not 6 items");
+        }
+        let rewritten = reply.pop().map_or(Ok(0), Reply::integer)?;
+        let skipped = match reply.pop().map_or(Ok(None), Reply::bulk)?.as_deref() {
+            None => None,
+            Some(b"empty") => Some(Skipped::Empty),
+            Some(b"already-compact") => Some(Skipped::AlreadyCompact),
+            Some(_) => Some(Skipped::NoGain {
+                rewritten: u64::try_from(rewritten).unwrap_or(0),
+            }),
+        };
         let n = integers(reply, 4)?;
         Ok(CompactReport {
             bytes_before: n[0],
             bytes_after: n[1],
             keys: n[2],
             elapsed: Duration::from_micros(n[3]),
+            skipped,
         })
     }
 

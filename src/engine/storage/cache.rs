@@ -328,48 +328,12 @@ impl StorageFile for CachedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::storage::{RealStorage, SimStorage};
-
-    /// Real files whose reads are counted.
-    #[derive(Debug, Default)]
-    struct Counting(Arc<AtomicU64>);
-
-    #[derive(Debug)]
-    struct CountingFile(Arc<dyn StorageFile>, Arc<AtomicU64>);
-
-    impl Layer for Counting {
-        fn below(&self) -> &dyn Storage {
-            &RealStorage
-        }
-        fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-            let f = RealStorage.open(path, mode)?;
-            Ok(Arc::new(CountingFile(f, Arc::clone(&self.0))))
-        }
-    }
-
-    impl StorageFile for CountingFile {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-            self.1.fetch_add(1, Ordering::SeqCst);
-            self.0.read_at(buf, offset)
-        }
-        fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-            self.0.write_at(buf, offset)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            self.0.sync_data()
-        }
-        fn len(&self) -> io::Result<u64> {
-            self.0.len()
-        }
-        fn set_len(&self, len: u64) -> io::Result<()> {
-            self.0.set_len(len)
-        }
-    }
+    use crate::engine::storage::{Counting, RealStorage, SimStorage};
 
     fn counted(blocks: u64) -> (tempfile::TempDir, Arc<AtomicU64>, CachingStorage) {
         let dir = tempfile::tempdir().unwrap();
-        let counting = Counting::default();
-        let reads = Arc::clone(&counting.0);
+        let counting = Counting::over(Arc::new(RealStorage));
+        let reads = Arc::clone(&counting.reads);
         let cached = CachingStorage::new(Arc::new(counting), blocks * BLOCK as u64);
         (dir, reads, cached)
     }

@@ -25,6 +25,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod cache;
+#[cfg(test)]
+mod counting;
 #[cfg(any(test, feature = "testing"))]
 mod fault;
 #[cfg(any(test, feature = "testing"))]
@@ -34,6 +36,8 @@ mod real;
 mod sim;
 
 pub use cache::CachingStorage;
+#[cfg(test)]
+pub use counting::Counting;
 #[cfg(any(test, feature = "testing"))]
 pub use fault::{Fault, FaultKind, FaultOp};
 #[cfg(any(test, feature = "testing"))]
