@@ -9,8 +9,10 @@
 //! before it returns; [`replace`] never leaves a partly written file under
 //! the final name (temporary file, fsync, rename), and a crash leaves the
 //! old file or the new one; [`replace_durably`] and [`create_wal`] also
-//! fsync the directory. Nothing here deletes bytes that `recover` could
-//! use: [`save_lost`] only adds files to `lost+found/`.
+//! fsync the directory. A directory made here is durable in its parent
+//! (each new one's parent is fsynced) before anything is put in it.
+//! Nothing here deletes bytes that `recover` could use: [`save_lost`] only
+//! adds files to `lost+found/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -186,11 +188,35 @@ fn kind(storage: &dyn Storage, path: &Path) -> Result<Option<PathKind>> {
     storage.kind(path).map_err(|e| Error::io("stat", path, e))
 }
 
-/// Creates `dir` and its missing parents.
+/// Creates `dir` and its missing parents durably: a new directory is an
+/// entry of its parent, which survives a power loss only once that parent
+/// is fsynced, so each parent of a directory made here is, from the first
+/// one that existed down.
 fn create_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    let mut made = Vec::new();
+    let mut at = dir;
+    while kind(storage, at)?.is_none() {
+        made.push(at);
+        match at.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+            _ => break,
+        }
+    }
     storage
         .create_dir_all(dir)
-        .map_err(|e| Error::io("create directory", dir, e))
+        .map_err(|e| Error::io("create directory", dir, e))?;
+    for new in made.into_iter().rev() {
+        sync(storage, parent_dir(new))?;
+    }
+    Ok(())
+}
+
+/// The directory that holds `path` (`.` for a bare relative name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Opens `path`; errors say `create` for [`OpenMode::Truncate`] (a new
