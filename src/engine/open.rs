@@ -119,6 +119,7 @@ pub(super) fn load(
         next_id,
         poisoned: None,
         unsynced: false,
+        log_synced: false,
         base_live,
         last_compaction,
         auto_floor: 0,

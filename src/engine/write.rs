@@ -196,9 +196,11 @@ impl Db {
             + w.wal_len
     }
 
-    /// Turns the active log into segment `next_id`: write its index, rename
-    /// it, start a new empty log. A crash at any step leaves either the old
-    /// log in place (and a stray index, removed at open) or the new segment.
+    /// Turns the active log into segment `next_id`: fsync it unless this
+    /// handle knows its bytes durable, write its index, rename it, fsync
+    /// the directory, start a new empty log. A crash at any step leaves
+    /// either the old log in place (and a stray index, removed at open) or
+    /// the new segment, whose index describes bytes already on the disk.
     pub(super) fn seal(&self, w: &mut Writer) -> Result<()> {
         self.seal_with(w, None)
     }
@@ -215,7 +217,9 @@ impl Db {
         if w.wal_len <= FILE_HEADER_LEN as u64 {
             return Ok(());
         }
-        w.flush(&self.wal_path)?;
+        // The index made durable below describes the log's bytes: they must
+        // be on the disk first, even those this handle found at open.
+        w.make_log_durable(&self.wal_path)?;
         let storage = &*self.opts.storage;
         let id = w.next_id;
         let mut builder = Builder::new(w.order.kind());
