@@ -91,7 +91,8 @@ impl Db {
             }
             q.leader = true;
         }
-        let w = self.lock_writer();
+        let mut w = self.lock_writer();
+        let ready = w.ensure_writable().and_then(|()| self.ready_log(&mut w));
         let mut bw = BatchWriter {
             db: self,
             base: w.wal_len,
@@ -103,7 +104,7 @@ impl Db {
             leading: true,
             w: None,
         };
-        if let Err(e) = w.ensure_writable() {
+        if let Err(e) = ready {
             bw.w = Some(w);
             return Err(e);
         }

@@ -110,6 +110,10 @@ struct Writer {
     /// fsync, `--sync never`, a copy); reads do not care, but a seal makes
     /// an index durable that describes those bytes, so it fsyncs them first.
     log_synced: bool,
+    /// A repair of the active log that needs free space (a new log, a torn
+    /// tail saved to `lost+found/`), which open could not make: the next
+    /// write or seal makes it first. Reads never need it.
+    repair: Option<replay::LogRepair>,
     /// Size of the files after the last compaction (0 when none is recorded).
     base_live: u64,
     last_compaction: Option<SystemTime>,
