@@ -337,6 +337,12 @@ impl Db {
             && let Err(e) = self.seal(&mut w)
         {
             w.poison(&e);
+            // Sealing at close only makes the next open quicker, and every
+            // acknowledged write was flushed above: on a full disk it is
+            // left for later, so that reading a database never fails for it.
+            if e.is_no_space() {
+                return Ok(());
+            }
             return Err(e);
         }
         Ok(())
