@@ -11,7 +11,7 @@ mod common_engine;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use common_engine::{Rng, sim_options, soak, value_for};
+use common_engine::{Rng, power_loss, sim_options, soak, value_for};
 use tinykv::engine::SimStorage;
 use tinykv::engine::storage::{Fault, FaultKind, FaultOp};
 use tinykv::{Batch, Db, Error, Options, SyncMode};
@@ -243,20 +243,6 @@ fn options(sim: &SimStorage, rng: &mut Rng) -> Options {
     o.compact_min_bytes = [4096, 8192, 16384][rng.below(3) as usize];
     o.compact_ratio = [1.0, 1.5, 2.0][rng.below(3) as usize];
     o
-}
-
-/// Power loss: every handle dies; the old `Db` is then dropped while every
-/// operation fails, so that it cannot touch the rebooted file system.
-fn power_loss(sim: &SimStorage, db: Db) {
-    sim.crash();
-    sim.inject(Fault {
-        op: FaultOp::Any,
-        nth: 1,
-        kind: FaultKind::Eio,
-        persistent: true,
-    });
-    drop(db);
-    sim.clear_faults();
 }
 
 /// Whether `e` is the failure to create a new active log, which leaves the

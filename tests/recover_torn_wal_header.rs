@@ -10,7 +10,7 @@ mod common_engine;
 
 use std::path::Path;
 
-use common_engine::{sim_options, value_for};
+use common_engine::{power_loss, sim_options, value_for};
 use tinykv::Db;
 use tinykv::engine::SimStorage;
 use tinykv::engine::storage::{Fault, FaultKind, FaultOp};
@@ -42,15 +42,7 @@ fn crash_while_creating_the_new_wal_after_a_seal() {
             });
             let err = db.compact().unwrap_err().to_string();
             assert!(err.contains("fsync"), "seed {seed}, sync {nth}: {err}");
-            sim.crash();
-            sim.inject(Fault {
-                op: FaultOp::Any,
-                nth: 1,
-                kind: FaultKind::Eio,
-                persistent: true,
-            });
-            drop(db);
-            sim.clear_faults();
+            power_loss(&sim, db);
             let wal = sim.read_file(&wal_path);
             match &wal {
                 None => missing += 1,
