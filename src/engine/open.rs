@@ -114,7 +114,7 @@ pub(super) fn load(
     let (base_live, last_compaction) = compaction_base(&segments);
 
     let wal_path = dir.join(WAL);
-    let log = replay::replay_wal(storage, &wal_path, report)?;
+    let log = replay::replay_wal(storage, &wal_path, listing.has_wal, report)?;
     let mut writer = Writer {
         wal: log.file,
         wal_len: log.len,

@@ -86,12 +86,15 @@ fn no_log(save: Option<String>) -> Replayed {
     }
 }
 
+/// Replays `wal.log` at `path`; `exists`: whether the directory's listing
+/// holds it (a missing log is not created here: see the module doc).
 pub(super) fn replay_wal(
     storage: &dyn Storage,
     path: &Path,
+    exists: bool,
     report: &mut OpenReport,
 ) -> Result<Replayed> {
-    if dir::kind(storage, path)?.is_none() {
+    if !exists {
         return Ok(no_log(None));
     }
     let file = dir::open(storage, path, OpenMode::ReadWrite)?;
