@@ -114,11 +114,15 @@ const TABLE: &[(Kind, Damage, Check, Reads)] = &[
     (Wal, FlipLast, Finds, TORN),
     (Wal, CutMidRecord, Finds, TORN),
     (Wal, CutToHeader, Misses(SHORT_WAL), Undetectable(SHORT_WAL)),
-    (Wal, CutToZero, Misses(SHORT_WAL), Undetectable(SHORT_WAL)),
+    // Regression (#19): check said a bare ok for a 0-byte wal.log, which
+    // every open then had to replace (so needed free space); it now says
+    // what the file means, and open reads it as empty.
+    (Wal, CutToZero, Finds, Undetectable(SHORT_WAL)),
     // Regression: as FlipMiddle.
     (Wal, ZeroRange, Finds, RightOrError),
     (Wal, AppendJunk, Finds, Exact),
-    (Wal, Empty, Misses(SHORT_WAL), Undetectable(SHORT_WAL)),
+    // Regression (#19): as CutToZero.
+    (Wal, Empty, Finds, Undetectable(SHORT_WAL)),
     (SegCompacted, FlipHeader, Finds, RightOrError),
     (SegCompacted, FlipMiddle, Finds, RightOrError),
     (SegCompacted, FlipLast, Finds, RightOrError),

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::dir::{self, WAL};
+use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC};
 use super::storage::{OpenMode, PathKind, StorageFile};
 use super::{Db, Error, Result};
 
@@ -99,7 +100,29 @@ impl Db {
                 index.file_len,
             )?;
         }
-        copy(WAL.to_owned(), &*wal, &self.wal_path, wal_len)?;
+        // The log's header is written anew: a log that is missing (a full
+        // disk kept it from being made, see replay.rs) reads as empty and
+        // has no bytes to copy; its records are those after the header.
+        {
+            let to = dest.join(WAL);
+            let tmp = dir::tmp_path(&to);
+            let out = dir::open(storage, &tmp, OpenMode::Truncate)?;
+            let header = record::file_header(LOG_MAGIC);
+            out.write_at(&header, 0)
+                .map_err(|e| Error::io("write", &tmp, e))?;
+            let start = FILE_HEADER_LEN as u64;
+            copy_range(
+                &*wal,
+                &self.wal_path,
+                start,
+                wal_len.max(start),
+                &*out,
+                &tmp,
+            )?;
+            report.files += 1;
+            report.bytes += wal_len.max(start);
+            placed.push((tmp, to));
+        }
         // The log last: see the module doc.
         for (tmp, to) in &placed {
             dir::rename(storage, tmp, to)?;
@@ -112,10 +135,23 @@ impl Db {
 /// Copies the first `len` bytes of `from` into a new file at `to`, fsynced.
 fn copy_file(db: &Db, from: &dyn StorageFile, from_path: &Path, len: u64, to: &Path) -> Result<()> {
     let out = dir::open(&*db.opts.storage, to, OpenMode::Truncate)?;
-    let mut buf = vec![0u8; CHUNK.min(len as usize)];
-    let mut at = 0u64;
-    while at < len {
-        let n = (len - at).min(CHUNK as u64) as usize;
+    copy_range(from, from_path, 0, len, &*out, to)
+}
+
+/// Copies bytes `start..end` of `from` to the same place in `out` (at
+/// `to`), [`CHUNK`] at a time, then fsyncs `out`.
+fn copy_range(
+    from: &dyn StorageFile,
+    from_path: &Path,
+    start: u64,
+    end: u64,
+    out: &dyn StorageFile,
+    to: &Path,
+) -> Result<()> {
+    let mut buf = vec![0u8; CHUNK.min(end.saturating_sub(start) as usize)];
+    let mut at = start;
+    while at < end {
+        let n = (end - at).min(CHUNK as u64) as usize;
         dir::read_exact(from, from_path, &mut buf[..n], at)?;
         out.write_at(&buf[..n], at)
             .map_err(|e| Error::io("write", to, e))?;
@@ -166,5 +202,25 @@ mod tests {
         std::fs::create_dir(&empty).unwrap();
         db.backup(&empty).unwrap();
         assert_eq!(Db::open(&empty, small()).unwrap().len().unwrap(), 500);
+    }
+
+    /// A database whose log is missing (a seal whose new log a full disk
+    /// kept from being made reads as empty): the copy gets a new header.
+    #[test]
+    fn a_backup_of_a_database_without_a_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = small();
+        opts.seal_on_close = 0;
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        db.set(b"k", b"v").unwrap();
+        db.close().unwrap();
+        std::fs::remove_file(dir.path().join("wal.log")).unwrap();
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        let away = tempfile::tempdir().unwrap();
+        let dest = away.path().join("copy");
+        db.backup(&dest).unwrap();
+        let copy = Db::open(&dest, opts).unwrap();
+        assert!(copy.check().unwrap().is_clean());
+        assert_eq!(copy.get(b"k").unwrap(), Some(b"v".to_vec()));
     }
 }

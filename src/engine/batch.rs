@@ -95,7 +95,8 @@ impl Db {
         }
         self.batching
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let w = self.lock_writer();
+        let mut w = self.lock_writer();
+        let ready = w.ensure_writable().and_then(|()| self.ready_log(&mut w));
         let mut bw = BatchWriter {
             db: self,
             base: w.wal_len,
@@ -108,7 +109,7 @@ impl Db {
             replace: false,
             w: None,
         };
-        if let Err(e) = w.ensure_writable() {
+        if let Err(e) = ready {
             bw.w = Some(w);
             return Err(e);
         }

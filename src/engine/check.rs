@@ -3,13 +3,17 @@
 //! It reads every byte and changes none: each record's CRC, each log's
 //! structure (batches closed by their commit), and each index against the
 //! segment it describes (every entry, slot and CRC). A torn tail of
-//! `wal.log` is reported too, saying whether open would cut it or refuse it.
+//! `wal.log` is reported too, saying whether open would cut it or refuse it,
+//! and so is a `wal.log` whose header never reached the disk whole, saying
+//! that nothing is lost. A missing `wal.log` is no problem: the next write
+//! creates it.
 
 use std::path::{Path, PathBuf};
 
 use super::dir::{self, WAL, seg_idx_name, seg_log_name};
 use super::index::{Index, IndexMeta};
 use super::log;
+use super::record::FILE_HEADER_LEN;
 use super::recovery::holds_intact_unit;
 use super::replay;
 use super::segment::{cut_short, index_from_log};
@@ -64,7 +68,9 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
         let file = dir::open(storage, &path, OpenMode::Read)?;
         report.files += 1;
         let len = dir::len(&*file, &path)?;
-        if len > 0 && check_header(&*file, &path, &mut report)? {
+        if let Some(problem) = unfinished_log(&*file, &path, len)? {
+            report.problems.push(problem);
+        } else if check_header(&*file, &path, &mut report)? {
             let end = log::scan(&*file, &path, |_| report.records += 1)?;
             if let Some(d) = end.damage {
                 let mut after = vec![0u8; (end.file_len - d.offset).saturating_sub(1) as usize];
@@ -83,6 +89,42 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
         }
     }
     Ok(report)
+}
+
+/// A `wal.log` no longer than its header whose header is not whole (empty,
+/// shorter, or damaged): what a log whose creation never finished leaves
+/// (tinykv now creates it whole or not at all), or a log cut from outside.
+/// It holds no record, and open reads it as empty: said as such, rather
+/// than a bare `ok` (check cannot tell whether it held records once).
+fn unfinished_log(file: &dyn StorageFile, path: &Path, len: u64) -> Result<Option<Problem>> {
+    if len > FILE_HEADER_LEN as u64 {
+        return Ok(None);
+    }
+    let mut head = vec![0u8; len as usize];
+    dir::read_exact(file, path, &mut head, 0)?;
+    let what = match len {
+        0 => "empty, without even its header",
+        _ if len < FILE_HEADER_LEN as u64 => "shorter than its header",
+        _ => match dir::check_log_header(file, path) {
+            Ok(()) => return Ok(None),
+            Err(Error::Corrupt { .. }) => "its header damaged",
+            Err(e) => return Err(e),
+        },
+    };
+    let saved = if head.iter().any(|&b| b != 0) {
+        " (its bytes go to lost+found/ first)"
+    } else {
+        ""
+    };
+    Ok(Some(Problem {
+        path: path.to_owned(),
+        offset: 0,
+        reason: format!(
+            "{len} bytes, {what}; it holds no record: a log whose creation never \
+             finished (a crash or a full disk) loses nothing by it, and open reads it as \
+             empty, the next write replacing it{saved}"
+        ),
+    }))
 }
 
 /// Checks a log's header: damage is a problem to report; a newer format

@@ -87,13 +87,14 @@ impl Db {
         // Phase 1, under the writer lock: seal; the segments now sealed are
         // what is merged; reserve the ids the outputs may take, so that
         // segments sealed while the merge runs come after them.
-        let (old, first, reserved, bytes_before) = {
+        let (old, first, reserved, bytes_before, needed) = {
             let mut w = self.lock_writer();
             w.ensure_writable()?;
             let bytes_before = self.total_bytes(&w);
+            let needed = space_needed(bytes_before, w.wal_len);
             if let Err(e) = self.seal(&mut w) {
                 w.poison(&e);
-                return Err(e);
+                return Err(needs_space(e, needed));
             }
             let old = Arc::clone(
                 &self
@@ -116,7 +117,7 @@ impl Db {
             let old_bytes: u64 = old.iter().map(|s| s.log_len).sum();
             let reserved = old_bytes / self.opts.segment_size + 2;
             let first = w.reserve_ids(reserved);
-            (old, first, reserved, bytes_before)
+            (old, first, reserved, bytes_before, needed)
         };
         // Phase 2, no writer lock: merge the old segments into outputs.
         let now = SystemTime::now();
@@ -131,7 +132,7 @@ impl Db {
                 // leaves nothing uncertain, and the handle stays usable.
                 // (Their ids stay reserved: no seal can meet a leftover.)
                 self.discard(first..first + reserved);
-                return Err(e);
+                return Err(needs_space(e, needed));
             }
         };
         // Phase 3, under the writer lock again (no seal can interleave):
@@ -323,5 +324,28 @@ impl Db {
                 let _ = storage.remove_file(&path);
             }
         }
+    }
+}
+
+/// About the most a compaction writes before it removes anything: its
+/// outputs' logs hold at most the records of the old logs and the active
+/// log, their indexes about what the old ones take, the sealed active
+/// log's index at most about its size, and each new file (that index, an
+/// output log and its index) a block more than its bytes, which also
+/// covers an index's fixed footer.
+fn space_needed(total_bytes: u64, wal_len: u64) -> u64 {
+    const BLOCK: u64 = 4096;
+    total_bytes + wal_len + 3 * BLOCK
+}
+
+/// A failure for lack of space, said as what the compaction needs.
+fn needs_space(e: Error, needed: u64) -> Error {
+    if e.is_no_space() {
+        Error::CompactionNeedsSpace {
+            needed,
+            source: Box::new(e),
+        }
+    } else {
+        e
     }
 }

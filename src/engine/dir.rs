@@ -9,8 +9,10 @@
 //! before it returns; [`replace`] never leaves a partly written file under
 //! the final name (temporary file, fsync, rename), and a crash leaves the
 //! old file or the new one; [`replace_durably`] and [`create_wal`] also
-//! fsync the directory. Nothing here deletes bytes that `recover` could
-//! use: [`save_lost`] only adds files to `lost+found/`.
+//! fsync the directory. A directory made here is durable in its parent
+//! (each new one's parent is fsynced) before anything is put in it.
+//! Nothing here deletes bytes that `recover` could use: [`save_lost`] only
+//! adds files to `lost+found/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +25,9 @@ use super::{Error, Result};
 
 /// The active log's file name.
 pub(super) const WAL: &str = "wal.log";
+/// Where a new active log is written before it is renamed to [`WAL`]
+/// (not `wal.log.tmp`: `*.log.tmp` names a compaction's outputs).
+pub(super) const NEW_WAL: &str = "wal.new.tmp";
 /// The directory for bytes `recover` could not use.
 pub(super) const LOST_FOUND: &str = "lost+found";
 
@@ -139,9 +144,32 @@ pub(super) fn check_log_header(log: &dyn StorageFile, path: &Path) -> Result<()>
     }
 }
 
-/// Creates an empty active log durably.
+/// Creates an empty active log atomically and durably: its header goes to
+/// [`NEW_WAL`], which is fsynced, renamed over `wal.log`, and the directory
+/// fsynced. So a crash or a full disk at any step leaves the old `wal.log`
+/// (or none) or the new one whole, never a log without its header, which
+/// every later open would have to repair (and so need space). Errors name
+/// `wal.log`, except a failed fsync, which names the file it failed on.
 pub(super) fn create_wal(storage: &dyn Storage, dir: &Path) -> Result<Arc<dyn StorageFile>> {
-    let f = create(storage, &dir.join(WAL), &record::file_header(LOG_MAGIC))?;
+    let path = dir.join(WAL);
+    let tmp = dir.join(NEW_WAL);
+    let made = (|| {
+        let creating = |e| Error::io("create", &path, e);
+        let f = storage.open(&tmp, OpenMode::Truncate).map_err(creating)?;
+        f.write_at(&record::file_header(LOG_MAGIC), 0)
+            .map_err(creating)?;
+        f.sync_data().map_err(|e| Error::io("fsync", &tmp, e))?;
+        storage.rename(&tmp, &path).map_err(creating)?;
+        Ok(f)
+    })();
+    let f = match made {
+        Ok(f) => f,
+        Err(e) => {
+            // Best effort: open removes any `*.tmp` left behind.
+            let _ = storage.remove_file(&tmp);
+            return Err(e);
+        }
+    };
     sync(storage, dir)?;
     Ok(f)
 }
@@ -182,15 +210,39 @@ pub(super) fn save_lost(
 }
 
 /// What `path` names, if anything.
-fn kind(storage: &dyn Storage, path: &Path) -> Result<Option<PathKind>> {
+pub(super) fn kind(storage: &dyn Storage, path: &Path) -> Result<Option<PathKind>> {
     storage.kind(path).map_err(|e| Error::io("stat", path, e))
 }
 
-/// Creates `dir` and its missing parents.
+/// Creates `dir` and its missing parents durably: a new directory is an
+/// entry of its parent, which survives a power loss only once that parent
+/// is fsynced, so each parent of a directory made here is, from the first
+/// one that existed down.
 fn create_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    let mut made = Vec::new();
+    let mut at = dir;
+    while kind(storage, at)?.is_none() {
+        made.push(at);
+        match at.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+            _ => break,
+        }
+    }
     storage
         .create_dir_all(dir)
-        .map_err(|e| Error::io("create directory", dir, e))
+        .map_err(|e| Error::io("create directory", dir, e))?;
+    for new in made.into_iter().rev() {
+        sync(storage, parent_dir(new))?;
+    }
+    Ok(())
+}
+
+/// The directory that holds `path` (`.` for a bare relative name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Opens `path`; errors say `create` for [`OpenMode::Truncate`] (a new

@@ -104,9 +104,35 @@ pub enum Error {
     /// An invalid option value was given to the engine.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+
+    /// A compaction stopped for lack of free space (its cause, an ENOSPC,
+    /// is the [`source`](std::error::Error::source)). It writes the live
+    /// data anew before it removes the old files, so it needs about as much
+    /// free space as the database takes; nothing was lost.
+    #[error(
+        "not enough free space to compact: it needs about {needed} bytes free, since it \
+         writes the live data anew before it removes the old files; nothing was lost"
+    )]
+    CompactionNeedsSpace {
+        /// About the most the compaction writes before it removes anything.
+        needed: u64,
+        /// The failure that ran out of space.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
+    /// Whether this failed for lack of space on the device (ENOSPC, or a
+    /// quota: EDQUOT).
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => matches!(source.raw_os_error(), Some(28 | 122)),
+            Error::CompactionNeedsSpace { .. } => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             op,

@@ -20,8 +20,10 @@ use std::sync::{Arc, OnceLock};
 use super::index::{self, Index};
 use super::log;
 use super::record::{self, DecodeError, FILE_HEADER_LEN, INDEX_MAGIC, LOG_MAGIC, Tag};
+use super::recovery;
+use super::replay::INTACT_AFTER;
 use super::storage::{OpenMode, SimStorage, Storage};
-use super::{Batch, Db, MAX_KEY_LEN, MAX_VALUE_LEN, Options, SyncMode};
+use super::{Batch, Db, Error, MAX_KEY_LEN, MAX_VALUE_LEN, Options, SyncMode};
 
 const DIR: &str = "/db";
 const SEGMENT: &str = "seg-00000001.log";
@@ -68,7 +70,10 @@ fn record_once(data: &[u8]) {
 /// `log::scan` over arbitrary bytes as `wal.log`, then `Db::open` on them:
 /// no panic; the scan's committed operations lie inside the valid length and
 /// read back by offset; cutting the file at the valid length loses nothing;
-/// and the opened database holds exactly what the scan committed.
+/// and the opened database holds exactly what the scan committed, unless
+/// open refuses the log, which is right only for damage at the scan's
+/// damage offset that an intact unit follows (checked as `recover` finds
+/// them).
 pub fn log_scan(data: &[u8]) {
     log_scan_once(data);
     let mut fixed = data.to_vec();
@@ -124,8 +129,31 @@ fn log_scan_once(data: &[u8]) {
     if !header_ok {
         return;
     }
-    // Open replays exactly what the scan committed.
-    let db = Db::open(DIR, sim_options(&storage)).expect("a log with a good header opens");
+    // Open replays exactly what the scan committed; or, as docs/format.md
+    // says, refuses damage that an intact record or committed batch
+    // follows (cutting it would drop them), naming the damage's offset.
+    let db = match Db::open(DIR, sim_options(&storage)) {
+        Ok(db) => db,
+        Err(Error::Corrupt {
+            path: at,
+            offset,
+            reason,
+        }) => {
+            let d = end
+                .damage
+                .as_ref()
+                .expect("open refused a log that scans whole");
+            assert_eq!((at, offset), (path, d.offset), "refused elsewhere");
+            assert!(reason.ends_with(INTACT_AFTER), "refused for {reason}");
+            let after = data.get(d.offset as usize + 1..).unwrap_or_default();
+            assert!(
+                recovery::holds_intact_unit(after),
+                "refused damage that no intact unit follows"
+            );
+            return;
+        }
+        Err(e) => panic!("a log with a good header failed to open: {e}"),
+    };
     for (key, value) in &model {
         let got = db.get(key).expect("a replayed key reads back");
         assert_eq!(&got, value, "key {key:?} after replay");

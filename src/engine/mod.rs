@@ -112,6 +112,16 @@ struct Writer {
     poisoned: Option<String>,
     /// Bytes written since the last fsync (for [`SyncMode::Never`]).
     unsynced: bool,
+    /// Whether every byte of the active log is known to be durable: this
+    /// handle created the log or has fsynced it. A log found at open may
+    /// hold bytes nobody synced (a writer killed between its write and its
+    /// fsync, `--sync never`, a copy); reads do not care, but a seal makes
+    /// an index durable that describes those bytes, so it fsyncs them first.
+    log_synced: bool,
+    /// A repair of the active log that needs free space (a new log, a torn
+    /// tail saved to `lost+found/`), which open could not make: the next
+    /// write or seal makes it first. Reads never need it.
+    repair: Option<replay::LogRepair>,
     /// Size of the files after the last compaction (0 when none is recorded).
     base_live: u64,
     last_compaction: Option<SystemTime>,
@@ -157,10 +167,13 @@ impl Writer {
     /// at the next flush under [`SyncMode::Never`].
     fn sync_appended(&mut self, sync: SyncMode, path: &Path) -> Result<()> {
         match sync {
-            SyncMode::Always => self
-                .wal
-                .sync_data()
-                .map_err(|e| Error::io("fsync", path, e)),
+            SyncMode::Always => {
+                self.wal
+                    .sync_data()
+                    .map_err(|e| Error::io("fsync", path, e))?;
+                self.log_synced = true;
+                Ok(())
+            }
             SyncMode::Never => {
                 self.unsynced = true;
                 Ok(())
@@ -171,14 +184,26 @@ impl Writer {
     /// Fsyncs what [`SyncMode::Never`] left unsynced. A failed fsync
     /// poisons: the kernel may have dropped the pages.
     fn flush(&mut self, path: &Path) -> Result<()> {
+        self.sync_log(path, self.unsynced)
+    }
+
+    /// Fsyncs every byte of the active log unless it is known durable
+    /// (see [`Writer::log_synced`]): before a seal. A one-shot read's
+    /// close does not come here unless it seals.
+    fn make_log_durable(&mut self, path: &Path) -> Result<()> {
+        self.sync_log(path, self.unsynced || !self.log_synced)
+    }
+
+    fn sync_log(&mut self, path: &Path, needed: bool) -> Result<()> {
         self.ensure_writable()?;
-        if self.unsynced {
+        if needed {
             if let Err(e) = self.wal.sync_data() {
                 let e = Error::io("fsync", path, e);
                 self.poison(&e);
                 return Err(e);
             }
             self.unsynced = false;
+            self.log_synced = true;
         }
         Ok(())
     }
@@ -214,6 +239,7 @@ impl Writer {
         self.wal_len = record::FILE_HEADER_LEN as u64;
         self.order = LogOrder::default();
         self.next_id = sealed + 1;
+        self.log_synced = true;
     }
 }
 

@@ -4,7 +4,8 @@
 //! repaired.
 //!
 //! Invariants: open reads the active log and each segment index's header
-//! and footer, never every key. It removes only what an interrupted seal,
+//! and footer, never every key; it needs no free space to open a database
+//! whose files are whole (see replay.rs for the active log's repairs). It removes only what an interrupted seal,
 //! compaction or recover left behind (temporary files, indexes whose log is
 //! gone, the segments a complete compaction group replaced, oldest first),
 //! and fsyncs the directory before anything depends on a removal. The
@@ -22,7 +23,7 @@ use super::index::Group;
 use super::replay;
 use super::segment::{Segment, open_segment};
 use super::storage::{CachingStorage, Storage};
-use super::{Db, Options, Queue, Result, State, Writer, lock};
+use super::{Db, Error, Options, Queue, Result, State, Writer, lock};
 
 /// What opening the database found and repaired.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,32 +99,53 @@ pub(super) fn load(
         dir::remove(storage, &p)?;
         report.removed.push(p);
     }
-    let segments = load_segments(storage, dir, &listing, report)?;
-    if !report.removed.is_empty() {
-        dir::sync(storage, dir)?;
+    // A directory fsync that fails after leftovers were removed does not
+    // stop the open: what is read is the same either way, and a later open
+    // removes whatever comes back. It poisons the handle (no success after
+    // a failed fsync), so that a full disk still lets the database be read.
+    let mut unsynced = None;
+    let segments = load_segments(storage, dir, &listing, report, &mut unsynced)?;
+    if !report.removed.is_empty()
+        && unsynced.is_none()
+        && let Err(e) = dir::sync(storage, dir)
+    {
+        unsynced = Some(e);
     }
     let next_id = segments.last().map_or(1, |s| s.id + 1);
     let (base_live, last_compaction) = compaction_base(&segments);
 
     let wal_path = dir.join(WAL);
-    let (wal, wal_len, mem, order) = replay::replay_wal(storage, dir, &wal_path, report)?;
-    let state = State {
-        mem,
-        wal: Arc::clone(&wal),
-        segments: Arc::new(segments),
-        generation: 0,
-    };
-    let writer = Writer {
-        wal,
-        wal_len,
-        order,
+    let log = replay::replay_wal(storage, &wal_path, listing.has_wal, report)?;
+    let mut writer = Writer {
+        wal: log.file,
+        wal_len: log.len,
+        order: log.order,
         next_id,
         poisoned: None,
         unsynced: false,
+        log_synced: false,
+        repair: log.repair,
         base_live,
         last_compaction,
         auto_floor: 0,
         auto_failure: None,
+    };
+    if let Some(e) = unsynced {
+        writer.poison(&e);
+    }
+    // Repairs that need space are made now when they can be. When they
+    // cannot (a full disk), the database still opens to be read, and the
+    // first write makes them (or fails saying why).
+    if !writer.is_poisoned()
+        && let Ok(Some(cut)) = replay::make_repair(storage, dir, &mut writer)
+    {
+        report.truncated = Some(cut);
+    }
+    let state = State {
+        mem: log.mem,
+        wal: Arc::clone(&writer.wal),
+        segments: Arc::new(segments),
+        generation: 0,
     };
     Ok((state, writer))
 }
@@ -151,6 +173,7 @@ fn load_segments(
     dir: &Path,
     listing: &Listing,
     report: &mut OpenReport,
+    unsynced: &mut Option<Error>,
 ) -> Result<Vec<Arc<Segment>>> {
     let mut segs: BTreeMap<u64, Arc<Segment>> = BTreeMap::new();
     for &id in &listing.logs {
@@ -209,11 +232,17 @@ fn load_segments(
         .filter(|&id| id < replaced_below)
         .collect();
     // Oldest first, so that a crash part-way leaves a newest-suffix of segments.
+    // After a failed fsync, the rest stay on the disk for a later open.
     for id in stale {
         segs.remove(&id);
+        if unsynced.is_some() {
+            continue;
+        }
         remove(storage, &dir.join(seg_log_name(id)), report)?;
         remove(storage, &dir.join(seg_idx_name(id)), report)?;
-        dir::sync(storage, dir)?;
+        if let Err(e) = dir::sync(storage, dir) {
+            *unsynced = Some(e);
+        }
     }
     Ok(segs.into_values().collect())
 }

@@ -310,8 +310,12 @@ fn salvage_file(
     if let Some((id, "log")) = parse_seg_name(name) {
         // The old index describes the old length; were it left and recover
         // stopped before rebuilding it, open would take the rewritten
-        // segment for one cut short. Without it, open rebuilds it.
-        dir::remove_if_present(storage, &dir.join(seg_idx_name(id)))?;
+        // segment for one cut short. Without it, open rebuilds it. The
+        // removal is made durable before the rename: unsynced, a power
+        // loss could keep the rename and undo the removal.
+        if dir::remove_if_present(storage, &dir.join(seg_idx_name(id)))? {
+            dir::sync(storage, dir)?;
+        }
     }
     dir::replace_durably(storage, dir, &path, &s.kept)?;
     report.rewritten.push(path);

@@ -3,8 +3,16 @@
 //! record (saved in `lost+found/` unless it is all zero or only an
 //! unfinished batch); damage with intact records after it is refused, not
 //! cut, so that `recover` keeps what follows.
+//!
+//! Invariant: no open needs free space to read. What replay finds to
+//! repair with new bytes (a missing log, one whose header never reached the
+//! disk, a torn tail to save) is a [`LogRepair`]: open tries it, and when
+//! it cannot be made (a full disk) the database opens all the same, reading
+//! the log as it is, and the next write or seal makes the repair first
+//! ([`make_repair`]). Until then nothing is appended to the log.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,56 +21,99 @@ use super::log;
 use super::record::{self, FILE_HEADER_LEN};
 use super::recovery;
 use super::storage::{OpenMode, Storage, StorageFile};
-use super::{Error, LogOrder, MemSlot, OpenReport, Result, Truncation};
+use super::{Error, LogOrder, MemSlot, OpenReport, Result, Truncation, Writer};
 
 /// Why damage in the middle of the active log is not cut like a torn tail.
 pub(super) const INTACT_AFTER: &str =
     "intact records follow it, so it is not a torn write; recover keeps them";
 
-type Replayed = (
-    Arc<dyn StorageFile>,
-    u64,
-    BTreeMap<Vec<u8>, MemSlot>,
-    LogOrder,
-);
+/// A repair of the active log that needs free space, made before the next
+/// append or seal (see the module doc).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum LogRepair {
+    /// `wal.log` is missing, or holds no record (its header never reached
+    /// the disk whole): a new log replaces it. `save`: why its bytes, which
+    /// are not all zero, go to `lost+found/` first.
+    NewLog { save: Option<String> },
+    /// The bytes past the log's valid length are a torn tail, to be cut
+    /// (and first saved to `lost+found/` when `save`).
+    CutTail { cut: Truncation, save: bool },
+}
 
+/// The active log as replay found it.
+pub(super) struct Replayed {
+    /// The log to read (and, once `repair` is made, to append to).
+    pub file: Arc<dyn StorageFile>,
+    /// Where its intact records end.
+    pub len: u64,
+    pub mem: BTreeMap<Vec<u8>, MemSlot>,
+    pub order: LogOrder,
+    pub repair: Option<LogRepair>,
+}
+
+/// What stands for the active log while there is none (see
+/// [`LogRepair::NewLog`]): it holds no byte and refuses every write, so
+/// that nothing can be appended before the log is created.
+#[derive(Debug)]
+pub(super) struct NoLog;
+
+impl StorageFile for NoLog {
+    fn read_at(&self, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
+        Ok(0)
+    }
+    fn write_at(&self, _buf: &[u8], _offset: u64) -> io::Result<()> {
+        Err(io::Error::other("the active log has not been created"))
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(0)
+    }
+    fn set_len(&self, _len: u64) -> io::Result<()> {
+        Err(io::Error::other("the active log has not been created"))
+    }
+}
+
+/// A log that holds no record yet and must be created.
+fn no_log(save: Option<String>) -> Replayed {
+    Replayed {
+        file: Arc::new(NoLog),
+        len: FILE_HEADER_LEN as u64,
+        mem: BTreeMap::new(),
+        order: LogOrder::default(),
+        repair: Some(LogRepair::NewLog { save }),
+    }
+}
+
+/// Replays `wal.log` at `path`; `exists`: whether the directory's listing
+/// holds it (a missing log is not created here: see the module doc).
 pub(super) fn replay_wal(
     storage: &dyn Storage,
-    dir: &Path,
     path: &Path,
+    exists: bool,
     report: &mut OpenReport,
 ) -> Result<Replayed> {
+    if !exists {
+        return Ok(no_log(None));
+    }
     let file = dir::open(storage, path, OpenMode::ReadWrite)?;
     let len = dir::len(&*file, path)?;
     // A log no longer than its header holds no record. If the header is
-    // damaged too, it never reached the disk whole (a crash while a new log
-    // was created): start afresh, as for a shorter file.
+    // damaged too, it never reached the disk whole (a crash while a log
+    // was created by an older tinykv, which wrote it in place): start
+    // afresh, as for a shorter file, keeping any bytes that are not zero.
     let torn_header = len == FILE_HEADER_LEN as u64
         && matches!(check_log_header(&*file, path), Err(Error::Corrupt { .. }));
     if len < FILE_HEADER_LEN as u64 || torn_header {
-        // A log whose header never reached the disk holds no record: start afresh.
         let mut head = vec![0u8; len as usize];
         dir::read_exact(&*file, path, &mut head, 0)?;
-        if head.iter().any(|&b| b != 0) {
-            report.truncated = Some(save_tail(
-                storage,
-                dir,
-                &head,
-                0,
-                if torn_header {
-                    "log header damaged"
-                } else {
-                    "log shorter than its header"
-                },
-            )?);
-        }
-        let f = create_wal(storage, dir)?;
-        return Ok((
-            f,
-            FILE_HEADER_LEN as u64,
-            BTreeMap::new(),
-            LogOrder::default(),
-        ));
+        let why = if torn_header {
+            "log header damaged"
+        } else {
+            "log shorter than its header"
+        };
+        return Ok(no_log(head.iter().any(|&b| b != 0).then(|| why.into())));
     }
     if let Err(e) = check_log_header(&*file, path) {
         // A crash while the log was being created can leave its header torn.
@@ -76,16 +127,7 @@ pub(super) fn replay_wal(
         if records > 0 {
             return Err(e);
         }
-        let mut bytes = vec![0u8; len as usize];
-        dir::read_exact(&*file, path, &mut bytes, 0)?;
-        report.truncated = Some(save_tail(storage, dir, &bytes, 0, "log header torn")?);
-        let f = create_wal(storage, dir)?;
-        return Ok((
-            f,
-            FILE_HEADER_LEN as u64,
-            BTreeMap::new(),
-            LogOrder::default(),
-        ));
+        return Ok(no_log(Some("log header torn".into())));
     }
     let mut mem = BTreeMap::new();
     let mut order = LogOrder::default();
@@ -103,6 +145,7 @@ pub(super) fn replay_wal(
         );
     })?;
     report.replayed = replayed;
+    let mut repair = None;
     if let Some(damage) = end.damage {
         let cut = end.file_len - end.valid_len;
         let mut tail = vec![0u8; cut as usize];
@@ -119,28 +162,90 @@ pub(super) fn replay_wal(
             ));
         }
         let unfinished = unfinished_batch(&tail);
-        let mut t = if unfinished > 0 {
-            // A batch cut off before its commit (an interrupted `load`) was
-            // never acknowledged: nothing is lost, nothing worth keeping.
-            Truncation {
+        // A batch cut off before its commit (an interrupted `load`) was
+        // never acknowledged: nothing is lost, nothing worth keeping.
+        let reason = if unfinished > 0 {
+            format!("an unfinished batch of {unfinished} records, never acknowledged")
+        } else {
+            format!("at offset {}: {}", damage.offset, damage.reason)
+        };
+        repair = Some(LogRepair::CutTail {
+            cut: Truncation {
                 offset: end.valid_len,
                 bytes: cut,
-                reason: format!("an unfinished batch of {unfinished} records, never acknowledged"),
+                reason,
                 saved_to: None,
-                unfinished_batch: true,
-            }
-        } else {
-            save_tail(storage, dir, &tail, end.valid_len, &damage.reason)?
-        };
-        if unfinished == 0 {
-            t.reason = format!("at offset {}: {}", damage.offset, damage.reason);
-        }
-        file.set_len(end.valid_len)
-            .map_err(|e| Error::io("truncate", path, e))?;
-        file.sync_data().map_err(|e| Error::io("fsync", path, e))?;
-        report.truncated = Some(t);
+                unfinished_batch: unfinished > 0,
+            },
+            save: unfinished == 0 && tail.iter().any(|&b| b != 0),
+        });
     }
-    Ok((file, end.valid_len, mem, order))
+    Ok(Replayed {
+        file,
+        len: end.valid_len,
+        mem,
+        order,
+        repair,
+    })
+}
+
+/// Makes the writer's pending [`LogRepair`], if any; returns what was cut,
+/// for the open report. A failed fsync poisons the writer (the kernel may
+/// have dropped what it was to write); any other failure (a full disk)
+/// leaves the repair pending and the log as it was.
+pub(super) fn make_repair(
+    storage: &dyn Storage,
+    dir: &Path,
+    w: &mut Writer,
+) -> Result<Option<Truncation>> {
+    let Some(repair) = w.repair.clone() else {
+        return Ok(None);
+    };
+    let path = dir.join(WAL);
+    let done = match repair {
+        LogRepair::NewLog { save } => (|| {
+            let mut cut = None;
+            if let Some(why) = save
+                && dir::kind(storage, &path)?.is_some()
+            {
+                let old = dir::open(storage, &path, OpenMode::Read)?;
+                let mut bytes = vec![0u8; dir::len(&*old, &path)? as usize];
+                dir::read_exact(&*old, &path, &mut bytes, 0)?;
+                cut = Some(save_tail(storage, dir, &bytes, 0, &why)?);
+            }
+            let f = create_wal(storage, dir)?;
+            w.wal = f;
+            w.wal_len = FILE_HEADER_LEN as u64;
+            w.order = LogOrder::default();
+            w.log_synced = true;
+            Ok(cut)
+        })(),
+        LogRepair::CutTail { mut cut, save } => (|| {
+            let file = Arc::clone(&w.wal);
+            if save {
+                let mut tail = vec![0u8; cut.bytes as usize];
+                dir::read_exact(&*file, &path, &mut tail, cut.offset)?;
+                cut.saved_to = save_tail(storage, dir, &tail, cut.offset, &cut.reason)?.saved_to;
+            }
+            file.set_len(cut.offset)
+                .map_err(|e| Error::io("truncate", &path, e))?;
+            file.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
+            w.log_synced = true;
+            Ok(Some(cut))
+        })(),
+    };
+    match done {
+        Ok(cut) => {
+            w.repair = None;
+            Ok(cut)
+        }
+        Err(e) => {
+            if matches!(e, Error::Io { op: "fsync", .. }) {
+                w.poison(&e);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// How many intact batch records `tail` starts with, when nothing but batch

@@ -1,5 +1,6 @@
 //! The write path: group commit into the active log, sealing the log into a
-//! segment, flushing and closing.
+//! segment, flushing and closing; and making the active log's pending
+//! repair (creating it, when open could not) before anything is appended.
 //!
 //! Writers queue their requests; the first one in becomes the leader, takes
 //! every queued request, appends them with one write and one fsync, applies
@@ -17,6 +18,8 @@ use super::batch::Pending;
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{Builder, Index, IndexMeta};
 use super::record::{self, FILE_HEADER_LEN, Tag};
+use super::replay;
+use super::storage::StorageFile;
 use super::{Db, Error, MemSlot, Request, Result, Segment, SyncMode, Writer};
 
 impl Db {
@@ -56,6 +59,9 @@ impl Db {
                 .into_iter()
                 .map(|t| (t, w.ensure_writable()))
                 .collect();
+        }
+        if let Err(e) = self.ready_log(&mut w) {
+            return spread(tickets, e);
         }
         let was_empty = self.holds_nothing(&w);
         let base = w.wal_len;
@@ -131,6 +137,20 @@ impl Db {
         tickets.into_iter().map(|t| (t, Ok(()))).collect()
     }
 
+    /// Makes the active log's pending repair ([`Writer::repair`]: it is
+    /// missing, or has a torn tail open could not save for lack of space)
+    /// before anything is appended to it or it is sealed; readers then read
+    /// the new log. Fails, the log unchanged, while the disk is full.
+    pub(super) fn ready_log(&self, w: &mut Writer) -> Result<()> {
+        if w.repair.is_none() {
+            return Ok(());
+        }
+        replay::make_repair(&*self.opts.storage, &self.dir, w)?;
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        st.wal = Arc::clone(&w.wal);
+        Ok(())
+    }
+
     /// Whether the database holds nothing yet, so that all that is written
     /// next is live (see [`Writer::count_all_as_base`]).
     pub(super) fn holds_nothing(&self, w: &Writer) -> bool {
@@ -196,9 +216,13 @@ impl Db {
             + w.wal_len
     }
 
-    /// Turns the active log into segment `next_id`: write its index, rename
-    /// it, start a new empty log. A crash at any step leaves either the old
-    /// log in place (and a stray index, removed at open) or the new segment.
+    /// Turns the active log into segment `next_id`: fsync it unless this
+    /// handle knows its bytes durable, write its index, rename it, fsync
+    /// the directory, start a new empty log. A crash at any step leaves
+    /// either the old log in place (and a stray index, removed at open) or
+    /// the new segment, whose index describes bytes already on the disk.
+    /// The seal is complete once the directory is fsynced: a new log that
+    /// cannot be created then (a full disk) is created by the next write.
     pub(super) fn seal(&self, w: &mut Writer) -> Result<()> {
         self.seal_with(w, None)
     }
@@ -215,7 +239,10 @@ impl Db {
         if w.wal_len <= FILE_HEADER_LEN as u64 {
             return Ok(());
         }
-        w.flush(&self.wal_path)?;
+        self.ready_log(w)?;
+        // The index made durable below describes the log's bytes: they must
+        // be on the disk first, even those this handle found at open.
+        w.make_log_durable(&self.wal_path)?;
         let storage = &*self.opts.storage;
         let id = w.next_id;
         let mut builder = Builder::new(w.order.kind());
@@ -258,7 +285,11 @@ impl Db {
         let bytes = builder.finish(w.wal_len, |_| meta);
         let idx_path = self.dir.join(seg_idx_name(id));
         let log_path = self.dir.join(seg_log_name(id));
-        dir::replace(storage, &idx_path, &bytes)?;
+        if let Err(e) = dir::replace(storage, &idx_path, &bytes) {
+            // Best effort: open removes any `*.tmp` left behind.
+            let _ = storage.remove_file(&dir::tmp_path(&idx_path));
+            return Err(e);
+        }
         dir::rename(storage, &self.wal_path, &log_path)?;
         dir::sync(storage, &self.dir)?;
         let index = Index::open_written(storage, &idx_path)?;
@@ -269,7 +300,10 @@ impl Db {
             log_len: w.wal_len,
             index: Arc::new(index),
         });
-        let new_wal = dir::create_wal(storage, &self.dir)?;
+        let (new_wal, failed) = match dir::create_wal(storage, &self.dir) {
+            Ok(f) => (f, None),
+            Err(e) => (Arc::new(replay::NoLog) as Arc<dyn StorageFile>, Some(e)),
+        };
         {
             let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
             let mut segs = (*st.segments).clone();
@@ -281,6 +315,15 @@ impl Db {
         }
         w.start_log(new_wal, id);
         self.publish_len(w);
+        if let Some(e) = failed {
+            w.repair = Some(replay::LogRepair::NewLog { save: None });
+            // No success after a failed fsync; any other failure (a full
+            // disk) leaves only the log to create, which the next write does.
+            if matches!(e, Error::Io { op: "fsync", .. }) {
+                w.poison(&e);
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
@@ -294,6 +337,12 @@ impl Db {
             && let Err(e) = self.seal(&mut w)
         {
             w.poison(&e);
+            // Sealing at close only makes the next open quicker, and every
+            // acknowledged write was flushed above: on a full disk it is
+            // left for later, so that reading a database never fails for it.
+            if e.is_no_space() {
+                return Ok(());
+            }
             return Err(e);
         }
         Ok(())

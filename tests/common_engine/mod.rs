@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use tinykv::engine::storage::{Fault, FaultKind, FaultOp};
 use tinykv::engine::{SimStorage, Storage};
 use tinykv::{Db, Options};
 
@@ -119,6 +120,20 @@ pub fn dir_listing(dir: &Path) -> String {
     }
     out.sort();
     out.join(", ")
+}
+
+/// Power loss: every handle dies; the old `Db` is then dropped while every
+/// operation fails, so that it cannot touch the rebooted file system.
+pub fn power_loss(sim: &SimStorage, db: Db) {
+    sim.crash();
+    sim.inject(Fault {
+        op: FaultOp::Any,
+        nth: 1,
+        kind: FaultKind::Eio,
+        persistent: true,
+    });
+    drop(db);
+    sim.clear_faults();
 }
 
 /// Whether the soak mode (many more cases) is on.

@@ -16,7 +16,9 @@
 //!   power loss. Bytes written since the last successful sync may survive in
 //!   full, in part (a prefix, possibly with garbage after it), or not at all.
 //! - A `rename`, `remove_file` or file creation survives a power loss only
-//!   once `sync_dir` on its directory has returned `Ok`.
+//!   once `sync_dir` on its directory has returned `Ok`; until then each
+//!   may survive or not on its own, in any combination. A directory that
+//!   `create_dir_all` made is such an entry of its parent.
 //! - `rename` replaces the target atomically.
 
 use std::fmt;

@@ -2,30 +2,40 @@
 //! tests.
 //!
 //! What it models:
-//! - Paths are full paths; directories exist only once `create_dir_all` made
-//!   them (and are durable at once). Files are inodes: a handle keeps its
-//!   inode, so a removed or renamed-over file stays readable through it.
+//! - Paths are full paths; directories exist once `create_dir_all` made
+//!   them. Files are inodes: a handle keeps its inode, so a removed or
+//!   renamed-over file stays readable through it.
 //! - Each inode keeps its current bytes (the page cache, which reads see) and
-//!   its bytes as of the last successful `sync_data`. Directory entries are
-//!   kept twice as well: current, and durable as of the last `sync_dir`.
+//!   its bytes as of the last successful `sync_data`.
+//! - Directories as the ALICE study (Pillai et al., OSDI 2014) takes them
+//!   on a file system that promises only what POSIX and fsync do: each
+//!   directory keeps its durable entries (as of its last `sync_dir`) and
+//!   the operations on its entries since then, in order: a file created, a
+//!   name removed, a rename, a subdirectory made. A directory made by
+//!   `create_dir_all` is such an entry of its parent: it, and everything
+//!   in it, survives a power loss only once its parent is synced.
 //! - [`SimStorage::crash`] is a power loss. Per file, the unsynced bytes are
 //!   all lost, all kept, or torn (a prefix of the appended bytes, maybe
 //!   followed by zeros or random garbage); an unsynced truncation may keep
-//!   the old length or the new. Per directory, all unsynced creations,
-//!   renames and removals are lost, or all kept. Then locks are released and
-//!   every handle opened before is dead (EIO), like a process after reboot.
+//!   the old length or the new. Per directory, each operation since its
+//!   last sync survives or not independently of the others, and the
+//!   survivors apply in their order. A rename within one directory is one
+//!   operation, atomic for its entries: the new name holds the file and the
+//!   old one is gone, or neither changed. A rename between two directories
+//!   is a removal in one and a creation in the other, each on its own. Then
+//!   locks are released and every handle opened before is dead (EIO), like
+//!   a process after reboot.
 //! - Injected [`Fault`]s fail the nth matching operation, or every one from
 //!   the nth on, with EIO or ENOSPC; a failed `write_at` may leave a prefix
 //!   of its buffer behind.
 //!
 //! What it does not model: synced bytes are never lost or reordered (sync is
 //! per file, so reordering of synced writes across files cannot happen);
-//! within a directory, unsynced entry changes are not mixed (a crash never
-//! keeps one unsynced rename and loses another in the same directory); torn
-//! writes hit only the appended tail, not unsynced overwrites inside the
-//! synced length (those are kept or lost whole); a failed `sync_data` keeps
-//! the page cache (Linux may drop it; the engine must not write after a
-//! failed sync anyway); directories cannot be removed or renamed.
+//! torn writes hit only the appended tail, not unsynced overwrites inside
+//! the synced length (those are kept or lost whole); a failed `sync_data`
+//! keeps the page cache (Linux may drop it; the engine must not write after
+//! a failed sync anyway); directories cannot be removed or renamed; the
+//! space a file system has (a full disk is an injected ENOSPC).
 //!
 //! Why one file past the house's few hundred lines: it is one model, the
 //! current and the durable state of every inode and directory entry, and
@@ -90,12 +100,39 @@ struct Inner {
     /// Bumped by every crash; handles of an older generation are dead.
     generation: u64,
     ops: u64,
+    /// The directories that exist now (the root is implied).
     dirs: BTreeSet<PathBuf>,
+    /// The files that exist now, by path.
     entries: BTreeMap<PathBuf, InodeRef>,
+    /// The directories, and the files, a power loss keeps for certain: as
+    /// of the last `sync_dir` of the directory that holds each.
+    durable_dirs: BTreeSet<PathBuf>,
     durable: BTreeMap<PathBuf, InodeRef>,
+    /// Per directory, the changes to its entries since its last sync, in
+    /// order: each may or may not survive a power loss.
+    pending: BTreeMap<PathBuf, Vec<DirOp>>,
     /// A lock is held while its token, owned by the locked handle, lives.
     locks: HashMap<PathBuf, Weak<()>>,
     faults: Faults,
+}
+
+/// A change to one directory's entries, not yet synced.
+#[derive(Debug)]
+enum DirOp {
+    /// A name now holds this inode: a file created, or the arriving end of
+    /// a rename from another directory.
+    Link(PathBuf, InodeRef),
+    /// A name is gone: a removal, or the leaving end of a rename to another
+    /// directory.
+    Unlink(PathBuf),
+    /// A rename within this directory: atomic for both of its names.
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        inode: InodeRef,
+    },
+    /// A subdirectory was made.
+    Mkdir(PathBuf),
 }
 
 fn errno(code: i32) -> io::Error {
@@ -177,7 +214,26 @@ impl Inner {
         }
         let inode = new_inode(Vec::new());
         self.entries.insert(path.to_path_buf(), Arc::clone(&inode));
+        self.record(DirOp::Link(path.to_path_buf(), Arc::clone(&inode)));
         Ok(inode)
+    }
+
+    /// Notes a change to the entries of a directory (the one holding the
+    /// name it changes), durable only once that directory is synced.
+    fn record(&mut self, op: DirOp) {
+        let name = match &op {
+            DirOp::Link(p, _) | DirOp::Unlink(p) | DirOp::Mkdir(p) => p,
+            DirOp::Rename { to, .. } => to,
+        };
+        let dir = parent_of(name).to_path_buf();
+        self.pending.entry(dir).or_default().push(op);
+    }
+
+    /// Whether every directory above `path` exists in `dirs`.
+    fn reachable(dirs: &BTreeSet<PathBuf>, path: &Path) -> bool {
+        path.ancestors()
+            .skip(1)
+            .all(|a| a.parent().is_none() || dirs.contains(a))
     }
 
     /// The bytes a file holds after a power loss.
@@ -224,7 +280,9 @@ impl SimStorage {
             ops: 0,
             dirs: BTreeSet::new(),
             entries: BTreeMap::new(),
+            durable_dirs: BTreeSet::new(),
             durable: BTreeMap::new(),
+            pending: BTreeMap::new(),
             locks: HashMap::new(),
             faults: Faults::default(),
         };
@@ -246,22 +304,39 @@ impl SimStorage {
     /// is held, and every handle opened before fails with EIO.
     pub fn crash(&self) {
         let mut fs = lock(&self.inner);
-        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-        for path in fs.entries.keys().chain(fs.durable.keys()) {
-            dirs.insert(parent_of(path).to_path_buf());
-        }
-        let mut survivors = BTreeMap::new();
-        for dir in dirs {
-            let keep_current = fs.upto(1) == 1;
-            let source = if keep_current {
-                &fs.entries
-            } else {
-                &fs.durable
-            };
-            for (path, inode) in source.iter().filter(|(p, _)| parent_of(p) == dir) {
-                survivors.insert(path.clone(), Arc::clone(inode));
+        let mut dirs = fs.durable_dirs.clone();
+        let mut names = fs.durable.clone();
+        // Each directory operation since its directory's last sync survives
+        // or not on its own; the survivors apply in order.
+        for (_, ops) in std::mem::take(&mut fs.pending) {
+            for op in ops {
+                if fs.upto(1) == 0 {
+                    continue;
+                }
+                match op {
+                    DirOp::Link(path, inode) => {
+                        names.insert(path, inode);
+                    }
+                    DirOp::Unlink(path) => {
+                        names.remove(&path);
+                    }
+                    DirOp::Rename { from, to, inode } => {
+                        names.remove(&from);
+                        names.insert(to, inode);
+                    }
+                    DirOp::Mkdir(path) => {
+                        dirs.insert(path);
+                    }
+                }
             }
         }
+        // A directory whose own entry was lost takes everything in it along.
+        let all_dirs = dirs.clone();
+        dirs.retain(|d| Inner::reachable(&all_dirs, d));
+        let survivors: Vec<(PathBuf, InodeRef)> = names
+            .into_iter()
+            .filter(|(p, _)| Inner::reachable(&dirs, p))
+            .collect();
         // One inode may survive under two names (a rename kept in one
         // directory and lost in the other): decide its bytes once.
         let mut settled: HashMap<*const Mutex<Inode>, InodeRef> = HashMap::new();
@@ -280,6 +355,8 @@ impl SimStorage {
         }
         fs.durable = entries.clone();
         fs.entries = entries;
+        fs.durable_dirs = dirs.clone();
+        fs.dirs = dirs;
         fs.locks.clear();
         fs.generation += 1;
     }
@@ -309,8 +386,9 @@ impl SimStorage {
     }
 
     /// Durably replaces the contents of the file at `path` (creating it and
-    /// its directory entry if needed), e.g. to plant corruption. Open handles
-    /// to an existing file see the new bytes.
+    /// its directory entry if needed, and making the directories above it
+    /// durable), e.g. to plant corruption. Open handles to an existing file
+    /// see the new bytes.
     pub fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut fs = lock(&self.inner);
         let path = norm(path);
@@ -320,6 +398,13 @@ impl SimStorage {
             inode.data = bytes.to_vec();
             inode.synced = bytes.to_vec();
         }
+        let above: Vec<PathBuf> = path
+            .ancestors()
+            .skip(1)
+            .filter(|a| a.parent().is_some())
+            .map(Path::to_path_buf)
+            .collect();
+        fs.durable_dirs.extend(above);
         fs.durable.insert(path, inode);
         Ok(())
     }
@@ -350,8 +435,16 @@ impl Storage for SimStorage {
                 return Err(errno(if i == 0 { EEXIST } else { ENOTDIR }));
             }
         }
-        for ancestor in dir.ancestors().filter(|a| a.parent().is_some()) {
-            fs.dirs.insert(ancestor.to_path_buf());
+        let mut made: Vec<PathBuf> = dir
+            .ancestors()
+            .filter(|a| a.parent().is_some() && !fs.dirs.contains(*a))
+            .map(Path::to_path_buf)
+            .collect();
+        // Outermost first: each new directory is an entry of its parent.
+        made.reverse();
+        for d in made {
+            fs.dirs.insert(d.clone());
+            fs.record(DirOp::Mkdir(d));
         }
         Ok(())
     }
@@ -410,7 +503,13 @@ impl Storage for SimStorage {
         }
         fs.check_parent(&to)?;
         if let Some(inode) = fs.entries.remove(&from) {
-            fs.entries.insert(to, inode);
+            fs.entries.insert(to.clone(), Arc::clone(&inode));
+            if parent_of(&from) == parent_of(&to) {
+                fs.record(DirOp::Rename { from, to, inode });
+            } else {
+                fs.record(DirOp::Unlink(from));
+                fs.record(DirOp::Link(to, inode));
+            }
         }
         Ok(())
     }
@@ -422,7 +521,10 @@ impl Storage for SimStorage {
             return Err(errno(EISDIR));
         }
         match fs.entries.remove(&path) {
-            Some(_) => Ok(()),
+            Some(_) => {
+                fs.record(DirOp::Unlink(path));
+                Ok(())
+            }
             None => Err(errno(ENOENT)),
         }
     }
@@ -442,6 +544,10 @@ impl Storage for SimStorage {
         for (path, inode) in fs.entries.iter().filter(|(p, _)| parent_of(p) == dir) {
             fs.durable.insert(path.clone(), Arc::clone(inode));
         }
+        fs.durable_dirs.retain(|d| parent_of(d) != dir);
+        let subdirs = fs.dirs.iter().filter(|d| parent_of(d) == dir).cloned();
+        fs.durable_dirs.extend(subdirs.collect::<Vec<_>>());
+        fs.pending.remove(&dir);
         Ok(())
     }
 
@@ -591,7 +697,67 @@ mod tests {
         f.write_at(bytes, 0).unwrap();
         f.sync_data().unwrap();
         fs.sync_dir(&p("db")).unwrap();
+        fs.sync_dir(&p("")).unwrap();
         (fs, f)
+    }
+
+    #[test]
+    fn a_new_directory_survives_only_once_its_parent_is_synced() {
+        let mut outcomes = BTreeSet::new();
+        for seed in 0..100 {
+            for synced_parents in [false, true] {
+                let fs = SimStorage::new(seed);
+                fs.create_dir_all(&p("top")).unwrap();
+                fs.sync_dir(&p("")).unwrap();
+                fs.create_dir_all(&p("top/a/b")).unwrap();
+                let f = fs.open(&p("top/a/b/f"), OpenMode::ReadWrite).unwrap();
+                f.write_at(b"x", 0).unwrap();
+                f.sync_data().unwrap();
+                fs.sync_dir(&p("top/a/b")).unwrap();
+                if synced_parents {
+                    fs.sync_dir(&p("top")).unwrap();
+                    fs.sync_dir(&p("top/a")).unwrap();
+                }
+                fs.crash();
+                let kept = fs.read_file(&p("top/a/b/f")).is_some();
+                if synced_parents {
+                    assert!(kept, "seed {seed}: lost with every parent synced");
+                }
+                // A file never outlives its directory.
+                assert!(!kept || fs.kind(&p("top/a/b")).unwrap() == Some(PathKind::Dir));
+                assert_eq!(fs.kind(&p("top")).unwrap(), Some(PathKind::Dir));
+                outcomes.insert((synced_parents, kept));
+            }
+        }
+        assert!(outcomes.contains(&(false, false)), "{outcomes:?}");
+        assert!(outcomes.contains(&(false, true)), "{outcomes:?}");
+    }
+
+    #[test]
+    fn unsynced_directory_operations_survive_independently() {
+        let mut outcomes = BTreeSet::new();
+        for seed in 0..200 {
+            let (fs, _f) = with_durable_file(seed, b"a");
+            fs.write_file(&p("db/b"), b"b").unwrap();
+            fs.rename(&p("db/a"), &p("db/a2")).unwrap();
+            fs.remove_file(&p("db/b")).unwrap();
+            fs.open(&p("db/c"), OpenMode::ReadWrite).unwrap();
+            fs.crash();
+            let names: Vec<_> = fs
+                .files()
+                .into_iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            // A rename is atomic: one of the two names, never both or none.
+            let a = names.iter().filter(|n| n.starts_with("db/a")).count();
+            assert_eq!(a, 1, "seed {seed}: {names:?}");
+            outcomes.insert(names);
+        }
+        assert_eq!(
+            outcomes.len(),
+            8,
+            "every subset of three operations: {outcomes:?}"
+        );
     }
 
     fn raw(err: io::Error) -> Option<i32> {
