@@ -5,21 +5,38 @@
 //! Every case is deterministic in its seed (the case number); a failure
 //! prints it, and `TINYKV_SEED=n cargo test --test crash_sim replay` reruns
 //! just that case.
+//!
+//! Some writes expire, and the clock (a manual one) steps forward now and
+//! then: a key whose acknowledged write has expired must read as absent
+//! (it never comes back, through a crash, a compaction or a reopen), and
+//! one that has not must hold its value.
 
 mod common_engine;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use common_engine::{Rng, power_loss, sim_options, soak, value_for};
 use tinykv::engine::SimStorage;
+use tinykv::engine::clock::{Clock, ManualClock};
 use tinykv::engine::storage::{Fault, FaultKind, FaultOp};
 use tinykv::{Batch, Db, Error, Options, SyncMode};
 
 const DIR: &str = "/data/db";
 
-/// What a key may hold after a crash: `None` is absent.
-type States = Vec<Option<Vec<u8>>>;
+/// A state of a key: its value and when it expires (`None`: absent).
+type State = Option<(Vec<u8>, Option<u64>)>;
+/// What a key may hold after a crash.
+type States = Vec<State>;
+
+/// What a state reads as at `now`: an expired value is absent.
+fn visible(state: &State, now: u64) -> Option<Vec<u8>> {
+    match state {
+        Some((v, at)) if at.is_none_or(|at| at > now) => Some(v.clone()),
+        _ => None,
+    }
+}
 
 /// What was acknowledged, and what is uncertain.
 #[derive(Default)]
@@ -32,18 +49,18 @@ struct Model {
 }
 
 impl Model {
-    fn ack(&mut self, key: &[u8], v: Option<Vec<u8>>) {
+    fn ack(&mut self, key: &[u8], v: State) {
         self.allowed.insert(key.to_vec(), vec![v]);
     }
 
-    fn uncertain(&mut self, key: &[u8], v: Option<Vec<u8>>) {
+    fn uncertain(&mut self, key: &[u8], v: State) {
         self.allowed
             .entry(key.to_vec())
             .or_insert_with(|| vec![None])
             .push(v);
     }
 
-    fn apply(&mut self, ops: &BTreeMap<Vec<u8>, Option<Vec<u8>>>, acked: bool) {
+    fn apply(&mut self, ops: &BTreeMap<Vec<u8>, State>, acked: bool) {
         for (k, v) in ops {
             if acked {
                 self.ack(k, v.clone());
@@ -67,10 +84,11 @@ fn show_state(s: &Option<Vec<u8>>) -> String {
     s.as_deref().map_or("<absent>".into(), show)
 }
 
-/// Checks every invariant on an open database.
-fn verify(db: &Db, m: &Model) -> Result<(), String> {
+/// Checks every invariant on an open database, at the clock's `now`.
+fn verify(db: &Db, m: &Model, now: u64) -> Result<(), String> {
     for (k, allowed) in &m.allowed {
         let got = db.get(k).map_err(|e| format!("get {}: {e}", show(k)))?;
+        let allowed: Vec<Option<Vec<u8>>> = allowed.iter().map(|s| visible(s, now)).collect();
         if !allowed.contains(&got) {
             let want: Vec<_> = allowed.iter().map(show_state).collect();
             return Err(format!(
@@ -111,6 +129,8 @@ fn verify(db: &Db, m: &Model) -> Result<(), String> {
 /// One random write, applied to the engine and recorded in the model.
 struct Workload {
     rng: Rng,
+    /// The database's clock: some writes expire, and it steps forward.
+    clock: ManualClock,
     keys: u64,
     seq: u64,
     batches: u64,
@@ -139,16 +159,31 @@ impl Workload {
         value_for(key, self.seq, len)
     }
 
+    /// A deadline for a write that expires (some already past), or none.
+    fn deadline(&mut self) -> Option<u64> {
+        self.rng
+            .chance(20)
+            .then(|| self.clock.now_ms() + self.rng.range(0, 600) - 50)
+    }
+
     /// Runs one write; returns what happened.
     fn step(&mut self, db: &Db, m: &mut Model) -> Outcome {
+        if self.rng.chance(10) {
+            let step = self.rng.range(0, 400);
+            self.clock.advance(step);
+        }
         let roll = self.rng.below(100);
         self.compacted = roll >= 95;
         let mut ops = BTreeMap::new();
         let result = if roll < 50 {
             let k = self.key();
             let v = self.value(&k);
-            ops.insert(k.clone(), Some(v.clone()));
-            db.set(&k, &v)
+            let at = self.deadline();
+            ops.insert(k.clone(), Some((v.clone(), at)));
+            match at {
+                Some(_) => db.set_expiring(&k, &v, at),
+                None => db.set(&k, &v),
+            }
         } else if roll < 68 {
             let k = self.key();
             match db.delete(&k) {
@@ -174,8 +209,11 @@ impl Workload {
                     ops.insert(k, None);
                 } else {
                     let v = self.value(&k);
-                    b.set(k.clone(), v.clone());
-                    ops.insert(k, Some(v));
+                    // A batch writes what it is given: a deadline already
+                    // past is stored as it is, and reads as absent.
+                    let at = self.deadline();
+                    b.set_expiring(k.clone(), v.clone(), at);
+                    ops.insert(k, Some((v, at)));
                 }
             }
             let mut markers = Vec::new();
@@ -185,7 +223,7 @@ impl Workload {
                     let k = format!("m{:05}-{i}", self.batches).into_bytes();
                     let v = value_for(&k, self.batches, 8);
                     b.set(k.clone(), v.clone());
-                    ops.insert(k.clone(), Some(v));
+                    ops.insert(k.clone(), Some((v, None)));
                     markers.push(k);
                 }
             }
@@ -247,8 +285,9 @@ fn random_fault(rng: &mut Rng, reads_too: bool) -> Fault {
     }
 }
 
-fn options(sim: &SimStorage, rng: &mut Rng) -> Options {
+fn options(sim: &SimStorage, rng: &mut Rng, clock: &ManualClock) -> Options {
     let mut o = sim_options(sim);
+    o.clock = Arc::new(clock.clone());
     o.segment_size = [4096, 4096, 8192][rng.below(3) as usize];
     o.seal_on_close = [0, 512, 4096][rng.below(3) as usize];
     o.compact_min_bytes = [4096, 8192, 16384][rng.below(3) as usize];
@@ -264,7 +303,7 @@ fn creating_log(e: &Error) -> bool {
 
 fn reopen_and_verify(opts: &Options, m: &Model, what: &str) -> Result<Db, String> {
     let db = Db::open(DIR, opts.clone()).map_err(|e| format!("{what}: open failed: {e}"))?;
-    verify(&db, m).map_err(|e| format!("{what}: {e}"))?;
+    verify(&db, m, opts.clock.now_ms()).map_err(|e| format!("{what}: {e}"))?;
     let report = db.check().map_err(|e| format!("{what}: check: {e}"))?;
     if !report.is_clean() {
         return Err(format!("{what}: check found {:?}", report.problems));
@@ -275,7 +314,8 @@ fn reopen_and_verify(opts: &Options, m: &Model, what: &str) -> Result<Db, String
 fn run_case(seed: u64) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let sim = SimStorage::new(seed);
-    let opts = options(&sim, &mut rng);
+    let clock = ManualClock::new(1_000_000);
+    let opts = options(&sim, &mut rng, &clock);
     let ending = match rng.below(10) {
         0..=3 => Ending::FaultThenPowerLoss,
         4..=5 => Ending::FaultInCompaction,
@@ -285,6 +325,7 @@ fn run_case(seed: u64) -> Result<(), String> {
     let mut w = Workload {
         keys: rng.range(8, 48),
         rng: Rng::new(seed.wrapping_add(0x1234_5678)),
+        clock: clock.clone(),
         seq: 0,
         batches: 0,
         compacted: false,
@@ -329,7 +370,7 @@ fn run_case(seed: u64) -> Result<(), String> {
                 let again = db.set(b"after-failure", b"x");
                 match again {
                     Err(Error::Poisoned { .. }) => {
-                        m.uncertain(b"after-failure", Some(b"x".to_vec()));
+                        m.uncertain(b"after-failure", Some((b"x".to_vec(), None)));
                     }
                     // A compaction whose merge failed leaves the handle
                     // writable (nothing acknowledged was in its outputs),
@@ -337,10 +378,10 @@ fn run_case(seed: u64) -> Result<(), String> {
                     // created (short of a failed fsync): the next write is
                     // a write like any other.
                     Ok(()) if w.compacted || creating_log(e) => {
-                        m.ack(b"after-failure", Some(b"x".to_vec()))
+                        m.ack(b"after-failure", Some((b"x".to_vec(), None)))
                     }
                     Err(_) if w.compacted || creating_log(e) => {
-                        m.uncertain(b"after-failure", Some(b"x".to_vec()));
+                        m.uncertain(b"after-failure", Some((b"x".to_vec(), None)));
                     }
                     again => {
                         return Err(format!(
@@ -351,7 +392,8 @@ fn run_case(seed: u64) -> Result<(), String> {
                 }
             }
             sim.clear_faults();
-            verify(&db, &m).map_err(|e| format!("reads on the failed handle: {e}"))?;
+            verify(&db, &m, clock.now_ms())
+                .map_err(|e| format!("reads on the failed handle: {e}"))?;
             drop(db);
         }
     }
@@ -426,11 +468,13 @@ fn replay() {
 fn run_never_case(seed: u64) -> Result<(), String> {
     let mut rng = Rng::new(seed ^ 0xABCD);
     let sim = SimStorage::new(seed);
-    let mut opts = options(&sim, &mut rng);
+    let clock = ManualClock::new(1_000_000);
+    let mut opts = options(&sim, &mut rng, &clock);
     opts.sync = SyncMode::Never;
     let mut w = Workload {
         keys: rng.range(8, 32),
         rng: Rng::new(seed.wrapping_add(0x8765_4321)),
+        clock: clock.clone(),
         seq: 0,
         batches: 0,
         compacted: false,
@@ -438,7 +482,7 @@ fn run_never_case(seed: u64) -> Result<(), String> {
     // Everything since the last flush is uncertain: model every write as
     // such, and at a flush collapse each key to its current state.
     let mut m = Model::default();
-    let mut current: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    let mut current: BTreeMap<Vec<u8>, State> = BTreeMap::new();
     let db = Db::open(DIR, opts.clone()).map_err(|e| format!("open: {e}"))?;
     for _ in 0..rng.range(10, 200) {
         if rng.chance(8) {

@@ -18,8 +18,17 @@ use super::{Db, Error, LogOrder, MemSlot, Result, SyncMode, Writer, check_key, c
 /// either all of them are there or none.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
-    pub(super) ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub(super) ops: Vec<Op>,
     bytes: usize,
+}
+
+/// One write of a batch: `key = value` (expiring at `expires_at`, Unix
+/// milliseconds, when set), or the deletion of `key` (`value` is `None`).
+#[derive(Clone, Debug)]
+pub(super) struct Op {
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+    pub expires_at: Option<u64>,
 }
 
 impl Batch {
@@ -30,16 +39,35 @@ impl Batch {
 
     /// Adds `key = value`; later writes to the same key in a batch win.
     pub fn set(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.set_expiring(key, value, None);
+    }
+
+    /// Adds `key = value`, expiring at `expires_at` (Unix milliseconds)
+    /// when it is `Some` (`None`: for good, clearing an older expiry).
+    pub fn set_expiring(
+        &mut self,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+        expires_at: Option<u64>,
+    ) {
         let (key, value) = (key.into(), value.into());
         self.bytes += key.len() + value.len();
-        self.ops.push((key, Some(value)));
+        self.ops.push(Op {
+            key,
+            value: Some(value),
+            expires_at,
+        });
     }
 
     /// Adds a deletion of `key`.
     pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
         let key = key.into();
         self.bytes += key.len();
-        self.ops.push((key, None));
+        self.ops.push(Op {
+            key,
+            value: None,
+            expires_at: None,
+        });
     }
 
     /// Number of operations.
@@ -122,15 +150,26 @@ impl Db {
 impl BatchWriter<'_> {
     /// Adds `key = value` to the batch.
     pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.set_expiring(key, value, None)
+    }
+
+    /// Adds `key = value`, expiring at `expires_at` (Unix milliseconds)
+    /// when it is `Some`, to the batch.
+    pub fn set_expiring(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+    ) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
-        self.push(Tag::BatchPut, key, value)
+        self.push(Tag::BatchPut, key, value, expires_at)
     }
 
     /// Adds a deletion of `key` to the batch.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
-        self.push(Tag::BatchDelete, key, &[])
+        self.push(Tag::BatchDelete, key, &[], None)
     }
 
     /// Makes the batch replace the database's contents: at commit, every
@@ -152,7 +191,7 @@ impl BatchWriter<'_> {
         self.pending.slots.is_empty()
     }
 
-    fn push(&mut self, tag: Tag, key: &[u8], value: &[u8]) -> Result<()> {
+    fn push(&mut self, tag: Tag, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
         if self.pending.slots.len() >= u32::MAX as usize - 1 {
             return Err(Error::InvalidOption(
                 "a batch holds at most 4,294,967,294 writes".into(),
@@ -164,11 +203,12 @@ impl BatchWriter<'_> {
             .expect("the writer is held until the batch ends")
             .order
             .note(key);
-        record::encode(&mut self.buf, tag, key, value);
+        record::encode_expiring(&mut self.buf, tag, key, value, expires_at);
         let slot = MemSlot {
             delete: tag.is_delete(),
             offset: self.base + self.written + start as u64,
             len: (self.buf.len() - start) as u32,
+            expires: MemSlot::encode_expiry(expires_at),
         };
         self.pending.push(key, slot);
         if self.buf.len() >= BUF {
@@ -191,7 +231,7 @@ impl BatchWriter<'_> {
             if next < sorted.len() && self.pending.key(sorted[next]) == key.as_slice() {
                 continue;
             }
-            self.push(Tag::BatchDelete, &key, &[])?;
+            self.push(Tag::BatchDelete, &key, &[], None)?;
         }
         Ok(())
     }

@@ -214,11 +214,13 @@ impl Db {
         let mut keys = 0u64;
         let mut out = self.new_output(first)?;
         let mut pairs = Iter::pinned(self, Arc::clone(old));
-        for pair in &mut pairs {
+        while let Some(pair) = pairs.next() {
             let (key, value) = pair?;
+            // Expired keys were left out by the walk: their bytes go.
+            let expires_at = pairs.last_expiry();
             keys += 1;
             let start = out.len + out.buf.len() as u64;
-            record::encode(&mut out.buf, Tag::Put, &key, &value);
+            record::encode_expiring(&mut out.buf, Tag::Put, &key, &value, expires_at);
             let len = (out.len + out.buf.len() as u64 - start) as u32;
             out.index
                 .as_mut()
@@ -228,6 +230,7 @@ impl Db {
                     delete: false,
                     offset: start,
                     len,
+                    expires_at,
                 });
             if out.buf.len() >= OUT_BUF {
                 self.drain(&mut out)?;
@@ -300,6 +303,7 @@ impl Db {
             group: Some(Group { first, last }),
             base_live: if last { others + log_len + idx_len } else { 0 },
             compacted_at: unix_secs(now),
+            ..IndexMeta::default()
         });
         out.idx_len = bytes.len() as u64;
         dir::replace(

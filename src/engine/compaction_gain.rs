@@ -105,7 +105,8 @@ impl Db {
             if segments.iter().all(|s| s.index.footer.keys == 0) {
                 return Ok(Some((Skipped::Empty, bytes, 0)));
             }
-            if is_one_group(&segments) {
+            // Keys that expired since are bytes a compaction reclaims.
+            if is_one_group(&segments) && !segments.iter().any(|s| s.index.footer.expiring) {
                 let keys = segments.iter().map(|s| s.index.footer.puts).sum();
                 return Ok(Some((Skipped::AlreadyCompact, bytes, keys)));
             }
@@ -129,6 +130,7 @@ impl Db {
                 }),
                 base_live: 0,
                 compacted_at: 0,
+                ..IndexMeta::default()
             };
             len + index.finish(len, meta).len() as u64
         };

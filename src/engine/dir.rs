@@ -134,7 +134,7 @@ pub(super) fn check_log_header(log: &dyn StorageFile, path: &Path) -> Result<()>
         });
     }
     match record::check_file_header(&head, LOG_MAGIC) {
-        Ok(()) => Ok(()),
+        Ok(_) => Ok(()),
         Err(HeaderError::Damaged(why)) => Err(Error::corrupt(path, 0, why)),
         Err(HeaderError::Version(found)) => Err(Error::UnsupportedVersion {
             path: path.to_owned(),

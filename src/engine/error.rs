@@ -81,6 +81,22 @@ pub enum Error {
         max: usize,
     },
 
+    /// An increment of a key whose value is not a signed 64-bit decimal
+    /// integer (nothing was changed).
+    #[error("the value of key {} is not an integer", shown(key))]
+    NotAnInteger {
+        /// The key.
+        key: Vec<u8>,
+    },
+
+    /// An increment whose result would not fit a signed 64-bit integer
+    /// (nothing was changed).
+    #[error("incrementing key {} would overflow a 64-bit integer", shown(key))]
+    IntegerOverflow {
+        /// The key.
+        key: Vec<u8>,
+    },
+
     /// A value is longer than [`MAX_VALUE_LEN`](crate::engine::MAX_VALUE_LEN).
     #[error("value of {len} bytes is too large (at most {max} bytes)")]
     ValueTooLarge {
@@ -173,6 +189,11 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// A key in a message: its bytes, escaped where they are not printable.
+fn shown(key: &[u8]) -> String {
+    format!("'{}'", key.escape_ascii())
 }
 
 #[cfg(test)]

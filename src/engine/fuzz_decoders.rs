@@ -114,6 +114,8 @@ fn log_scan_once(data: &[u8]) {
             .expect("a scanned record's tag reads back");
         assert_eq!(delete, op.delete);
         last_end = last_end.max(op.offset + u64::from(op.len));
+        // An expired put reads as absent (at the harness's fixed moment).
+        let value = value.filter(|_| !crate::engine::clock::expired(op.expires_at, FUZZ_NOW));
         model.insert(op.key.clone(), value);
     }
     assert!(last_end <= end.valid_len);
@@ -132,7 +134,9 @@ fn log_scan_once(data: &[u8]) {
     // Open replays exactly what the scan committed; or, as docs/format.md
     // says, refuses damage that an intact record or committed batch
     // follows (cutting it would drop them), naming the damage's offset.
-    let db = match Db::open(DIR, sim_options(&storage)) {
+    let mut opts = sim_options(&storage);
+    opts.clock = std::sync::Arc::new(crate::engine::clock::ManualClock::new(FUZZ_NOW));
+    let db = match Db::open(DIR, opts) {
         Ok(db) => db,
         Err(Error::Corrupt {
             path: at,
@@ -168,6 +172,10 @@ fn log_scan_once(data: &[u8]) {
         .expect("iteration after replay");
     assert_eq!(listed, live, "iteration after replay");
 }
+
+/// The moment `log_scan` judges expiry at: fixed, so that a run depends
+/// on its input alone.
+const FUZZ_NOW: u64 = 1_700_000_000_000;
 
 fn scan_bytes(data: &[u8]) -> (Vec<log::LoggedOp>, log::ScanEnd) {
     let storage = SimStorage::new(0);
@@ -310,9 +318,19 @@ pub fn sample() -> &'static Sample {
         let mut batch = Batch::new();
         batch.set(b"batch1".to_vec(), b"one".to_vec());
         batch.delete(b"key009".to_vec());
+        // Expiring puts (format 3): one that never comes due, one long past
+        // (stored as written, so absent to every read).
+        batch.set_expiring(
+            b"ttl-future".to_vec(),
+            b"later".to_vec(),
+            Some(u64::MAX / 4),
+        );
+        batch.set_expiring(b"ttl-past".to_vec(), b"gone".to_vec(), Some(1));
         db.write_batch(batch).expect("sample batch");
         model.insert(b"batch1".to_vec(), Some(b"one".to_vec()));
         model.insert(b"key009".to_vec(), None);
+        model.insert(b"ttl-future".to_vec(), Some(b"later".to_vec()));
+        model.insert(b"ttl-past".to_vec(), None);
         db.close().expect("sample close seals");
         let read = |name: &str| {
             storage

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use super::clock::expired;
 use super::log;
 use super::segment::{Item, Walk};
 use super::storage::{StorageFile, Uncached};
@@ -55,6 +56,10 @@ pub struct Iter<'a> {
     prune: bool,
     /// For a compaction: walk these segments only (see [`Iter::pinned`]).
     pinned: Option<Arc<Vec<Arc<Segment>>>>,
+    /// The moment expiry is judged at, for the whole walk.
+    now: u64,
+    /// When the key last returned expires, if it does.
+    last_expiry: Option<u64>,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -78,6 +83,8 @@ impl<'a> Iter<'a> {
 
     pub(super) fn new(db: &'a Db, prefix: &[u8], values: bool) -> Iter<'a> {
         Iter {
+            now: db.now_ms(),
+            last_expiry: None,
             pinned: None,
             db,
             prefix: prefix.to_vec(),
@@ -114,6 +121,13 @@ impl<'a> Iter<'a> {
     /// neither evicts what lookups use nor grows memory).
     fn short(&self) -> bool {
         self.returned < CACHED_ITEMS
+    }
+
+    /// When the key the iterator last returned expires (Unix milliseconds),
+    /// if it does: what a dump writes beside the pair, or a compaction
+    /// carries into its output.
+    pub fn last_expiry(&self) -> Option<u64> {
+        self.last_expiry
     }
 
     /// Turns this into an iterator of (key, record length) pairs, for sizes.
@@ -291,11 +305,14 @@ impl<'a> Iter<'a> {
             let last = self.last.get_or_insert_with(Vec::new);
             last.clear();
             last.extend_from_slice(&min);
-            let deleted = match &found {
-                Found::Mem(s) => s.delete,
-                Found::Seg(_, item) => item.entry.delete,
+            // An expired put is the newest record of its key, so it hides
+            // the older ones, as a tombstone does.
+            let (deleted, expires_at) = match &found {
+                Found::Mem(s) => (s.delete, s.expires_at()),
+                Found::Seg(_, item) => (item.entry.delete, item.entry.expires_at),
             };
-            if !deleted {
+            if !deleted && !expired(expires_at, self.now) {
+                self.last_expiry = expires_at;
                 return Some(Ok((min, found)));
             }
         }

@@ -22,6 +22,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
+use super::clock::expired;
 use super::segment::{Entry, Segment};
 use super::{Db, Error, MAX_KEY_LEN, Result};
 
@@ -37,6 +38,9 @@ impl Db {
         // lies between `prefix` and it, and no other key does.
         let mut limit = prefix.to_vec();
         limit.resize(MAX_KEY_LEN, 0xff);
+        // An expired key is absent, as a deleted one is (and hides the
+        // older records of its key as a tombstone does).
+        let now = self.now_ms();
         loop {
             let (mut best, segments) = {
                 let st = self.state.read().unwrap_or_else(|p| p.into_inner());
@@ -44,7 +48,7 @@ impl Db {
                     .mem
                     .range::<[u8], _>((Bound::Unbounded, Bound::Included(limit.as_slice())))
                     .next_back()
-                    .map(|(k, slot)| (k.clone(), slot.delete));
+                    .map(|(k, slot)| (k.clone(), slot.delete || expired(slot.expires_at(), now)));
                 (mem, Arc::clone(&st.segments))
             };
             // Newest first: on equal keys the newer source's record stands.
@@ -56,7 +60,8 @@ impl Db {
                 if let Some(e) = found
                     && best.as_ref().is_none_or(|(key, _)| e.key > *key)
                 {
-                    best = Some((e.key, e.delete));
+                    let gone = e.delete || expired(e.expires_at, now);
+                    best = Some((e.key, gone));
                 }
             }
             match best {

@@ -34,6 +34,8 @@ pub struct LoggedOp {
     pub offset: u64,
     /// Length of the whole record.
     pub len: u32,
+    /// When the key expires (Unix milliseconds), for a put that does.
+    pub expires_at: Option<u64>,
 }
 
 /// Whether the active log's keyed records are in strictly increasing key
@@ -84,6 +86,7 @@ impl From<LoggedOp> for super::index::Entry {
             delete: op.delete,
             offset: op.offset,
             len: op.len,
+            expires_at: op.expires_at,
         }
     }
 }
@@ -203,6 +206,7 @@ fn scan_with(
             key: rec.key.to_vec(),
             offset: pos,
             len: total as u32,
+            expires_at: rec.expires_at,
         };
         match rec.tag {
             Tag::Put | Tag::Delete => {

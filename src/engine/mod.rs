@@ -36,6 +36,7 @@ use std::time::SystemTime;
 mod backup;
 mod batch;
 mod check;
+pub mod clock;
 mod compaction;
 mod compaction_gain;
 mod dir;
@@ -59,6 +60,7 @@ mod segment;
 mod stage;
 mod stats;
 pub mod storage;
+mod txn;
 mod write;
 
 pub use backup::BackupReport;
@@ -77,6 +79,7 @@ pub use stats::Stats;
 #[cfg(any(test, feature = "testing"))]
 pub use storage::SimStorage;
 pub use storage::{RealStorage, Storage};
+pub use txn::{Condition, Expiry, Renamed, SetOutcome, Stored, Txn, parse_integer};
 
 use log::LogOrder;
 use segment::Segment;
@@ -88,6 +91,21 @@ struct MemSlot {
     delete: bool,
     offset: u64,
     len: u32,
+    /// When the key expires (Unix milliseconds); 0: never (a deadline of
+    /// 0 is kept as 1: long past either way).
+    expires: u64,
+}
+
+impl MemSlot {
+    /// The deadline, if the put has one.
+    fn expires_at(&self) -> Option<u64> {
+        (self.expires != 0).then_some(self.expires)
+    }
+
+    /// `expires` for a deadline.
+    fn encode_expiry(expires_at: Option<u64>) -> u64 {
+        expires_at.map_or(0, |at| at.max(1))
+    }
 }
 
 /// What readers see; swapped under a short write lock.
@@ -244,11 +262,24 @@ impl Writer {
 }
 
 /// A request waiting for the group-commit leader.
-#[derive(Debug)]
 enum Request {
     Put(Vec<u8>, Vec<u8>),
-    Delete(Vec<u8>),
     Batch(Batch),
+    /// A transaction (txn.rs), run by the group's leader in ticket order.
+    Txn(Box<TxnFn>),
+}
+
+/// A transaction's body, as the group-commit leader runs it.
+type TxnFn = dyn FnOnce(&mut Txn<'_>) -> Result<()> + Send;
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Put(k, v) => write!(f, "Put({} key bytes, {} value bytes)", k.len(), v.len()),
+            Request::Batch(b) => write!(f, "Batch({} writes)", b.len()),
+            Request::Txn(_) => f.write_str("Txn"),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -292,6 +323,12 @@ impl Db {
         open::open(dir.as_ref(), options)
     }
 
+    /// The time expiry is read against (Unix milliseconds, the options'
+    /// clock).
+    pub fn now_ms(&self) -> u64 {
+        self.opts.clock.now_ms()
+    }
+
     /// The database directory.
     pub fn path(&self) -> &Path {
         &self.dir
@@ -309,20 +346,30 @@ impl Db {
         self.submit(Request::Put(key.to_vec(), value.to_vec()))
     }
 
-    /// Deletes `key`; returns whether it was set.
+    /// Deletes `key`; returns whether it was set, at once (of concurrent
+    /// deletions of a key, one says it was).
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        // Most deletions are of keys that are set; one that is not makes no
+        // write (a quick look first, then the look that counts, atomic).
         if !self.contains(key)? {
             return Ok(false);
         }
-        self.submit(Request::Delete(key.to_vec()))?;
-        Ok(true)
+        let key = key.to_vec();
+        self.transact(move |t| {
+            let found = t.exists(&key)?;
+            if found {
+                t.delete(&key)?;
+            }
+            Ok(found)
+        })
     }
 
     /// Applies every write of `batch` atomically.
     pub fn write_batch(&self, batch: Batch) -> Result<()> {
-        for (key, value) in &batch.ops {
-            check_key(key)?;
-            if let Some(v) = value {
+        for op in &batch.ops {
+            check_key(&op.key)?;
+            if let Some(v) = &op.value {
                 check_value(v)?;
             }
         }

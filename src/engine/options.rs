@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::clock::{Clock, SystemClock};
 use super::storage::{RealStorage, Storage};
 use super::{Error, Result};
 
@@ -52,6 +53,8 @@ pub struct Options {
     pub cache_bytes: u64,
     /// The file system to use.
     pub storage: Arc<dyn Storage>,
+    /// The wall clock expiry deadlines are read against.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Options {
@@ -67,6 +70,7 @@ impl Default for Options {
             auto_compact: true,
             cache_bytes: 256 * 1024 * 1024,
             storage: Arc::new(RealStorage),
+            clock: Arc::new(SystemClock),
         }
     }
 }

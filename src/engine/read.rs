@@ -11,12 +11,47 @@
 
 use std::sync::Arc;
 
+use super::clock::expired;
 use super::segment::{self, Found, Segment};
-use super::{Db, Error, Result, check_key, log};
+use super::{Db, Error, MemSlot, Result, State, check_key, log};
 
 impl Db {
-    /// The value of `key`, if it is set.
+    /// The value of `key`, if it is set (and has not expired).
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let now = self.now_ms();
+        Ok(self.find(key, true)?.into_value(now))
+    }
+
+    /// Whether `key` is set (and has not expired).
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        let now = self.now_ms();
+        Ok(self.find(key, false)?.is_live(now))
+    }
+
+    /// When `key` expires: `None` when it is not set, `Some(None)` when it
+    /// is set for good, `Some(Some(ms))` when it expires at `ms` (Unix
+    /// milliseconds).
+    pub fn expiry(&self, key: &[u8]) -> Result<Option<Option<u64>>> {
+        let now = self.now_ms();
+        Ok(match self.find(key, false)? {
+            Found::Live(_, at) if !expired(at, now) => Some(at),
+            _ => None,
+        })
+    }
+
+    /// The value of `key` and when it expires, if it is set: what a dump
+    /// or a rename carries along.
+    pub fn get_with_expiry(&self, key: &[u8]) -> Result<Option<(Vec<u8>, Option<u64>)>> {
+        let now = self.now_ms();
+        Ok(match self.find(key, true)? {
+            Found::Live(Some(v), at) if !expired(at, now) => Some((v, at)),
+            _ => None,
+        })
+    }
+
+    /// The newest record of `key`: in the active log, else in the
+    /// segments (a damaged index healed on the way).
+    pub(super) fn find(&self, key: &[u8], want_value: bool) -> Result<Found> {
         check_key(key)?;
         // Under the read lock, with no reference count touched: a warm get
         // is a few memory reads, and two threads' gets share no cache line
@@ -25,56 +60,35 @@ impl Db {
         let segments = {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
             if let Some(slot) = st.mem.get(key) {
-                if slot.delete {
-                    return Ok(None);
-                }
-                return log::read_value(&*st.wal, &self.wal_path, slot.offset, slot.len, key);
+                return mem_found(self, &st, key, slot, want_value);
             }
-            match segment::find(&st.segments, key, true) {
+            match segment::find(&st.segments, key, want_value) {
                 Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
-                other => return other.map(Found::into_value),
+                other => return other,
             }
         };
-        self.find_in_segments(&segments, key, true)
-            .map(Found::into_value)
-    }
-
-    /// Whether `key` is set.
-    pub fn contains(&self, key: &[u8]) -> Result<bool> {
-        check_key(key)?;
-        let segments = {
-            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(slot) = st.mem.get(key) {
-                return Ok(!slot.delete);
-            }
-            match segment::find(&st.segments, key, false) {
-                Err(Error::Corrupt { .. }) => Arc::clone(&st.segments),
-                other => return other.map(|f| matches!(f, Found::Live(_))),
-            }
-        };
-        Ok(matches!(
-            self.find_in_segments(&segments, key, false)?,
-            Found::Live(_)
-        ))
+        self.find_in_segments(&segments, key, want_value)
     }
 
     /// The values of `keys`, all read at one moment: no write lands between
     /// two of them, so an atomic batch is seen whole or not at all (what a
     /// server's MGET needs, without locking the keys against writers).
     pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let now = self.now_ms();
         Ok(self
             .find_many(keys, true)?
             .into_iter()
-            .map(Found::into_value)
+            .map(|f| f.into_value(now))
             .collect())
     }
 
     /// Whether each of `keys` is set, all at one moment (see [`Db::get_many`]).
     pub fn contains_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
+        let now = self.now_ms();
         Ok(self
             .find_many(keys, false)?
             .into_iter()
-            .map(|f| matches!(f, Found::Live(_)))
+            .map(|f| f.is_live(now))
             .collect())
     }
 
@@ -93,15 +107,7 @@ impl Db {
                 let mut damaged = None;
                 for key in keys {
                     let f = match st.mem.get(*key) {
-                        Some(slot) if slot.delete => Found::Deleted,
-                        Some(_) if !want_value => Found::Live(None),
-                        Some(slot) => Found::Live(log::read_value(
-                            &*st.wal,
-                            &self.wal_path,
-                            slot.offset,
-                            slot.len,
-                            key,
-                        )?),
+                        Some(slot) => mem_found(self, &st, key, slot, want_value)?,
                         None => match segment::find(&st.segments, key, want_value) {
                             Err(Error::Corrupt { .. }) if attempt < 3 => {
                                 damaged = Some((Arc::clone(&st.segments), *key));
@@ -149,4 +155,17 @@ impl Db {
         }
         Ok(Found::Absent)
     }
+}
+
+/// What the active log's slot of `key` says.
+fn mem_found(db: &Db, st: &State, key: &[u8], slot: &MemSlot, want_value: bool) -> Result<Found> {
+    if slot.delete {
+        return Ok(Found::Deleted);
+    }
+    let value = if want_value {
+        log::read_value(&*st.wal, &db.wal_path, slot.offset, slot.len, key)?
+    } else {
+        None
+    };
+    Ok(Found::Live(value, slot.expires_at()))
 }

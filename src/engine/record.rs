@@ -15,11 +15,16 @@
 //! ```text
 //! size   field
 //!    4   crc32      u32 LE, crc32fast of every byte after it, to the record's end
-//!    1   tag        see [`Tag`]
+//!    1   tag        see [`Tag`]; bit 7 set (format 3): the record expires
 //!  1-3   key_len    varint, 0..=64 KiB (0 only for BatchCommit)
 //!  1-5   value_len  varint, 0..=256 MiB
+//! 1-10   expires_at varint, only when bit 7 of the tag is set: the Unix
+//!                   time in milliseconds from which the key is absent
 //!    -   key, then value
 //! ```
+//!
+//! Only a put (`Put`, `BatchPut`) may carry the expiry bit. Format 3 adds
+//! it; a file of format 2 has none, and this build reads both.
 //!
 //! A varint is LEB128: seven bits a byte, least significant first, the top
 //! bit set on every byte but the last, and never longer than needed. A
@@ -31,14 +36,20 @@
 
 use crate::engine::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
-/// The longest a record header can be (CRC, tag and the two varints).
-pub const MAX_HEADER_LEN: usize = 13;
+/// The longest a record header can be (CRC, tag, the two length varints
+/// and an expiry varint).
+pub const MAX_HEADER_LEN: usize = 23;
 /// The shortest a record can be.
 pub const MIN_RECORD_LEN: usize = 7;
 /// Size of a file header.
 pub const FILE_HEADER_LEN: usize = 16;
-/// The on-disk format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+/// The on-disk format version this build writes.
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format version this build reads (2: no expiring records,
+/// and an index entry has no room for an expiry).
+pub const OLDEST_READABLE: u32 = 2;
+/// The bit of a record's tag byte that says it carries an expiry.
+const EXPIRES: u8 = 0x80;
 /// Magic of log files (the active log and sealed segments).
 pub const LOG_MAGIC: [u8; 4] = *b"tkvL";
 /// Magic of index files.
@@ -121,6 +132,8 @@ pub struct RecordHeader {
     pub value_len: usize,
     /// Length of the header itself (where the key starts).
     pub header_len: usize,
+    /// When the key expires (Unix milliseconds), for a put that does.
+    pub expires_at: Option<u64>,
 }
 
 impl RecordHeader {
@@ -176,11 +189,20 @@ pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, DecodeError> {
         return Err(short(buf.len()));
     }
     let crc = u32_at(buf, 0);
-    let tag = Tag::try_from(buf[4]).map_err(DecodeError::BadTag)?;
+    let expiring = buf[4] & EXPIRES != 0;
+    let tag = Tag::try_from(buf[4] & !EXPIRES).map_err(|_| DecodeError::BadTag(buf[4]))?;
+    if expiring && !matches!(tag, Tag::Put | Tag::BatchPut) {
+        return Err(DecodeError::BadTag(buf[4]));
+    }
     let mut pos = 5;
     let bad = |why: &str| DecodeError::BadLength(why.to_owned());
     let key_len = read_varint(buf, &mut pos, 3).map_err(|e| e.map_or(short(buf.len()), bad))?;
     let value_len = read_varint(buf, &mut pos, 5).map_err(|e| e.map_or(short(buf.len()), bad))?;
+    let expires_at = if expiring {
+        Some(read_varint(buf, &mut pos, 10).map_err(|e| e.map_or(short(buf.len()), bad))?)
+    } else {
+        None
+    };
     let (key_len, value_len) = (key_len as usize, value_len as usize);
     if key_len > MAX_KEY_LEN {
         return Err(DecodeError::BadLength(format!("key of {key_len} bytes")));
@@ -210,6 +232,7 @@ pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, DecodeError> {
         key_len,
         value_len,
         header_len: pos,
+        expires_at,
     })
 }
 
@@ -222,6 +245,8 @@ pub struct Record<'a> {
     pub key: &'a [u8],
     /// The value (empty for a tombstone; the count for a batch commit).
     pub value: &'a [u8],
+    /// When the key expires (Unix milliseconds), for a put that does.
+    pub expires_at: Option<u64>,
 }
 
 impl Record<'_> {
@@ -259,6 +284,7 @@ pub fn decode_with(
             tag: header.tag,
             key: &whole[header.header_len..key_end],
             value: &whole[key_end..],
+            expires_at: header.expires_at,
         },
         total,
     ))
@@ -273,11 +299,27 @@ pub fn encoded_len(key_len: usize, value_len: usize) -> usize {
 /// Appends the encoding of a record to `out`. The caller has checked the
 /// lengths against the limits.
 pub fn encode(out: &mut Vec<u8>, tag: Tag, key: &[u8], value: &[u8]) {
+    encode_expiring(out, tag, key, value, None);
+}
+
+/// [`encode`], for a put that expires at `expires_at` (Unix milliseconds)
+/// when it is `Some` (only a put may: the caller makes sure).
+pub fn encode_expiring(
+    out: &mut Vec<u8>,
+    tag: Tag,
+    key: &[u8],
+    value: &[u8],
+    expires_at: Option<u64>,
+) {
+    debug_assert!(expires_at.is_none() || matches!(tag, Tag::Put | Tag::BatchPut));
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    out.push(tag as u8);
+    out.push(tag as u8 | if expires_at.is_some() { EXPIRES } else { 0 });
     write_varint(out, key.len() as u64);
     write_varint(out, value.len() as u64);
+    if let Some(at) = expires_at {
+        write_varint(out, at);
+    }
     out.extend_from_slice(key);
     out.extend_from_slice(value);
     let crc = crc32fast::hash(&out[start + 4..]);
@@ -291,9 +333,14 @@ pub fn encode_commit(out: &mut Vec<u8>, count: u32) {
 
 /// The 16-byte header every database file starts with.
 pub fn file_header(magic: [u8; 4]) -> [u8; FILE_HEADER_LEN] {
+    file_header_of(magic, FORMAT_VERSION)
+}
+
+/// [`file_header`] of format `version`.
+pub fn file_header_of(magic: [u8; 4], version: u32) -> [u8; FILE_HEADER_LEN] {
     let mut h = [0u8; FILE_HEADER_LEN];
     h[..4].copy_from_slice(&magic);
-    h[4..8].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[4..8].copy_from_slice(&version.to_le_bytes());
     let crc = crc32fast::hash(&h[..12]);
     h[12..].copy_from_slice(&crc.to_le_bytes());
     h
@@ -308,8 +355,8 @@ pub enum HeaderError {
     Version(u32),
 }
 
-/// Checks a file header against the expected magic.
-pub fn check_file_header(buf: &[u8], magic: [u8; 4]) -> Result<(), HeaderError> {
+/// Checks a file header against the expected magic; its format version.
+pub fn check_file_header(buf: &[u8], magic: [u8; 4]) -> Result<u32, HeaderError> {
     let Some(h) = buf.get(..FILE_HEADER_LEN) else {
         return Err(HeaderError::Damaged("file shorter than its header"));
     };
@@ -320,10 +367,10 @@ pub fn check_file_header(buf: &[u8], magic: [u8; 4]) -> Result<(), HeaderError> 
         return Err(HeaderError::Damaged("header CRC mismatch"));
     }
     let version = u32_at(h, 4);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
         return Err(HeaderError::Version(version));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Reads a little-endian u32 at `at`; the caller guarantees the bounds.
@@ -459,7 +506,12 @@ mod tests {
     #[test]
     fn file_header_checks() {
         let h = file_header(LOG_MAGIC);
-        assert_eq!(check_file_header(&h, LOG_MAGIC), Ok(()));
+        assert_eq!(check_file_header(&h, LOG_MAGIC), Ok(FORMAT_VERSION));
+        assert_eq!(
+            check_file_header(&file_header_of(LOG_MAGIC, 2), LOG_MAGIC),
+            Ok(2),
+            "format 2 is still read"
+        );
         assert!(matches!(
             check_file_header(&h, INDEX_MAGIC),
             Err(HeaderError::Damaged(_))
@@ -468,14 +520,16 @@ mod tests {
             check_file_header(&h[..10], LOG_MAGIC),
             Err(HeaderError::Damaged(_))
         ));
-        let mut future = h;
-        future[4..8].copy_from_slice(&3u32.to_le_bytes());
-        let crc = crc32fast::hash(&future[..12]);
-        future[12..].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(
-            check_file_header(&future, LOG_MAGIC),
-            Err(HeaderError::Version(3))
-        );
+        for version in [1, FORMAT_VERSION + 1] {
+            let mut other = h;
+            other[4..8].copy_from_slice(&version.to_le_bytes());
+            let crc = crc32fast::hash(&other[..12]);
+            other[12..].copy_from_slice(&crc.to_le_bytes());
+            assert_eq!(
+                check_file_header(&other, LOG_MAGIC),
+                Err(HeaderError::Version(version))
+            );
+        }
         let mut flipped = h;
         flipped[9] ^= 1;
         assert!(matches!(

@@ -511,7 +511,7 @@ mod tests {
             let path = dir.path().join(name);
             let clean = std::fs::read(&path).unwrap();
             let mut newer = clean.clone();
-            newer[4] = 3;
+            newer[4] = 4;
             let crc = crc32fast::hash(&newer[..12]);
             newer[12..16].copy_from_slice(&crc.to_le_bytes());
             std::fs::write(&path, &newer).unwrap();
@@ -520,7 +520,7 @@ mod tests {
                 Db::recover_dir(dir.path(), &opts).map(|_| ()),
             ] {
                 assert!(
-                    matches!(result, Err(Error::UnsupportedVersion { found: 3, .. })),
+                    matches!(result, Err(Error::UnsupportedVersion { found: 4, .. })),
                     "{name}: {result:?}"
                 );
             }

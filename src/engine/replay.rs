@@ -141,6 +141,7 @@ pub(super) fn replay_wal(
                 delete: op.delete,
                 offset: op.offset,
                 len: op.len,
+                expires: MemSlot::encode_expiry(op.expires_at),
             },
         );
     })?;

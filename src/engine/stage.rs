@@ -85,7 +85,7 @@ impl Db {
                 };
                 match rec.tag {
                     Tag::BatchDelete => batch.delete(rec.key)?,
-                    _ => batch.set(rec.key, rec.value)?,
+                    _ => batch.set_expiring(rec.key, rec.value, rec.expires_at)?,
                 }
                 pos += len;
             }
@@ -123,15 +123,26 @@ impl Db {
 impl Stage {
     /// Adds `key = value`.
     pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.set_expiring(key, value, None)
+    }
+
+    /// Adds `key = value`, expiring at `expires_at` (Unix milliseconds)
+    /// when it is `Some`.
+    pub fn set_expiring(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+    ) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
-        self.push(Tag::BatchPut, key, value)
+        self.push(Tag::BatchPut, key, value, expires_at)
     }
 
     /// Adds a deletion of `key`.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
-        self.push(Tag::BatchDelete, key, &[])
+        self.push(Tag::BatchDelete, key, &[], None)
     }
 
     /// Writes added so far.
@@ -144,8 +155,8 @@ impl Stage {
         self.writes == 0
     }
 
-    fn push(&mut self, tag: Tag, key: &[u8], value: &[u8]) -> Result<()> {
-        record::encode(&mut self.buf, tag, key, value);
+    fn push(&mut self, tag: Tag, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
+        record::encode_expiring(&mut self.buf, tag, key, value, expires_at);
         self.writes += 1;
         if self.buf.len() >= MEMORY {
             self.spill()?;

@@ -10,17 +10,93 @@
 //! the group began (best effort) and every later write is refused.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::io;
 use std::mem;
 use std::sync::Arc;
 
-use super::batch::Pending;
+use super::batch::{Op, Pending};
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{Builder, Index, IndexMeta};
 use super::record::{self, FILE_HEADER_LEN, Tag};
 use super::replay;
 use super::storage::StorageFile;
-use super::{Db, Error, MemSlot, Request, Result, Segment, SyncMode, Writer};
+use super::txn::{Overlay, Pending as TxnPending, Txn};
+use super::{Db, Error, LogOrder, MemSlot, Request, Result, Segment, SyncMode, Writer};
+
+/// A group's records, encoded as its requests are taken in order, with
+/// what each makes the in-memory map hold; and, once a transaction is in
+/// the group, by key the last write so far (what it reads through).
+struct Appends {
+    base: u64,
+    buf: Vec<u8>,
+    slots: Vec<(Vec<u8>, MemSlot)>,
+    order: LogOrder,
+    overlay: Option<BTreeMap<Vec<u8>, TxnPending>>,
+}
+
+impl Appends {
+    fn push(&mut self, tag: Tag, key: Vec<u8>, value: &[u8], expires_at: Option<u64>) {
+        let start = self.buf.len();
+        self.order.note(&key);
+        record::encode_expiring(&mut self.buf, tag, &key, value, expires_at);
+        if let Some(overlay) = &mut self.overlay {
+            let pending = TxnPending {
+                at: (!tag.is_delete()).then_some(start),
+                expires_at,
+            };
+            overlay.insert(key.clone(), pending);
+        }
+        let slot = MemSlot {
+            delete: tag.is_delete(),
+            offset: self.base + start as u64,
+            len: (self.buf.len() - start) as u32,
+            expires: MemSlot::encode_expiry(expires_at),
+        };
+        self.slots.push((key, slot));
+    }
+
+    /// Writes that belong together: one is a plain record, several a batch
+    /// (all of them after a crash, or none).
+    fn ops(&mut self, ops: Vec<Op>) {
+        let batch = ops.len() > 1;
+        let n = ops.len() as u32;
+        for Op {
+            key,
+            value,
+            expires_at,
+        } in ops
+        {
+            let tag = match (&value, batch) {
+                (Some(_), false) => Tag::Put,
+                (None, false) => Tag::Delete,
+                (Some(_), true) => Tag::BatchPut,
+                (None, true) => Tag::BatchDelete,
+            };
+            self.push(tag, key, value.as_deref().unwrap_or_default(), expires_at);
+        }
+        if batch {
+            record::encode_commit(&mut self.buf, n);
+        }
+    }
+
+    /// The overlay, made from the writes so far when a transaction first
+    /// needs it (groups without one never pay for it).
+    fn ensure_overlay(&mut self) {
+        if self.overlay.is_some() {
+            return;
+        }
+        let mut overlay = BTreeMap::new();
+        for (key, slot) in &self.slots {
+            let pending = TxnPending {
+                at: (!slot.delete).then_some((slot.offset - self.base) as usize),
+                expires_at: slot.expires_at(),
+            };
+            overlay.insert(key.clone(), pending);
+        }
+        self.overlay = Some(overlay);
+    }
+}
 
 impl Db {
     /// Queues `req` and returns once it is durable (or failed).
@@ -66,44 +142,41 @@ impl Db {
         let was_empty = self.holds_nothing(&w);
         let base = w.wal_len;
         let order_before = w.order.clone();
-        let mut order = w.order.clone();
-        let mut buf = Vec::new();
-        let mut slots: Vec<(Vec<u8>, MemSlot)> = Vec::new();
-        let mut push = |buf: &mut Vec<u8>, tag: Tag, key: Vec<u8>, value: &[u8]| {
-            let start = buf.len();
-            order.note(&key);
-            record::encode(buf, tag, &key, value);
-            let slot = MemSlot {
-                delete: tag.is_delete(),
-                offset: base + start as u64,
-                len: (buf.len() - start) as u32,
-            };
-            slots.push((key, slot));
+        let mut g = Appends {
+            base,
+            buf: Vec::new(),
+            slots: Vec::new(),
+            order: w.order.clone(),
+            overlay: None,
         };
-        for (_, req) in group {
+        // A transaction that failed makes no write, and only its waiter
+        // hears of it.
+        let mut refused: Vec<(u64, Error)> = Vec::new();
+        let now = self.now_ms();
+        for (ticket, req) in group {
             match req {
-                Request::Put(k, v) => push(&mut buf, Tag::Put, k, &v),
-                Request::Delete(k) => push(&mut buf, Tag::Delete, k, &[]),
-                Request::Batch(b) if b.ops.len() == 1 => {
-                    for (k, v) in b.ops {
-                        match v {
-                            Some(v) => push(&mut buf, Tag::Put, k, &v),
-                            None => push(&mut buf, Tag::Delete, k, &[]),
+                Request::Put(k, v) => g.push(Tag::Put, k, &v, None),
+                Request::Batch(b) => g.ops(b.ops),
+                Request::Txn(f) => {
+                    g.ensure_overlay();
+                    let overlay = Overlay {
+                        buf: &g.buf,
+                        writes: g.overlay.as_ref().expect("made just above"),
+                    };
+                    let mut txn = Txn::new(self, now, overlay);
+                    match f(&mut txn) {
+                        Ok(()) => {
+                            let writes = txn.into_writes();
+                            g.ops(writes);
                         }
+                        Err(e) => refused.push((ticket, e)),
                     }
-                }
-                Request::Batch(b) => {
-                    let n = b.ops.len() as u32;
-                    for (k, v) in b.ops {
-                        match v {
-                            Some(v) => push(&mut buf, Tag::BatchPut, k, &v),
-                            None => push(&mut buf, Tag::BatchDelete, k, &[]),
-                        }
-                    }
-                    record::encode_commit(&mut buf, n);
                 }
             }
         }
+        let Appends {
+            buf, slots, order, ..
+        } = g;
         let wal_path = &self.wal_path;
         let written = w
             .wal
@@ -134,7 +207,14 @@ impl Db {
                 return spread(tickets, e);
             }
         }
-        tickets.into_iter().map(|t| (t, Ok(()))).collect()
+        let mut results: Vec<(u64, Result<()>)> =
+            tickets.into_iter().map(|t| (t, Ok(()))).collect();
+        for (ticket, e) in refused {
+            if let Some(r) = results.iter_mut().find(|(t, _)| *t == ticket) {
+                r.1 = Err(e);
+            }
+        }
+        results
     }
 
     /// Makes the active log's pending repair ([`Writer::repair`]: it is
@@ -252,8 +332,9 @@ impl Db {
             let sorted = batch.map(|b| b.sorted(in_order)).unwrap_or_default();
             let mut from_batch = sorted.iter().copied().peekable();
             let mut from_mem = st.mem.iter().peekable();
-            let mut push =
-                |key: &[u8], s: MemSlot| builder.push_parts(key, s.delete, s.offset, s.len);
+            let mut push = |key: &[u8], s: MemSlot| {
+                builder.push_expiring(key, s.delete, s.offset, s.len, s.expires_at())
+            };
             // Merge the two in key order; on a tie the batch is newer.
             loop {
                 let next = match (from_mem.peek(), from_batch.peek()) {
@@ -281,6 +362,7 @@ impl Db {
             group: None,
             base_live: w.base_live,
             compacted_at: w.last_compaction.map_or(0, unix_secs),
+            ..IndexMeta::default()
         };
         let bytes = builder.finish(w.wal_len, |_| meta);
         let idx_path = self.dir.join(seg_idx_name(id));

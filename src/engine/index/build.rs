@@ -15,6 +15,7 @@ struct Part<'a> {
     delete: bool,
     offset: u64,
     len: u32,
+    expires_at: Option<u64>,
 }
 
 /// One sparse entry: the first key of a block and where the block is.
@@ -27,6 +28,9 @@ struct Sparse {
 /// Builds an index file from entries pushed in strictly increasing key order.
 pub struct Builder {
     kind: Kind,
+    /// The format version written: 2's entries cannot hold an expiry (what
+    /// `check` compares an old index with is written in its own version).
+    version: u32,
     /// The entry frames so far (hashed); they go after the table, so the
     /// sparse entries hold offsets relative to their start until `finish`.
     entries: Vec<u8>,
@@ -41,6 +45,8 @@ pub struct Builder {
     keys: u64,
     puts: u64,
     put_bytes: u64,
+    /// Some put pushed expires.
+    expiring: bool,
     /// The first and last keys pushed, for the footer's key range.
     first_key: Vec<u8>,
     last_key: Vec<u8>,
@@ -49,8 +55,14 @@ pub struct Builder {
 impl Builder {
     /// A builder for an index of `kind`.
     pub fn new(kind: Kind) -> Builder {
+        Builder::with_version(kind, record::FORMAT_VERSION)
+    }
+
+    /// A builder for an index of `kind` in format `version`.
+    pub fn with_version(kind: Kind, version: u32) -> Builder {
         Builder {
             kind,
+            version,
             entries: Vec::new(),
             frame: Vec::new(),
             frame_first: Vec::new(),
@@ -60,6 +72,7 @@ impl Builder {
             keys: 0,
             puts: 0,
             put_bytes: 0,
+            expiring: false,
             first_key: Vec::new(),
             last_key: Vec::new(),
         }
@@ -67,17 +80,31 @@ impl Builder {
 
     /// Adds the entry of the next key (greater than every key before it).
     pub fn push(&mut self, e: &Entry) {
-        self.push_parts(&e.key, e.delete, e.offset, e.len);
+        self.push_expiring(&e.key, e.delete, e.offset, e.len, e.expires_at);
     }
 
     /// [`push`](Self::push) from borrowed parts: the key's newest record is
     /// at `offset`, `len` bytes, a tombstone when `delete`.
     pub fn push_parts(&mut self, key: &[u8], delete: bool, offset: u64, len: u32) {
+        self.push_expiring(key, delete, offset, len, None);
+    }
+
+    /// [`push_parts`](Self::push_parts) for a put that expires at
+    /// `expires_at` (Unix milliseconds) when it is `Some`.
+    pub fn push_expiring(
+        &mut self,
+        key: &[u8],
+        delete: bool,
+        offset: u64,
+        len: u32,
+        expires_at: Option<u64>,
+    ) {
         let e = Part {
             key,
             delete,
             offset,
             len,
+            expires_at,
         };
         if self.keys == 0 {
             self.first_key = key.to_vec();
@@ -88,6 +115,7 @@ impl Builder {
         if !e.delete {
             self.puts += 1;
             self.put_bytes += u64::from(e.len);
+            self.expiring |= e.expires_at.is_some();
         }
         match self.kind {
             Kind::Sorted => {
@@ -114,7 +142,18 @@ impl Builder {
                 write_varint(&mut self.frame, e.key.len() as u64);
                 self.frame.extend_from_slice(e.key);
                 write_varint(&mut self.frame, e.offset);
-                write_varint(&mut self.frame, u64::from(e.len) << 1 | u64::from(e.delete));
+                if self.version >= 3 {
+                    let expiring = e.expires_at.is_some();
+                    write_varint(
+                        &mut self.frame,
+                        u64::from(e.len) << 2 | u64::from(expiring) << 1 | u64::from(e.delete),
+                    );
+                    if let Some(at) = e.expires_at {
+                        write_varint(&mut self.frame, at);
+                    }
+                } else {
+                    write_varint(&mut self.frame, u64::from(e.len) << 1 | u64::from(e.delete));
+                }
                 self.slots.push((key_hash(e.key), e.offset));
                 if self.frame.len() >= ENTRY_FRAME {
                     self.end_entry_frame();
@@ -138,7 +177,7 @@ impl Builder {
     /// `meta` gets the index file's final length (for a compaction's last
     /// output, whose footer records the size of everything it wrote).
     pub fn finish(mut self, segment_len: u64, meta: impl FnOnce(u64) -> IndexMeta) -> Vec<u8> {
-        let mut out = record::file_header(INDEX_MAGIC).to_vec();
+        let mut out = record::file_header_of(INDEX_MAGIC, self.version).to_vec();
         let (mut table_off, mut buckets, mut slot_width) = (0, 0, 0);
         match self.kind {
             Kind::Sorted => {
@@ -214,6 +253,8 @@ impl Builder {
             group: meta.group,
             base_live: meta.base_live,
             compacted_at: meta.compacted_at,
+            // A format 2 index has no room for the flag (nor the expiries).
+            expiring: self.expiring && self.version >= 3,
         };
         out.extend_from_slice(&footer.encode());
         out
@@ -281,7 +322,7 @@ fn write_table(slots: &[(u32, u64)], buckets: u64, width: usize) -> Vec<u8> {
 
 /// Encodes a whole index from entries sorted by key (one per key).
 pub fn encode(entries: &[Entry], kind: Kind, segment_len: u64, meta: IndexMeta) -> Vec<u8> {
-    let mut b = Builder::new(kind);
+    let mut b = Builder::with_version(kind, meta.version);
     for e in entries {
         b.push(e);
     }

@@ -109,13 +109,30 @@ impl EntryCursor {
         pos += key_len as usize;
         let offset = read_varint(body, &mut pos)?;
         let len_kind = read_varint(body, &mut pos)?;
-        let len = u32::try_from(len_kind >> 1).ok()?;
+        // Format 3: `len << 2 | expires << 1 | tombstone`, then the expiry
+        // when it is set; format 2: `len << 1 | tombstone`.
+        let (len, expiring) = if self.index.version() >= 3 {
+            (len_kind >> 2, len_kind & 2 != 0)
+        } else {
+            (len_kind >> 1, false)
+        };
+        let len = u32::try_from(len).ok()?;
+        let delete = len_kind & 1 == 1;
+        if expiring && delete {
+            return None;
+        }
+        let expires_at = if expiring {
+            Some(read_varint(body, &mut pos)?)
+        } else {
+            None
+        };
         self.at = pos;
         Some(Entry {
             key,
-            delete: len_kind & 1 == 1,
+            delete,
             offset,
             len,
+            expires_at,
         })
     }
 }

@@ -18,7 +18,8 @@ const FOOTER_MAGIC: [u8; 4] = *b"tkvF";
 /// The last 140 bytes of an index file.
 ///
 /// ```text
-///  0 magic b"tkvF"  4 kind u8  5 slot width u8 (0, 8 or 12)  6 levels u8  7 zero
+///  0 magic b"tkvF"  4 kind u8  5 slot width u8 (0, 8 or 12)  6 levels u8
+///  7 flags u8 (bit 0: some put in it expires; zero in format 2)
 ///  8 keys u64           16 put count u64       24 put bytes u64
 /// 32 table offset u64   40 buckets u64         48 sparse offset u64
 /// 56 top offset u64     64 segment length u64  72 group first id u64 (0: none)
@@ -63,6 +64,9 @@ pub struct Footer {
     pub base_live: u64,
     /// When the newest compaction ran, in Unix seconds.
     pub compacted_at: u64,
+    /// Some put in the segment expires (so a compaction may reclaim bytes
+    /// however recently the segment was written).
+    pub expiring: bool,
 }
 
 /// A key kept in 16 bytes, enough to rule most keys out: its first 16
@@ -149,6 +153,7 @@ impl Footer {
         f[4] = self.kind as u8;
         f[5] = self.slot_width as u8;
         f[6] = self.levels;
+        f[7] = u8::from(self.expiring);
         let mut put = |at: usize, v: u64| f[at..at + 8].copy_from_slice(&v.to_le_bytes());
         put(8, self.keys);
         put(16, self.puts);
@@ -197,6 +202,7 @@ impl Footer {
         let footer = Footer {
             kind,
             levels: f[6],
+            expiring: f[7] & 1 == 1,
             first_key: bound(96, 128),
             last_key: bound(112, 132),
             slot_width: usize::from(f[5]),
@@ -249,7 +255,7 @@ impl Footer {
             }
         };
         let ok = layout
-            && f[7] == 0
+            && f[7] & !1 == 0
             && footer.levels <= MAX_LEVELS
             && bounds_ok(footer.first_key)
             && bounds_ok(footer.last_key)
@@ -268,7 +274,7 @@ impl Footer {
 }
 
 /// What to write in an index's footer besides what its entries give.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct IndexMeta {
     /// The group the segment belongs to.
     pub group: Option<Group>,
@@ -276,6 +282,20 @@ pub struct IndexMeta {
     pub base_live: u64,
     /// When the newest compaction ran, in Unix seconds.
     pub compacted_at: u64,
+    /// The format version to write the index in (the current one, but for
+    /// `check`'s rebuild of an older index: see [`Builder`](super::Builder)).
+    pub version: u32,
+}
+
+impl Default for IndexMeta {
+    fn default() -> IndexMeta {
+        IndexMeta {
+            group: None,
+            base_live: 0,
+            compacted_at: 0,
+            version: super::super::record::FORMAT_VERSION,
+        }
+    }
 }
 
 impl IndexMeta {
@@ -285,6 +305,7 @@ impl IndexMeta {
             group: footer.group,
             base_live: footer.base_live,
             compacted_at: footer.compacted_at,
+            ..IndexMeta::default()
         }
     }
 }

@@ -109,6 +109,8 @@ pub struct Entry {
     pub offset: u64,
     /// Length of the record.
     pub len: u32,
+    /// When the key expires (Unix milliseconds), for a put that does.
+    pub expires_at: Option<u64>,
 }
 
 /// The sparse frames of one level a handle has read, by ordinal, in chunks
@@ -164,6 +166,8 @@ impl Level {
 #[derive(Debug)]
 pub struct Index {
     file: Arc<dyn StorageFile>,
+    /// The file's format version: 2's entries have no room for an expiry.
+    version: u32,
     path: PathBuf,
     /// The decoded footer.
     pub footer: Footer,
@@ -191,8 +195,8 @@ impl Index {
         }
         let mut head = [0u8; FILE_HEADER_LEN];
         dir::read_exact(&*file, path, &mut head, 0)?;
-        match record::check_file_header(&head, INDEX_MAGIC) {
-            Ok(()) => {}
+        let version = match record::check_file_header(&head, INDEX_MAGIC) {
+            Ok(v) => v,
             Err(HeaderError::Damaged(why)) => return Ok(Err(why.into())),
             Err(HeaderError::Version(found)) => {
                 return Err(Error::UnsupportedVersion {
@@ -201,11 +205,12 @@ impl Index {
                     supported: record::FORMAT_VERSION,
                 });
             }
-        }
+        };
         let mut foot = [0u8; FOOTER_LEN];
         dir::read_exact(&*file, path, &mut foot, len - FOOTER_LEN as u64)?;
         Ok(Footer::decode(&foot, len).map(|footer| Index {
             file,
+            version,
             path: path.to_owned(),
             footer,
             file_len: len,
@@ -219,6 +224,11 @@ impl Index {
     /// rebuild it.
     pub fn open_written(storage: &dyn Storage, path: &Path) -> Result<Index> {
         Index::open(storage, path)?.map_err(|why| Error::corrupt(path, 0, why))
+    }
+
+    /// The file's format version.
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// The index file's path.

@@ -16,6 +16,8 @@ fn entries(n: usize, len: u32) -> Vec<Entry> {
             delete: i % 7 == 3,
             offset: 16 + i as u64 * u64::from(len),
             len,
+            // Every eleventh put expires (format 3 entries hold it).
+            expires_at: (i % 11 == 5 && i % 7 != 3).then_some(1_700_000_000_000 + i as u64),
         })
         .collect()
 }
@@ -30,6 +32,7 @@ fn written(es: &[Entry], kind: Kind, segment_len: u64) -> (tempfile::TempDir, Ar
         }),
         base_live: 12345,
         compacted_at: 1_700_000_000,
+        ..IndexMeta::default()
     };
     replace(&RealStorage, &path, &encode(es, kind, segment_len, meta)).unwrap();
     let idx = Index::open(&RealStorage, &path).unwrap().unwrap();
@@ -265,4 +268,41 @@ fn key_bounds_decide_only_what_16_bytes_tell() {
     assert!(short.past_prefix(b"l") && !short.past_prefix(b"m") && !short.past_prefix(b"n"));
     let none = KeyBound::default();
     assert!(!none.after(b"x") && !none.before(b"x") && !none.past_prefix(b"x"));
+}
+
+/// An index of format 2 (what builds before expiry wrote, and what `check`
+/// compares such an index with) is read as it is: the same entries, with
+/// no expiry (format 2 has no room for one), and no expiring flag.
+#[test]
+fn a_format_2_index_is_read_without_expiries() {
+    let es = entries(3000, 40);
+    assert!(es.iter().any(|e| e.expires_at.is_some()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg-1.idx");
+    let meta = IndexMeta {
+        version: 2,
+        ..IndexMeta::default()
+    };
+    replace(
+        &RealStorage,
+        &path,
+        &encode(&es, Kind::Hashed, 16 + 3000 * 40, meta),
+    )
+    .unwrap();
+    let idx = Arc::new(Index::open(&RealStorage, &path).unwrap().unwrap());
+    assert_eq!(idx.version(), 2);
+    assert!(!idx.footer.expiring);
+    let all: Vec<Entry> = idx.entries_from(0).map(|e| e.unwrap()).collect();
+    let want: Vec<Entry> = es
+        .iter()
+        .cloned()
+        .map(|e| Entry {
+            expires_at: None,
+            ..e
+        })
+        .collect();
+    assert_eq!(all, want);
+    // Format 3 keeps the expiries, and says some put expires.
+    let (_d, idx3) = written(&es, Kind::Hashed, 16 + 3000 * 40);
+    assert!(idx3.footer.expiring);
 }

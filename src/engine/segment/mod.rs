@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::clock::expired;
 use super::index::{Index, Kind, key_hash};
 use super::record::{self, FILE_HEADER_LEN, MAX_HEADER_LEN, Tag};
 use super::storage::{StorageFile, read_exact_at};
@@ -32,16 +33,23 @@ pub(super) enum Found {
     Absent,
     /// The newest record is a tombstone.
     Deleted,
-    /// The newest record is a put (its value, when asked for).
-    Live(Option<Vec<u8>>),
+    /// The newest record is a put (its value, when asked for, and when it
+    /// expires). An expired put is still the newest record: it hides every
+    /// older one, as a tombstone does.
+    Live(Option<Vec<u8>>, Option<u64>),
 }
 
 impl Found {
-    /// The value, for a get.
-    pub fn into_value(self) -> Option<Vec<u8>> {
+    /// Whether it is a put that has not expired at `now`.
+    pub fn is_live(&self, now: u64) -> bool {
+        matches!(self, Found::Live(_, at) if !expired(*at, now))
+    }
+
+    /// The value, for a get at `now`.
+    pub fn into_value(self, now: u64) -> Option<Vec<u8>> {
         match self {
-            Found::Live(v) => v,
-            Found::Deleted | Found::Absent => None,
+            Found::Live(v, at) if !expired(at, now) => v,
+            _ => None,
         }
     }
 }
@@ -79,6 +87,7 @@ const CHECK_WHOLE: usize = 4096;
 struct Hit {
     tag: Tag,
     value: Option<Vec<u8>>,
+    expires_at: Option<u64>,
 }
 
 impl Segment {
@@ -109,7 +118,7 @@ impl Segment {
         Ok(match hit {
             None => Found::Absent,
             Some(h) if h.tag.is_delete() => Found::Deleted,
-            Some(h) => Found::Live(h.value),
+            Some(h) => Found::Live(h.value, h.expires_at),
         })
     }
 
@@ -186,6 +195,7 @@ impl Segment {
             return Ok(Ok(Hit {
                 tag: h.tag,
                 value: None,
+                expires_at: h.expires_at,
             }));
         }
         let (rec, _) =
@@ -193,6 +203,7 @@ impl Segment {
         Ok(Ok(Hit {
             tag: rec.tag,
             value: want_value.then(|| rec.value.to_vec()),
+            expires_at: rec.expires_at,
         }))
     }
 
@@ -262,6 +273,7 @@ impl Segment {
                 return Ok(found.then_some(Hit {
                     tag: h.tag,
                     value: None,
+                    expires_at: h.expires_at,
                 }));
             }
             let mut whole = vec![0u8; total as usize];
@@ -271,12 +283,17 @@ impl Segment {
             if !found {
                 return Ok(None);
             }
-            let (tag, value_at) = (rec.tag, total as usize - rec.value.len());
+            let (tag, value_at, expires_at) =
+                (rec.tag, total as usize - rec.value.len(), rec.expires_at);
             let value = want_value.then(|| {
                 whole.drain(..value_at);
                 whole
             });
-            return Ok(Some(Hit { tag, value }));
+            return Ok(Some(Hit {
+                tag,
+                value,
+                expires_at,
+            }));
         }
         Ok(None)
     }

@@ -252,6 +252,7 @@ impl LogWalk {
                 delete: tag.is_delete(),
                 offset: at,
                 len: total as u32,
+                expires_at: h.expires_at,
             },
             value,
         }))

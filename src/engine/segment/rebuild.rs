@@ -96,7 +96,7 @@ pub(in crate::engine) fn index_from_log(
     mut seen: impl FnMut(&LoggedOp),
 ) -> Result<(log::ScanEnd, Vec<u8>)> {
     let mut order = LogOrder::default();
-    let mut sorted = index::Builder::new(Kind::Sorted);
+    let mut sorted = index::Builder::with_version(Kind::Sorted, meta.version);
     let end = log::scan_eager(log, path, |op| {
         seen(&op);
         order.note(&op.key);
