@@ -35,6 +35,13 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)')
+            [CompletionResult]::new('incr', 'incr', [CompletionResultType]::ParameterValue, 'Add BY (default 1) to the signed 64-bit integer in KEY (missing: 0) and print the sum, atomically')
+            [CompletionResult]::new('decr', 'decr', [CompletionResultType]::ParameterValue, 'Subtract BY (default 1) from the signed 64-bit integer in KEY (missing: 0) and print the result, atomically')
+            [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Make KEY expire after DURATION (exit 1 if it is not set)')
+            [CompletionResult]::new('persist', 'persist', [CompletionResultType]::ParameterValue, 'Make KEY never expire (exit 1 if it is not set)')
+            [CompletionResult]::new('ttl', 'ttl', [CompletionResultType]::ParameterValue, 'Print the seconds KEY has left, or `none` when it does not expire (exit 1 if it is not set)')
+            [CompletionResult]::new('pop', 'pop', [CompletionResultType]::ParameterValue, 'Remove the smallest key (with --prefix, of those starting with P) and print KEY<TAB>VALUE, atomically (exit 1 when there is none)')
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Move the value of OLD (and its expiry) to NEW, atomically (exit 1 if OLD is not set)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print the value of each KEY followed by a newline')
             [CompletionResult]::new('del', 'del', [CompletionResultType]::ParameterValue, 'Delete each KEY (exit 1 if any was not set)')
             [CompletionResult]::new('exists', 'exists', [CompletionResultType]::ParameterValue, 'Exit 0 when every KEY is set, else 1 (prints nothing)')
@@ -54,10 +61,96 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;set' {
             [CompletionResult]::new('--value', '--value', [CompletionResultType]::ParameterName, 'The value, taken as it is: `--value -` stores the one byte `-`')
+            [CompletionResult]::new('--if-eq', '--if-eq', [CompletionResultType]::ParameterName, 'Only if KEY holds exactly OLD (compare-and-set)')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'The key expires after DURATION: seconds, or a number with s, m, h or d (90, 30s, 10m, 2h, 7d)')
+            [CompletionResult]::new('--expire-at', '--expire-at', [CompletionResultType]::ParameterName, 'The key expires at this Unix time, in seconds')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('--nx', '--nx', [CompletionResultType]::ParameterName, 'Only if KEY is not set')
+            [CompletionResult]::new('--xx', '--xx', [CompletionResultType]::ParameterName, 'Only if KEY is set')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;incr' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'The step, as an option')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;decr' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'The step, as an option')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;expire' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;persist' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;ttl' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;pop' {
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tinykv;rename' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('--nx', '--nx', [CompletionResultType]::ParameterName, 'Only if NEW is not set (exit 1 otherwise)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -112,10 +205,16 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;keys' {
             [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
+            [CompletionResult]::new('--glob', '--glob', [CompletionResultType]::ParameterName, 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x')
+            [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Only keys at or after K')
+            [CompletionResult]::new('--end', '--end', [CompletionResultType]::ParameterName, 'Only keys before K')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most N keys')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
             [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Write the raw bytes of each key followed by a NUL byte (for xargs -0)')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Write the raw bytes of each key followed by a NUL byte (for xargs -0)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -124,7 +223,11 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;dump' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The dump format')
-            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only pairs whose key starts with P')
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
+            [CompletionResult]::new('--glob', '--glob', [CompletionResultType]::ParameterName, 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x')
+            [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Only keys at or after K')
+            [CompletionResult]::new('--end', '--end', [CompletionResultType]::ParameterName, 'Only keys before K')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most N keys')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
@@ -232,6 +335,13 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
         }
         'tinykv;help' {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)')
+            [CompletionResult]::new('incr', 'incr', [CompletionResultType]::ParameterValue, 'Add BY (default 1) to the signed 64-bit integer in KEY (missing: 0) and print the sum, atomically')
+            [CompletionResult]::new('decr', 'decr', [CompletionResultType]::ParameterValue, 'Subtract BY (default 1) from the signed 64-bit integer in KEY (missing: 0) and print the result, atomically')
+            [CompletionResult]::new('expire', 'expire', [CompletionResultType]::ParameterValue, 'Make KEY expire after DURATION (exit 1 if it is not set)')
+            [CompletionResult]::new('persist', 'persist', [CompletionResultType]::ParameterValue, 'Make KEY never expire (exit 1 if it is not set)')
+            [CompletionResult]::new('ttl', 'ttl', [CompletionResultType]::ParameterValue, 'Print the seconds KEY has left, or `none` when it does not expire (exit 1 if it is not set)')
+            [CompletionResult]::new('pop', 'pop', [CompletionResultType]::ParameterValue, 'Remove the smallest key (with --prefix, of those starting with P) and print KEY<TAB>VALUE, atomically (exit 1 when there is none)')
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Move the value of OLD (and its expiry) to NEW, atomically (exit 1 if OLD is not set)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print the value of each KEY followed by a newline')
             [CompletionResult]::new('del', 'del', [CompletionResultType]::ParameterValue, 'Delete each KEY (exit 1 if any was not set)')
             [CompletionResult]::new('exists', 'exists', [CompletionResultType]::ParameterValue, 'Exit 0 when every KEY is set, else 1 (prints nothing)')
@@ -250,6 +360,27 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;help;set' {
+            break
+        }
+        'tinykv;help;incr' {
+            break
+        }
+        'tinykv;help;decr' {
+            break
+        }
+        'tinykv;help;expire' {
+            break
+        }
+        'tinykv;help;persist' {
+            break
+        }
+        'tinykv;help;ttl' {
+            break
+        }
+        'tinykv;help;pop' {
+            break
+        }
+        'tinykv;help;rename' {
             break
         }
         'tinykv;help;get' {

@@ -28,6 +28,9 @@ _tinykv() {
             tinykv,count)
                 cmd="tinykv__subcmd__count"
                 ;;
+            tinykv,decr)
+                cmd="tinykv__subcmd__decr"
+                ;;
             tinykv,del)
                 cmd="tinykv__subcmd__del"
                 ;;
@@ -36,6 +39,9 @@ _tinykv() {
                 ;;
             tinykv,exists)
                 cmd="tinykv__subcmd__exists"
+                ;;
+            tinykv,expire)
+                cmd="tinykv__subcmd__expire"
                 ;;
             tinykv,generate)
                 cmd="tinykv__subcmd__generate"
@@ -46,14 +52,26 @@ _tinykv() {
             tinykv,help)
                 cmd="tinykv__subcmd__help"
                 ;;
+            tinykv,incr)
+                cmd="tinykv__subcmd__incr"
+                ;;
             tinykv,keys)
                 cmd="tinykv__subcmd__keys"
                 ;;
             tinykv,load)
                 cmd="tinykv__subcmd__load"
                 ;;
+            tinykv,persist)
+                cmd="tinykv__subcmd__persist"
+                ;;
+            tinykv,pop)
+                cmd="tinykv__subcmd__pop"
+                ;;
             tinykv,recover)
                 cmd="tinykv__subcmd__recover"
+                ;;
+            tinykv,rename)
+                cmd="tinykv__subcmd__rename"
                 ;;
             tinykv,serve)
                 cmd="tinykv__subcmd__serve"
@@ -63,6 +81,9 @@ _tinykv() {
                 ;;
             tinykv,stats)
                 cmd="tinykv__subcmd__stats"
+                ;;
+            tinykv,ttl)
+                cmd="tinykv__subcmd__ttl"
                 ;;
             tinykv__subcmd__help,backup)
                 cmd="tinykv__subcmd__help__subcmd__backup"
@@ -76,6 +97,9 @@ _tinykv() {
             tinykv__subcmd__help,count)
                 cmd="tinykv__subcmd__help__subcmd__count"
                 ;;
+            tinykv__subcmd__help,decr)
+                cmd="tinykv__subcmd__help__subcmd__decr"
+                ;;
             tinykv__subcmd__help,del)
                 cmd="tinykv__subcmd__help__subcmd__del"
                 ;;
@@ -84,6 +108,9 @@ _tinykv() {
                 ;;
             tinykv__subcmd__help,exists)
                 cmd="tinykv__subcmd__help__subcmd__exists"
+                ;;
+            tinykv__subcmd__help,expire)
+                cmd="tinykv__subcmd__help__subcmd__expire"
                 ;;
             tinykv__subcmd__help,generate)
                 cmd="tinykv__subcmd__help__subcmd__generate"
@@ -94,14 +121,26 @@ _tinykv() {
             tinykv__subcmd__help,help)
                 cmd="tinykv__subcmd__help__subcmd__help"
                 ;;
+            tinykv__subcmd__help,incr)
+                cmd="tinykv__subcmd__help__subcmd__incr"
+                ;;
             tinykv__subcmd__help,keys)
                 cmd="tinykv__subcmd__help__subcmd__keys"
                 ;;
             tinykv__subcmd__help,load)
                 cmd="tinykv__subcmd__help__subcmd__load"
                 ;;
+            tinykv__subcmd__help,persist)
+                cmd="tinykv__subcmd__help__subcmd__persist"
+                ;;
+            tinykv__subcmd__help,pop)
+                cmd="tinykv__subcmd__help__subcmd__pop"
+                ;;
             tinykv__subcmd__help,recover)
                 cmd="tinykv__subcmd__help__subcmd__recover"
+                ;;
+            tinykv__subcmd__help,rename)
+                cmd="tinykv__subcmd__help__subcmd__rename"
                 ;;
             tinykv__subcmd__help,serve)
                 cmd="tinykv__subcmd__help__subcmd__serve"
@@ -112,6 +151,9 @@ _tinykv() {
             tinykv__subcmd__help,stats)
                 cmd="tinykv__subcmd__help__subcmd__stats"
                 ;;
+            tinykv__subcmd__help,ttl)
+                cmd="tinykv__subcmd__help__subcmd__ttl"
+                ;;
             *)
                 ;;
         esac
@@ -119,7 +161,7 @@ _tinykv() {
 
     case "${cmd}" in
         tinykv)
-            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set get del exists count keys dump load backup compact check recover stats serve generate help"
+            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set incr decr expire persist ttl pop rename get del exists count keys dump load backup compact check recover stats serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +322,40 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__decr)
+            opts="-d -q -h --by --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__del)
             opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -311,7 +387,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__dump)
-            opts="-d -q -h --format --prefix --dir --wait --sync --quiet --help"
+            opts="-d -q -h --format --prefix --glob --start --end --limit --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,6 +398,22 @@ _tinykv() {
                     return 0
                     ;;
                 --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --glob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -349,6 +441,36 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__exists)
+            opts="-d -q -h --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__expire)
             opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -439,7 +561,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__help)
-            opts="set get del exists count keys dump load backup compact check recover stats serve generate help"
+            opts="set incr decr expire persist ttl pop rename get del exists count keys dump load backup compact check recover stats serve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +630,20 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__help__subcmd__decr)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__help__subcmd__del)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -537,6 +673,20 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__help__subcmd__exists)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__help__subcmd__expire)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -592,6 +742,20 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__help__subcmd__incr)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__help__subcmd__keys)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -620,7 +784,49 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__help__subcmd__persist)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__help__subcmd__pop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__help__subcmd__recover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__help__subcmd__rename)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -676,14 +882,78 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__help__subcmd__ttl)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__incr)
+            opts="-d -q -h --by --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__keys)
-            opts="-d -q -h --prefix --dir --wait --sync --quiet --help"
+            opts="-0 -d -q -h --prefix --glob --start --end --limit --null --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --glob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -744,8 +1014,102 @@ _tinykv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tinykv__subcmd__persist)
+            opts="-d -q -h --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__pop)
+            opts="-d -q -h --prefix --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tinykv__subcmd__recover)
             opts="-d -q -h --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__rename)
+            opts="-d -q -h --nx --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -817,13 +1181,25 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__set)
-            opts="-d -q -h --value --dir --wait --sync --quiet --help"
+            opts="-d -q -h --value --nx --xx --if-eq --ttl --expire-at --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --value)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --if-eq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expire-at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -852,6 +1228,36 @@ _tinykv() {
             ;;
         tinykv__subcmd__stats)
             opts="-d -q -h --json --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__ttl)
+            opts="-d -q -h --dir --wait --sync --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

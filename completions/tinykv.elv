@@ -32,6 +32,13 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand set 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
+            cand incr 'Add BY (default 1) to the signed 64-bit integer in KEY (missing: 0) and print the sum, atomically'
+            cand decr 'Subtract BY (default 1) from the signed 64-bit integer in KEY (missing: 0) and print the result, atomically'
+            cand expire 'Make KEY expire after DURATION (exit 1 if it is not set)'
+            cand persist 'Make KEY never expire (exit 1 if it is not set)'
+            cand ttl 'Print the seconds KEY has left, or `none` when it does not expire (exit 1 if it is not set)'
+            cand pop 'Remove the smallest key (with --prefix, of those starting with P) and print KEY<TAB>VALUE, atomically (exit 1 when there is none)'
+            cand rename 'Move the value of OLD (and its expiry) to NEW, atomically (exit 1 if OLD is not set)'
             cand get 'Print the value of each KEY followed by a newline'
             cand del 'Delete each KEY (exit 1 if any was not set)'
             cand exists 'Exit 0 when every KEY is set, else 1 (prints nothing)'
@@ -50,10 +57,89 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;set'= {
             cand --value 'The value, taken as it is: `--value -` stores the one byte `-`'
+            cand --if-eq 'Only if KEY holds exactly OLD (compare-and-set)'
+            cand --ttl 'The key expires after DURATION: seconds, or a number with s, m, h or d (90, 30s, 10m, 2h, 7d)'
+            cand --expire-at 'The key expires at this Unix time, in seconds'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand --nx 'Only if KEY is not set'
+            cand --xx 'Only if KEY is set'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;incr'= {
+            cand --by 'The step, as an option'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;decr'= {
+            cand --by 'The step, as an option'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;expire'= {
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;persist'= {
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;ttl'= {
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;pop'= {
+            cand --prefix 'Only keys starting with P'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tinykv;rename'= {
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand --nx 'Only if NEW is not set (exit 1 otherwise)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
             cand -h 'Print help (see more with ''--help'')'
@@ -103,10 +189,16 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;keys'= {
             cand --prefix 'Only keys starting with P'
+            cand --glob 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x'
+            cand --start 'Only keys at or after K'
+            cand --end 'Only keys before K'
+            cand --limit 'At most N keys'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
             cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -0 'Write the raw bytes of each key followed by a NUL byte (for xargs -0)'
+            cand --null 'Write the raw bytes of each key followed by a NUL byte (for xargs -0)'
             cand -q 'No messages on stderr for keys that are not found'
             cand --quiet 'No messages on stderr for keys that are not found'
             cand -h 'Print help (see more with ''--help'')'
@@ -114,7 +206,11 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;dump'= {
             cand --format 'The dump format'
-            cand --prefix 'Only pairs whose key starts with P'
+            cand --prefix 'Only keys starting with P'
+            cand --glob 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x'
+            cand --start 'Only keys at or after K'
+            cand --end 'Only keys before K'
+            cand --limit 'At most N keys'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
@@ -213,6 +309,13 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         }
         &'tinykv;help'= {
             cand set 'Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)'
+            cand incr 'Add BY (default 1) to the signed 64-bit integer in KEY (missing: 0) and print the sum, atomically'
+            cand decr 'Subtract BY (default 1) from the signed 64-bit integer in KEY (missing: 0) and print the result, atomically'
+            cand expire 'Make KEY expire after DURATION (exit 1 if it is not set)'
+            cand persist 'Make KEY never expire (exit 1 if it is not set)'
+            cand ttl 'Print the seconds KEY has left, or `none` when it does not expire (exit 1 if it is not set)'
+            cand pop 'Remove the smallest key (with --prefix, of those starting with P) and print KEY<TAB>VALUE, atomically (exit 1 when there is none)'
+            cand rename 'Move the value of OLD (and its expiry) to NEW, atomically (exit 1 if OLD is not set)'
             cand get 'Print the value of each KEY followed by a newline'
             cand del 'Delete each KEY (exit 1 if any was not set)'
             cand exists 'Exit 0 when every KEY is set, else 1 (prints nothing)'
@@ -230,6 +333,20 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tinykv;help;set'= {
+        }
+        &'tinykv;help;incr'= {
+        }
+        &'tinykv;help;decr'= {
+        }
+        &'tinykv;help;expire'= {
+        }
+        &'tinykv;help;persist'= {
+        }
+        &'tinykv;help;ttl'= {
+        }
+        &'tinykv;help;pop'= {
+        }
+        &'tinykv;help;rename'= {
         }
         &'tinykv;help;get'= {
         }

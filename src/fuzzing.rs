@@ -19,7 +19,7 @@ use std::io::{BufReader, Read};
 
 #[cfg(feature = "cli")]
 use crate::cli::words;
-use crate::format::{Format, Pair, Reader, Writer};
+use crate::format::{Entry, Format, Reader, Writer};
 
 #[cfg(feature = "cli")]
 pub use crate::cli::serve::request::fuzz::serve_resp;
@@ -72,8 +72,8 @@ pub fn format_reader(format: Format, data: &[u8]) {
 
     let (pairs, _) = whole;
     let mut w = Writer::new(format, Vec::new());
-    for (k, v) in &pairs {
-        w.write_pair(k, v)
+    for e in &pairs {
+        w.write_entry(&e.key, &e.value, e.expires_at)
             .expect("a pair the reader accepted is writable");
     }
     let out = w.finish().expect("writing to memory");
@@ -83,7 +83,7 @@ pub fn format_reader(format: Format, data: &[u8]) {
 }
 
 /// The pairs before the first error, and that error as text.
-fn read_all(format: Format, input: impl Read) -> (Vec<Pair>, Option<String>) {
+fn read_all(format: Format, input: impl Read) -> (Vec<Entry>, Option<String>) {
     let mut pairs = Vec::new();
     for item in Reader::new(format, BufReader::new(input)) {
         match item {

@@ -16,8 +16,8 @@ fn encode(format: Format, pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
 
 fn decode(format: Format, bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     Reader::new(format, bytes)
-        .collect::<Result<_, _>>()
-        .unwrap()
+        .map(|e| e.unwrap().into_pair())
+        .collect()
 }
 
 #[test]

@@ -40,3 +40,79 @@ fn jsonl(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     }
     w.finish().unwrap()
 }
+
+#[test]
+fn keys_and_dump_take_a_glob_a_range_and_a_limit() {
+    let db = TestDb::new();
+    db.script(
+        "set a 1\nset b 2\nset ba 3\nset bb 4\nset c 5\n\
+         set user:1:email e1\nset user:1:name n1\nset user:2:email e2\n",
+    );
+    let keys = |args: &[&str]| {
+        let mut all = vec!["keys"];
+        all.extend_from_slice(args);
+        db.cmd(all).run().code(0).quiet().stdout_str()
+    };
+    assert_eq!(
+        keys(&["--glob", "user:*:email"]),
+        "user:1:email\nuser:2:email\n"
+    );
+    assert_eq!(keys(&["--glob", "?"]), "a\nb\nc\n");
+    assert_eq!(keys(&["--glob", "b[a-b]"]), "ba\nbb\n");
+    assert_eq!(keys(&["--start", "b", "--end", "c"]), "b\nba\nbb\n");
+    assert_eq!(keys(&["--start", "bb", "--limit", "2"]), "bb\nc\n");
+    assert_eq!(keys(&["--prefix", "b", "--limit", "1"]), "b\n");
+    assert_eq!(keys(&["--limit", "0"]), "");
+    assert_eq!(keys(&["--glob", "user:*", "--prefix", "a"]), "");
+    assert_eq!(
+        keys(&["--prefix", "user:", "--glob", "*name", "--end", "user:2"]),
+        "user:1:name\n"
+    );
+    db.cmd(["dump", "--glob", "b?", "--limit", "1"])
+        .run()
+        .code(0)
+        .stdout_is("ba\t3\n");
+    db.cmd(["dump", "--format", "jsonl", "--start", "user:2"])
+        .run()
+        .code(0)
+        .stdout_is("{\"key\":\"user:2:email\",\"value\":\"e2\"}\n");
+    for bad in [
+        &["keys", "--limit", "-1"][..],
+        &["keys", "--limit", "x"],
+        &["dump", "--limit", ""],
+    ] {
+        db.cmd(bad).run().code(2).one_line_error();
+    }
+}
+
+#[test]
+fn keys_null_separated_feed_xargs_0() {
+    let db = TestDb::new();
+    db.cmd(["set", "tmp:with space", "1"]).run().code(0);
+    db.cmd(["set", "tmp:new\nline", "2"]).run().code(0);
+    db.cmd(["set", "tmp:tab\t", "3"]).run().code(0);
+    db.cmd(["set", "keep", "4"]).run().code(0);
+    db.cmd(["keys", "-0", "--prefix", "tmp:"])
+        .run()
+        .code(0)
+        .stdout_is(&b"tmp:new\nline\0tmp:tab\t\0tmp:with space\0"[..]);
+    if !util::require_tool("xargs") {
+        return;
+    }
+    let script = format!(
+        "'{bin}' -d '{dir}' keys -0 --prefix tmp: | xargs -0 '{bin}' -d '{dir}' del",
+        bin = util::bin(),
+        dir = db.path.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("HOME", db.tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db.cmd(["keys"]).run().code(0).stdout_is("keep\n");
+}

@@ -34,8 +34,8 @@ fn ci_runs_the_readme_test_command() {
 fn readme_tours_every_command() {
     let readme = read("README.md");
     for command in [
-        "set", "get", "del", "keys", "dump", "load", "compact", "check", "recover", "stats",
-        "generate", "serve",
+        "set", "get", "del", "incr", "ttl", "rename", "pop", "exists", "count", "keys", "dump",
+        "load", "backup", "compact", "check", "recover", "stats", "generate", "serve",
     ] {
         assert!(
             readme.contains(&format!("tinykv {command}")),
@@ -62,4 +62,57 @@ fn the_tour_says_how_to_run_tinykv_from_the_checkout() {
             "the Tour does not say `{how}` before its first example"
         );
     }
+}
+
+/// The README's recipes for counters, caches and queues are shell that
+/// works: each `sh` block, run on a fresh database with `tinykv` on the
+/// PATH, prints exactly the `text` block that follows it.
+#[test]
+fn the_scripting_recipes_print_what_the_readme_says() {
+    let readme = read("README.md");
+    let section = readme
+        .split("\n## Counters, caches and queues\n")
+        .nth(1)
+        .expect("README.md has the recipes")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let blocks: Vec<&str> = section.split("```").collect();
+    let mut ran = 0;
+    // Between every two fences: a block, whose first line names its kind.
+    for (i, block) in blocks.iter().enumerate().skip(1).step_by(2) {
+        let Some(script) = block.strip_prefix("sh\n") else {
+            continue;
+        };
+        let expected = blocks
+            .get(i + 2)
+            .and_then(|b| b.strip_prefix("text\n"))
+            .expect("each recipe is followed by its output");
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tinykv"), bin.join("tinykv")).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", script])
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", tmp.path())
+            .env("TINYKV_DIR", tmp.path().join("db"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}\nexited {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{script}");
+        ran += 1;
+    }
+    assert_eq!(ran, 3, "the counter, the cache and the queue");
 }

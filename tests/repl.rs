@@ -88,7 +88,10 @@ fn tab_completes_keys_and_commands_and_hints_arguments() {
     t.wait_text("tinykv> exists");
     t.send(&["C-u"]);
     t.type_text("set ");
-    t.wait_text("tinykv> set [--value VALUE] KEY [VALUE]");
+    t.wait_text(
+        "tinykv> set [--value VALUE] [--nx] [--xx] [--if-eq OLD] [--ttl DURATION] \
+         [--expire-at UNIX_SECONDS] KEY [VALUE]",
+    );
     t.send(&["C-u"]);
     t.type_text("dump ");
     t.wait_text("tinykv> dump [--format FORMAT] [--prefix P]");

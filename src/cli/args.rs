@@ -100,7 +100,7 @@ pub enum SyncArg {
 pub enum Command {
     /// Store VALUE under KEY (VALUE omitted or `-`: read it from stdin, byte for byte)
     #[command(
-        after_help = "Examples:\n  tinykv set user:1 'Ada Lovelace'\n  tinykv set avatar < avatar.png\n  printf 'two\\nlines' | tinykv set note -\n  tinykv set dash --value -        the one-byte value '-'"
+        after_help = "A condition not met (--nx, --xx, --if-eq) stores nothing and exits 1.\n\nExamples:\n  tinykv set user:1 'Ada Lovelace'\n  tinykv set avatar < avatar.png\n  printf 'two\\nlines' | tinykv set note -\n  tinykv set dash --value -        the one-byte value '-'\n  tinykv set lock:job1 me --nx --ttl 30s\n  tinykv set config v2 --if-eq v1  compare-and-set"
     )]
     Set {
         /// The key (1 byte to 64 KiB)
@@ -121,6 +121,92 @@ pub enum Command {
             allow_hyphen_values = true
         )]
         literal: Option<OsString>,
+        /// Only if KEY is not set
+        #[arg(long, conflicts_with_all = ["xx", "if_eq"])]
+        nx: bool,
+        /// Only if KEY is set
+        #[arg(long, conflicts_with = "if_eq")]
+        xx: bool,
+        /// Only if KEY holds exactly OLD (compare-and-set)
+        #[arg(long, value_name = "OLD", allow_hyphen_values = true)]
+        if_eq: Option<OsString>,
+        /// The key expires after DURATION: seconds, or a number with s, m, h or d (90, 30s, 10m, 2h, 7d)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "expire_at")]
+        ttl: Option<u64>,
+        /// The key expires at this Unix time, in seconds
+        #[arg(long, value_name = "UNIX_SECONDS", value_parser = parse_unix_seconds)]
+        expire_at: Option<u64>,
+    },
+
+    /// Add BY (default 1) to the signed 64-bit integer in KEY (missing: 0) and print the sum, atomically
+    #[command(
+        after_help = "A value that is not an integer, or an overflow, is an error (exit 2) and changes nothing.\n\nExamples:\n  tinykv incr visits\n  tinykv incr stock -- -3\n  tinykv incr bytes --by 4096"
+    )]
+    Incr {
+        /// The key and the step
+        #[command(flatten)]
+        step: Step,
+    },
+
+    /// Subtract BY (default 1) from the signed 64-bit integer in KEY (missing: 0) and print the result, atomically
+    #[command(after_help = "Examples:\n  tinykv decr stock\n  tinykv decr stock 5")]
+    Decr {
+        /// The key and the step
+        #[command(flatten)]
+        step: Step,
+    },
+
+    /// Make KEY expire after DURATION (exit 1 if it is not set)
+    #[command(after_help = "Examples:\n  tinykv expire session:42 30m\n  tinykv expire cache:x 90")]
+    Expire {
+        /// The key
+        #[arg(value_name = "KEY")]
+        key: OsString,
+        /// Seconds, or a number with s, m, h or d (90, 30s, 10m, 2h, 7d)
+        #[arg(value_name = "DURATION", value_parser = parse_duration)]
+        duration: u64,
+    },
+
+    /// Make KEY never expire (exit 1 if it is not set)
+    #[command(after_help = "Example:\n  tinykv persist session:42")]
+    Persist {
+        /// The key
+        #[arg(value_name = "KEY")]
+        key: OsString,
+    },
+
+    /// Print the seconds KEY has left, or `none` when it does not expire (exit 1 if it is not set)
+    #[command(after_help = "Example:\n  tinykv ttl session:42")]
+    Ttl {
+        /// The key
+        #[arg(value_name = "KEY")]
+        key: OsString,
+    },
+
+    /// Remove the smallest key (with --prefix, of those starting with P) and print KEY<TAB>VALUE, atomically (exit 1 when there is none)
+    #[command(
+        after_help = "Each key goes to one caller only, however many take at once: a job queue.\n\nExamples:\n  tinykv set job:0001 'resize a.png'\n  while job=$(tinykv pop --prefix job:); do echo \"working on $job\"; done"
+    )]
+    Pop {
+        /// Only keys starting with P
+        #[arg(long, value_name = "P")]
+        prefix: Option<OsString>,
+    },
+
+    /// Move the value of OLD (and its expiry) to NEW, atomically (exit 1 if OLD is not set)
+    #[command(
+        after_help = "Examples:\n  tinykv rename draft:1 post:1\n  tinykv rename tmp final --nx"
+    )]
+    Rename {
+        /// The key to rename
+        #[arg(value_name = "OLD")]
+        old: OsString,
+        /// Its new name
+        #[arg(value_name = "NEW")]
+        new: OsString,
+        /// Only if NEW is not set (exit 1 otherwise)
+        #[arg(long)]
+        nx: bool,
     },
 
     /// Print the value of each KEY followed by a newline
@@ -166,11 +252,16 @@ pub enum Command {
     },
 
     /// List keys, sorted, one a line (escaped as in the tsv dump format)
-    #[command(after_help = "Examples:\n  tinykv keys\n  tinykv keys --prefix user: | wc -l")]
+    #[command(
+        after_help = "Examples:\n  tinykv keys\n  tinykv keys --prefix user: | wc -l\n  tinykv keys --glob 'user:*:email' --limit 10\n  tinykv keys --start b --end c        keys from b up to (not including) c\n  tinykv keys -0 --prefix tmp: | xargs -0 tinykv del"
+    )]
     Keys {
-        /// Only keys starting with P
-        #[arg(long, value_name = "P")]
-        prefix: Option<OsString>,
+        /// Which keys
+        #[command(flatten)]
+        select: Selection,
+        /// Write the raw bytes of each key followed by a NUL byte (for xargs -0)
+        #[arg(short = '0', long = "null")]
+        null: bool,
     },
 
     /// Write every live pair, sorted by key, to stdout
@@ -181,9 +272,9 @@ pub enum Command {
         /// The dump format
         #[arg(long, value_name = "FORMAT", default_value = "tsv", value_parser = parse_format)]
         format: Format,
-        /// Only pairs whose key starts with P
-        #[arg(long, value_name = "P")]
-        prefix: Option<OsString>,
+        /// Which pairs
+        #[command(flatten)]
+        select: Selection,
     },
 
     /// Store every pair of a dump atomically: all of it, or none of it if any line is bad
@@ -276,6 +367,56 @@ database and exits 0.",
     },
 }
 
+/// What `incr` and `decr` change, and by how much.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Step {
+    /// The key
+    #[arg(value_name = "KEY")]
+    pub key: OsString,
+    /// The step (default 1; may be negative)
+    #[arg(
+        value_name = "BY",
+        allow_negative_numbers = true,
+        conflicts_with = "by_flag"
+    )]
+    pub by: Option<i64>,
+    /// The step, as an option
+    #[arg(
+        long = "by",
+        id = "by_flag",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub by_flag: Option<i64>,
+}
+
+impl Step {
+    /// BY, or `--by N`, or 1.
+    pub fn by(&self) -> i64 {
+        self.by.or(self.by_flag).unwrap_or(1)
+    }
+}
+
+/// Which keys `keys` and `dump` take, in key order.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Selection {
+    /// Only keys starting with P
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<OsString>,
+    /// Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x
+    #[arg(long, value_name = "PAT")]
+    pub glob: Option<OsString>,
+    /// Only keys at or after K
+    #[arg(long, value_name = "K")]
+    pub start: Option<OsString>,
+    /// Only keys before K
+    #[arg(long, value_name = "K")]
+    pub end: Option<OsString>,
+    /// At most N keys
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
 /// What `generate` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Generated {
@@ -333,6 +474,51 @@ fn parse_format(s: &str) -> Result<Format, String> {
         .map_err(|e: crate::format::UnknownFormat| e.to_string())
 }
 
+/// Parses a duration: whole seconds, or a number with a unit, `s`, `m`,
+/// `h` or `d` (`90`, `30s`, `10m`, `2h`, `7d`); at least one second.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "`{s}` is not a duration (seconds, or a number with s, m, h or d: 90, 30s, 10m, 2h, 7d)"
+        )
+    };
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(scale).ok_or_else(bad)?;
+    if secs == 0 {
+        return Err(format!("`{s}` is not a duration of at least one second"));
+    }
+    // Past what milliseconds since 1970 can say in 64 bits: refused, not wrapped.
+    if secs > u64::MAX / 1000 / 2 {
+        return Err(format!("`{s}` is too long a duration"));
+    }
+    Ok(secs)
+}
+
+/// Parses `--expire-at`: a Unix time in whole seconds.
+fn parse_unix_seconds(s: &str) -> Result<u64, String> {
+    let secs: u64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a Unix time in seconds"))?;
+    if secs > u64::MAX / 1000 {
+        return Err(format!("`{s}` is too far in the future"));
+    }
+    Ok(secs)
+}
+
 /// Parses `--wait`: a non-negative number of seconds, fractions allowed.
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
@@ -360,6 +546,32 @@ mod tests {
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
         assert!(parse_seconds("inf").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        for (text, secs) in [
+            ("90", 90),
+            ("30s", 30),
+            ("10m", 600),
+            ("2h", 7200),
+            ("7d", 604_800),
+        ] {
+            assert_eq!(parse_duration(text), Ok(secs), "{text}");
+        }
+        for bad in [
+            "",
+            "0",
+            "0s",
+            "1.5h",
+            "-5",
+            "5x",
+            "m",
+            "5 m",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -183,11 +183,14 @@ impl Config {
     /// The engine options this configuration asks for.
     pub fn options(&self) -> Options {
         // Reads never create a database: a mistyped --dir is an error, not
-        // a new empty database that answers "not found".
+        // a new empty database that answers "not found". Nor do writes that
+        // need a key already there (expire, persist, pop, rename).
         let writes = match &self.mode {
             Mode::Command(c) => matches!(
                 c,
                 Command::Set { .. }
+                    | Command::Incr { .. }
+                    | Command::Decr { .. }
                     | Command::Del { .. }
                     | Command::Load { .. }
                     | Command::Serve { .. }

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 pub enum Exit {
     /// Everything asked for was done.
     Success,
-    /// A key asked for (`get`, `del`) was not found; the others were handled.
+    /// A key asked for (`get`, `del`, `ttl`, …) was not found, the others
+    /// handled; or a `set` condition was not met, or `pop` found nothing.
     NotFound,
     /// `check` found damage.
     Damaged,

@@ -15,7 +15,7 @@ use std::cell::OnceCell;
 
 use rustyline::completion::Candidate;
 
-use super::store::Store;
+use super::store::{Start, Store};
 use super::words;
 
 /// Columns kept for the entry that counts the keys not listed (made only
@@ -97,7 +97,7 @@ pub fn complete<'a>(
         entries.push(Entry {
             display: OnceCell::new(),
             make: Some(Box::new(move || {
-                let rest = store.keys_after(&prefix, &listed_last);
+                let rest = store.keys_from(&prefix, &Start::After(listed_last.clone()));
                 match rest.map(|k| k.map(|_| ())).collect::<Result<Vec<()>, _>>() {
                     Ok(rest) => format!("({} more)", rest.len()),
                     Err(_) => "(and more)".to_owned(),

@@ -21,13 +21,16 @@ pub mod exit;
 #[cfg(feature = "testing")]
 pub mod gate;
 pub mod generate;
+pub mod glob;
 pub mod interrupt;
 pub mod key_completion;
 pub mod listen;
+pub mod ops;
 pub mod output;
 pub mod owner;
 pub mod repl;
 pub mod script;
+pub mod select;
 pub mod serve;
 pub mod session;
 pub mod session_db;

@@ -32,7 +32,11 @@ use super::store::Store;
 use super::{synopsis, words};
 
 /// Commands whose positional arguments are keys.
-const KEY_COMMANDS: [&str; 4] = ["get", "set", "del", "exists"];
+const KEY_COMMANDS: [&str; 10] = [
+    "get", "set", "del", "exists", "incr", "decr", "expire", "persist", "ttl", "rename",
+];
+/// Options whose value is a key or the start of one.
+const KEY_OPTIONS: [&[u8]; 4] = [b"--prefix", b"--start", b"--end", b"--glob"];
 
 /// Runs the REPL on `store` until the user leaves. `owner` is the process
 /// that owns the database when it is not this one; `history` is the file
@@ -181,7 +185,9 @@ impl<'a> Completer for ReplHelper<'a> {
         let previous = partial.words.last().map(Vec::as_slice);
         let candidates = if command == "help" {
             self.name_candidates(&partial.last)
-        } else if KEY_COMMANDS.contains(&command.as_str()) || previous == Some(b"--prefix") {
+        } else if KEY_COMMANDS.contains(&command.as_str())
+            || previous.is_some_and(|p| KEY_OPTIONS.contains(&p))
+        {
             self.key_candidates(&partial.last)
         } else {
             Vec::new()

@@ -20,9 +20,11 @@ use anyhow::{Result, anyhow, bail};
 use clap::{CommandFactory, Parser};
 
 use super::args::{Command, SessionCommand, SessionLine};
-use super::commands::{self, LoadSource};
+use super::ops::{self, LoadSource};
+use super::select::Select;
 use super::store::Store;
 use super::{generate, stats, suggest, words};
+use crate::engine::Renamed;
 use crate::format::escape_bytes;
 
 /// How replies are written.
@@ -109,21 +111,59 @@ impl<'a> Session<'a> {
                 key,
                 value,
                 literal,
+                nx,
+                xx,
+                if_eq,
+                ttl,
+                expire_at,
             } => {
-                let value = commands::set_value(
-                    &key,
-                    value.as_deref(),
-                    literal.as_deref(),
-                    self.stdin_free,
-                )?;
-                commands::set(self.store, key.as_bytes(), &value)?;
-                writeln!(out, "OK")?;
+                let value =
+                    ops::set_value(&key, value.as_deref(), literal.as_deref(), self.stdin_free)?;
+                let condition = ops::condition(nx, xx, if_eq.as_deref());
+                let expiry = ops::expiry(ttl, expire_at);
+                let stored = ops::set_if(self.store, key.as_bytes(), &value, condition, expiry)?;
+                writeln!(out, "{}", if stored { "OK" } else { "(nil)" })?;
+            }
+            Command::Incr { step } => {
+                let n = ops::incr(self.store, step.key.as_bytes(), step.by())?;
+                self.integer(n, out)?;
+            }
+            Command::Decr { step } => {
+                let by = ops::negated(step.by())?;
+                self.integer(ops::incr(self.store, step.key.as_bytes(), by)?, out)?;
+            }
+            Command::Expire { key, duration } => {
+                let set = ops::expire(self.store, key.as_bytes(), Some(duration))?;
+                self.done(set, out)?;
+            }
+            Command::Persist { key } => {
+                let set = ops::expire(self.store, key.as_bytes(), None)?;
+                self.done(set, out)?;
+            }
+            Command::Ttl { key } => match ops::ttl(self.store, key.as_bytes())? {
+                Some(Some(secs)) => self.integer(secs, out)?,
+                Some(None) => writeln!(out, "none")?,
+                None => writeln!(out, "(nil)")?,
+            },
+            Command::Pop { prefix } => {
+                let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
+                match ops::pop(self.store, prefix)? {
+                    None => writeln!(out, "(nil)")?,
+                    Some((k, v)) if human => {
+                        writeln!(out, "1) \"{}\"\n2) \"{}\"", escaped(&k), escaped(&v))?;
+                    }
+                    Some((k, v)) => writeln!(out, "{}\t{}", escape_bytes(&k), escape_bytes(&v))?,
+                }
+            }
+            Command::Rename { old, new, nx } => {
+                let renamed = ops::rename(self.store, old.as_bytes(), new.as_bytes(), nx)?;
+                self.done(renamed == Renamed::Done, out)?;
             }
             Command::Get { raw: true, keys } => {
                 let [key] = keys.as_slice() else {
                     bail!("get --raw takes exactly one KEY ({} given)", keys.len());
                 };
-                match commands::get(self.store, key.as_bytes())? {
+                match ops::get(self.store, key.as_bytes())? {
                     Some(value) => {
                         out.write_all(&value)?;
                         if human && !value.ends_with(b"\n") {
@@ -136,7 +176,7 @@ impl<'a> Session<'a> {
             Command::Get { raw: false, keys } => {
                 let many = keys.len() > 1;
                 for (i, key) in keys.iter().enumerate() {
-                    let value = commands::get(self.store, key.as_bytes())?;
+                    let value = ops::get(self.store, key.as_bytes())?;
                     if human && many {
                         write!(out, "{}) ", i + 1)?;
                     }
@@ -153,7 +193,7 @@ impl<'a> Session<'a> {
             Command::Del { keys } => {
                 let mut deleted = 0;
                 for key in &keys {
-                    deleted += u64::from(commands::del(self.store, key.as_bytes())?);
+                    deleted += u64::from(ops::del(self.store, key.as_bytes())?);
                 }
                 if human {
                     writeln!(out, "(integer) {deleted}")?;
@@ -164,20 +204,20 @@ impl<'a> Session<'a> {
             Command::Exists { keys } => {
                 let mut n = 0;
                 for key in &keys {
-                    n += u64::from(commands::exists(self.store, key.as_bytes())?);
+                    n += u64::from(ops::exists(self.store, key.as_bytes())?);
                 }
                 self.integer(n, out)?;
             }
             Command::Count { prefix } => {
                 let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
-                let n = commands::count(self.store, prefix)?;
+                let n = ops::count(self.store, prefix)?;
                 self.integer(n, out)?;
             }
-            Command::Keys { prefix } => {
-                let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
-                if human {
+            Command::Keys { select, null } => {
+                let select = Select::new(&select);
+                if human && !null {
                     let mut n = 0;
-                    for key in self.store.keys(prefix) {
+                    for key in select.keys(self.store) {
                         n += 1;
                         writeln!(out, "{n}) \"{}\"", escaped(&key?))?;
                     }
@@ -185,12 +225,11 @@ impl<'a> Session<'a> {
                         writeln!(out, "(empty array)")?;
                     }
                 } else {
-                    commands::keys(self.store, prefix, out)?;
+                    ops::keys(self.store, &select, null, out)?;
                 }
             }
-            Command::Dump { format, prefix } => {
-                let prefix = prefix.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
-                commands::dump(self.store, format, prefix, out)?;
+            Command::Dump { format, select } => {
+                ops::dump(self.store, format, &Select::new(&select), out)?;
             }
             Command::Load {
                 file,
@@ -201,7 +240,7 @@ impl<'a> Session<'a> {
                 if matches!(source, LoadSource::Stdin) && !self.stdin_free {
                     bail!("load needs a FILE here (stdin is not free to read a dump)");
                 }
-                let n = commands::load(self.store, &source, format, replace, None)?;
+                let n = ops::load(self.store, &source, format, replace, None)?;
                 if human {
                     writeln!(out, "OK ({n} pairs)")?;
                 } else {
@@ -209,20 +248,20 @@ impl<'a> Session<'a> {
                 }
             }
             Command::Backup { dest } => {
-                commands::backup(self.store, &dest)?;
+                ops::backup(self.store, &dest)?;
                 writeln!(out, "OK")?;
             }
-            Command::Compact => commands::compact(self.store, out)?,
+            Command::Compact => ops::compact(self.store, out)?,
             Command::Check => {
                 let report = self.store.check()?;
-                if !commands::print_check(&report, out)? {
+                if !ops::print_check(&report, out)? {
                     bail!("check found damage; run `recover` to salvage every intact record");
                 }
             }
             Command::Stats { json } => stats::print(self.store, json, out)?,
             Command::Recover => {
                 let report = self.store.recover()?;
-                commands::print_recover(&report, self.store.path(), out)?;
+                ops::print_recover(&report, self.store.path(), out)?;
             }
             Command::Generate { what } => generate::generate(what, out)?,
             Command::Serve { .. } => return Err(not_in_sessions("serve")),
@@ -230,10 +269,20 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    fn integer(&self, n: u64, out: &mut dyn Write) -> io::Result<()> {
+    fn integer(&self, n: impl std::fmt::Display, out: &mut dyn Write) -> io::Result<()> {
         match self.style {
             Style::Human => writeln!(out, "(integer) {n}"),
             Style::Plain => writeln!(out, "{n}"),
+        }
+    }
+
+    /// A write that needs its key (`expire`, `rename`): `(integer) 1` or
+    /// `0` for a person, as Redis answers; `OK` or `(nil)` for a program.
+    fn done(&self, done: bool, out: &mut dyn Write) -> io::Result<()> {
+        match (self.style, done) {
+            (Style::Human, _) => writeln!(out, "(integer) {}", u8::from(done)),
+            (Style::Plain, true) => writeln!(out, "OK"),
+            (Style::Plain, false) => writeln!(out, "(nil)"),
         }
     }
 }
@@ -266,6 +315,26 @@ pub fn command_names() -> Vec<String> {
 /// The argument synopsis of `name` (`KEY [VALUE]`), as `help` lists it.
 pub fn synopsis(name: &str) -> Option<String> {
     super::synopsis::of(name).map(|s| s.to_string())
+}
+
+/// The synopsis of `name` for the `help` list: in full when it is short,
+/// else its positional arguments and `[OPTIONS]` (`help set` shows all).
+fn short_synopsis(name: &str) -> String {
+    let Some(synopsis) = super::synopsis::of(name) else {
+        return String::new();
+    };
+    let full = synopsis.to_string();
+    if full.len() <= 34 {
+        return full;
+    }
+    let mut parts: Vec<&str> = synopsis
+        .parts
+        .iter()
+        .filter(|p| p.long.is_none())
+        .map(|p| p.text.as_str())
+        .collect();
+    parts.push("[OPTIONS]");
+    parts.join(" ")
 }
 
 fn escaped(bytes: &[u8]) -> String {
@@ -317,7 +386,7 @@ fn help(command: Option<&str>, human: bool, out: &mut dyn Write) -> Result<()> {
                 .filter(|s| !NOT_IN_SESSIONS.contains(&s.get_name()))
             {
                 let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
-                let usage = synopsis(sub.get_name()).unwrap_or_default();
+                let usage = short_synopsis(sub.get_name());
                 let head = format!("{} {usage}", sub.get_name());
                 writeln!(out, "  {head:<36} {about}")?;
             }
@@ -419,6 +488,57 @@ mod tests {
     }
 
     #[test]
+    fn scripting_commands_reply_in_both_styles() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        let (h, p) = (Style::Human, Style::Plain);
+        assert_eq!(run(&db, h, "incr n").unwrap(), "(integer) 1\n");
+        assert_eq!(run(&db, p, "incr n 4").unwrap(), "5\n");
+        assert_eq!(run(&db, p, "decr n --by 7").unwrap(), "-2\n");
+        assert_eq!(
+            run(&db, p, "incr n 9223372036854775809")
+                .unwrap_err()
+                .to_string(),
+            "invalid value '9223372036854775809' for '[BY]': number too large to fit in \
+             target type; try 'help incr'"
+        );
+        assert!(run(&db, p, "incr n 9223372036854775807").is_ok());
+        let err = run(&db, p, "incr n 3").unwrap_err();
+        assert!(format!("{err:#}").contains("overflow"), "{err:#}");
+        assert_eq!(run(&db, h, "set k v --nx").unwrap(), "OK\n");
+        assert_eq!(run(&db, h, "set k w --nx").unwrap(), "(nil)\n");
+        assert_eq!(run(&db, p, "set k w --if-eq v").unwrap(), "OK\n");
+        assert_eq!(run(&db, p, "set k x --if-eq v").unwrap(), "(nil)\n");
+        assert_eq!(run(&db, h, "ttl k").unwrap(), "none\n");
+        assert_eq!(run(&db, h, "ttl nope").unwrap(), "(nil)\n");
+        assert_eq!(run(&db, h, "expire k 1h").unwrap(), "(integer) 1\n");
+        assert_eq!(run(&db, h, "ttl k").unwrap(), "(integer) 3600\n");
+        assert_eq!(run(&db, p, "ttl k").unwrap(), "3600\n");
+        assert_eq!(run(&db, p, "persist k").unwrap(), "OK\n");
+        assert_eq!(run(&db, p, "persist nope").unwrap(), "(nil)\n");
+        assert_eq!(run(&db, h, "expire nope 5").unwrap(), "(integer) 0\n");
+        assert_eq!(run(&db, p, "rename k k2").unwrap(), "OK\n");
+        assert_eq!(run(&db, h, "rename k k2").unwrap(), "(integer) 0\n");
+        assert_eq!(run(&db, p, "set job:2 'b c'").unwrap(), "OK\n");
+        assert_eq!(run(&db, p, "set \"job:1\\t\" a").unwrap(), "OK\n");
+        assert_eq!(run(&db, p, "pop --prefix job:").unwrap(), "job:1\\t\ta\n");
+        assert_eq!(
+            run(&db, h, "pop --prefix job:").unwrap(),
+            "1) \"job:2\"\n2) \"b c\"\n"
+        );
+        assert_eq!(run(&db, p, "pop --prefix job:").unwrap(), "(nil)\n");
+        assert_eq!(run(&db, h, "keys --glob ?2").unwrap(), "1) \"k2\"\n");
+        assert_eq!(run(&db, h, "keys -0 --limit 1").unwrap(), "k2\0");
+        assert_eq!(
+            run(&db, p, "dump --start n").unwrap(),
+            "n\t9223372036854775805\n"
+        );
+        let help = run(&db, h, "help").unwrap();
+        assert!(help.contains("  set KEY [VALUE] [OPTIONS] "), "{help}");
+        assert!(help.contains("  pop [--prefix P] "), "{help}");
+    }
+
+    #[test]
     fn mistakes_are_errors_with_help() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), Default::default()).unwrap();
@@ -451,8 +571,12 @@ mod tests {
     fn synopses() {
         assert_eq!(
             synopsis("set").as_deref(),
-            Some("KEY [VALUE] [--value VALUE]")
+            Some(
+                "KEY [VALUE] [--value VALUE] [--nx] [--xx] [--if-eq OLD] [--ttl DURATION] \
+                 [--expire-at UNIX_SECONDS]"
+            )
         );
+        assert_eq!(synopsis("incr").as_deref(), Some("KEY [BY] [--by N]"));
         assert_eq!(synopsis("get").as_deref(), Some("[--raw] KEY..."));
         assert_eq!(synopsis("quit").as_deref(), Some(""));
         assert_eq!(synopsis("nope"), None);

@@ -25,8 +25,10 @@ use super::config::Config;
 use super::database::{self, Reached};
 use super::owner::{Kind, Owner};
 use super::serve::{self, Sharing};
-use super::store::{Keys, Loader, Local, Pairs, Remote, Store};
-use crate::engine::{BackupReport, CheckReport, CompactReport, Db, RecoverReport, Stats};
+use super::store::{Entries, Keys, Loader, Local, Remote, Start, Store};
+use crate::engine::{
+    BackupReport, CheckReport, CompactReport, Condition, Db, Expiry, RecoverReport, Renamed, Stats,
+};
 
 /// How the session reached its database.
 enum Opened {
@@ -136,10 +138,10 @@ impl Store for SessionDb<'_> {
         self.with(false, |s| s.count(prefix))
     }
 
-    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s> {
+    fn keys_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Keys<'s> {
         match self.reach(false) {
-            Ok(Opened::Here { db, .. }) => Local::keys_of(db, prefix, after),
-            Ok(Opened::Owner(remote)) => remote.keys_after(prefix, after),
+            Ok(Opened::Here { db, .. }) => Local::keys_of(db, prefix, start),
+            Ok(Opened::Owner(remote)) => remote.keys_from(prefix, start),
             Err(e) => Box::new(std::iter::once(Err(e))),
         }
     }
@@ -148,14 +150,42 @@ impl Store for SessionDb<'_> {
         self.with(false, |s| s.last_key(prefix))
     }
 
-    fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s> {
+    fn entries_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Entries<'s> {
         match self.reach(false) {
-            Ok(Opened::Here { db, .. }) => {
-                Box::new(db.iter_prefix(prefix).map(|p| p.map_err(Into::into)))
-            }
-            Ok(Opened::Owner(remote)) => remote.pairs(prefix),
+            Ok(Opened::Here { db, .. }) => Local::entries_of(db, prefix, start),
+            Ok(Opened::Owner(remote)) => remote.entries_from(prefix, start),
             Err(e) => Box::new(std::iter::once(Err(e))),
         }
+    }
+
+    fn incr(&self, key: &[u8], by: i64) -> Result<i64> {
+        self.with(true, |s| s.incr(key, by))
+    }
+
+    fn set_if(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        condition: Condition,
+        expiry: Expiry,
+    ) -> Result<bool> {
+        self.with(true, |s| s.set_if(key, value, condition, expiry))
+    }
+
+    fn expiry(&self, key: &[u8]) -> Result<Option<Option<u64>>> {
+        self.with(false, |s| s.expiry(key))
+    }
+
+    fn expire(&self, key: &[u8], at: Option<u64>) -> Result<bool> {
+        self.with(true, |s| s.expire(key, at))
+    }
+
+    fn pop(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.with(true, |s| s.pop(prefix))
+    }
+
+    fn rename(&self, old: &[u8], new: &[u8], if_absent: bool) -> Result<Renamed> {
+        self.with(true, |s| s.rename(old, new, if_absent))
     }
 
     fn loader<'s>(&'s self, replace: bool) -> Result<Box<dyn Loader + 's>> {

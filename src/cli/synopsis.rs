@@ -235,18 +235,40 @@ mod tests {
     #[test]
     fn hints_follow_what_is_typed() {
         let cases: [(&str, Option<&str>); 19] = [
-            ("dump ", Some("[--format FORMAT] [--prefix P]")),
-            ("dump", Some(" [--format FORMAT] [--prefix P]")),
+            (
+                "dump ",
+                Some(
+                    "[--format FORMAT] [--prefix P] [--glob PAT] [--start K] [--end K] [--limit N]",
+                ),
+            ),
+            (
+                "dump",
+                Some(
+                    " [--format FORMAT] [--prefix P] [--glob PAT] [--start K] [--end K] [--limit N]",
+                ),
+            ),
             ("load ", Some("[--format FORMAT] [--replace] [FILE]")),
             ("dump --format ", Some("FORMAT")),
-            ("dump --format jsonl ", Some("[--prefix P]")),
-            ("dump --format=jsonl ", Some("[--prefix P]")),
+            (
+                "dump --format jsonl ",
+                Some("[--prefix P] [--glob PAT] [--start K] [--end K] [--limit N]"),
+            ),
+            (
+                "dump --format=jsonl --limit 5 ",
+                Some("[--prefix P] [--glob PAT] [--start K] [--end K]"),
+            ),
             ("load --format jsonl ", Some("[--replace] [FILE]")),
             ("load backup.tsv ", None),
             ("get ", Some("[--raw] KEY...")),
             ("get a ", Some("KEY...")),
             ("get --raw ", Some("KEY...")),
-            ("set ", Some("[--value VALUE] KEY [VALUE]")),
+            (
+                "set ",
+                Some(
+                    "[--value VALUE] [--nx] [--xx] [--if-eq OLD] [--ttl DURATION] \
+                     [--expire-at UNIX_SECONDS] KEY [VALUE]",
+                ),
+            ),
             ("SET k ", Some("[VALUE]")),
             ("set k v ", None),
             ("set \"my key\" ", Some("[VALUE]")),

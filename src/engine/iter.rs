@@ -60,6 +60,9 @@ pub struct Iter<'a> {
     now: u64,
     /// When the key last returned expires, if it does.
     last_expiry: Option<u64>,
+    /// Where a walk started with [`Iter::from`] begins (inclusive), until
+    /// the first key is returned.
+    from: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -85,6 +88,7 @@ impl<'a> Iter<'a> {
         Iter {
             now: db.now_ms(),
             last_expiry: None,
+            from: None,
             pinned: None,
             db,
             prefix: prefix.to_vec(),
@@ -111,6 +115,18 @@ impl<'a> Iter<'a> {
     pub fn after(mut self, key: &[u8]) -> Iter<'a> {
         if !self.started && key >= self.prefix.as_slice() {
             self.last = Some(key.to_vec());
+        }
+        self
+    }
+
+    /// Starts at `key`: only keys at or after it are returned (the
+    /// inclusive [`after`](Self::after), for a range that starts at a
+    /// key). Call it before the first `next`. A `key` below the prefix
+    /// changes nothing.
+    pub fn from(mut self, key: &[u8]) -> Iter<'a> {
+        if !self.started && key >= self.prefix.as_slice() {
+            self.last = None;
+            self.from = Some(key.to_vec());
         }
         self
     }
@@ -152,7 +168,11 @@ impl<'a> Iter<'a> {
         self.segs.clear();
         self.read_ahead
             .retain(|id, _| segments.iter().any(|s| s.id == *id));
-        let start = self.last.clone().unwrap_or_else(|| self.prefix.clone());
+        let start = self
+            .last
+            .clone()
+            .or_else(|| self.from.clone())
+            .unwrap_or_else(|| self.prefix.clone());
         for seg in segments.iter().rev() {
             // A segment whose keys all lie past the prefix, or before where
             // the walk starts, has nothing for it (compaction outputs cover
@@ -195,9 +215,10 @@ impl<'a> Iter<'a> {
             self.started = true;
             self.rebuild(&st)?;
         }
-        let lower = match &self.mem_cursor {
-            Some(k) => Bound::Excluded(k.clone()),
-            None => Bound::Included(self.prefix.clone()),
+        let lower = match (&self.mem_cursor, &self.from) {
+            (Some(k), _) => Bound::Excluded(k.clone()),
+            (None, Some(from)) => Bound::Included(from.clone()),
+            (None, None) => Bound::Included(self.prefix.clone()),
         };
         self.mem.extend(
             st.mem
@@ -447,6 +468,11 @@ impl Keys<'_> {
     /// Starts after `key`; see [`Iter::after`].
     pub fn after(self, key: &[u8]) -> Self {
         Keys(self.0.after(key))
+    }
+
+    /// Starts at `key`, inclusive; see [`Iter::from`].
+    pub fn from(self, key: &[u8]) -> Self {
+        Keys(self.0.from(key))
     }
 }
 

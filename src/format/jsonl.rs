@@ -1,4 +1,5 @@
-//! The jsonl format: one JSON object a line, `{"key":"…","value":"…"}`.
+//! The jsonl format: one JSON object a line, `{"key":"…","value":"…"}`,
+//! with `"expires_at":MS` (Unix milliseconds) for a key that expires.
 //!
 //! A key or value that is not valid UTF-8 is written instead as
 //! `"key_base64"` / `"value_base64"` (standard alphabet, with padding). All
@@ -13,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_KEY_LEN, MAX_VALUE_LEN, Pair, check_lengths};
+use super::{Entry, MAX_KEY_LEN, MAX_VALUE_LEN, check_lengths};
 
 /// The longest line a valid dump can hold: JSON writes a control byte as
 /// `\u00XX`, six bytes for one, plus the field names and punctuation.
@@ -29,6 +30,8 @@ struct OutRecord<'a> {
     value: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     value_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +41,7 @@ struct InRecord {
     key_base64: Option<String>,
     value: Option<String>,
     value_base64: Option<String>,
+    expires_at: Option<u64>,
 }
 
 /// Text when `bytes` is UTF-8, else base64.
@@ -49,7 +53,12 @@ fn split(bytes: &[u8]) -> (Option<&str>, Option<String>) {
 }
 
 /// Writes one JSON object and a `\n`.
-pub(super) fn write_pair<W: Write>(out: &mut W, key: &[u8], value: &[u8]) -> io::Result<()> {
+pub(super) fn write_pair<W: Write>(
+    out: &mut W,
+    key: &[u8],
+    value: &[u8],
+    expires_at: Option<u64>,
+) -> io::Result<()> {
     let (key, key_base64) = split(key);
     let (value, value_base64) = split(value);
     let record = OutRecord {
@@ -57,6 +66,7 @@ pub(super) fn write_pair<W: Write>(out: &mut W, key: &[u8], value: &[u8]) -> io:
         key_base64,
         value,
         value_base64,
+        expires_at,
     };
     serde_json::to_writer(&mut *out, &record)?;
     out.write_all(b"\n")
@@ -75,7 +85,7 @@ fn join(name: &str, text: Option<String>, base64: Option<String>) -> Result<Vec<
 }
 
 /// Parses one line (without its `\n`); the error is the reason to report.
-pub(super) fn parse_line(line: &[u8]) -> Result<Pair, String> {
+pub(super) fn parse_line(line: &[u8]) -> Result<Entry, String> {
     // serde would also take a JSON array for a struct; only objects are valid.
     if line.trim_ascii_start().first() != Some(&b'{') {
         return Err("expected a JSON object `{\"key\":…,\"value\":…}`".into());
@@ -91,7 +101,11 @@ pub(super) fn parse_line(line: &[u8]) -> Result<Pair, String> {
     let key = join("key", record.key, record.key_base64)?;
     let value = join("value", record.value, record.value_base64)?;
     check_lengths(&key, &value)?;
-    Ok((key, value))
+    Ok(Entry {
+        key,
+        value,
+        expires_at: record.expires_at,
+    })
 }
 
 #[cfg(test)]

@@ -22,8 +22,10 @@
 //! let dump = w.finish()?;
 //! assert_eq!(dump, b"name\tcaf\xc3\xa9\\ttab\n");
 //!
-//! let pairs: Vec<_> = Reader::new(Format::Tsv, &dump[..]).collect::<Result<_, _>>()?;
-//! assert_eq!(pairs, vec![(b"name".to_vec(), b"caf\xc3\xa9\ttab".to_vec())]);
+//! let entries: Vec<_> = Reader::new(Format::Tsv, &dump[..]).collect::<Result<_, _>>()?;
+//! assert_eq!(entries[0].key, b"name");
+//! assert_eq!(entries[0].value, b"caf\xc3\xa9\ttab");
+//! assert_eq!(entries[0].expires_at, None);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -44,6 +46,35 @@ pub use crate::engine::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// One key and its value, as raw bytes.
 pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// One pair of a dump, and when its key expires (Unix milliseconds), if it
+/// does: every format carries the expiry (tsv in a third column, jsonl in
+/// an `expires_at` field, resp as `SET … PXAT`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value.
+    pub value: Vec<u8>,
+    /// When the key expires, in Unix milliseconds.
+    pub expires_at: Option<u64>,
+}
+
+impl Entry {
+    /// A pair that does not expire.
+    pub fn new(key: Vec<u8>, value: Vec<u8>) -> Entry {
+        Entry {
+            key,
+            value,
+            expires_at: None,
+        }
+    }
+
+    /// The key and value, the expiry dropped.
+    pub fn into_pair(self) -> Pair {
+        (self.key, self.value)
+    }
+}
 
 /// A dump format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -162,11 +193,22 @@ impl<W: Write> Writer<W> {
     /// a value longer than [`MAX_VALUE_LEN`], is refused with
     /// `ErrorKind::InvalidInput` (no reader would accept it back).
     pub fn write_pair(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.write_entry(key, value, None)
+    }
+
+    /// [`write_pair`](Self::write_pair) for a key that expires at
+    /// `expires_at` (Unix milliseconds) when it is `Some`.
+    pub fn write_entry(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+    ) -> io::Result<()> {
         check_lengths(key, value).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         match self.format {
-            Format::Tsv => tsv::write_pair(&mut self.out, key, value),
-            Format::Jsonl => jsonl::write_pair(&mut self.out, key, value),
-            Format::Resp => resp::write_pair(&mut self.out, key, value),
+            Format::Tsv => tsv::write_pair(&mut self.out, key, value, expires_at),
+            Format::Jsonl => jsonl::write_pair(&mut self.out, key, value, expires_at),
+            Format::Resp => resp::write_pair(&mut self.out, key, value, expires_at),
         }
     }
 
@@ -179,8 +221,8 @@ impl<W: Write> Writer<W> {
 
 /// Reads pairs in one format from any `BufRead`, one line or command at a time.
 ///
-/// Yields `Ok(pair)` for each pair in input order; after the first `Err` it
-/// yields nothing more.
+/// Yields `Ok(entry)` for each pair (with its expiry, if it has one) in
+/// input order; after the first `Err` it yields nothing more.
 pub struct Reader<R: BufRead> {
     inner: ReaderInner<R>,
     done: bool,
@@ -189,7 +231,7 @@ pub struct Reader<R: BufRead> {
 enum ReaderInner<R> {
     Lines {
         lines: LineReader<R>,
-        parse: fn(&[u8]) -> Result<Pair, String>,
+        parse: fn(&[u8]) -> Result<Entry, String>,
     },
     Resp(resp::RespReader<R>),
 }
@@ -214,7 +256,7 @@ impl<R: BufRead> Reader<R> {
         Reader { inner, done: false }
     }
 
-    fn next_pair(&mut self) -> Result<Option<Pair>, ParseError> {
+    fn next_entry(&mut self) -> Result<Option<Entry>, ParseError> {
         match &mut self.inner {
             ReaderInner::Lines { lines, parse } => {
                 let Some((line_no, line)) = lines.next_line()? else {
@@ -225,19 +267,19 @@ impl<R: BufRead> Reader<R> {
                     .map(Some)
                     .map_err(|reason| ParseError::Invalid { at, reason })
             }
-            ReaderInner::Resp(r) => r.next_pair(),
+            ReaderInner::Resp(r) => r.next_entry(),
         }
     }
 }
 
 impl<R: BufRead> Iterator for Reader<R> {
-    type Item = Result<Pair, ParseError>;
+    type Item = Result<Entry, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
-        let item = self.next_pair().transpose();
+        let item = self.next_entry().transpose();
         // Stop after the end or the first error: positions after a bad line
         // mean nothing, and `load` stores nothing from a bad dump anyway.
         if !matches!(item, Some(Ok(_))) {
@@ -248,6 +290,20 @@ impl<R: BufRead> Iterator for Reader<R> {
 }
 
 impl<R: BufRead> FusedIterator for Reader<R> {}
+
+/// A deadline in a dump: Unix milliseconds, decimal digits only.
+fn parse_deadline(text: &[u8]) -> Result<u64, String> {
+    if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
+        return Err(format!(
+            "the expiry `{}` is not a Unix time in milliseconds",
+            escape_bytes(text)
+        ));
+    }
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| format!("the expiry `{}` is too large", escape_bytes(text)))
+}
 
 /// Checks the limits every format shares; the error is a reader's reason.
 /// The engine decides (see engine/limits.rs); the words are the readers'.
@@ -438,7 +494,7 @@ mod tests {
         let pairs: Vec<_> = Reader::new(Format::Tsv, &line[..])
             .map(|p| p.unwrap())
             .collect();
-        assert_eq!(pairs, vec![(key, b"v".to_vec())]);
+        assert_eq!(pairs, vec![Entry::new(key, b"v".to_vec())]);
     }
 
     #[test]

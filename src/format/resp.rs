@@ -1,8 +1,9 @@
 //! The resp format: Redis protocol `SET` commands, for `redis-cli --pipe`.
 //!
-//! Each pair is `*3\r\n$3\r\nSET\r\n$<n>\r\n<key>\r\n$<n>\r\n<value>\r\n`.
+//! Each pair is `*3\r\n$3\r\nSET\r\n$<n>\r\n<key>\r\n$<n>\r\n<value>\r\n`,
+//! or, for a key that expires, `SET key value PXAT <ms>` (an array of 5).
 //! The reader takes a stream of such arrays of bulk strings, with the command
-//! name in any case, and nothing else: other commands, other arities, inline
+//! name and `PXAT` in any case, and nothing else: other commands, other arities, inline
 //! commands, null or oversized bulk strings, a missing CRLF or a stream cut
 //! mid-command are errors. An error names where the bad element (an array
 //! or bulk string header) starts ([`Position::Offset`]): its 1-based line,
@@ -14,20 +15,33 @@
 
 use std::io::{self, BufRead, Read, Write};
 
-use super::{MAX_KEY_LEN, MAX_VALUE_LEN, Pair, ParseError, Position, escape_bytes};
+use super::{
+    Entry, MAX_KEY_LEN, MAX_VALUE_LEN, ParseError, Position, escape_bytes, parse_deadline,
+};
 
 /// Longest header line (`*3\r\n`, `$268435456\r\n`) worth reading.
 const MAX_HEADER_LEN: u64 = 32;
 /// Longest command name worth reading before calling it unsupported.
 const MAX_COMMAND_LEN: usize = 64;
 
-/// Writes one `SET key value` command.
-pub(super) fn write_pair<W: Write>(out: &mut W, key: &[u8], value: &[u8]) -> io::Result<()> {
-    write!(out, "*3\r\n$3\r\nSET\r\n${}\r\n", key.len())?;
+/// Writes one `SET key value` command (`… PXAT ms` for a key that expires).
+pub(super) fn write_pair<W: Write>(
+    out: &mut W,
+    key: &[u8],
+    value: &[u8],
+    expires_at: Option<u64>,
+) -> io::Result<()> {
+    let n = if expires_at.is_some() { 5 } else { 3 };
+    write!(out, "*{n}\r\n$3\r\nSET\r\n${}\r\n", key.len())?;
     out.write_all(key)?;
     write!(out, "\r\n${}\r\n", value.len())?;
     out.write_all(value)?;
-    out.write_all(b"\r\n")
+    out.write_all(b"\r\n")?;
+    if let Some(at) = expires_at {
+        let at = at.to_string();
+        write!(out, "$4\r\nPXAT\r\n${}\r\n{at}\r\n", at.len())?;
+    }
+    Ok(())
 }
 
 /// Reads `SET` commands one at a time.
@@ -68,7 +82,7 @@ impl<R: BufRead> RespReader<R> {
     }
 
     /// The next pair, or `None` when the stream ends between commands.
-    pub(super) fn next_pair(&mut self) -> Result<Option<Pair>, ParseError> {
+    pub(super) fn next_entry(&mut self) -> Result<Option<Entry>, ParseError> {
         if at_eof(&mut self.input)? {
             return Ok(None);
         }
@@ -80,15 +94,17 @@ impl<R: BufRead> RespReader<R> {
                 return Err(self.invalid(format!("expected `*` (a RESP array), found `{found}`")));
             }
         };
-        match count {
-            Some(3) => {}
+        let expiring = match count {
+            Some(3) => false,
+            Some(5) => true,
             Some(n) => {
                 return Err(self.invalid(format!(
-                    "expected an array of 3 (SET key value), found {n} elements"
+                    "expected an array of 3 (SET key value) or 5 (SET key value PXAT ms), \
+                     found {n} elements"
                 )));
             }
             None => return Err(self.invalid("bad array length")),
-        }
+        };
         let name = self.read_bulk("command name", MAX_COMMAND_LEN)?;
         if !name.eq_ignore_ascii_case(b"SET") {
             let name = escape_bytes(&name);
@@ -101,7 +117,23 @@ impl<R: BufRead> RespReader<R> {
             return Err(self.invalid("empty key"));
         }
         let value = self.read_bulk("value", MAX_VALUE_LEN)?;
-        Ok(Some((key, value)))
+        let mut expires_at = None;
+        if expiring {
+            let option = self.read_bulk("option", MAX_COMMAND_LEN)?;
+            if !option.eq_ignore_ascii_case(b"PXAT") {
+                let option = escape_bytes(&option);
+                return Err(self.invalid(format!(
+                    "unsupported SET option `{option}` (only PXAT is accepted)"
+                )));
+            }
+            let at = self.read_bulk("expiry", MAX_HEADER_LEN as usize)?;
+            expires_at = Some(parse_deadline(&at).map_err(|e| self.invalid(e))?);
+        }
+        Ok(Some(Entry {
+            key,
+            value,
+            expires_at,
+        }))
     }
 
     /// Reads one CRLF-terminated header line into `self.header`, without CRLF.
@@ -306,7 +338,8 @@ mod tests {
         let err = load(RESP, &after_breaks).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 10 (offset 32): expected an array of 3 (SET key value), found 2 elements"
+            "line 10 (offset 32): expected an array of 3 (SET key value) or 5 (SET key value \
+             PXAT ms), found 2 elements"
         );
     }
 

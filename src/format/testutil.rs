@@ -39,7 +39,9 @@ pub fn dump(format: Format, pairs: &[Pair]) -> Vec<u8> {
 
 /// Reads all of `input` in `format`, stopping at the first error.
 pub fn load(format: Format, input: &[u8]) -> Result<Vec<Pair>, ParseError> {
-    Reader::new(format, input).collect()
+    Reader::new(format, input)
+        .map(|e| e.map(Entry::into_pair))
+        .collect()
 }
 
 /// Asserts that reading `input` fails at `at` with a reason containing `needle`.

@@ -14,21 +14,29 @@
 use std::io::{self, Write};
 
 use super::escape::{UnescapeError, unescape, write_escaped};
-use super::{MAX_KEY_LEN, MAX_VALUE_LEN, Pair, check_lengths};
+use super::{Entry, MAX_KEY_LEN, MAX_VALUE_LEN, check_lengths, parse_deadline};
 
 /// The longest line a valid dump can hold: every byte escaped as `\xHH`.
 pub(super) const MAX_LINE_LEN: usize = 4 * MAX_KEY_LEN + 1 + 4 * MAX_VALUE_LEN;
 
 /// Writes one `KEY<TAB>VALUE\n` line.
-pub(super) fn write_pair<W: Write>(out: &mut W, key: &[u8], value: &[u8]) -> io::Result<()> {
+pub(super) fn write_pair<W: Write>(
+    out: &mut W,
+    key: &[u8],
+    value: &[u8],
+    expires_at: Option<u64>,
+) -> io::Result<()> {
     write_escaped(out, key)?;
     out.write_all(b"\t")?;
     write_escaped(out, value)?;
+    if let Some(at) = expires_at {
+        write!(out, "\t{at}")?;
+    }
     out.write_all(b"\n")
 }
 
 /// Parses one line (without its `\n`); the error is the reason to report.
-pub(super) fn parse_line(line: &[u8]) -> Result<Pair, String> {
+pub(super) fn parse_line(line: &[u8]) -> Result<Entry, String> {
     if line.last() == Some(&b'\r') {
         return Err(
             "raw CR at the end of the line (Windows line endings?); a CR is written \\r".into(),
@@ -37,17 +45,32 @@ pub(super) fn parse_line(line: &[u8]) -> Result<Pair, String> {
     let Some(tab) = line.iter().position(|&b| b == b'\t') else {
         return Err("expected a TAB between key and value".into());
     };
-    let (raw_key, raw_value) = (&line[..tab], &line[tab + 1..]);
-    if raw_value.contains(&b'\t') {
-        return Err("more than one TAB (a TAB inside a key or value is written \\t)".into());
-    }
+    let (raw_key, rest) = (&line[..tab], &line[tab + 1..]);
+    // A third column, on the lines of keys that expire: Unix milliseconds.
+    let (raw_value, expires_at) = match rest.iter().position(|&b| b == b'\t') {
+        None => (rest, None),
+        Some(t) => {
+            let third = &rest[t + 1..];
+            if third.contains(&b'\t') {
+                return Err(
+                    "more than two TABs (a TAB inside a key or value is written \\t)".into(),
+                );
+            }
+            let at = parse_deadline(third).map_err(|e| format!("third column: {e}"))?;
+            (&rest[..t], Some(at))
+        }
+    };
     let field_error = |field: &str, first_col: usize, e: UnescapeError| {
         format!("{field}, column {}: {e}", first_col + e.offset())
     };
     let key = unescape(raw_key).map_err(|e| field_error("key", 1, e))?;
     let value = unescape(raw_value).map_err(|e| field_error("value", tab + 2, e))?;
     check_lengths(&key, &value)?;
-    Ok((key, value))
+    Ok(Entry {
+        key,
+        value,
+        expires_at,
+    })
 }
 
 #[cfg(test)]
@@ -98,13 +121,19 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let cases: [(&[u8], u64, &str); 10] = [
+        let cases: [(&[u8], u64, &str); 12] = [
             (
                 b"a\t1\nno tab here\n",
                 2,
                 "expected a TAB between key and value",
             ),
-            (b"a\t1\tx\n", 1, "more than one TAB"),
+            (
+                b"a\t1\tx\n",
+                1,
+                "third column: the expiry `x` is not a Unix time",
+            ),
+            (b"a\t1\t5\tx\n", 1, "more than two TABs"),
+            (b"a\t1\t\n", 1, "the expiry `` is not"),
             (
                 b"ok\t1\n\nbad\\q\t1\n",
                 3,

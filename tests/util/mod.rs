@@ -54,6 +54,15 @@ impl TestDb {
         self.cmd::<_, &str>([]).stdin(lines).run().code(0)
     }
 
+    /// The seconds `ttl KEY` prints for a key that expires.
+    pub fn ttl(&self, key: &str) -> u64 {
+        let out = self.cmd(["ttl", key]).run().code(0);
+        match out.stdout_str().trim().parse() {
+            Ok(secs) => secs,
+            Err(_) => out.fail("ttl printed no number of seconds"),
+        }
+    }
+
     /// A file path inside the temporary directory.
     pub fn file(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)

@@ -10,10 +10,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::ctx::{Ctx, Flow};
-use super::glob::Pattern;
 use super::reply::{shown, wrong_arity};
 use super::request::parse::parse_int;
 use super::table::{COMMANDS, REDIS_VERSION, Spec, lookup};
+use crate::cli::glob::Pattern;
 use crate::engine::SyncMode;
 
 /// PING [message].

@@ -24,9 +24,9 @@
 //! never show; Redis's FLUSHDB is O(n) as well. Documented in the README.
 
 use super::ctx::{Ctx, Flow};
-use super::glob::Pattern;
 use super::reply::{MAX_REPLY, Output, too_large};
 use super::request::parse::parse_int;
+use crate::cli::glob::Pattern;
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
 pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {

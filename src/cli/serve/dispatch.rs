@@ -69,6 +69,7 @@ static HANDLERS: [(&str, Handler); COUNT] = [
     ("tinykv.flush", tinykv::flush),
     ("tinykv.load", tinykv::load),
     ("tinykv.backup", tinykv::backup),
+    ("tinykv.pop", tinykv::pop),
 ];
 
 /// Runs command `index` of [`COMMANDS`], already checked ([`check`]).

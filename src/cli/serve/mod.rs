@@ -61,7 +61,6 @@ mod conn;
 mod ctx;
 mod cursors;
 mod dispatch;
-mod glob;
 mod info;
 mod keyspace;
 mod mailbox;

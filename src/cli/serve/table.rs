@@ -79,7 +79,7 @@ const STATUS: &[&str] = &["loading", "stale"];
 const ADMIN: &[&str] = &["admin", "loading", "stale"];
 
 /// How many commands there are.
-pub const COUNT: usize = 36;
+pub const COUNT: usize = 37;
 
 /// Every command, the hot ones first (lookup walks the list).
 pub static COMMANDS: [Spec; COUNT] = [
@@ -111,7 +111,7 @@ pub static COMMANDS: [Spec; COUNT] = [
     inline(spec("time", 1, CONN, NONE)),
     // tinykv's own (tinykv.rs), for the tinykv command line.
     inline(spec("tinykv.owner", 1, CONN, NONE)),
-    spec("tinykv.scan", 5, &["readonly"], NONE),
+    spec("tinykv.scan", -5, &["readonly"], NONE),
     spec("tinykv.count", 2, &["readonly"], NONE),
     spec("tinykv.lastkey", 2, &["readonly"], NONE),
     spec("tinykv.stats", 1, STATUS, NONE),
@@ -120,6 +120,7 @@ pub static COMMANDS: [Spec; COUNT] = [
     spec("tinykv.flush", 1, &["write"], NONE),
     spec("tinykv.load", -2, WRITE, NONE),
     spec("tinykv.backup", 2, &["readonly", "admin"], NONE),
+    spec("tinykv.pop", 2, &["write"], NONE),
 ];
 
 /// The command named `name` (any case): its index in [`COMMANDS`].

@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! TINYKV.OWNER                     *4 :pid $kind $dir $sync (always|never)
-//! TINYKV.SCAN prefix after n KEYS  *2 $last-or-nil *[key...]
-//! TINYKV.SCAN prefix after n PAIRS *2 $last-or-nil *[key value...]
+//! TINYKV.SCAN prefix after n KEYS    *2 $last-or-nil *[key...]
+//!                                  (… FROM: the walk starts at `after`, inclusive)
+//! TINYKV.SCAN prefix after n ENTRIES *2 $last-or-nil *[key value expiry...]
+//!                                  (expiry: $ms, or an empty bulk for none)
+//! TINYKV.POP prefix                *2 $key $value: the smallest key with prefix,
+//!                                  removed at once; nil when there is none
 //! TINYKV.COUNT prefix              :n
 //! TINYKV.LASTKEY prefix            $key (the greatest with prefix) or nil
 //! TINYKV.STATS                     *18 name/value pairs (integers;
@@ -17,6 +21,8 @@
 //! TINYKV.FLUSH                     +OK once every acknowledged write is on disk
 //! TINYKV.LOAD BEGIN [REPLACE]      +OK: this connection gathers an atomic load
 //! TINYKV.LOAD PAIRS k v [k v ...]  :pairs gathered so far
+//! TINYKV.LOAD ENTRIES k v e [...]  the same, each with an expiry (e: $ms,
+//!                                  or an empty bulk for none)
 //! TINYKV.LOAD COMMIT               :pairs, once all of them are stored (atomically)
 //! TINYKV.LOAD ABORT                +OK, nothing stored
 //! TINYKV.BACKUP dest               *2 :files :bytes (the owner's Unix socket only)
@@ -64,7 +70,7 @@ pub fn owner(ctx: &mut Ctx<'_>, _: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
-/// TINYKV.SCAN prefix after n KEYS|PAIRS.
+/// TINYKV.SCAN prefix after n KEYS|ENTRIES [FROM].
 pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let (prefix, after) = (&args[1], &args[2]);
     let Some(n) = parse_int(&args[3])
@@ -77,7 +83,12 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     };
     let values = match args[4].to_ascii_uppercase().as_slice() {
         b"KEYS" => false,
-        b"PAIRS" => true,
+        b"ENTRIES" => true,
+        _ => return ctx.syntax_error(),
+    };
+    let from = match &args[5..] {
+        [] => false,
+        [f] if f.eq_ignore_ascii_case(b"from") => true,
         _ => return ctx.syntax_error(),
     };
     let db = &ctx.server.db;
@@ -86,11 +97,13 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
     let walked: crate::engine::Result<()> = (|| {
         if values {
             let mut it = db.iter_prefix(prefix);
-            if !after.is_empty() {
+            if from {
+                it = it.from(after);
+            } else if !after.is_empty() {
                 it = it.after(after);
             }
-            for pair in it {
-                if items.len() / 2 >= n || bytes >= PAGE_BYTES {
+            while let Some(pair) = it.next() {
+                if items.len() / 3 >= n || bytes >= PAGE_BYTES {
                     more = true;
                     break;
                 }
@@ -98,10 +111,17 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
                 bytes += k.len() + v.len();
                 items.push(k);
                 items.push(v);
+                items.push(
+                    it.last_expiry()
+                        .map(|at| at.to_string().into_bytes())
+                        .unwrap_or_default(),
+                );
             }
         } else {
             let mut it = db.keys(prefix);
-            if !after.is_empty() {
+            if from {
+                it = it.from(after);
+            } else if !after.is_empty() {
                 it = it.after(after);
             }
             for key in it {
@@ -120,7 +140,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         ctx.engine_error(&e);
         return Flow::Continue;
     }
-    let step = if values { 2 } else { 1 };
+    let step = if values { 3 } else { 1 };
     let last = more
         .then(|| items.len().checked_sub(step).map(|i| items[i].clone()))
         .flatten();
@@ -261,12 +281,30 @@ pub fn load(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
                 Err(e) => ctx.engine_error(&e),
             }
         }
-        (b"PAIRS", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+        (b"PAIRS" | b"ENTRIES", items) => {
+            let width = if sub.as_slice() == b"PAIRS" { 2 } else { 3 };
+            if items.is_empty() || items.len() % width != 0 {
+                ctx.out.error(&wrong_arity(&format!(
+                    "tinykv.load|{}",
+                    String::from_utf8_lossy(&sub).to_lowercase()
+                )));
+                return Flow::Continue;
+            }
             let Some(s) = stage.as_mut() else {
                 return no_load(ctx.out);
             };
-            for pair in pairs.chunks(2) {
-                if let Err(e) = s.set(&pair[0], &pair[1]) {
+            for item in items.chunks(width) {
+                let expires_at = match item.get(2).map(|e| parse_expiry(e)) {
+                    None | Some(Ok(None)) => None,
+                    Some(Ok(at)) => at,
+                    Some(Err(())) => {
+                        *stage = None;
+                        ctx.out
+                            .error("ERR an expiry must be Unix milliseconds or empty");
+                        return Flow::Continue;
+                    }
+                };
+                if let Err(e) = s.set_expiring(&item[0], &item[1], expires_at) {
                     // The load is spoiled: nothing of it will be stored.
                     *stage = None;
                     ctx.engine_error(&e);
@@ -275,7 +313,6 @@ pub fn load(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
             }
             ctx.out.integer(s.len() as i64);
         }
-        (b"PAIRS", _) => ctx.out.error(&wrong_arity("tinykv.load|pairs")),
         (b"COMMIT", []) => {
             let Some(s) = stage.take() else {
                 return no_load(ctx.out);
@@ -297,6 +334,37 @@ pub fn load(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
             ctx.out.ok();
         }
         _ => return ctx.syntax_error(),
+    }
+    Flow::Continue
+}
+
+/// An expiry in TINYKV.LOAD ENTRIES: Unix milliseconds, or empty for none.
+fn parse_expiry(text: &[u8]) -> Result<Option<u64>, ()> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if !text.iter().all(u8::is_ascii_digit) {
+        return Err(());
+    }
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .map(Some)
+        .ok_or(())
+}
+
+/// TINYKV.POP prefix.
+pub fn pop(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let server = ctx.server;
+    match server.db.take_first(&args[1]) {
+        Ok(Some((key, value))) => {
+            server.compactor.note_write();
+            ctx.out.array(2);
+            ctx.out.bulk_owned(key);
+            ctx.out.bulk_owned(value);
+        }
+        Ok(None) => ctx.out.nil(),
+        Err(e) => ctx.engine_error(&e),
     }
     Flow::Continue
 }

@@ -10,10 +10,11 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{Keys, Loader, Pairs, Store};
+use super::{Entries, Entry, Keys, Loader, Start, Store};
 use crate::cli::serve::Sharing;
 use crate::engine::{
-    BackupReport, BatchWriter, CheckReport, CompactReport, Db, RecoverReport, Stats,
+    BackupReport, BatchWriter, CheckReport, CompactReport, Condition, Db, Expiry, Iter,
+    RecoverReport, Renamed, Stats,
 };
 
 /// A database open in this process.
@@ -39,13 +40,24 @@ impl<'a> Local<'a> {
         }
     }
 
-    /// [`Store::keys_after`] for `db`, borrowing it rather than a `Local`.
-    pub fn keys_of<'s>(db: &'s Db, prefix: &[u8], after: &[u8]) -> Keys<'s> {
-        let mut keys = db.keys(prefix);
-        if !after.is_empty() {
-            keys = keys.after(after);
-        }
+    /// [`Store::keys_from`] for `db`, borrowing it rather than a `Local`.
+    pub fn keys_of<'s>(db: &'s Db, prefix: &[u8], start: &Start) -> Keys<'s> {
+        let keys = match start {
+            Start::First => db.keys(prefix),
+            Start::At(k) => db.keys(prefix).from(k),
+            Start::After(k) => db.keys(prefix).after(k),
+        };
         Box::new(keys.map(|k| k.map_err(Into::into)))
+    }
+
+    /// [`Store::entries_from`] for `db`, borrowing it rather than a `Local`.
+    pub fn entries_of<'s>(db: &'s Db, prefix: &[u8], start: &Start) -> Entries<'s> {
+        let it = match start {
+            Start::First => db.iter_prefix(prefix),
+            Start::At(k) => db.iter_prefix(prefix).from(k),
+            Start::After(k) => db.iter_prefix(prefix).after(k),
+        };
+        Box::new(EntryIter(it))
     }
 
     /// [`Store::loader`] for `db` (shared by `sharing`), borrowing them
@@ -97,16 +109,56 @@ impl Store for Local<'_> {
         Ok(n)
     }
 
-    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s> {
-        Local::keys_of(self.db, prefix, after)
+    fn keys_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Keys<'s> {
+        Local::keys_of(self.db, prefix, start)
     }
 
     fn last_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.db.last_key(prefix)?)
     }
 
-    fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s> {
-        Box::new(self.db.iter_prefix(prefix).map(|p| p.map_err(Into::into)))
+    fn entries_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Entries<'s> {
+        Local::entries_of(self.db, prefix, start)
+    }
+
+    fn incr(&self, key: &[u8], by: i64) -> Result<i64> {
+        let n = self.db.incr(key, by)?;
+        self.wrote();
+        Ok(n)
+    }
+
+    fn set_if(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        condition: Condition,
+        expiry: Expiry,
+    ) -> Result<bool> {
+        let outcome = self.db.set_if(key, value, condition, expiry)?;
+        self.wrote();
+        Ok(outcome.stored)
+    }
+
+    fn expiry(&self, key: &[u8]) -> Result<Option<Option<u64>>> {
+        Ok(self.db.expiry(key)?)
+    }
+
+    fn expire(&self, key: &[u8], at: Option<u64>) -> Result<bool> {
+        let found = self.db.expire(key, at)?;
+        self.wrote();
+        Ok(found)
+    }
+
+    fn pop(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let taken = self.db.take_first(prefix)?;
+        self.wrote();
+        Ok(taken)
+    }
+
+    fn rename(&self, old: &[u8], new: &[u8], if_absent: bool) -> Result<Renamed> {
+        let renamed = self.db.rename(old, new, if_absent)?;
+        self.wrote();
+        Ok(renamed)
     }
 
     fn loader<'s>(&'s self, replace: bool) -> Result<Box<dyn Loader + 's>> {
@@ -141,8 +193,8 @@ struct LocalLoad<'s> {
 }
 
 impl Loader for LocalLoad<'_> {
-    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        Ok(self.batch.set(key, value)?)
+    fn set(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
+        Ok(self.batch.set_expiring(key, value, expires_at)?)
     }
 
     fn len(&self) -> u64 {
@@ -156,5 +208,24 @@ impl Loader for LocalLoad<'_> {
             s.note_write();
         }
         Ok(n)
+    }
+}
+
+/// The engine's iteration, each pair with its expiry.
+struct EntryIter<'s>(Iter<'s>);
+
+impl Iterator for EntryIter<'_> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        let (key, value) = match self.0.next()? {
+            Ok(pair) => pair,
+            Err(e) => return Some(Err(e.into())),
+        };
+        Some(Ok(Entry {
+            key,
+            value,
+            expires_at: self.0.last_expiry(),
+        }))
     }
 }

@@ -15,8 +15,10 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::engine::{BackupReport, CheckReport, CompactReport, RecoverReport, Stats};
-use crate::format::Pair;
+use crate::engine::{
+    BackupReport, CheckReport, CompactReport, Condition, Expiry, RecoverReport, Renamed, Stats,
+};
+pub use crate::format::Entry;
 
 mod local;
 mod remote;
@@ -26,8 +28,19 @@ pub use remote::Remote;
 
 /// Keys, in order.
 pub type Keys<'s> = Box<dyn Iterator<Item = Result<Vec<u8>>> + 's>;
-/// Pairs, in key order.
-pub type Pairs<'s> = Box<dyn Iterator<Item = Result<Pair>> + 's>;
+/// Pairs with their expiry, in key order.
+pub type Entries<'s> = Box<dyn Iterator<Item = Result<Entry>> + 's>;
+
+/// Where a walk of the keys begins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// At the first key.
+    First,
+    /// At this key (inclusive).
+    At(Vec<u8>),
+    /// Just after this key (a walk resumed).
+    After(Vec<u8>),
+}
 
 /// A database, however it is reached; see the module doc.
 pub trait Store {
@@ -45,15 +58,36 @@ pub trait Store {
     fn count(&self, prefix: &[u8]) -> Result<u64>;
     /// The keys starting with `prefix`, in order.
     fn keys<'s>(&'s self, prefix: &[u8]) -> Keys<'s> {
-        self.keys_after(prefix, b"")
+        self.keys_from(prefix, &Start::First)
     }
-    /// The keys starting with `prefix` and greater than `after` (empty:
-    /// from the first), in order.
-    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s>;
+    /// The keys starting with `prefix` from `start` on, in order.
+    fn keys_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Keys<'s>;
     /// The greatest key starting with `prefix`, without walking the others.
     fn last_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>>;
-    /// The pairs whose key starts with `prefix`, in key order.
-    fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s>;
+    /// The pairs whose key starts with `prefix`, from `start` on, in key
+    /// order, with their expiry.
+    fn entries_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Entries<'s>;
+    /// Adds `by` to the integer in `key` (missing: 0), at once; the sum.
+    fn incr(&self, key: &[u8], by: i64) -> Result<i64>;
+    /// Stores `key = value` with `expiry` if `condition` holds, at once;
+    /// whether it did.
+    fn set_if(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        condition: Condition,
+        expiry: Expiry,
+    ) -> Result<bool>;
+    /// When `key` expires: `None` when it is not set, `Some(None)` when it
+    /// never does.
+    fn expiry(&self, key: &[u8]) -> Result<Option<Option<u64>>>;
+    /// Gives `key` a deadline (Unix milliseconds; `None`: for good);
+    /// whether it was set.
+    fn expire(&self, key: &[u8], at: Option<u64>) -> Result<bool>;
+    /// Removes the smallest key with `prefix`, at once, with its value.
+    fn pop(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
+    /// Moves `old`'s value (and expiry) to `new`, at once.
+    fn rename(&self, old: &[u8], new: &[u8], if_absent: bool) -> Result<Renamed>;
     /// Starts an atomic load; with `replace`, the database will hold
     /// exactly its pairs.
     fn loader<'s>(&'s self, replace: bool) -> Result<Box<dyn Loader + 's>>;
@@ -72,8 +106,8 @@ pub trait Store {
 /// An atomic load in progress: nothing is stored until [`Loader::commit`]
 /// returns `Ok`; dropped before that, it stores nothing.
 pub trait Loader {
-    /// Adds one pair.
-    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Adds one pair, expiring at `expires_at` (Unix milliseconds) when set.
+    fn set(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()>;
     /// Pairs added so far.
     fn len(&self) -> u64;
     /// Whether no pair was added.

@@ -17,18 +17,18 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::{Keys, Loader, Pairs, Store};
+use super::{Entries, Entry, Keys, Loader, Start, Store};
 use crate::cli::client::{Connection, Reply, unexpected};
 use crate::cli::owner::{Kind, Owner};
 use crate::engine::{
-    BackupReport, CheckReport, CompactReport, Problem, RecoverReport, Skipped, Stats, SyncMode,
-    check_key, check_pair,
+    BackupReport, CheckReport, CompactReport, Condition, Error, Expiry, Problem, RecoverReport,
+    Renamed, Skipped, Stats, SyncMode, check_key, check_pair,
 };
 
 /// Keys asked for per page of a walk.
 const KEYS_PAGE: usize = 10_000;
 /// Pairs asked for per page of a walk.
-const PAIRS_PAGE: usize = 1_000;
+const ENTRIES_PAGE: usize = 1_000;
 /// A load sends its pairs in requests of about this many bytes.
 const LOAD_CHUNK: usize = 1024 * 1024;
 
@@ -96,16 +96,20 @@ impl Remote {
     }
 
     /// One page of a walk: the items, and where to resume (`None`: done).
-    fn page(&self, prefix: &[u8], after: &[u8], values: bool) -> Result<Page> {
+    /// `from` (the first page of a walk that starts at a key) makes the
+    /// page start at `after`, inclusive.
+    fn page(&self, prefix: &[u8], after: &[u8], from: bool, values: bool) -> Result<Page> {
         let (n, kind): (usize, &[u8]) = if values {
-            (PAIRS_PAGE, b"PAIRS")
+            (ENTRIES_PAGE, b"ENTRIES")
         } else {
             (KEYS_PAGE, b"KEYS")
         };
         let n = n.to_string();
-        let reply = self
-            .call(&[b"TINYKV.SCAN", prefix, after, n.as_bytes(), kind])?
-            .array()?;
+        let mut args: Vec<&[u8]> = vec![b"TINYKV.SCAN", prefix, after, n.as_bytes(), kind];
+        if from {
+            args.push(b"FROM");
+        }
+        let reply = self.call(&args)?.array()?;
         let [last, items] = <[Reply; 2]>::try_from(reply)
             .map_err(|_| anyhow!("the owner's TINYKV.SCAN reply is not 2 items"))?;
         let items = items
@@ -116,8 +120,8 @@ impl Remote {
                     .ok_or_else(|| anyhow!("the owner sent a nil in a page"))
             })
             .collect::<Result<Vec<_>>>()?;
-        if values && items.len() % 2 != 0 {
-            bail!("the owner sent a page of pairs with an odd number of items");
+        if values && items.len() % 3 != 0 {
+            bail!("the owner sent a page of entries that is not key, value, expiry triples");
         }
         Ok((items, last.bulk()?))
     }
@@ -159,18 +163,143 @@ impl Store for Remote {
         self.integer(&[&b"TINYKV.COUNT"[..], prefix])
     }
 
-    fn keys_after<'s>(&'s self, prefix: &[u8], after: &[u8]) -> Keys<'s> {
-        let mut walk = Walk::new(self, prefix, false);
-        walk.after = Some(after.to_vec());
-        Box::new(walk.map(|r| r.map(|(k, _)| k)))
+    fn keys_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Keys<'s> {
+        Box::new(Walk::new(self, prefix, start, false).map(|r| r.map(|e| e.key)))
+    }
+
+    fn entries_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Entries<'s> {
+        Box::new(Walk::new(self, prefix, start, true))
+    }
+
+    fn incr(&self, key: &[u8], by: i64) -> Result<i64> {
+        check_key(key)?;
+        let by = by.to_string();
+        let n = self
+            .conn
+            .borrow_mut()
+            .call(&[&b"INCRBY"[..], key, by.as_bytes()])
+            .map_err(|e| {
+                // Redis's words for what the engine says in its own.
+                let text = e.to_string();
+                if text.starts_with("value is not an integer") {
+                    Error::NotAnInteger { key: key.to_vec() }.into()
+                } else if text.starts_with("increment or decrement would overflow") {
+                    Error::IntegerOverflow { key: key.to_vec() }.into()
+                } else {
+                    e
+                }
+            })?
+            .integer()?;
+        self.acknowledged()?;
+        Ok(n)
+    }
+
+    fn set_if(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        condition: Condition,
+        expiry: Expiry,
+    ) -> Result<bool> {
+        check_pair(key, value)?;
+        let mut args: Vec<Vec<u8>> = vec![b"SET".to_vec(), key.to_vec(), value.to_vec()];
+        match condition {
+            Condition::Always => {}
+            Condition::Absent => args.push(b"NX".to_vec()),
+            Condition::Present => args.push(b"XX".to_vec()),
+            Condition::Equals(old) => args.extend([b"IFEQ".to_vec(), old]),
+        }
+        match expiry {
+            Expiry::Clear => {}
+            Expiry::Keep => args.push(b"KEEPTTL".to_vec()),
+            Expiry::At(at) => args.extend([b"PXAT".to_vec(), at.to_string().into_bytes()]),
+        }
+        let stored = match self.call(&args)? {
+            Reply::Status(_) => true,
+            Reply::Bulk(None) => false,
+            other => return Err(unexpected("+OK or nil", &other)),
+        };
+        if stored {
+            self.acknowledged()?;
+        }
+        Ok(stored)
+    }
+
+    fn expiry(&self, key: &[u8]) -> Result<Option<Option<u64>>> {
+        check_key(key)?;
+        Ok(match self.call(&[&b"PEXPIRETIME"[..], key])?.integer()? {
+            -2 => None,
+            -1 => Some(None),
+            ms => Some(Some(u64::try_from(ms).unwrap_or(0))),
+        })
+    }
+
+    fn expire(&self, key: &[u8], at: Option<u64>) -> Result<bool> {
+        check_key(key)?;
+        let changed = match at {
+            Some(at) => {
+                let at = at.to_string();
+                self.integer(&[&b"PEXPIREAT"[..], key, at.as_bytes()])? == 1
+            }
+            // PERSIST says 0 for a key without a deadline too.
+            None => {
+                self.integer(&[&b"PERSIST"[..], key])? == 1
+                    || self.integer(&[&b"EXISTS"[..], key])? == 1
+            }
+        };
+        if changed {
+            self.acknowledged()?;
+        }
+        Ok(changed)
+    }
+
+    fn pop(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let reply = self.call(&[&b"TINYKV.POP"[..], prefix])?;
+        let taken = match reply {
+            Reply::Bulk(None) | Reply::Array(None) => None,
+            Reply::Array(Some(items)) => {
+                let [key, value] = <[Reply; 2]>::try_from(items)
+                    .map_err(|_| anyhow!("the owner's TINYKV.POP reply is not 2 items"))?;
+                let key = key
+                    .bulk()?
+                    .ok_or_else(|| anyhow!("TINYKV.POP gave a nil key"))?;
+                Some((key, value.bulk()?.unwrap_or_default()))
+            }
+            other => return Err(unexpected("an array or nil", &other)),
+        };
+        if taken.is_some() {
+            self.acknowledged()?;
+        }
+        Ok(taken)
+    }
+
+    fn rename(&self, old: &[u8], new: &[u8], if_absent: bool) -> Result<Renamed> {
+        check_key(old)?;
+        check_key(new)?;
+        let command: &[u8] = if if_absent { b"RENAMENX" } else { b"RENAME" };
+        let reply = self.conn.borrow_mut().send(&[command, old, new]);
+        reply?;
+        let renamed = match self.conn.borrow_mut().reply()? {
+            Reply::Error(text) if text.contains("no such key") => Renamed::NoSuchKey,
+            Reply::Integer(0) => Renamed::TargetExists,
+            Reply::Status(_) | Reply::Integer(1) => Renamed::Done,
+            other => {
+                return Err(other.into_result().err().unwrap_or_else(|| {
+                    anyhow!(
+                        "an unexpected reply to {}",
+                        String::from_utf8_lossy(command)
+                    )
+                }));
+            }
+        };
+        if renamed == Renamed::Done {
+            self.acknowledged()?;
+        }
+        Ok(renamed)
     }
 
     fn last_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
         self.call(&[&b"TINYKV.LASTKEY"[..], prefix])?.bulk()
-    }
-
-    fn pairs<'s>(&'s self, prefix: &[u8]) -> Pairs<'s> {
-        Box::new(Walk::new(self, prefix, true))
     }
 
     fn loader<'s>(&'s self, replace: bool) -> Result<Box<dyn Loader + 's>> {
@@ -181,7 +310,7 @@ impl Store for Remote {
         self.call(&begin)?;
         Ok(Box::new(RemoteLoad {
             remote: self,
-            chunk: vec![b"TINYKV.LOAD".to_vec(), b"PAIRS".to_vec()],
+            chunk: vec![b"TINYKV.LOAD".to_vec(), b"ENTRIES".to_vec()],
             bytes: 0,
             pairs: 0,
             open: true,
@@ -315,24 +444,32 @@ struct Walk<'s> {
     buffered: VecDeque<Vec<u8>>,
     /// Where the next page starts (empty: the beginning); `None`: no more.
     after: Option<Vec<u8>>,
+    /// The first page starts at `after`, inclusive.
+    from: bool,
     failed: bool,
 }
 
 impl<'s> Walk<'s> {
-    fn new(remote: &'s Remote, prefix: &[u8], values: bool) -> Walk<'s> {
+    fn new(remote: &'s Remote, prefix: &[u8], start: &Start, values: bool) -> Walk<'s> {
+        let (after, from) = match start {
+            Start::First => (Vec::new(), false),
+            Start::At(k) => (k.clone(), true),
+            Start::After(k) => (k.clone(), false),
+        };
         Walk {
             remote,
             prefix: prefix.to_vec(),
             values,
             buffered: VecDeque::new(),
-            after: Some(Vec::new()),
+            after: Some(after),
+            from,
             failed: false,
         }
     }
 }
 
 impl Iterator for Walk<'_> {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
+    type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.buffered.is_empty() {
@@ -340,7 +477,8 @@ impl Iterator for Walk<'_> {
                 return None;
             }
             let after = self.after.take()?;
-            match self.remote.page(&self.prefix, &after, self.values) {
+            let from = std::mem::replace(&mut self.from, false);
+            match self.remote.page(&self.prefix, &after, from, self.values) {
                 Ok((items, next)) => {
                     self.buffered.extend(items);
                     self.after = next;
@@ -352,12 +490,32 @@ impl Iterator for Walk<'_> {
             }
         }
         let key = self.buffered.pop_front()?;
-        let value = if self.values {
-            self.buffered.pop_front().unwrap_or_default()
+        if !self.values {
+            return Some(Ok(Entry::new(key, Vec::new())));
+        }
+        let value = self.buffered.pop_front().unwrap_or_default();
+        let expiry = self.buffered.pop_front().unwrap_or_default();
+        let expires_at = if expiry.is_empty() {
+            None
         } else {
-            Vec::new()
+            match std::str::from_utf8(&expiry)
+                .ok()
+                .and_then(|t| t.parse().ok())
+            {
+                Some(at) => Some(at),
+                None => {
+                    self.failed = true;
+                    return Some(Err(anyhow!(
+                        "the owner sent an expiry that is not a number"
+                    )));
+                }
+            }
         };
-        Some(Ok((key, value)))
+        Some(Ok(Entry {
+            key,
+            value,
+            expires_at,
+        }))
     }
 }
 
@@ -384,10 +542,15 @@ impl RemoteLoad<'_> {
 }
 
 impl Loader for RemoteLoad<'_> {
-    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+    fn set(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
         check_pair(key, value)?;
         self.chunk.push(key.to_vec());
         self.chunk.push(value.to_vec());
+        self.chunk.push(
+            expires_at
+                .map(|at| at.to_string().into_bytes())
+                .unwrap_or_default(),
+        );
         self.bytes += key.len() + value.len();
         self.pairs += 1;
         if self.bytes >= LOAD_CHUNK {

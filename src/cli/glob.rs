@@ -1,4 +1,5 @@
-//! Redis glob patterns, for KEYS and SCAN MATCH: `*` any run of bytes, `?`
+//! Redis glob patterns, for KEYS and SCAN MATCH in the server and for
+//! `keys --glob` and `dump --glob` on the command line: `*` any run of bytes, `?`
 //! any one byte, `[abc]`, `[^a]` and `[a-z]` classes, `\x` a literal `x`.
 //! Bytes, not characters, and case-sensitive, as Redis matches.
 //!
