@@ -91,6 +91,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// The lock lasts as long as the returned handle and ends when its holder
     /// dies.
     fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>>;
+    /// Tries to take a shared lock on the file at `path`, opened read-only
+    /// and never created (`NotFound` when missing): any number of shared
+    /// holders at once, none while an exclusive one has it. Returns the
+    /// locked file, or `None` when an exclusive holder has it; a shared
+    /// holder makes [`try_lock`](Self::try_lock) return `None`. The lock
+    /// lasts as long as the returned handle and ends when its holder dies.
+    fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>>;
 }
 
 /// A [`Storage`] over another one that changes only how files are opened
@@ -133,6 +140,9 @@ impl<L: Layer> Storage for L {
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
         self.below().try_lock(path)
+    }
+    fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        self.below().try_lock_shared(path)
     }
 }
 
