@@ -7,7 +7,9 @@
 //! tearing what was not synced) and can fail any chosen operation with EIO or
 //! ENOSPC. `SimStorage` and `FaultyStorage` (faults injected into any
 //! storage) are test machinery: they exist only in the crate's tests and
-//! with the `testing` feature, never in a release build.
+//! with the `testing` feature, never in a release build. A read-only
+//! handle reads through `ReadOnlyStorage` (read_only.rs), which refuses
+//! every change to its directory.
 //!
 //! The contract the engine relies on, and that both implementations keep:
 //! - `write_at` may leave the file in any state if it fails, but bytes of a
@@ -33,6 +35,7 @@ mod counting;
 mod fault;
 #[cfg(any(test, feature = "testing"))]
 mod faulty;
+mod read_only;
 mod real;
 #[cfg(any(test, feature = "testing"))]
 mod sim;
@@ -44,6 +47,7 @@ pub use counting::Counting;
 pub use fault::{Fault, FaultKind, FaultOp};
 #[cfg(any(test, feature = "testing"))]
 pub use faulty::FaultyStorage;
+pub(crate) use read_only::{ReadOnlyStorage, WithFile};
 pub use real::RealStorage;
 #[cfg(any(test, feature = "testing"))]
 pub use sim::SimStorage;
