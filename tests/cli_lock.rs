@@ -6,55 +6,18 @@
 
 mod util;
 
-use std::io::Write;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 use util::TestDb;
 
-/// `tinykv load FIFO`: a one-shot command that holds the database until
-/// its input ends, which is when the test closes the named pipe `fifo`.
-/// (Not a load from stdin: one that finds the database locked reads its
-/// input before it waits, so it would not hold the lock meanwhile.)
-fn start_holder(db: &TestDb, fifo: &std::path::Path) -> Child {
-    let made = std::process::Command::new("mkfifo")
-        .arg(fifo)
-        .status()
-        .unwrap();
-    assert!(made.success(), "mkfifo");
-    let child = util::base_command(db.tmp.path())
-        .arg("-d")
-        .arg(&db.path)
-        .arg("load")
-        .arg(fifo)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Until it holds the lock, a command that does not wait succeeds.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut child = child;
-    loop {
-        let out = db.cmd(["--wait", "0", "get", "held"]).run();
-        if out.output.status.code() == Some(2) && out.stderr_str().contains("locked") {
-            return child;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the holder never took the lock");
-        }
-    }
-}
-
 #[test]
 fn a_one_shot_holder_is_waited_for_and_named_when_it_is_not_released() {
     let db = TestDb::new();
     db.cmd(["set", "held", "yes"]).run().code(0);
     let fifo = db.file("input.tsv");
-    let mut holder = start_holder(&db, &fifo);
+    let holder = util::start_holder(&db, &fifo);
     let pid = holder.id();
 
     let start = Instant::now();
@@ -98,10 +61,7 @@ fn a_one_shot_holder_is_waited_for_and_named_when_it_is_not_released() {
                 .unwrap()
         })
         .collect();
-    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    input.write_all(b"loaded\tby the holder\n").unwrap();
-    drop(input);
-    assert!(holder.wait().unwrap().success());
+    util::release_holder(holder, &fifo, b"loaded\tby the holder\n");
     for (waiter, want) in waiters.into_iter().zip(["yes\n", "by the holder\n"]) {
         let out = waiter.wait_with_output().unwrap();
         assert_eq!(

@@ -180,6 +180,30 @@ impl Config {
         })
     }
 
+    /// Whether the run changes the database, so that it cannot run on one
+    /// this user cannot write (a read opens that one read-only instead:
+    /// database.rs). A session (the REPL, a script) reads and writes line
+    /// by line: it opens read-only, and each write says so.
+    pub fn writes(&self) -> bool {
+        matches!(
+            &self.mode,
+            Mode::Command(
+                Command::Set { .. }
+                    | Command::Incr { .. }
+                    | Command::Decr { .. }
+                    | Command::Expire { .. }
+                    | Command::Persist { .. }
+                    | Command::Pop { .. }
+                    | Command::Rename { .. }
+                    | Command::Del { .. }
+                    | Command::Load { .. }
+                    | Command::Compact
+                    | Command::Recover
+                    | Command::Serve { .. }
+            )
+        )
+    }
+
     /// The engine options this configuration asks for.
     pub fn options(&self) -> Options {
         // Reads never create a database: a mistyped --dir is an error, not
@@ -422,6 +446,44 @@ mod tests {
         let o = c.options();
         assert_eq!(o.lock_timeout, Duration::from_secs(2));
         assert_eq!(o.sync, SyncMode::Never);
+    }
+
+    #[test]
+    fn writes_are_the_commands_a_read_only_database_refuses() {
+        let env = &[("HOME", "/h")];
+        let writes = |args: &str| {
+            let argv: Vec<&str> = args.split(' ').collect();
+            resolve(&argv, false, env).unwrap().writes()
+        };
+        for w in [
+            "tinykv set k v",
+            "tinykv incr k",
+            "tinykv decr k 2",
+            "tinykv expire k 5",
+            "tinykv persist k",
+            "tinykv pop",
+            "tinykv rename a b",
+            "tinykv del k",
+            "tinykv load",
+            "tinykv compact",
+            "tinykv recover",
+            "tinykv serve",
+        ] {
+            assert!(writes(w), "{w}");
+        }
+        for r in [
+            "tinykv get k",
+            "tinykv keys",
+            "tinykv dump",
+            "tinykv count",
+            "tinykv exists k",
+            "tinykv stats",
+            "tinykv check",
+            "tinykv backup dest",
+            "tinykv",
+        ] {
+            assert!(!writes(r), "{r}");
+        }
     }
 
     #[test]

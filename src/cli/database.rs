@@ -10,10 +10,20 @@
 //! lock with a short backoff, so that parallel one-shot commands from
 //! `xargs -P` all succeed.
 //!
+//! A database this user cannot write here (a read-only mount, another
+//! user's files: the lock file or another file in it cannot be opened for
+//! writing) is opened read-only for a read, under a shared lock, and
+//! refused in one line for a write (PRODUCT.md §7). Such a database is
+//! locked only by a process that may write it: it is waited for like a
+//! one-shot command, since another user's owner cannot be reached on its
+//! socket.
+//!
 //! Invariant: every command that opened the database ends with [`close`],
 //! so a failed final flush is reported (exit 2) instead of being lost in
 //! `Drop`.
 
+use std::io;
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,7 +31,7 @@ use anyhow::{Context, Result, anyhow};
 
 use super::config::Config;
 use super::output;
-use super::owner::Owner;
+use super::owner::{self, Owner};
 use super::store::Remote;
 use crate::engine::{Db, Error, Options};
 
@@ -51,7 +61,7 @@ pub fn reach_opening(config: &Config, options: Options) -> Result<Reached<Db>> {
         Db::open(&config.dir, opts)
     })?;
     if let Reached::Here(db) = &reached {
-        warn_of_cut_tail(config, db);
+        warn_of_torn_tail(config, db);
     }
     Ok(reached)
 }
@@ -63,7 +73,7 @@ pub fn try_reach(config: &Config) -> Result<Option<Reached<Db>>> {
     opts.lock_timeout = Duration::ZERO;
     match Db::open(&config.dir, opts) {
         Ok(db) => {
-            warn_of_cut_tail(config, &db);
+            warn_of_torn_tail(config, &db);
             Ok(Some(Reached::Here(db)))
         }
         Err(Error::Locked { pid, note, .. }) => {
@@ -104,12 +114,18 @@ pub fn reach_with<T>(
 ) -> Result<Reached<T>> {
     let start = Instant::now();
     let mut nap = Duration::from_millis(1);
+    let mut read_only = false;
     loop {
         let mut opts = config.options();
         opts.lock_timeout = Duration::ZERO;
+        opts.read_only = read_only;
         let (pid, note) = match attempt(opts) {
             Ok(t) => return Ok(Reached::Here(t)),
             Err(Error::Locked { pid, note, .. }) => (pid, note),
+            Err(e) if !read_only && !config.writes() && cannot_write_here(&e, &config.dir) => {
+                read_only = true;
+                continue;
+            }
             Err(e) => return Err(open_error(config, e)),
         };
         let owner = Owner::parse(pid, &note);
@@ -122,27 +138,47 @@ pub fn reach_with<T>(
         }
         let waited = start.elapsed();
         if waited >= config.wait {
-            return Err(locked_error(config, &owner));
+            return Err(locked_error(config, &owner, read_only));
         }
         thread::sleep(nap.min(config.wait - waited));
         nap = (nap * 2).min(MAX_NAP);
     }
 }
 
-/// A torn tail cut at open is worth a warning, unless it was only an
-/// unfinished batch (an interrupted load): never acknowledged, nothing lost.
-fn warn_of_cut_tail(config: &Config, db: &Db) {
-    let Some(cut) = &db.open_report().truncated else {
-        return;
+/// Whether `err` says that this user cannot write the database here: the
+/// lock file, or another file in the directory, cannot be opened for
+/// writing (EACCES, EROFS). Not a directory that cannot be created: a read
+/// has nothing to read there.
+fn cannot_write_here(err: &Error, dir: &Path) -> bool {
+    let Error::Io { path, source, .. } = err else {
+        return false;
+    };
+    matches!(
+        source.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    ) && path.parent() == Some(dir)
+}
+
+/// A torn tail cut at open is worth a warning, and so is one a read-only
+/// open left in place, unless it was only an unfinished batch (an
+/// interrupted load): never acknowledged, nothing lost.
+fn warn_of_torn_tail(config: &Config, db: &Db) {
+    let report = db.open_report();
+    let (cut, verb) = match (&report.truncated, &report.left_torn) {
+        (Some(cut), _) => (cut, "cut"),
+        (None, Some(left)) => (left, "left"),
+        (None, None) => return,
     };
     if config.quiet || cut.unfinished_batch {
         return;
     }
-    let saved = cut
-        .saved_to
-        .as_ref()
-        .map(|p| format!("; the bytes were saved to {}", p.display()))
-        .unwrap_or_default();
+    let after = match &cut.saved_to {
+        Some(p) => format!("; the bytes were saved to {}", p.display()),
+        None if verb == "left" => {
+            "; the database is read-only here: the next open that can write cuts it".into()
+        }
+        None => String::new(),
+    };
     // The engine's reason may already say where; do not say it twice.
     let at = if cut.reason.contains("offset") {
         String::new()
@@ -150,7 +186,7 @@ fn warn_of_cut_tail(config: &Config, db: &Db) {
         format!(" at offset {}", cut.offset)
     };
     output::message(&format!(
-        "warning: {}: cut a torn tail of {} bytes{at} ({}){saved}",
+        "warning: {}: {verb} a torn tail of {} bytes{at} ({}){after}",
         db.path().join("wal.log").display(),
         cut.bytes,
         cut.reason,
@@ -181,32 +217,92 @@ pub fn warn_compaction_failed(path: &std::path::Path, why: &str) {
     ));
 }
 
-/// The message for a lock that stayed taken: who holds it, and what can help.
-fn locked_error(config: &Config, owner: &Owner) -> anyhow::Error {
+/// The message for a lock that stayed taken: who holds it, and what can
+/// help. `read_only`: the database is read-only here, so its holder is a
+/// process that may write it, another user's when its uid says so.
+fn locked_error(config: &Config, owner: &Owner, read_only: bool) -> anyhow::Error {
     let path = config.dir.display();
-    if owner.socket.is_some() {
+    if owner.socket.is_some() && !read_only {
         return anyhow!(
             "database {path} is owned by {owner}, which did not answer on its socket within {}",
             output::seconds(config.wait)
         );
     }
-    let holder = owner.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    let (held, not_released) = if read_only {
+        let user = match owner.pid.and_then(owner::uid_of) {
+            Some(uid) if uid != owner::uid() => format!(" of another user (uid {uid})"),
+            _ => String::new(),
+        };
+        let held = format!("is read-only here and locked by {owner}{user}");
+        (held, ", which did not let go within")
+    } else {
+        let holder = owner.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        let held = format!("is locked by another tinykv process{holder}");
+        (held, " and was not released within")
+    };
     let hint = if config.wait.is_zero() {
         "; use --wait SECONDS to wait for it".to_owned()
     } else {
         format!(
-            " and was not released within {}; use --wait SECONDS to wait longer",
+            "{not_released} {}; use --wait SECONDS to wait longer",
             output::seconds(config.wait)
         )
     };
-    anyhow!("database {path} is locked by another tinykv process{holder}{hint}")
+    anyhow!("database {path} {held}{hint}")
 }
 
-/// The message for a failed open: names the path.
+/// The message for a failed open: names the path; says that the database
+/// is read-only when a command that writes cannot write it here.
 pub fn open_error(config: &Config, err: Error) -> anyhow::Error {
     match err {
-        Error::Locked { pid, note, .. } => locked_error(config, &Owner::parse(pid, &note)),
+        Error::Locked { pid, note, .. } => locked_error(config, &Owner::parse(pid, &note), false),
+        e if config.writes() && cannot_write_here(&e, &config.dir) => anyhow!(
+            "database {} is read-only ({})",
+            config.dir.display(),
+            e.with_causes()
+        ),
         other => anyhow::Error::new(other)
             .context(format!("cannot open database {}", config.dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_file_in_the_directory_that_cannot_be_written_makes_it_read_only() {
+        let dir = Path::new("/d");
+        let io = |op, path: &str, kind| Error::Io {
+            op,
+            path: path.into(),
+            source: io::Error::from(kind),
+        };
+        use io::ErrorKind::{Other, PermissionDenied, ReadOnlyFilesystem};
+        assert!(cannot_write_here(
+            &io("lock", "/d/LOCK", PermissionDenied),
+            dir
+        ));
+        assert!(cannot_write_here(
+            &io("open", "/d/wal.log", ReadOnlyFilesystem),
+            dir
+        ));
+        assert!(cannot_write_here(
+            &io("lock", "/d/./LOCK", PermissionDenied),
+            Path::new("/d/")
+        ));
+        // A directory that cannot be made, or listed, is no database to read.
+        assert!(!cannot_write_here(
+            &io("create directory", "/d", PermissionDenied),
+            dir
+        ));
+        assert!(!cannot_write_here(&io("list", "/d", PermissionDenied), dir));
+        assert!(!cannot_write_here(&io("lock", "/d/LOCK", Other), dir));
+        let locked = Error::Locked {
+            path: dir.into(),
+            pid: None,
+            note: String::new(),
+        };
+        assert!(!cannot_write_here(&locked, dir));
     }
 }

@@ -143,7 +143,12 @@ pub fn run(args: Args) -> Result<Exit> {
         Mode::Repl => {
             let session = SessionDb::new(&config, Kind::Repl);
             session.reach_now()?;
-            let exit = repl::run(&session, session.owner(), config.history.as_deref());
+            let exit = repl::run(
+                &session,
+                session.owner(),
+                session.read_only(),
+                config.history.as_deref(),
+            );
             let finished = session.finish();
             let exit = exit?;
             finished?;

@@ -134,6 +134,12 @@ pub fn uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
 
+/// The user id a process runs as, from `/proc` (`None` where that cannot
+/// be read: the process is gone, or no `/proc`).
+pub fn uid_of(pid: u32) -> Option<u32> {
+    fs::metadata(format!("/proc/{pid}")).ok().map(|m| m.uid())
+}
+
 /// Where the owner of the database in `dir` puts its socket: see the
 /// module doc. `runtime` is `$XDG_RUNTIME_DIR`, when set.
 pub fn socket_path(dir: &Path, runtime: Option<&Path>) -> Result<PathBuf> {

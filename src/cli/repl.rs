@@ -39,9 +39,15 @@ const KEY_COMMANDS: [&str; 10] = [
 const KEY_OPTIONS: [&[u8]; 4] = [b"--prefix", b"--start", b"--end", b"--glob"];
 
 /// Runs the REPL on `store` until the user leaves. `owner` is the process
-/// that owns the database when it is not this one; `history` is the file
-/// to keep lines in (`None`: no history file).
-pub fn run(store: &dyn Store, owner: Option<&Owner>, history: Option<&Path>) -> Result<Exit> {
+/// that owns the database when it is not this one; `read_only`: whether
+/// it is open read-only; `history` is the file to keep lines in (`None`:
+/// no history file).
+pub fn run(
+    store: &dyn Store,
+    owner: Option<&Owner>,
+    read_only: bool,
+    history: Option<&Path>,
+) -> Result<Exit> {
     let keys = store.count(b"").context("cannot count the keys")?;
     let mut stdout = io::stdout();
     writeln!(
@@ -54,6 +60,12 @@ pub fn run(store: &dyn Store, owner: Option<&Owner>, history: Option<&Path>) -> 
         writeln!(
             stdout,
             "Owned by {owner}: this session works through it, and sees its writes."
+        )?;
+    }
+    if read_only {
+        writeln!(
+            stdout,
+            "Read-only: this user cannot write it here; reads work, writes are refused."
         )?;
     }
     writeln!(stdout, "Type 'help' for the commands, Ctrl-D to leave.")?;

@@ -10,6 +10,10 @@
 //! one-shot read would, and the script goes on. The REPL reaches it before
 //! its banner, as a person opening a database expects it to exist after.
 //!
+//! A database this user cannot write here is opened read-only
+//! (database.rs): the session reads it, each write says that it is
+//! read-only, and nothing is shared (no socket, no note in the lock file).
+//!
 //! Invariants: the database is reached at most once per session (the first
 //! success is kept; a failed attempt leaves the session as it was); a
 //! database this session owns is shared until [`SessionDb::finish`], which
@@ -32,8 +36,12 @@ use crate::engine::{
 
 /// How the session reached its database.
 enum Opened {
-    /// It owns it.
-    Here { db: Arc<Db>, sharing: Sharing },
+    /// It owns it (and shares it), or has it open read-only (and shares
+    /// nothing: a database this user cannot write is not theirs to own).
+    Here {
+        db: Arc<Db>,
+        sharing: Option<Sharing>,
+    },
     /// Another process does.
     Owner(Remote),
 }
@@ -61,6 +69,11 @@ impl<'c> SessionDb<'c> {
         self.reach(true).map(|_| ())
     }
 
+    /// Whether the session has its database open read-only.
+    pub fn read_only(&self) -> bool {
+        matches!(self.opened.get(), Some(Opened::Here { db, .. }) if db.is_read_only())
+    }
+
     /// The owner, when the session works through one.
     pub fn owner(&self) -> Option<&Owner> {
         match self.opened.get() {
@@ -80,7 +93,11 @@ impl<'c> SessionDb<'c> {
         let opened = match database::reach_opening(self.config, config_options)? {
             Reached::Here(db) => {
                 let db = Arc::new(db);
-                let sharing = serve::share(Arc::clone(&db), self.config, self.kind)?;
+                let sharing = if db.is_read_only() {
+                    None
+                } else {
+                    Some(serve::share(Arc::clone(&db), self.config, self.kind)?)
+                };
                 Opened::Here { db, sharing }
             }
             Reached::Owner(remote) => Opened::Owner(remote),
@@ -91,7 +108,7 @@ impl<'c> SessionDb<'c> {
     /// Runs `f` on the database, reached for a write or a read.
     fn with<T>(&self, write: bool, f: impl FnOnce(&dyn Store) -> Result<T>) -> Result<T> {
         match self.reach(write)? {
-            Opened::Here { db, sharing } => f(&Local::new(db, Some(sharing))),
+            Opened::Here { db, sharing } => f(&Local::new(db, sharing.as_ref())),
             Opened::Owner(remote) => f(remote),
         }
     }
@@ -103,7 +120,7 @@ impl<'c> SessionDb<'c> {
             return Ok(());
         };
         // Other processes finish what they sent before the database closes.
-        let stopped = sharing.stop();
+        let stopped = sharing.map_or(Ok(None), Sharing::stop);
         let db = Arc::try_unwrap(db)
             .map_err(|_| anyhow!("the database is still shared at the end of the session"))?;
         if let Some(why) = stopped? {
@@ -190,7 +207,7 @@ impl Store for SessionDb<'_> {
 
     fn loader<'s>(&'s self, replace: bool) -> Result<Box<dyn Loader + 's>> {
         match self.reach(true)? {
-            Opened::Here { db, sharing } => Local::loader_of(db, Some(sharing), replace),
+            Opened::Here { db, sharing } => Local::loader_of(db, sharing.as_ref(), replace),
             Opened::Owner(remote) => remote.loader(replace),
         }
     }

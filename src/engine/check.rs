@@ -53,7 +53,11 @@ pub(super) fn check_dir(dir: &Path, opts: &Options) -> Result<CheckReport> {
     let storage = &*opts.storage;
     dir::prepare_dir(storage, dir, false)?;
     dir::refuse_foreign(dir, &dir::list(storage, dir)?)?;
-    let _lock = lock::acquire(storage, dir, opts.lock_timeout)?;
+    let _lock = if opts.read_only {
+        lock::acquire_shared(storage, dir, opts.lock_timeout)?
+    } else {
+        Some(lock::acquire(storage, dir, opts.lock_timeout)?)
+    };
     check_files(storage, dir)
 }
 

@@ -41,6 +41,14 @@ pub enum Error {
         note: String,
     },
 
+    /// The handle was opened read-only
+    /// ([`Options::read_only`](crate::engine::Options::read_only)), so it refuses every write.
+    #[error("{} is open read-only", path.display())]
+    ReadOnly {
+        /// The database directory.
+        path: PathBuf,
+    },
+
     /// A file's bytes are damaged: a CRC mismatch, a bad tag, an impossible length.
     #[error("{} is corrupt at offset {offset}: {reason}", path.display())]
     Corrupt {

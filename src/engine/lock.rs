@@ -1,11 +1,15 @@
-//! The exclusive lock on a database directory.
+//! The lock on a database directory: exclusive for a handle that may
+//! write, shared for a read-only one.
 //!
-//! The lock is an OS file lock (`File::try_lock` through [`Storage`]) on
-//! `DIR/LOCK`, held for the lifetime of the handle and released by the OS
-//! when the holder dies, so a crash never leaves a stale lock. The holder
-//! writes its pid into the file so that a refused opener can name it; the
-//! pid is advice only, never a lock by itself.
+//! The lock is an OS file lock (`File::try_lock`, `File::try_lock_shared`
+//! through [`Storage`]) on `DIR/LOCK`, held for the lifetime of the handle
+//! and released by the OS when the holder dies, so a crash never leaves a
+//! stale lock. The exclusive holder writes its pid into the file so that a
+//! refused opener can name it; the pid is advice only, never a lock by
+//! itself. A shared holder writes nothing, so a writer refused by one
+//! finds the last exclusive holder's pid there.
 
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
@@ -38,25 +42,60 @@ pub fn acquire(
     timeout: Duration,
 ) -> Result<Arc<dyn StorageFile>> {
     let path = dir.join(LOCK_FILE);
+    let file = wait_for(storage, dir, timeout, || storage.try_lock(&path))?;
+    // Best effort: the pid helps a refused opener's message, nothing
+    // more. It is written at a fixed width over the old one, never by
+    // truncating: truncating a file with unwritten data makes ext4
+    // flush it on close, which cost milliseconds per one-shot command.
+    let pid = format!("{:<19}\n", std::process::id());
+    let _ = file
+        .write_at(pid.as_bytes(), 0)
+        .and_then(|()| match file.len() {
+            Ok(len) if len > PID_WIDTH => file.set_len(PID_WIDTH),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        });
+    Ok(file)
+}
+
+/// Takes a shared lock on `dir` for a read-only handle, waiting up to
+/// `timeout` for an exclusive holder; writes nothing (no pid: the file is
+/// opened read-only). `None` when the directory has no lock file: a shared
+/// lock needs one, and a read-only handle creates nothing, so it reads
+/// without a lock. That is safe where read-only handles are meant for: on
+/// read-only media nothing can write either, and any writer creates the
+/// lock file before its first write (a directory without one, such as a
+/// fresh backup, has never been opened for writing). Should a writer start
+/// meanwhile all the same, this handle still writes nothing; it reads the
+/// files it opened as they were, and an open racing a compaction's
+/// removals fails (a file it listed is gone).
+pub fn acquire_shared(
+    storage: &dyn Storage,
+    dir: &Path,
+    timeout: Duration,
+) -> Result<Option<Arc<dyn StorageFile>>> {
+    let path = dir.join(LOCK_FILE);
+    match wait_for(storage, dir, timeout, || storage.try_lock_shared(&path)) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.io_kind() == Some(io::ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Tries `try_lock` until it takes the lock or `timeout` has passed (then
+/// [`Error::Locked`], naming the holder the lock file names).
+fn wait_for(
+    storage: &dyn Storage,
+    dir: &Path,
+    timeout: Duration,
+    mut try_lock: impl FnMut() -> io::Result<Option<Arc<dyn StorageFile>>>,
+) -> Result<Arc<dyn StorageFile>> {
+    let path = dir.join(LOCK_FILE);
     // A timeout past what an Instant can hold (`--wait 1e19`) is forever.
     let deadline = Instant::now().checked_add(timeout);
     loop {
-        match storage.try_lock(&path) {
-            Ok(Some(file)) => {
-                // Best effort: the pid helps a refused opener's message, nothing
-                // more. It is written at a fixed width over the old one, never by
-                // truncating: truncating a file with unwritten data makes ext4
-                // flush it on close, which cost milliseconds per one-shot command.
-                let pid = format!("{:<19}\n", std::process::id());
-                let _ = file
-                    .write_at(pid.as_bytes(), 0)
-                    .and_then(|()| match file.len() {
-                        Ok(len) if len > PID_WIDTH => file.set_len(PID_WIDTH),
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(e),
-                    });
-                return Ok(file);
-            }
+        match try_lock() {
+            Ok(Some(file)) => return Ok(file),
             Ok(None) => {}
             Err(e) => return Err(Error::io("lock", &path, e)),
         }
@@ -147,6 +186,35 @@ mod tests {
         let next = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
         assert_eq!(holder(&RealStorage, &dir.path().join(LOCK_FILE)).note, "");
         drop(next);
+    }
+
+    #[test]
+    fn shared_holders_coexist_and_keep_a_writer_out() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            acquire_shared(&RealStorage, dir.path(), Duration::ZERO)
+                .unwrap()
+                .is_none(),
+            "no lock file: no lock, and none made"
+        );
+        assert!(!dir.path().join(LOCK_FILE).exists());
+        drop(acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap());
+        let before = std::fs::read(dir.path().join(LOCK_FILE)).unwrap();
+        let a = acquire_shared(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        let b = acquire_shared(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        assert!(a.is_some() && b.is_some());
+        match acquire(&RealStorage, dir.path(), Duration::ZERO) {
+            Err(Error::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop((a, b));
+        assert_eq!(std::fs::read(dir.path().join(LOCK_FILE)).unwrap(), before);
+        let held = acquire(&RealStorage, dir.path(), Duration::ZERO).unwrap();
+        assert!(matches!(
+            acquire_shared(&RealStorage, dir.path(), Duration::ZERO),
+            Err(Error::Locked { .. })
+        ));
+        drop(held);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! A database is a directory:
 //!
 //! ```text
-//! LOCK            OS lock held by the open handle; holds the holder's pid
+//! LOCK            OS lock held by the open handle (shared by read-only ones); holds the
+//!                 pid of the last handle that held it exclusively
 //! wal.log         the active log: every write is appended here (the WAL is the data)
 //! seg-N.log       sealed logs, immutable, N increasing with age reversed (newest = largest)
 //! seg-N.idx       the on-disk index of seg-N.log (derived; rebuilt when damaged)
@@ -148,6 +149,8 @@ struct Writer {
     auto_floor: u64,
     /// Why the newest automatic compaction failed, until one succeeds.
     auto_failure: Option<String>,
+    /// The directory of a handle opened read-only: every write is refused.
+    read_only: Option<PathBuf>,
 }
 
 /// The writer's state changes only through these, so that the rules
@@ -155,8 +158,12 @@ struct Writer {
 /// live in one place.
 impl Writer {
     /// `Ok` while the handle takes writes; once it is poisoned, the error
-    /// that names the failure which poisoned it.
+    /// that names the failure which poisoned it; [`Error::ReadOnly`] for a
+    /// read-only handle.
     fn ensure_writable(&self) -> Result<()> {
+        if let Some(path) = &self.read_only {
+            return Err(Error::ReadOnly { path: path.clone() });
+        }
         match &self.poisoned {
             None => Ok(()),
             Some(cause) => Err(Error::Poisoned {
@@ -165,9 +172,10 @@ impl Writer {
         }
     }
 
-    /// Whether the handle refuses writes (after a failure, or `close`).
+    /// Whether the handle refuses writes (after a failure, or `close`, or
+    /// opened read-only).
     fn is_poisoned(&self) -> bool {
-        self.poisoned.is_some()
+        self.poisoned.is_some() || self.read_only.is_some()
     }
 
     /// Refuses every later write because of `e`. The first cause stays:
@@ -202,6 +210,9 @@ impl Writer {
     /// Fsyncs what [`SyncMode::Never`] left unsynced. A failed fsync
     /// poisons: the kernel may have dropped the pages.
     fn flush(&mut self, path: &Path) -> Result<()> {
+        if self.read_only.is_some() {
+            return Ok(()); // It wrote nothing.
+        }
         self.sync_log(path, self.unsynced)
     }
 
@@ -298,7 +309,9 @@ pub struct Db {
     /// `dir/wal.log`, for messages about the active log.
     wal_path: PathBuf,
     opts: Options,
-    _lock: Arc<dyn StorageFile>,
+    /// The lock this handle holds: exclusive, or shared when read-only
+    /// (none when a read-only database has no lock file: see lock.rs).
+    lock: Option<Arc<dyn StorageFile>>,
     state: RwLock<State>,
     writer: Mutex<Writer>,
     queue: Mutex<Queue>,
@@ -350,6 +363,7 @@ impl Db {
     /// deletions of a key, one says it was).
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
+        self.refuse_if_read_only()?;
         // Most deletions are of keys that are set; one that is not makes no
         // write (a quick look first, then the look that counts, atomic).
         if !self.contains(key)? {
@@ -415,6 +429,10 @@ impl Db {
     /// what holds the database and where it can be reached. Advice only:
     /// the next holder overwrites it. At most 4096 bytes.
     pub fn set_lock_note(&self, note: &str) -> Result<()> {
+        self.refuse_if_read_only()?;
+        let Some(held) = &self.lock else {
+            return Err(Error::InvalidOption("no lock is held".into()));
+        };
         if note.len() > lock::MAX_NOTE {
             return Err(Error::InvalidOption(format!(
                 "a lock note is at most {} bytes",
@@ -422,7 +440,7 @@ impl Db {
             )));
         }
         let path = self.dir.join(lock::LOCK_FILE);
-        lock::write_note(&*self._lock, note).map_err(|e| Error::io("write", &path, e))
+        lock::write_note(&**held, note).map_err(|e| Error::io("write", &path, e))
     }
 
     /// Whether the files have grown past the automatic-compaction threshold
@@ -454,7 +472,8 @@ impl Db {
         self.batching.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Makes every acknowledged write durable (a no-op under [`SyncMode::Always`]).
+    /// Makes every acknowledged write durable (a no-op under
+    /// [`SyncMode::Always`], and for a read-only handle).
     pub fn flush(&self) -> Result<()> {
         self.lock_writer().flush(&self.wal_path)
     }
@@ -497,6 +516,7 @@ impl Db {
     /// reading the files they had open); writers wait. A poisoned handle is
     /// usable again afterwards, since the state is read back from the disk.
     pub fn recover(&self) -> Result<RecoverReport> {
+        self.refuse_if_read_only()?;
         let _no_compaction = self.compact_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut w = self.lock_writer();
         if !w.is_poisoned() {
@@ -504,7 +524,8 @@ impl Db {
         }
         let storage = &*self.opts.storage;
         let report = recovery::recover_files(storage, &self.dir)?;
-        let (mut state, writer) = open::load(storage, &self.dir, &mut OpenReport::default())?;
+        let (mut state, writer) =
+            open::load(storage, &self.dir, false, &mut OpenReport::default())?;
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         state.generation = st.generation + 1;
         *st = state;
@@ -514,14 +535,16 @@ impl Db {
     }
 
     /// Verifies the database in `dir` without changing a byte: no torn tail
-    /// is cut and no index rebuilt. Takes the lock for the duration.
+    /// is cut and no index rebuilt. Takes the lock for the duration (a
+    /// shared one with [`Options::read_only`]).
     pub fn check_dir(dir: impl AsRef<Path>, options: &Options) -> Result<CheckReport> {
         check::check_dir(dir.as_ref(), options)
     }
 
     /// Salvages every intact record of the database in `dir`: cuts torn
     /// tails, rewrites damaged logs without their damaged bytes (which go to
-    /// `lost+found/`), and rebuilds every index. Takes the lock.
+    /// `lost+found/`), and rebuilds every index. Takes the lock. Refused
+    /// with [`Error::ReadOnly`] under [`Options::read_only`].
     pub fn recover_dir(dir: impl AsRef<Path>, options: &Options) -> Result<RecoverReport> {
         recovery::recover_dir(dir.as_ref(), options)
     }

@@ -3,6 +3,10 @@
 //! log, cutting a torn tail; [`OpenReport`] says what it found and
 //! repaired.
 //!
+//! A read-only open ([`Options::read_only`]) takes a shared lock and
+//! changes nothing: leftovers stay, a torn tail is read around, a missing
+//! or damaged index is rebuilt in memory only.
+//!
 //! Invariants: open reads the active log and each segment index's header
 //! and footer, never every key; it needs no free space to open a database
 //! whose files are whole (see replay.rs for the active log's repairs). It removes only what an interrupted seal,
@@ -22,7 +26,7 @@ use super::dir::{self, Listing, WAL, seg_idx_name, seg_log_name};
 use super::index::Group;
 use super::replay;
 use super::segment::{Segment, open_segment};
-use super::storage::{CachingStorage, Storage};
+use super::storage::{CachingStorage, ReadOnlyStorage, Storage};
 use super::{Db, Error, Options, Queue, Result, State, Writer, lock};
 
 /// What opening the database found and repaired.
@@ -36,6 +40,9 @@ pub struct OpenReport {
     pub rebuilt_indexes: Vec<PathBuf>,
     /// Leftover files of an interrupted seal or compaction that were removed.
     pub removed: Vec<PathBuf>,
+    /// A torn tail of the active log that a read-only open read around and
+    /// left in place (the next open that may write cuts it).
+    pub left_torn: Option<Truncation>,
 }
 
 /// A tail cut off the active log at open.
@@ -56,25 +63,36 @@ pub struct Truncation {
 
 pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
     opts.check()?;
+    if opts.read_only {
+        // Every change to the directory fails before it is made (the write
+        // paths refuse first): see read_only.rs. Nothing to compact either.
+        let inner = Arc::clone(&opts.storage);
+        opts.storage = Arc::new(ReadOnlyStorage::new(inner, dir));
+        opts.auto_compact = false;
+    }
     if opts.cache_bytes > 0 {
         // Every file of this handle reads through one cache; see cache.rs.
         let inner = Arc::clone(&opts.storage);
         opts.storage = Arc::new(CachingStorage::new(inner, opts.cache_bytes));
     }
     let storage = &*opts.storage;
-    dir::prepare_dir(storage, dir, opts.create)?;
+    dir::prepare_dir(storage, dir, opts.create && !opts.read_only)?;
     let listing = dir::list(storage, dir)?;
     dir::refuse_foreign(dir, &listing)?;
-    let lock = lock::acquire(storage, dir, opts.lock_timeout)?;
+    let lock = if opts.read_only {
+        lock::acquire_shared(storage, dir, opts.lock_timeout)?
+    } else {
+        Some(lock::acquire(storage, dir, opts.lock_timeout)?)
+    };
     let mut report = OpenReport::default();
-    let (state, writer) = load(storage, dir, &mut report)?;
+    let (state, writer) = load(storage, dir, opts.read_only, &mut report)?;
     let log_len = std::sync::atomic::AtomicU64::new(writer.wal_len);
     Ok(Db {
         log_len,
         batching: std::sync::atomic::AtomicBool::new(false),
         dir: dir.to_owned(),
         wal_path: dir.join(WAL),
-        _lock: lock,
+        lock,
         state: RwLock::new(state),
         writer: Mutex::new(writer),
         queue: Mutex::new(Queue::default()),
@@ -86,15 +104,38 @@ pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
     })
 }
 
+impl Db {
+    /// Whether this handle was opened read-only
+    /// ([`Options::read_only`]): it refuses every write.
+    pub fn is_read_only(&self) -> bool {
+        self.opts.read_only
+    }
+
+    /// [`Error::ReadOnly`] for a read-only handle: for the writes that
+    /// do not reach the writer (a delete of a missing key, a lock note,
+    /// recover, a stage).
+    pub(super) fn refuse_if_read_only(&self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Reads the directory (under its lock) into the state readers see and the
 /// writer's state: settles leftovers, opens segments, replays the log.
+/// `read_only`: changes nothing; leftovers are passed over (nothing reads
+/// them), and the writer refuses every write.
 pub(super) fn load(
     storage: &dyn Storage,
     dir: &Path,
+    read_only: bool,
     report: &mut OpenReport,
 ) -> Result<(State, Writer)> {
     let listing = dir::list(storage, dir)?;
-    for name in &listing.tmp {
+    for name in listing.tmp.iter().filter(|_| !read_only) {
         let p = dir.join(name);
         dir::remove(storage, &p)?;
         report.removed.push(p);
@@ -104,7 +145,7 @@ pub(super) fn load(
     // removes whatever comes back. It poisons the handle (no success after
     // a failed fsync), so that a full disk still lets the database be read.
     let mut unsynced = None;
-    let segments = load_segments(storage, dir, &listing, report, &mut unsynced)?;
+    let segments = load_segments(storage, dir, &listing, read_only, report, &mut unsynced)?;
     if !report.removed.is_empty()
         && unsynced.is_none()
         && let Err(e) = dir::sync(storage, dir)
@@ -115,7 +156,7 @@ pub(super) fn load(
     let (base_live, last_compaction) = compaction_base(&segments);
 
     let wal_path = dir.join(WAL);
-    let log = replay::replay_wal(storage, &wal_path, listing.has_wal, report)?;
+    let log = replay::replay_wal(storage, &wal_path, listing.has_wal, read_only, report)?;
     let mut writer = Writer {
         wal: log.file,
         wal_len: log.len,
@@ -129,9 +170,15 @@ pub(super) fn load(
         last_compaction,
         auto_floor: 0,
         auto_failure: None,
+        read_only: read_only.then(|| dir.to_owned()),
     };
     if let Some(e) = unsynced {
         writer.poison(&e);
+    }
+    if let Some(replay::LogRepair::CutTail { cut, .. }) =
+        writer.repair.as_ref().filter(|_| read_only)
+    {
+        report.left_torn = Some(cut.clone());
     }
     // Repairs that need space are made now when they can be. When they
     // cannot (a full disk), the database still opens to be read, and the
@@ -172,16 +219,18 @@ fn load_segments(
     storage: &dyn Storage,
     dir: &Path,
     listing: &Listing,
+    read_only: bool,
     report: &mut OpenReport,
     unsynced: &mut Option<Error>,
 ) -> Result<Vec<Arc<Segment>>> {
     let mut segs: BTreeMap<u64, Arc<Segment>> = BTreeMap::new();
     for &id in &listing.logs {
-        segs.insert(id, Arc::new(open_segment(storage, dir, id, report)?));
+        let seg = open_segment(storage, dir, id, read_only, report)?;
+        segs.insert(id, Arc::new(seg));
     }
     // Index files whose log is gone are leftovers of a seal that did not finish.
     for &id in &listing.idxs {
-        if !segs.contains_key(&id) {
+        if !segs.contains_key(&id) && !read_only {
             remove(storage, &dir.join(seg_idx_name(id)), report)?;
         }
     }
@@ -232,10 +281,11 @@ fn load_segments(
         .filter(|&id| id < replaced_below)
         .collect();
     // Oldest first, so that a crash part-way leaves a newest-suffix of segments.
-    // After a failed fsync, the rest stay on the disk for a later open.
+    // After a failed fsync, the rest stay on the disk for a later open, as
+    // they all do for a read-only one.
     for id in stale {
         segs.remove(&id);
-        if unsynced.is_some() {
+        if unsynced.is_some() || read_only {
             continue;
         }
         remove(storage, &dir.join(seg_log_name(id)), report)?;

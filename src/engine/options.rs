@@ -51,6 +51,14 @@ pub struct Options {
     /// at most; 0 turns the cache off. Only what is read is kept, so a
     /// short-lived handle uses little of it; long scans bypass it.
     pub cache_bytes: u64,
+    /// Open without writing a byte, for a database on read-only media or
+    /// another user's: a shared lock (other read-only handles may open it
+    /// too; a writer waits for them all), nothing created, removed, cut,
+    /// rebuilt on disk or sealed, and every write refused with
+    /// [`Error::ReadOnly`]. A torn tail of the active log is read around
+    /// and left in place, a missing or damaged index rebuilt in memory.
+    /// `create` does not apply. See docs/format.md.
+    pub read_only: bool,
     /// The file system to use.
     pub storage: Arc<dyn Storage>,
     /// The wall clock expiry deadlines are read against.
@@ -69,6 +77,7 @@ impl Default for Options {
             compact_ratio: 2.0,
             auto_compact: true,
             cache_bytes: 256 * 1024 * 1024,
+            read_only: false,
             storage: Arc::new(RealStorage),
             clock: Arc::new(SystemClock),
         }

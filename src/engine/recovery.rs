@@ -211,6 +211,11 @@ pub(super) fn holds_intact_unit(bytes: &[u8]) -> bool {
 }
 
 pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
+    if opts.read_only {
+        return Err(Error::ReadOnly {
+            path: dir.to_owned(),
+        });
+    }
     let storage = &*opts.storage;
     dir::prepare_dir(storage, dir, false)?;
     dir::refuse_foreign(dir, &dir::list(storage, dir)?)?;

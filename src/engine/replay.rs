@@ -9,7 +9,9 @@
 //! disk, a torn tail to save) is a [`LogRepair`]: open tries it, and when
 //! it cannot be made (a full disk) the database opens all the same, reading
 //! the log as it is, and the next write or seal makes the repair first
-//! ([`make_repair`]). Until then nothing is appended to the log.
+//! ([`make_repair`]). Until then nothing is appended to the log. A
+//! read-only handle never makes it: it reads the log, as it is, up to its
+//! last intact record.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -87,17 +89,25 @@ fn no_log(save: Option<String>) -> Replayed {
 }
 
 /// Replays `wal.log` at `path`; `exists`: whether the directory's listing
-/// holds it (a missing log is not created here: see the module doc).
+/// holds it (a missing log is not created here: see the module doc);
+/// `read_only`: the log is opened for reading only, and its repair is
+/// never made (a torn tail stays where it is).
 pub(super) fn replay_wal(
     storage: &dyn Storage,
     path: &Path,
     exists: bool,
+    read_only: bool,
     report: &mut OpenReport,
 ) -> Result<Replayed> {
     if !exists {
         return Ok(no_log(None));
     }
-    let file = dir::open(storage, path, OpenMode::ReadWrite)?;
+    let mode = if read_only {
+        OpenMode::Read
+    } else {
+        OpenMode::ReadWrite
+    };
+    let file = dir::open(storage, path, mode)?;
     let len = dir::len(&*file, path)?;
     // A log no longer than its header holds no record. If the header is
     // damaged too, it never reached the disk whole (a crash while a log

@@ -51,6 +51,7 @@ impl Db {
     /// database hold exactly the stage's pairs (every other key is
     /// deleted in the same batch).
     pub fn stage(&self, replace: bool) -> Result<Stage> {
+        self.refuse_if_read_only()?;
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Ok(Stage {
             storage: Arc::clone(&self.opts.storage),

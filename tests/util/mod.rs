@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod owner;
+pub mod read_only;
 pub mod serve;
 pub mod tmux;
 
@@ -12,7 +13,8 @@ use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use predicates::Predicate;
 
@@ -40,12 +42,22 @@ impl TestDb {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.cmd_on(&self.path, args)
+    }
+
+    /// `tinykv -d DIR ARGS…` with the same environment: for another
+    /// database of the test (a backup, a copy).
+    pub fn cmd_on<I, S>(&self, dir: &Path, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut cmd = base_command(self.tmp.path());
-        cmd.arg("-d").arg(&self.path).args(args);
+        cmd.arg("-d").arg(dir).args(args);
         Cmd {
             cmd,
             stdin: Vec::new(),
-            dir: self.path.clone(),
+            dir: dir.to_owned(),
         }
     }
 
@@ -73,12 +85,18 @@ impl TestDb {
 /// where tinykv looks: HOME and XDG point into `home`.
 pub fn base_command(home: &Path) -> Command {
     let mut cmd = Command::new(bin());
+    clean_env(&mut cmd, home);
+    cmd
+}
+
+/// Clears `cmd`'s environment of anything that would change where tinykv
+/// looks: HOME and XDG point into `home`.
+pub fn clean_env(cmd: &mut Command, home: &Path) {
     cmd.env_clear()
         .env("HOME", home)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TINYKV_HISTFILE", "/dev/null")
         .env("RUST_BACKTRACE", "1");
-    cmd
 }
 
 /// A command about to run.
@@ -241,6 +259,48 @@ pub fn listing(dir: &Path) -> String {
         }
     }
     out
+}
+
+/// `tinykv load FIFO`: a one-shot command that holds the database until
+/// its input ends, which is when the test closes the named pipe `fifo`.
+/// (Not a load from stdin: one that finds the database locked reads its
+/// input before it waits, so it would not hold the lock meanwhile.)
+pub fn start_holder(db: &TestDb, fifo: &Path) -> Child {
+    let made = Command::new("mkfifo").arg(fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let child = base_command(db.tmp.path())
+        .arg("-d")
+        .arg(&db.path)
+        .arg("load")
+        .arg(fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until it holds the lock, a command that does not wait succeeds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut child = child;
+    loop {
+        let out = db.cmd(["--wait", "0", "get", "held"]).run();
+        if out.output.status.code() == Some(2) && out.stderr_str().contains("locked") {
+            return child;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the holder never took the lock");
+        }
+    }
+}
+
+/// Ends the holder of [`start_holder`]: feeds `input` into its `fifo`,
+/// closes it, and waits for the load to succeed.
+pub fn release_holder(mut holder: Child, fifo: &Path, input: &[u8]) {
+    let mut pipe = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+    pipe.write_all(input).unwrap();
+    drop(pipe);
+    assert!(holder.wait().unwrap().success(), "the holder's load failed");
 }
 
 /// Keys and values that break naive tools: TAB, LF, CR, backslash, NUL,

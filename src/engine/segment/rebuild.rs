@@ -4,7 +4,8 @@
 //! compares the index with what a rebuild writes) and in `recover`.
 //!
 //! An index is derived data, so rebuilding it never loses anything; a
-//! sealed log is never changed here. Any damage in the log fails the
+//! sealed log is never changed here. A read-only handle keeps what it
+//! rebuilds in memory and writes nothing. Any damage in the log fails the
 //! rebuild with the log's file and offset (only `recover` salvages a
 //! log), and a segment shorter than its intact index says is reported as
 //! cut short rather than re-indexed, which would hide the cut keys.
@@ -17,15 +18,17 @@ use super::Segment;
 use crate::engine::dir::{self, seg_idx_name, seg_log_name};
 use crate::engine::index::{self, Entry, Index, IndexMeta, Kind};
 use crate::engine::log::{self, LogOrder, LoggedOp};
-use crate::engine::storage::{OpenMode, Storage, StorageFile};
+use crate::engine::storage::{OpenMode, Storage, StorageFile, WithFile};
 use crate::engine::{Db, Error, OpenReport, Result};
 
 /// Opens one segment and its index, rebuilding the index when it is
-/// missing, damaged or does not match the segment's length.
+/// missing, damaged or does not match the segment's length (in memory
+/// only when `read_only`).
 pub(in crate::engine) fn open_segment(
     storage: &dyn Storage,
     dir: &Path,
     id: u64,
+    read_only: bool,
     report: &mut OpenReport,
 ) -> Result<Segment> {
     let log_path = dir.join(seg_log_name(id));
@@ -43,9 +46,13 @@ pub(in crate::engine) fn open_segment(
         }
         _ => {
             let bytes = rebuild_index(&*log, &log_path, log_len, IndexMeta::default())?;
-            dir::replace_durably(storage, dir, &idx_path, &bytes)?;
-            report.rebuilt_indexes.push(idx_path.clone());
-            Index::open_written(storage, &idx_path)?
+            if read_only {
+                in_memory(storage, &idx_path, bytes)?
+            } else {
+                dir::replace_durably(storage, dir, &idx_path, &bytes)?;
+                report.rebuilt_indexes.push(idx_path.clone());
+                Index::open_written(storage, &idx_path)?
+            }
         }
     };
     Ok(Segment {
@@ -55,6 +62,12 @@ pub(in crate::engine) fn open_segment(
         log_len,
         index: Arc::new(index),
     })
+}
+
+/// An index rebuilt by a read-only handle, which may not write it: opened
+/// from memory, for as long as the handle lives.
+fn in_memory(storage: &dyn Storage, idx_path: &Path, bytes: Vec<u8>) -> Result<Index> {
+    Index::open_written(&WithFile::new(storage, idx_path, bytes), idx_path)
 }
 
 /// The error for a sealed segment shorter than its intact index says.
@@ -161,8 +174,12 @@ impl Db {
         let idx_path = self.dir.join(seg_idx_name(seg.id));
         let meta = IndexMeta::of(&seg.index.footer);
         let bytes = rebuild_index(&*seg.log, &seg.log_path, seg.log_len, meta)?;
-        dir::replace_durably(storage, &self.dir, &idx_path, &bytes)?;
-        let index = Index::open_written(storage, &idx_path)?;
+        let index = if self.is_read_only() {
+            in_memory(storage, &idx_path, bytes)?
+        } else {
+            dir::replace_durably(storage, &self.dir, &idx_path, &bytes)?;
+            Index::open_written(storage, &idx_path)?
+        };
         let healed = Arc::new(Segment {
             id: seg.id,
             log_path: seg.log_path.clone(),

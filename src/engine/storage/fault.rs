@@ -24,7 +24,7 @@ pub enum FaultOp {
     Rename,
     /// `remove_file`.
     Remove,
-    /// `open` and `try_lock`.
+    /// `open`, `try_lock` and `try_lock_shared`.
     Open,
     /// Every operation of [`Storage`] and [`StorageFile`], reads included.
     Any,

@@ -51,6 +51,13 @@ impl FaultyStorage {
             .arm(fault);
     }
 
+    fn wrap(&self, inner: Arc<dyn StorageFile>) -> Arc<dyn StorageFile> {
+        Arc::new(FaultyFile {
+            inner,
+            faults: Arc::clone(&self.faults),
+        })
+    }
+
     /// Removes every armed fault (space is back on a full disk).
     pub fn clear_faults(&self) {
         self.faults
@@ -78,11 +85,7 @@ impl Storage for FaultyStorage {
 
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
         check(&self.faults, Op::Open)?;
-        let inner = self.inner.open(path, mode)?;
-        Ok(Arc::new(FaultyFile {
-            inner,
-            faults: Arc::clone(&self.faults),
-        }))
+        Ok(self.wrap(self.inner.open(path, mode)?))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -102,12 +105,15 @@ impl Storage for FaultyStorage {
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
         check(&self.faults, Op::Open)?;
-        Ok(self.inner.try_lock(path)?.map(|inner| {
-            Arc::new(FaultyFile {
-                inner,
-                faults: Arc::clone(&self.faults),
-            }) as Arc<dyn StorageFile>
-        }))
+        Ok(self.inner.try_lock(path)?.map(|inner| self.wrap(inner)))
+    }
+
+    fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        check(&self.faults, Op::Open)?;
+        Ok(self
+            .inner
+            .try_lock_shared(path)?
+            .map(|inner| self.wrap(inner)))
     }
 }
 

@@ -7,7 +7,9 @@
 //! tearing what was not synced) and can fail any chosen operation with EIO or
 //! ENOSPC. `SimStorage` and `FaultyStorage` (faults injected into any
 //! storage) are test machinery: they exist only in the crate's tests and
-//! with the `testing` feature, never in a release build.
+//! with the `testing` feature, never in a release build. A read-only
+//! handle reads through `ReadOnlyStorage` (read_only.rs), which refuses
+//! every change to its directory.
 //!
 //! The contract the engine relies on, and that both implementations keep:
 //! - `write_at` may leave the file in any state if it fails, but bytes of a
@@ -33,6 +35,7 @@ mod counting;
 mod fault;
 #[cfg(any(test, feature = "testing"))]
 mod faulty;
+mod read_only;
 mod real;
 #[cfg(any(test, feature = "testing"))]
 mod sim;
@@ -44,6 +47,7 @@ pub use counting::Counting;
 pub use fault::{Fault, FaultKind, FaultOp};
 #[cfg(any(test, feature = "testing"))]
 pub use faulty::FaultyStorage;
+pub(crate) use read_only::{ReadOnlyStorage, WithFile};
 pub use real::RealStorage;
 #[cfg(any(test, feature = "testing"))]
 pub use sim::SimStorage;
@@ -91,6 +95,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// The lock lasts as long as the returned handle and ends when its holder
     /// dies.
     fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>>;
+    /// Tries to take a shared lock on the file at `path`, opened read-only
+    /// and never created (`NotFound` when missing): any number of shared
+    /// holders at once, none while an exclusive one has it. Returns the
+    /// locked file, or `None` when an exclusive holder has it; a shared
+    /// holder makes [`try_lock`](Self::try_lock) return `None`. The lock
+    /// lasts as long as the returned handle and ends when its holder dies.
+    fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>>;
 }
 
 /// A [`Storage`] over another one that changes only how files are opened
@@ -133,6 +144,9 @@ impl<L: Layer> Storage for L {
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
         self.below().try_lock(path)
+    }
+    fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        self.below().try_lock_shared(path)
     }
 }
 

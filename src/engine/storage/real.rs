@@ -75,6 +75,15 @@ impl Storage for RealStorage {
             Err(TryLockError::Error(e)) => Err(e),
         }
     }
+
+    fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        let file = File::open(path)?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Some(Arc::new(RealFile(file)))),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
 }
 
 impl StorageFile for RealFile {

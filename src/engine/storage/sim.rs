@@ -111,8 +111,11 @@ struct Inner {
     /// Per directory, the changes to its entries since its last sync, in
     /// order: each may or may not survive a power loss.
     pending: BTreeMap<PathBuf, Vec<DirOp>>,
-    /// A lock is held while its token, owned by the locked handle, lives.
+    /// A lock is held while its token, owned by the locked handle, lives:
+    /// exclusive ones here, ...
     locks: HashMap<PathBuf, Weak<()>>,
+    /// ... shared ones here, any number a path.
+    shared_locks: HashMap<PathBuf, Vec<Weak<()>>>,
     faults: Faults,
 }
 
@@ -218,6 +221,20 @@ impl Inner {
         Ok(inode)
     }
 
+    /// Whether a live handle holds the exclusive lock on `path`.
+    fn held_exclusively(&self, path: &Path) -> bool {
+        self.locks
+            .get(path)
+            .is_some_and(|token| token.strong_count() > 0)
+    }
+
+    /// Whether a live handle holds a shared lock on `path`.
+    fn held_shared(&self, path: &Path) -> bool {
+        self.shared_locks
+            .get(path)
+            .is_some_and(|tokens| tokens.iter().any(|t| t.strong_count() > 0))
+    }
+
     /// Notes a change to the entries of a directory (the one holding the
     /// name it changes), durable only once that directory is synced.
     fn record(&mut self, op: DirOp) {
@@ -284,6 +301,7 @@ impl SimStorage {
             durable: BTreeMap::new(),
             pending: BTreeMap::new(),
             locks: HashMap::new(),
+            shared_locks: HashMap::new(),
             faults: Faults::default(),
         };
         SimStorage {
@@ -358,6 +376,7 @@ impl SimStorage {
         fs.durable_dirs = dirs.clone();
         fs.dirs = dirs;
         fs.locks.clear();
+        fs.shared_locks.clear();
         fs.generation += 1;
     }
 
@@ -555,16 +574,28 @@ impl Storage for SimStorage {
         let mut fs = self.start(Op::Open)?;
         let path = norm(path);
         let inode = fs.open_inode(&path, OpenMode::ReadWrite)?;
-        if fs
-            .locks
-            .get(&path)
-            .is_some_and(|token| token.strong_count() > 0)
-        {
+        if fs.held_exclusively(&path) || fs.held_shared(&path) {
             return Ok(None);
         }
         let token = Arc::new(());
         fs.locks.insert(path.clone(), Arc::downgrade(&token));
         let mut file = self.handle(&fs, inode, path, OpenMode::ReadWrite);
+        file.lock_token = Some(token);
+        Ok(Some(Arc::new(file)))
+    }
+
+    fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+        let mut fs = self.start(Op::Open)?;
+        let path = norm(path);
+        let inode = fs.open_inode(&path, OpenMode::Read)?;
+        if fs.held_exclusively(&path) {
+            return Ok(None);
+        }
+        let token = Arc::new(());
+        let holders = fs.shared_locks.entry(path.clone()).or_default();
+        holders.retain(|t| t.strong_count() > 0);
+        holders.push(Arc::downgrade(&token));
+        let mut file = self.handle(&fs, inode, path, OpenMode::Read);
         file.lock_token = Some(token);
         Ok(Some(Arc::new(file)))
     }
@@ -578,7 +609,8 @@ struct SimFile {
     writable: bool,
     /// The path it was opened by, for debugging only.
     path: PathBuf,
-    /// Holds the lock of `try_lock` until the last clone of this handle goes.
+    /// Holds the lock of `try_lock` or `try_lock_shared` until the last
+    /// clone of this handle goes.
     lock_token: Option<Arc<()>>,
 }
 
@@ -917,6 +949,41 @@ mod tests {
         assert!(
             fs.try_lock(&p("db/LOCK")).unwrap().is_none(),
             "the zombie's drop keeps it"
+        );
+    }
+
+    #[test]
+    fn shared_locks_coexist_exclude_the_exclusive_one_and_need_the_file() {
+        let fs = SimStorage::new(0);
+        fs.create_dir_all(&p("db")).unwrap();
+        assert_eq!(
+            fs.try_lock_shared(&p("db/LOCK"))
+                .unwrap_err()
+                .raw_os_error(),
+            Some(ENOENT)
+        );
+        assert_eq!(fs.kind(&p("db/LOCK")).unwrap(), None, "never created");
+        drop(fs.try_lock(&p("db/LOCK")).unwrap().expect("made and taken"));
+        let a = fs.try_lock_shared(&p("db/LOCK")).unwrap().expect("shared");
+        let b = fs
+            .try_lock_shared(&p("db/LOCK"))
+            .unwrap()
+            .expect("shared too");
+        assert!(a.write_at(b"x", 0).is_err(), "opened read-only");
+        assert!(fs.try_lock(&p("db/LOCK")).unwrap().is_none());
+        drop(a);
+        assert!(fs.try_lock(&p("db/LOCK")).unwrap().is_none(), "b holds it");
+        drop(b);
+        let x = fs.try_lock(&p("db/LOCK")).unwrap().expect("free again");
+        assert!(fs.try_lock_shared(&p("db/LOCK")).unwrap().is_none());
+        let _shared = {
+            drop(x);
+            fs.try_lock_shared(&p("db/LOCK")).unwrap().expect("shared")
+        };
+        fs.crash();
+        assert!(
+            fs.try_lock(&p("db/LOCK")).unwrap().is_some(),
+            "released at crash"
         );
     }
 

@@ -131,16 +131,23 @@ fn idx_path(dir: &Path) -> std::path::PathBuf {
     dir.join("seg-00000001.idx")
 }
 
-#[test]
-fn a_damaged_table_is_healed_by_lookups() {
-    let dir = tempfile::tempdir().unwrap();
-    sealed_db(dir.path(), false);
-    let clean = std::fs::read(idx_path(dir.path())).unwrap();
+/// Zeroes the hash table of the hashed index a `sealed_db` wrote in
+/// `dir`: the index's bytes before and after.
+fn zero_the_table(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let clean = std::fs::read(idx_path(dir)).unwrap();
     let (table, buckets, _, _) = layout(&clean);
     assert!(table == 64 && buckets > 0, "a hashed index");
     let mut bytes = clean.clone();
     bytes[table..table + buckets * BUCKET_LEN].fill(0);
-    std::fs::write(idx_path(dir.path()), &bytes).unwrap();
+    std::fs::write(idx_path(dir), &bytes).unwrap();
+    (clean, bytes)
+}
+
+#[test]
+fn a_damaged_table_is_healed_by_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    sealed_db(dir.path(), false);
+    let (clean, _) = zero_the_table(dir.path());
     let db = Db::open(dir.path(), Options::default()).unwrap();
     check_all(&db, false);
     drop(db);
@@ -263,4 +270,35 @@ fn a_damaged_segment_is_reported_with_its_file() {
             "the damaged record was read without complaint (sorted {sorted})"
         );
     }
+}
+
+/// A read-only handle rebuilds a damaged index (found by a lookup) and a
+/// missing one (at open) in memory: reads are right, and neither file is
+/// written.
+#[test]
+fn a_read_only_handle_rebuilds_in_memory_only() {
+    let dir = tempfile::tempdir().unwrap();
+    sealed_db(dir.path(), false);
+    let (_, bytes) = zero_the_table(dir.path());
+    let read_only = || Options {
+        read_only: true,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), read_only()).unwrap();
+    check_all(&db, false);
+    drop(db);
+    assert_eq!(std::fs::read(idx_path(dir.path())).unwrap(), bytes);
+
+    std::fs::remove_file(idx_path(dir.path())).unwrap();
+    let db = Db::open(dir.path(), read_only()).unwrap();
+    assert!(db.open_report().rebuilt_indexes.is_empty());
+    check_all(&db, false);
+    assert_eq!(db.keys(b"key0").count(), 99);
+    drop(db);
+    assert!(!idx_path(dir.path()).exists());
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
 }
