@@ -483,4 +483,28 @@ mod tests {
             Err(HeaderError::Damaged(_))
         ));
     }
+
+    /// The limits are inclusive on the way back in too: a key of exactly
+    /// 64 KiB and a declared value of exactly 256 MiB decode (the writer
+    /// accepts both), one byte more does not.
+    #[test]
+    fn lengths_at_the_limits_decode() {
+        let key = vec![b'k'; MAX_KEY_LEN];
+        let bytes = one(Tag::Put, &key, b"v");
+        let (rec, len) = decode(&bytes).unwrap();
+        assert_eq!((rec.key.len(), len), (MAX_KEY_LEN, bytes.len()));
+        let mut head = vec![0, 0, 0, 0, Tag::Put as u8];
+        write_varint(&mut head, 1);
+        write_varint(&mut head, MAX_VALUE_LEN as u64);
+        let h = decode_header(&head).unwrap();
+        assert_eq!((h.key_len, h.value_len), (1, MAX_VALUE_LEN));
+        assert_eq!(h.total_len(), head.len() + 1 + MAX_VALUE_LEN);
+        // The whole record is not there: short, not a bad length.
+        assert_eq!(
+            decode(&head),
+            Err(DecodeError::Short {
+                needed: h.total_len()
+            })
+        );
+    }
 }
