@@ -537,4 +537,26 @@ mod tests {
         let w = db.lock_writer();
         assert_eq!(w.base_live, after, "the base for the next compaction");
     }
+
+    /// The base and time of a compaction are kept over a reopen (and told
+    /// by stats) even when segments sealed during its merge, which carry
+    /// the older ones, are the newest files.
+    #[test]
+    fn a_compaction_with_seals_during_its_merge_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _, newer) = compact_while_sealing(dir.path());
+        let outputs: u64 = {
+            let st = db.state.read().unwrap();
+            let n = st.segments.len() - newer;
+            let out = st.segments[..n].iter();
+            out.map(|s| s.log_len + s.index_len()).sum()
+        };
+        let when = db.stats().unwrap().last_compaction;
+        assert!(when.is_some(), "stats knows of the compaction");
+        drop(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.stats().unwrap().last_compaction, when);
+        let base = db.lock_writer().base_live;
+        assert_eq!(base, outputs, "the outputs' size, not the base from before");
+    }
 }
