@@ -416,29 +416,37 @@ mod tests {
         assert_eq!(db.len().unwrap(), 150);
     }
 
-    /// With nothing to drop, the outputs are as large as the old segments:
-    /// the ids reserved for them still suffice.
+    /// With nothing to drop, the outputs are as large as the old segments,
+    /// and the ids reserved for them must suffice. 255 records of 64 bytes
+    /// (7-byte keys, 50-byte values): 3 sealed segments of 64 and a log of
+    /// 63, exactly 4 x 4096 bytes with their headers, rewritten into 4
+    /// outputs (64 a segment), which needs more ids than 16384 % 4096 + 2.
     #[test]
     fn segments_with_nothing_dead_are_rewritten_whole() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), opts()).unwrap();
-        for i in 0..600u32 {
+        for i in 0..255u32 {
             db.set(format!("key{i:04}").as_bytes(), &[7; 50]).unwrap();
         }
+        let segments = Arc::clone(&db.state.read().unwrap().segments);
+        let logs: u64 = segments.iter().map(|s| s.log_len).sum();
+        assert_eq!(logs + db.lock_writer().wal_len, 4 * 4096, "as designed");
         let one = db.compact_lock.lock().unwrap();
         let r = db.compact_with(one).unwrap();
-        assert_eq!((&r.skipped, r.keys), (&None, 600));
+        assert_eq!((&r.skipped, r.keys), (&None, 255));
         assert_eq!(r.bytes_after, on_disk(dir.path()));
-        assert_eq!(db.len().unwrap(), 600);
+        assert_eq!(db.state.read().unwrap().segments.len(), 4);
+        assert_eq!(db.len().unwrap(), 255);
         assert!(db.check().unwrap().is_clean());
     }
 
     /// Real files; the first write to a compaction output (`*.log.tmp`)
-    /// says "parked" and waits for "go".
+    /// says "parked" and waits for "go", then fails if `fail`.
     #[derive(Debug)]
     struct Gate {
         parked: Mutex<Option<Sender<()>>>,
         go: Mutex<Option<Receiver<()>>>,
+        fail: bool,
     }
 
     #[derive(Debug)]
@@ -474,6 +482,9 @@ mod tests {
                 parked.send(()).unwrap();
                 let go = self.gate.go.lock().unwrap().take().expect("one go");
                 go.recv().unwrap();
+                if self.gate.fail {
+                    return Err(io::Error::other("injected"));
+                }
             }
             self.inner.write_at(buf, offset)
         }
@@ -489,14 +500,18 @@ mod tests {
     }
 
     /// A compaction whose merge is held at its first output write while
-    /// more than one segment is sealed; returns the report and how many
-    /// segments were sealed meanwhile.
-    fn compact_while_sealing(dir: &Path) -> (Arc<Db>, super::CompactReport, usize) {
+    /// more than one segment is sealed (and then fails there, if `fail`);
+    /// returns its outcome and how many segments were sealed meanwhile.
+    fn compact_while_sealing(
+        dir: &Path,
+        fail: bool,
+    ) -> (Arc<Db>, crate::engine::Result<super::CompactReport>, usize) {
         let (parked_tx, parked_rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel();
         let gate = Arc::new(Gate {
             parked: Mutex::new(Some(parked_tx)),
             go: Mutex::new(Some(go_rx)),
+            fail,
         });
         let mut o = opts();
         o.storage = Arc::new(GatedStorage(gate));
@@ -507,7 +522,7 @@ mod tests {
         }
         let compaction = {
             let db = Arc::clone(&db);
-            std::thread::spawn(move || db.compact().unwrap())
+            std::thread::spawn(move || db.compact())
         };
         parked_rx
             .recv()
@@ -520,7 +535,6 @@ mod tests {
         assert!(newer >= 2, "{newer} segments sealed during the merge");
         go_tx.send(()).unwrap();
         let r = compaction.join().unwrap();
-        assert_eq!((&r.skipped, r.keys), (&None, 200));
         assert_eq!(db.len().unwrap(), 400);
         (db, r, newer)
     }
@@ -531,7 +545,9 @@ mod tests {
     #[test]
     fn segments_sealed_during_the_merge_count_in_the_size_after() {
         let dir = tempfile::tempdir().unwrap();
-        let (db, r, _) = compact_while_sealing(dir.path());
+        let (db, r, _) = compact_while_sealing(dir.path(), false);
+        let r = r.unwrap();
+        assert_eq!((&r.skipped, r.keys), (&None, 200));
         let after = on_disk(dir.path());
         assert_eq!(r.bytes_after, after);
         let w = db.lock_writer();
@@ -544,7 +560,8 @@ mod tests {
     #[test]
     fn a_compaction_with_seals_during_its_merge_is_remembered() {
         let dir = tempfile::tempdir().unwrap();
-        let (db, _, newer) = compact_while_sealing(dir.path());
+        let (db, r, newer) = compact_while_sealing(dir.path(), false);
+        r.unwrap();
         let outputs: u64 = {
             let st = db.state.read().unwrap();
             let n = st.segments.len() - newer;
@@ -558,5 +575,58 @@ mod tests {
         assert_eq!(db.stats().unwrap().last_compaction, when);
         let base = db.lock_writer().base_live;
         assert_eq!(base, outputs, "the outputs' size, not the base from before");
+    }
+
+    /// A merge that fails removes its own files only: the indexes of the
+    /// segments sealed meanwhile (ids past the reserved ones) stay.
+    #[test]
+    fn a_failed_merge_leaves_the_segments_sealed_meanwhile_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, r, _) = compact_while_sealing(dir.path(), true);
+        assert!(r.is_err(), "{r:?}");
+        let ids: Vec<u64> = db
+            .state
+            .read()
+            .unwrap()
+            .segments
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        for id in &ids {
+            let idx = dir.path().join(super::seg_idx_name(*id));
+            assert!(idx.exists(), "{idx:?} was removed");
+        }
+        drop(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(
+            db.open_report().rebuilt_indexes,
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(db.len().unwrap(), 400);
+    }
+
+    /// An iteration under way when a compaction switches its outputs in
+    /// goes on over them and misses nothing, though the compaction's seal
+    /// emptied the in-memory map it was reading in windows.
+    #[test]
+    fn an_iteration_goes_on_across_a_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            auto_compact: false,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), o).unwrap();
+        let keys: Vec<Vec<u8>> = (0..1000u32)
+            .map(|i| format!("key{i:04}").into_bytes())
+            .collect();
+        for k in &keys {
+            db.set(k, b"v").unwrap();
+        }
+        let mut it = db.iter();
+        let mut seen: Vec<Vec<u8>> = it.by_ref().take(10).map(|p| p.unwrap().0).collect();
+        let one = db.compact_lock.lock().unwrap();
+        db.compact_with(one).unwrap();
+        seen.extend(it.map(|p| p.unwrap().0));
+        assert_eq!(seen, keys);
     }
 }
