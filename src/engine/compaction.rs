@@ -353,3 +353,284 @@ fn needs_space(e: Error, needed: u64) -> Error {
         e
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::Path;
+    use std::sync::mpsc::{self, Receiver, Sender};
+    use std::sync::{Arc, Mutex};
+
+    use crate::engine::storage::{Layer, OpenMode, RealStorage, Storage, StorageFile};
+    use crate::engine::{Db, Options};
+
+    fn opts() -> Options {
+        Options {
+            segment_size: 4096,
+            auto_compact: false,
+            ..Options::default()
+        }
+    }
+
+    /// Bytes of the database's files as the file system has them.
+    fn on_disk(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| {
+                let name = e.file_name().into_string().unwrap();
+                name.ends_with(".log") || name.ends_with(".idx")
+            })
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    }
+
+    /// The report's sizes and the base for the next automatic compaction
+    /// are the files' real sizes, summed over several outputs, and the last
+    /// output's footer carries the group's size over a reopen.
+    #[test]
+    fn a_compaction_reports_and_remembers_the_size_it_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for round in 0..3u8 {
+            for i in 0..200u32 {
+                db.set(format!("key{i:04}").as_bytes(), &[round; 50])
+                    .unwrap();
+            }
+        }
+        for i in (0..200u32).step_by(4) {
+            db.delete(format!("key{i:04}").as_bytes()).unwrap();
+        }
+        let before = on_disk(dir.path());
+        let r = db.compact().unwrap();
+        assert_eq!((&r.skipped, r.keys), (&None, 150));
+        let after = on_disk(dir.path());
+        assert_eq!((r.bytes_before, r.bytes_after), (before, after));
+        let outputs = db.state.read().unwrap().segments.len();
+        assert!(outputs >= 3, "{outputs} outputs: sizes add up across them");
+        {
+            let w = db.lock_writer();
+            assert_eq!(w.base_live, after, "the base for the next compaction");
+            assert_eq!(db.total_bytes(&w), after);
+        }
+        let wal = std::fs::metadata(dir.path().join("wal.log")).unwrap().len();
+        drop(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.lock_writer().base_live, after - wal, "the outputs' size");
+        assert_eq!(db.len().unwrap(), 150);
+    }
+
+    /// With nothing to drop, the outputs are as large as the old segments,
+    /// and the ids reserved for them must suffice. 255 records of 64 bytes
+    /// (7-byte keys, 50-byte values): 3 sealed segments of 64 and a log of
+    /// 63, exactly 4 x 4096 bytes with their headers, rewritten into 4
+    /// outputs (64 a segment), which needs more ids than 16384 % 4096 + 2.
+    #[test]
+    fn segments_with_nothing_dead_are_rewritten_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for i in 0..255u32 {
+            db.set(format!("key{i:04}").as_bytes(), &[7; 50]).unwrap();
+        }
+        let segments = Arc::clone(&db.state.read().unwrap().segments);
+        let logs: u64 = segments.iter().map(|s| s.log_len).sum();
+        assert_eq!(logs + db.lock_writer().wal_len, 4 * 4096, "as designed");
+        let one = db.compact_lock.lock().unwrap();
+        let r = db.compact_with(one).unwrap();
+        assert_eq!((&r.skipped, r.keys), (&None, 255));
+        assert_eq!(r.bytes_after, on_disk(dir.path()));
+        assert_eq!(db.state.read().unwrap().segments.len(), 4);
+        assert_eq!(db.len().unwrap(), 255);
+        assert!(db.check().unwrap().is_clean());
+    }
+
+    /// Real files; the first write to a compaction output (`*.log.tmp`)
+    /// says "parked" and waits for "go", then fails if `fail`.
+    #[derive(Debug)]
+    struct Gate {
+        parked: Mutex<Option<Sender<()>>>,
+        go: Mutex<Option<Receiver<()>>>,
+        fail: bool,
+    }
+
+    #[derive(Debug)]
+    struct GatedStorage(Arc<Gate>);
+
+    #[derive(Debug)]
+    struct GatedFile {
+        inner: Arc<dyn StorageFile>,
+        gate: Arc<Gate>,
+    }
+
+    impl Layer for GatedStorage {
+        fn below(&self) -> &dyn Storage {
+            &RealStorage
+        }
+        fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+            let inner = RealStorage.open(path, mode)?;
+            if !path.to_string_lossy().ends_with(".log.tmp") {
+                return Ok(inner);
+            }
+            let gate = Arc::clone(&self.0);
+            Ok(Arc::new(GatedFile { inner, gate }))
+        }
+    }
+
+    impl StorageFile for GatedFile {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            self.inner.read_at(buf, offset)
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+            let parked = self.gate.parked.lock().unwrap().take();
+            if let Some(parked) = parked {
+                parked.send(()).unwrap();
+                let go = self.gate.go.lock().unwrap().take().expect("one go");
+                go.recv().unwrap();
+                if self.gate.fail {
+                    return Err(io::Error::other("injected"));
+                }
+            }
+            self.inner.write_at(buf, offset)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            self.inner.sync_data()
+        }
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            self.inner.set_len(len)
+        }
+    }
+
+    /// A compaction whose merge is held at its first output write while
+    /// more than one segment is sealed (and then fails there, if `fail`);
+    /// returns its outcome and how many segments were sealed meanwhile.
+    fn compact_while_sealing(
+        dir: &Path,
+        fail: bool,
+    ) -> (Arc<Db>, crate::engine::Result<super::CompactReport>, usize) {
+        let (parked_tx, parked_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel();
+        let gate = Arc::new(Gate {
+            parked: Mutex::new(Some(parked_tx)),
+            go: Mutex::new(Some(go_rx)),
+            fail,
+        });
+        let mut o = opts();
+        o.storage = Arc::new(GatedStorage(gate));
+        let db = Arc::new(Db::open(dir, o).unwrap());
+        for i in 0..200u32 {
+            db.set(format!("old{i:04}").as_bytes(), &[1; 50]).unwrap();
+            db.set(format!("old{i:04}").as_bytes(), &[2; 50]).unwrap();
+        }
+        let compaction = {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || db.compact())
+        };
+        parked_rx
+            .recv()
+            .expect("the merge reached its first output");
+        let sealed = db.state.read().unwrap().segments.len();
+        for i in 0..200u32 {
+            db.set(format!("new{i:04}").as_bytes(), &[3; 50]).unwrap();
+        }
+        let newer = db.state.read().unwrap().segments.len() - sealed;
+        assert!(newer >= 2, "{newer} segments sealed during the merge");
+        go_tx.send(()).unwrap();
+        let r = compaction.join().unwrap();
+        assert_eq!(db.len().unwrap(), 400);
+        (db, r, newer)
+    }
+
+    /// Segments sealed while the merge runs stay, newer than the outputs,
+    /// and count in the report's size and in the base for the next
+    /// automatic compaction.
+    #[test]
+    fn segments_sealed_during_the_merge_count_in_the_size_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, r, _) = compact_while_sealing(dir.path(), false);
+        let r = r.unwrap();
+        assert_eq!((&r.skipped, r.keys), (&None, 200));
+        let after = on_disk(dir.path());
+        assert_eq!(r.bytes_after, after);
+        let w = db.lock_writer();
+        assert_eq!(w.base_live, after, "the base for the next compaction");
+    }
+
+    /// The base and time of a compaction are kept over a reopen (and told
+    /// by stats) even when segments sealed during its merge, which carry
+    /// the older ones, are the newest files.
+    #[test]
+    fn a_compaction_with_seals_during_its_merge_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, r, newer) = compact_while_sealing(dir.path(), false);
+        r.unwrap();
+        let outputs: u64 = {
+            let st = db.state.read().unwrap();
+            let n = st.segments.len() - newer;
+            let out = st.segments[..n].iter();
+            out.map(|s| s.log_len + s.index_len()).sum()
+        };
+        let when = db.stats().unwrap().last_compaction;
+        assert!(when.is_some(), "stats knows of the compaction");
+        drop(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.stats().unwrap().last_compaction, when);
+        let base = db.lock_writer().base_live;
+        assert_eq!(base, outputs, "the outputs' size, not the base from before");
+    }
+
+    /// A merge that fails removes its own files only: the indexes of the
+    /// segments sealed meanwhile (ids past the reserved ones) stay.
+    #[test]
+    fn a_failed_merge_leaves_the_segments_sealed_meanwhile_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, r, _) = compact_while_sealing(dir.path(), true);
+        assert!(r.is_err(), "{r:?}");
+        let ids: Vec<u64> = db
+            .state
+            .read()
+            .unwrap()
+            .segments
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        for id in &ids {
+            let idx = dir.path().join(super::seg_idx_name(*id));
+            assert!(idx.exists(), "{idx:?} was removed");
+        }
+        drop(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(
+            db.open_report().rebuilt_indexes,
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(db.len().unwrap(), 400);
+    }
+
+    /// An iteration under way when a compaction switches its outputs in
+    /// goes on over them and misses nothing, though the compaction's seal
+    /// emptied the in-memory map it was reading in windows.
+    #[test]
+    fn an_iteration_goes_on_across_a_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            auto_compact: false,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), o).unwrap();
+        let keys: Vec<Vec<u8>> = (0..1000u32)
+            .map(|i| format!("key{i:04}").into_bytes())
+            .collect();
+        for k in &keys {
+            db.set(k, b"v").unwrap();
+        }
+        let mut it = db.iter();
+        let mut seen: Vec<Vec<u8>> = it.by_ref().take(10).map(|p| p.unwrap().0).collect();
+        let one = db.compact_lock.lock().unwrap();
+        db.compact_with(one).unwrap();
+        seen.extend(it.map(|p| p.unwrap().0));
+        assert_eq!(seen, keys);
+    }
+}

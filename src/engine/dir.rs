@@ -336,3 +336,78 @@ pub(super) fn sync(storage: &dyn Storage, dir: &Path) -> Result<()> {
         .sync_dir(dir)
         .map_err(|e| Error::io("fsync", dir, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{LOST_FOUND, save_lost};
+    use crate::engine::storage::{OpenMode, PathKind, RealStorage, Storage, StorageFile};
+
+    /// The real file system, except that it says a lost+found name of a
+    /// save at offset 7 is taken when it has no suffix or the suffix `.1`:
+    /// as if two earlier saves had come in the same millisecond.
+    #[derive(Debug)]
+    struct TwoTaken;
+
+    impl Storage for TwoTaken {
+        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+            RealStorage.create_dir_all(dir)
+        }
+        fn kind(&self, path: &Path) -> io::Result<Option<PathKind>> {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(rest) = name.strip_prefix("wal.log.at-7.")
+                && (!rest.contains('.') || rest.ends_with(".1"))
+            {
+                return Ok(Some(PathKind::File));
+            }
+            RealStorage.kind(path)
+        }
+        fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+            RealStorage.list_dir(dir)
+        }
+        fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+            RealStorage.open(path, mode)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            RealStorage.rename(from, to)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            RealStorage.remove_file(path)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            RealStorage.sync_dir(dir)
+        }
+        fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+            RealStorage.try_lock(path)
+        }
+    }
+
+    /// Saves under a name already taken count on to the next free suffix:
+    /// no save overwrites another, and none waits for a name forever.
+    #[test]
+    fn a_save_under_a_taken_name_takes_the_next_suffix() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = save_lost(&TwoTaken, dir.path(), "wal.log", 7, b"third").unwrap();
+        let name = saved.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("wal.log.at-7.") && name.ends_with(".2"),
+            "{name}"
+        );
+        assert_eq!(saved.parent().unwrap(), dir.path().join(LOST_FOUND));
+        assert_eq!(std::fs::read(&saved).unwrap(), b"third");
+    }
+
+    /// Two saves of the same bytes from the same place keep two files.
+    #[test]
+    fn two_saves_of_one_name_keep_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = save_lost(&RealStorage, dir.path(), "wal.log", 7, b"one").unwrap();
+        let b = save_lost(&RealStorage, dir.path(), "wal.log", 7, b"two").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(std::fs::read(&a).unwrap(), b"one");
+        assert_eq!(std::fs::read(&b).unwrap(), b"two");
+    }
+}

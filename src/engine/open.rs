@@ -199,9 +199,13 @@ pub(super) fn load(
 
 /// The compaction base (the size after the newest compaction, or the size of
 /// a bulk load into an empty database) and when compaction last ran: each
-/// sealed segment's footer carries both forward, so the newest one knows.
+/// sealed segment's footer carries both forward, so the newest footer of the
+/// latest compaction knows. Not simply the newest segment's: one sealed
+/// while a compaction merged is newer than its outputs but carries the base
+/// and time from before it.
 pub(super) fn compaction_base(segments: &[Arc<Segment>]) -> (u64, Option<SystemTime>) {
-    segments.last().map_or((0, None), |s| {
+    let latest = segments.iter().max_by_key(|s| s.index.footer.compacted_at);
+    latest.map_or((0, None), |s| {
         let f = &s.index.footer;
         let when = (f.compacted_at != 0)
             .then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(f.compacted_at));

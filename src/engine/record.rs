@@ -537,4 +537,79 @@ mod tests {
             Err(HeaderError::Damaged(_))
         ));
     }
+
+    /// The limits are inclusive on the way back in too: a key of exactly
+    /// 64 KiB and a declared value of exactly 256 MiB decode (the writer
+    /// accepts both), one byte more does not.
+    #[test]
+    fn lengths_at_the_limits_decode() {
+        let key = vec![b'k'; MAX_KEY_LEN];
+        let bytes = one(Tag::Put, &key, b"v");
+        let (rec, len) = decode(&bytes).unwrap();
+        assert_eq!((rec.key.len(), len), (MAX_KEY_LEN, bytes.len()));
+        let mut head = vec![0, 0, 0, 0, Tag::Put as u8];
+        write_varint(&mut head, 1);
+        write_varint(&mut head, MAX_VALUE_LEN as u64);
+        let h = decode_header(&head).unwrap();
+        assert_eq!((h.key_len, h.value_len), (1, MAX_VALUE_LEN));
+        assert_eq!(h.total_len(), head.len() + 1 + MAX_VALUE_LEN);
+        // The whole record is not there: short, not a bad length.
+        assert_eq!(
+            decode(&head),
+            Err(DecodeError::Short {
+                needed: h.total_len()
+            })
+        );
+    }
+
+    /// However a record is cut, a short read says how many bytes it needs,
+    /// always more than it had: a reader that asks for that many makes
+    /// progress. Here through every byte of a header with a 3-byte and a
+    /// 4-byte varint.
+    #[test]
+    fn a_short_read_needs_more_than_it_had() {
+        let bytes = one(Tag::Put, &[b'k'; 20_000], &vec![b'v'; 1 << 21]);
+        assert_eq!(decode_header(&bytes).unwrap().header_len, 5 + 3 + 4);
+        for cut in 0..=MAX_HEADER_LEN {
+            match decode(&bytes[..cut]) {
+                Err(DecodeError::Short { needed }) => {
+                    assert!(needed > cut && needed >= MIN_RECORD_LEN, "{cut}: {needed}")
+                }
+                other => panic!("{cut}: {other:?}"),
+            }
+        }
+        // Once the header is whole, the whole record's length.
+        let cut = MAX_HEADER_LEN + 1;
+        let needed = bytes.len();
+        assert_eq!(decode(&bytes[..cut]), Err(DecodeError::Short { needed }));
+        // The tag is judged as soon as it is there.
+        assert_eq!(decode(&[0, 0, 0, 0, 9]), Err(DecodeError::BadTag(9)));
+    }
+
+    #[test]
+    fn a_batch_commit_holds_no_key_and_a_4_byte_count() {
+        for (key, value) in [(&b"k"[..], &7u32.to_le_bytes()[..]), (b"", &[7, 0, 0])] {
+            let bytes = one(Tag::BatchCommit, key, value);
+            assert!(
+                matches!(decode(&bytes), Err(DecodeError::BadLength(_))),
+                "{key:?} {value:?}"
+            );
+        }
+    }
+
+    /// What each error says: it ends up in `check`'s and open's reports.
+    #[test]
+    fn decode_errors_say_what_is_wrong() {
+        let say = |e: DecodeError| e.to_string();
+        assert_eq!(
+            say(DecodeError::Short { needed: 9 }),
+            "record cut short (needs 9 bytes)"
+        );
+        assert_eq!(say(DecodeError::BadTag(9)), "unknown record tag 9");
+        assert_eq!(
+            say(DecodeError::BadLength("key of 70000 bytes".into())),
+            "impossible length: key of 70000 bytes"
+        );
+        assert_eq!(say(DecodeError::CrcMismatch), "record CRC mismatch");
+    }
 }
