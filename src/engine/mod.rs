@@ -48,6 +48,7 @@ mod index;
 mod iter;
 mod last_key;
 mod limits;
+mod live_count;
 mod lock;
 mod log;
 mod open;
@@ -327,6 +328,8 @@ pub struct Db {
     log_len: std::sync::atomic::AtomicU64,
     /// Whether a [`BatchWriter`] is open (it holds the writer until it ends).
     batching: std::sync::atomic::AtomicBool,
+    /// The live-key tally and what it needs between calls (live_count.rs).
+    counter: Mutex<live_count::Counter>,
     report: OpenReport,
 }
 
@@ -408,8 +411,13 @@ impl Db {
         Keys(Iter::new(self, prefix, false))
     }
 
-    /// Number of live keys (walks every key: O(n)).
+    /// Number of live keys: from the tally kept with the segments, without
+    /// walking the keys (see live_count.rs); by a walk of every key if the
+    /// tally cannot be made (a damaged index, which the walk heals).
     pub fn len(&self) -> Result<u64> {
+        if let Ok((n, _)) = self.live_count() {
+            return Ok(n);
+        }
         let mut n = 0;
         for key in self.keys(&[]) {
             key?;
@@ -483,6 +491,9 @@ impl Db {
     /// silently).
     pub fn close(self) -> Result<()> {
         let result = self.close_inner();
+        if result.is_ok() {
+            self.keep_count();
+        }
         // Drop would retry the same work; it is done.
         self.lock_writer().retire();
         result
