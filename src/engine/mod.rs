@@ -80,7 +80,7 @@ pub use stats::Stats;
 #[cfg(any(test, feature = "testing"))]
 pub use storage::SimStorage;
 pub use storage::{RealStorage, Storage};
-pub use txn::{Condition, Expiry, Renamed, SetOutcome, Stored, Txn, parse_integer};
+pub use txn::{Condition, Expiry, Renamed, SetOutcome, Stored, Txn, TxnKeys, parse_integer};
 
 use log::LogOrder;
 use segment::Segment;

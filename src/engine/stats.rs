@@ -15,6 +15,8 @@ use super::{Db, Result, open, record};
 pub struct Stats {
     /// Live keys.
     pub keys: u64,
+    /// Live keys that expire (what Redis's INFO calls `expires`).
+    pub expiring: u64,
     /// Bytes of the records that hold live values.
     pub live_bytes: u64,
     /// Bytes of all database files (logs and indexes).
@@ -37,10 +39,12 @@ pub struct Stats {
 impl Db {
     /// Sizes and counts (walks every key: O(n)).
     pub fn stats(&self) -> Result<Stats> {
-        let (mut keys, mut live_bytes) = (0, 0);
-        for item in Iter::new(self, &[], false).with_lengths() {
+        let (mut keys, mut expiring, mut live_bytes) = (0, 0, 0);
+        let mut walk = Iter::new(self, &[], false).with_lengths();
+        while let Some(item) = walk.next() {
             let (_, len) = item?;
             keys += 1;
+            expiring += u64::from(walk.last_expiry().is_some());
             live_bytes += u64::from(len);
         }
         // Not the writer lock: a compaction holds it throughout, and sizes
@@ -53,6 +57,7 @@ impl Db {
         let total_bytes = log_bytes + index_bytes;
         Ok(Stats {
             keys,
+            expiring,
             live_bytes,
             total_bytes,
             dead_bytes: log_bytes.saturating_sub(live_bytes + headers),
