@@ -57,9 +57,11 @@ fn a_panic_in_the_writer_ends_the_server_with_one_line() {
     // A plain SET is written by the event loop itself...
     s.write_all(&resp(&[b"SET", b"k", b"v"])).unwrap();
     assert_eq!(read_line(&mut s), b"+OK\r\n");
-    // ...a DEL goes through a worker to the writer thread, which panics:
-    // the DEL is answered with an error, never left waiting.
-    s.write_all(&resp(&[b"DEL", b"k"])).unwrap();
+    // ...a round larger than the loop writes itself (256 KiB) goes to the
+    // writer thread, which panics: the SET is answered with an error,
+    // never left waiting.
+    let big = vec![b'x'; 512 * 1024];
+    s.write_all(&resp(&[b"SET", b"big", &big])).unwrap();
     let line = String::from_utf8(read_line(&mut s)).unwrap();
     assert!(
         line.starts_with("-ERR internal error: the writer failed"),

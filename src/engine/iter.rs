@@ -474,6 +474,12 @@ impl Keys<'_> {
     pub fn from(self, key: &[u8]) -> Self {
         Keys(self.0.from(key))
     }
+
+    /// When the key last returned expires, if it does; see
+    /// [`Iter::last_expiry`].
+    pub fn last_expiry(&self) -> Option<u64> {
+        self.0.last_expiry()
+    }
 }
 
 impl Iterator for Keys<'_> {
@@ -486,6 +492,13 @@ impl Iterator for Keys<'_> {
 
 /// Live keys with the length of the record holding each value.
 pub(super) struct Lengths<'a>(Iter<'a>);
+
+impl Lengths<'_> {
+    /// When the key last returned expires, if it does.
+    pub(super) fn last_expiry(&self) -> Option<u64> {
+        self.0.last_expiry()
+    }
+}
 
 impl Iterator for Lengths<'_> {
     type Item = Result<(Vec<u8>, u32)>;

@@ -34,6 +34,17 @@ pub(super) const COUNT_FILE: &str = "keys.count";
 const MAGIC: [u8; 4] = *b"tkvK";
 const VERSION: u32 = 1;
 
+/// What a count finds at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Live {
+    /// Live keys.
+    pub keys: u64,
+    /// Those of them that expire.
+    pub expiring: u64,
+    /// The bytes of their newest records.
+    pub bytes: u64,
+}
+
 /// Live keys and their record bytes: those that never expire, and the
 /// deadline and length of each that does (sorted).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -168,14 +179,18 @@ impl Tally {
         self.expiring = merged;
     }
 
-    /// Live keys and their bytes at `now`.
-    pub fn live_at(&self, now: u64) -> (u64, u64) {
+    /// Live keys, those of them that expire, and their bytes at `now`.
+    pub fn live_at(&self, now: u64) -> Live {
         let from = self
             .expiring
             .partition_point(|&(at, _)| expired(Some(at), now));
         let rest = &self.expiring[from..];
         let bytes: u64 = rest.iter().map(|&(_, len)| u64::from(len)).sum();
-        (self.keys + rest.len() as u64, self.bytes + bytes)
+        Live {
+            keys: self.keys + rest.len() as u64,
+            expiring: rest.len() as u64,
+            bytes: self.bytes + bytes,
+        }
     }
 }
 
@@ -466,7 +481,7 @@ impl Db {
     /// Live keys and their record bytes, at the handle's clock: from the
     /// tally of the sealed segments (see live_count.rs), brought up to
     /// date, and the active log's keys.
-    pub(super) fn live_count(&self) -> Result<(u64, u64)> {
+    pub(super) fn live_count(&self) -> Result<Live> {
         let (segments, generation, mem): (_, _, Vec<(Vec<u8>, MemSlot)>) = {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
             let mem = st.mem.iter().map(|(k, s)| (k.clone(), *s)).collect();
@@ -534,9 +549,18 @@ mod tests {
         t.change(None, put(30, Some(100)), &mut p);
         t.change(None, put(30, Some(100)), &mut p);
         t.settle(p);
-        assert_eq!(t.live_at(0), (4, 90));
-        assert_eq!(t.live_at(100), (2, 30), "a deadline reached is expired");
-        assert_eq!(t.live_at(500), (1, 10));
+        let live = |keys, expiring, bytes| Live {
+            keys,
+            expiring,
+            bytes,
+        };
+        assert_eq!(t.live_at(0), live(4, 3, 90));
+        assert_eq!(
+            t.live_at(100),
+            live(2, 1, 30),
+            "a deadline reached is expired"
+        );
+        assert_eq!(t.live_at(500), live(1, 0, 10));
         let mut p = Pending::default();
         // One of the two equal expiring keys is overwritten for good, the
         // other deleted; the key that never expired gets a deadline.
@@ -546,8 +570,8 @@ mod tests {
         t.change(put(20, Some(500)), put(20, Some(500)), &mut p);
         t.settle(p);
         assert_eq!(t.expiring, vec![(50, 10), (500, 20)]);
-        assert_eq!(t.live_at(0), (3, 35));
-        assert_eq!(t.live_at(60), (2, 25));
+        assert_eq!(t.live_at(0), live(3, 2, 35));
+        assert_eq!(t.live_at(60), live(2, 1, 25));
     }
 
     #[test]
@@ -735,7 +759,7 @@ mod tests {
         fn agree(db: &Db) -> Result<(), TestCaseError> {
             let walked = db.walk_count().unwrap();
             prop_assert_eq!(db.live_count().unwrap(), walked);
-            prop_assert_eq!(db.len().unwrap(), walked.0);
+            prop_assert_eq!(db.len().unwrap(), walked.keys);
             Ok(())
         }
 

@@ -81,7 +81,7 @@ pub use stats::Stats;
 #[cfg(any(test, feature = "testing"))]
 pub use storage::SimStorage;
 pub use storage::{RealStorage, Storage};
-pub use txn::{Condition, Expiry, Renamed, SetOutcome, Stored, Txn, parse_integer};
+pub use txn::{Condition, Expiry, Renamed, SetOutcome, Stored, Txn, TxnKeys, parse_integer};
 
 use log::LogOrder;
 use segment::Segment;
@@ -415,8 +415,8 @@ impl Db {
     /// walking the keys (see live_count.rs); by a walk of every key if the
     /// tally cannot be made (a damaged index, which the walk heals).
     pub fn len(&self) -> Result<u64> {
-        if let Ok((n, _)) = self.live_count() {
-            return Ok(n);
+        if let Ok(live) = self.live_count() {
+            return Ok(live.keys);
         }
         let mut n = 0;
         for key in self.keys(&[]) {

@@ -8,6 +8,7 @@
 use std::time::SystemTime;
 
 use super::iter::Iter;
+use super::live_count::Live;
 use super::{Db, Result, open, record};
 
 /// Sizes and counts, from [`Db::stats`].
@@ -15,6 +16,8 @@ use super::{Db, Result, open, record};
 pub struct Stats {
     /// Live keys.
     pub keys: u64,
+    /// Live keys that expire (what Redis's INFO calls `expires`).
+    pub expiring: u64,
     /// Bytes of the records that hold live values.
     pub live_bytes: u64,
     /// Bytes of all database files (logs and indexes).
@@ -38,7 +41,11 @@ impl Db {
     /// Sizes and counts: the count from the tally kept with the segments
     /// (see live_count.rs), or by a walk of every key if it cannot be made.
     pub fn stats(&self) -> Result<Stats> {
-        let (keys, live_bytes) = match self.live_count() {
+        let Live {
+            keys,
+            expiring,
+            bytes: live_bytes,
+        } = match self.live_count() {
             Ok(found) => found,
             Err(_) => self.walk_count()?,
         };
@@ -52,6 +59,7 @@ impl Db {
         let total_bytes = log_bytes + index_bytes;
         Ok(Stats {
             keys,
+            expiring,
             live_bytes,
             total_bytes,
             dead_bytes: log_bytes.saturating_sub(live_bytes + headers),
@@ -65,13 +73,15 @@ impl Db {
 
     /// Live keys and their record bytes, by a walk of every key (which
     /// heals a damaged index on the way).
-    pub(super) fn walk_count(&self) -> Result<(u64, u64)> {
-        let (mut keys, mut live_bytes) = (0, 0);
-        for item in Iter::new(self, &[], false).with_lengths() {
+    pub(super) fn walk_count(&self) -> Result<Live> {
+        let mut live = Live::default();
+        let mut walk = Iter::new(self, &[], false).with_lengths();
+        while let Some(item) = walk.next() {
             let (_, len) = item?;
-            keys += 1;
-            live_bytes += u64::from(len);
+            live.keys += 1;
+            live.expiring += u64::from(walk.last_expiry().is_some());
+            live.bytes += u64::from(len);
         }
-        Ok((keys, live_bytes))
+        Ok(live)
     }
 }

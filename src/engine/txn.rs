@@ -187,6 +187,37 @@ impl<'g> Txn<'g> {
         Ok(from_above.or(from_db))
     }
 
+    /// Every key set at the transaction's moment that starts with
+    /// `prefix`, in order: the database's keys as the writes above them
+    /// left them, and the keys those writes set. What a server's KEYS,
+    /// SCAN or FLUSHDB inside a transaction walks: like any walk, it takes
+    /// as long as the keys, and the transaction holds the writer meanwhile.
+    pub fn keys(&self, prefix: &[u8]) -> TxnKeys<'_> {
+        let mut above: Vec<Vec<u8>> = self
+            .overlay
+            .writes
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        above.extend(
+            self.writes
+                .iter()
+                .filter(|w| w.key.starts_with(prefix))
+                .map(|w| w.key.clone()),
+        );
+        above.sort_unstable();
+        above.dedup();
+        TxnKeys {
+            txn: self,
+            db: self.db.keys(prefix),
+            db_head: None,
+            db_done: false,
+            above,
+            next: 0,
+        }
+    }
+
     /// Sets `key = value`, expiring at `expires_at` (Unix milliseconds)
     /// when it is `Some`.
     pub fn set(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
@@ -209,6 +240,85 @@ impl<'g> Txn<'g> {
             expires_at: None,
         });
         Ok(())
+    }
+}
+
+/// The keys of a transaction's moment, in order; see [`Txn::keys`].
+pub struct TxnKeys<'t> {
+    txn: &'t Txn<'t>,
+    /// The database's keys, as they were before the group.
+    db: super::Keys<'t>,
+    /// The next of them, not yet returned.
+    db_head: Option<Vec<u8>>,
+    db_done: bool,
+    /// The keys the writes above the database touch, sorted.
+    above: Vec<Vec<u8>>,
+    /// The next of them not yet looked at.
+    next: usize,
+}
+
+impl TxnKeys<'_> {
+    /// Starts after `key`: only keys greater than it are returned (a
+    /// resumed walk). Call it before the first `next`.
+    pub fn after(mut self, key: &[u8]) -> Self {
+        self.db = self.db.after(key);
+        self.above.retain(|k| k.as_slice() > key);
+        self
+    }
+
+    /// The next key of either source, smallest first (one key in both
+    /// comes once); `None` when both are done.
+    fn next_candidate(&mut self) -> Result<Option<Vec<u8>>> {
+        while self.db_head.is_none() && !self.db_done {
+            match self.db.next() {
+                None => self.db_done = true,
+                Some(Err(e)) => {
+                    self.db_done = true;
+                    return Err(e);
+                }
+                // Judged at the transaction's moment, as every read of it is.
+                Some(Ok(_)) if expired(self.db.last_expiry(), self.txn.now) => {}
+                Some(Ok(key)) => self.db_head = Some(key),
+            }
+        }
+        let above = self.above.get(self.next);
+        let take_above = match (&self.db_head, above) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(d), Some(a)) => a <= d,
+        };
+        if !take_above {
+            return Ok(self.db_head.take());
+        }
+        self.next += 1;
+        let key = self.above.get(self.next - 1).cloned();
+        if key.is_some() && key == self.db_head {
+            self.db_head = None;
+        }
+        Ok(key)
+    }
+}
+
+impl Iterator for TxnKeys<'_> {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Result<Vec<u8>>> {
+        loop {
+            let key = match self.next_candidate() {
+                Ok(Some(key)) => key,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            match self.txn.above(&key, false) {
+                Err(e) => return Some(Err(e)),
+                // Only a key of the database: live, as its walk said.
+                Ok(Layer::Unknown) => return Some(Ok(key)),
+                Ok(Layer::Known(Some(s))) if !expired(s.expires_at, self.txn.now) => {
+                    return Some(Ok(key));
+                }
+                Ok(Layer::Known(_)) => {}
+            }
+        }
     }
 }
 
@@ -554,6 +664,42 @@ mod tests {
         assert!(!db.expire(b"nope", Some(50)).unwrap());
         assert!(db.expire(b"b", Some(5)).unwrap(), "a past deadline deletes");
         assert_eq!(db.get(b"b").unwrap(), None);
+    }
+
+    #[test]
+    fn keys_see_the_groups_writes_and_their_own() {
+        let clock = ManualClock::new(10);
+        let (_dir, db) = open(&clock);
+        for k in ["a", "b", "c", "d", "x"] {
+            db.set(k.as_bytes(), b"v").unwrap();
+        }
+        db.set_expiring(b"e", b"v", Some(20)).unwrap();
+        let walked = db
+            .transact(|t| {
+                t.delete(b"b")?;
+                t.set(b"bb", b"v", None)?;
+                t.set(b"f", b"v", Some(5))?;
+                t.set(b"g", b"v", None)?;
+                let all = t.keys(b"").collect::<Result<Vec<_>>>()?;
+                let after = t.keys(b"").after(b"c").collect::<Result<Vec<_>>>()?;
+                Ok((all, after))
+            })
+            .unwrap();
+        let names = |keys: &[Vec<u8>]| -> Vec<String> {
+            keys.iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(names(&walked.0), ["a", "bb", "c", "d", "e", "g", "x"]);
+        assert_eq!(names(&walked.1), ["d", "e", "g", "x"]);
+        clock.set(20);
+        let walked = db
+            .transact(|t| t.keys(b"").collect::<Result<Vec<_>>>())
+            .unwrap();
+        assert_eq!(names(&walked), ["a", "bb", "c", "d", "g", "x"]);
+        assert_eq!(db.stats().unwrap().expiring, 0);
+        db.set_expiring(b"h", b"v", Some(99)).unwrap();
+        assert_eq!(db.stats().unwrap().expiring, 1);
     }
 
     /// Many threads taking from one queue: each key goes to exactly one,

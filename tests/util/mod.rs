@@ -6,6 +6,7 @@
 
 pub mod owner;
 pub mod read_only;
+pub mod redis_server;
 pub mod serve;
 pub mod tmux;
 

@@ -10,36 +10,55 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::ctx::{Ctx, Flow};
-use super::reply::{shown, wrong_arity};
+use super::reply::{Output, shown, wrong_arity};
 use super::request::parse::parse_int;
+use super::store::Reads;
 use super::table::{COMMANDS, REDIS_VERSION, Spec, lookup};
 use crate::cli::glob::Pattern;
-use crate::engine::SyncMode;
+use crate::engine::{Error, SyncMode, parse_integer};
 
-/// PING [message].
-pub fn ping(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+/// PING [message]. Like ECHO, TIME and SELECT, it touches no data but may
+/// be queued in MULTI, so it takes the store a data command takes
+/// (store.rs) and runs the same anywhere.
+pub fn ping(_: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
     match args {
-        [_] => ctx.out.simple("PONG"),
-        [_, message] => ctx.out.bulk(message),
-        _ => ctx.out.error(&wrong_arity("ping")),
+        [_] => out.simple("PONG"),
+        [_, message] => out.bulk(message),
+        _ => out.error(&wrong_arity("ping")),
     }
-    Flow::Continue
+    Ok(())
 }
 
 /// ECHO message.
-pub fn echo(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    ctx.out.bulk(&args[1]);
-    Flow::Continue
+pub fn echo(_: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
+    out.bulk(&args[1]);
+    Ok(())
 }
 
 /// TIME: seconds and microseconds since the epoch.
-pub fn time(ctx: &mut Ctx<'_>, _args: &[Vec<u8>]) -> Flow {
+pub fn time(_: &mut dyn Reads, _args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    ctx.out.array(2);
-    ctx.out.bulk(now.as_secs().to_string().as_bytes());
-    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+    out.array(2);
+    out.bulk(now.as_secs().to_string().as_bytes());
+    out.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+/// UNWATCH inside MULTI: EXEC forgets the watched keys anyway.
+pub fn unwatch_queued(_: &mut dyn Reads, _: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
+    out.ok();
+    Ok(())
+}
+
+/// MULTI, EXEC, DISCARD, WATCH and UNWATCH run on their connection
+/// (conn/multi.rs), which holds what they change; they never come here.
+pub fn by_connection(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    let name = shown(&args[0], 32).to_ascii_uppercase();
+    ctx.out.error(&format!(
+        "ERR internal error: {name} runs on its connection"
+    ));
     Flow::Continue
 }
 
@@ -189,13 +208,13 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// SELECT index: only database 0 exists.
-pub fn select(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    match parse_int(&args[1]) {
-        Some(0) => ctx.out.ok(),
-        Some(_) => ctx.out.error("ERR DB index is out of range"),
-        None => ctx.out.error("ERR value is not an integer or out of range"),
+pub fn select(_: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
+    match parse_integer(&args[1]) {
+        Some(0) => out.ok(),
+        Some(_) => out.error("ERR DB index is out of range"),
+        None => out.error("ERR value is not an integer or out of range"),
     }
-    Flow::Continue
+    Ok(())
 }
 
 /// The longest client name. Redis has no limit, but a name lives as long

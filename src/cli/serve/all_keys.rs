@@ -11,76 +11,78 @@
 //! reply that would be larger, and SCAN returns early with the cursor of
 //! the last key it examined, which COUNT, a hint, allows.
 //!
-//! Invariants: KEYS, DBSIZE and SCAN hold no lock (the engine's walk is not
-//! a snapshot, like Redis's SCAN); FLUSHDB holds every stripe exclusively,
-//! so no write of another connection lands between its walk and its commit,
-//! and its deletions are one atomic batch streamed to the log.
+//! Invariants: KEYS, DBSIZE and SCAN on their own hold no lock (the
+//! engine's walk is not a snapshot, like Redis's SCAN); inside EXEC they
+//! walk the transaction's keys (the engine's `Txn::keys`), which see its
+//! writes. FLUSHDB on its own holds the engine's writer from its walk to
+//! its commit (a streamed batch), so no write lands between them, and its
+//! deletions are one atomic batch; it touches the watched keys it deletes
+//! (watches.rs). Inside EXEC it deletes every key in the transaction.
 //!
 //! FLUSHDB's memory grows with the number of keys: the engine's streamed
 //! batch keeps every key it deletes in memory until the commit (about the
 //! key's length plus a few dozen bytes each), since it becomes visible all at
 //! once. Deleting in chunks would bound that, but a reader could then see
-//! the database half flushed (GET takes no stripe), which FLUSHDB must
+//! the database half flushed (GET takes no lock), which FLUSHDB must
 //! never show; Redis's FLUSHDB is O(n) as well. Documented in the README.
 
 use super::ctx::{Ctx, Flow};
 use super::reply::{MAX_REPLY, Output, too_large};
+use super::request::Request;
 use super::request::parse::parse_int;
+use super::store::{Reads, Room, Writes};
 use crate::cli::glob::Pattern;
+use crate::engine::Error;
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
-pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+pub fn scan(store: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
     let Some(cursor) = std::str::from_utf8(&args[1])
         .ok()
         .and_then(|c| c.parse::<u64>().ok())
     else {
-        ctx.out.error("ERR invalid cursor");
-        return Flow::Continue;
+        out.error("ERR invalid cursor");
+        return Ok(());
     };
     let (mut pattern, mut count, mut strings) = (None, 10, true);
     let mut options = args[2..].chunks(2);
     for option in options.by_ref() {
         let [name, value] = option else {
-            return ctx.syntax_error();
+            out.error("ERR syntax error");
+            return Ok(());
         };
         match name.to_ascii_uppercase().as_slice() {
             b"MATCH" => pattern = Some(Pattern::new(value)),
             b"COUNT" => match parse_int(value) {
                 Some(n) if n >= 1 => count = n as usize,
-                _ => return ctx.syntax_error(),
+                _ => {
+                    out.error("ERR syntax error");
+                    return Ok(());
+                }
             },
             // Every tinykv value is a string.
             b"TYPE" => strings = value.eq_ignore_ascii_case(b"string"),
-            _ => return ctx.syntax_error(),
+            _ => {
+                out.error("ERR syntax error");
+                return Ok(());
+            }
         }
     }
-    let server = ctx.server;
     let after = match cursor {
         0 => None,
-        id => match server.cursors.resume(id) {
+        id => match store.cursors().resume(id) {
             Some(key) => Some(key),
             None => {
-                ctx.out
-                    .error("ERR invalid cursor (unknown or expired; start the scan again from 0)");
-                return Flow::Continue;
+                out.error("ERR invalid cursor (unknown or expired; start the scan again from 0)");
+                return Ok(());
             }
         },
     };
     let pattern = pattern.filter(|p| !p.matches_all());
     let prefix = pattern.as_ref().map_or(&[][..], Pattern::prefix);
-    let mut walk = server.db.keys(prefix);
-    if let Some(key) = &after {
-        walk = walk.after(key);
-    }
-    let (mut found, mut n, mut last, mut examined) = (Output::new(&server.replies), 0, None, 0);
-    for key in walk.by_ref() {
-        let key = match key {
-            Ok(k) => k,
-            Err(e) => {
-                ctx.engine_error(&e);
-                return Flow::Continue;
-            }
-        };
+    let mut found = Output::new(store.replies());
+    let (mut n, mut last, mut examined) = (0, None, 0);
+    for key in store.keys(prefix, after.as_deref()) {
+        let key = key?;
         examined += 1;
         if strings && pattern.as_ref().is_none_or(|p| p.matches(&key)) {
             found.bulk(&key);
@@ -94,73 +96,90 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         }
     }
     let next = match last {
-        Some(key) => server.cursors.save(key).to_string(),
+        Some(key) => store.cursors().save(key).to_string(),
         None => "0".to_owned(),
     };
-    if !server.replies.fits(found.pending()) {
-        ctx.out.error(&server.replies.busy("SCAN"));
-        return Flow::Continue;
+    if store.room(found.pending()) != Room::Fits {
+        out.error(&store.replies().busy("SCAN"));
+        return Ok(());
     }
-    ctx.out.array(2);
-    ctx.out.bulk(next.as_bytes());
-    ctx.out.array(n);
-    ctx.out.append(found);
-    Flow::Continue
+    out.array(2);
+    out.bulk(next.as_bytes());
+    out.array(n);
+    out.append(found);
+    Ok(())
 }
 
 /// KEYS pattern: every matching key, sorted.
-pub fn keys(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+pub fn keys(store: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
     let pattern = Pattern::new(&args[1]);
     let all = pattern.matches_all();
-    let replies = &ctx.server.replies;
-    let (mut found, mut n) = (Output::new(replies), 0);
-    for key in ctx.server.db.keys(pattern.prefix()) {
-        match key {
-            Ok(key) if all || pattern.matches(&key) => {
-                found.bulk_owned(key);
-                n += 1;
-                if found.pending() > MAX_REPLY {
-                    let advice = "use SCAN, which returns them a few at a time";
-                    ctx.out.error(&too_large("KEYS", advice));
-                    return Flow::Continue;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                ctx.engine_error(&e);
-                return Flow::Continue;
+    let mut found = Output::new(store.replies());
+    let mut n = 0;
+    for key in store.keys(pattern.prefix(), None) {
+        let key = key?;
+        if all || pattern.matches(&key) {
+            found.bulk_owned(key);
+            n += 1;
+            if found.pending() > MAX_REPLY {
+                let advice = "use SCAN, which returns them a few at a time";
+                out.error(&too_large("KEYS", advice));
+                return Ok(());
             }
         }
     }
-    if !replies.fits(found.pending()) {
-        ctx.out.error(&replies.busy("KEYS"));
-        return Flow::Continue;
+    match store.room(found.pending()) {
+        Room::Fits => {
+            out.array(n);
+            out.append(found);
+        }
+        Room::TooLarge => {
+            let advice = "use SCAN, which returns them a few at a time";
+            out.error(&too_large("KEYS", advice));
+        }
+        Room::Busy => out.error(&store.replies().busy("KEYS")),
     }
-    ctx.out.array(n);
-    ctx.out.append(found);
-    Flow::Continue
+    Ok(())
 }
 
 /// DBSIZE: the number of keys (a walk of every key).
-pub fn dbsize(ctx: &mut Ctx<'_>, _args: &[Vec<u8>]) -> Flow {
-    match ctx.server.db.len() {
-        Ok(n) => ctx.out.integer(n as i64),
-        Err(e) => ctx.engine_error(&e),
-    }
-    Flow::Continue
+pub fn dbsize(store: &mut dyn Reads, _args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
+    out.integer(store.len()? as i64);
+    Ok(())
 }
 
-/// FLUSHDB / FLUSHALL [ASYNC|SYNC]: deletes every key, atomically.
-pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+/// FLUSHDB's and FLUSHALL's one option: false, with the error replied,
+/// for anything but ASYNC or SYNC (both flush at once: the deletions are
+/// one batch either way).
+fn flush_mode_ok(args: &[Vec<u8>], out: &mut Output) -> bool {
     match args.get(1..).unwrap_or_default() {
-        [] => {}
-        [mode] if mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async") => {}
-        _ => return ctx.syntax_error(),
+        [] => true,
+        [mode] if mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async") => true,
+        _ => {
+            out.error("ERR syntax error");
+            false
+        }
+    }
+}
+
+/// FLUSHDB / FLUSHALL [ASYNC|SYNC] on its own: deletes every key,
+/// atomically, on a worker.
+pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
+    if !flush_mode_ok(args, ctx.out) {
+        return Flow::Continue;
     }
     let server = ctx.server;
-    let _all = server.stripes.lock_all();
     let result = (|| {
+        // The batch holds the writer from here to its commit: what it
+        // walks is what it deletes, and no other write comes between.
         let mut batch = server.db.batch_writer()?;
+        let mut watched = Vec::new();
+        for key in server.watches.watched() {
+            if super::store::valid_key(&key) && server.db.contains(&key)? {
+                watched.push(key);
+            }
+        }
+        server.watches.touch(watched.iter().map(Vec::as_slice));
         for key in server.db.keys(b"") {
             batch.delete(&key?)?;
         }
@@ -174,4 +193,21 @@ pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
         Err(e) => ctx.engine_error(&e),
     }
     Flow::Continue
+}
+
+/// FLUSHDB / FLUSHALL inside EXEC: every key of the transaction deleted.
+pub fn flush_in_transaction(
+    store: &mut dyn Writes,
+    args: Request,
+    out: &mut Output,
+) -> Result<(), Error> {
+    if !flush_mode_ok(&args, out) {
+        return Ok(());
+    }
+    let all: Vec<Vec<u8>> = store.keys(b"", None).collect::<Result<_, _>>()?;
+    for key in all {
+        store.delete(&key);
+    }
+    out.ok();
+    Ok(())
 }

@@ -21,6 +21,13 @@
 //! belongs to requests still arriving, which could otherwise wait for each
 //! other forever, is the request refused.
 //!
+//! A connection also holds bytes for as long as it likes: the commands
+//! queued between MULTI and EXEC, and the keys it WATCHes. They are
+//! "parked": reserved like the rest, but not counted as kept, since they
+//! come back only when the client sends EXEC, DISCARD or UNWATCH, so a
+//! request never waits for them; when only parked bytes and requests
+//! still arriving hold the budget, the request is refused as above.
+//!
 //! Invariants: the sum of reservations never exceeds the total; a
 //! reservation shrinks when its requests are done and is given back
 //! whole when its connection ends (on drop), so the budget cannot leak;
@@ -96,6 +103,8 @@ pub struct Reservation<'a> {
     budget: &'a Budget,
     held: usize,
     kept: usize,
+    /// Bytes held until the client lets them go (see the module doc).
+    parked: usize,
     /// What [`Budget::kept`] counts of `kept`.
     published: usize,
 }
@@ -107,8 +116,22 @@ impl<'a> Reservation<'a> {
             budget,
             held: 0,
             kept: 0,
+            parked: 0,
             published: 0,
         }
+    }
+
+    /// Bytes stay with the connection until it lets them go (a command
+    /// queued after MULTI, watched keys): a kept request's, once it is
+    /// `done`, or new ones.
+    pub fn park(&mut self, bytes: usize) {
+        self.parked += bytes;
+    }
+
+    /// Parked bytes are let go of (DISCARD, UNWATCH), or become part of
+    /// a request in flight (`keep` them then: EXEC).
+    pub fn unpark(&mut self, bytes: usize) {
+        self.parked -= bytes.min(self.parked);
     }
 
     /// A parsed request of `bytes` stays with the connection until it is
@@ -162,13 +185,14 @@ impl<'a> Reservation<'a> {
     }
 
     fn needed(&self, reading: usize) -> usize {
-        (self.kept + reading).saturating_sub(FREE)
+        (self.kept + self.parked + reading).saturating_sub(FREE)
     }
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         self.kept = 0;
+        self.parked = 0;
         self.publish();
         if self.held > 0 {
             self.budget.give(self.held);
@@ -226,5 +250,24 @@ mod tests {
         r.keep(STEP);
         drop(r);
         assert_eq!((budget.used(), budget.kept()), (0, 0));
+    }
+
+    #[test]
+    fn parked_bytes_stay_reserved_but_are_never_waited_for() {
+        let budget = Budget::new(4 * STEP);
+        let mut r = Reservation::new(&budget);
+        assert!(r.cover(FREE + 2 * STEP));
+        r.keep(FREE + 2 * STEP);
+        r.done(FREE + 2 * STEP);
+        r.park(FREE + 2 * STEP);
+        r.settle(0);
+        assert_eq!(budget.kept(), 0, "nothing will come back by itself");
+        assert_eq!(budget.used(), 2 * STEP);
+        assert!(!r.cover(3 * STEP));
+        r.unpark(2 * STEP);
+        r.settle(0);
+        assert_eq!(budget.used(), 0);
+        drop(r);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -1,17 +1,15 @@
 //! The handler context: what a command can touch ([`Ctx`]: the server,
-//! its client, where its replies go, where it waits for its writes) and
-//! what it tells its connection afterwards ([`Flow`]). Every handler
-//! imports this module; it imports none of them.
+//! its client, where its replies go) and what it tells its connection
+//! afterwards ([`Flow`]). Every handler imports this module; it imports
+//! none of them.
 //!
-//! Invariants: a write is answered only once the committer has written it
-//! (fsynced under `--sync always`); an engine error becomes a `-ERR` reply
-//! and, when it is the server's trouble rather than the client's (I/O, a
-//! poisoned handle), one line on stderr.
+//! Invariant: an engine error becomes a `-ERR` reply and, when it is the
+//! server's trouble rather than the client's (I/O, a poisoned handle),
+//! one line on stderr.
 
 use std::sync::Arc;
 
 use super::clients::Client;
-use super::committer::{Op, Slot};
 use super::reply::Output;
 use super::server::Server;
 use crate::engine::Error;
@@ -35,25 +33,9 @@ pub struct Ctx<'a> {
     pub authed: &'a mut bool,
     /// Where replies go.
     pub out: &'a mut Output,
-    /// Where this connection waits for its writes.
-    pub slot: &'a Arc<Slot>,
 }
 
 impl Ctx<'_> {
-    /// Writes `ops` atomically through the server's committer; on failure,
-    /// replies with the error and returns false.
-    pub fn write(&mut self, ops: Vec<Op>) -> bool {
-        let outcome = self.server.committer.commit(ops, self.slot);
-        self.server.compactor.note_write();
-        match outcome {
-            Ok(()) => true,
-            Err(text) => {
-                self.out.error(&format!("ERR {text}"));
-                false
-            }
-        }
-    }
-
     /// Replies with an engine error, logging it when it is the server's.
     pub fn engine_error(&mut self, err: &Error) {
         let text = err.with_causes();

@@ -4,9 +4,9 @@
 //! words for each refusal; and the worker threads' body, which runs the
 //! tasks the event loop hands them (workers.rs keeps their queues).
 //!
-//! This is the one module that imports the handlers (keyspace, all_keys,
-//! admin, info, tinykv); they import the small modules below it (ctx, table,
-//! reply), never this one.
+//! This is the one module that imports the handlers (program, which runs
+//! every data command, all_keys, admin, info, tinykv); they import the
+//! small modules below it (ctx, table, reply), never this one.
 //!
 //! Invariants: a request gets exactly one reply, in order (QUIT's included;
 //! SHUTDOWN's is the connection closing, as in Redis); no command can panic
@@ -15,17 +15,14 @@
 //! entry of [`COMMANDS`] has its handler, at the same index.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 
-use super::committer::Slot;
 use super::ctx::{Ctx, Flow};
 use super::mailbox::{Completion, Mailbox};
 use super::reply::{Output, shown, wrong_arity};
 use super::server::Server;
-use super::stripes::Mode;
 use super::table::{COMMANDS, COUNT, arity_ok, lookup};
 use super::workers::{Pool, Task};
-use super::{admin, all_keys, info, keyspace, tinykv};
+use super::{admin, all_keys, info, other_types, program, tinykv};
 
 /// A command's handler: runs with the full argument list (the name first).
 pub type Handler = fn(&mut Ctx<'_>, &[Vec<u8>]) -> Flow;
@@ -33,21 +30,21 @@ pub type Handler = fn(&mut Ctx<'_>, &[Vec<u8>]) -> Flow;
 /// Every command's handler, in the order of [`COMMANDS`] (the name is
 /// there for the test that checks the order).
 static HANDLERS: [(&str, Handler); COUNT] = [
-    ("get", keyspace::get),
-    ("set", keyspace::set),
-    ("mget", keyspace::mget),
-    ("mset", keyspace::mset),
-    ("del", keyspace::del),
-    ("exists", keyspace::exists),
-    ("ping", admin::ping),
-    ("echo", admin::echo),
-    ("scan", all_keys::scan),
-    ("keys", all_keys::keys),
-    ("dbsize", all_keys::dbsize),
+    ("get", program::run),
+    ("set", program::run),
+    ("mget", program::run),
+    ("mset", program::run),
+    ("del", program::run),
+    ("exists", program::run),
+    ("ping", program::run),
+    ("echo", program::run),
+    ("scan", program::run),
+    ("keys", program::run),
+    ("dbsize", program::run),
     ("flushdb", all_keys::flushdb),
     ("flushall", all_keys::flushdb),
     ("info", info::info),
-    ("select", admin::select),
+    ("select", program::run),
     ("auth", admin::auth),
     ("hello", admin::hello),
     ("quit", admin::quit),
@@ -55,10 +52,10 @@ static HANDLERS: [(&str, Handler); COUNT] = [
     ("command", admin::command),
     ("config", admin::config),
     ("shutdown", admin::shutdown),
-    ("type", keyspace::type_of),
-    ("strlen", keyspace::strlen),
-    ("setnx", keyspace::setnx),
-    ("time", admin::time),
+    ("type", program::run),
+    ("strlen", program::run),
+    ("setnx", program::run),
+    ("time", program::run),
     ("tinykv.owner", tinykv::owner),
     ("tinykv.scan", tinykv::scan),
     ("tinykv.count", tinykv::count),
@@ -70,6 +67,35 @@ static HANDLERS: [(&str, Handler); COUNT] = [
     ("tinykv.load", tinykv::load),
     ("tinykv.backup", tinykv::backup),
     ("tinykv.pop", tinykv::pop),
+    ("getset", program::run),
+    ("getdel", program::run),
+    ("getex", program::run),
+    ("setex", program::run),
+    ("psetex", program::run),
+    ("msetnx", program::run),
+    ("append", program::run),
+    ("incr", program::run),
+    ("incrby", program::run),
+    ("incrbyfloat", program::run),
+    ("decr", program::run),
+    ("decrby", program::run),
+    ("unlink", program::run),
+    ("expire", program::run),
+    ("pexpire", program::run),
+    ("expireat", program::run),
+    ("pexpireat", program::run),
+    ("ttl", program::run),
+    ("pttl", program::run),
+    ("expiretime", program::run),
+    ("pexpiretime", program::run),
+    ("persist", program::run),
+    ("rename", program::run),
+    ("renamenx", program::run),
+    ("multi", admin::by_connection),
+    ("exec", admin::by_connection),
+    ("discard", admin::by_connection),
+    ("watch", admin::by_connection),
+    ("unwatch", admin::by_connection),
 ];
 
 /// Runs command `index` of [`COMMANDS`], already checked ([`check`]).
@@ -82,7 +108,8 @@ pub fn run(index: usize, ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 pub fn check(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Option<usize> {
     let name = &args[0];
     let Some(index) = lookup(name) else {
-        ctx.out.error(&unknown_command(args));
+        let refusal = other_types::refusal(name).unwrap_or_else(|| unknown_command(args));
+        ctx.out.error(&refusal);
         return None;
     };
     let spec = &COMMANDS[index];
@@ -114,11 +141,10 @@ fn unknown_command(args: &[Vec<u8>]) -> String {
 /// A worker thread's body, for `pool`: runs its tasks until the workers
 /// stop, and posts each one's replies to the event loop's mailbox.
 pub fn work(server: &Server, mailbox: &Mailbox, pool: Pool) {
-    let slot = Slot::for_this_thread();
     while let Some(task) = server.workers.next(pool) {
         let token = task.token();
         let mut out = Output::new(&server.replies);
-        let flow = catch_unwind(AssertUnwindSafe(|| run_task(server, &slot, task, &mut out)))
+        let flow = catch_unwind(AssertUnwindSafe(|| run_task(server, task, &mut out)))
             .unwrap_or_else(|_| {
                 out = Output::new(&server.replies);
                 out.error("ERR internal error (see the server's log)");
@@ -129,45 +155,22 @@ pub fn work(server: &Server, mailbox: &Mailbox, pool: Pool) {
     }
 }
 
-fn run_task(server: &Server, slot: &Arc<Slot>, task: Task, out: &mut Output) -> Flow {
-    match task {
-        Task::Command {
-            client,
-            index,
-            args,
-            ..
-        } => {
-            // Only AUTH changes this, and AUTH runs on the event loop.
-            let mut authed = true;
-            let mut ctx = Ctx {
-                server,
-                client: &client,
-                authed: &mut authed,
-                out,
-                slot,
-            };
-            run(index, &mut ctx, &args)
-        }
-        Task::Write {
-            ops,
-            stripes,
-            replies,
-            ..
-        } => {
-            let outcome = {
-                let _held = server.stripes.lock_stripes(stripes, Mode::Write);
-                server.committer.commit(ops, slot)
-            };
-            server.compactor.note_write();
-            for _ in 0..replies {
-                match &outcome {
-                    Ok(()) => out.ok(),
-                    Err(text) => out.error(&format!("ERR {text}")),
-                }
-            }
-            Flow::Continue
-        }
-    }
+fn run_task(server: &Server, task: Task, out: &mut Output) -> Flow {
+    let Task::Command {
+        client,
+        index,
+        args,
+        ..
+    } = task;
+    // Only AUTH changes this, and AUTH runs on the event loop.
+    let mut authed = true;
+    let mut ctx = Ctx {
+        server,
+        client: &client,
+        authed: &mut authed,
+        out,
+    };
+    run(index, &mut ctx, &args)
 }
 
 #[cfg(test)]

@@ -166,11 +166,14 @@ fn stats(ctx: &Ctx<'_>, text: &mut String) {
     );
 }
 
+/// `db0:keys=…,expires=…,avg_ttl=0`: the live keys, and how many of them
+/// expire. Redis's avg_ttl is an estimate from sampling, which its docs
+/// say may be 0; tinykv does not estimate it.
 fn keyspace(stats: &Stats, text: &mut String) {
-    let keys = stats.keys;
+    let (keys, expires) = (stats.keys, stats.expiring);
     text.push_str("# Keyspace\r\n");
     // Redis leaves an empty database out.
     if keys > 0 {
-        let _ = write!(text, "db0:keys={keys},expires=0,avg_ttl=0\r\n");
+        let _ = write!(text, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
     }
 }

@@ -1,31 +1,18 @@
-//! The commands on keys: GET, SET (NX, XX, GET), SETNX, MGET, MSET, DEL,
-//! EXISTS, TYPE, STRLEN.
+//! The commands on keys as keys: DEL, UNLINK, EXISTS, TYPE, RENAME,
+//! RENAMENX; and the plain writes (SET key value, MSET) that a connection
+//! batches without running them here ([`blind_write`]).
 //!
-//! Invariants: a write is answered only once the engine's write returned
-//! (fsynced under `--sync always`); a read and the write that depends on it
-//! (NX, XX, SET … GET, DEL's count) run under the key's stripe held
-//! exclusively, so no other connection's write comes between them; reads of
-//! several keys (MGET, EXISTS) read every key at one moment through the
-//! engine ([`Db::get_many`](crate::engine::Db::get_many)), so they never see
-//! half of an MSET, and take no stripe, so they never wait for a write (nor
-//! for the compaction a write waits for). MGET's reply is held to
-//! [`MAX_REPLY`]: a key named many times is read once, and a reply that
-//! would be larger is refused before it is built. A key the engine cannot
-//! hold (empty, or over 64 KiB) is simply absent to a read, and an error to a write. Plain SET and MSET usually do
-//! not come here at all: the connection batches them (see conn/mod.rs) through
-//! [`blind_write`].
+//! Invariants: DEL's count is of the keys it deleted, read and deleted in
+//! one transaction (of two DELs of one key, one says 1); EXISTS reads all
+//! its keys at one moment; RENAME moves the value and its expiry in one
+//! transaction, so no reader sees both keys or neither. A key the engine
+//! cannot hold (empty, or over 64 KiB) is absent to every read, so DEL
+//! and RENAME find nothing there; as a new name it is an error.
 
-use std::collections::BTreeSet;
-
-use super::ctx::{Ctx, Flow};
-use super::reply::{MAX_REPLY, bulk_size, too_large, wrong_arity};
-use super::stripes::Mode;
-use crate::engine::{Error, check_key, check_pair};
-
-/// Whether the engine can hold `key`.
-pub fn valid_key(key: &[u8]) -> bool {
-    check_key(key).is_ok()
-}
+use super::reply::{Output, wrong_arity};
+use super::request::Request;
+use super::store::{Reads, Writes, writable};
+use crate::engine::{Error, check_pair};
 
 /// Keys and values to write.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -55,261 +42,81 @@ pub fn blind_write(args: &mut [Vec<u8>]) -> Option<Result<Pairs, String>> {
     Some(Ok(out))
 }
 
-/// GET key.
-pub fn get(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    match read(ctx, &args[1]) {
-        Ok(Some(value)) if !ctx.server.replies.fits(bulk_size(value.len())) => {
-            ctx.out.error(&ctx.server.replies.busy("GET"));
-        }
-        Ok(value) => ctx.out.optional_owned(value),
-        Err(e) => ctx.engine_error(&e),
-    }
-    Flow::Continue
-}
-
-fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-    if !valid_key(key) {
-        return Ok(None);
-    }
-    ctx.server.db.get(key)
-}
-
-fn contains(ctx: &Ctx<'_>, key: &[u8]) -> Result<bool, Error> {
-    if !valid_key(key) {
-        return Ok(false);
-    }
-    ctx.server.db.contains(key)
-}
-
-/// The options of SET after the key and value.
-#[derive(Debug, Default)]
-struct SetOptions {
-    nx: bool,
-    xx: bool,
-    get: bool,
-}
-
-fn set_options(args: &[Vec<u8>]) -> Result<SetOptions, &'static str> {
-    let mut o = SetOptions::default();
-    for arg in args {
-        let arg = arg.to_ascii_uppercase();
-        match arg.as_slice() {
-            b"NX" if !o.xx => o.nx = true,
-            b"XX" if !o.nx => o.xx = true,
-            b"GET" => o.get = true,
-            // No key ever has a time to live, so keeping it is a no-op.
-            b"KEEPTTL" => {}
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
-                return Err("ERR tinykv keys do not expire: SET EX/PX/EXAT/PXAT is not supported");
-            }
-            _ => return Err("ERR syntax error"),
+/// DEL key... (and UNLINK): how many of the keys were deleted.
+pub fn del(store: &mut dyn Writes, args: Request, out: &mut Output) -> Result<(), Error> {
+    let mut n = 0;
+    for key in &args[1..] {
+        // A key named twice is deleted once.
+        if store.exists(key)? {
+            store.delete(key);
+            n += 1;
         }
     }
-    Ok(o)
-}
-
-/// SET key value [NX|XX] [GET] [KEEPTTL].
-pub fn set(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    let options = match set_options(&args[3..]) {
-        Ok(o) => o,
-        Err(e) => {
-            ctx.out.error(e);
-            return Flow::Continue;
-        }
-    };
-    let (key, value) = (&args[1], &args[2]);
-    if let Err(e) = check_pair(key, value) {
-        ctx.out.error(&format!("ERR {e}"));
-        return Flow::Continue;
-    }
-    let server = ctx.server;
-    let _held = server.stripes.lock([key.as_slice()], Mode::Exclusive);
-    let old = if options.get {
-        read(ctx, key)
-    } else if options.nx || options.xx {
-        // Only whether it exists matters: a placeholder stands for the value.
-        contains(ctx, key).map(|found| found.then(Vec::new))
-    } else {
-        Ok(None)
-    };
-    let old = match old {
-        Ok(old) => old,
-        Err(e) => {
-            ctx.engine_error(&e);
-            return Flow::Continue;
-        }
-    };
-    let exists = old.is_some();
-    let write = !(options.nx && exists || options.xx && !exists);
-    if write && !ctx.write(vec![(key.clone(), Some(value.clone()))]) {
-        return Flow::Continue;
-    }
-    match (options.get, write) {
-        (true, _) => ctx.out.optional(old.as_deref()),
-        (false, true) => ctx.out.ok(),
-        (false, false) => ctx.out.nil(),
-    }
-    Flow::Continue
-}
-
-/// SETNX key value: 1 when set, 0 when the key existed.
-pub fn setnx(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    let (key, value) = (&args[1], &args[2]);
-    if let Err(e) = check_pair(key, value) {
-        ctx.out.error(&format!("ERR {e}"));
-        return Flow::Continue;
-    }
-    let server = ctx.server;
-    let _held = server.stripes.lock([key.as_slice()], Mode::Exclusive);
-    match contains(ctx, key) {
-        Ok(true) => ctx.out.integer(0),
-        Ok(false) => {
-            if ctx.write(vec![(key.clone(), Some(value.clone()))]) {
-                ctx.out.integer(1);
-            }
-        }
-        Err(e) => ctx.engine_error(&e),
-    }
-    Flow::Continue
-}
-
-/// The bytes of a nil reply, `$-1\r\n`.
-const NIL_SIZE: usize = 5;
-
-/// MGET key...: nil for each missing key; every key read at one moment.
-pub fn mget(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    let keys = &args[1..];
-    // Each distinct key is read once, however often it is named: a request
-    // naming one key a million times costs one read, not a million values.
-    let mut distinct: Vec<&[u8]> = keys
-        .iter()
-        .map(Vec::as_slice)
-        .filter(|k| valid_key(k))
-        .collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut values = match ctx.server.db.get_many(&distinct) {
-        Ok(values) => values,
-        Err(e) => {
-            ctx.engine_error(&e);
-            return Flow::Continue;
-        }
-    };
-    let slots: Vec<Option<usize>> = keys
-        .iter()
-        .map(|k| distinct.binary_search(&k.as_slice()).ok())
-        .collect();
-    let mut size = 0usize;
-    let mut uses = vec![0u32; distinct.len()];
-    for &slot in &slots {
-        let value = slot.and_then(|i| {
-            uses[i] += 1;
-            values[i].as_ref()
-        });
-        size = size.saturating_add(value.map_or(NIL_SIZE, |v| bulk_size(v.len())));
-    }
-    if size > MAX_REPLY {
-        ctx.out
-            .error(&too_large("MGET", "ask for fewer keys at a time"));
-        return Flow::Continue;
-    }
-    if !ctx.server.replies.fits(size) {
-        ctx.out.error(&ctx.server.replies.busy("MGET"));
-        return Flow::Continue;
-    }
-    ctx.out.array(keys.len());
-    for slot in slots {
-        let Some(i) = slot else {
-            ctx.out.nil();
-            continue;
-        };
-        // The last use of a value moves it into the reply, unless copied.
-        uses[i] -= 1;
-        if uses[i] == 0 {
-            ctx.out.optional_owned(values[i].take());
-        } else {
-            ctx.out.optional(values[i].as_deref());
-        }
-    }
-    Flow::Continue
-}
-
-/// MSET key value [key value...], atomically (when not batched by the connection).
-pub fn mset(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    let mut args = args.to_vec();
-    match blind_write(&mut args) {
-        Some(Ok(pairs)) => {
-            let server = ctx.server;
-            let _held = server
-                .stripes
-                .lock(pairs.iter().map(|(k, _)| k.as_slice()), Mode::Write);
-            let ops = pairs.into_iter().map(|(k, v)| (k, Some(v))).collect();
-            if ctx.write(ops) {
-                ctx.out.ok();
-            }
-        }
-        Some(Err(e)) => ctx.out.error(&e),
-        None => ctx.out.error(&wrong_arity("mset")),
-    }
-    Flow::Continue
-}
-
-/// DEL key...: how many existed; all of them go in one atomic batch.
-pub fn del(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    let keys: BTreeSet<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
-    let server = ctx.server;
-    let _held = server.stripes.lock(keys.iter().copied(), Mode::Exclusive);
-    let mut ops = Vec::new();
-    for key in keys {
-        match contains(ctx, key) {
-            Ok(true) => ops.push((key.to_vec(), None)),
-            Ok(false) => {}
-            Err(e) => {
-                ctx.engine_error(&e);
-                return Flow::Continue;
-            }
-        }
-    }
-    let n = ops.len() as i64;
-    if ctx.write(ops) {
-        ctx.out.integer(n);
-    }
-    Flow::Continue
+    out.integer(n);
+    Ok(())
 }
 
 /// EXISTS key...: how many of the keys exist (a key named twice counts
 /// twice), all at one moment.
-pub fn exists(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    let keys: Vec<&[u8]> = args[1..]
-        .iter()
-        .map(Vec::as_slice)
-        .filter(|k| valid_key(k))
-        .collect();
-    match ctx.server.db.contains_many(&keys) {
-        Ok(found) => ctx
-            .out
-            .integer(found.into_iter().filter(|&f| f).count() as i64),
-        Err(e) => ctx.engine_error(&e),
-    }
-    Flow::Continue
+pub fn exists(store: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
+    let keys: Vec<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
+    let found = store.exists_many(&keys)?;
+    out.integer(found.into_iter().filter(|&f| f).count() as i64);
+    Ok(())
 }
 
 /// TYPE key: `string`, or `none`.
-pub fn type_of(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    match contains(ctx, &args[1]) {
-        Ok(found) => ctx.out.simple(if found { "string" } else { "none" }),
-        Err(e) => ctx.engine_error(&e),
-    }
-    Flow::Continue
+pub fn type_of(store: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
+    let found = store.exists(&args[1])?;
+    out.simple(if found { "string" } else { "none" });
+    Ok(())
 }
 
-/// STRLEN key: the value's length, 0 when missing.
-pub fn strlen(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    match read(ctx, &args[1]) {
-        Ok(value) => ctx.out.integer(value.map_or(0, |v| v.len() as i64)),
-        Err(e) => ctx.engine_error(&e),
+/// RENAME key newkey: `+OK`.
+pub fn rename(store: &mut dyn Writes, args: Request, out: &mut Output) -> Result<(), Error> {
+    move_key(store, &args[1], &args[2], false, out)
+}
+
+/// RENAMENX key newkey: `:1` when renamed, `:0` when newkey existed.
+pub fn renamenx(store: &mut dyn Writes, args: Request, out: &mut Output) -> Result<(), Error> {
+    move_key(store, &args[1], &args[2], true, out)
+}
+
+fn move_key(
+    store: &mut dyn Writes,
+    old: &[u8],
+    new: &[u8],
+    nx: bool,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let Some(current) = store.get(old)? else {
+        out.error("ERR no such key");
+        return Ok(());
+    };
+    // RENAME says OK, RENAMENX whether it renamed.
+    let reply = |out: &mut Output, renamed: bool| {
+        if nx {
+            out.integer(i64::from(renamed));
+        } else {
+            out.ok();
+        }
+    };
+    // A key renamed to itself: nothing to do (for RENAMENX, it exists).
+    if old == new {
+        reply(out, false);
+        return Ok(());
     }
-    Flow::Continue
+    if !writable(new, out) {
+        return Ok(());
+    }
+    if nx && store.exists(new)? {
+        reply(out, false);
+        return Ok(());
+    }
+    store.set(new, current.value, current.expires_at);
+    store.delete(old);
+    reply(out, true);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -339,24 +146,5 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(e.contains("keys must be 1 to 65536 bytes"), "{e}");
-    }
-
-    #[test]
-    fn set_options_parse_like_redis() {
-        assert!(set_options(&args(&[b"nx", b"GET"])).unwrap().nx);
-        assert!(set_options(&args(&[b"KEEPTTL"])).is_ok());
-        assert_eq!(
-            set_options(&args(&[b"NX", b"XX"])).err(),
-            Some("ERR syntax error")
-        );
-        assert!(
-            set_options(&args(&[b"EX", b"10"]))
-                .unwrap_err()
-                .contains("expire")
-        );
-        assert_eq!(
-            set_options(&args(&[b"BOGUS"])).err(),
-            Some("ERR syntax error")
-        );
     }
 }

@@ -17,13 +17,14 @@ use super::reply::Output;
 /// The mailbox's token in the event loop's poll.
 pub const WAKE: Token = Token(usize::MAX);
 
-/// How a waiter learns what became of its writes: the engine's error as
-/// text.
-pub type Outcome = Result<(), String>;
+/// What became of a connection's job in a round: the replies of its
+/// entries that are not plain writes (those are `+OK`), in order, or the
+/// engine's error as text.
+pub type Outcome = Result<Vec<Output>, String>;
 
 /// What the committer or a worker did for a connection.
 pub enum Completion {
-    /// The committer wrote (or failed to write) a connection's batch.
+    /// A round holding a connection's batch was written (or failed).
     Written {
         /// The connection.
         token: usize,

@@ -3,19 +3,22 @@
 //!
 //! Threads: one event loop (mio's epoll) reads, parses and answers every
 //! connection, runs the commands that cannot wait (GET, PING, …), and
-//! writes each turn's plain SETs and MSETs as one engine batch with one
-//! fsync, as Redis does; one writer thread (the committer) writes for the
-//! workers, and for the loop while a compaction runs; worker threads run
-//! what may wait for a lock or an fsync, or walks every key, in two pools
-//! so that reads never wait behind writes ([`workers::WRITE_WORKERS`] for
-//! SET NX, DEL, FLUSHDB, …, [`workers::READ_WORKERS`] for MGET, SCAN,
-//! INFO, …); one thread compacts in the background; one receives signals. Not tokio: the engine is synchronous and a write
-//! blocks until its fsync, so an async runtime would hand writes to a
-//! blocking pool anyway; the loop and the few threads around it are small
-//! enough to own, and mio is the part of tokio that matters here. Not a
-//! thread per connection either (the first version): it cost a context
-//! switch per request, and another per write, which capped SET at about
-//! 0.7× Redis (see reactor.rs).
+//! writes each turn's writes as one round with one fsync, as Redis does:
+//! plain SETs and MSETs as one engine batch, and with any command that
+//! reads what it writes (INCR, SET NX, GETDEL, EXPIRE, EXEC, …) as one
+//! engine transaction ([`round`]); one writer thread (the committer) writes
+//! the rounds the loop must not wait for (a compaction runs, the round is
+//! large); worker threads run what may wait for the engine's writer lock or
+//! walks every key, in two pools so that reads never wait behind writes
+//! ([`workers::WRITE_WORKERS`] for FLUSHDB, TINYKV.LOAD, …,
+//! [`workers::READ_WORKERS`] for MGET, SCAN, INFO, …); one thread compacts
+//! in the background; one receives signals. Not tokio: the engine is
+//! synchronous and a write blocks until its fsync, so an async runtime
+//! would hand writes to a blocking pool anyway; the loop and the few
+//! threads around it are small enough to own, and mio is the part of tokio
+//! that matters here. Not a thread per connection either (the first
+//! version): it cost a context switch per request, and another per write,
+//! which capped SET at about 0.7× Redis (see reactor.rs).
 //!
 //! The settings come checked, as [`ServeConfig`] (config.rs: the address
 //! and its policy, the password, the number of clients). The files, by
@@ -24,17 +27,21 @@
 //! - shared state, which the rest imports: [`server`] (the [`Server`]
 //!   every thread shares), [`mailbox`] (results for the event loop),
 //!   [`reply`] (replies and their memory), [`budget`] (request memory),
-//!   [`clients`] (registry and cap), [`stripes`] (key locks), [`cursors`]
-//!   (SCAN cursors), [`shutdown`] (signals);
+//!   [`clients`] (registry and cap), [`cursors`] (SCAN cursors),
+//!   [`watches`] (WATCHed keys), [`shutdown`] (signals);
 //! - [`request`]: a request as it arrives, its parser, inline commands,
 //!   what a request may hold, and the parser's fuzz target;
 //! - commands: [`table`] (every command, described), [`ctx`] (what a
-//!   command can touch), the handlers by family ([`keyspace`], [`all_keys`],
-//!   [`admin`], [`info`], with [`glob`] for patterns), and [`dispatch`],
-//!   the one module that imports the handlers (the checks, and the
-//!   workers' body);
+//!   command can touch), [`store`] (what a data command reads and writes
+//!   through, alone or in a transaction), the data commands by family
+//!   ([`strings`], [`counters`] with [`long_double`], [`expiry`],
+//!   [`keyspace`], [`all_keys`]), [`program`] (the data commands by name),
+//!   the others ([`admin`], [`info`], [`tinykv`], [`other_types`]), and
+//!   [`dispatch`], the one module that imports the handlers (the checks,
+//!   and the workers' body);
 //! - threads: [`reactor`] (the event loop), [`conn`] (one connection: its
-//!   unparsed input, its batch of blind writes, where each request runs),
+//!   unparsed input, its batch of writes, MULTI and WATCH, where each
+//!   request runs), [`round`] (a turn's writes, written together),
 //!   [`workers`] (their queues), [`committer`] (the writer thread),
 //!   [`compactor`] (background compaction).
 //!
@@ -58,20 +65,28 @@ mod clients;
 mod committer;
 mod compactor;
 mod conn;
+mod counters;
 mod ctx;
 mod cursors;
 mod dispatch;
+mod expiry;
 mod info;
 mod keyspace;
+mod long_double;
 mod mailbox;
+mod other_types;
+mod program;
 mod reactor;
 mod reply;
 pub(crate) mod request;
+mod round;
 mod server;
 mod shutdown;
-mod stripes;
+mod store;
+mod strings;
 mod table;
 mod tinykv;
+mod watches;
 mod workers;
 
 use std::fs;
@@ -90,8 +105,8 @@ use super::exit::Exit;
 use super::owner::{self, Kind, Owner};
 use super::tuning::Thread;
 use super::{database, output};
-use crate::engine::{Batch, Db};
-use mailbox::{Mailbox, Outcome};
+use crate::engine::Db;
+use mailbox::Mailbox;
 use reactor::Listeners;
 use server::{Hooks, Server, Settings};
 
@@ -261,8 +276,8 @@ fn new_server(
     Server {
         db,
         settings,
-        stripes: Default::default(),
         cursors: Default::default(),
+        watches: Default::default(),
         clients: clients::Clients::new(max_clients),
         committer: Default::default(),
         workers: Default::default(),
@@ -342,14 +357,11 @@ impl Drop for AbortOnPanic<'_> {
     }
 }
 
-/// The writer thread's write: the round's batch into the engine.
-fn write(server: &Server, batch: Batch) -> Outcome {
+/// The writer thread's write: a round into the engine.
+fn write(server: &Server, jobs: Vec<round::Job>) -> Result<round::Written, String> {
     server.hooks.panic_if_asked(Thread::Writer);
-    server.db.write_batch(batch).map_err(|e| {
-        let text = e.with_causes();
-        server.log_engine_error(&text);
-        text
-    })
+    round::write(&server.db, &server.shared(), jobs)
+        .inspect_err(|text| server.log_engine_error(text))
 }
 
 /// Starts the threads, runs the event loop on this one until shutdown, and

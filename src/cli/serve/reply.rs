@@ -185,6 +185,11 @@ impl Output {
         self.buf.extend_from_slice(b"$-1\r\n");
     }
 
+    /// `*-1`: no array (EXEC after a watched key changed).
+    pub fn nil_array(&mut self) {
+        self.buf.extend_from_slice(b"*-1\r\n");
+    }
+
     /// `*n`: an array of `n` replies follows.
     pub fn array(&mut self, n: usize) {
         self.buf.push(b'*');

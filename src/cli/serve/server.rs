@@ -20,7 +20,8 @@ use super::compactor::Compactor;
 use super::cursors::Cursors;
 use super::reply::Replies;
 use super::shutdown::Shutdown;
-use super::stripes::Stripes;
+use super::store::Shared;
+use super::watches::Watches;
 use super::workers::Workers;
 use crate::cli::output;
 use crate::cli::owner::Kind;
@@ -86,10 +87,10 @@ pub struct Server {
     pub db: Arc<Db>,
     /// Fixed settings.
     pub settings: Settings,
-    /// Key locks.
-    pub stripes: Stripes,
     /// SCAN cursors.
-    pub cursors: Cursors,
+    pub cursors: Arc<Cursors>,
+    /// Watched keys (WATCH) and their last writes.
+    pub watches: Arc<Watches>,
     /// Connected clients.
     pub clients: Clients,
     /// The one writer.
@@ -117,6 +118,15 @@ pub struct Server {
 }
 
 impl Server {
+    /// What a transaction needs of the server (round.rs).
+    pub fn shared(&self) -> Shared {
+        Shared {
+            watches: Arc::clone(&self.watches),
+            replies: Arc::clone(&self.replies),
+            cursors: Arc::clone(&self.cursors),
+        }
+    }
+
     /// One line on stderr for an engine failure, not repeated while the same
     /// failure keeps coming back (a poisoned handle refuses every write).
     pub fn log_engine_error(&self, text: &str) {

@@ -77,9 +77,12 @@ const WRITE: &[&str] = &["write", "denyoom"];
 const CONN: &[&str] = &["fast", "loading", "stale"];
 const STATUS: &[&str] = &["loading", "stale"];
 const ADMIN: &[&str] = &["admin", "loading", "stale"];
+const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
+const EXPIRES: &[&str] = &["write", "fast"];
+const TRANSACTION: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 /// How many commands there are.
-pub const COUNT: usize = 37;
+pub const COUNT: usize = 66;
 
 /// Every command, the hot ones first (lookup walks the list).
 pub static COMMANDS: [Spec; COUNT] = [
@@ -121,6 +124,42 @@ pub static COMMANDS: [Spec; COUNT] = [
     spec("tinykv.load", -2, WRITE, NONE),
     spec("tinykv.backup", 2, &["readonly", "admin"], NONE),
     spec("tinykv.pop", 2, &["write"], NONE),
+    // The rest of the string and keyspace commands (strings.rs, counters.rs,
+    // expiry.rs, keyspace.rs), and transactions (conn/multi.rs).
+    spec("getset", 3, WRITE_FAST, (1, 1, 1)),
+    spec("getdel", 2, EXPIRES, (1, 1, 1)),
+    spec("getex", -2, EXPIRES, (1, 1, 1)),
+    spec("setex", 4, WRITE, (1, 1, 1)),
+    spec("psetex", 4, WRITE, (1, 1, 1)),
+    spec("msetnx", -3, WRITE, (1, -1, 2)),
+    spec("append", 3, WRITE_FAST, (1, 1, 1)),
+    spec("incr", 2, WRITE_FAST, (1, 1, 1)),
+    spec("incrby", 3, WRITE_FAST, (1, 1, 1)),
+    spec("incrbyfloat", 3, WRITE_FAST, (1, 1, 1)),
+    spec("decr", 2, WRITE_FAST, (1, 1, 1)),
+    spec("decrby", 3, WRITE_FAST, (1, 1, 1)),
+    spec("unlink", -2, EXPIRES, (1, -1, 1)),
+    spec("expire", -3, EXPIRES, (1, 1, 1)),
+    spec("pexpire", -3, EXPIRES, (1, 1, 1)),
+    spec("expireat", -3, EXPIRES, (1, 1, 1)),
+    spec("pexpireat", -3, EXPIRES, (1, 1, 1)),
+    inline(spec("ttl", 2, READ_FAST, (1, 1, 1))),
+    inline(spec("pttl", 2, READ_FAST, (1, 1, 1))),
+    inline(spec("expiretime", 2, READ_FAST, (1, 1, 1))),
+    inline(spec("pexpiretime", 2, READ_FAST, (1, 1, 1))),
+    spec("persist", 2, EXPIRES, (1, 1, 1)),
+    spec("rename", 3, &["write"], (1, 2, 1)),
+    spec("renamenx", 3, EXPIRES, (1, 2, 1)),
+    inline(spec("multi", 1, TRANSACTION, NONE)),
+    inline(spec(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        NONE,
+    )),
+    inline(spec("discard", 1, TRANSACTION, NONE)),
+    inline(spec("watch", -2, TRANSACTION, (1, -1, 1))),
+    inline(spec("unwatch", 1, TRANSACTION, NONE)),
 ];
 
 /// The command named `name` (any case): its index in [`COMMANDS`].

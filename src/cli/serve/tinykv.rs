@@ -37,8 +37,9 @@
 //! Invariants: a load is gathered in the connection's own [`Stage`](crate::engine::Stage),
 //! which holds no lock while pairs arrive (a client that stalls stalls
 //! nobody) and is dropped, storing nothing, if the client goes without
-//! COMMIT; COMMIT holds every stripe, as FLUSHDB does, so no check-then-
-//! write of another connection (SET NX, DEL) straddles it; BACKUP, which
+//! COMMIT; COMMIT is one engine commit, which holds the writer, so no
+//! check-then-write of another connection (SET NX, INCR: one engine
+//! transaction each) straddles it; BACKUP, which
 //! writes files where it is told, is refused to network clients.
 
 use std::os::unix::ffi::OsStrExt;
@@ -317,11 +318,7 @@ pub fn load(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
             let Some(s) = stage.take() else {
                 return no_load(ctx.out);
             };
-            let outcome = {
-                let _all = server.stripes.lock_all();
-                server.db.commit_stage(s)
-            };
-            match outcome {
+            match server.db.commit_stage(s) {
                 Ok(n) => {
                     server.compactor.note_write();
                     ctx.out.integer(n as i64);

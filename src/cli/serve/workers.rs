@@ -1,22 +1,20 @@
 //! The worker threads: they run the commands the event loop must not run
-//! itself, because they may wait (for a key's stripe, for their own write's
-//! fsync) or walk every key: SET with NX/XX/GET, SETNX, DEL, MGET, EXISTS,
-//! KEYS, SCAN, DBSIZE, FLUSHDB, INFO; and a batch of blind writes whose
-//! stripes the event loop could not take at once. Each result goes back to
-//! the event loop's mailbox as the replies to send. This module keeps their
-//! queues; what a worker does with a task is the dispatcher's (dispatch.rs).
+//! itself, because they may wait for the engine's writer lock or walk
+//! every key: MGET, EXISTS, KEYS, SCAN, DBSIZE, FLUSHDB, INFO and tinykv's
+//! own (TINYKV.LOAD, TINYKV.POP, …). A connection's data writes do not
+//! come here: they join the event loop's round (round.rs). Each result
+//! goes back to the event loop's mailbox as the replies to send. This
+//! module keeps their queues; what a worker does with a task is the
+//! dispatcher's (dispatch.rs).
 //!
 //! Two pools, so that a read never waits behind a write. A write waits for
 //! the engine's writer lock, which a compaction holds for its whole run:
-//! with one pool, [`WRITE_WORKERS`] DELs or SET NXs parked during a
+//! with one pool, [`WRITE_WORKERS`] FLUSHDBs or loads parked during a
 //! compaction would take every thread, and SCAN, KEYS, DBSIZE, INFO, MGET
 //! and EXISTS queued behind them would wait for the compaction too. The
-//! read pool ([`Pool::Reads`]) runs only commands that never take a stripe
-//! or the writer lock, so it always moves; the write pool runs everything
-//! flagged `write` in the command table. (Handing writes to the writer
-//! asynchronously instead would free the threads, but a check-then-write
-//! holds its stripe across the write, and carrying that guard through the
-//! writer's queue and back costs more code than a second queue.)
+//! read pool ([`Pool::Reads`]) runs only commands that never take the
+//! writer lock, so it always moves; the write pool runs everything flagged
+//! `write` in the command table.
 //!
 //! Invariants: a task runs on one worker from start to end and its reply
 //! is posted exactly once, also when the command panics (the reply is then
@@ -31,12 +29,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::clients::Client;
-use super::committer::Op;
 use super::request::Request;
 use super::table::COMMANDS;
 
-/// Threads for commands that write (and may wait for a stripe or the
-/// writer lock).
+/// Threads for commands that write (and may wait for the writer lock).
 pub const WRITE_WORKERS: usize = 16;
 /// Threads for commands that only read.
 pub const READ_WORKERS: usize = 4;
@@ -44,7 +40,7 @@ pub const READ_WORKERS: usize = 4;
 /// Which threads run a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pool {
-    /// Read-only commands: never a stripe, never the writer lock.
+    /// Read-only commands: never the writer lock.
     Reads,
     /// Everything that writes.
     Writes,
@@ -63,17 +59,6 @@ pub enum Task {
         /// Its arguments, the name first.
         args: Request,
     },
-    /// Take `stripes` (waiting as needed), write `ops`, answer `replies` +OKs.
-    Write {
-        /// The connection.
-        token: usize,
-        /// The writes.
-        ops: Vec<Op>,
-        /// Their stripes.
-        stripes: Vec<usize>,
-        /// How many replies they owe.
-        replies: usize,
-    },
 }
 
 impl Task {
@@ -81,14 +66,14 @@ impl Task {
     pub fn pool(&self) -> Pool {
         match self {
             Task::Command { index, .. } if !COMMANDS[*index].writes() => Pool::Reads,
-            Task::Command { .. } | Task::Write { .. } => Pool::Writes,
+            Task::Command { .. } => Pool::Writes,
         }
     }
 
     /// The connection it is for.
     pub fn token(&self) -> usize {
         match self {
-            Task::Command { token, .. } | Task::Write { token, .. } => *token,
+            Task::Command { token, .. } => *token,
         }
     }
 }

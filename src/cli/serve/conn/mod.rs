@@ -41,27 +41,28 @@
 //! reply meant for the one before.
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use mio::{Interest, Registry, Token};
 
 use super::budget::Reservation;
 use super::clients::Registration;
-use super::committer::{Op, Slot, Waiter};
+use super::committer::Queued;
 use super::mailbox::Completion;
 use super::reply::Output;
 use super::request::Request;
 use super::request::limits::{Limits, request_bytes};
 use super::request::parse::Parser;
 use super::server::Server;
-use super::stripes::Held;
-use blind_writes::Batch;
+use super::watches::WatchList;
+use batch::{Batch, Planned};
 use input::Input;
+use multi::Multi;
 pub use stream::Stream;
 
-mod blind_writes;
+mod batch;
 mod input;
+mod multi;
 mod route;
 mod stream;
 
@@ -79,12 +80,9 @@ const FAIR_SHARE: u64 = 1024;
 pub struct Turn<'a> {
     /// For asking for writable events.
     pub registry: &'a Registry,
-    /// The event loop thread's slot (for the commands' context; the
-    /// commands run here never write).
-    pub slot: &'a Arc<Slot>,
     /// Batches for this turn's round, written together when the turn ends,
     /// so that the writes of every client served in it share one fsync.
-    pub writes: &'a mut Vec<(Vec<Op>, Waiter)>,
+    pub writes: &'a mut Vec<Queued>,
     /// The loop's read buffer ([`READ_BUF`] bytes).
     pub scratch: &'a mut [u8],
 }
@@ -102,20 +100,17 @@ pub enum Status {
 enum Stashed {
     /// A request, and the bytes it keeps reserved.
     Request(Request, usize),
-    /// A refused request's error reply.
-    Refusal(String),
     /// A protocol error, to answer (then close) after what came before it.
     Fatal(String),
 }
 
 /// What is in flight, with the bytes of requests it keeps reserved.
-enum InFlight<'s> {
+enum InFlight {
     Nothing,
-    /// A batch in the round, holding its stripes, owing `replies`.
+    /// A batch in a round, and where its requests' replies come from.
     Write {
-        replies: usize,
+        plan: Vec<Planned>,
         kept: usize,
-        _held: Held<'s>,
     },
     /// A worker task.
     Worker {
@@ -146,7 +141,11 @@ pub struct Conn<'s> {
     out: Output,
     batch: Batch,
     stashed: Option<Stashed>,
-    in_flight: InFlight<'s>,
+    in_flight: InFlight,
+    /// Between MULTI and EXEC: what is queued.
+    multi: Option<Multi>,
+    /// The keys WATCHed, until EXEC, DISCARD or UNWATCH.
+    watching: Option<WatchList>,
     /// Covers the request being read and every request kept (the batch,
     /// the stash, what is in flight).
     reservation: Reservation<'s>,
@@ -195,6 +194,8 @@ impl<'s> Conn<'s> {
             batch: Batch::default(),
             stashed: None,
             in_flight: InFlight::Nothing,
+            multi: None,
+            watching: None,
             reservation: Reservation::new(&server.budget),
             closing: false,
             broken: false,
@@ -228,22 +229,9 @@ impl<'s> Conn<'s> {
     pub fn complete(&mut self, done: Completion) {
         let in_flight = std::mem::replace(&mut self.in_flight, InFlight::Nothing);
         let kept = match (done, in_flight) {
-            (
-                Completion::Written { outcome, .. },
-                InFlight::Write {
-                    replies,
-                    kept,
-                    _held,
-                },
-            ) => {
-                drop(_held);
+            (Completion::Written { outcome, .. }, InFlight::Write { plan, kept }) => {
                 self.server.compactor.note_write();
-                for _ in 0..replies {
-                    match &outcome {
-                        Ok(()) => self.out.ok(),
-                        Err(text) => self.out.error(&format!("ERR {text}")),
-                    }
-                }
+                batch::answer(plan, outcome, &mut self.out);
                 kept
             }
             (Completion::Replied { out, close, .. }, InFlight::Worker { kept }) => {
@@ -311,7 +299,7 @@ impl<'s> Conn<'s> {
         let idle = matches!(self.in_flight, InFlight::Nothing);
         let finished = (self.input.ended() || self.closing)
             && idle
-            && self.batch.replies == 0
+            && self.batch.is_empty()
             && self.stashed.is_none()
             && !self.again
             && !self.waiting_budget;
@@ -348,10 +336,6 @@ impl<'s> Conn<'s> {
                     *ran += 1;
                     self.run(request, kept, turn);
                     self.account();
-                    continue;
-                }
-                Some(Stashed::Refusal(text)) => {
-                    self.out.error(&text);
                     continue;
                 }
                 Some(Stashed::Fatal(text)) => {

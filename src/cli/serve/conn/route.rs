@@ -1,23 +1,33 @@
-//! What runs where, for one request of a connection: a plain SET or MSET
-//! joins the batch; a command that cannot wait runs here, on the event
-//! loop; anything else goes to a worker, and the connection runs nothing
-//! more until its reply is back. A request that must come after the batch
-//! (anything but another blind write) waits in the stash while the batch
-//! is written.
+//! What runs where, for one request of a connection:
+//!
+//! - between MULTI and EXEC, everything but EXEC, DISCARD, MULTI, WATCH
+//!   and QUIT is queued (multi.rs);
+//! - a plain SET or MSET, a data command that writes (INCR, SET NX,
+//!   DEL, EXPIRE, …: program.rs), MULTI, EXEC and DISCARD join the batch
+//!   (batch.rs), whose writes go to the turn's round; their replies, and
+//!   the errors found while checking them, keep their place in it;
+//! - anything else must come after the batch's writes (a read, WATCH):
+//!   it waits in the stash while the batch is written; then a command
+//!   that cannot wait runs here, on the event loop, and the rest goes to
+//!   a worker, and the connection runs nothing more until its reply is
+//!   back.
 //!
 //! Invariant: every request's `kept` bytes are given back exactly once,
 //! when it is done: here for what is answered at once, by
-//! [`Conn::complete`] for a batch or a task.
+//! [`Conn::complete`] for a batch or a task, or parked for as long as the
+//! connection holds them (a queued command, watched keys).
 
 use std::sync::Arc;
 
-use super::blind_writes::Sent;
-use super::{Conn, InFlight, Stashed, Turn};
+use super::{Conn, InFlight, Stashed, Turn, batch, multi};
 use crate::cli::serve::ctx::{Ctx, Flow};
 use crate::cli::serve::dispatch;
 use crate::cli::serve::keyspace;
+use crate::cli::serve::program;
+use crate::cli::serve::reply::Output;
 use crate::cli::serve::request::Request;
 use crate::cli::serve::request::limits::Limits;
+use crate::cli::serve::round::{Call, Entry};
 use crate::cli::serve::table::{COMMANDS, lookup};
 use crate::cli::serve::workers::Task;
 
@@ -25,42 +35,61 @@ impl Conn<'_> {
     /// Runs a request that keeps `kept` bytes reserved: they are given back
     /// when it is done, here or when its batch or task completes.
     pub(super) fn run(&mut self, mut request: Request, kept: usize, turn: &mut Turn<'_>) {
+        let name = lookup(&request[0]).map(|i| COMMANDS[i].name);
+        if self.multi.is_some() && !name.is_some_and(multi::runs_at_once) {
+            return self.queue(request, kept);
+        }
         let blind = self.authed
+            && self.multi.is_none()
             && request.len() >= 3
-            && lookup(&request[0]).is_some_and(|i| matches!(COMMANDS[i].name, "set" | "mset"));
+            && matches!(name, Some("set" | "mset"));
         if blind {
             match keyspace::blind_write(&mut request) {
-                Some(Ok(pairs)) => return self.add_to_batch(pairs, kept, turn),
-                Some(Err(e)) if self.batch.replies > 0 => {
-                    self.reservation.done(kept);
-                    self.stashed = Some(Stashed::Refusal(e));
-                    return self.send_batch(turn);
-                }
+                Some(Ok(pairs)) => return self.add_pairs(pairs, kept, turn),
                 Some(Err(e)) => {
-                    self.reservation.done(kept);
-                    return self.out.error(&e);
+                    let mut out = Output::new(&self.server.replies);
+                    out.error(&e);
+                    return self.reply(out, kept);
                 }
                 None => {}
             }
         }
-        if self.batch.replies > 0 {
+        let batched =
+            name.is_some_and(|n| program::in_round(n) || matches!(n, "multi" | "exec" | "discard"));
+        if batched {
+            return self.run_batched(request, kept, turn);
+        }
+        if !self.batch.is_empty() {
             // Whatever it is, it comes after the writes before it.
             self.stashed = Some(Stashed::Request(request, kept));
             return self.send_batch(turn);
         }
         let was_authed = self.authed;
-        let mut ctx = Ctx {
-            server: self.server,
-            client: self.registration.client(),
-            authed: &mut self.authed,
-            out: &mut self.out,
-            slot: turn.slot,
+        let checked = {
+            let mut ctx = Ctx {
+                server: self.server,
+                client: self.registration.client(),
+                authed: &mut self.authed,
+                out: &mut self.out,
+            };
+            dispatch::check(&mut ctx, &request)
         };
-        let Some(index) = dispatch::check(&mut ctx, &request) else {
+        let Some(index) = checked else {
             self.reservation.done(kept);
             return;
         };
+        match COMMANDS[index].name {
+            "watch" => return self.watch(&request, kept),
+            "unwatch" => return self.unwatch(kept),
+            _ => {}
+        }
         if COMMANDS[index].inline {
+            let mut ctx = Ctx {
+                server: self.server,
+                client: self.registration.client(),
+                authed: &mut self.authed,
+                out: &mut self.out,
+            };
             if dispatch::run(index, &mut ctx, &request) == Flow::Close {
                 self.closing = true;
             }
@@ -79,29 +108,90 @@ impl Conn<'_> {
         self.in_flight = InFlight::Worker { kept };
     }
 
-    fn add_to_batch(&mut self, pairs: keyspace::Pairs, kept: usize, turn: &mut Turn<'_>) {
+    /// A request that joins the batch: a data command that writes, or
+    /// MULTI, EXEC, DISCARD.
+    fn run_batched(&mut self, request: Request, kept: usize, turn: &mut Turn<'_>) {
+        let mut out = Output::new(&self.server.replies);
+        let Some(index) = self.check(&request, &mut out) else {
+            return self.reply(out, kept);
+        };
+        let name = COMMANDS[index].name;
+        match name {
+            "multi" => {
+                self.begin(&mut out);
+                self.reply(out, kept);
+            }
+            "discard" => {
+                self.discard(&mut out);
+                self.reply(out, kept);
+            }
+            "exec" => self.exec(out, kept, turn),
+            _ => match program::kind(name) {
+                Some(kind) => {
+                    let entry = Entry::Call(Call::new(kind, request));
+                    self.add_entry(entry, kept, turn);
+                }
+                None => {
+                    out.error("ERR internal error: not a data command");
+                    self.reply(out, kept);
+                }
+            },
+        }
+    }
+
+    /// The checks every request passes (dispatch.rs), replying into `out`.
+    pub(super) fn check(&mut self, request: &Request, out: &mut Output) -> Option<usize> {
+        let mut ctx = Ctx {
+            server: self.server,
+            client: self.registration.client(),
+            authed: &mut self.authed,
+            out,
+        };
+        dispatch::check(&mut ctx, request)
+    }
+
+    /// Sends a reply decided now, after the batch's replies if it holds
+    /// any; the request's `kept` bytes go back with it.
+    pub(super) fn reply(&mut self, out: Output, kept: usize) {
+        if self.batch.is_empty() {
+            self.out.append(out);
+            self.reservation.done(kept);
+        } else {
+            self.batch.add_reply(out, kept);
+        }
+    }
+
+    fn add_pairs(&mut self, pairs: keyspace::Pairs, kept: usize, turn: &mut Turn<'_>) {
         if let Some(i) = lookup(b"set") {
             self.registration.client().ran(i);
         }
-        self.batch.add(&self.server.stripes, pairs, kept);
+        self.batch.add_pairs(pairs, kept);
         if self.batch.full() {
             self.send_batch(turn);
         }
     }
 
-    /// Hands the batch to the turn's round, or to a worker when its stripes
-    /// cannot be taken without waiting.
+    /// Adds a round entry to the batch, sending it if it is full.
+    pub(super) fn add_entry(&mut self, entry: Entry, kept: usize, turn: &mut Turn<'_>) {
+        self.batch.add_entry(entry, kept);
+        if self.batch.full() {
+            self.send_batch(turn);
+        }
+    }
+
+    /// Hands the batch to the turn's round.
     pub(super) fn send_batch(&mut self, turn: &mut Turn<'_>) {
+        if self.batch.is_empty() {
+            return;
+        }
         let batch = std::mem::take(&mut self.batch);
-        let (replies, kept) = (batch.replies, batch.kept);
-        self.in_flight = match batch.send(self.server, self.token, turn.writes) {
-            None => return,
-            Some(Sent::Round(held)) => InFlight::Write {
-                replies,
-                kept,
-                _held: held,
-            },
-            Some(Sent::Worker) => InFlight::Worker { kept },
-        };
+        let kept = batch.kept;
+        let (plan, sent) = batch.send(self.token, turn.writes);
+        if sent {
+            self.in_flight = InFlight::Write { plan, kept };
+        } else {
+            batch::answer(plan, Ok(Vec::new()), &mut self.out);
+            self.reservation.done(kept);
+        }
     }
 }

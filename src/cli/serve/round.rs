@@ -1,0 +1,202 @@
+//! A round: the writes of every connection served in one turn of the
+//! event loop, written to the engine together (reactor.rs writes it, or
+//! the writer thread, committer.rs), with one fsync.
+//!
+//! A round is a list of jobs, one per connection, each the entries of that
+//! connection's batch in order ([`Entry`]): plain SETs and MSETs, commands
+//! that read what they change (INCR, SET NX, GETDEL, EXPIRE, …: a
+//! [`Call`]), and EXEC with what it queued ([`Exec`]). How it is written:
+//!
+//! - only plain writes: one engine batch ([`Db::write_batch`]), as before
+//!   there were other kinds; nothing is read, so nothing needs more;
+//! - anything else: one engine transaction ([`Db::transact`]) that runs
+//!   every entry in order against a [`TxnStore`], so each command reads
+//!   what the entries before it wrote, no other writer of the database
+//!   (another thread, the owner's own process) comes between a command's
+//!   read and its write, and all of the round's writes share one fsync,
+//!   as a batch's do. This is what makes INCR as cheap as SET.
+//!
+//! Invariants: the replies of a job are sent only after the round was
+//! written (fsynced under `--sync always`) or failed, and a failed round
+//! fails every job in it (nothing of it is written: one batch, or one
+//! transaction that writes at its end); a command's errors of its own
+//! (not an integer, no such key) are its reply, not the round's failure;
+//! a panic inside the transaction (a bug) writes nothing and answers the
+//! round with an error, since the transaction may run on another thread
+//! (whichever leads the engine's group: the owner's REPL, say), which it
+//! must never bring down.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use super::keyspace::Pairs;
+use super::reply::{Output, Replies};
+use super::request::Request;
+use super::store::{Kind, Reads, Shared, TxnStore, Writes};
+use super::watches::WatchList;
+use crate::engine::{Batch, Db, Error};
+
+/// A command to run inside a transaction, with its arguments (the name
+/// first), checked for arity only: a command checks the rest itself, as
+/// Redis's do, so that inside EXEC a bad argument is that command's error.
+pub struct Call {
+    kind: Kind,
+    args: Request,
+}
+
+impl Call {
+    /// Command `kind` with `args`.
+    pub fn new(kind: Kind, args: Request) -> Call {
+        Call { kind, args }
+    }
+
+    /// Runs it, its reply into `out`.
+    pub fn run(self, store: &mut TxnStore<'_, '_>, out: &mut Output) -> Result<(), Error> {
+        match self.kind {
+            Kind::Read(f) => f(store, &self.args, out),
+            Kind::Write(f) => f(store, self.args, out),
+        }
+    }
+
+    /// The bytes of its arguments.
+    pub fn bytes(&self) -> usize {
+        self.args.iter().map(Vec::len).sum()
+    }
+}
+
+/// EXEC: what MULTI queued, and the keys WATCHed before it.
+pub struct Exec {
+    /// The queued commands, in order.
+    pub calls: Vec<Call>,
+    /// The watched keys (unwatched when this is dropped).
+    pub watching: Option<WatchList>,
+}
+
+impl Exec {
+    /// Runs the queued commands if no watched key changed: an array of
+    /// their replies, or a nil array.
+    fn run(self, store: &mut TxnStore<'_, '_>, out: &mut Output) -> Result<(), Error> {
+        if let Some(watching) = &self.watching
+            && !watching.unchanged(|key| store.get(key))?
+        {
+            out.nil_array();
+            return Ok(());
+        }
+        out.array(self.calls.len());
+        for call in self.calls {
+            call.run(store, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// One request's work in a round.
+pub enum Entry {
+    /// A plain SET or MSET: its pairs (checked already); replied `+OK`.
+    Blind(Pairs),
+    /// A command that reads and writes: its reply is its own.
+    Call(Call),
+    /// EXEC.
+    Exec(Exec),
+}
+
+impl Entry {
+    /// The bytes of keys and values it holds (for the round's size).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Entry::Blind(pairs) => pairs.iter().map(|(k, v)| k.len() + v.len()).sum(),
+            Entry::Call(call) => call.bytes(),
+            Entry::Exec(exec) => exec.calls.iter().map(Call::bytes).sum(),
+        }
+    }
+}
+
+/// One connection's entries in a round.
+pub type Job = Vec<Entry>;
+
+/// The bytes of keys and values of a job.
+pub fn job_bytes(job: &Job) -> usize {
+    job.iter().map(Entry::bytes).sum()
+}
+
+/// What each job of a written round replies beyond `+OK`: one reply per
+/// entry that is not a plain write, in order.
+pub type Written = Vec<Vec<Output>>;
+
+/// Writes a round: one batch when every entry is a plain write, else one
+/// transaction (see the module doc). The error is the engine's, as text.
+pub fn write(db: &Db, shared: &Shared, jobs: Vec<Job>) -> Result<Written, String> {
+    let plain = jobs.iter().flatten().all(|e| matches!(e, Entry::Blind(_)));
+    if plain {
+        let n = jobs.len();
+        let mut batch = Batch::new();
+        for entry in jobs.into_iter().flatten() {
+            let Entry::Blind(pairs) = entry else { continue };
+            shared
+                .watches
+                .touch(pairs.iter().map(|(k, _)| k.as_slice()));
+            for (key, value) in pairs {
+                batch.set(key, value);
+            }
+        }
+        db.write_batch(batch).map_err(|e| e.with_causes())?;
+        return Ok((0..n).map(|_| Vec::new()).collect());
+    }
+    transact(db, shared, move |store, replies| {
+        let mut written = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let mut outs = Vec::new();
+            for entry in job {
+                store.next_reply();
+                match entry {
+                    Entry::Blind(pairs) => {
+                        for (key, value) in pairs {
+                            store.set(&key, value, None);
+                        }
+                    }
+                    Entry::Call(call) => {
+                        let mut out = Output::new(replies);
+                        call.run(store, &mut out)?;
+                        outs.push(out);
+                    }
+                    Entry::Exec(exec) => {
+                        let mut out = Output::new(replies);
+                        exec.run(store, &mut out)?;
+                        outs.push(out);
+                    }
+                }
+            }
+            written.push(outs);
+        }
+        Ok(written)
+    })
+}
+
+/// Runs `f` in one engine transaction over a [`TxnStore`], whose writes
+/// are made only if `f` returns `Ok` (and does not panic).
+pub fn transact<T: Send + 'static>(
+    db: &Db,
+    shared: &Shared,
+    f: impl FnOnce(&mut TxnStore<'_, '_>, &Arc<Replies>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, String> {
+    let shared = shared.clone();
+    let ran = db.transact(move |txn| {
+        let mut store = TxnStore::new(txn, &shared.watches, &shared.replies, &shared.cursors);
+        match catch_unwind(AssertUnwindSafe(|| f(&mut store, &shared.replies))) {
+            Ok(Ok(value)) => {
+                store.finish()?;
+                Ok(Ok(value))
+            }
+            Ok(Err(e)) => Err(e),
+            // The store never reached the transaction: nothing is written.
+            Err(_) => Ok(Err(
+                "internal error: a command panicked (see the server's log); nothing was written"
+                    .to_owned(),
+            )),
+        }
+    });
+    match ran {
+        Ok(inner) => inner,
+        Err(e) => Err(e.with_causes()),
+    }
+}
