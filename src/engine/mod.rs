@@ -87,6 +87,10 @@ use log::LogOrder;
 use segment::Segment;
 use storage::StorageFile;
 
+/// A value at least this long is written from the caller's buffer, not
+/// copied (see [`Db::set_large`]).
+const LARGE_VALUE: usize = 1024 * 1024;
+
 /// Where a key's newest record in the active log is.
 #[derive(Clone, Copy, Debug)]
 struct MemSlot {
@@ -359,7 +363,24 @@ impl Db {
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        if value.len() >= LARGE_VALUE {
+            return self.set_large(key, value, None);
+        }
         self.submit(Request::Put(key.to_vec(), value.to_vec()))
+    }
+
+    /// A put of a large value, written to the log from the caller's
+    /// buffer (a batch of one): a queued request would copy it twice, into
+    /// the request and into the log's buffer.
+    pub(super) fn set_large(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+    ) -> Result<()> {
+        let mut batch = self.batch_writer()?;
+        batch.set_expiring(key, value, expires_at)?;
+        batch.commit()
     }
 
     /// Deletes `key`; returns whether it was set, at once (of concurrent
