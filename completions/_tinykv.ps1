@@ -55,6 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print keys, live and dead bytes, files and the last compaction')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Copy every live pair, with its expiry, into a running Redis or Valkey, a Redis Cluster included')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print the man page or a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -322,6 +323,22 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'tinykv;push' {
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Only keys starting with P')
+            [CompletionResult]::new('--glob', '--glob', [CompletionResultType]::ParameterName, 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x')
+            [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Only keys at or after K')
+            [CompletionResult]::new('--end', '--end', [CompletionResultType]::ParameterName, 'Only keys before K')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most N keys')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]')
+            [CompletionResult]::new('--sync', '--sync', [CompletionResultType]::ParameterName, 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No messages on stderr for keys that are not found')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'tinykv;generate' {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]')
@@ -355,6 +372,7 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Print keys, live and dead bytes, files and the last compaction')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Copy every live pair, with its expiry, into a running Redis or Valkey, a Redis Cluster included')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Print the man page or a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -420,6 +438,9 @@ Register-ArgumentCompleter -Native -CommandName 'tinykv' -ScriptBlock {
             break
         }
         'tinykv;help;serve' {
+            break
+        }
+        'tinykv;help;push' {
             break
         }
         'tinykv;help;generate' {

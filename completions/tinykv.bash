@@ -67,6 +67,9 @@ _tinykv() {
             tinykv,pop)
                 cmd="tinykv__subcmd__pop"
                 ;;
+            tinykv,push)
+                cmd="tinykv__subcmd__push"
+                ;;
             tinykv,recover)
                 cmd="tinykv__subcmd__recover"
                 ;;
@@ -136,6 +139,9 @@ _tinykv() {
             tinykv__subcmd__help,pop)
                 cmd="tinykv__subcmd__help__subcmd__pop"
                 ;;
+            tinykv__subcmd__help,push)
+                cmd="tinykv__subcmd__help__subcmd__push"
+                ;;
             tinykv__subcmd__help,recover)
                 cmd="tinykv__subcmd__help__subcmd__recover"
                 ;;
@@ -161,7 +167,7 @@ _tinykv() {
 
     case "${cmd}" in
         tinykv)
-            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set incr decr expire persist ttl pop rename get del exists count keys dump load backup compact check recover stats serve generate help"
+            opts="-d -q -f -h -V --dir --wait --sync --quiet --file --bail --help --version set incr decr expire persist ttl pop rename get del exists count keys dump load backup compact check recover stats serve push generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -561,7 +567,7 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__help)
-            opts="set incr decr expire persist ttl pop rename get del exists count keys dump load backup compact check recover stats serve generate help"
+            opts="set incr decr expire persist ttl pop rename get del exists count keys dump load backup compact check recover stats serve push generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -799,6 +805,20 @@ _tinykv() {
             return 0
             ;;
         tinykv__subcmd__help__subcmd__pop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__help__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1052,6 +1072,56 @@ _tinykv() {
             fi
             case "${prev}" in
                 --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync)
+                    COMPREPLY=($(compgen -W "always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tinykv__subcmd__push)
+            opts="-d -q -h --prefix --glob --start --end --limit --dir --wait --sync --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --glob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -52,6 +52,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
             cand stats 'Print keys, live and dead bytes, files and the last compaction'
             cand serve 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
+            cand push 'Copy every live pair, with its expiry, into a running Redis or Valkey, a Redis Cluster included'
             cand generate 'Print the man page or a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -297,6 +298,21 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tinykv;push'= {
+            cand --prefix 'Only keys starting with P'
+            cand --glob 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x'
+            cand --start 'Only keys at or after K'
+            cand --end 'Only keys before K'
+            cand --limit 'At most N keys'
+            cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
+            cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'
+            cand --sync 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)'
+            cand -q 'No messages on stderr for keys that are not found'
+            cand --quiet 'No messages on stderr for keys that are not found'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'tinykv;generate'= {
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
@@ -329,6 +345,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand recover 'Salvage every intact record, cut torn tails, rebuild indexes; unusable bytes go to DIR/lost+found/'
             cand stats 'Print keys, live and dead bytes, files and the last compaction'
             cand serve 'Serve the database over the Redis protocol to many clients at once (until SIGINT or SIGTERM)'
+            cand push 'Copy every live pair, with its expiry, into a running Redis or Valkey, a Redis Cluster included'
             cand generate 'Print the man page or a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -373,6 +390,8 @@ set edit:completion:arg-completer[tinykv] = {|@words|
         &'tinykv;help;stats'= {
         }
         &'tinykv;help;serve'= {
+        }
+        &'tinykv;help;push'= {
         }
         &'tinykv;help;generate'= {
         }

@@ -266,7 +266,7 @@ pub enum Command {
 
     /// Write every live pair, sorted by key, to stdout
     #[command(
-        after_help = "Examples:\n  tinykv dump > backup.tsv\n  tinykv dump --format jsonl | jq -r .key\n  tinykv dump --format resp | redis-cli --pipe"
+        after_help = "Examples:\n  tinykv dump > backup.tsv\n  tinykv dump --format jsonl | jq -r .key\n  tinykv dump --format resp | redis-cli --pipe    into one Redis server (a Cluster: tinykv push)"
     )]
     Dump {
         /// The dump format
@@ -354,6 +354,29 @@ database and exits 0.",
         /// Most clients connected at once; more are refused with an error
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_clients: usize,
+    },
+
+    /// Copy every live pair, with its expiry, into a running Redis or Valkey, a Redis Cluster included
+    #[command(
+        long_about = "Copy every live pair (or those selected), with its expiry, into a running Redis or \
+Valkey server, a Redis Cluster included.\n\n\
+Each pair is sent as SET key value [PXAT deadline], pipelined; a pair already expired is skipped. \
+On a Cluster (found from the server's INFO), push reads the slot map, sends each key to the master \
+of its hash slot, and follows MOVED and ASK redirections, so a resharding during the push loses \
+nothing. At the end it reads a sample of the keys back, compares the keys each server holds with \
+what it sent, and prints the pairs each server stored. It exits 0 only when every pair arrived; a \
+key the server refused is named. Pushing again is safe: SET overwrites.\n\n\
+The database is only read: push works on a read-only database and while another tinykv process \
+owns it. It needs Redis 6.2 or later, or Valkey. TLS is not supported.",
+        after_help = "Examples:\n  tinykv push redis://127.0.0.1:6379\n  tinykv push redis://:s3cret@10.0.0.5:6379/2       password, database 2\n  tinykv push redis://app:s3cret@10.0.0.5:7000      ACL user; any node of a Cluster\n  tinykv push redis://127.0.0.1:6379 --prefix user:\n\n`dump --format resp | redis-cli --pipe` reaches one server only: it does not follow a\nCluster's redirections."
+    )]
+    Push {
+        /// The server: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (port 6379 unless given; a user and password are percent-decoded)
+        #[arg(value_name = "URL")]
+        url: OsString,
+        /// Which pairs
+        #[command(flatten)]
+        select: Selection,
     },
 
     /// Print the man page or a shell completion script

@@ -22,7 +22,7 @@ use super::ops::{self, LoadSource};
 use super::output::{self, Progress};
 use super::select::Select;
 use super::store::{Local, Store};
-use super::{interrupt, serve, stats};
+use super::{interrupt, push, serve, stats};
 use crate::engine::Db;
 use crate::format::escape_bytes;
 
@@ -37,6 +37,9 @@ fn interrupted(command: &Command) -> Option<String> {
             "backup interrupted (Ctrl-C): {} is incomplete; remove it",
             dest.display()
         ),
+        Command::Push { .. } => "push interrupted (Ctrl-C): some pairs may have arrived; \
+                                 pushing again is safe (SET overwrites)"
+            .into(),
         Command::Compact => "compact interrupted (Ctrl-C): nothing was lost (the database is in \
                              its old files or its new ones; an unfinished compaction's files \
                              are removed when it is next opened)"
@@ -61,6 +64,12 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
             // Config::resolve has checked serve's settings into config.serve.
             let settings = config.serve.as_ref().expect("resolved with the command");
             return serve::run(config, settings);
+        }
+        Command::Push { url, select } => {
+            // The server first: a bad address or password never touches
+            // (nor waits for) the database.
+            let to = push::connect(url)?;
+            return push_from(config, to, &Select::new(select));
         }
         Command::Load { file, .. } => {
             let (reached, from) = reach_for_load(config, LoadSource::from_arg(file.clone()))?;
@@ -226,9 +235,30 @@ fn run_on(
             stats::print(store, *json, &mut out)?;
             Exit::Success
         }
-        Command::Check | Command::Recover | Command::Serve { .. } | Command::Generate { .. } => {
+        Command::Check
+        | Command::Recover
+        | Command::Serve { .. }
+        | Command::Generate { .. }
+        | Command::Push { .. } => {
             unreachable!("handled before the database is reached")
         }
+    };
+    out.flush().context("cannot write to stdout")?;
+    Ok(exit)
+}
+
+/// `push`: reads the database here or through its owner (read-only
+/// works: push never writes to it).
+fn push_from(config: &Config, to: push::Connected, select: &Select) -> Result<Exit> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let exit = match database::reach(config)? {
+        Reached::Here(db) => {
+            let exit = push::run(&Local::new(&db, None), to, select, &mut out)?;
+            database::close(db)?;
+            exit
+        }
+        Reached::Owner(remote) => push::run(&remote, to, select, &mut out)?,
     };
     out.flush().context("cannot write to stdout")?;
     Ok(exit)

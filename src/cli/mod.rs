@@ -28,6 +28,7 @@ pub mod listen;
 pub mod ops;
 pub mod output;
 pub mod owner;
+pub mod push;
 pub mod repl;
 pub mod script;
 pub mod select;

@@ -130,6 +130,25 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// A bar for an operation on `total` items, or a spinner when their
+    /// number is not known.
+    pub fn bar(what: &str, total: Option<u64>) -> Progress {
+        let Some(total) = total else {
+            return Progress::start(what);
+        };
+        if !io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = ProgressBar::new(total).with_message(what.to_owned());
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Progress(Some(bar))
+    }
+
     /// Advances the counter by `n`.
     pub fn inc(&self, n: u64) {
         if let Some(bar) = &self.0 {

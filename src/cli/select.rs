@@ -76,6 +76,15 @@ impl Select {
         }
     }
 
+    /// Whether every key is taken (so their number is known at once).
+    pub fn is_all(&self) -> bool {
+        self.prefix.as_deref() == Some(b"")
+            && self.start == Start::First
+            && self.end.is_none()
+            && self.glob.is_none()
+            && self.limit.is_none()
+    }
+
     fn takes(&self, key: &[u8]) -> bool {
         self.glob.as_ref().is_none_or(|g| g.matches(key))
     }

@@ -23,7 +23,7 @@ use super::args::{Command, SessionCommand, SessionLine};
 use super::ops::{self, LoadSource};
 use super::select::Select;
 use super::store::Store;
-use super::{generate, stats, suggest, words};
+use super::{generate, push, stats, suggest, words};
 use crate::engine::Renamed;
 use crate::format::escape_bytes;
 
@@ -265,6 +265,10 @@ impl<'a> Session<'a> {
             }
             Command::Generate { what } => generate::generate(what, out)?,
             Command::Serve { .. } => return Err(not_in_sessions("serve")),
+            Command::Push { url, select } => {
+                let to = push::connect(&url)?;
+                push::run(self.store, to, &Select::new(&select), out)?;
+            }
         }
         Ok(())
     }

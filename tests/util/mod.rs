@@ -5,7 +5,9 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod owner;
+pub mod pairs;
 pub mod read_only;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod serve;
 pub mod tmux;

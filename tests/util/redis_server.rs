@@ -30,6 +30,12 @@ impl Drop for Redis {
 impl Redis {
     /// `redis-server` with its files (none are written) in `dir`.
     pub fn start(dir: &Path) -> Redis {
+        Redis::start_with(dir, &[])
+    }
+
+    /// [`Redis::start`] with `args` added (`--requirepass`, …); ready once
+    /// it answers PING, or NOAUTH when it wants a password.
+    pub fn start_with(dir: &Path, args: &[&str]) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -40,6 +46,7 @@ impl Redis {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(dir)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -52,7 +59,7 @@ impl Redis {
                 if c.write_all(b"PING\r\n").is_ok() {
                     let mut line = String::new();
                     let _ = BufReader::new(&mut c).read_line(&mut line);
-                    if line == "+PONG\r\n" {
+                    if line == "+PONG\r\n" || line.starts_with("-NOAUTH") {
                         return redis;
                     }
                 }
