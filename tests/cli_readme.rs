@@ -35,7 +35,7 @@ fn readme_tours_every_command() {
     let readme = read("README.md");
     for command in [
         "set", "get", "del", "incr", "ttl", "rename", "pop", "exists", "count", "keys", "dump",
-        "load", "backup", "compact", "check", "recover", "stats", "generate", "serve",
+        "load", "backup", "compact", "check", "recover", "stats", "generate", "serve", "push",
     ] {
         assert!(
             readme.contains(&format!("tinykv {command}")),
