@@ -2,17 +2,19 @@
 //! master, or the lone server), over TCP: the handshake (AUTH, SELECT),
 //! and commands pipelined in windows of bounded size.
 //!
-//! Invariants: at most two windows per connection are held: the one being
-//! filled and the one written whose replies are not read yet, each at
-//! most [`WINDOW_BYTES`] (or one command, however large) and
-//! [`WINDOW_COMMANDS`]; the next window is written before the previous
-//! one's replies are read, so the server always has work. A window keeps
+//! Invariants: at most [`IN_FLIGHT`] + 1 windows per connection are held:
+//! the one being filled and those written whose replies are not read yet,
+//! each at most [`WINDOW_BYTES`] (or one command, however large) and
+//! [`WINDOW_COMMANDS`]; a window's replies are read only once
+//! [`IN_FLIGHT`] windows are written after it, so the server always has
+//! requests waiting and never waits for push. A window keeps
 //! its commands' bytes until their replies are read, so a command
 //! redirected (MOVED, ASK) or refused is resent or named from them; each
 //! reply is matched to its command in order. A connection that fails is
 //! an error naming the server: the stream can no longer be matched.
 
-use std::io::{BufReader, Write};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::ops::Range;
 use std::time::Duration;
@@ -23,9 +25,11 @@ use super::url::Url;
 use crate::cli::client::{Reply, reply};
 
 /// A window is written once it holds this many bytes.
-pub const WINDOW_BYTES: usize = 512 * 1024;
+pub const WINDOW_BYTES: usize = 64 * 1024;
 /// ... or this many commands.
-pub const WINDOW_COMMANDS: usize = 8192;
+pub const WINDOW_COMMANDS: usize = 1024;
+/// How many windows may wait for their replies.
+pub const IN_FLIGHT: usize = 8;
 
 /// How long connecting to one address may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -111,7 +115,10 @@ pub struct Node {
     input: BufReader<TcpStream>,
     output: TcpStream,
     filling: Window,
-    written: Window,
+    /// Written, oldest first, their replies not read yet.
+    written: VecDeque<Window>,
+    /// Windows whose replies were read, to be filled again.
+    spare: Vec<Window>,
     /// `SET`s this server acknowledged.
     pub stored: u64,
     /// Those of them without an expiry.
@@ -131,7 +138,8 @@ impl Node {
             output: stream,
             addr,
             filling: Window::default(),
-            written: Window::default(),
+            written: VecDeque::new(),
+            spare: Vec::new(),
             stored: 0,
             lasting: 0,
         };
@@ -160,7 +168,7 @@ impl Node {
     /// an error reply is returned as it came. A server that wants a
     /// password and was given none is an error that says so.
     pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
-        debug_assert!(self.filling.sent.is_empty() && self.written.sent.is_empty());
+        debug_assert!(self.is_idle());
         let mut request = Vec::new();
         reply::encode_request(&mut request, args);
         self.write(&request)?;
@@ -268,48 +276,74 @@ impl Node {
 
     /// Whether nothing is queued or waiting for a reply.
     pub fn is_idle(&self) -> bool {
-        self.filling.sent.is_empty() && self.written.sent.is_empty()
+        self.filling.sent.is_empty() && self.written.is_empty()
     }
 
-    /// Writes the window being filled, then reads the replies of the one
-    /// written before it.
+    /// Writes the window being filled; then, while more than
+    /// [`IN_FLIGHT`] are written, reads the replies of the oldest.
     pub fn flush(&mut self, findings: &mut Findings) -> Result<()> {
         if self.filling.sent.is_empty() {
             return Ok(());
         }
-        let bytes = std::mem::take(&mut self.filling.bytes);
-        let written = self.write(&bytes);
-        self.filling.bytes = bytes;
-        written?;
-        self.read_replies(findings)?;
-        std::mem::swap(&mut self.filling, &mut self.written);
-        self.filling.bytes.clear();
-        self.filling.sent.clear();
+        self.write_filling()?;
+        while self.written.len() > IN_FLIGHT {
+            self.read_replies(findings)?;
+        }
+        Ok(())
+    }
+
+    fn write_filling(&mut self) -> Result<()> {
+        let next = self.spare.pop().unwrap_or_default();
+        let window = std::mem::replace(&mut self.filling, next);
+        self.write(&window.bytes)?;
+        self.written.push_back(window);
         Ok(())
     }
 
     /// Writes everything queued and reads every reply.
     pub fn drain(&mut self, findings: &mut Findings) -> Result<()> {
-        self.flush(findings)?;
-        self.read_replies(findings)
+        if !self.filling.sent.is_empty() {
+            self.write_filling()?;
+        }
+        while !self.written.is_empty() {
+            self.read_replies(findings)?;
+        }
+        Ok(())
     }
 
-    /// Reads the replies of the window written, one per command.
+    /// Reads the replies of the oldest window written, one per command.
     fn read_replies(&mut self, findings: &mut Findings) -> Result<()> {
-        let sent = std::mem::take(&mut self.written.sent);
-        for cmd in &sent {
+        let Some(mut window) = self.written.pop_front() else {
+            return Ok(());
+        };
+        for cmd in &window.sent {
+            // The reply to nearly every command, taken without a parse.
+            if let Kind::Set { expires } = cmd.kind
+                && self
+                    .input
+                    .fill_buf()
+                    .is_ok_and(|b| b.starts_with(b"+OK\r\n"))
+            {
+                self.input.consume(5);
+                self.stored += 1;
+                self.lasting += u64::from(!expires);
+                continue;
+            }
             let answer = self.read()?;
-            self.settle(cmd, answer, findings);
+            self.settle(&window.bytes, cmd, answer, findings);
         }
-        self.written.sent = sent;
-        self.written.sent.clear();
-        self.written.bytes.clear();
+        // Kept for the next window, unless a large value made it large.
+        if window.bytes.capacity() <= 2 * WINDOW_BYTES {
+            window.bytes.clear();
+            window.sent.clear();
+            self.spare.push(window);
+        }
         Ok(())
     }
 
     /// What one reply means for its command.
-    fn settle(&mut self, cmd: &Sent, answer: Reply, findings: &mut Findings) {
-        let bytes = &self.written.bytes[cmd.bytes.clone()];
+    fn settle(&mut self, window: &[u8], cmd: &Sent, answer: Reply, findings: &mut Findings) {
+        let bytes = &window[cmd.bytes.clone()];
         let key = || bytes[cmd.key.clone()].to_vec();
         let error = match (cmd.kind, answer) {
             (Kind::Asking, _) => return,
