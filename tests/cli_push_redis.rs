@@ -1,7 +1,7 @@
 //! `tinykv push` into one redis-server that wants a password: with the
-//! password, with an ACL user, into another database (`/DB`); a key
-//! already expired is not sent; a key the server refuses is named and the
-//! exit is 2; a wrong password, a server that wants one, a closed port or
+//! password (in the URL or in $REDISCLI_AUTH), with an ACL user, into
+//! another database (`/DB`); a key already expired is not sent; a key the
+//! server refuses is named and the exit is 2; a wrong password, a server that wants one, a closed port or
 //! a bad URL are each one line on stderr, exit 2, and change nothing in
 //! the database pushed from.
 
@@ -72,6 +72,15 @@ fn a_password_an_acl_user_and_a_database_number() {
     let url = format!("redis://pusher:pw@127.0.0.1:{}", redis.port);
     db.cmd(["push", &url]).run().code(0);
     same(&pairs, &contents_of(&mut admin));
+
+    // The password from $REDISCLI_AUTH, off the command line.
+    let mut three = connect(&redis, "", PASSWORD, 3);
+    let url = format!("redis://127.0.0.1:{}/3", redis.port);
+    db.cmd(["push", &url])
+        .env("REDISCLI_AUTH", PASSWORD)
+        .run()
+        .code(0);
+    same(&pairs, &contents_of(&mut three));
 }
 
 #[test]

@@ -367,8 +367,10 @@ nothing. At the end it reads a sample of the keys back, compares the keys each s
 what it sent, and prints the pairs each server stored. It exits 0 only when every pair arrived; a \
 key the server refused is named. Pushing again is safe: SET overwrites.\n\n\
 The database is only read: push works on a read-only database and while another tinykv process \
-owns it. It needs Redis 6.2 or later, or Valkey. TLS is not supported.",
-        after_help = "Examples:\n  tinykv push redis://127.0.0.1:6379\n  tinykv push redis://:s3cret@10.0.0.5:6379/2       password, database 2\n  tinykv push redis://app:s3cret@10.0.0.5:7000      ACL user; any node of a Cluster\n  tinykv push redis://127.0.0.1:6379 --prefix user:\n\n`dump --format resp | redis-cli --pipe` reaches one server only: it does not follow a\nCluster's redirections."
+owns it. It needs Redis 6.2 or later, or Valkey. TLS is not supported.\n\n\
+A URL without a password takes the one in $REDISCLI_AUTH (as redis-cli does), which keeps it off \
+the command line.",
+        after_help = "Examples:\n  tinykv push redis://127.0.0.1:6379\n  tinykv push redis://:s3cret@10.0.0.5:6379/2       password, database 2\n  tinykv push redis://app:s3cret@10.0.0.5:7000      ACL user; any node of a Cluster\n  tinykv push redis://127.0.0.1:6379 --prefix user:\n  REDISCLI_AUTH=s3cret tinykv push redis://10.0.0.5:6379\n\n`dump --format resp | redis-cli --pipe` reaches one server only: it does not follow a\nCluster's redirections."
     )]
     Push {
         /// The server: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (port 6379 unless given; a user and password are percent-decoded)

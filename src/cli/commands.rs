@@ -68,7 +68,7 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
         Command::Push { url, select } => {
             // The server first: a bad address or password never touches
             // (nor waits for) the database.
-            let to = push::connect(url)?;
+            let to = push::connect(url, config.redis_auth.as_deref())?;
             return push_from(config, to, &Select::new(select));
         }
         Command::Load { file, .. } => {

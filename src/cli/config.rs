@@ -46,6 +46,9 @@ pub struct Config {
     pub serve: Option<ServeConfig>,
     /// `$XDG_RUNTIME_DIR`, where an owner puts its socket (owner.rs).
     pub runtime_dir: Option<PathBuf>,
+    /// `$REDISCLI_AUTH`: the password `push` gives a server whose URL
+    /// names none (redis-cli's variable, so it stays off the command line).
+    pub redis_auth: Option<Vec<u8>>,
 }
 
 /// What `tinykv serve` was asked for, checked.
@@ -174,6 +177,9 @@ impl Config {
             tuning,
             default_dir: from_default,
             serve,
+            redis_auth: env("REDISCLI_AUTH")
+                .filter(|p| !p.is_empty())
+                .map(|p| p.into_encoded_bytes()),
             runtime_dir: env("XDG_RUNTIME_DIR")
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute()),
@@ -543,6 +549,15 @@ mod tests {
         assert!(both.starts_with("refusing to serve on 0.0.0.0:1"), "{both}");
         let both = err("tinykv serve --requirepass= --listen nowhere");
         assert!(both.starts_with("the password is empty"), "{both}");
+    }
+
+    #[test]
+    fn push_takes_its_password_from_rediscli_auth() {
+        let argv = ["tinykv", "push", "redis://h:1"];
+        let c = resolve(&argv, false, &[("HOME", "/h"), ("REDISCLI_AUTH", "pw")]).unwrap();
+        assert_eq!(c.redis_auth.as_deref(), Some(&b"pw"[..]));
+        let c = resolve(&argv, false, &[("HOME", "/h"), ("REDISCLI_AUTH", "")]).unwrap();
+        assert_eq!(c.redis_auth, None, "set but empty: no password");
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl Progress {
         }
         let bar = ProgressBar::new(total).with_message(what.to_owned());
         if let Ok(style) =
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+            ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} ({eta} left)")
         {
             bar.set_style(style.progress_chars("=> "));
         }

@@ -266,7 +266,12 @@ impl<'a> Session<'a> {
             Command::Generate { what } => generate::generate(what, out)?,
             Command::Serve { .. } => return Err(not_in_sessions("serve")),
             Command::Push { url, select } => {
-                let to = push::connect(&url)?;
+                // As for the one-shot command (config.rs), read here: a
+                // session has no configuration of its own to carry it.
+                let auth = std::env::var_os("REDISCLI_AUTH")
+                    .filter(|p| !p.is_empty())
+                    .map(std::ffi::OsString::into_encoded_bytes);
+                let to = push::connect(&url, auth.as_deref())?;
                 push::run(self.store, to, &Select::new(&select), out)?;
             }
         }

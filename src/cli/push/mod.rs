@@ -49,12 +49,16 @@ pub struct Connected {
     target: Target,
 }
 
-/// Parses the URL and connects: before the database is reached.
-pub fn connect(url: &OsStr) -> Result<Connected> {
+/// Parses the URL and connects: before the database is reached. A URL
+/// without a password takes `password` (`$REDISCLI_AUTH`), if any.
+pub fn connect(url: &OsStr, password: Option<&[u8]>) -> Result<Connected> {
     let text = url
         .to_str()
         .ok_or_else(|| anyhow!("push: the URL is not valid UTF-8"))?;
-    let url = Url::parse(text).context("push: bad URL")?;
+    let mut url = Url::parse(text).context("push: bad URL")?;
+    if url.password.is_none() {
+        url.password = password.map(<[u8]>::to_vec);
+    }
     let target = Target::connect(&url).with_context(|| format!("push to {url} failed"))?;
     Ok(Connected { url, target })
 }
