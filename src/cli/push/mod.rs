@@ -1,8 +1,8 @@
 //! `tinykv push redis://…`: copies every live pair, with its expiry, into
 //! a running Redis or Valkey, a Redis Cluster included (PRODUCT.md §8).
 //!
-//! The database is streamed in key order (it is never held in memory);
-//! each pair becomes `SET key value [PXAT t]`, pipelined in windows of
+//! The database is streamed in key order (it is never held in memory),
+//! read on one thread and sent on another; each pair becomes `SET key value [PXAT t]`, pipelined in windows of
 //! bounded size to the master of its hash slot ([`target`], [`node`]);
 //! a pair already expired is skipped. At the end every reply has been
 //! read and matched to its key, a sample of the keys is read back with
@@ -25,6 +25,7 @@ mod url;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Write;
+use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -32,7 +33,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::exit::Exit;
 use super::output::{self, Progress};
 use super::select::Select;
-use super::store::Store;
+use super::store::{Entry, Store};
 use target::Target;
 pub use url::Url;
 
@@ -42,6 +43,12 @@ const SAMPLE: usize = 256;
 const SAMPLE_KEY_MAX: usize = 1024;
 /// How many refused keys are named, one line each.
 const NAMED: usize = 10;
+/// Pairs handed to the sending thread at once ...
+const BATCH: usize = 512;
+/// ... or fewer, when they hold this many bytes.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Batches waiting for the sending thread.
+const QUEUED: usize = 4;
 
 /// A server, connected, ready to be pushed to.
 pub struct Connected {
@@ -90,20 +97,56 @@ fn push(
     let target = &mut to.target;
     let mut sample = Sample::new();
     let (mut sent, mut skipped) = (0u64, 0u64);
-    for entry in select.entries(store) {
-        let entry = entry.context("cannot read the database")?;
-        progress.inc(1);
-        // The walk leaves out what had expired when it read it; a
-        // deadline may pass during a long push.
-        if entry.expires_at.is_some_and(|at| at <= now_ms()) {
-            skipped += 1;
-            continue;
-        }
-        sample.offer(&entry.key, entry.expires_at);
-        target.set(&entry.key, &entry.value, entry.expires_at)?;
-        sent += 1;
-    }
-    target.finish()?;
+    // The database is read on this thread (a store need not be Send) and
+    // sent on another, so that reading and sending overlap: batches of at
+    // most BATCH pairs or BATCH_BYTES, at most QUEUED of them waiting.
+    let (tx, rx) = mpsc::sync_channel::<Vec<Entry>>(QUEUED);
+    let sending_to = &mut *target;
+    let (walked, sending) = std::thread::scope(|s| {
+        let sender = s.spawn(move || -> Result<()> {
+            for batch in rx {
+                for e in batch {
+                    sending_to.set(&e.key, &e.value, e.expires_at)?;
+                }
+            }
+            sending_to.finish()
+        });
+        let walked = (|| -> Result<()> {
+            let (mut batch, mut bytes) = (Vec::with_capacity(BATCH), 0);
+            for entry in select.entries(store) {
+                let entry = entry.context("cannot read the database")?;
+                progress.inc(1);
+                // The walk leaves out what had expired when it read it; a
+                // deadline may pass during a long push.
+                if entry.expires_at.is_some_and(|at| at <= now_ms()) {
+                    skipped += 1;
+                    continue;
+                }
+                sample.offer(&entry.key, entry.expires_at);
+                sent += 1;
+                bytes += entry.key.len() + entry.value.len();
+                batch.push(entry);
+                if batch.len() >= BATCH || bytes >= BATCH_BYTES {
+                    bytes = 0;
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.send(full).is_err() {
+                        return Ok(()); // the sender stopped: its error says why
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let sending = sender
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the thread sending the pairs failed")));
+        (walked, sending)
+    });
+    walked?;
+    sending?;
     drop(progress);
     let refused = std::mem::take(&mut target.findings().refused);
     if !refused.is_empty() {
