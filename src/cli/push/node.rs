@@ -29,7 +29,7 @@ pub const WINDOW_BYTES: usize = 64 * 1024;
 /// ... or this many commands.
 pub const WINDOW_COMMANDS: usize = 1024;
 /// How many windows may wait for their replies.
-pub const IN_FLIGHT: usize = 8;
+pub const IN_FLIGHT: usize = 32;
 
 /// How long connecting to one address may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
