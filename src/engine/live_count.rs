@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::clock::expired;
-use super::segment::Segment;
+use super::segment::{Entry, Segment};
 use super::{Db, MemSlot, Result, dir};
 
 /// The file that holds the tally of the sealed segments.
@@ -234,21 +234,111 @@ fn stands_alone(segments: &[Arc<Segment>], i: usize) -> bool {
             .all(|s| s.index.footer.group.is_some_and(|g| g.first == first))
 }
 
+/// A lookup in the segments below costs about this many entries of a
+/// walk (it reads an index block and a record where a walk reads on): so
+/// a tally walks every key at once rather than look up more than
+/// 1/`LOOKUP_COST` of them one by one.
+const LOOKUP_COST: u64 = 16;
+
+/// The most lookups (or keys walked) a close spends on the tally.
+const AT_CLOSE: u64 = 16 * 1024;
+
+/// The tally of `segments`, by one walk of all of them merged in key
+/// order: each key counts by its newest entry. No lookups: a sequential
+/// read of every segment, one entry held per segment.
+fn merged_tally(segments: &[Arc<Segment>]) -> Result<Tally> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut walks = Vec::with_capacity(segments.len());
+    // Each walk's next entry, and the heap of their keys: smallest key
+    // first; of equal keys, the newest segment (largest index) first.
+    let mut next: Vec<Option<Entry>> = Vec::with_capacity(segments.len());
+    let mut heads = BinaryHeap::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let mut walk = seg.walk(&[], false)?;
+        let entry = walk.next().transpose()?.map(|item| item.entry);
+        if let Some(e) = &entry {
+            heads.push((Reverse(e.key.clone()), i));
+        }
+        next.push(entry);
+        walks.push(walk);
+    }
+    let mut tally = Tally::default();
+    let mut pending = Pending::default();
+    while let Some((Reverse(key), i)) = heads.pop() {
+        let entry = next[i].take().expect("a walk in the heap has an entry");
+        let now = (!entry.delete).then_some(Put {
+            len: entry.len,
+            expires_at: entry.expires_at,
+        });
+        tally.change(None, now, &mut pending);
+        // This key's older entries go unread; each walk moves on.
+        let mut advance = vec![i];
+        while heads.peek().is_some_and(|(Reverse(k), _)| *k == key) {
+            let (_, j) = heads.pop().expect("peeked");
+            advance.push(j);
+        }
+        for j in advance {
+            next[j] = walks[j].next().transpose()?.map(|item| item.entry);
+            if let Some(e) = &next[j] {
+                heads.push((Reverse(e.key.clone()), j));
+            }
+        }
+    }
+    tally.settle(pending);
+    Ok(tally)
+}
+
 impl Cache {
     /// Brings the tally up to `segments`: walks only those it does not
-    /// cover yet; starts over when what it covers is no longer the oldest
-    /// segments as they are.
-    fn extend(&mut self, segments: &[Arc<Segment>]) -> Result<bool> {
+    /// cover yet, each key looked up in the segments below, or, when the
+    /// new segments hold many keys for the old ones, every segment at once
+    /// in one merged walk; starts over when what it covers is no longer
+    /// the oldest segments as they are. With `most_lookups`, gives up
+    /// (`Ok(None)`, nothing changed) rather than do more than that many
+    /// lookups or walk more keys than that. `Ok(Some(changed))` otherwise.
+    fn extend(
+        &mut self,
+        segments: &[Arc<Segment>],
+        most_lookups: Option<u64>,
+    ) -> Result<Option<bool>> {
         let still = self.still_holds(segments);
+        let from = if still { self.covered.len() } else { 0 };
+        if from == segments.len() {
+            return Ok(Some(false));
+        }
+        // The base a compaction left counts without a walk; each segment
+        // above it is either looked up key by key or walked with the rest.
+        let base = if from == 0 {
+            (0..segments.len())
+                .take_while(|&i| stands_alone(segments, i))
+                .count()
+        } else {
+            from
+        };
+        let keys = |range: std::ops::Range<usize>| -> u64 {
+            segments[range].iter().map(|s| s.index.footer.keys).sum()
+        };
+        let lookups = keys(base..segments.len());
+        let all = keys(0..segments.len());
+        let merged = base > 0 && lookups.saturating_mul(LOOKUP_COST) > all;
+        let work = if merged { all } else { lookups };
+        if most_lookups.is_some_and(|most| work > most) {
+            return Ok(None);
+        }
         if !still {
             *self = Cache::default();
         }
-        let from = self.covered.len();
-        for i in from..segments.len() {
+        if merged {
+            self.tally = merged_tally(segments)?;
+            self.covered = segments.iter().map(|s| Covered::of(s)).collect();
+            return Ok(Some(true));
+        }
+        for i in self.covered.len()..segments.len() {
             self.add_segment(segments, i, true)?;
             self.covered.push(Covered::of(&segments[i]));
         }
-        Ok(!still || from < segments.len())
+        Ok(Some(true))
     }
 
     /// Whether what the tally covers is still the oldest of `segments`, as
@@ -296,9 +386,11 @@ impl Cache {
 impl Db {
     /// At close: brings a kept tally up to date with the segments this
     /// handle sealed, so that the next count is instant. Only a tally that
-    /// still holds is extended (walking only the new segments); one that
-    /// does not, or none, is left to the next count. Best effort: it is a
-    /// cache.
+    /// still holds is extended, and only when that is cheap (at most
+    /// [`AT_CLOSE`] lookups or keys walked: a one-shot write that sealed,
+    /// not a load of a million pairs into a database of a million, which
+    /// would make the load slower by the walk); the rest is left to the
+    /// next count. Best effort: it is a cache.
     pub(super) fn keep_count(&self) {
         if self.opts.read_only {
             return;
@@ -318,12 +410,12 @@ impl Db {
         if !cache.still_holds(&segments) {
             return;
         }
-        match cache.extend(&segments) {
-            Ok(true) => {
+        match cache.extend(&segments, Some(AT_CLOSE)) {
+            Ok(Some(true)) => {
                 let path = self.dir.join(COUNT_FILE);
                 let _ = dir::replace(&*self.opts.storage, &path, &cache.encode());
             }
-            Ok(false) => {}
+            Ok(Some(false) | None) => {}
             Err(_) => counter.cache = None,
         }
     }
@@ -343,8 +435,8 @@ impl Db {
             counter.cache = read(&*self.opts.storage, &self.dir);
         }
         let mut cache = counter.cache.take().unwrap_or_default();
-        let changed = match cache.extend(&segments) {
-            Ok(changed) => changed,
+        let changed = match cache.extend(&segments, None) {
+            Ok(changed) => changed.unwrap_or(true),
             Err(e) => {
                 counter.cache = None;
                 return Err(e);
