@@ -165,53 +165,58 @@ pick_keys() {
         print out
     }'
 }
-files_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
+files_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 # --- measuring -----------------------------------------------------------------
 results=$outdir/results.tsv
 space=$outdir/space.tsv
 disk=$outdir/disk.tsv
-printf 'pairs\tcommand\tseconds\tpeak_rss_mib\truns\tnote\n' >"$results"
-printf 'pairs\tstate\tfile_bytes\tlive_bytes\tratio\n' >"$space"
+printf 'pairs\tcommand\tseconds\tpeak_rss_mib\tcpu_seconds\truns\tnote\n' >"$results"
+printf 'pairs\tstate\tfile_bytes\tlive_bytes\tratio\tsegments\n' >"$space"
 printf 'pairs\tdd_bytes\tdd_seconds\tdd_mib_s\tcompact_bytes_written\tcompact_seconds\tcompact_mib_s\tratio\n' >"$disk"
 declare -A SEC RSS # [command:pairs] -> median seconds, peak RSS in MiB
 
 # timed CMD...: runs CMD once (stdout to /dev/null, stderr to $work/cmd.err);
 # sets T_SEC (wall time, from bash's microsecond clock), T_KIB (max RSS,
-# GNU time's %M) and T_RC (the exit status). Never fails itself.
+# GNU time's %M), T_CPU (user + system seconds, %U + %S: what the command
+# used of the CPU, less moved than its wall time by other work on the
+# machine) and T_RC (the exit status). Never fails itself.
 timed() {
     local t0 t1
     t0=$EPOCHREALTIME
     T_RC=0
-    /usr/bin/time -f '%e %M' -o "$work/time.out" "$@" >/dev/null 2>"$work/cmd.err" || T_RC=$?
+    /usr/bin/time -f '%e %M %U %S' -o "$work/time.out" "$@" >/dev/null 2>"$work/cmd.err" || T_RC=$?
     t1=$EPOCHREALTIME
     T_SEC=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')
     T_KIB=$(awk 'END {print $2 + 0}' "$work/time.out")
+    T_CPU=$(awk 'END {printf "%.2f", $3 + $4}' "$work/time.out")
 }
 mib() { awk -v k="$1" 'BEGIN {printf "%.2f", k / 1024}'; }
 median_of() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {printf "%.6f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-record() { # N COMMAND SECONDS RSS_MIB RUNS NOTE
+record() { # N COMMAND SECONDS RSS_MIB CPU_SECONDS RUNS NOTE
     SEC[$2:$1]=$3
     RSS[$2:$1]=$4
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" >>"$results"
-    printf '   %-22s %12.6f s %9.2f MiB  %s\n' "$2" "$3" "$4" "$6" >&2
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" >>"$results"
+    printf '   %-22s %12.6f s %9.2f MiB %8s s cpu  %s\n' "$2" "$3" "$4" "$5" "$7" >&2
 }
 record_space() { # N STATE DIR
-    local b live
+    local b live segs
     b=$(files_bytes "$3")
     live=$(($1 * live_pair))
-    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$b" "$live" "$(awk -v a="$b" -v l="$live" 'BEGIN {printf "%.4f", a / l}')" >>"$space"
+    segs=$(find "$3" -name 'seg-*.log' | wc -l)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$b" "$live" "$(awk -v a="$b" -v l="$live" 'BEGIN {printf "%.4f", a / l}')" "$segs" >>"$space"
     printf '   space after %-12s %14s bytes, %.4fx live\n' "$2" "$b" "$(awk -v a="$b" -v l="$live" 'BEGIN {print a / l}')" >&2
 }
 
 # A load of FILE into an empty DB, RUNS times: median time, largest peak.
 # A failed load (killed for lack of memory, say) is recorded, not fatal.
 load_runs() { # N COMMAND FILE DB RUNS
-    local times="" peak=0 i note="" rc=0
+    local times="" cpus="" peak=0 i note="" rc=0
     for ((i = 0; i < $5; i++)); do
         rm -rf "$4"
         timed "$tk" -d "$4" load "$3"
         times+=" $T_SEC"
+        cpus+=" $T_CPU"
         ((T_KIB > peak)) && peak=$T_KIB
         if ((T_RC != 0)); then
             note="failed: exit $T_RC: $(tail -c 300 "$work/cmd.err" | tr '\t\n' '  ')"
@@ -219,7 +224,7 @@ load_runs() { # N COMMAND FILE DB RUNS
             break
         fi
     done
-    record "$1" "$2" "$(median_of <<<"$times")" "$(mib "$peak")" "$i" "$note"
+    record "$1" "$2" "$(median_of <<<"$times")" "$(mib "$peak")" "$(median_of <<<"$cpus")" "$i" "$note"
     return $rc
 }
 
@@ -249,6 +254,7 @@ oneshot() { # N COMMAND TEMPLATE KEYS HYPERFINE-ARGS... (KEYS empty: no {key})
         ((T_KIB > peak)) && peak=$T_KIB
     done
     record "$n" "$name" "$(hf_median "$outdir/$name-$n.json")" "$(mib "$peak")" \
+        "$(jq '[.results[] | .user + .system] | add / length' "$outdir/$name-$n.json" | awk '{printf "%.6f", $1}')" \
         "$(jq '[.results[].times[]] | length' "$outdir/$name-$n.json")" "$note"
 }
 
@@ -287,7 +293,7 @@ for n in "${sizes[@]}"; do
     say "$hn pairs: one-shot commands on the loaded database"
     timed "$tk" -d "$db" count
     ((T_RC == 0)) || die "count failed: $(cat "$work/cmd.err")"
-    record "$n" count_first "$T_SEC" "$(mib "$T_KIB")" 1 "the first count after the load"
+    record "$n" count_first "$T_SEC" "$(mib "$T_KIB")" "$T_CPU" 1 "the first count after the load"
     [[ $("$tk" -d "$db" count) == "$n" ]] || die "count is not $n after the load"
     keys=$(pick_keys "$nkeys" "$n" 7)
     oneshot "$n" get "$tk -d $db get {key}" "$keys" --runs "$runs"
@@ -296,14 +302,15 @@ for n in "${sizes[@]}"; do
     oneshot "$n" stats "$tk -d $db stats" "" --runs "$((runs * nkeys))"
 
     say "$hn pairs: check ($load_n runs)"
-    times="" peak=0
+    times="" cpus="" peak=0
     for ((i = 0; i < load_n; i++)); do
         timed "$tk" -d "$db" check
         ((T_RC == 0)) || die "check failed: $(cat "$work/cmd.err")"
         times+=" $T_SEC"
+        cpus+=" $T_CPU"
         ((T_KIB > peak)) && peak=$T_KIB
     done
-    record "$n" check "$(median_of <<<"$times")" "$(mib "$peak")" "$load_n" ""
+    record "$n" check "$(median_of <<<"$times")" "$(mib "$peak")" "$(median_of <<<"$cpus")" "$load_n" ""
 
     say "$hn pairs: overwrite 96%, dd, compact"
     gen "$n" new 96 >"$work/overwrite.tsv"
@@ -312,14 +319,14 @@ for n in "${sizes[@]}"; do
     rm -f "$work/overwrite.tsv"
     [[ $("$tk" -d "$db" stats --json | jq -r .last_compaction) == null ]] ||
         die "the overwrite compacted on its own: the compaction cannot be timed"
-    record "$n" load_overwrite "$T_SEC" "$(mib "$T_KIB")" 1 "96% of the pairs again, into the loaded database"
+    record "$n" load_overwrite "$T_SEC" "$(mib "$T_KIB")" "$T_CPU" 1 "96% of the pairs again, into the loaded database"
     record_space "$n" overwritten "$db"
     dd_speed
     timed "$tk" -d "$db" compact
     ((T_RC == 0)) || die "compact failed: $(cat "$work/cmd.err")"
-    record "$n" compact "$T_SEC" "$(mib "$T_KIB")" 1 ""
+    record "$n" compact "$T_SEC" "$(mib "$T_KIB")" "$T_CPU" 1 ""
     record_space "$n" compacted "$db"
-    written=$(find "$db" -type f -name 'seg-*' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+    written=$(find "$db" -type f -name 'seg-*' -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
     awk -v n="$n" -v db="$DD_BYTES" -v ds="$DD_SEC" -v cb="$written" -v cs="$T_SEC" 'BEGIN {
         d = db / ds / 1048576; c = cb / cs / 1048576
         printf "%s\t%s\t%s\t%.1f\t%s\t%s\t%.1f\t%.4f\n", n, db, ds, d, cb, cs, c, c / d
@@ -329,7 +336,7 @@ for n in "${sizes[@]}"; do
     say "$hn pairs: one-shot commands on the compacted database"
     [[ $("$tk" -d "$db" get key0000000000000 | cut -c1-3) == new ]] || die "the overwrite is not what get answers"
     timed "$tk" -d "$db" count
-    record "$n" count_first_compacted "$T_SEC" "$(mib "$T_KIB")" 1 "the first count after the compaction"
+    record "$n" count_first_compacted "$T_SEC" "$(mib "$T_KIB")" "$T_CPU" 1 "the first count after the compaction"
     [[ $("$tk" -d "$db" count) == "$n" ]] || die "count is not $n after the compaction"
     oneshot "$n" get_compacted "$tk -d $db get {key}" "$keys" --runs "$runs"
     oneshot "$n" open_compacted "$tk -d $db exists nokey" "" --runs "$((runs * nkeys))" -i
@@ -379,7 +386,7 @@ while IFS=$'\t' read -r n _ _ dd _ _ cm r; do
     [[ $n == pairs ]] || ((n < lin)) || target "compaction >= 0.5x dd's write speed (MiB/s)" compact "$n" "$cm" "$dd" "$r" 0.5 ge
 done <"$disk"
 # space after a load <= 1.15x the live data, after compact <= 1.1x
-while IFS=$'\t' read -r n state b live r; do
+while IFS=$'\t' read -r n state b live r _; do
     case $state in
     load_sorted | load_shuffled) target "space after load <= 1.15x live (bytes)" "$state" "$n" "$b" "$live" "$r" 1.15 le ;;
     compacted) target "space after compact <= 1.1x live (bytes)" "$state" "$n" "$b" "$live" "$r" 1.1 le ;;
