@@ -436,3 +436,49 @@ impl<I: Iterator<Item = Result<Vec<u8>, Error>>> Iterator for Merged<'_, I> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transactions_store_reads_and_walks_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        for k in ["a", "c", "d"] {
+            db.set(k.as_bytes(), b"old").unwrap();
+        }
+        let watches = Arc::new(Watches::default());
+        let replies = Arc::new(Replies::new(1 << 20));
+        let cursors = Arc::new(Cursors::default());
+        let walked = db
+            .transact(move |txn| {
+                let mut store = TxnStore::new(txn, &watches, &replies, &cursors);
+                store.set(b"b", b"new".to_vec(), None);
+                store.delete(b"c");
+                store.set(b"e", b"new".to_vec(), Some(u64::MAX));
+                store.delete(b"never");
+                assert_eq!(store.get(b"b")?.unwrap().value, b"new");
+                assert!(!store.exists(b"c")?);
+                assert_eq!(store.expiry(b"e")?, Some(Some(u64::MAX)));
+                assert_eq!(store.get(&[]).unwrap(), None, "an empty key is absent");
+                let all: Vec<Vec<u8>> = store.keys(b"", None).collect::<Result<_, _>>()?;
+                let after: Vec<Vec<u8>> = store.keys(b"", Some(b"b")).collect::<Result<_, _>>()?;
+                let n = store.len()?;
+                store.finish()?;
+                Ok((all, after, n))
+            })
+            .unwrap();
+        let names = |keys: &[Vec<u8>]| -> Vec<String> {
+            keys.iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(names(&walked.0), ["a", "b", "d", "e"]);
+        assert_eq!(names(&walked.1), ["d", "e"]);
+        assert_eq!(walked.2, 4);
+        let keys: Vec<Vec<u8>> = db.keys(b"").collect::<Result<_, _>>().unwrap();
+        assert_eq!(names(&keys), ["a", "b", "d", "e"]);
+        assert_eq!(db.expiry(b"e").unwrap(), Some(Some(u64::MAX)));
+    }
+}
