@@ -175,7 +175,9 @@ pub struct DbReads<'a> {
     db: &'a Db,
     replies: &'a Arc<Replies>,
     cursors: &'a Cursors,
-    now: u64,
+    /// The clock, read when a command first asks (most never do: the
+    /// engine judges expiry on its own).
+    now: std::cell::Cell<Option<u64>>,
     used: usize,
 }
 
@@ -186,7 +188,7 @@ impl<'a> DbReads<'a> {
             db,
             replies,
             cursors,
-            now: db.now_ms(),
+            now: std::cell::Cell::new(None),
             used: 0,
         }
     }
@@ -194,7 +196,9 @@ impl<'a> DbReads<'a> {
 
 impl Reads for DbReads<'_> {
     fn now(&self) -> u64 {
-        self.now
+        let now = self.now.get().unwrap_or_else(|| self.db.now_ms());
+        self.now.set(Some(now));
+        now
     }
 
     fn get(&mut self, key: &[u8]) -> Result<Option<Stored>, Error> {
