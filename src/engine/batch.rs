@@ -203,15 +203,27 @@ impl BatchWriter<'_> {
             .expect("the writer is held until the batch ends")
             .order
             .note(key);
-        record::encode_expiring(&mut self.buf, tag, key, value, expires_at);
+        let offset = self.base + self.written + start as u64;
+        // A large value is written from where it is, after its header and
+        // key: never copied into the buffer.
+        let large = value.len() >= BUF;
+        if large {
+            record::encode_head(&mut self.buf, tag, key, value, expires_at);
+        } else {
+            record::encode_expiring(&mut self.buf, tag, key, value, expires_at);
+        }
+        let len = self.buf.len() - start + if large { value.len() } else { 0 };
         let slot = MemSlot {
             delete: tag.is_delete(),
-            offset: self.base + self.written + start as u64,
-            len: (self.buf.len() - start) as u32,
+            offset,
+            len: len as u32,
             expires: MemSlot::encode_expiry(expires_at),
         };
         self.pending.push(key, slot);
-        if self.buf.len() >= BUF {
+        if large {
+            self.drain()?;
+            self.write_direct(value)?;
+        } else if self.buf.len() >= BUF {
             self.drain()?;
         }
         Ok(())
@@ -237,19 +249,27 @@ impl BatchWriter<'_> {
     }
 
     fn drain(&mut self) -> Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let drained = self.write_direct(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        drained
+    }
+
+    /// Appends `bytes` to the batch in the log, after what it holds.
+    fn write_direct(&mut self, bytes: &[u8]) -> Result<()> {
         let w = self
             .w
             .as_mut()
             .expect("the writer is held until the batch ends");
         w.ensure_writable()?;
         let path = &self.db.wal_path;
-        if let Err(e) = w.wal.write_at(&self.buf, self.base + self.written) {
+        if let Err(e) = w.wal.write_at(bytes, self.base + self.written) {
             let e = Error::io("write", path, e);
             w.poison(&e);
             return Err(e);
         }
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
+        self.written += bytes.len() as u64;
         Ok(())
     }
 

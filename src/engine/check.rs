@@ -92,6 +92,11 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
             }
         }
     }
+    if listing.has_count && report.is_clean() {
+        let problem = super::live_count::check_file(storage, dir, &listing.logs)?;
+        report.files += 1;
+        report.problems.extend(problem);
+    }
     Ok(report)
 }
 

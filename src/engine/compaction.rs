@@ -220,7 +220,16 @@ impl Db {
             let expires_at = pairs.last_expiry();
             keys += 1;
             let start = out.len + out.buf.len() as u64;
-            record::encode_expiring(&mut out.buf, Tag::Put, &key, &value, expires_at);
+            // A large value goes to the file from where it is, after its
+            // header and key, not copied into the buffer.
+            let large = value.len() >= OUT_BUF;
+            if large {
+                record::encode_head(&mut out.buf, Tag::Put, &key, &value, expires_at);
+                self.drain(&mut out)?;
+                self.write_value(&mut out, &value)?;
+            } else {
+                record::encode_expiring(&mut out.buf, Tag::Put, &key, &value, expires_at);
+            }
             let len = (out.len + out.buf.len() as u64 - start) as u32;
             out.index
                 .as_mut()
@@ -273,11 +282,19 @@ impl Db {
     }
 
     fn drain(&self, out: &mut Output) -> Result<()> {
-        out.file
-            .write_at(&out.buf, out.len)
-            .map_err(|e| Error::io("write", &out.tmp_path, e))?;
-        out.len += out.buf.len() as u64;
+        let buf = std::mem::take(&mut out.buf);
+        let drained = self.write_value(out, &buf);
+        out.buf = buf;
         out.buf.clear();
+        drained
+    }
+
+    /// Appends `bytes` to an output, after what its buffer held (drained).
+    fn write_value(&self, out: &mut Output, bytes: &[u8]) -> Result<()> {
+        out.file
+            .write_at(bytes, out.len)
+            .map_err(|e| Error::io("write", &out.tmp_path, e))?;
+        out.len += bytes.len() as u64;
         Ok(())
     }
 

@@ -65,6 +65,8 @@ pub(super) struct Listing {
     /// Ids that have a `seg-N.idx`.
     pub idxs: Vec<u64>,
     pub has_wal: bool,
+    /// Whether the live-key tally's file is there (live_count.rs).
+    pub has_count: bool,
     pub tmp: Vec<String>,
     pub foreign: Vec<String>,
 }
@@ -79,6 +81,7 @@ pub(super) fn list(storage: &dyn Storage, dir: &Path) -> Result<Listing> {
             Some((id, "log")) => l.logs.push(id),
             Some((id, _)) => l.idxs.push(id),
             None if name == WAL => l.has_wal = true,
+            None if name == super::live_count::COUNT_FILE => l.has_count = true,
             None if name.ends_with(".tmp") => l.tmp.push(name),
             None if name == lock::LOCK_FILE || name == LOST_FOUND => {}
             None => l.foreign.push(name),

@@ -48,6 +48,7 @@ mod index;
 mod iter;
 mod last_key;
 mod limits;
+mod live_count;
 mod lock;
 mod log;
 mod open;
@@ -85,6 +86,10 @@ pub use txn::{Condition, Expiry, Renamed, SetOutcome, Stored, Txn, TxnKeys, pars
 use log::LogOrder;
 use segment::Segment;
 use storage::StorageFile;
+
+/// A value at least this long is written from the caller's buffer, not
+/// copied (see [`Db::set_large`]).
+const LARGE_VALUE: usize = 1024 * 1024;
 
 /// Where a key's newest record in the active log is.
 #[derive(Clone, Copy, Debug)]
@@ -327,6 +332,8 @@ pub struct Db {
     log_len: std::sync::atomic::AtomicU64,
     /// Whether a [`BatchWriter`] is open (it holds the writer until it ends).
     batching: std::sync::atomic::AtomicBool,
+    /// The live-key tally and what it needs between calls (live_count.rs).
+    counter: Mutex<live_count::Counter>,
     report: OpenReport,
 }
 
@@ -356,7 +363,24 @@ impl Db {
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        if value.len() >= LARGE_VALUE {
+            return self.set_large(key, value, None);
+        }
         self.submit(Request::Put(key.to_vec(), value.to_vec()))
+    }
+
+    /// A put of a large value, written to the log from the caller's
+    /// buffer (a batch of one): a queued request would copy it twice, into
+    /// the request and into the log's buffer.
+    pub(super) fn set_large(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+    ) -> Result<()> {
+        let mut batch = self.batch_writer()?;
+        batch.set_expiring(key, value, expires_at)?;
+        batch.commit()
     }
 
     /// Deletes `key`; returns whether it was set, at once (of concurrent
@@ -408,8 +432,13 @@ impl Db {
         Keys(Iter::new(self, prefix, false))
     }
 
-    /// Number of live keys (walks every key: O(n)).
+    /// Number of live keys: from the tally kept with the segments, without
+    /// walking the keys (see live_count.rs); by a walk of every key if the
+    /// tally cannot be made (a damaged index, which the walk heals).
     pub fn len(&self) -> Result<u64> {
+        if let Ok(live) = self.live_count() {
+            return Ok(live.keys);
+        }
         let mut n = 0;
         for key in self.keys(&[]) {
             key?;
@@ -483,6 +512,9 @@ impl Db {
     /// silently).
     pub fn close(self) -> Result<()> {
         let result = self.close_inner();
+        if result.is_ok() {
+            self.keep_count();
+        }
         // Drop would retry the same work; it is done.
         self.lock_writer().retire();
         result

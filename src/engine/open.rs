@@ -90,6 +90,7 @@ pub(super) fn open(dir: &Path, mut opts: Options) -> Result<Db> {
     Ok(Db {
         log_len,
         batching: std::sync::atomic::AtomicBool::new(false),
+        counter: Mutex::new(Default::default()),
         dir: dir.to_owned(),
         wal_path: dir.join(WAL),
         lock,

@@ -311,6 +311,14 @@ pub fn encode_expiring(
     value: &[u8],
     expires_at: Option<u64>,
 ) {
+    encode_head(out, tag, key, value, expires_at);
+    out.extend_from_slice(value);
+}
+
+/// [`encode_expiring`] without the value: the header and the key, the CRC
+/// already covering `value`, which the caller writes right after (a large
+/// value goes to the file from where it is, never copied).
+pub fn encode_head(out: &mut Vec<u8>, tag: Tag, key: &[u8], value: &[u8], expires_at: Option<u64>) {
     debug_assert!(expires_at.is_none() || matches!(tag, Tag::Put | Tag::BatchPut));
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
@@ -321,9 +329,10 @@ pub fn encode_expiring(
         write_varint(out, at);
     }
     out.extend_from_slice(key);
-    out.extend_from_slice(value);
-    let crc = crc32fast::hash(&out[start + 4..]);
-    out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&out[start + 4..]);
+    crc.update(value);
+    out[start..start + 4].copy_from_slice(&crc.finalize().to_le_bytes());
 }
 
 /// Appends a batch-commit record for a batch of `count` records.

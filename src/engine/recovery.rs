@@ -230,6 +230,11 @@ pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<Recover
     for name in &listing.tmp {
         dir::remove(storage, &dir.join(name))?;
     }
+    // The live-key tally describes the segments as they were: the next
+    // count makes it again.
+    if listing.has_count {
+        dir::remove(storage, &dir.join(super::live_count::COUNT_FILE))?;
+    }
     // A file of a newer format is not damage: refuse before changing a byte
     // (salvage would take its header for damage and relabel the file).
     let mut logs: Vec<PathBuf> = listing

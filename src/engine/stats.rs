@@ -2,12 +2,13 @@
 //!
 //! Invariant: the sizes come from what the handle already holds (segment
 //! lengths, index footers, the published length of the active log), never
-//! from the writer lock, which a compaction holds throughout; only the
-//! key count and live bytes need a walk over every key.
+//! from the writer lock, which a compaction holds throughout; the key
+//! count and live bytes come from the live-key tally (live_count.rs).
 
 use std::time::SystemTime;
 
 use super::iter::Iter;
+use super::live_count::Live;
 use super::{Db, Result, open, record};
 
 /// Sizes and counts, from [`Db::stats`].
@@ -37,16 +38,17 @@ pub struct Stats {
 }
 
 impl Db {
-    /// Sizes and counts (walks every key: O(n)).
+    /// Sizes and counts: the count from the tally kept with the segments
+    /// (see live_count.rs), or by a walk of every key if it cannot be made.
     pub fn stats(&self) -> Result<Stats> {
-        let (mut keys, mut expiring, mut live_bytes) = (0, 0, 0);
-        let mut walk = Iter::new(self, &[], false).with_lengths();
-        while let Some(item) = walk.next() {
-            let (_, len) = item?;
-            keys += 1;
-            expiring += u64::from(walk.last_expiry().is_some());
-            live_bytes += u64::from(len);
-        }
+        let Live {
+            keys,
+            expiring,
+            bytes: live_bytes,
+        } = match self.live_count() {
+            Ok(found) => found,
+            Err(_) => self.walk_count()?,
+        };
         // Not the writer lock: a compaction holds it throughout, and sizes
         // need not wait for one.
         let wal_len = self.log_len.load(std::sync::atomic::Ordering::Relaxed);
@@ -67,5 +69,19 @@ impl Db {
             files: st.segments.len() as u64 * 2 + 1,
             last_compaction: open::compaction_base(&st.segments).1,
         })
+    }
+
+    /// Live keys and their record bytes, by a walk of every key (which
+    /// heals a damaged index on the way).
+    pub(super) fn walk_count(&self) -> Result<Live> {
+        let mut live = Live::default();
+        let mut walk = Iter::new(self, &[], false).with_lengths();
+        while let Some(item) = walk.next() {
+            let (_, len) = item?;
+            live.keys += 1;
+            live.expiring += u64::from(walk.last_expiry().is_some());
+            live.bytes += u64::from(len);
+        }
+        Ok(live)
     }
 }

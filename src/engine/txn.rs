@@ -433,6 +433,11 @@ impl Db {
     /// Sets `key = value`, expiring at `expires_at` (Unix milliseconds) when
     /// it is `Some`; a deadline already past deletes the key.
     pub fn set_expiring(&self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
+        if value.len() >= super::LARGE_VALUE && !expired(expires_at, self.now_ms()) {
+            check_key(key)?;
+            check_value(value)?;
+            return self.set_large(key, value, expires_at);
+        }
         let expiry = expires_at.map_or(Expiry::Clear, Expiry::At);
         self.set_if(key, value, Condition::Always, expiry)
             .map(|_| ())

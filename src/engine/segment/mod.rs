@@ -84,10 +84,12 @@ const SKIP_UNREAD: usize = 64 * 1024;
 const CHECK_WHOLE: usize = 4096;
 
 /// A record found by a lookup.
-struct Hit {
-    tag: Tag,
-    value: Option<Vec<u8>>,
-    expires_at: Option<u64>,
+pub(super) struct Hit {
+    pub tag: Tag,
+    pub value: Option<Vec<u8>>,
+    pub expires_at: Option<u64>,
+    /// The record's whole length.
+    pub len: u32,
 }
 
 impl Segment {
@@ -106,20 +108,24 @@ impl Segment {
 
     /// Looks `key` up in this segment.
     pub fn find(&self, key: &[u8], want_value: bool) -> Result<Found> {
-        // The footer's key range rules most segments out with no read.
-        let f = &self.index.footer;
-        if f.keys == 0 || f.first_key.after(key) || f.last_key.before(key) {
-            return Ok(Found::Absent);
-        }
-        let hit = match f.kind {
-            Kind::Hashed => self.find_hashed(key, want_value)?,
-            Kind::Sorted => self.find_sorted(key, want_value)?,
-        };
-        Ok(match hit {
+        Ok(match self.record_of(key, want_value)? {
             None => Found::Absent,
             Some(h) if h.tag.is_delete() => Found::Deleted,
             Some(h) => Found::Live(h.value, h.expires_at),
         })
+    }
+
+    /// The segment's record of `key`, if it has one.
+    pub fn record_of(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
+        // The footer's key range rules most segments out with no read.
+        let f = &self.index.footer;
+        if f.keys == 0 || f.first_key.after(key) || f.last_key.before(key) {
+            return Ok(None);
+        }
+        match f.kind {
+            Kind::Hashed => self.find_hashed(key, want_value),
+            Kind::Sorted => self.find_sorted(key, want_value),
+        }
     }
 
     fn find_hashed(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
@@ -196,6 +202,7 @@ impl Segment {
                 tag: h.tag,
                 value: None,
                 expires_at: h.expires_at,
+                len: total as u32,
             }));
         }
         let (rec, _) =
@@ -204,6 +211,7 @@ impl Segment {
             tag: rec.tag,
             value: want_value.then(|| rec.value.to_vec()),
             expires_at: rec.expires_at,
+            len: total as u32,
         }))
     }
 
@@ -274,6 +282,7 @@ impl Segment {
                     tag: h.tag,
                     value: None,
                     expires_at: h.expires_at,
+                    len: total as u32,
                 }));
             }
             let mut whole = vec![0u8; total as usize];
@@ -293,6 +302,7 @@ impl Segment {
                 tag,
                 value,
                 expires_at,
+                len: total as u32,
             }));
         }
         Ok(None)

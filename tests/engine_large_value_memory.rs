@@ -1,0 +1,93 @@
+//! A large value costs about its own size in memory to write and to read,
+//! not a multiple of it: measured by a counting allocator around the call
+//! (the peak of bytes allocated at once, beyond what was allocated before).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tinykv::{Db, Options};
+
+struct Peak;
+
+static NOW: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Peak {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = NOW.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+            PEAK.fetch_max(now, Ordering::SeqCst);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        NOW.fetch_sub(layout.size(), Ordering::SeqCst);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Peak = Peak;
+
+/// Runs `f` and returns how far allocations rose above where they were.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = NOW.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let out = f();
+    (out, PEAK.load(Ordering::SeqCst) - base)
+}
+
+const MIB: usize = 1024 * 1024;
+
+#[test]
+fn a_large_value_is_written_and_read_in_about_its_own_size() {
+    let dir = tempfile::tempdir().unwrap();
+    // No automatic compaction inside the sets: it is not what is measured.
+    let opts = || {
+        let mut o = Options::default();
+        o.auto_compact = false;
+        o
+    };
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let value: Vec<u8> = (0..64 * MIB).map(|i| (i % 251) as u8).collect();
+
+    let ((), set) = peak_of(|| db.set(b"big", &value).unwrap());
+    assert!(
+        set < 4 * MIB,
+        "set of 64 MiB allocated {set} bytes beyond the value"
+    );
+
+    let expires = db.now_ms() + 3_600_000;
+    let ((), set_expiring) = peak_of(|| db.set_expiring(b"big2", &value, Some(expires)).unwrap());
+    assert!(
+        set_expiring < 4 * MIB,
+        "set_expiring of 64 MiB allocated {set_expiring} bytes beyond the value"
+    );
+
+    let (got, get) = peak_of(|| db.get(b"big").unwrap().unwrap());
+    assert!(got == value, "the value read back differs");
+    assert!(
+        get < 64 * MIB + 4 * MIB,
+        "get of 64 MiB allocated {get} bytes"
+    );
+    drop(got);
+    assert_eq!(db.expiry(b"big2").unwrap(), Some(Some(expires)));
+
+    // A compaction writes a large value from where it read it, after its
+    // header: it must come back whole, with its deadline.
+    db.set(b"big", b"small now").unwrap();
+    let report = db.compact().unwrap();
+    assert!(report.skipped.is_none(), "{report:?}");
+    assert!(db.get(b"big2").unwrap().unwrap() == value);
+    assert_eq!(db.expiry(b"big2").unwrap(), Some(Some(expires)));
+    db.set(b"big", &value).unwrap();
+    drop(db);
+
+    // Through a reopen, from the segment it was sealed into.
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(db.get(b"big").unwrap().unwrap() == value);
+    assert!(db.get(b"big2").unwrap().unwrap() == value);
+    assert!(db.check().unwrap().is_clean());
+}
