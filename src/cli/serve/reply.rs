@@ -241,6 +241,13 @@ impl Output {
 
     /// Queues every reply of `other` after these.
     pub fn append(&mut self, mut other: Output) {
+        if other.queue.is_empty() {
+            // Only small replies, gathered and not yet counted: they join
+            // this one's, so that a pipeline's replies made elsewhere (a
+            // round's, EXEC's) go out in one write, not one each.
+            self.buf.append(&mut other.buf);
+            return;
+        }
         other.seal();
         if other.queue.is_empty() {
             return;
@@ -405,6 +412,40 @@ mod tests {
         out.bulk(&vec![2u8; OWN_CHUNK_AT]);
         drop(out);
         assert_eq!(replies.queued(), 0);
+    }
+
+    /// A socket that counts its writes.
+    #[derive(Default)]
+    struct Counted {
+        got: Vec<u8>,
+        writes: usize,
+    }
+
+    impl Write for Counted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            self.got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn small_replies_appended_go_out_in_one_write() {
+        let replies = Arc::new(Replies::new(QUEUED_LIMIT));
+        let mut out = Output::new(&replies);
+        for i in 0..16 {
+            let mut one = Output::new(&replies);
+            one.integer(i);
+            out.append(one);
+        }
+        let mut sink = Counted::default();
+        out.send(&mut sink).unwrap();
+        assert_eq!(sink.writes, 1);
+        assert!(sink.got.starts_with(b":0\r\n:1\r\n") && sink.got.ends_with(b":15\r\n"));
+        assert_eq!((out.pending(), replies.queued()), (0, 0));
     }
 
     /// A socket that takes `room` bytes, then would block.
