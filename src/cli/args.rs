@@ -266,10 +266,10 @@ pub enum Command {
 
     /// Write every live pair, sorted by key, to stdout
     #[command(
-        after_help = "Examples:\n  tinykv dump > backup.tsv\n  tinykv dump --format jsonl | jq -r .key\n  tinykv dump --format resp | redis-cli --pipe"
+        after_help = "Examples:\n  tinykv dump > backup.tsv\n  tinykv dump --format jsonl | jq -r .key\n  tinykv dump --format resp | redis-cli --pipe\n  tinykv dump --format rdb > dump.rdb       for redis-server or Valkey to load at start"
     )]
     Dump {
-        /// The dump format
+        /// The dump format: tsv, jsonl, resp (Redis SET commands) or rdb (a Redis RDB file)
         #[arg(long, value_name = "FORMAT", default_value = "tsv", value_parser = parse_format)]
         format: Format,
         /// Which pairs
@@ -279,13 +279,13 @@ pub enum Command {
 
     /// Store every pair of a dump atomically: all of it, or none of it if any line is bad
     #[command(
-        after_help = "Examples:\n  tinykv load backup.tsv\n  tinykv dump --format jsonl | tinykv -d copy load --format jsonl\n  tinykv dump | sed 's/old/new/' | tinykv load --replace"
+        after_help = "Examples:\n  tinykv load backup.tsv\n  tinykv dump --format jsonl | tinykv -d copy load --format jsonl\n  tinykv dump | sed 's/old/new/' | tinykv load --replace\n  tinykv load /var/lib/redis/dump.rdb       the string keys of a Redis RDB file"
     )]
     Load {
         /// The dump to read (stdin when absent or `-`)
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
-        /// The dump format [default: from FILE's extension (.tsv, .jsonl, .resp), else tsv]
+        /// The dump format [default: from FILE's extension (.tsv, .jsonl, .resp, .rdb), else tsv]
         #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
         format: Option<Format>,
         /// Make the database hold exactly the dump's pairs: every other key is deleted, in the same atomic step

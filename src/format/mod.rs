@@ -1,4 +1,4 @@
-//! Dump and load formats (tsv, jsonl, resp): streaming readers and writers.
+//! Dump and load formats (tsv, jsonl, resp, rdb): streaming readers and writers.
 //!
 //! This module owns the byte-exact text forms of a database dump. Every
 //! format round-trips any key and value bytes exactly, and both directions
@@ -12,7 +12,7 @@
 //! - A reader stops (returns `None`) after its first error, so the first bad
 //!   position is the only one reported.
 //! - A [`ParseError`] carries a [`Position`]: the 1-based line for tsv and
-//!   jsonl; the line and the byte offset for resp.
+//!   jsonl; the line and the byte offset for resp; the byte offset for rdb.
 //!
 //! ```
 //! use tinykv::format::{Format, Reader, Writer};
@@ -31,6 +31,7 @@
 
 mod escape;
 mod jsonl;
+mod rdb;
 mod resp;
 mod tsv;
 
@@ -86,19 +87,27 @@ pub enum Format {
     Jsonl,
     /// Redis protocol `SET` commands, for `redis-cli --pipe`.
     Resp,
+    /// A Redis RDB file of string keys, for `redis-server` and Valkey.
+    Rdb,
 }
 
 impl Format {
     /// Every format, in the order they are documented.
-    pub const ALL: [Format; 3] = [Format::Tsv, Format::Jsonl, Format::Resp];
+    pub const ALL: [Format; 4] = [Format::Tsv, Format::Jsonl, Format::Resp, Format::Rdb];
 
-    /// The name used on the command line: `tsv`, `jsonl` or `resp`.
+    /// The name used on the command line: `tsv`, `jsonl`, `resp` or `rdb`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Tsv => "tsv",
             Format::Jsonl => "jsonl",
             Format::Resp => "resp",
+            Format::Rdb => "rdb",
         }
+    }
+
+    /// Whether the format is binary (not for a terminal).
+    pub fn is_binary(self) -> bool {
+        self == Format::Rdb
     }
 }
 
@@ -108,9 +117,9 @@ impl fmt::Display for Format {
     }
 }
 
-/// A format name that is not `tsv`, `jsonl` or `resp`.
+/// A format name that is not `tsv`, `jsonl`, `resp` or `rdb`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format `{0}` (expected tsv, jsonl or resp)")]
+#[error("unknown format `{0}` (expected tsv, jsonl, resp or rdb)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -137,6 +146,8 @@ pub enum Position {
         /// 0-based byte offset from the start of the input.
         offset: u64,
     },
+    /// Where a bad element starts (rdb): its 0-based byte offset.
+    Byte(u64),
 }
 
 impl fmt::Display for Position {
@@ -144,6 +155,7 @@ impl fmt::Display for Position {
         match self {
             Position::Line(n) => write!(f, "line {n}"),
             Position::Offset { line, offset } => write!(f, "line {line} (offset {offset})"),
+            Position::Byte(offset) => write!(f, "byte {offset}"),
         }
     }
 }
@@ -178,6 +190,8 @@ impl ParseError {
 pub struct Writer<W: Write> {
     format: Format,
     out: BufWriter<W>,
+    /// The rdb format's header, end and CRC.
+    rdb: rdb::RdbWriter,
 }
 
 impl<W: Write> Writer<W> {
@@ -186,6 +200,7 @@ impl<W: Write> Writer<W> {
         Writer {
             format,
             out: BufWriter::new(out),
+            rdb: rdb::RdbWriter::new(),
         }
     }
 
@@ -209,11 +224,16 @@ impl<W: Write> Writer<W> {
             Format::Tsv => tsv::write_pair(&mut self.out, key, value, expires_at),
             Format::Jsonl => jsonl::write_pair(&mut self.out, key, value, expires_at),
             Format::Resp => resp::write_pair(&mut self.out, key, value, expires_at),
+            Format::Rdb => self.rdb.write_pair(&mut self.out, key, value, expires_at),
         }
     }
 
-    /// Flushes everything written and gives back the underlying writer.
+    /// Ends the dump (rdb: its end mark and CRC), flushes everything
+    /// written and gives back the underlying writer.
     pub fn finish(mut self) -> io::Result<W> {
+        if self.format == Format::Rdb {
+            self.rdb.finish(&mut self.out)?;
+        }
         self.out.flush()?;
         self.out.into_inner().map_err(|e| e.into_error())
     }
@@ -234,6 +254,7 @@ enum ReaderInner<R> {
         parse: fn(&[u8]) -> Result<Entry, String>,
     },
     Resp(resp::RespReader<R>),
+    Rdb(rdb::RdbReader<R>),
 }
 
 impl<R: BufRead> Reader<R> {
@@ -252,6 +273,7 @@ impl<R: BufRead> Reader<R> {
                 parse: jsonl::parse_line,
             },
             Format::Resp => ReaderInner::Resp(resp::RespReader::new(input)),
+            Format::Rdb => ReaderInner::Rdb(rdb::RdbReader::new(input)),
         };
         Reader { inner, done: false }
     }
@@ -268,6 +290,7 @@ impl<R: BufRead> Reader<R> {
                     .map_err(|reason| ParseError::Invalid { at, reason })
             }
             ReaderInner::Resp(r) => r.next_entry(),
+            ReaderInner::Rdb(r) => r.next_entry(),
         }
     }
 }
@@ -433,7 +456,7 @@ mod tests {
         let err = "csv".parse::<Format>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown format `csv` (expected tsv, jsonl or resp)"
+            "unknown format `csv` (expected tsv, jsonl, resp or rdb)"
         );
     }
 

@@ -30,6 +30,12 @@ impl Drop for Redis {
 impl Redis {
     /// `redis-server` with its files (none are written) in `dir`.
     pub fn start(dir: &Path) -> Redis {
+        Redis::start_with(dir, &[])
+    }
+
+    /// [`Redis::start`] with more of redis-server's options (it loads
+    /// `dir/dump.rdb` at start when there is one, and SAVE writes it).
+    pub fn start_with(dir: &Path, options: &[&str]) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -38,6 +44,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(options)
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
