@@ -16,6 +16,10 @@
 //! long double's range, which `strtold` reports with ERANGE); the text of
 //! a result is at most 4,952 bytes (the largest long double has 4,933
 //! integer digits).
+//!
+//! Over 500 lines because exact parsing, rounding and printing of a
+//! 64-bit-significand float need their own small big integer; they are
+//! one piece of arithmetic and read best together.
 
 use std::cmp::Ordering;
 
