@@ -289,10 +289,11 @@ impl<'s> Conn<'s> {
             }
             // Parsing stopped for the replies waiting, and the socket took
             // enough of them since: go on next turn (no event will say so).
-            if self.out_full && self.out.pending() < OUT_HIGH {
+            // The same when a file being sent had its share of this turn.
+            if (self.out_full && self.out.pending() < OUT_HIGH) || self.out.yielded() {
                 self.again = true;
             }
-            let omem = self.out.pending() as u64;
+            let omem = self.out.held() as u64;
             self.registration
                 .client()
                 .omem
