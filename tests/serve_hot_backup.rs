@@ -358,3 +358,54 @@ fn psync_gets_fullresync_then_the_payload_and_sync_needs_auth() {
     assert!(info.contains(&format!("master_replid:{replid}")), "{info}");
     assert_no_scratch(&db);
 }
+
+#[test]
+fn a_snapshot_that_cannot_be_taken_is_one_error_and_the_connection_goes_on() {
+    let db = TestDb::new();
+    let server = Server::start(db.tmp.path(), &db.path, &[], &[]);
+    // The first snapshot's scratch directory cannot be made: a file holds
+    // its name.
+    let name = format!(".db.snapshot-{}-0.tmp", server.pid());
+    let blocker = db.path.parent().unwrap().join(&name);
+    assert_eq!(db.path.file_name().unwrap(), "db");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let mut s = server.connect();
+    s.write_all(&resp(&[b"SYNC"])).unwrap();
+    let line = String::from_utf8(read_line(&mut s)).unwrap();
+    assert!(
+        line.starts_with("-ERR cannot take a snapshot: cannot create ")
+            && line.contains(&name)
+            && line.ends_with("\r\n")
+            && line.matches("\r\n").count() == 1,
+        "{line:?}"
+    );
+    assert_eq!(std::fs::read(&blocker).unwrap(), b"in the way");
+    s.write_all(&resp(&[b"PING"])).unwrap();
+    assert_eq!(read_line(&mut s), b"+PONG\r\n");
+    // Not inside MULTI.
+    s.write_all(&resp(&[b"MULTI"])).unwrap();
+    assert_eq!(read_line(&mut s), b"+OK\r\n");
+    s.write_all(&resp(&[b"SYNC"])).unwrap();
+    assert_eq!(
+        read_line(&mut s),
+        b"-ERR Command not allowed inside a transaction\r\n"
+    );
+    s.write_all(&resp(&[b"DISCARD"])).unwrap();
+    assert_eq!(read_line(&mut s), b"+OK\r\n");
+    // The next one is taken.
+    s.write_all(&resp(&[b"SYNC"])).unwrap();
+    let header = read_line(&mut s);
+    assert_eq!(header[0], b'$', "{header:?}");
+    std::fs::remove_file(&blocker).unwrap();
+    let len: usize = std::str::from_utf8(&header[1..header.len() - 2])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(read_exact(&mut s, len).starts_with(b"REDIS0009"));
+    assert_no_scratch(&db);
+    assert!(
+        server.stderr().contains("cannot take a snapshot"),
+        "the server's trouble is logged: {}",
+        server.stderr()
+    );
+}

@@ -130,6 +130,10 @@ pub fn replconf(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 /// Takes a snapshot: an RDB file of the database at one moment, open at
 /// its start and no longer named, and its length.
 fn take(server: &Server) -> Result<(File, u64), Failure> {
+    // One that waited for another's snapshot may find the server stopping.
+    if server.shutdown.is_stopping() {
+        return Err(Failure::Stopping);
+    }
     let scratch = Scratch::new(server.db.path())?;
     let copy = scratch.path.join("copy");
     server.db.backup(&copy).map_err(|e| {
