@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use util::TestDb;
 use util::redis_server::Redis;
-use util::serve::{Server, eventually, read_exact, read_line, resp};
+use util::serve::{Gate, Server, eventually, read_exact, read_line, resp};
 
 /// `redis-cli -p PORT --rdb FILE`, which must succeed.
 fn rdb_backup(server: &Server, file: &Path) {
@@ -408,4 +408,73 @@ fn a_snapshot_that_cannot_be_taken_is_one_error_and_the_connection_goes_on() {
         "the server's trouble is logged: {}",
         server.stderr()
     );
+}
+
+#[test]
+fn a_snapshot_waiting_for_the_engine_keeps_no_other_client_waiting() {
+    let db = TestDb::new();
+    let gate = Gate::new(db.tmp.path());
+    let options = gate.options();
+    let server = Server::start(
+        db.tmp.path(),
+        &db.path,
+        &[],
+        &[("TINYKV_TEST_OPTIONS", &options)],
+    );
+    let mut writer = server.client();
+    std::thread::scope(|s| {
+        // Overwrites until a compaction is due; it stops at the gate with
+        // the engine's writer held, which a snapshot needs for a moment.
+        s.spawn(move || {
+            for round in 1..=12 {
+                let mut p = redis::pipe();
+                for k in 0..100 {
+                    p.cmd("SET")
+                        .arg(format!("key{k:03}"))
+                        .arg(format!("round {round} {}", "x".repeat(400)));
+                }
+                let () = p.query(&mut writer).unwrap();
+            }
+        });
+        gate.wait_reached(&server);
+        let mut sync = server.connect();
+        sync.write_all(&resp(&[b"CLIENT", b"SETNAME", b"backup"]))
+            .unwrap();
+        assert_eq!(read_line(&mut sync), b"+OK\r\n");
+        sync.write_all(&resp(&[b"SYNC"])).unwrap();
+        eventually("the SYNC to be running", || {
+            server
+                .client_line("backup")
+                .is_some_and(|l| l.contains(" cmd=sync"))
+        });
+        // The snapshot waits for the engine: the others are answered.
+        let mut con = server.client();
+        for _ in 0..20 {
+            let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+            assert_eq!(pong, "PONG");
+        }
+        let v: Option<String> = redis::cmd("GET").arg("key000").query(&mut con).unwrap();
+        assert!(v.is_some_and(|v| v.starts_with("round ")));
+        // And nothing of the snapshot was sent yet.
+        sync.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let early = sync.read(&mut byte);
+        assert!(
+            early
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            "{early:?}"
+        );
+        sync.set_nonblocking(false).unwrap();
+        gate.open();
+        let header = read_line(&mut sync);
+        assert_eq!(header[0], b'$', "{header:?}");
+        let len: usize = std::str::from_utf8(&header[1..header.len() - 2])
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(read_exact(&mut sync, len).starts_with(b"REDIS0009"));
+        assert_eq!(sync.read(&mut byte).unwrap(), 0, "the connection closes");
+    });
+    assert_no_scratch(&db);
 }
