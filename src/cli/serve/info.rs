@@ -7,8 +7,10 @@
 //! write-ahead log is always on (`aof_enabled:1`; `tinykv_sync` says whether
 //! writes are fsynced before the reply), a compaction is the AOF rewrite
 //! (`aof_rewrite_in_progress`, `aof_last_bgrewrite_status`), and there are
-//! no RDB snapshots (`rdb_*` report none in progress, last saved at the last
-//! compaction or the start).
+//! no RDB saves (`rdb_*` report none in progress, last saved at the last
+//! compaction or the start; the snapshot SYNC sends, snapshot.rs, is not
+//! one: it is sent, never kept). Replication: a master with no replicas,
+//! and no cluster.
 //!
 //! Invariant: the keyspace line is exact, which costs a walk of every key
 //! (the engine keeps no count): INFO without sections, or with `keyspace`
