@@ -332,12 +332,14 @@ pub enum Command {
 Any Redis client library, redis-cli and redis-benchmark can talk to it: GET, SET (NX, XX, GET), \
 MGET, MSET (atomic), DEL, EXISTS, KEYS, SCAN (MATCH, COUNT), DBSIZE, FLUSHDB, INFO, PING, ECHO, \
 AUTH, HELLO, SELECT 0, CLIENT, COMMAND, CONFIG GET, QUIT and SHUTDOWN. Every write is answered \
-only once it is on disk (with --sync always); concurrent writers share fsyncs.\n\n\
+only once it is on disk (with --sync always); concurrent writers share fsyncs. \
+redis-cli --rdb FILE takes a hot backup: an RDB file of the database at one moment, while \
+clients go on writing (SYNC and PSYNC send it, then close the connection).\n\n\
 The server owns the database while it runs (and serves it to this user's other tinykv commands \
 on a Unix socket, as a REPL does), prints the address it listens on to stderr, \
 and on SIGINT or SIGTERM stops accepting, finishes the commands in progress, closes the \
 database and exits 0.",
-        after_help = "Examples:\n  tinykv serve                                  listen on 127.0.0.1:6380\n  tinykv -d /srv/db serve --listen 127.0.0.1:0   any free port (printed on stderr)\n  TINYKV_REQUIREPASS=s3cret tinykv serve --listen 0.0.0.0:6380\n  redis-cli -p 6380 set greeting hello\n  tinykv dump --format resp | redis-cli -p 6380 --pipe"
+        after_help = "Examples:\n  tinykv serve                                  listen on 127.0.0.1:6380\n  tinykv -d /srv/db serve --listen 127.0.0.1:0   any free port (printed on stderr)\n  TINYKV_REQUIREPASS=s3cret tinykv serve --listen 0.0.0.0:6380\n  redis-cli -p 6380 set greeting hello\n  tinykv dump --format resp | redis-cli -p 6380 --pipe\n  redis-cli -p 6380 --rdb backup.rdb            a hot backup"
     )]
     Serve {
         /// Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)

@@ -36,7 +36,8 @@
 //! bounded (what is read goes into the loop's one read buffer, and a
 //! connection keeps only what it has not parsed, a read at most, see
 //! input.rs; a batch of at most [`BATCH_BYTES`](batch::BATCH_BYTES);
-//! replies as above; the request the parser holds within its limits and
+//! replies as above, a file sent after them, SYNC's snapshot, one chunk at
+//! a time, see reply.rs; the request the parser holds within its limits and
 //! the budget); a protocol error is answered and ends the connection; a
 //! connection is only ever closed with nothing in flight and nothing it has
 //! read left to run, so the token of a closed connection never receives a
@@ -289,10 +290,11 @@ impl<'s> Conn<'s> {
             }
             // Parsing stopped for the replies waiting, and the socket took
             // enough of them since: go on next turn (no event will say so).
-            if self.out_full && self.out.pending() < OUT_HIGH {
+            // The same when a file being sent had its share of this turn.
+            if (self.out_full && self.out.pending() < OUT_HIGH) || self.out.yielded() {
                 self.again = true;
             }
-            let omem = self.out.pending() as u64;
+            let omem = self.out.held() as u64;
             self.registration
                 .client()
                 .omem
