@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # tinykv serve beside a real redis-server, both durable (Redis with
 # appendonly yes + appendfsync always, tinykv with its default --sync
-# always), measured by redis-benchmark in the same run: SET and GET with 50
-# clients, without and with pipelining (-P 16), for a few rounds that
-# alternate which server goes first. Prints every figure, the medians and
-# the ratios tinykv / redis (higher is better; targets: SET >= 1.0,
-# GET >= 0.8).
+# always), measured by redis-benchmark in the same run: SET, GET, INCR and
+# MSET (10 keys) with 50 clients, without and with pipelining (-P 16), for
+# a few rounds that alternate which server goes first. Prints every figure,
+# the medians and the ratios tinykv / redis (higher is better; targets
+# without pipelining: SET >= 1.2, GET, INCR, MSET >= 1.0).
 #
 #   bash benches/serve.sh                 3 rounds of 100,000 requests
 #   ROUNDS=5 REQUESTS=200000 bash benches/serve.sh
+#   TESTS=set,get PIPELINES=1 bash benches/serve.sh
 #   TINYKV=/path/to/tinykv bash benches/serve.sh   (skip the release build)
 #
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools).
@@ -18,6 +19,8 @@ cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 requests=${REQUESTS:-100000}
 clients=${CLIENTS:-50}
+tests=${TESTS:-set,get,incr,mset}
+pipelines=${PIPELINES:-1 16}
 for tool in redis-server redis-benchmark redis-cli; do
     command -v "$tool" >/dev/null || { echo "serve.sh: $tool is not installed" >&2; exit 2; }
 done
@@ -62,20 +65,21 @@ for _ in $(seq 200); do
 done
 [[ -n ${tinykv_port:-} ]] || { echo "serve.sh: tinykv did not start" >&2; cat "$work/tinykv.log" >&2; exit 2; }
 
-# One redis-benchmark run: prints "SET rps" and "GET rps" lines.
+# One redis-benchmark run: prints a "TEST rps" line per test (MSET's name,
+# "MSET (10 keys)", cut to its first word).
 bench() { # port pipeline
-    redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -n "$requests" -c "$clients" -P "$2" --csv 2>/dev/null |
-        awk -F'","' 'NR > 1 { gsub(/"/, "", $1); print $1, $2 }'
+    redis-benchmark -h 127.0.0.1 -p "$1" -t "$tests" -n "$requests" -c "$clients" -P "$2" --csv 2>/dev/null |
+        awk -F'","' 'NR > 1 { gsub(/"/, "", $1); sub(/ .*/, "", $1); print $1, $2 }'
 }
 
 results="$work/results"
 : >"$results"
 echo "machine: $(nproc) cores, $(uname -sr), $(redis-server --version | cut -d' ' -f1-3)"
-echo "redis-benchmark -t set,get -n $requests -c $clients, $rounds rounds, alternating"
+echo "redis-benchmark -t $tests -n $requests -c $clients, -P $pipelines, $rounds rounds, alternating"
 for round in $(seq "$rounds"); do
     order=(redis tinykv)
     ((round % 2 == 0)) && order=(tinykv redis)
-    for pipeline in 1 16; do
+    for pipeline in $pipelines; do
         for server in "${order[@]}"; do
             port=$redis_port
             [[ $server == tinykv ]] && port=$tinykv_port
@@ -91,8 +95,8 @@ echo "medians (requests per second), the ratio of the medians, and the ratios"
 echo "round by round (each round runs both servers back to back): their median"
 echo "(the steadiest figure when the disk's speed drifts) and their range:"
 printf '%-8s %-5s %12s %12s %8s %10s %12s\n' pipeline test redis tinykv ratio "median" "range"
-for pipeline in 1 16; do
-    for test in SET GET; do
+for pipeline in $pipelines; do
+    for test in $(echo "$tests" | tr 'a-z,' 'A-Z '); do
         med() {
             awk -v p="$pipeline" -v s="$1" -v t="$test" '$2 == p && $3 == s && $4 == t { print $5 }' "$results" |
                 sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'

@@ -206,7 +206,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;dump'= {
-            cand --format 'The dump format'
+            cand --format 'The dump format: tsv, jsonl, resp (Redis SET commands) or rdb (a Redis RDB file)'
             cand --prefix 'Only keys starting with P'
             cand --glob 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\x a literal x'
             cand --start 'Only keys at or after K'
@@ -222,7 +222,7 @@ set edit:completion:arg-completer[tinykv] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tinykv;load'= {
-            cand --format 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp), else tsv]'
+            cand --format 'The dump format [default: from FILE''s extension (.tsv, .jsonl, .resp, .rdb), else tsv]'
             cand -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --dir 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]'
             cand --wait 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]'

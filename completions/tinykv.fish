@@ -153,7 +153,7 @@ never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s 0 -l null -d 'Write the raw bytes of each key followed by a NUL byte (for xargs -0)'
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand keys" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l format -d 'The dump format' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l format -d 'The dump format: tsv, jsonl, resp (Redis SET commands) or rdb (a Redis RDB file)' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l prefix -d 'Only keys starting with P' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l glob -d 'Only keys matching PAT, a Redis glob: * any bytes, ? one byte, [abc], [^a], [a-z], \\\\x a literal x' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l start -d 'Only keys at or after K' -r
@@ -165,7 +165,7 @@ complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -l sync -d 'When wri
 never\t'Writes are left to the OS and fsynced when tinykv exits'"
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s q -l quiet -d 'No messages on stderr for keys that are not found'
 complete -c tinykv -n "__fish_tinykv_using_subcommand dump" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l format -d 'The dump format [default: from FILE\'s extension (.tsv, .jsonl, .resp), else tsv]' -r
+complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l format -d 'The dump format [default: from FILE\'s extension (.tsv, .jsonl, .resp, .rdb), else tsv]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -s d -l dir -d 'Database directory, created by the first write (reads refuse a missing one) [env: TINYKV_DIR] [default: $XDG_DATA_HOME/tinykv, or ~/.local/share/tinykv]' -r -F
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l wait -d 'If a one-shot command holds the database, wait up to SECONDS for it (0: fail at once); an owner that serves it (a REPL, a script, serve) is used at once [default: 5]' -r
 complete -c tinykv -n "__fish_tinykv_using_subcommand load" -l sync -d 'When writes reach the disk: always (every acknowledged write is fsynced) or never (left to the OS; flushed at exit)' -r -f -a "always\t'Every acknowledged write is fsynced first'

@@ -31,8 +31,8 @@ script=$work/script.txt
 printf 'k\tv\nbatch:1\tone\nbatch:2\ttwo\\x00\n' | "$bin" -d "$db" load --format tsv > /dev/null
 "$bin" -d "$db" del batch:2 > /dev/null
 
-rm -rf "${seeds:?}"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,repl_words,serve_resp}
-mkdir -p "$seeds"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,repl_words,serve_resp}
+rm -rf "${seeds:?}"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,format_rdb,repl_words,serve_resp}
+mkdir -p "$seeds"/{record,log_scan,index,format_tsv,format_jsonl,format_resp,format_rdb,repl_words,serve_resp}
 # Logs: the active one and a few segments; indexes: the same segments'.
 cp "$db/wal.log" "$seeds/log_scan/wal.log"
 mapfile -t segs < <(cd "$db" && ls seg-*.log | head -n 4)
@@ -51,13 +51,31 @@ cp "$work/compacted/${first%.log}.idx" "$seeds/index/sorted-${first%.log}.idx"
 for f in "$seeds"/log_scan/*; do tail -c +17 "$f" | head -c 600 > "$seeds/record/$(basename "$f").rec"; done
 tail -c +17 "$db/wal.log" > "$seeds/record/wal-tail.rec"
 # Dumps, and what the other formats look like mid-file.
-for fmt in tsv jsonl resp; do
+for fmt in tsv jsonl resp rdb; do
     "$bin" -d "$db" dump --format "$fmt" > "$seeds/format_$fmt/dump.$fmt"
     "$bin" -d "$db" dump --format "$fmt" --prefix user:1 > "$seeds/format_$fmt/prefix.$fmt"
 done
 printf 'a\t1\n\nb\t\\x32' > "$seeds/format_tsv/blank-and-no-newline.tsv"
 printf '\n  \r\n{"value":"v","key_base64":"aw=="}\r\n' > "$seeds/format_jsonl/base64-crlf.jsonl"
 printf '*3\r\n$3\r\nsEt\r\n$1\r\nk\r\n$0\r\n\r\n' > "$seeds/format_resp/lowercase.resp"
+# An RDB file as redis-server writes one (aux fields, integer and LZF
+# strings, expiry), when redis-server is installed.
+if command -v redis-server > /dev/null; then
+    rdir=$work/redis
+    mkdir -p "$rdir"
+    redis-server --port 0 --unixsocket "$rdir/sock" --dir "$rdir" --save "" --appendonly no \
+        --enable-debug-command yes --daemonize yes --pidfile "$rdir/pid" > /dev/null
+    for _ in $(seq 100); do redis-cli -s "$rdir/sock" ping > /dev/null 2>&1 && break; sleep 0.1; done
+    {
+        echo 'DEBUG POPULATE 20'
+        echo 'SET int 12345'
+        echo "SET long $(printf 'z%.0s' $(seq 200))"
+        echo 'SET expiring v PXAT 4000000000123'
+        echo 'SAVE'
+        echo 'SHUTDOWN NOSAVE'
+    } | redis-cli -s "$rdir/sock" > /dev/null || true
+    cp "$rdir/dump.rdb" "$seeds/format_rdb/redis.rdb"
+fi
 # REPL lines: the script above, one line a file, and some odd ones.
 i=0
 while IFS= read -r line; do

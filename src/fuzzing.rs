@@ -37,6 +37,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("format_tsv", format_tsv),
     ("format_jsonl", format_jsonl),
     ("format_resp", format_resp),
+    ("format_rdb", format_rdb),
     #[cfg(feature = "cli")]
     ("repl_words", repl_words),
     #[cfg(feature = "cli")]
@@ -56,6 +57,11 @@ pub fn format_jsonl(data: &[u8]) {
 /// The resp reader: see [`format_reader`].
 pub fn format_resp(data: &[u8]) {
     format_reader(Format::Resp, data);
+}
+
+/// The rdb reader: see [`format_reader`].
+pub fn format_rdb(data: &[u8]) {
+    format_reader(Format::Rdb, data);
 }
 
 /// A dump reader over arbitrary bytes: no panic; the same pairs and the same

@@ -65,7 +65,9 @@ fn exec_is_all_or_nothing_for_readers_and_across_sigkill() {
         let stop = &stop_reading;
         let watcher = s.spawn(move || {
             let mut seen = 0;
-            while !stop.load(Ordering::Relaxed) {
+            // At least one pass, however late this thread starts.
+            loop {
+                let last = stop.load(Ordering::Relaxed);
                 for c in 0..CLIENTS {
                     let got: Vec<Option<i64>> = cmd("MGET")
                         .arg(format!("c{c}:a"))
@@ -74,6 +76,9 @@ fn exec_is_all_or_nothing_for_readers_and_across_sigkill() {
                         .unwrap_or_else(|_| vec![None, None]);
                     assert_eq!(got[0], got[1], "a reader saw half of an EXEC");
                     seen += 1;
+                }
+                if last {
+                    break;
                 }
             }
             seen

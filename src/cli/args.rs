@@ -5,6 +5,9 @@
 //! Nothing here reads the environment beyond what clap does for `env`
 //! attributes, and nothing is resolved: [`crate::cli::config`] turns these
 //! parsed values into a configuration.
+//!
+//! Over 500 lines on purpose: it is the whole command line, and keeping it
+//! in one file is what keeps help, man page, completions and REPL in step.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -266,10 +269,10 @@ pub enum Command {
 
     /// Write every live pair, sorted by key, to stdout
     #[command(
-        after_help = "Examples:\n  tinykv dump > backup.tsv\n  tinykv dump --format jsonl | jq -r .key\n  tinykv dump --format resp | redis-cli --pipe    into one Redis server (a Cluster: tinykv push)"
+        after_help = "Examples:\n  tinykv dump > backup.tsv\n  tinykv dump --format jsonl | jq -r .key\n  tinykv dump --format resp | redis-cli --pipe    into one server (a Cluster: tinykv push)\n  tinykv dump --format rdb > dump.rdb             for redis-server or Valkey to load at start"
     )]
     Dump {
-        /// The dump format
+        /// The dump format: tsv, jsonl, resp (Redis SET commands) or rdb (a Redis RDB file)
         #[arg(long, value_name = "FORMAT", default_value = "tsv", value_parser = parse_format)]
         format: Format,
         /// Which pairs
@@ -279,13 +282,13 @@ pub enum Command {
 
     /// Store every pair of a dump atomically: all of it, or none of it if any line is bad
     #[command(
-        after_help = "Examples:\n  tinykv load backup.tsv\n  tinykv dump --format jsonl | tinykv -d copy load --format jsonl\n  tinykv dump | sed 's/old/new/' | tinykv load --replace"
+        after_help = "Examples:\n  tinykv load backup.tsv\n  tinykv dump --format jsonl | tinykv -d copy load --format jsonl\n  tinykv dump | sed 's/old/new/' | tinykv load --replace\n  tinykv load /var/lib/redis/dump.rdb       the string keys of a Redis RDB file"
     )]
     Load {
         /// The dump to read (stdin when absent or `-`)
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
-        /// The dump format [default: from FILE's extension (.tsv, .jsonl, .resp), else tsv]
+        /// The dump format [default: from FILE's extension (.tsv, .jsonl, .resp, .rdb), else tsv]
         #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
         format: Option<Format>,
         /// Make the database hold exactly the dump's pairs: every other key is deleted, in the same atomic step
@@ -329,12 +332,14 @@ pub enum Command {
 Any Redis client library, redis-cli and redis-benchmark can talk to it: GET, SET (NX, XX, GET), \
 MGET, MSET (atomic), DEL, EXISTS, KEYS, SCAN (MATCH, COUNT), DBSIZE, FLUSHDB, INFO, PING, ECHO, \
 AUTH, HELLO, SELECT 0, CLIENT, COMMAND, CONFIG GET, QUIT and SHUTDOWN. Every write is answered \
-only once it is on disk (with --sync always); concurrent writers share fsyncs.\n\n\
+only once it is on disk (with --sync always); concurrent writers share fsyncs. \
+redis-cli --rdb FILE takes a hot backup: an RDB file of the database at one moment, while \
+clients go on writing (SYNC and PSYNC send it, then close the connection).\n\n\
 The server owns the database while it runs (and serves it to this user's other tinykv commands \
 on a Unix socket, as a REPL does), prints the address it listens on to stderr, \
 and on SIGINT or SIGTERM stops accepting, finishes the commands in progress, closes the \
 database and exits 0.",
-        after_help = "Examples:\n  tinykv serve                                  listen on 127.0.0.1:6380\n  tinykv -d /srv/db serve --listen 127.0.0.1:0   any free port (printed on stderr)\n  TINYKV_REQUIREPASS=s3cret tinykv serve --listen 0.0.0.0:6380\n  redis-cli -p 6380 set greeting hello\n  tinykv dump --format resp | redis-cli -p 6380 --pipe"
+        after_help = "Examples:\n  tinykv serve                                  listen on 127.0.0.1:6380\n  tinykv -d /srv/db serve --listen 127.0.0.1:0   any free port (printed on stderr)\n  TINYKV_REQUIREPASS=s3cret tinykv serve --listen 0.0.0.0:6380\n  redis-cli -p 6380 set greeting hello\n  tinykv dump --format resp | redis-cli -p 6380 --pipe\n  redis-cli -p 6380 --rdb backup.rdb            a hot backup"
     )]
     Serve {
         /// Address to listen on: HOST:PORT, [IPv6]:PORT or a port (port 0: any free one)
@@ -554,57 +559,4 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn definitions_are_consistent() {
-        Args::command().debug_assert();
-        SessionLine::command().debug_assert();
-    }
-
-    #[test]
-    fn wait_takes_fractions_and_refuses_negatives() {
-        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
-        assert!(parse_seconds("-1").is_err());
-        assert!(parse_seconds("soon").is_err());
-        assert!(parse_seconds("inf").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        for (text, secs) in [
-            ("90", 90),
-            ("30s", 30),
-            ("10m", 600),
-            ("2h", 7200),
-            ("7d", 604_800),
-        ] {
-            assert_eq!(parse_duration(text), Ok(secs), "{text}");
-        }
-        for bad in [
-            "",
-            "0",
-            "0s",
-            "1.5h",
-            "-5",
-            "5x",
-            "m",
-            "5 m",
-            "99999999999999999999d",
-        ] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn value_may_start_with_a_dash() {
-        let args = Args::try_parse_from(["tinykv", "set", "n", "-5"]).unwrap();
-        match args.command {
-            Some(Command::Set { value, .. }) => assert_eq!(value, Some("-5".into())),
-            other => panic!("{other:?}"),
-        }
-    }
-}
+mod tests;

@@ -250,6 +250,11 @@ pub fn keys(store: &dyn Store, select: &Select, null: bool, out: &mut dyn Write)
 
 /// `dump`: the selected pairs, with their expiry, streamed in `format`.
 pub fn dump(store: &dyn Store, format: Format, select: &Select, out: &mut dyn Write) -> Result<()> {
+    if format.is_binary() && io::stdout().is_terminal() {
+        bail!(
+            "dump --format {format} writes a binary file: redirect it (tinykv dump --format {format} > dump.{format})"
+        );
+    }
     let mut writer = Writer::new(format, out);
     for entry in select.entries(store) {
         let entry = entry.context("cannot read the database for the dump")?;
@@ -298,6 +303,7 @@ impl LoadSource {
             "tsv" => Some(Format::Tsv),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "resp" => Some(Format::Resp),
+            "rdb" => Some(Format::Rdb),
             _ => None,
         }
     }

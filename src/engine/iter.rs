@@ -6,6 +6,9 @@
 //! when a seal or compaction changes the sources, the merge is rebuilt from
 //! just after the last key returned, so every key present for the whole
 //! iteration is returned exactly once, in strictly increasing order.
+//!
+//! Just over 500 lines: the merge, its sources and its rebuild share one
+//! cursor state, and read best together.
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;

@@ -20,19 +20,14 @@
 //! deadline and length), a key that never expires nothing.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::clock::expired;
-use super::record::{u32_at, u64_at};
-use super::segment::{Segment, open_segment};
-use super::storage::{OpenMode, Storage, read_exact_at};
-use super::{Db, MemSlot, OpenReport, Problem, Result, dir};
+use super::segment::{Entry, Segment};
+use super::{Db, MemSlot, Result, dir};
 
 /// The file that holds the tally of the sealed segments.
 pub(super) const COUNT_FILE: &str = "keys.count";
-const MAGIC: [u8; 4] = *b"tkvK";
-const VERSION: u32 = 1;
 
 /// What a count finds at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -239,21 +234,111 @@ fn stands_alone(segments: &[Arc<Segment>], i: usize) -> bool {
             .all(|s| s.index.footer.group.is_some_and(|g| g.first == first))
 }
 
+/// A lookup in the segments below costs about this many entries of a
+/// walk (it reads an index block and a record where a walk reads on): so
+/// a tally walks every key at once rather than look up more than
+/// 1/`LOOKUP_COST` of them one by one.
+const LOOKUP_COST: u64 = 16;
+
+/// The most lookups (or keys walked) a close spends on the tally.
+const AT_CLOSE: u64 = 16 * 1024;
+
+/// The tally of `segments`, by one walk of all of them merged in key
+/// order: each key counts by its newest entry. No lookups: a sequential
+/// read of every segment, one entry held per segment.
+fn merged_tally(segments: &[Arc<Segment>]) -> Result<Tally> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut walks = Vec::with_capacity(segments.len());
+    // Each walk's next entry, and the heap of their keys: smallest key
+    // first; of equal keys, the newest segment (largest index) first.
+    let mut next: Vec<Option<Entry>> = Vec::with_capacity(segments.len());
+    let mut heads = BinaryHeap::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let mut walk = seg.walk(&[], false)?;
+        let entry = walk.next().transpose()?.map(|item| item.entry);
+        if let Some(e) = &entry {
+            heads.push((Reverse(e.key.clone()), i));
+        }
+        next.push(entry);
+        walks.push(walk);
+    }
+    let mut tally = Tally::default();
+    let mut pending = Pending::default();
+    while let Some((Reverse(key), i)) = heads.pop() {
+        let entry = next[i].take().expect("a walk in the heap has an entry");
+        let now = (!entry.delete).then_some(Put {
+            len: entry.len,
+            expires_at: entry.expires_at,
+        });
+        tally.change(None, now, &mut pending);
+        // This key's older entries go unread; each walk moves on.
+        let mut advance = vec![i];
+        while heads.peek().is_some_and(|(Reverse(k), _)| *k == key) {
+            let (_, j) = heads.pop().expect("peeked");
+            advance.push(j);
+        }
+        for j in advance {
+            next[j] = walks[j].next().transpose()?.map(|item| item.entry);
+            if let Some(e) = &next[j] {
+                heads.push((Reverse(e.key.clone()), j));
+            }
+        }
+    }
+    tally.settle(pending);
+    Ok(tally)
+}
+
 impl Cache {
     /// Brings the tally up to `segments`: walks only those it does not
-    /// cover yet; starts over when what it covers is no longer the oldest
-    /// segments as they are.
-    fn extend(&mut self, segments: &[Arc<Segment>]) -> Result<bool> {
+    /// cover yet, each key looked up in the segments below, or, when the
+    /// new segments hold many keys for the old ones, every segment at once
+    /// in one merged walk; starts over when what it covers is no longer
+    /// the oldest segments as they are. With `most_lookups`, gives up
+    /// (`Ok(None)`, nothing changed) rather than do more than that many
+    /// lookups or walk more keys than that. `Ok(Some(changed))` otherwise.
+    fn extend(
+        &mut self,
+        segments: &[Arc<Segment>],
+        most_lookups: Option<u64>,
+    ) -> Result<Option<bool>> {
         let still = self.still_holds(segments);
+        let from = if still { self.covered.len() } else { 0 };
+        if from == segments.len() {
+            return Ok(Some(false));
+        }
+        // The base a compaction left counts without a walk; each segment
+        // above it is either looked up key by key or walked with the rest.
+        let base = if from == 0 {
+            (0..segments.len())
+                .take_while(|&i| stands_alone(segments, i))
+                .count()
+        } else {
+            from
+        };
+        let keys = |range: std::ops::Range<usize>| -> u64 {
+            segments[range].iter().map(|s| s.index.footer.keys).sum()
+        };
+        let lookups = keys(base..segments.len());
+        let all = keys(0..segments.len());
+        let merged = base > 0 && lookups.saturating_mul(LOOKUP_COST) > all;
+        let work = if merged { all } else { lookups };
+        if most_lookups.is_some_and(|most| work > most) {
+            return Ok(None);
+        }
         if !still {
             *self = Cache::default();
         }
-        let from = self.covered.len();
-        for i in from..segments.len() {
+        if merged {
+            self.tally = merged_tally(segments)?;
+            self.covered = segments.iter().map(|s| Covered::of(s)).collect();
+            return Ok(Some(true));
+        }
+        for i in self.covered.len()..segments.len() {
             self.add_segment(segments, i, true)?;
             self.covered.push(Covered::of(&segments[i]));
         }
-        Ok(!still || from < segments.len())
+        Ok(Some(true))
     }
 
     /// Whether what the tally covers is still the oldest of `segments`, as
@@ -296,159 +381,16 @@ impl Cache {
         self.tally.settle(pending);
         Ok(())
     }
-
-    fn encode(&self) -> Vec<u8> {
-        let t = &self.tally;
-        let mut out =
-            Vec::with_capacity(32 + self.covered.len() * Covered::LEN + t.expiring.len() * 12 + 4);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(self.covered.len() as u64).to_le_bytes());
-        for c in &self.covered {
-            for v in [c.id, c.log_len, c.index_len, c.keys, c.puts, c.put_bytes] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        out.extend_from_slice(&t.keys.to_le_bytes());
-        out.extend_from_slice(&t.bytes.to_le_bytes());
-        out.extend_from_slice(&(t.expiring.len() as u64).to_le_bytes());
-        for &(at, len) in &t.expiring {
-            out.extend_from_slice(&at.to_le_bytes());
-            out.extend_from_slice(&len.to_le_bytes());
-        }
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
-    }
-
-    /// Decodes a `keys.count`; `None` for anything that is not one whole.
-    fn decode(b: &[u8]) -> Option<Cache> {
-        let body_len = b.len().checked_sub(4)?;
-        let (body, crc) = b.split_at(body_len);
-        if body.len() < 16 || body[..4] != MAGIC || crc32fast::hash(body) != u32_at(crc, 0) {
-            return None;
-        }
-        if u32_at(body, 4) != VERSION {
-            return None;
-        }
-        let n = usize::try_from(u64_at(body, 8)).ok()?;
-        let mut at = 16usize;
-        let need = n.checked_mul(Covered::LEN)?.checked_add(at + 24)?;
-        if need > body.len() {
-            return None;
-        }
-        let mut covered = Vec::with_capacity(n);
-        for _ in 0..n {
-            let v = |k: usize| u64_at(body, at + 8 * k);
-            covered.push(Covered {
-                id: v(0),
-                log_len: v(1),
-                index_len: v(2),
-                keys: v(3),
-                puts: v(4),
-                put_bytes: v(5),
-            });
-            at += Covered::LEN;
-        }
-        let (keys, bytes) = (u64_at(body, at), u64_at(body, at + 8));
-        let m = usize::try_from(u64_at(body, at + 16)).ok()?;
-        at += 24;
-        if m.checked_mul(12)?.checked_add(at)? != body.len() {
-            return None;
-        }
-        let mut expiring = Vec::with_capacity(m);
-        for _ in 0..m {
-            expiring.push((u64_at(body, at), u32_at(body, at + 8)));
-            at += 12;
-        }
-        if !expiring.is_sorted() {
-            return None;
-        }
-        Some(Cache {
-            covered,
-            tally: Tally {
-                keys,
-                bytes,
-                expiring,
-            },
-        })
-    }
-}
-
-/// Reads `dir/keys.count`; `None` when it is missing or not whole.
-fn read(storage: &dyn Storage, dir: &Path) -> Option<Cache> {
-    let path = dir.join(COUNT_FILE);
-    let file = storage.open(&path, OpenMode::Read).ok()?;
-    let len = usize::try_from(file.len().ok()?).ok()?;
-    // Sixteen bytes a segment and twelve an expiring key: a file past this
-    // is not one tinykv wrote.
-    if len > 1 << 34 {
-        return None;
-    }
-    let mut bytes = vec![0u8; len];
-    read_exact_at(&*file, &mut bytes, 0).ok()?;
-    Cache::decode(&bytes)
-}
-
-/// For `check`: a `keys.count` that is damaged, or that describes the
-/// segments `ids` (every `seg-N.log` there is, oldest first) exactly as
-/// they are but holds another tally than a walk of every key of theirs.
-/// A file that describes other segments is only out of date: the next
-/// count brings it up to date.
-pub(super) fn check_file(
-    storage: &dyn Storage,
-    dir: &Path,
-    ids: &[u64],
-) -> Result<Option<Problem>> {
-    let path = dir.join(COUNT_FILE);
-    let problem = |reason: String| {
-        Some(Problem {
-            path: path.clone(),
-            offset: 0,
-            reason,
-        })
-    };
-    let Some(cache) = read(storage, dir) else {
-        return Ok(problem(
-            "damaged (the next count makes it again; recover removes it)".into(),
-        ));
-    };
-    if cache.covered.iter().map(|c| c.id).ne(ids.iter().copied()) {
-        return Ok(None);
-    }
-    let mut segments = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let seg = open_segment(storage, dir, id, true, &mut OpenReport::default())?;
-        if Covered::of(&seg) != cache.covered[segments.len()] {
-            return Ok(None);
-        }
-        segments.push(Arc::new(seg));
-    }
-    let mut walked = Cache::default();
-    for i in 0..segments.len() {
-        walked.add_segment(&segments, i, false)?;
-    }
-    if walked.tally == cache.tally {
-        return Ok(None);
-    }
-    let (said, held) = (&cache.tally, &walked.tally);
-    Ok(problem(format!(
-        "says {} keys that never expire ({} bytes) and {} that expire, but the segments hold {} ({} bytes) and {} (recover removes it)",
-        said.keys,
-        said.bytes,
-        said.expiring.len(),
-        held.keys,
-        held.bytes,
-        held.expiring.len()
-    )))
 }
 
 impl Db {
     /// At close: brings a kept tally up to date with the segments this
     /// handle sealed, so that the next count is instant. Only a tally that
-    /// still holds is extended (walking only the new segments); one that
-    /// does not, or none, is left to the next count. Best effort: it is a
-    /// cache.
+    /// still holds is extended, and only when that is cheap (at most
+    /// [`AT_CLOSE`] lookups or keys walked: a one-shot write that sealed,
+    /// not a load of a million pairs into a database of a million, which
+    /// would make the load slower by the walk); the rest is left to the
+    /// next count. Best effort: it is a cache.
     pub(super) fn keep_count(&self) {
         if self.opts.read_only {
             return;
@@ -468,12 +410,12 @@ impl Db {
         if !cache.still_holds(&segments) {
             return;
         }
-        match cache.extend(&segments) {
-            Ok(true) => {
+        match cache.extend(&segments, Some(AT_CLOSE)) {
+            Ok(Some(true)) => {
                 let path = self.dir.join(COUNT_FILE);
                 let _ = dir::replace(&*self.opts.storage, &path, &cache.encode());
             }
-            Ok(false) => {}
+            Ok(Some(false) | None) => {}
             Err(_) => counter.cache = None,
         }
     }
@@ -493,8 +435,8 @@ impl Db {
             counter.cache = read(&*self.opts.storage, &self.dir);
         }
         let mut cache = counter.cache.take().unwrap_or_default();
-        let changed = match cache.extend(&segments) {
-            Ok(changed) => changed,
+        let changed = match cache.extend(&segments, None) {
+            Ok(changed) => changed.unwrap_or(true),
             Err(e) => {
                 counter.cache = None;
                 return Err(e);
@@ -532,295 +474,9 @@ impl Db {
     }
 }
 
+mod file;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn put(len: u32, expires_at: Option<u64>) -> Option<Put> {
-        Some(Put { len, expires_at })
-    }
-
-    #[test]
-    fn a_tally_counts_changes_and_expiring_keys_by_deadline() {
-        let mut t = Tally::default();
-        let mut p = Pending::default();
-        t.change(None, put(10, None), &mut p);
-        t.change(None, put(20, Some(500)), &mut p);
-        t.change(None, put(30, Some(100)), &mut p);
-        t.change(None, put(30, Some(100)), &mut p);
-        t.settle(p);
-        let live = |keys, expiring, bytes| Live {
-            keys,
-            expiring,
-            bytes,
-        };
-        assert_eq!(t.live_at(0), live(4, 3, 90));
-        assert_eq!(
-            t.live_at(100),
-            live(2, 1, 30),
-            "a deadline reached is expired"
-        );
-        assert_eq!(t.live_at(500), live(1, 0, 10));
-        let mut p = Pending::default();
-        // One of the two equal expiring keys is overwritten for good, the
-        // other deleted; the key that never expired gets a deadline.
-        t.change(put(30, Some(100)), put(5, None), &mut p);
-        t.change(put(30, Some(100)), None, &mut p);
-        t.change(put(10, None), put(10, Some(50)), &mut p);
-        t.change(put(20, Some(500)), put(20, Some(500)), &mut p);
-        t.settle(p);
-        assert_eq!(t.expiring, vec![(50, 10), (500, 20)]);
-        assert_eq!(t.live_at(0), live(3, 2, 35));
-        assert_eq!(t.live_at(60), live(2, 1, 25));
-    }
-
-    #[test]
-    fn a_count_file_decodes_to_what_was_encoded_and_nothing_else() {
-        let cache = Cache {
-            covered: vec![Covered {
-                id: 3,
-                log_len: 4096,
-                index_len: 200,
-                keys: 7,
-                puts: 6,
-                put_bytes: 600,
-            }],
-            tally: Tally {
-                keys: 5,
-                bytes: 500,
-                expiring: vec![(9, 100), (12, 1)],
-            },
-        };
-        let bytes = cache.encode();
-        assert_eq!(Cache::decode(&bytes), Some(cache.clone()));
-        for cut in 0..bytes.len() {
-            assert_eq!(Cache::decode(&bytes[..cut]), None, "cut at {cut}");
-        }
-        for at in 0..bytes.len() {
-            let mut bad = bytes.clone();
-            bad[at] ^= 0x10;
-            assert_eq!(Cache::decode(&bad), None, "flipped at {at}");
-        }
-        // Lengths that claim more than the file holds, with a good CRC.
-        let mut huge = bytes[..bytes.len() - 4].to_vec();
-        huge[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-        let crc = crc32fast::hash(&huge);
-        huge.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(Cache::decode(&huge), None);
-    }
-
-    fn filled(dir: &std::path::Path, keys: u32) -> crate::engine::Db {
-        let opts = crate::engine::Options {
-            segment_size: 64 * 1024,
-            ..crate::engine::Options::default()
-        };
-        let db = crate::engine::Db::open(dir, opts).unwrap();
-        for chunk in (0..keys).collect::<Vec<_>>().chunks(300) {
-            let mut batch = crate::engine::Batch::new();
-            for i in chunk {
-                batch.set(format!("k{i:06}").as_bytes(), [b'v'; 100]);
-            }
-            db.write_batch(batch).unwrap();
-        }
-        db.set_expiring(b"soon", b"x", Some(u64::MAX)).unwrap();
-        db.delete(b"k000003").unwrap();
-        db
-    }
-
-    /// Once the tally is kept, a count after reopening reads the file and
-    /// the indexes' ends, not the keys: far fewer bytes than the data.
-    #[test]
-    fn a_kept_tally_counts_without_reading_the_keys() {
-        use crate::engine::storage::{Counting, RealStorage};
-        use std::sync::atomic::Ordering;
-        let dir = tempfile::tempdir().unwrap();
-        let db = filled(dir.path(), 20_000);
-        assert_eq!(db.len().unwrap(), 20_000);
-        db.close().unwrap();
-        let counting = Arc::new(Counting::over(Arc::new(RealStorage)));
-        let opts = crate::engine::Options {
-            storage: counting.clone(),
-            cache_bytes: 0,
-            ..crate::engine::Options::default()
-        };
-        let db = crate::engine::Db::open(dir.path(), opts).unwrap();
-        assert_eq!(db.len().unwrap(), 20_000, "the tally is kept at close too");
-        let read = counting.bytes.load(Ordering::SeqCst);
-        assert!(
-            read < 64 * 1024,
-            "{read} bytes read to count 20,000 keys of about 2.3 MB"
-        );
-        let stats = db.stats().unwrap();
-        assert_eq!(stats.keys, 20_000);
-    }
-
-    /// `check` finds a tally that is damaged or says another count than
-    /// the segments hold, and `recover` removes it.
-    #[test]
-    fn check_finds_a_wrong_tally_and_recover_removes_it() {
-        use crate::engine::{Db, Options};
-        let dir = tempfile::tempdir().unwrap();
-        let db = filled(dir.path(), 3000);
-        assert_eq!(db.len().unwrap(), 3000);
-        db.set(b"after the count", b"sealed at close").unwrap();
-        db.close().unwrap();
-        let file = dir.path().join(COUNT_FILE);
-        let good = std::fs::read(&file).expect("close keeps the tally");
-        assert!(
-            Db::check_dir(dir.path(), &Options::default())
-                .unwrap()
-                .is_clean()
-        );
-        // The same file, one key more, with its CRC made good.
-        let mut cache = Cache::decode(&good).unwrap();
-        cache.tally.keys += 1;
-        std::fs::write(&file, cache.encode()).unwrap();
-        let report = Db::check_dir(dir.path(), &Options::default()).unwrap();
-        assert_eq!(report.problems.len(), 1, "{report:?}");
-        let says = format!("says {} keys", cache.tally.keys);
-        let holds = format!("hold {} (", cache.tally.keys - 1);
-        let reason = &report.problems[0].reason;
-        assert!(
-            reason.contains(&says) && reason.contains(&holds),
-            "{report:?}"
-        );
-        // Damaged bytes.
-        let mut bad = good.clone();
-        bad[20] ^= 4;
-        std::fs::write(&file, &bad).unwrap();
-        let report = Db::check_dir(dir.path(), &Options::default()).unwrap();
-        assert!(
-            report.problems[0].reason.starts_with("damaged"),
-            "{report:?}"
-        );
-        Db::recover_dir(dir.path(), &Options::default()).unwrap();
-        assert!(!file.exists());
-        let db = Db::open(dir.path(), Options::default()).unwrap();
-        assert_eq!(db.len().unwrap(), 3001);
-    }
-
-    /// Random writes, expiring and not, deletes, loads, compactions,
-    /// reopens (with the tally's file kept, lost or damaged) and a clock
-    /// that moves: the tally's count and bytes always equal a walk's.
-    mod against_a_walk {
-        use std::sync::Arc;
-
-        use proptest::prelude::*;
-
-        use crate::engine::clock::{Clock, ManualClock};
-        use crate::engine::{Db, Options};
-
-        #[derive(Clone, Debug)]
-        enum Op {
-            Set(u8, u8),
-            Expiring(u8, u8, u8),
-            Delete(u8),
-            Load(Vec<(u8, Option<u8>)>),
-            Compact,
-            Reopen,
-            LoseFile,
-            DamageFile,
-            Advance(u8),
-            Count,
-        }
-
-        fn op() -> impl Strategy<Value = Op> {
-            prop_oneof![
-                20 => (any::<u8>(), any::<u8>()).prop_map(|(k, l)| Op::Set(k, l)),
-                10 => (any::<u8>(), any::<u8>(), any::<u8>())
-                    .prop_map(|(k, l, t)| Op::Expiring(k, l, t)),
-                8 => any::<u8>().prop_map(Op::Delete),
-                2 => prop::collection::vec((any::<u8>(), prop::option::of(any::<u8>())), 1..60)
-                    .prop_map(Op::Load),
-                2 => Just(Op::Compact),
-                3 => Just(Op::Reopen),
-                1 => Just(Op::LoseFile),
-                1 => Just(Op::DamageFile),
-                3 => any::<u8>().prop_map(Op::Advance),
-                8 => Just(Op::Count),
-            ]
-        }
-
-        fn key(k: u8) -> Vec<u8> {
-            format!("key{:02}", k % 50).into_bytes()
-        }
-
-        fn options(clock: &ManualClock) -> Options {
-            Options {
-                segment_size: 4096,
-                seal_on_close: 256,
-                compact_min_bytes: 8 * 1024,
-                sync: crate::engine::SyncMode::Never,
-                clock: Arc::new(clock.clone()),
-                ..Options::default()
-            }
-        }
-
-        fn agree(db: &Db) -> Result<(), TestCaseError> {
-            let walked = db.walk_count().unwrap();
-            prop_assert_eq!(db.live_count().unwrap(), walked);
-            prop_assert_eq!(db.len().unwrap(), walked.keys);
-            Ok(())
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(64))]
-            #[test]
-            fn the_tally_equals_a_walk(ops in prop::collection::vec(op(), 1..120)) {
-                let dir = tempfile::tempdir().unwrap();
-                let clock = ManualClock::new(1_000_000);
-                let mut db = Db::open(dir.path(), options(&clock)).unwrap();
-                let file = dir.path().join(super::COUNT_FILE);
-                for op in ops {
-                    let now = clock.now_ms();
-                    match op {
-                        Op::Set(k, l) => db.set(&key(k), &vec![b'v'; usize::from(l)]).unwrap(),
-                        Op::Expiring(k, l, t) => db
-                            .set_expiring(&key(k), &vec![b'e'; usize::from(l)], Some(now + u64::from(t) * 10))
-                            .unwrap(),
-                        Op::Delete(k) => {
-                            db.delete(&key(k)).unwrap();
-                        }
-                        Op::Load(pairs) => {
-                            let mut b = db.batch_writer().unwrap();
-                            for (k, l) in pairs {
-                                match l {
-                                    Some(l) => b.set(&key(k), &vec![b'l'; usize::from(l) * 8]).unwrap(),
-                                    None => b.delete(&key(k)).unwrap(),
-                                }
-                            }
-                            b.commit().unwrap();
-                        }
-                        Op::Compact => {
-                            db.compact().unwrap();
-                        }
-                        Op::Reopen => {
-                            drop(db);
-                            db = Db::open(dir.path(), options(&clock)).unwrap();
-                        }
-                        Op::LoseFile => {
-                            drop(db);
-                            let _ = std::fs::remove_file(&file);
-                            db = Db::open(dir.path(), options(&clock)).unwrap();
-                        }
-                        Op::DamageFile => {
-                            drop(db);
-                            if let Ok(mut bytes) = std::fs::read(&file) {
-                                let at = bytes.len() / 2;
-                                bytes[at] ^= 1;
-                                std::fs::write(&file, bytes).unwrap();
-                            }
-                            db = Db::open(dir.path(), options(&clock)).unwrap();
-                        }
-                        Op::Advance(t) => clock.advance(u64::from(t) * 7),
-                        Op::Count => {}
-                    }
-                    agree(&db)?;
-                }
-                drop(db);
-                let db = Db::open(dir.path(), options(&clock)).unwrap();
-                agree(&db)?;
-            }
-        }
-    }
-}
+pub(super) use file::check_file;
+use file::read;

@@ -32,7 +32,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::SystemTime;
 
 mod backup;
 mod batch;
@@ -64,6 +63,7 @@ mod stats;
 pub mod storage;
 mod txn;
 mod write;
+mod writer;
 
 pub use backup::BackupReport;
 pub use batch::{Batch, BatchWriter};
@@ -86,6 +86,7 @@ pub use txn::{Condition, Expiry, Renamed, SetOutcome, Stored, Txn, TxnKeys, pars
 use log::LogOrder;
 use segment::Segment;
 use storage::StorageFile;
+use writer::Writer;
 
 /// A value at least this long is written from the caller's buffer, not
 /// copied (see [`Db::set_large`]).
@@ -122,159 +123,6 @@ struct State {
     segments: Arc<Vec<Arc<Segment>>>,
     /// Bumped whenever `mem` is emptied into a segment or segments change.
     generation: u64,
-}
-
-/// What only the writer touches.
-#[derive(Debug)]
-struct Writer {
-    wal: Arc<dyn StorageFile>,
-    wal_len: u64,
-    /// The key order of the active log's records.
-    order: LogOrder,
-    /// The id the active log gets when it is sealed.
-    next_id: u64,
-    poisoned: Option<String>,
-    /// Bytes written since the last fsync (for [`SyncMode::Never`]).
-    unsynced: bool,
-    /// Whether every byte of the active log is known to be durable: this
-    /// handle created the log or has fsynced it. A log found at open may
-    /// hold bytes nobody synced (a writer killed between its write and its
-    /// fsync, `--sync never`, a copy); reads do not care, but a seal makes
-    /// an index durable that describes those bytes, so it fsyncs them first.
-    log_synced: bool,
-    /// A repair of the active log that needs free space (a new log, a torn
-    /// tail saved to `lost+found/`), which open could not make: the next
-    /// write or seal makes it first. Reads never need it.
-    repair: Option<replay::LogRepair>,
-    /// Size of the files after the last compaction (0 when none is recorded).
-    base_live: u64,
-    last_compaction: Option<SystemTime>,
-    /// After a failed automatic compaction: the size the files must reach
-    /// before it is tried again (0: no failure since the last success).
-    auto_floor: u64,
-    /// Why the newest automatic compaction failed, until one succeeds.
-    auto_failure: Option<String>,
-    /// The directory of a handle opened read-only: every write is refused.
-    read_only: Option<PathBuf>,
-}
-
-/// The writer's state changes only through these, so that the rules
-/// (a failure poisons for good; nothing unsynced is reported durable)
-/// live in one place.
-impl Writer {
-    /// `Ok` while the handle takes writes; once it is poisoned, the error
-    /// that names the failure which poisoned it; [`Error::ReadOnly`] for a
-    /// read-only handle.
-    fn ensure_writable(&self) -> Result<()> {
-        if let Some(path) = &self.read_only {
-            return Err(Error::ReadOnly { path: path.clone() });
-        }
-        match &self.poisoned {
-            None => Ok(()),
-            Some(cause) => Err(Error::Poisoned {
-                cause: cause.clone(),
-            }),
-        }
-    }
-
-    /// Whether the handle refuses writes (after a failure, or `close`, or
-    /// opened read-only).
-    fn is_poisoned(&self) -> bool {
-        self.poisoned.is_some() || self.read_only.is_some()
-    }
-
-    /// Refuses every later write because of `e`. The first cause stays:
-    /// it is the failure that left the log's state unknown.
-    fn poison(&mut self, e: &Error) {
-        self.poisoned.get_or_insert_with(|| e.with_causes());
-    }
-
-    /// After [`Db::close`]: its work is done, and drop must not redo it.
-    fn retire(&mut self) {
-        self.poisoned.get_or_insert_with(|| "closed".into());
-    }
-
-    /// Makes bytes just appended durable: now under [`SyncMode::Always`],
-    /// at the next flush under [`SyncMode::Never`].
-    fn sync_appended(&mut self, sync: SyncMode, path: &Path) -> Result<()> {
-        match sync {
-            SyncMode::Always => {
-                self.wal
-                    .sync_data()
-                    .map_err(|e| Error::io("fsync", path, e))?;
-                self.log_synced = true;
-                Ok(())
-            }
-            SyncMode::Never => {
-                self.unsynced = true;
-                Ok(())
-            }
-        }
-    }
-
-    /// Fsyncs what [`SyncMode::Never`] left unsynced. A failed fsync
-    /// poisons: the kernel may have dropped the pages.
-    fn flush(&mut self, path: &Path) -> Result<()> {
-        if self.read_only.is_some() {
-            return Ok(()); // It wrote nothing.
-        }
-        self.sync_log(path, self.unsynced)
-    }
-
-    /// Fsyncs every byte of the active log unless it is known durable
-    /// (see [`Writer::log_synced`]): before a seal. A one-shot read's
-    /// close does not come here unless it seals.
-    fn make_log_durable(&mut self, path: &Path) -> Result<()> {
-        self.sync_log(path, self.unsynced || !self.log_synced)
-    }
-
-    fn sync_log(&mut self, path: &Path, needed: bool) -> Result<()> {
-        self.ensure_writable()?;
-        if needed {
-            if let Err(e) = self.wal.sync_data() {
-                let e = Error::io("fsync", path, e);
-                self.poison(&e);
-                return Err(e);
-            }
-            self.unsynced = false;
-            self.log_synced = true;
-        }
-        Ok(())
-    }
-
-    /// Gives up an append that began at `base` and failed with `e`: the key
-    /// order goes back to `order_before`, the handle is poisoned, and the
-    /// log is cut back to `base` (best effort), so that no unacknowledged
-    /// record comes back at the next open.
-    fn abandon_append(&mut self, base: u64, order_before: LogOrder, e: &Error) {
-        self.order = order_before;
-        self.poison(e);
-        let _ = self.wal.set_len(base).and_then(|()| self.wal.sync_data());
-    }
-
-    /// Counts the whole log as the compaction base: what was written into
-    /// an empty database is all live, so a bulk load does not trigger a
-    /// rewrite.
-    fn count_all_as_base(&mut self) {
-        self.base_live = self.wal_len;
-    }
-
-    /// Reserves `n` segment ids (a compaction's outputs); returns the first.
-    fn reserve_ids(&mut self, n: u64) -> u64 {
-        let first = self.next_id;
-        self.next_id = first + n;
-        first
-    }
-
-    /// Starts the empty active log `wal` after the old one was sealed into
-    /// segment `sealed`.
-    fn start_log(&mut self, wal: Arc<dyn StorageFile>, sealed: u64) {
-        self.wal = wal;
-        self.wal_len = record::FILE_HEADER_LEN as u64;
-        self.order = LogOrder::default();
-        self.next_id = sealed + 1;
-        self.log_synced = true;
-    }
 }
 
 /// A request waiting for the group-commit leader.

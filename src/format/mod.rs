@@ -1,4 +1,4 @@
-//! Dump and load formats (tsv, jsonl, resp): streaming readers and writers.
+//! Dump and load formats (tsv, jsonl, resp, rdb): streaming readers and writers.
 //!
 //! This module owns the byte-exact text forms of a database dump. Every
 //! format round-trips any key and value bytes exactly, and both directions
@@ -12,7 +12,7 @@
 //! - A reader stops (returns `None`) after its first error, so the first bad
 //!   position is the only one reported.
 //! - A [`ParseError`] carries a [`Position`]: the 1-based line for tsv and
-//!   jsonl; the line and the byte offset for resp.
+//!   jsonl; the line and the byte offset for resp; the byte offset for rdb.
 //!
 //! ```
 //! use tinykv::format::{Format, Reader, Writer};
@@ -31,6 +31,7 @@
 
 mod escape;
 mod jsonl;
+mod rdb;
 mod resp;
 mod tsv;
 
@@ -86,19 +87,27 @@ pub enum Format {
     Jsonl,
     /// Redis protocol `SET` commands, for `redis-cli --pipe`.
     Resp,
+    /// A Redis RDB file of string keys, for `redis-server` and Valkey.
+    Rdb,
 }
 
 impl Format {
     /// Every format, in the order they are documented.
-    pub const ALL: [Format; 3] = [Format::Tsv, Format::Jsonl, Format::Resp];
+    pub const ALL: [Format; 4] = [Format::Tsv, Format::Jsonl, Format::Resp, Format::Rdb];
 
-    /// The name used on the command line: `tsv`, `jsonl` or `resp`.
+    /// The name used on the command line: `tsv`, `jsonl`, `resp` or `rdb`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Tsv => "tsv",
             Format::Jsonl => "jsonl",
             Format::Resp => "resp",
+            Format::Rdb => "rdb",
         }
+    }
+
+    /// Whether the format is binary (not for a terminal).
+    pub fn is_binary(self) -> bool {
+        self == Format::Rdb
     }
 }
 
@@ -108,9 +117,9 @@ impl fmt::Display for Format {
     }
 }
 
-/// A format name that is not `tsv`, `jsonl` or `resp`.
+/// A format name that is not `tsv`, `jsonl`, `resp` or `rdb`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format `{0}` (expected tsv, jsonl or resp)")]
+#[error("unknown format `{0}` (expected tsv, jsonl, resp or rdb)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -137,6 +146,8 @@ pub enum Position {
         /// 0-based byte offset from the start of the input.
         offset: u64,
     },
+    /// Where a bad element starts (rdb): its 0-based byte offset.
+    Byte(u64),
 }
 
 impl fmt::Display for Position {
@@ -144,6 +155,7 @@ impl fmt::Display for Position {
         match self {
             Position::Line(n) => write!(f, "line {n}"),
             Position::Offset { line, offset } => write!(f, "line {line} (offset {offset})"),
+            Position::Byte(offset) => write!(f, "byte {offset}"),
         }
     }
 }
@@ -178,6 +190,8 @@ impl ParseError {
 pub struct Writer<W: Write> {
     format: Format,
     out: BufWriter<W>,
+    /// The rdb format's header, end and CRC.
+    rdb: rdb::RdbWriter,
 }
 
 impl<W: Write> Writer<W> {
@@ -186,6 +200,7 @@ impl<W: Write> Writer<W> {
         Writer {
             format,
             out: BufWriter::new(out),
+            rdb: rdb::RdbWriter::new(),
         }
     }
 
@@ -209,11 +224,16 @@ impl<W: Write> Writer<W> {
             Format::Tsv => tsv::write_pair(&mut self.out, key, value, expires_at),
             Format::Jsonl => jsonl::write_pair(&mut self.out, key, value, expires_at),
             Format::Resp => resp::write_pair(&mut self.out, key, value, expires_at),
+            Format::Rdb => self.rdb.write_pair(&mut self.out, key, value, expires_at),
         }
     }
 
-    /// Flushes everything written and gives back the underlying writer.
+    /// Ends the dump (rdb: its end mark and CRC), flushes everything
+    /// written and gives back the underlying writer.
     pub fn finish(mut self) -> io::Result<W> {
+        if self.format == Format::Rdb {
+            self.rdb.finish(&mut self.out)?;
+        }
         self.out.flush()?;
         self.out.into_inner().map_err(|e| e.into_error())
     }
@@ -234,6 +254,7 @@ enum ReaderInner<R> {
         parse: fn(&[u8]) -> Result<Entry, String>,
     },
     Resp(resp::RespReader<R>),
+    Rdb(rdb::RdbReader<R>),
 }
 
 impl<R: BufRead> Reader<R> {
@@ -252,6 +273,7 @@ impl<R: BufRead> Reader<R> {
                 parse: jsonl::parse_line,
             },
             Format::Resp => ReaderInner::Resp(resp::RespReader::new(input)),
+            Format::Rdb => ReaderInner::Rdb(rdb::RdbReader::new(input)),
         };
         Reader { inner, done: false }
     }
@@ -268,6 +290,7 @@ impl<R: BufRead> Reader<R> {
                     .map_err(|reason| ParseError::Invalid { at, reason })
             }
             ReaderInner::Resp(r) => r.next_entry(),
+            ReaderInner::Rdb(r) => r.next_entry(),
         }
     }
 }
@@ -420,112 +443,4 @@ impl<R: BufRead> LineReader<R> {
 mod testutil;
 
 #[cfg(test)]
-mod tests {
-    use super::testutil::*;
-    use super::*;
-
-    #[test]
-    fn format_names_round_trip() {
-        for f in Format::ALL {
-            assert_eq!(f.to_string().parse::<Format>(), Ok(f));
-        }
-        assert_eq!(Format::default(), Format::Tsv);
-        let err = "csv".parse::<Format>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown format `csv` (expected tsv, jsonl or resp)"
-        );
-    }
-
-    #[test]
-    fn writer_refuses_pairs_no_reader_accepts() {
-        for (k, v) in [
-            (Vec::new(), b"v".to_vec()),
-            (vec![b'k'; MAX_KEY_LEN + 1], Vec::new()),
-        ] {
-            for f in Format::ALL {
-                let err = Writer::new(f, Vec::new()).write_pair(&k, &v).unwrap_err();
-                assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-            }
-        }
-    }
-
-    #[test]
-    fn reader_stops_after_first_error() {
-        let mut r = Reader::new(Format::Tsv, &b"a\t1\nbad\nc\t3\n"[..]);
-        assert!(matches!(r.next(), Some(Ok(_))));
-        let err = r.next().expect("an item").unwrap_err();
-        assert_eq!(err.position(), Some(Position::Line(2)));
-        assert_eq!(
-            err.to_string(),
-            "line 2: expected a TAB between key and value"
-        );
-        assert!(r.next().is_none());
-        assert!(r.next().is_none());
-    }
-
-    #[test]
-    fn a_tsv_line_without_a_tab_is_refused_before_it_is_read_whole() {
-        // 8 MiB of key-ish bytes and no TAB: refused at the first 256 KiB.
-        struct Endless(usize);
-        impl std::io::Read for Endless {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = buf.len().min(self.0);
-                buf[..n].fill(b'a');
-                self.0 -= n;
-                Ok(n)
-            }
-        }
-        let mut input = io::BufReader::new(Endless(8 << 20));
-        let mut r = Reader::new(Format::Tsv, &mut input);
-        let err = r.next().unwrap().unwrap_err().to_string();
-        assert!(err.starts_with("line 1: expected a TAB within"), "{err}");
-        drop(r);
-        let left = input.get_ref().0;
-        assert!(
-            left > (7 << 20),
-            "read {} bytes before refusing",
-            (8 << 20) - left
-        );
-        // A long key that is legal still loads.
-        let key = vec![b'k'; MAX_KEY_LEN];
-        let mut line = key.clone();
-        line.extend_from_slice(b"\tv\n");
-        let pairs: Vec<_> = Reader::new(Format::Tsv, &line[..])
-            .map(|p| p.unwrap())
-            .collect();
-        assert_eq!(pairs, vec![Entry::new(key, b"v".to_vec())]);
-    }
-
-    #[test]
-    fn io_errors_are_reported_as_io() {
-        struct Failing;
-        impl std::io::Read for Failing {
-            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-                Err(io::Error::other("disk on fire"))
-            }
-        }
-        for f in Format::ALL {
-            let mut r = Reader::new(f, io::BufReader::new(Failing));
-            let err = r.next().expect("an item").unwrap_err();
-            assert!(matches!(err, ParseError::Io(_)), "{err:?}");
-            assert_eq!(err.position(), None);
-        }
-    }
-
-    #[test]
-    fn overlong_line_is_refused_without_reading_it_all() {
-        let mut lines = LineReader::new(&b"0123456789\nok\n"[..], 4, false);
-        let err = lines.next_line().unwrap_err();
-        assert_eq!(err.position(), Some(Position::Line(1)));
-        assert!(err.to_string().contains("longer than 4 bytes"), "{err}");
-    }
-
-    #[test]
-    fn every_format_round_trips_nasty_bytes() {
-        let pairs = nasty_pairs();
-        for f in Format::ALL {
-            assert_eq!(load(f, &dump(f, &pairs)).expect("reads back"), pairs, "{f}");
-        }
-    }
-}
+mod tests;

@@ -33,9 +33,10 @@ impl Redis {
         Redis::start_with(dir, &[])
     }
 
-    /// [`Redis::start`] with `args` added (`--requirepass`, …); ready once
-    /// it answers PING, or NOAUTH when it wants a password.
-    pub fn start_with(dir: &Path, args: &[&str]) -> Redis {
+    /// [`Redis::start`] with more of redis-server's options (it loads
+    /// `dir/dump.rdb` at start when there is one, and SAVE writes it;
+    /// `--requirepass`: ready once it answers NOAUTH).
+    pub fn start_with(dir: &Path, options: &[&str]) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -44,9 +45,9 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(options)
             .arg("--dir")
             .arg(dir)
-            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -5,7 +5,7 @@
 //! tasks the event loop hands them (workers.rs keeps their queues).
 //!
 //! This is the one module that imports the handlers (program, which runs
-//! every data command, all_keys, admin, info, tinykv); they import the
+//! every data command, all_keys, admin, info, snapshot, tinykv); they import the
 //! small modules below it (ctx, table, reply), never this one.
 //!
 //! Invariants: a request gets exactly one reply, in order (QUIT's included;
@@ -22,7 +22,7 @@ use super::reply::{Output, shown, wrong_arity};
 use super::server::Server;
 use super::table::{COMMANDS, COUNT, arity_ok, lookup};
 use super::workers::{Pool, Task};
-use super::{admin, all_keys, info, other_types, program, tinykv};
+use super::{admin, all_keys, info, other_types, program, snapshot, tinykv};
 
 /// A command's handler: runs with the full argument list (the name first).
 pub type Handler = fn(&mut Ctx<'_>, &[Vec<u8>]) -> Flow;
@@ -96,6 +96,9 @@ static HANDLERS: [(&str, Handler); COUNT] = [
     ("discard", admin::by_connection),
     ("watch", admin::by_connection),
     ("unwatch", admin::by_connection),
+    ("sync", snapshot::sync),
+    ("psync", snapshot::sync),
+    ("replconf", snapshot::replconf),
 ];
 
 /// Runs command `index` of [`COMMANDS`], already checked ([`check`]).

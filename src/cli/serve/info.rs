@@ -1,13 +1,16 @@
 //! INFO: the sections monitoring tools and client libraries read
-//! (`server`, `clients`, `persistence`, `stats`, `keyspace`), in Redis's
+//! (`server`, `clients`, `persistence`, `stats`, `replication`, `cluster`,
+//! `keyspace`), in Redis's
 //! `field:value` lines, with tinykv's own fields beside Redis's.
 //!
 //! Mapping, where Redis's words do not fit a log-structured store: the
 //! write-ahead log is always on (`aof_enabled:1`; `tinykv_sync` says whether
 //! writes are fsynced before the reply), a compaction is the AOF rewrite
 //! (`aof_rewrite_in_progress`, `aof_last_bgrewrite_status`), and there are
-//! no RDB snapshots (`rdb_*` report none in progress, last saved at the last
-//! compaction or the start).
+//! no RDB saves (`rdb_*` report none in progress, last saved at the last
+//! compaction or the start; the snapshot SYNC sends, snapshot.rs, is not
+//! one: it is sent, never kept). Replication: a master with no replicas,
+//! and no cluster.
 //!
 //! Invariant: the keyspace line is exact, which costs a walk of every key
 //! (the engine keeps no count): INFO without sections, or with `keyspace`
@@ -20,7 +23,16 @@ use super::ctx::{Ctx, Flow};
 use super::table::REDIS_VERSION;
 use crate::engine::{Stats, SyncMode};
 
-const SECTIONS: [&str; 5] = ["server", "clients", "persistence", "stats", "keyspace"];
+/// Redis's order.
+const SECTIONS: [&str; 7] = [
+    "server",
+    "clients",
+    "persistence",
+    "stats",
+    "replication",
+    "cluster",
+    "keyspace",
+];
 
 /// INFO [section...].
 pub fn info(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
@@ -59,6 +71,8 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
             "clients" => clients(ctx, &mut text),
             "persistence" => persistence(ctx, &walked, &mut text),
             "stats" => stats(ctx, &mut text),
+            "replication" => replication(ctx, &mut text),
+            "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             _ => keyspace(&walked, &mut text),
         }
     }
@@ -163,6 +177,21 @@ fn stats(ctx: &Ctx<'_>, text: &mut String) {
         s.clients.received.load(relaxed),
         s.commands.load(relaxed),
         s.clients.rejected.load(relaxed),
+    );
+}
+
+/// A master without replicas, as tools expect to read it: tinykv does not
+/// replicate, but answers SYNC and PSYNC with a snapshot (snapshot.rs), at
+/// offset 0.
+fn replication(ctx: &Ctx<'_>, text: &mut String) {
+    let _ = write!(
+        text,
+        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\
+         master_failover_state:no-failover\r\nmaster_replid:{}\r\n\
+         master_replid2:0000000000000000000000000000000000000000\r\n\
+         master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
+         repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+        ctx.server.replid()
     );
 }
 

@@ -36,7 +36,8 @@
 //!   through, alone or in a transaction), the data commands by family
 //!   ([`strings`], [`counters`] with [`long_double`], [`expiry`],
 //!   [`keyspace`], [`all_keys`]), [`program`] (the data commands by name),
-//!   the others ([`admin`], [`info`], [`tinykv`], [`other_types`]), and
+//!   the others ([`admin`], [`info`], [`tinykv`], [`other_types`],
+//!   [`snapshot`]: SYNC and PSYNC, the hot backup), and
 //!   [`dispatch`], the one module that imports the handlers (the checks,
 //!   and the workers' body);
 //! - threads: [`reactor`] (the event loop), [`conn`] (one connection: its
@@ -82,6 +83,7 @@ pub(crate) mod request;
 mod round;
 mod server;
 mod shutdown;
+mod snapshot;
 mod store;
 mod strings;
 mod table;
@@ -292,6 +294,7 @@ fn new_server(
         started_at: SystemTime::now(),
         commands: AtomicU64::new(0),
         last_error: Mutex::default(),
+        snapshots: Mutex::default(),
     }
 }
 

@@ -23,6 +23,14 @@
 //! made the server hold 4 GB). Small replies are never refused: they are what
 //! keeps every client working, and OUT_HIGH bounds them per connection.
 //!
+//! A file can follow the replies ([`Output::file_tail`]: the RDB snapshot
+//! SYNC sends, snapshot.rs): it is read [`TAIL_CHUNK`] bytes at a time,
+//! and only once everything before it was sent, so however large the file,
+//! the queue holds one chunk of it; one [`Output::send`] moves at most
+//! [`TAIL_TURN`] bytes of it and then lets the other connections have the
+//! loop ([`Output::yielded`]). Nothing is queued after a tail: the
+//! connection closes once it is sent.
+//!
 //! Invariant: a server's [`Replies::queued`] is the sum, over every live
 //! [`Output`] made for it, of the bytes in its queue (sealed buffers and
 //! chunks, the sent part of the front included); an Output gives its share
@@ -31,7 +39,8 @@
 //! budget), not the process's.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -39,6 +48,12 @@ use crate::format::escape_bytes;
 
 /// A value at least this long is queued as a buffer of its own.
 pub const OWN_CHUNK_AT: usize = 64 * 1024;
+
+/// A file sent after the replies is read this many bytes at a time.
+pub const TAIL_CHUNK: usize = 256 * 1024;
+
+/// One [`Output::send`] moves at most this many bytes of a file tail.
+pub const TAIL_TURN: usize = 4 * 1024 * 1024;
 
 /// The default limit on queued replies: what the request budget is for
 /// requests.
@@ -137,6 +152,10 @@ pub struct Output {
     sent: usize,
     /// Bytes in `queue`, the sent part of the front included.
     queued: usize,
+    /// A file to send after everything else, and its bytes not yet read.
+    tail: Option<(File, u64)>,
+    /// The last send stopped at [`TAIL_TURN`] with room left in the socket.
+    yielded: bool,
 }
 
 impl Drop for Output {
@@ -154,7 +173,28 @@ impl Output {
             queue: VecDeque::new(),
             sent: 0,
             queued: 0,
+            tail: None,
+            yielded: false,
         }
+    }
+
+    /// Sends the first `len` bytes of `file` (read from where it stands)
+    /// after every reply queued so far; nothing may be queued after it.
+    pub fn file_tail(&mut self, file: File, len: u64) {
+        debug_assert!(self.tail.is_none());
+        self.tail = Some((file, len));
+    }
+
+    /// Whether the last [`Output::send`] stopped at [`TAIL_TURN`] bytes of
+    /// the file tail with room left in the socket: no writable event will
+    /// come, so the caller sends again on its next turn.
+    pub fn yielded(&self) -> bool {
+        self.yielded
+    }
+
+    /// Bytes of replies held in memory, not yet sent.
+    pub fn held(&self) -> usize {
+        self.buf.len() + self.queued - self.sent
     }
 
     /// `+text`.
@@ -218,6 +258,13 @@ impl Output {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// `$len` alone: the bytes follow as a file tail, and no CRLF after
+    /// them, as Redis sends an RDB payload (SYNC).
+    pub fn payload_header(&mut self, len: u64) {
+        self.buf.push(b'$');
+        let _ = write!(self.buf, "{len}\r\n");
+    }
+
     /// A bulk string or nil.
     pub fn optional(&mut self, value: Option<&[u8]>) {
         match value {
@@ -234,13 +281,28 @@ impl Output {
         }
     }
 
-    /// Bytes of replies not yet sent.
+    /// Bytes of replies not yet sent, a file tail's included.
     pub fn pending(&self) -> usize {
-        self.buf.len() + self.queued - self.sent
+        let tail = self.tail.as_ref().map_or(0, |(_, left)| *left);
+        self.held()
+            .saturating_add(usize::try_from(tail).unwrap_or(usize::MAX))
     }
 
     /// Queues every reply of `other` after these.
     pub fn append(&mut self, mut other: Output) {
+        if let Some(tail) = other.tail.take() {
+            debug_assert!(self.tail.is_none());
+            self.append(other);
+            self.tail = Some(tail);
+            return;
+        }
+        if other.queue.is_empty() {
+            // Only small replies, gathered and not yet counted: they join
+            // this one's, so that a pipeline's replies made elsewhere (a
+            // round's, EXEC's) go out in one write, not one each.
+            self.buf.append(&mut other.buf);
+            return;
+        }
         other.seal();
         if other.queue.is_empty() {
             return;
@@ -260,8 +322,37 @@ impl Output {
     }
 
     /// Sends what `sink` takes without blocking; `Ok` when everything was
-    /// sent or the socket is full (then [`Output::pending`] is not zero).
+    /// sent, the socket is full (then [`Output::pending`] is not zero), or
+    /// a file tail had its turn's share ([`Output::yielded`]).
     pub fn send(&mut self, sink: &mut impl Write) -> io::Result<()> {
+        self.yielded = false;
+        let mut from_tail = 0;
+        loop {
+            if !self.send_queue(sink)? {
+                return Ok(());
+            }
+            let Some((file, left)) = self.tail.as_mut() else {
+                return Ok(());
+            };
+            if *left == 0 {
+                self.tail = None;
+                return Ok(());
+            }
+            if from_tail >= TAIL_TURN {
+                self.yielded = true;
+                return Ok(());
+            }
+            let n = (*left).min(TAIL_CHUNK as u64) as usize;
+            let mut chunk = vec![0u8; n];
+            file.read_exact(&mut chunk)?;
+            *left -= n as u64;
+            from_tail += n;
+            self.push_chunk(chunk);
+        }
+    }
+
+    /// Sends the queue; whether all of it went (false: the socket is full).
+    fn send_queue(&mut self, sink: &mut impl Write) -> io::Result<bool> {
         self.seal();
         while let Some(front) = self.queue.front() {
             match sink.write(&front[self.sent..]) {
@@ -275,12 +366,12 @@ impl Output {
                         self.queue.pop_front();
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Moves the gathered small replies to the queue.
@@ -407,6 +498,40 @@ mod tests {
         assert_eq!(replies.queued(), 0);
     }
 
+    /// A socket that counts its writes.
+    #[derive(Default)]
+    struct Counted {
+        got: Vec<u8>,
+        writes: usize,
+    }
+
+    impl Write for Counted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            self.got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn small_replies_appended_go_out_in_one_write() {
+        let replies = Arc::new(Replies::new(QUEUED_LIMIT));
+        let mut out = Output::new(&replies);
+        for i in 0..16 {
+            let mut one = Output::new(&replies);
+            one.integer(i);
+            out.append(one);
+        }
+        let mut sink = Counted::default();
+        out.send(&mut sink).unwrap();
+        assert_eq!(sink.writes, 1);
+        assert!(sink.got.starts_with(b":0\r\n:1\r\n") && sink.got.ends_with(b":15\r\n"));
+        assert_eq!((out.pending(), replies.queued()), (0, 0));
+    }
+
     /// A socket that takes `room` bytes, then would block.
     struct Full {
         got: Vec<u8>,
@@ -448,5 +573,54 @@ mod tests {
         later.send(&mut sink).unwrap();
         assert_eq!(sink.got, b"$5\r\nhello\r\n+OK\r\n:1\r\n");
         assert_eq!(replies.queued(), 0);
+    }
+
+    #[test]
+    fn a_file_tail_follows_the_replies_one_chunk_in_memory_at_a_time() {
+        use std::io::{Seek, SeekFrom};
+        let replies = Arc::new(Replies::new(QUEUED_LIMIT));
+        let body: Vec<u8> = (0..TAIL_TURN + TAIL_CHUNK + 7).map(|i| i as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&body).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        let mut tail = Output::new(&replies);
+        tail.payload_header(body.len() as u64);
+        tail.file_tail(file, body.len() as u64);
+        let mut out = Output::new(&replies);
+        out.simple("first");
+        out.append(tail);
+        let mut expected = format!("+first\r\n${}\r\n", body.len()).into_bytes();
+        expected.extend_from_slice(&body);
+        assert_eq!(out.pending(), expected.len());
+        let mut sink = Full {
+            got: Vec::new(),
+            room: 1000,
+        };
+        out.send(&mut sink).unwrap();
+        assert!(!out.yielded(), "the socket is full");
+        assert!(out.held() <= TAIL_CHUNK, "{}", out.held());
+        assert!(replies.queued() <= TAIL_CHUNK + 1000);
+        sink.room = usize::MAX;
+        out.send(&mut sink).unwrap();
+        assert!(out.yielded(), "one send moves at most TAIL_TURN bytes");
+        assert!(out.pending() > 0);
+        while out.pending() > 0 {
+            out.send(&mut sink).unwrap();
+        }
+        assert!(sink.got == expected, "the bytes differ");
+        assert_eq!(replies.queued(), 0);
+    }
+
+    #[test]
+    fn a_file_shorter_than_announced_is_an_error() {
+        let replies = Arc::new(Replies::new(QUEUED_LIMIT));
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"short").unwrap();
+        let mut out = Output::new(&replies);
+        // The file stands at its end: nothing is left to read.
+        out.file_tail(file, 5);
+        let mut sink = Vec::new();
+        let err = out.send(&mut sink).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

@@ -200,3 +200,121 @@ pub fn transact<T: Send + 'static>(
         Err(e) => Err(e.with_causes()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::serve::program;
+    use crate::cli::serve::reply::Replies;
+    use crate::cli::serve::watches::Watches;
+
+    fn shared() -> Shared {
+        Shared {
+            watches: Arc::new(Watches::default()),
+            replies: Arc::new(Replies::new(1 << 30)),
+            cursors: Default::default(),
+        }
+    }
+
+    fn call(words: &[&str]) -> Call {
+        let kind = program::kind(&words[0].to_ascii_lowercase()).expect("a data command");
+        Call::new(kind, words.iter().map(|w| w.as_bytes().to_vec()).collect())
+    }
+
+    fn text(out: Output) -> String {
+        let mut out = out;
+        let mut sink = Vec::new();
+        out.send(&mut sink).unwrap();
+        String::from_utf8(sink).unwrap()
+    }
+
+    fn open() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn each_entry_reads_what_the_entries_before_it_wrote() {
+        let (_dir, db) = open();
+        let shared = shared();
+        let jobs = vec![
+            vec![Entry::Blind(vec![(b"n".to_vec(), b"1".to_vec())])],
+            vec![
+                Entry::Call(call(&["INCR", "n"])),
+                Entry::Call(call(&["GETDEL", "n"])),
+            ],
+            vec![Entry::Exec(Exec {
+                calls: vec![call(&["INCRBY", "n", "5"]), call(&["RENAME", "n", "m"])],
+                watching: None,
+            })],
+        ];
+        let written = write(&db, &shared, jobs).unwrap();
+        let replies: Vec<Vec<String>> = written
+            .into_iter()
+            .map(|outs| outs.into_iter().map(text).collect())
+            .collect();
+        assert_eq!(
+            replies[0],
+            Vec::<String>::new(),
+            "a plain write says +OK itself"
+        );
+        assert_eq!(replies[1], [":2\r\n", "$1\r\n2\r\n"]);
+        assert_eq!(replies[2], ["*2\r\n:5\r\n+OK\r\n"]);
+        assert_eq!(db.get(b"n").unwrap(), None);
+        assert_eq!(db.get(b"m").unwrap().as_deref(), Some(&b"5"[..]));
+    }
+
+    #[test]
+    fn a_write_before_exec_in_the_same_round_aborts_it() {
+        let (_dir, db) = open();
+        let shared = shared();
+        db.set(b"k", b"v").unwrap();
+        let mut watching = WatchList::new(&shared.watches);
+        watching
+            .watch(b"k", || {
+                let v = db.get_with_expiry(b"k")?;
+                Ok::<_, Error>(
+                    v.map(|(value, expires_at)| crate::engine::Stored { value, expires_at }),
+                )
+            })
+            .unwrap();
+        let jobs = vec![
+            vec![Entry::Call(call(&["APPEND", "k", "w"]))],
+            vec![Entry::Exec(Exec {
+                calls: vec![call(&["SET", "k", "mine"])],
+                watching: Some(watching),
+            })],
+        ];
+        let written = write(&db, &shared, jobs).unwrap();
+        assert_eq!(
+            text(written.into_iter().nth(1).unwrap().remove(0)),
+            "*-1\r\n"
+        );
+        assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"vw"[..]));
+    }
+
+    fn panics(_: &mut dyn Writes, _: Request, _: &mut Output) -> Result<(), Error> {
+        panic!("a test panic inside a round");
+    }
+
+    #[test]
+    fn a_panicking_command_fails_the_round_and_writes_nothing() {
+        let (_dir, db) = open();
+        let shared = shared();
+        let jobs = vec![
+            vec![Entry::Blind(vec![(b"a".to_vec(), b"1".to_vec())])],
+            vec![Entry::Call(call(&["INCR", "b"]))],
+            vec![Entry::Call(Call::new(
+                Kind::Write(panics),
+                vec![b"X".to_vec()],
+            ))],
+        ];
+        let err = write(&db, &shared, jobs).unwrap_err();
+        assert!(err.contains("internal error"), "{err}");
+        assert_eq!(db.get(b"a").unwrap(), None);
+        assert_eq!(db.get(b"b").unwrap(), None);
+        // The engine goes on.
+        db.set(b"c", b"1").unwrap();
+    }
+}

@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::budget::Budget;
 use super::clients::Clients;
@@ -115,6 +115,9 @@ pub struct Server {
     pub commands: AtomicU64,
     /// The last engine error logged, so a poisoned handle logs once.
     pub(super) last_error: Mutex<String>,
+    /// Held while a snapshot is taken (snapshot.rs): one at a time, so
+    /// that clients asking together need the disk room of one copy.
+    pub snapshots: Mutex<()>,
 }
 
 impl Server {
@@ -125,6 +128,28 @@ impl Server {
             replies: Arc::clone(&self.replies),
             cursors: Arc::clone(&self.cursors),
         }
+    }
+
+    /// The replication id INFO and PSYNC report: 40 hex digits, fixed for
+    /// the server's life, different from one start to the next (Redis's
+    /// is random; this one is drawn from the start time and process id).
+    pub fn replid(&self) -> String {
+        let nanos = self
+            .started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut x = nanos ^ (u64::from(std::process::id()) << 40);
+        let mut id = String::with_capacity(48);
+        for _ in 0..3 {
+            // splitmix64: each step mixes every bit of the seed.
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            id.push_str(&format!("{:016x}", z ^ (z >> 31)));
+        }
+        id.truncate(40);
+        id
     }
 
     /// One line on stderr for an engine failure, not repeated while the same

@@ -175,7 +175,9 @@ pub struct DbReads<'a> {
     db: &'a Db,
     replies: &'a Arc<Replies>,
     cursors: &'a Cursors,
-    now: u64,
+    /// The clock, read when a command first asks (most never do: the
+    /// engine judges expiry on its own).
+    now: std::cell::Cell<Option<u64>>,
     used: usize,
 }
 
@@ -186,7 +188,7 @@ impl<'a> DbReads<'a> {
             db,
             replies,
             cursors,
-            now: db.now_ms(),
+            now: std::cell::Cell::new(None),
             used: 0,
         }
     }
@@ -194,7 +196,9 @@ impl<'a> DbReads<'a> {
 
 impl Reads for DbReads<'_> {
     fn now(&self) -> u64 {
-        self.now
+        let now = self.now.get().unwrap_or_else(|| self.db.now_ms());
+        self.now.set(Some(now));
+        now
     }
 
     fn get(&mut self, key: &[u8]) -> Result<Option<Stored>, Error> {
@@ -434,5 +438,51 @@ impl<I: Iterator<Item = Result<Vec<u8>, Error>>> Iterator for Merged<'_, I> {
                 None => return self.head.take().map(Ok),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transactions_store_reads_and_walks_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Default::default()).unwrap();
+        for k in ["a", "c", "d"] {
+            db.set(k.as_bytes(), b"old").unwrap();
+        }
+        let watches = Arc::new(Watches::default());
+        let replies = Arc::new(Replies::new(1 << 20));
+        let cursors = Arc::new(Cursors::default());
+        let walked = db
+            .transact(move |txn| {
+                let mut store = TxnStore::new(txn, &watches, &replies, &cursors);
+                store.set(b"b", b"new".to_vec(), None);
+                store.delete(b"c");
+                store.set(b"e", b"new".to_vec(), Some(u64::MAX));
+                store.delete(b"never");
+                assert_eq!(store.get(b"b")?.unwrap().value, b"new");
+                assert!(!store.exists(b"c")?);
+                assert_eq!(store.expiry(b"e")?, Some(Some(u64::MAX)));
+                assert_eq!(store.get(&[]).unwrap(), None, "an empty key is absent");
+                let all: Vec<Vec<u8>> = store.keys(b"", None).collect::<Result<_, _>>()?;
+                let after: Vec<Vec<u8>> = store.keys(b"", Some(b"b")).collect::<Result<_, _>>()?;
+                let n = store.len()?;
+                store.finish()?;
+                Ok((all, after, n))
+            })
+            .unwrap();
+        let names = |keys: &[Vec<u8>]| -> Vec<String> {
+            keys.iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(names(&walked.0), ["a", "b", "d", "e"]);
+        assert_eq!(names(&walked.1), ["d", "e"]);
+        assert_eq!(walked.2, 4);
+        let keys: Vec<Vec<u8>> = db.keys(b"").collect::<Result<_, _>>().unwrap();
+        assert_eq!(names(&keys), ["a", "b", "d", "e"]);
+        assert_eq!(db.expiry(b"e").unwrap(), Some(Some(u64::MAX)));
     }
 }

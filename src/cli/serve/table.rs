@@ -41,6 +41,14 @@ impl Spec {
     pub fn writes(&self) -> bool {
         self.flags.contains(&"write")
     }
+
+    /// Whether it may wait for the engine's writer lock: it writes, or it
+    /// copies the database (SYNC and PSYNC take a snapshot, TINYKV.BACKUP
+    /// a copy, and both hold the writer for a moment, which a compaction
+    /// may keep them waiting for). It runs on the write pool.
+    pub fn waits_for_writer(&self) -> bool {
+        self.writes() || matches!(self.name, "sync" | "psync" | "tinykv.backup")
+    }
 }
 
 const fn spec(
@@ -79,10 +87,12 @@ const STATUS: &[&str] = &["loading", "stale"];
 const ADMIN: &[&str] = &["admin", "loading", "stale"];
 const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
 const EXPIRES: &[&str] = &["write", "fast"];
+const REPLICA: &[&str] = &["admin", "noscript", "no_async_loading", "no_multi"];
+const REPLCONF: &[&str] = &["admin", "noscript", "loading", "stale", "allow_busy"];
 const TRANSACTION: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 /// How many commands there are.
-pub const COUNT: usize = 66;
+pub const COUNT: usize = 69;
 
 /// Every command, the hot ones first (lookup walks the list).
 pub static COMMANDS: [Spec; COUNT] = [
@@ -160,6 +170,10 @@ pub static COMMANDS: [Spec; COUNT] = [
     inline(spec("discard", 1, TRANSACTION, NONE)),
     inline(spec("watch", -2, TRANSACTION, (1, -1, 1))),
     inline(spec("unwatch", 1, TRANSACTION, NONE)),
+    // The replication handshake, for a hot backup (snapshot.rs).
+    spec("sync", 1, REPLICA, NONE),
+    spec("psync", -3, REPLICA, NONE),
+    inline(spec("replconf", -1, REPLCONF, NONE)),
 ];
 
 /// The command named `name` (any case): its index in [`COMMANDS`].

@@ -14,7 +14,9 @@
 //! and EXISTS queued behind them would wait for the compaction too. The
 //! read pool ([`Pool::Reads`]) runs only commands that never take the
 //! writer lock, so it always moves; the write pool runs everything flagged
-//! `write` in the command table.
+//! `write` in the command table, and what copies the database (SYNC,
+//! PSYNC, TINYKV.BACKUP: see
+//! [`Spec::waits_for_writer`](super::table::Spec::waits_for_writer)).
 //!
 //! Invariants: a task runs on one worker from start to end and its reply
 //! is posted exactly once, also when the command panics (the reply is then
@@ -65,7 +67,7 @@ impl Task {
     /// The pool that runs it.
     pub fn pool(&self) -> Pool {
         match self {
-            Task::Command { index, .. } if !COMMANDS[*index].writes() => Pool::Reads,
+            Task::Command { index, .. } if !COMMANDS[*index].waits_for_writer() => Pool::Reads,
             Task::Command { .. } => Pool::Writes,
         }
     }
@@ -161,7 +163,8 @@ mod tests {
                 index,
                 args: Vec::new(),
             };
-            let writes = spec.flags.contains(&"write");
+            let writes = spec.flags.contains(&"write")
+                || matches!(spec.name, "sync" | "psync" | "tinykv.backup");
             let expected = if writes { Pool::Writes } else { Pool::Reads };
             assert_eq!(task.pool(), expected, "{}", spec.name);
         }

@@ -9,6 +9,10 @@
 //! it returns, even when the owner runs `--sync never` (a TINYKV.FLUSH
 //! follows it); a load is gathered by the owner and stored at COMMIT only,
 //! and a load dropped before that is aborted.
+//!
+//! Over 500 lines because it implements every method of the Store trait,
+//! each a short exchange with the owner; splitting them would scatter one
+//! protocol.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

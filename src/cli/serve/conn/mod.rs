@@ -2,21 +2,23 @@
 //! socket has, run the complete requests in it, send what the socket takes,
 //! and never block.
 //!
-//! What runs where: a command that cannot wait (GET, PING, CLIENT, …) runs
-//! here, on the event loop; a plain SET or an MSET joins the connection's
-//! batch of blind writes; anything that may wait or walk every key goes to
-//! a worker thread (see workers.rs). While a batch or a worker task is in
+//! What runs where (route.rs): a command that cannot wait (GET, PING,
+//! CLIENT, …) runs here, on the event loop; every data command that writes
+//! (a plain SET or MSET, INCR, SET NX, DEL, EXPIRE, …) and EXEC join the
+//! connection's batch (batch.rs); between MULTI and EXEC, commands are
+//! queued (multi.rs); anything that may wait or walk every key goes to a
+//! worker thread (see workers.rs). While a batch or a worker task is in
 //! flight, the connection runs nothing else: the next request waits
 //! (`stashed`), so replies stay in order and a read sees the writes before
 //! it.
 //!
-//! Group commit: the batch gathers every blind write that has arrived
-//! (several clients' requests in one loop iteration, or a whole pipeline),
-//! and is handed to the loop's round when the socket has no more input,
-//! when something else comes, or when it is large. The round writes the
-//! batches of all connections with one fsync (reactor.rs), so 50 clients or
-//! one pipelined client cost one fsync per round, and each write gets its
-//! +OK only after that fsync.
+//! Group commit: the batch gathers every write that has arrived (several
+//! clients' requests in one loop iteration, or a whole pipeline), and is
+//! handed to the loop's round when the socket has no more input, when
+//! something else comes, or when it is large. The round writes the batches
+//! of all connections with one fsync (round.rs, reactor.rs), so 50 clients
+//! or one pipelined client cost one fsync per round, and each write gets
+//! its reply only after that fsync.
 //!
 //! Memory, and when the connection stops: before each request runs, the
 //! replies waiting to be sent must be under [`OUT_HIGH`]; if the socket
@@ -33,8 +35,9 @@
 //! after the round holding it was written; memory per connection is
 //! bounded (what is read goes into the loop's one read buffer, and a
 //! connection keeps only what it has not parsed, a read at most, see
-//! input.rs; a batch of at most [`BATCH_BYTES`](blind_writes::BATCH_BYTES);
-//! replies as above; the request the parser holds within its limits and
+//! input.rs; a batch of at most [`BATCH_BYTES`](batch::BATCH_BYTES);
+//! replies as above, a file sent after them, SYNC's snapshot, one chunk at
+//! a time, see reply.rs; the request the parser holds within its limits and
 //! the budget); a protocol error is answered and ends the connection; a
 //! connection is only ever closed with nothing in flight and nothing it has
 //! read left to run, so the token of a closed connection never receives a
@@ -287,10 +290,11 @@ impl<'s> Conn<'s> {
             }
             // Parsing stopped for the replies waiting, and the socket took
             // enough of them since: go on next turn (no event will say so).
-            if self.out_full && self.out.pending() < OUT_HIGH {
+            // The same when a file being sent had its share of this turn.
+            if (self.out_full && self.out.pending() < OUT_HIGH) || self.out.yielded() {
                 self.again = true;
             }
-            let omem = self.out.pending() as u64;
+            let omem = self.out.held() as u64;
             self.registration
                 .client()
                 .omem
