@@ -383,6 +383,9 @@ mod tests {
         fn try_lock(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
             RealStorage.try_lock(path)
         }
+        fn try_lock_shared(&self, path: &Path) -> io::Result<Option<Arc<dyn StorageFile>>> {
+            RealStorage.try_lock_shared(path)
+        }
     }
 
     /// Saves under a name already taken count on to the next free suffix:
