@@ -503,13 +503,9 @@ mod tests {
         }
     }
 
-    /// A compaction whose merge is held at its first output write while
-    /// more than one segment is sealed (and then fails there, if `fail`);
-    /// returns its outcome and how many segments were sealed meanwhile.
-    fn compact_while_sealing(
-        dir: &Path,
-        fail: bool,
-    ) -> (Arc<Db>, crate::engine::Result<super::CompactReport>, usize) {
+    /// Options over real files whose first compaction output write is held
+    /// (see [`Gate`]): the receiver hears when it is, the sender lets it go.
+    fn gated(fail: bool) -> (Options, Receiver<()>, Sender<()>) {
         let (parked_tx, parked_rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel();
         let gate = Arc::new(Gate {
@@ -519,6 +515,17 @@ mod tests {
         });
         let mut o = opts();
         o.storage = Arc::new(GatedStorage(gate));
+        (o, parked_rx, go_tx)
+    }
+
+    /// A compaction whose merge is held at its first output write while
+    /// more than one segment is sealed (and then fails there, if `fail`);
+    /// returns its outcome and how many segments were sealed meanwhile.
+    fn compact_while_sealing(
+        dir: &Path,
+        fail: bool,
+    ) -> (Arc<Db>, crate::engine::Result<super::CompactReport>, usize) {
+        let (o, parked_rx, go_tx) = gated(fail);
         let db = Arc::new(Db::open(dir, o).unwrap());
         for i in 0..200u32 {
             db.set(format!("old{i:04}").as_bytes(), &[1; 50]).unwrap();
@@ -607,6 +614,53 @@ mod tests {
             Vec::<std::path::PathBuf>::new()
         );
         assert_eq!(db.len().unwrap(), 400);
+    }
+
+    /// An iteration begun during a merge (after the compaction's seal) lets
+    /// go of the segments the compaction removed once it next looks at the
+    /// database, instead of holding their files, and their disk space, to
+    /// its end; and it still returns every key once.
+    #[test]
+    fn an_iteration_lets_go_of_the_segments_a_compaction_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (o, parked_rx, go_tx) = gated(false);
+        let db = Arc::new(Db::open(dir.path(), o).unwrap());
+        for round in 0..2u8 {
+            for i in 0..100u32 {
+                db.set(format!("old{i:04}").as_bytes(), &[round; 50])
+                    .unwrap();
+            }
+        }
+        let compaction = {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || db.compact())
+        };
+        parked_rx
+            .recv()
+            .expect("the merge reached its first output");
+        let old: Vec<std::sync::Weak<crate::engine::Segment>> = {
+            let st = db.state.read().unwrap();
+            st.segments.iter().map(Arc::downgrade).collect()
+        };
+        // More keys in the in-memory map than the iterator reads at once
+        // (256), all before the old ones, and not enough to seal the log.
+        for i in 0..300u32 {
+            db.set(format!("a{i:03}").as_bytes(), b"v").unwrap();
+        }
+        assert_eq!(db.state.read().unwrap().segments.len(), old.len());
+        let mut it = db.iter();
+        let mut seen: Vec<Vec<u8>> = vec![it.next().unwrap().unwrap().0];
+        go_tx.send(()).unwrap();
+        compaction.join().unwrap().unwrap();
+        // Past the first window of the map: the iterator has looked again.
+        seen.extend(it.by_ref().take(299).map(|p| p.unwrap().0));
+        assert!(
+            old.iter().all(|s| s.upgrade().is_none()),
+            "the removed segments are still held"
+        );
+        seen.extend(it.map(|p| p.unwrap().0));
+        assert_eq!(seen.len(), 400);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
     }
 
     /// An iteration under way when a compaction switches its outputs in
