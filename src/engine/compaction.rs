@@ -445,10 +445,10 @@ mod tests {
     }
 
     /// Real files; the first write to a compaction output (`*.log.tmp`)
-    /// says "parked" and waits for "go", then fails if `fail`.
+    /// says [`Event::Parked`] and waits for "go", then fails if `fail`.
     #[derive(Debug)]
     struct Gate {
-        parked: Mutex<Option<Sender<()>>>,
+        parked: Mutex<Option<Sender<Event>>>,
         go: Mutex<Option<Receiver<()>>>,
         fail: bool,
     }
@@ -483,7 +483,7 @@ mod tests {
         fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
             let parked = self.gate.parked.lock().unwrap().take();
             if let Some(parked) = parked {
-                parked.send(()).unwrap();
+                parked.send(Event::Parked).unwrap();
                 let go = self.gate.go.lock().unwrap().take().expect("one go");
                 go.recv().unwrap();
                 if self.gate.fail {
@@ -503,19 +503,65 @@ mod tests {
         }
     }
 
+    /// What a held compaction's test hears: its merge is held, or it ended
+    /// (with its outcome, or a panic).
+    enum Event {
+        Parked,
+        Ended(std::thread::Result<crate::engine::Result<super::CompactReport>>),
+    }
+
+    /// The two ends of a compaction held at its first output write.
+    struct Held {
+        events: Receiver<Event>,
+        ended: Sender<Event>,
+        go: Sender<()>,
+    }
+
+    impl Held {
+        /// Starts `db.compact()` on a thread and returns once its merge is
+        /// held; a compaction that ends first fails the test at once
+        /// (rather than leaving it waiting for an output that never comes).
+        fn start(&self, db: &Arc<Db>) {
+            let (db, ended) = (Arc::clone(db), self.ended.clone());
+            std::thread::spawn(move || {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.compact()));
+                // Let go of the database first: the test may reopen it.
+                drop(db);
+                let _ = ended.send(Event::Ended(r));
+            });
+            if let Event::Ended(r) = self.events.recv().unwrap() {
+                panic!("the compaction ended before its first output write: {r:?}");
+            }
+        }
+
+        /// Lets the merge go on; returns the compaction's outcome.
+        fn release(self) -> crate::engine::Result<super::CompactReport> {
+            self.go.send(()).unwrap();
+            match self.events.recv().unwrap() {
+                Event::Ended(r) => r.expect("the compaction panicked"),
+                Event::Parked => panic!("held twice"),
+            }
+        }
+    }
+
     /// Options over real files whose first compaction output write is held
-    /// (see [`Gate`]): the receiver hears when it is, the sender lets it go.
-    fn gated(fail: bool) -> (Options, Receiver<()>, Sender<()>) {
-        let (parked_tx, parked_rx) = mpsc::channel();
-        let (go_tx, go_rx) = mpsc::channel();
+    /// (see [`Gate`] and [`Held`]).
+    fn gated(fail: bool) -> (Options, Held) {
+        let (events_tx, events) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel();
         let gate = Arc::new(Gate {
-            parked: Mutex::new(Some(parked_tx)),
+            parked: Mutex::new(Some(events_tx.clone())),
             go: Mutex::new(Some(go_rx)),
             fail,
         });
         let mut o = opts();
         o.storage = Arc::new(GatedStorage(gate));
-        (o, parked_rx, go_tx)
+        let held = Held {
+            events,
+            ended: events_tx,
+            go,
+        };
+        (o, held)
     }
 
     /// A compaction whose merge is held at its first output write while
@@ -525,27 +571,20 @@ mod tests {
         dir: &Path,
         fail: bool,
     ) -> (Arc<Db>, crate::engine::Result<super::CompactReport>, usize) {
-        let (o, parked_rx, go_tx) = gated(fail);
+        let (o, held) = gated(fail);
         let db = Arc::new(Db::open(dir, o).unwrap());
         for i in 0..200u32 {
             db.set(format!("old{i:04}").as_bytes(), &[1; 50]).unwrap();
             db.set(format!("old{i:04}").as_bytes(), &[2; 50]).unwrap();
         }
-        let compaction = {
-            let db = Arc::clone(&db);
-            std::thread::spawn(move || db.compact())
-        };
-        parked_rx
-            .recv()
-            .expect("the merge reached its first output");
+        held.start(&db);
         let sealed = db.state.read().unwrap().segments.len();
         for i in 0..200u32 {
             db.set(format!("new{i:04}").as_bytes(), &[3; 50]).unwrap();
         }
         let newer = db.state.read().unwrap().segments.len() - sealed;
         assert!(newer >= 2, "{newer} segments sealed during the merge");
-        go_tx.send(()).unwrap();
-        let r = compaction.join().unwrap();
+        let r = held.release();
         assert_eq!(db.len().unwrap(), 400);
         (db, r, newer)
     }
@@ -623,7 +662,7 @@ mod tests {
     #[test]
     fn an_iteration_lets_go_of_the_segments_a_compaction_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let (o, parked_rx, go_tx) = gated(false);
+        let (o, held) = gated(false);
         let db = Arc::new(Db::open(dir.path(), o).unwrap());
         for round in 0..2u8 {
             for i in 0..100u32 {
@@ -631,13 +670,7 @@ mod tests {
                     .unwrap();
             }
         }
-        let compaction = {
-            let db = Arc::clone(&db);
-            std::thread::spawn(move || db.compact())
-        };
-        parked_rx
-            .recv()
-            .expect("the merge reached its first output");
+        held.start(&db);
         let old: Vec<std::sync::Weak<crate::engine::Segment>> = {
             let st = db.state.read().unwrap();
             st.segments.iter().map(Arc::downgrade).collect()
@@ -650,8 +683,7 @@ mod tests {
         assert_eq!(db.state.read().unwrap().segments.len(), old.len());
         let mut it = db.iter();
         let mut seen: Vec<Vec<u8>> = vec![it.next().unwrap().unwrap().0];
-        go_tx.send(()).unwrap();
-        compaction.join().unwrap().unwrap();
+        held.release().unwrap();
         // Past the first window of the map: the iterator has looked again.
         seen.extend(it.by_ref().take(299).map(|p| p.unwrap().0));
         assert!(
