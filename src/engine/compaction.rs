@@ -334,12 +334,12 @@ impl Db {
 /// About the most a compaction writes before it removes anything: its
 /// outputs' logs hold at most the records of the old logs and the active
 /// log, their indexes about what the old ones take, the sealed active
-/// log's index at most about its size, and each new file (that index, an
-/// output log and its index) a block more than its bytes, which also
-/// covers an index's fixed footer.
+/// log's index at most about its size, and each new file (that index, the
+/// new active log the seal creates, an output log and its index) a block
+/// more than its bytes, which also covers an index's fixed footer.
 fn space_needed(total_bytes: u64, wal_len: u64) -> u64 {
     const BLOCK: u64 = 4096;
-    total_bytes + wal_len + 3 * BLOCK
+    total_bytes + wal_len + 4 * BLOCK
 }
 
 /// A failure for lack of space, said as what the compaction needs.
