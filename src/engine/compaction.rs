@@ -444,6 +444,113 @@ mod tests {
         assert!(db.check().unwrap().is_clean());
     }
 
+    type Written = Arc<Mutex<std::collections::BTreeMap<std::path::PathBuf, u64>>>;
+
+    /// Real files, keeping how far each path opened was written (from
+    /// offset 0, so a file's length when it was only appended to).
+    #[derive(Debug, Default)]
+    struct Metered(Written);
+
+    #[derive(Debug)]
+    struct MeteredFile {
+        inner: Arc<dyn StorageFile>,
+        path: std::path::PathBuf,
+        written: Written,
+    }
+
+    impl Layer for Metered {
+        fn below(&self) -> &dyn Storage {
+            &RealStorage
+        }
+        fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+            let inner = RealStorage.open(path, mode)?;
+            let written = Arc::clone(&self.0);
+            let path = path.to_owned();
+            Ok(Arc::new(MeteredFile {
+                inner,
+                path,
+                written,
+            }))
+        }
+    }
+
+    impl StorageFile for MeteredFile {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            self.inner.read_at(buf, offset)
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+            let end = offset + buf.len() as u64;
+            let mut written = self.written.lock().unwrap();
+            let far = written.entry(self.path.clone()).or_default();
+            *far = end.max(*far);
+            self.inner.write_at(buf, offset)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            self.inner.sync_data()
+        }
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            self.inner.set_len(len)
+        }
+    }
+
+    /// The space a compaction says it needs covers what it writes before
+    /// it removes anything, when nothing is dead (everything is rewritten,
+    /// the active log sealed and indexed first, a new one created), and is
+    /// not more than twice that; for a database that fits one output, it
+    /// covers the new files rounded up to 4 KiB blocks too.
+    #[test]
+    fn the_space_a_compaction_needs_covers_what_it_writes() {
+        // (keys, value bytes, segment size): one output; several outputs;
+        // everything in the active log.
+        for (n, value, segment_size) in [
+            (40u32, 10usize, 4096),
+            (1000, 20, 4096),
+            (1000, 50, 1 << 20),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let metered = Arc::new(Metered::default());
+            let written = Arc::clone(&metered.0);
+            let o = Options {
+                storage: metered,
+                segment_size,
+                ..opts()
+            };
+            let db = Db::open(dir.path(), o).unwrap();
+            for i in 0..n {
+                db.set(format!("key{i:04}").as_bytes(), &vec![7; value])
+                    .unwrap();
+            }
+            let needed = {
+                let w = db.lock_writer();
+                super::space_needed(db.total_bytes(&w), w.wal_len)
+            };
+            written.lock().unwrap().clear();
+            let one = db.compact_lock.lock().unwrap();
+            let r = db.compact_with(one).unwrap();
+            assert_eq!((r.skipped, r.keys), (None, u64::from(n)));
+            let files = std::mem::take(&mut *written.lock().unwrap());
+            let wrote: u64 = files.values().sum();
+            assert!(wrote <= needed, "{n}: wrote {wrote}, said {needed}");
+            assert!(
+                needed <= 2 * wrote + 4 * 4096,
+                "{n}: wrote {wrote}, said {needed}"
+            );
+            if segment_size == 4096 && n == 40 {
+                let names: Vec<_> = files.keys().collect();
+                assert_eq!(
+                    files.len(),
+                    4,
+                    "seal's index, new log, output, its index: {names:?}"
+                );
+                let blocks: u64 = files.values().map(|n| n.div_ceil(4096) * 4096).sum();
+                assert!(blocks <= needed, "{n}: {blocks} in blocks, said {needed}");
+            }
+        }
+    }
+
     /// Real files; the first write to a compaction output (`*.log.tmp`)
     /// says [`Event::Parked`] and waits for "go", then fails if `fail`.
     #[derive(Debug)]
