@@ -416,12 +416,92 @@ impl BatchWriter<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{Db, Options};
+    use crate::engine::{Batch, Db, Options};
 
     fn small_opts() -> Options {
         Options {
             segment_size: 4096,
             ..Options::default()
+        }
+    }
+
+    /// A batch counts its operations and the bytes of its keys and values,
+    /// and every kind of write in it is applied.
+    #[test]
+    fn a_batch_counts_what_it_holds_and_applies_it() {
+        let mut b = Batch::new();
+        assert!(b.is_empty());
+        assert_eq!((b.len(), b.size_bytes()), (0, 0));
+        b.set(b"ab".to_vec(), b"cde".to_vec());
+        assert!(!b.is_empty());
+        assert_eq!((b.len(), b.size_bytes()), (1, 5));
+        b.delete(b"gone".to_vec());
+        assert_eq!((b.len(), b.size_bytes()), (2, 9));
+        b.set_expiring(b"t".to_vec(), b"vv".to_vec(), Some(u64::MAX / 2));
+        assert_eq!((b.len(), b.size_bytes()), (3, 12));
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.set(b"gone", b"x").unwrap();
+        db.write_batch(b).unwrap();
+        assert_eq!(db.get(b"ab").unwrap(), Some(b"cde".to_vec()));
+        assert_eq!(db.get(b"gone").unwrap(), None);
+        assert_eq!(db.get(b"t").unwrap(), Some(b"vv".to_vec()));
+    }
+
+    /// A batch writer counts its operations as they are added.
+    #[test]
+    fn a_batch_writer_counts_its_operations() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mut b = db.batch_writer().unwrap();
+        assert!(b.is_empty());
+        assert_eq!(b.len(), 0);
+        b.set(b"a", b"1").unwrap();
+        assert!(!b.is_empty());
+        assert_eq!(b.len(), 1);
+        b.delete(b"b").unwrap();
+        b.set_expiring(b"c", b"3", Some(u64::MAX / 2)).unwrap();
+        assert_eq!(b.len(), 3);
+        b.commit().unwrap();
+        assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(db.get(b"c").unwrap(), Some(b"3".to_vec()));
+    }
+
+    /// A replacing batch leaves exactly its own live pairs: every other key
+    /// (before, between and after the batch's keys, in segments and in the
+    /// in-memory map) is deleted, and a key it writes twice or deletes is
+    /// handled as any batch would.
+    #[test]
+    fn a_replacing_batch_leaves_only_its_own_pairs() {
+        for sealed in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::open(dir.path(), small_opts()).unwrap();
+            for k in ["a", "b", "c", "d", "e", "f", "g"] {
+                db.set(k.as_bytes(), b"old").unwrap();
+            }
+            if sealed {
+                db.set(b"h", &[0; 4096]).unwrap();
+                assert!(db.state.read().unwrap().mem.is_empty());
+            }
+            let mut b = db.batch_writer().unwrap();
+            b.replace_all();
+            b.set(b"e", b"1").unwrap();
+            b.set(b"bb", b"2").unwrap();
+            b.set(b"c", b"3").unwrap();
+            b.set(b"e", b"4").unwrap();
+            b.delete(b"f").unwrap();
+            b.set(b"z", b"5").unwrap();
+            b.commit().unwrap();
+            let all: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
+            let want: Vec<(Vec<u8>, Vec<u8>)> = [("bb", "2"), ("c", "3"), ("e", "4"), ("z", "5")]
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect();
+            assert_eq!(all, want, "sealed: {sealed}");
+            drop(db);
+            let db = Db::open(dir.path(), small_opts()).unwrap();
+            let all: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
+            assert_eq!(all, want, "sealed: {sealed}, reopened");
         }
     }
 
