@@ -505,6 +505,57 @@ mod tests {
         }
     }
 
+    /// A batch whose commit fills the log and whose seal then fails is
+    /// durable already: its commit succeeds and the handle is poisoned;
+    /// unless nothing was fsynced (`SyncMode::Never`), where the failed
+    /// seal may have been its flush, and the commit fails.
+    #[test]
+    fn a_failed_seal_after_a_batch_fails_its_commit_only_when_unsynced() {
+        use crate::engine::storage::{Fault, FaultKind, FaultOp};
+        use crate::engine::{Error, SimStorage, SyncMode};
+        for sync in [SyncMode::Always, SyncMode::Never] {
+            let sim = SimStorage::new(5);
+            let o = Options {
+                sync,
+                auto_compact: false,
+                storage: std::sync::Arc::new(sim.clone()),
+                ..small_opts()
+            };
+            let db = Db::open("/db", o).unwrap();
+            let mut b = db.batch_writer().unwrap();
+            for i in 0..40u32 {
+                b.set(format!("k{i:02}").as_bytes(), &[b'v'; 100]).unwrap();
+            }
+            // The seal's first step that can fail alone: renaming its index.
+            sim.inject(Fault {
+                op: FaultOp::Rename,
+                nth: 1,
+                kind: FaultKind::Eio,
+                persistent: true,
+            });
+            let r = b.commit();
+            match sync {
+                SyncMode::Never => assert!(matches!(r, Err(Error::Io { .. })), "{r:?}"),
+                _ => assert!(r.is_ok(), "{r:?}"),
+            }
+            assert!(matches!(
+                db.set(b"later", b"x"),
+                Err(Error::Poisoned { .. })
+            ));
+            sim.clear_faults();
+            if sync == SyncMode::Always {
+                assert_eq!(db.get(b"k39").unwrap(), Some(vec![b'v'; 100]));
+                drop(db);
+                let o = Options {
+                    storage: std::sync::Arc::new(sim.clone()),
+                    ..small_opts()
+                };
+                let db = Db::open("/db", o).unwrap();
+                assert_eq!(db.len().unwrap(), 40);
+            }
+        }
+    }
+
     #[test]
     fn committed_batch_is_visible_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
