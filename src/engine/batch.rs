@@ -416,7 +416,7 @@ impl BatchWriter<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{Batch, Db, Options};
+    use crate::engine::{Batch, Db, Options, SimStorage};
 
     fn small_opts() -> Options {
         Options {
@@ -512,7 +512,7 @@ mod tests {
     #[test]
     fn a_failed_seal_after_a_batch_fails_its_commit_only_when_unsynced() {
         use crate::engine::storage::{Fault, FaultKind, FaultOp};
-        use crate::engine::{Error, SimStorage, SyncMode};
+        use crate::engine::{Error, SyncMode};
         for sync in [SyncMode::Always, SyncMode::Never] {
             let sim = SimStorage::new(5);
             let o = Options {
@@ -554,6 +554,63 @@ mod tests {
                 assert_eq!(db.len().unwrap(), 40);
             }
         }
+    }
+
+    /// A batch that could not start, because the log it would write to
+    /// could not be created (a full disk), leaves the handle usable: once
+    /// there is space, the next write creates the log.
+    #[test]
+    fn a_batch_that_cannot_start_leaves_the_handle_usable() {
+        use crate::engine::storage::{Fault, FaultKind, FaultOp, Storage};
+        let sim = SimStorage::new(9);
+        let o = || Options {
+            storage: std::sync::Arc::new(sim.clone()),
+            ..small_opts()
+        };
+        let db = Db::open("/db", o()).unwrap();
+        db.set(b"a", b"1").unwrap();
+        drop(db);
+        sim.remove_file(std::path::Path::new("/db/wal.log"))
+            .unwrap();
+        sim.inject(Fault {
+            op: FaultOp::Write,
+            nth: 1,
+            kind: FaultKind::Enospc,
+            persistent: true,
+        });
+        let db = Db::open("/db", o()).unwrap();
+        let r = db.batch_writer();
+        assert!(r.as_ref().is_err_and(|e| e.is_no_space()), "{r:?}");
+        drop(r);
+        sim.clear_faults();
+        db.set(b"b", b"2").unwrap();
+        let mut b = db.batch_writer().unwrap();
+        b.set(b"c", b"3").unwrap();
+        b.commit().unwrap();
+        assert_eq!(db.len().unwrap(), 2);
+    }
+
+    /// A replacing batch of two writes out of key order, whose keys differ
+    /// in their first byte and agree in their second, deletes neither: its
+    /// writes are sorted before they are merged with the database's keys.
+    #[test]
+    fn a_replacing_batch_of_two_sorts_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), small_opts()).unwrap();
+        for k in ["a", "axc", "bx", "c"] {
+            db.set(k.as_bytes(), b"old").unwrap();
+        }
+        let mut b = db.batch_writer().unwrap();
+        b.replace_all();
+        b.set(b"bx", b"1").unwrap();
+        b.set(b"axc", b"2").unwrap();
+        b.commit().unwrap();
+        let all: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
+        let want = vec![
+            (b"axc".to_vec(), b"2".to_vec()),
+            (b"bx".to_vec(), b"1".to_vec()),
+        ];
+        assert_eq!(all, want);
     }
 
     #[test]
