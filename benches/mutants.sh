@@ -42,7 +42,7 @@ declare -A tests=(
     [compaction]='--lib --test engine_compaction_failure --test engine_compaction_writes'
     [batch]='--lib --test engine_tombstones'
     [write]='--lib --test engine_fault_poison'
-    [index]='--lib'
+    [index]='--lib --test recover_index_damage'
 )
 declare -A timeout=(
     [record]=30 [replay]=30 [compaction]=30 [batch]=30 [write]=30 [index]=30
