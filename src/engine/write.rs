@@ -458,3 +458,52 @@ pub(super) fn unix_secs(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Batch, Db, Options};
+
+    fn batch(pairs: &[(&str, &str)]) -> Batch {
+        let mut b = Batch::new();
+        for (k, v) in pairs {
+            b.set(k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        }
+        b
+    }
+
+    /// A batch of several writes is one unit in the log: a crash that
+    /// tears its end loses all of them, never only the last.
+    #[test]
+    fn a_batch_torn_at_its_end_is_lost_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.set(b"before", b"0").unwrap();
+        db.write_batch(batch(&[("a", "1"), ("b", "2")])).unwrap();
+        drop(db);
+        let wal = dir.path().join("wal.log");
+        let len = std::fs::metadata(&wal).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&wal).unwrap();
+        f.set_len(len - 2).unwrap();
+        drop(f);
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.get(b"before").unwrap(), Some(b"0".to_vec()));
+        assert_eq!(db.get(b"a").unwrap(), None);
+        assert_eq!(db.get(b"b").unwrap(), None);
+    }
+
+    /// A batch of one write needs no commit record: it is a plain record,
+    /// as large in the log as the same set.
+    #[test]
+    fn a_batch_of_one_write_is_a_plain_record() {
+        let log_after = |write: &dyn Fn(&Db)| {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::open(dir.path(), Options::default()).unwrap();
+            write(&db);
+            drop(db);
+            std::fs::read(dir.path().join("wal.log")).unwrap()
+        };
+        let set = log_after(&|db| db.set(b"k", b"v").unwrap());
+        let one = log_after(&|db| db.write_batch(batch(&[("k", "v")])).unwrap());
+        assert_eq!(one, set);
+    }
+}
