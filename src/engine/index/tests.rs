@@ -306,3 +306,39 @@ fn a_format_2_index_is_read_without_expiries() {
     let (_d, idx3) = written(&es, Kind::Hashed, 16 + 3000 * 40);
     assert!(idx3.footer.expiring);
 }
+
+/// The hash table is laid out as docs/format.md says, so that a file
+/// written by another build reads the same: 7 slots of `hash u32 | offset
+/// u32` a bucket, `ceil(5 × keys / 28)` buckets, each key in its home
+/// bucket `(hash × buckets) >> 32` or the first following one with room,
+/// no empty slot before it, and each bucket's CRC over its first 60 bytes.
+#[test]
+fn the_hash_table_is_laid_out_as_documented() {
+    let n = 1000;
+    let es = entries(n, 40);
+    let bytes = encode(&es, Kind::Hashed, 16 + n as u64 * 40, IndexMeta::default());
+    let buckets = (5 * n).div_ceil(4 * 7) as u64;
+    let (_d, idx) = written(&es, Kind::Hashed, 16 + n as u64 * 40);
+    assert_eq!(idx.footer.buckets, buckets);
+    let bucket = |b: u64| &bytes[64 + 64 * b as usize..][..64];
+    for b in 0..buckets {
+        let crc = u32::from_le_bytes(bucket(b)[60..].try_into().unwrap());
+        assert_eq!(crc, crc32fast::hash(&bucket(b)[..60]), "bucket {b}");
+    }
+    for e in &es {
+        let mut h = crc32fast::Hasher::new_with_initial(0x9e37_79b9);
+        h.update(&e.key);
+        let hash = h.finalize();
+        let mut b = (u64::from(hash) * buckets) >> 32;
+        'search: loop {
+            for slot in bucket(b)[..56].chunks(8) {
+                let word = |i: usize| u32::from_le_bytes(slot[i..i + 4].try_into().unwrap());
+                assert_ne!(word(4), 0, "{:?}: an empty slot before its own", e.key);
+                if (word(0), word(4)) == (hash, e.offset as u32) {
+                    break 'search;
+                }
+            }
+            b = (b + 1) % buckets;
+        }
+    }
+}
