@@ -491,6 +491,44 @@ mod tests {
         assert_eq!(db.get(b"b").unwrap(), None);
     }
 
+    /// A transaction reads the writes queued before it in its commit group
+    /// (a set, a batch's set and delete) as they will be, before any of
+    /// them is in the in-memory map.
+    #[test]
+    fn a_transaction_reads_the_writes_before_it_in_its_group() {
+        use crate::engine::Request;
+        use std::sync::{Arc, Mutex};
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.set(b"gone", b"old").unwrap();
+        db.set(b"kept", b"old").unwrap();
+        let mut b = Batch::new();
+        b.delete(b"gone".to_vec());
+        b.set(b"b".to_vec(), b"2".to_vec());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let txn = {
+            let seen = Arc::clone(&seen);
+            move |t: &mut crate::engine::Txn<'_>| {
+                for k in [&b"a"[..], b"b", b"gone", b"kept"] {
+                    let v = t.get(k)?.map(|s| s.value);
+                    seen.lock().unwrap().push(v);
+                }
+                t.set(b"c", b"3", None)
+            }
+        };
+        let group = vec![
+            (1, Request::Put(b"a".to_vec(), b"1".to_vec())),
+            (2, Request::Batch(b)),
+            (3, Request::Txn(Box::new(txn))),
+        ];
+        let results = db.commit_group(group);
+        assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
+        let want = [Some(&b"1"[..]), Some(b"2"), None, Some(b"old")];
+        let want: Vec<_> = want.iter().map(|v| v.map(|v| v.to_vec())).collect();
+        assert_eq!(*seen.lock().unwrap(), want);
+        assert_eq!(db.get(b"c").unwrap(), Some(b"3".to_vec()));
+    }
+
     /// A batch of one write needs no commit record: it is a plain record,
     /// as large in the log as the same set.
     #[test]
