@@ -529,6 +529,24 @@ mod tests {
         assert_eq!(db.get(b"c").unwrap(), Some(b"3".to_vec()));
     }
 
+    /// What is written into an empty database is all live, so the first
+    /// write sets the base for automatic compaction to the log's size;
+    /// later writes (which may overwrite) leave it where it was.
+    #[test]
+    fn only_a_write_into_an_empty_database_sets_the_compaction_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.lock_writer().base_live, 0);
+        db.set(b"a", b"1").unwrap();
+        let first = db.lock_writer().wal_len;
+        assert_eq!(db.lock_writer().base_live, first);
+        db.set(b"a", b"2").unwrap();
+        db.write_batch(batch(&[("b", "1"), ("c", "2")])).unwrap();
+        let w = db.lock_writer();
+        assert!(w.wal_len > first);
+        assert_eq!(w.base_live, first);
+    }
+
     /// A batch of one write needs no commit record: it is a plain record,
     /// as large in the log as the same set.
     #[test]
