@@ -461,6 +461,7 @@ pub(super) fn unix_secs(t: std::time::SystemTime) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::FILE_HEADER_LEN;
     use crate::engine::{Batch, Db, Options};
 
     fn batch(pairs: &[(&str, &str)]) -> Batch {
@@ -542,9 +543,20 @@ mod tests {
         assert_eq!(db.lock_writer().base_live, first);
         db.set(b"a", b"2").unwrap();
         db.write_batch(batch(&[("b", "1"), ("c", "2")])).unwrap();
-        let w = db.lock_writer();
-        assert!(w.wal_len > first);
-        assert_eq!(w.base_live, first);
+        {
+            let w = db.lock_writer();
+            assert!(w.wal_len > first);
+            assert_eq!(w.base_live, first);
+        }
+        // After a compaction the log is empty but the segments are not: the
+        // base is the compaction's, and the next write leaves it there.
+        let one = db.compact_lock.lock().unwrap();
+        let r = db.compact_with(one).unwrap();
+        assert_eq!(r.skipped, None);
+        let base = db.lock_writer().base_live;
+        assert_eq!(db.lock_writer().wal_len, FILE_HEADER_LEN as u64);
+        db.set(b"d", b"4").unwrap();
+        assert_eq!(db.lock_writer().base_live, base);
     }
 
     /// A batch of one write needs no commit record: it is a plain record,
