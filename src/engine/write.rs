@@ -559,6 +559,61 @@ mod tests {
         assert_eq!(db.lock_writer().base_live, base);
     }
 
+    /// Bytes of the database's files as the file system has them.
+    fn on_disk(dir: &std::path::Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| {
+                let name = e.file_name().into_string().unwrap();
+                name.ends_with(".log") || name.ends_with(".idx")
+            })
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    }
+
+    /// Automatic compaction runs after the write that takes the files past
+    /// the larger of `compact_min_bytes` and `compact_ratio` times the size
+    /// the last compaction left, and not before.
+    #[test]
+    fn automatic_compaction_runs_once_the_files_pass_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            segment_size: 4096,
+            compact_min_bytes: 8192,
+            compact_ratio: 2.0,
+            auto_compact: true,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), o).unwrap();
+        let (mut threshold, mut compactions) = (8192u64, 0);
+        let mut last = db.lock_writer().last_compaction;
+        for i in 0..1000u32 {
+            let before = on_disk(dir.path());
+            db.set(format!("key{:02}", i % 60).as_bytes(), &[i as u8; 100])
+                .unwrap();
+            let now = db.lock_writer().last_compaction;
+            let size = on_disk(dir.path());
+            if now == last {
+                assert!(size < threshold, "write {i}: {size} bytes, no compaction");
+                continue;
+            }
+            // This write (its record, and the index of a seal it made)
+            // took the files from below the threshold to past it.
+            assert!(
+                before < threshold && before + 2048 >= threshold,
+                "write {i}: {before}"
+            );
+            (last, compactions) = (now, compactions + 1);
+            threshold = (2 * size).max(8192);
+            if compactions == 3 {
+                break;
+            }
+        }
+        assert_eq!(compactions, 3);
+        assert!(threshold > 8192, "the ratio set the last threshold");
+    }
+
     /// A batch of one write needs no commit record: it is a plain record,
     /// as large in the log as the same set.
     #[test]
