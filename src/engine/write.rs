@@ -614,6 +614,44 @@ mod tests {
         assert!(threshold > 8192, "the ratio set the last threshold");
     }
 
+    /// An automatic compaction that fails (a damaged segment) is not tried
+    /// again until the files are `compact_ratio` times the size they had
+    /// when it failed; writes go on meanwhile.
+    #[test]
+    fn a_failed_automatic_compaction_waits_for_the_files_to_grow_by_the_ratio() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Options {
+            segment_size: 4096,
+            compact_min_bytes: 8192,
+            compact_ratio: 3.0,
+            auto_compact: false,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), o.clone()).unwrap();
+        for i in 0..40u32 {
+            db.set(format!("key{i:02}").as_bytes(), &[b'v'; 200])
+                .unwrap();
+        }
+        drop(db);
+        let seg = dir.path().join(super::seg_log_name(1));
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x20;
+        std::fs::write(&seg, bytes).unwrap();
+        o.auto_compact = true;
+        let db = Db::open(dir.path(), o).unwrap();
+        let mut n = 0u32;
+        while db.auto_compaction_failure().is_none() {
+            n += 1;
+            assert!(n < 1000, "no automatic compaction ran");
+            db.set(b"filler", &[n as u8; 300]).unwrap();
+        }
+        let size = on_disk(dir.path());
+        assert_eq!(db.lock_writer().auto_floor, size * 3);
+        assert!(!db.compaction_due());
+        db.set(b"after", b"y").unwrap();
+    }
+
     /// A batch of one write needs no commit record: it is a plain record,
     /// as large in the log as the same set.
     #[test]
