@@ -652,6 +652,38 @@ mod tests {
         db.set(b"after", b"y").unwrap();
     }
 
+    /// Close seals the active log when it holds more than `seal_on_close`
+    /// bytes, and leaves a log of exactly that many for the next open.
+    #[test]
+    fn close_seals_a_log_longer_than_seal_on_close() {
+        let len = {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::open(dir.path(), Options::default()).unwrap();
+            db.set(b"k", b"v").unwrap();
+            let len = db.lock_writer().wal_len;
+            drop(db);
+            len
+        };
+        for (seal_on_close, sealed) in [(len, false), (len - 1, true)] {
+            let dir = tempfile::tempdir().unwrap();
+            let o = Options {
+                seal_on_close,
+                ..Options::default()
+            };
+            let db = Db::open(dir.path(), o).unwrap();
+            db.set(b"k", b"v").unwrap();
+            db.close().unwrap();
+            let seg = dir.path().join(super::seg_log_name(1));
+            assert_eq!(
+                seg.exists(),
+                sealed,
+                "seal_on_close {seal_on_close} of {len}"
+            );
+            let db = Db::open(dir.path(), Options::default()).unwrap();
+            assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+        }
+    }
+
     /// A batch of one write needs no commit record: it is a plain record,
     /// as large in the log as the same set.
     #[test]
