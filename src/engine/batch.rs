@@ -463,6 +463,8 @@ mod tests {
         b.set_expiring(b"c", b"3", Some(u64::MAX / 2)).unwrap();
         assert_eq!(b.len(), 3);
         b.commit().unwrap();
+        // A batch that does not fill the log is not sealed at commit.
+        assert!(db.state.read().unwrap().segments.is_empty());
         assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
         assert_eq!(db.get(b"c").unwrap(), Some(b"3".to_vec()));
     }
