@@ -684,6 +684,69 @@ mod tests {
         }
     }
 
+    /// A seal's index carries the base for automatic compaction and the
+    /// time of the last compaction, so that a reopen knows both: from the
+    /// first write into an empty database, and when the compaction's own
+    /// indexes were lost and rebuilt without them.
+    #[test]
+    fn a_seal_carries_the_compaction_base_and_time_over_a_reopen() {
+        let o = Options {
+            seal_on_close: 0,
+            auto_compact: false,
+            ..Options::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), o.clone()).unwrap();
+        db.set(b"a", b"1").unwrap();
+        let base = db.lock_writer().base_live;
+        assert!(base > 0);
+        db.close().unwrap();
+        let db = Db::open(dir.path(), o.clone()).unwrap();
+        assert_eq!(db.lock_writer().base_live, base, "from the seal");
+        let one = db.compact_lock.lock().unwrap();
+        db.compact_with(one).unwrap();
+        let (base, when) = {
+            let w = db.lock_writer();
+            (w.base_live, db.stats().unwrap().last_compaction)
+        };
+        assert!(when.is_some());
+        let output = db.state.read().unwrap().segments[0].id;
+        db.set(b"b", b"2").unwrap();
+        db.close().unwrap();
+        // The compaction's output loses its index; the rebuilt one knows
+        // nothing of the compaction.
+        std::fs::remove_file(dir.path().join(super::seg_idx_name(output))).unwrap();
+        let db = Db::open(dir.path(), o).unwrap();
+        assert_eq!(db.open_report().rebuilt_indexes.len(), 1);
+        assert_eq!(db.stats().unwrap().last_compaction, when);
+        assert_eq!(db.lock_writer().base_live, base);
+    }
+
+    /// An iteration under way when the log is sealed goes on over the new
+    /// segment and misses nothing, though the seal emptied the in-memory
+    /// map it was reading in windows.
+    #[test]
+    fn an_iteration_goes_on_across_a_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            auto_compact: false,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), o).unwrap();
+        let keys: Vec<Vec<u8>> = (0..1000u32)
+            .map(|i| format!("key{i:04}").into_bytes())
+            .collect();
+        for k in &keys {
+            db.set(k, b"v").unwrap();
+        }
+        let mut it = db.iter();
+        let mut seen: Vec<Vec<u8>> = it.by_ref().take(10).map(|p| p.unwrap().0).collect();
+        db.seal(&mut db.lock_writer()).unwrap();
+        assert!(db.state.read().unwrap().mem.is_empty());
+        seen.extend(it.map(|p| p.unwrap().0));
+        assert_eq!(seen, keys);
+    }
+
     /// A batch of one write needs no commit record: it is a plain record,
     /// as large in the log as the same set.
     #[test]
