@@ -703,13 +703,23 @@ mod tests {
         db.close().unwrap();
         let db = Db::open(dir.path(), o.clone()).unwrap();
         assert_eq!(db.lock_writer().base_live, base, "from the seal");
+        let secs = |t: std::time::SystemTime| {
+            let since = t.duration_since(std::time::UNIX_EPOCH).unwrap();
+            since.as_secs()
+        };
+        let started = secs(std::time::SystemTime::now());
         let one = db.compact_lock.lock().unwrap();
         db.compact_with(one).unwrap();
+        let ended = secs(std::time::SystemTime::now());
         let (base, when) = {
             let w = db.lock_writer();
             (w.base_live, db.stats().unwrap().last_compaction)
         };
-        assert!(when.is_some());
+        let at = secs(when.expect("stats knows of the compaction"));
+        assert!(
+            (started..=ended).contains(&at),
+            "{at} not in {started}..={ended}"
+        );
         let output = db.state.read().unwrap().segments[0].id;
         db.set(b"b", b"2").unwrap();
         db.close().unwrap();
