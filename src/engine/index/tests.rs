@@ -366,3 +366,36 @@ fn a_second_lookup_reads_no_frame_again() {
     assert_eq!(idx.locate(key).unwrap(), Some(first));
     assert_eq!(reads.load(Ordering::SeqCst), before, "read again");
 }
+
+/// An index that cannot be opened for another reason than its absence (an
+/// I/O error) is an error, not a missing index to rebuild.
+#[test]
+fn an_index_that_cannot_be_opened_is_an_error_not_missing() {
+    use crate::engine::storage::{Fault, FaultKind, FaultOp, Storage};
+    let sim = SimStorage::new(1);
+    let path = std::path::Path::new("/seg-1.idx");
+    let es = entries(10, 40);
+    sim.write_file(
+        path,
+        &encode(&es, Kind::Hashed, 16 + 400, IndexMeta::default()),
+    )
+    .unwrap();
+    assert!(Index::open(&sim, path).unwrap().is_ok());
+    assert_eq!(
+        Index::open(&sim, std::path::Path::new("/seg-2.idx"))
+            .unwrap()
+            .err(),
+        Some("missing".to_string())
+    );
+    sim.inject(Fault {
+        op: FaultOp::Open,
+        nth: 1,
+        kind: FaultKind::Eio,
+        persistent: false,
+    });
+    let r = Index::open(&sim as &dyn Storage, path);
+    assert!(
+        matches!(r, Err(crate::engine::Error::Io { op: "open", .. })),
+        "{r:?}"
+    );
+}
