@@ -355,12 +355,12 @@ impl Db {
 /// About the most a compaction writes before it removes anything: its
 /// outputs' logs hold at most the records of the old logs and the active
 /// log, their indexes about what the old ones take, the sealed active
-/// log's index at most about its size, and each new file (that index, an
-/// output log and its index) a block more than its bytes, which also
-/// covers an index's fixed footer.
+/// log's index at most about its size, and each new file (that index, the
+/// new active log the seal creates, an output log and its index) a block
+/// more than its bytes, which also covers an index's fixed footer.
 fn space_needed(total_bytes: u64, wal_len: u64) -> u64 {
     const BLOCK: u64 = 4096;
-    total_bytes + wal_len + 3 * BLOCK
+    total_bytes + wal_len + 4 * BLOCK
 }
 
 /// A failure for lack of space, said as what the compaction needs.
@@ -465,11 +465,118 @@ mod tests {
         assert!(db.check().unwrap().is_clean());
     }
 
+    type Written = Arc<Mutex<std::collections::BTreeMap<std::path::PathBuf, u64>>>;
+
+    /// Real files, keeping how far each path opened was written (from
+    /// offset 0, so a file's length when it was only appended to).
+    #[derive(Debug, Default)]
+    struct Metered(Written);
+
+    #[derive(Debug)]
+    struct MeteredFile {
+        inner: Arc<dyn StorageFile>,
+        path: std::path::PathBuf,
+        written: Written,
+    }
+
+    impl Layer for Metered {
+        fn below(&self) -> &dyn Storage {
+            &RealStorage
+        }
+        fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+            let inner = RealStorage.open(path, mode)?;
+            let written = Arc::clone(&self.0);
+            let path = path.to_owned();
+            Ok(Arc::new(MeteredFile {
+                inner,
+                path,
+                written,
+            }))
+        }
+    }
+
+    impl StorageFile for MeteredFile {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            self.inner.read_at(buf, offset)
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+            let end = offset + buf.len() as u64;
+            let mut written = self.written.lock().unwrap();
+            let far = written.entry(self.path.clone()).or_default();
+            *far = end.max(*far);
+            self.inner.write_at(buf, offset)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            self.inner.sync_data()
+        }
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            self.inner.set_len(len)
+        }
+    }
+
+    /// The space a compaction says it needs covers what it writes before
+    /// it removes anything, when nothing is dead (everything is rewritten,
+    /// the active log sealed and indexed first, a new one created), and is
+    /// not more than twice that; for a database that fits one output, it
+    /// covers the new files rounded up to 4 KiB blocks too.
+    #[test]
+    fn the_space_a_compaction_needs_covers_what_it_writes() {
+        // (keys, value bytes, segment size): one output; several outputs;
+        // everything in the active log.
+        for (n, value, segment_size) in [
+            (40u32, 10usize, 4096),
+            (1000, 20, 4096),
+            (1000, 50, 1 << 20),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let metered = Arc::new(Metered::default());
+            let written = Arc::clone(&metered.0);
+            let o = Options {
+                storage: metered,
+                segment_size,
+                ..opts()
+            };
+            let db = Db::open(dir.path(), o).unwrap();
+            for i in 0..n {
+                db.set(format!("key{i:04}").as_bytes(), &vec![7; value])
+                    .unwrap();
+            }
+            let needed = {
+                let w = db.lock_writer();
+                super::space_needed(db.total_bytes(&w), w.wal_len)
+            };
+            written.lock().unwrap().clear();
+            let one = db.compact_lock.lock().unwrap();
+            let r = db.compact_with(one).unwrap();
+            assert_eq!((r.skipped, r.keys), (None, u64::from(n)));
+            let files = std::mem::take(&mut *written.lock().unwrap());
+            let wrote: u64 = files.values().sum();
+            assert!(wrote <= needed, "{n}: wrote {wrote}, said {needed}");
+            assert!(
+                needed <= 2 * wrote + 4 * 4096,
+                "{n}: wrote {wrote}, said {needed}"
+            );
+            if segment_size == 4096 && n == 40 {
+                let names: Vec<_> = files.keys().collect();
+                assert_eq!(
+                    files.len(),
+                    4,
+                    "seal's index, new log, output, its index: {names:?}"
+                );
+                let blocks: u64 = files.values().map(|n| n.div_ceil(4096) * 4096).sum();
+                assert!(blocks <= needed, "{n}: {blocks} in blocks, said {needed}");
+            }
+        }
+    }
+
     /// Real files; the first write to a compaction output (`*.log.tmp`)
-    /// says "parked" and waits for "go", then fails if `fail`.
+    /// says [`Event::Parked`] and waits for "go", then fails if `fail`.
     #[derive(Debug)]
     struct Gate {
-        parked: Mutex<Option<Sender<()>>>,
+        parked: Mutex<Option<Sender<Event>>>,
         go: Mutex<Option<Receiver<()>>>,
         fail: bool,
     }
@@ -504,7 +611,7 @@ mod tests {
         fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
             let parked = self.gate.parked.lock().unwrap().take();
             if let Some(parked) = parked {
-                parked.send(()).unwrap();
+                parked.send(Event::Parked).unwrap();
                 let go = self.gate.go.lock().unwrap().take().expect("one go");
                 go.recv().unwrap();
                 if self.gate.fail {
@@ -524,6 +631,67 @@ mod tests {
         }
     }
 
+    /// What a held compaction's test hears: its merge is held, or it ended
+    /// (with its outcome, or a panic).
+    enum Event {
+        Parked,
+        Ended(std::thread::Result<crate::engine::Result<super::CompactReport>>),
+    }
+
+    /// The two ends of a compaction held at its first output write.
+    struct Held {
+        events: Receiver<Event>,
+        ended: Sender<Event>,
+        go: Sender<()>,
+    }
+
+    impl Held {
+        /// Starts `db.compact()` on a thread and returns once its merge is
+        /// held; a compaction that ends first fails the test at once
+        /// (rather than leaving it waiting for an output that never comes).
+        fn start(&self, db: &Arc<Db>) {
+            let (db, ended) = (Arc::clone(db), self.ended.clone());
+            std::thread::spawn(move || {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.compact()));
+                // Let go of the database first: the test may reopen it.
+                drop(db);
+                let _ = ended.send(Event::Ended(r));
+            });
+            if let Event::Ended(r) = self.events.recv().unwrap() {
+                panic!("the compaction ended before its first output write: {r:?}");
+            }
+        }
+
+        /// Lets the merge go on; returns the compaction's outcome.
+        fn release(self) -> crate::engine::Result<super::CompactReport> {
+            self.go.send(()).unwrap();
+            match self.events.recv().unwrap() {
+                Event::Ended(r) => r.expect("the compaction panicked"),
+                Event::Parked => panic!("held twice"),
+            }
+        }
+    }
+
+    /// Options over real files whose first compaction output write is held
+    /// (see [`Gate`] and [`Held`]).
+    fn gated(fail: bool) -> (Options, Held) {
+        let (events_tx, events) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel();
+        let gate = Arc::new(Gate {
+            parked: Mutex::new(Some(events_tx.clone())),
+            go: Mutex::new(Some(go_rx)),
+            fail,
+        });
+        let mut o = opts();
+        o.storage = Arc::new(GatedStorage(gate));
+        let held = Held {
+            events,
+            ended: events_tx,
+            go,
+        };
+        (o, held)
+    }
+
     /// A compaction whose merge is held at its first output write while
     /// more than one segment is sealed (and then fails there, if `fail`);
     /// returns its outcome and how many segments were sealed meanwhile.
@@ -531,35 +699,20 @@ mod tests {
         dir: &Path,
         fail: bool,
     ) -> (Arc<Db>, crate::engine::Result<super::CompactReport>, usize) {
-        let (parked_tx, parked_rx) = mpsc::channel();
-        let (go_tx, go_rx) = mpsc::channel();
-        let gate = Arc::new(Gate {
-            parked: Mutex::new(Some(parked_tx)),
-            go: Mutex::new(Some(go_rx)),
-            fail,
-        });
-        let mut o = opts();
-        o.storage = Arc::new(GatedStorage(gate));
+        let (o, held) = gated(fail);
         let db = Arc::new(Db::open(dir, o).unwrap());
         for i in 0..200u32 {
             db.set(format!("old{i:04}").as_bytes(), &[1; 50]).unwrap();
             db.set(format!("old{i:04}").as_bytes(), &[2; 50]).unwrap();
         }
-        let compaction = {
-            let db = Arc::clone(&db);
-            std::thread::spawn(move || db.compact())
-        };
-        parked_rx
-            .recv()
-            .expect("the merge reached its first output");
+        held.start(&db);
         let sealed = db.state.read().unwrap().segments.len();
         for i in 0..200u32 {
             db.set(format!("new{i:04}").as_bytes(), &[3; 50]).unwrap();
         }
         let newer = db.state.read().unwrap().segments.len() - sealed;
         assert!(newer >= 2, "{newer} segments sealed during the merge");
-        go_tx.send(()).unwrap();
-        let r = compaction.join().unwrap();
+        let r = held.release();
         assert_eq!(db.len().unwrap(), 400);
         (db, r, newer)
     }
@@ -628,6 +781,46 @@ mod tests {
             Vec::<std::path::PathBuf>::new()
         );
         assert_eq!(db.len().unwrap(), 400);
+    }
+
+    /// An iteration begun during a merge (after the compaction's seal) lets
+    /// go of the segments the compaction removed once it next looks at the
+    /// database, instead of holding their files, and their disk space, to
+    /// its end; and it still returns every key once.
+    #[test]
+    fn an_iteration_lets_go_of_the_segments_a_compaction_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (o, held) = gated(false);
+        let db = Arc::new(Db::open(dir.path(), o).unwrap());
+        for round in 0..2u8 {
+            for i in 0..100u32 {
+                db.set(format!("old{i:04}").as_bytes(), &[round; 50])
+                    .unwrap();
+            }
+        }
+        held.start(&db);
+        let old: Vec<std::sync::Weak<crate::engine::Segment>> = {
+            let st = db.state.read().unwrap();
+            st.segments.iter().map(Arc::downgrade).collect()
+        };
+        // More keys in the in-memory map than the iterator reads at once
+        // (256), all before the old ones, and not enough to seal the log.
+        for i in 0..300u32 {
+            db.set(format!("a{i:03}").as_bytes(), b"v").unwrap();
+        }
+        assert_eq!(db.state.read().unwrap().segments.len(), old.len());
+        let mut it = db.iter();
+        let mut seen: Vec<Vec<u8>> = vec![it.next().unwrap().unwrap().0];
+        held.release().unwrap();
+        // Past the first window of the map: the iterator has looked again.
+        seen.extend(it.by_ref().take(299).map(|p| p.unwrap().0));
+        assert!(
+            old.iter().all(|s| s.upgrade().is_none()),
+            "the removed segments are still held"
+        );
+        seen.extend(it.map(|p| p.unwrap().0));
+        assert_eq!(seen.len(), 400);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
     }
 
     /// An iteration under way when a compaction switches its outputs in

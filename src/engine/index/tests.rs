@@ -306,3 +306,96 @@ fn a_format_2_index_is_read_without_expiries() {
     let (_d, idx3) = written(&es, Kind::Hashed, 16 + 3000 * 40);
     assert!(idx3.footer.expiring);
 }
+
+/// The hash table is laid out as docs/format.md says, so that a file
+/// written by another build reads the same: 7 slots of `hash u32 | offset
+/// u32` a bucket, `ceil(5 × keys / 28)` buckets, each key in its home
+/// bucket `(hash × buckets) >> 32` or the first following one with room,
+/// no empty slot before it, and each bucket's CRC over its first 60 bytes.
+#[test]
+fn the_hash_table_is_laid_out_as_documented() {
+    let n = 1000;
+    let es = entries(n, 40);
+    let bytes = encode(&es, Kind::Hashed, 16 + n as u64 * 40, IndexMeta::default());
+    let buckets = (5 * n).div_ceil(4 * 7) as u64;
+    let (_d, idx) = written(&es, Kind::Hashed, 16 + n as u64 * 40);
+    assert_eq!(idx.footer.buckets, buckets);
+    let bucket = |b: u64| &bytes[64 + 64 * b as usize..][..64];
+    for b in 0..buckets {
+        let crc = u32::from_le_bytes(bucket(b)[60..].try_into().unwrap());
+        assert_eq!(crc, crc32fast::hash(&bucket(b)[..60]), "bucket {b}");
+    }
+    for e in &es {
+        let mut h = crc32fast::Hasher::new_with_initial(0x9e37_79b9);
+        h.update(&e.key);
+        let hash = h.finalize();
+        let mut b = (u64::from(hash) * buckets) >> 32;
+        'search: loop {
+            for slot in bucket(b)[..56].chunks(8) {
+                let word = |i: usize| u32::from_le_bytes(slot[i..i + 4].try_into().unwrap());
+                assert_ne!(word(4), 0, "{:?}: an empty slot before its own", e.key);
+                if (word(0), word(4)) == (hash, e.offset as u32) {
+                    break 'search;
+                }
+            }
+            b = (b + 1) % buckets;
+        }
+    }
+}
+
+/// A handle keeps the sparse frames it has read: a second lookup of a key
+/// deep in a large index (three levels, its frame far from the first of
+/// its level) reads no byte of the index again.
+#[test]
+fn a_second_lookup_reads_no_frame_again() {
+    use crate::engine::storage::Counting;
+    use std::sync::atomic::Ordering;
+    let n = 60_000;
+    let es = entries(n, 100);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg-1.idx");
+    let bytes = encode(&es, Kind::Sorted, 16 + n as u64 * 100, IndexMeta::default());
+    replace(&RealStorage, &path, &bytes).unwrap();
+    let counting = Counting::over(Arc::new(RealStorage));
+    let reads = Arc::clone(&counting.reads);
+    let idx = Index::open(&counting, &path).unwrap().unwrap();
+    let key = &es[n - 10].key;
+    let first = idx.locate(key).unwrap().expect("a block");
+    let before = reads.load(Ordering::SeqCst);
+    assert!(before > 2, "the first lookup read frames ({before} reads)");
+    assert_eq!(idx.locate(key).unwrap(), Some(first));
+    assert_eq!(reads.load(Ordering::SeqCst), before, "read again");
+}
+
+/// An index that cannot be opened for another reason than its absence (an
+/// I/O error) is an error, not a missing index to rebuild.
+#[test]
+fn an_index_that_cannot_be_opened_is_an_error_not_missing() {
+    use crate::engine::storage::{Fault, FaultKind, FaultOp, Storage};
+    let sim = SimStorage::new(1);
+    let path = std::path::Path::new("/seg-1.idx");
+    let es = entries(10, 40);
+    sim.write_file(
+        path,
+        &encode(&es, Kind::Hashed, 16 + 400, IndexMeta::default()),
+    )
+    .unwrap();
+    assert!(Index::open(&sim, path).unwrap().is_ok());
+    assert_eq!(
+        Index::open(&sim, std::path::Path::new("/seg-2.idx"))
+            .unwrap()
+            .err(),
+        Some("missing".to_string())
+    );
+    sim.inject(Fault {
+        op: FaultOp::Open,
+        nth: 1,
+        kind: FaultKind::Eio,
+        persistent: false,
+    });
+    let r = Index::open(&sim as &dyn Storage, path);
+    assert!(
+        matches!(r, Err(crate::engine::Error::Io { op: "open", .. })),
+        "{r:?}"
+    );
+}
