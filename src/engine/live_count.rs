@@ -397,6 +397,11 @@ impl Db {
         }
         let segments = {
             let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            // A handle that never sealed nor compacted (a one-shot read or
+            // a small write) changed no segment: no file to read.
+            if st.generation == 0 {
+                return;
+            }
             Arc::clone(&st.segments)
         };
         let mut counter = self.counter.lock().unwrap_or_else(|p| p.into_inner());

@@ -295,6 +295,20 @@ impl Db {
         Ok(n)
     }
 
+    /// Number of live keys that start with `prefix`: the kept count
+    /// ([`Db::len`]) for every key, a walk of those keys otherwise.
+    pub fn count(&self, prefix: &[u8]) -> Result<u64> {
+        if prefix.is_empty() {
+            return self.len();
+        }
+        let mut n = 0;
+        for key in self.keys(prefix) {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Whether no key is set.
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.keys(&[]).next().transpose()?.is_none())

@@ -142,7 +142,8 @@ pub fn keys(store: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result
     Ok(())
 }
 
-/// DBSIZE: the number of keys (a walk of every key).
+/// DBSIZE: the number of keys (the engine's kept count; inside EXEC, a
+/// walk of the transaction's keys).
 pub fn dbsize(store: &mut dyn Reads, _args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
     out.integer(store.len()? as i64);
     Ok(())

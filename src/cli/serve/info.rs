@@ -12,9 +12,9 @@
 //! one: it is sent, never kept). Replication: a master with no replicas,
 //! and no cluster.
 //!
-//! Invariant: the keyspace line is exact, which costs a walk of every key
-//! (the engine keeps no count): INFO without sections, or with `keyspace`
-//! or `persistence`, is O(keys), like DBSIZE; the other sections are O(1).
+//! Invariant: the keyspace line is exact, from the engine's kept count of
+//! live keys (and of those that expire), like DBSIZE: no section walks the
+//! keys.
 
 use std::fmt::Write as _;
 use std::time::UNIX_EPOCH;

@@ -132,7 +132,8 @@ pub trait Reads {
     }
     /// The keys that start with `prefix`, in order, after `after` if given.
     fn keys(&mut self, prefix: &[u8], after: Option<&[u8]>) -> KeyWalk<'_>;
-    /// How many keys are set (a walk of every key).
+    /// How many keys are set: a walk of every key, unless the store can
+    /// ask the engine's kept count (the database's store does).
     fn len(&mut self) -> Result<u64, Error> {
         let mut n = 0;
         for key in self.keys(b"", None) {

@@ -156,23 +156,10 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 
 /// TINYKV.COUNT prefix.
 pub fn count(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
-    if args[1].is_empty() {
-        // The engine keeps the count: no walk.
-        match ctx.server.db.len() {
-            Ok(n) => ctx.out.integer(i64::try_from(n).unwrap_or(i64::MAX)),
-            Err(e) => ctx.engine_error(&e),
-        }
-        return Flow::Continue;
+    match ctx.server.db.count(&args[1]) {
+        Ok(n) => ctx.out.integer(i64::try_from(n).unwrap_or(i64::MAX)),
+        Err(e) => ctx.engine_error(&e),
     }
-    let mut n = 0i64;
-    for key in ctx.server.db.keys(&args[1]) {
-        if let Err(e) = key {
-            ctx.engine_error(&e);
-            return Flow::Continue;
-        }
-        n += 1;
-    }
-    ctx.out.integer(n);
     Flow::Continue
 }
 
