@@ -52,19 +52,9 @@ small=1000 # the small database, for the memory and open-cost comparisons
 nkeys=10   # distinct random keys for get and set (hyperfine --parameter-list)
 
 # --- tools -------------------------------------------------------------------
-# tool -> the Debian package that provides it
-declare -A package=([hyperfine]=hyperfine [sqlite3]=sqlite3 [jq]=jq [/usr/bin/time]=time [gnuplot]=gnuplot-nox)
-missing=()
-for tool in "${!package[@]}"; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
-done
-if ((${#missing[@]})); then
-    sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq </dev/null
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-fi
+# each tool=the Debian package that provides it
+source benches/lib.sh
+need_tools hyperfine=hyperfine sqlite3=sqlite3 jq=jq /usr/bin/time=time gnuplot=gnuplot-nox
 
 say() { printf '\n== %s\n' "$*" >&2; }
 

@@ -92,18 +92,8 @@ live_pair=116 # bytes of live data a pair: 16-byte key + 100-byte value
 human() { awk -v n="$1" 'BEGIN {if (n >= 1e6 && n % 1e6 == 0) print n / 1e6 "M"; else if (n >= 1000 && n % 1000 == 0) print n / 1000 "k"; else print n}'; }
 
 # --- tools -------------------------------------------------------------------
-declare -A package=([hyperfine]=hyperfine [jq]=jq [/usr/bin/time]=time [gnuplot]=gnuplot-nox [openssl]=openssl [shuf]=coreutils)
-missing=()
-for tool in "${!package[@]}"; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
-done
-if ((${#missing[@]})); then
-    sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq </dev/null
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-fi
+source benches/lib.sh
+need_tools hyperfine=hyperfine jq=jq /usr/bin/time=time gnuplot=gnuplot-nox openssl=openssl shuf=coreutils
 
 say() { printf '\n== %s\n' "$*" >&2; }
 die() {

@@ -31,18 +31,8 @@ pairs=${BENCH_PAIRS:-1000000}
 runs=${BENCH_RUNS:-20}
 nkeys=10
 
-declare -A package=([hyperfine]=hyperfine [jq]=jq [tmux]=tmux)
-missing=()
-for tool in "${!package[@]}"; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
-done
-if ((${#missing[@]})); then
-    sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq </dev/null
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-fi
+source benches/lib.sh
+need_tools hyperfine=hyperfine jq=jq tmux=tmux
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
