@@ -299,3 +299,95 @@ fn recover_of_a_damaged_segment() {
         },
     );
 }
+
+/// The pairs every reopen must find: all of them or none, with what the
+/// database held before.
+fn all_or_nothing(db: &Db, before: &Model, after: &Model, acked: bool) -> Result<(), String> {
+    let now: Model = db
+        .iter()
+        .map(|p| p.map(|(k, v)| (k, Some(v))))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("iter: {e}"))?;
+    if now == *after {
+        return clean(db);
+    }
+    if acked {
+        return Err("the acknowledged load is not all there".into());
+    }
+    if now != *before {
+        let (n, b, a) = (now.len(), before.len(), after.len());
+        return Err(format!(
+            "{n} pairs: neither the {b} before nor the {a} after the load"
+        ));
+    }
+    clean(db)
+}
+
+/// A load larger than a segment, in random order or in key order: it
+/// spills into sorted runs, which are merged (or, in key order, kept) into
+/// new segments, the active log sealed below them, a marker the commit
+/// point. A power loss at any step leaves all of the load or none of it,
+/// and all of it once the commit returned.
+#[test]
+fn bulk_load_of_many_runs() {
+    for in_order in [false, true] {
+        let name = if in_order {
+            "bulk load in key order"
+        } else {
+            "bulk load in random order"
+        };
+        sweep(
+            name,
+            |sim| {
+                let mut opts = sim_options(sim);
+                opts.auto_compact = false;
+                let db = Db::open("/db", opts).expect("open");
+                let mut before = Model::new();
+                for i in (0..150).step_by(5) {
+                    db.set(&key(i), b"before").expect("set");
+                    before.insert(key(i), Some(b"before".to_vec()));
+                }
+                drop(db);
+                let mut after = before.clone();
+                let mut order: Vec<u64> = (0..150).collect();
+                if !in_order {
+                    order.sort_by_key(|i| (i * 7919) % 151);
+                }
+                let writes: Vec<(Vec<u8>, Vec<u8>)> = order
+                    .into_iter()
+                    .map(|i| (key(i), value_for(&key(i), i, 48)))
+                    .collect();
+                for (k, v) in &writes {
+                    after.insert(k.clone(), Some(v.clone()));
+                }
+                (before, after, writes)
+            },
+            |sim, (_, _, writes)| {
+                let mut opts = sim_options(sim);
+                opts.auto_compact = false;
+                let db = Db::open("/db", opts).ok()?;
+                let mut batch = db.batch_writer().ok()?;
+                for (k, v) in writes {
+                    batch.set(k, v).ok()?;
+                }
+                let acked = batch.commit().is_ok();
+                drop(db);
+                Some(acked)
+            },
+            |sim, (before, after, _), acked| {
+                let mut opts = sim_options(sim);
+                opts.auto_compact = false;
+                let db = Db::open("/db", opts).map_err(|e| format!("open: {e}"))?;
+                all_or_nothing(&db, before, after, *acked == Some(true))?;
+                let names = sim.files();
+                if let Some(left) = names.iter().find(|p| {
+                    let n = p.to_string_lossy();
+                    n.ends_with(".tmp") || n.ends_with("load.commit")
+                }) {
+                    return Err(format!("{} left behind", left.display()));
+                }
+                Ok(())
+            },
+        );
+    }
+}

@@ -2,44 +2,14 @@
 //! not a multiple of it: measured by a counting allocator around the call
 //! (the peak of bytes allocated at once, beyond what was allocated before).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod peak_alloc;
 
 use tinykv::{Db, Options};
 
-struct Peak;
-
-static NOW: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Peak {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = NOW.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        NOW.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
+use peak_alloc::{MIB, peak_of};
 
 #[global_allocator]
-static ALLOC: Peak = Peak;
-
-/// Runs `f` and returns how far allocations rose above where they were.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = NOW.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let out = f();
-    (out, PEAK.load(Ordering::SeqCst) - base)
-}
-
-const MIB: usize = 1024 * 1024;
+static ALLOC: peak_alloc::Peak = peak_alloc::Peak;
 
 #[test]
 fn a_large_value_is_written_and_read_in_about_its_own_size() {

@@ -8,11 +8,19 @@
 //! committing cuts the log back to where the batch began; if that fails the
 //! handle is poisoned, since later records must never follow an unfinished
 //! batch.
+//!
+//! Memory holds the batch's keys while it is in the log. A batch that grows
+//! past [`Bulk::spill_at`] (a segment, at most 16 MiB) spills: it is read
+//! back out of the log into sorted runs on disk, and committed as new
+//! sorted segments (bulk.rs), in memory bounded whatever its size.
 
 use std::sync::MutexGuard;
 
+use super::bulk::Bulk;
 use super::record::{self, Tag};
 use super::{Db, Error, LogOrder, MemSlot, Result, SyncMode, Writer, check_key, check_value};
+
+mod spilled;
 
 /// A set of writes applied atomically by [`Db::write_batch`]: after a crash
 /// either all of them are there or none.
@@ -106,6 +114,13 @@ pub struct BatchWriter<'a> {
     leading: bool,
     /// Delete every key the batch does not write, at commit.
     replace: bool,
+    /// The batch once it has spilled out of the log (see bulk.rs).
+    pub(super) bulk: Option<Bulk>,
+    /// Writes added.
+    ops: u64,
+    /// Never spill (while the tombstones of a small replacing batch are
+    /// added against the keys it holds).
+    no_spill: bool,
 }
 
 impl Db {
@@ -135,6 +150,9 @@ impl Db {
             order_before: w.order.clone(),
             leading: true,
             replace: false,
+            bulk: None,
+            ops: 0,
+            no_spill: false,
             w: None,
         };
         if let Err(e) = ready {
@@ -183,15 +201,35 @@ impl BatchWriter<'_> {
 
     /// Number of operations so far.
     pub fn len(&self) -> usize {
-        self.pending.slots.len()
+        self.ops as usize
     }
 
     /// Whether no operation was added.
     pub fn is_empty(&self) -> bool {
-        self.pending.slots.is_empty()
+        self.ops == 0
     }
 
     fn push(&mut self, tag: Tag, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
+        if self.bulk.is_none() && !self.no_spill && !self.pending.slots.is_empty() {
+            let next = (key.len() + value.len() + record::MAX_HEADER_LEN) as u64;
+            let spill_at = Bulk::spill_at(self.db.opts.segment_size);
+            if self.written + self.buf.len() as u64 + next > spill_at {
+                self.spill()?;
+            }
+        }
+        self.ops += 1;
+        if let Some(bulk) = self.bulk.as_mut() {
+            let w = self
+                .w
+                .as_mut()
+                .expect("the writer is held until the batch ends");
+            let tag = if tag.is_delete() {
+                Tag::Delete
+            } else {
+                Tag::Put
+            };
+            return bulk.push(w, tag, key, value, expires_at);
+        }
         if self.pending.slots.len() >= u32::MAX as usize - 1 {
             return Err(Error::InvalidOption(
                 "a batch holds at most 4,294,967,294 writes".into(),
@@ -276,8 +314,24 @@ impl BatchWriter<'_> {
     /// Writes the commit record and fsyncs (under [`SyncMode::Always`]);
     /// once this returns `Ok`, the whole batch is durable and visible.
     pub fn commit(mut self) -> Result<()> {
-        if self.replace {
-            self.delete_the_rest()?;
+        if self.replace && self.bulk.is_none() {
+            // The tombstones go into the log's batch while the database is
+            // small enough for them to fit; else the batch spills, and the
+            // merge of its runs writes them.
+            let w = self
+                .w
+                .as_ref()
+                .expect("the writer is held until the batch ends");
+            let held = self.written + self.buf.len() as u64 + self.db.total_bytes(w);
+            if held > Bulk::spill_at(self.db.opts.segment_size) {
+                self.spill()?;
+            } else {
+                self.no_spill = true;
+                self.delete_the_rest()?;
+            }
+        }
+        if let Some(bulk) = self.bulk.take() {
+            return self.commit_bulk(bulk);
         }
         if self.pending.slots.is_empty() {
             return Ok(());

@@ -67,6 +67,16 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
     for &id in &listing.logs {
         check_segment(storage, dir, id, &mut report)?;
     }
+    // A bulk load committed but not yet renamed into place (its marker is
+    // there: a crash, or a failure, right after its commit point) is not
+    // damage: the next open finishes it. Its new segments are checked
+    // under their temporary names. (A marker whose segments are all in
+    // place is a leftover, like a `.tmp` file: open removes it.)
+    if listing.has_marker {
+        for (id, path) in super::bulk::settle(storage, dir, &listing.tmp, true)? {
+            check_segment_at(storage, dir, id, path, &mut report)?;
+        }
+    }
     if listing.has_wal {
         let path = dir.join(WAL);
         let file = dir::open(storage, &path, OpenMode::Read)?;
@@ -160,7 +170,17 @@ fn check_segment(
     id: u64,
     report: &mut CheckReport,
 ) -> Result<()> {
-    let log_path = dir.join(seg_log_name(id));
+    check_segment_at(storage, dir, id, dir.join(seg_log_name(id)), report)
+}
+
+/// [`check_segment`] of a log at `log_path`.
+fn check_segment_at(
+    storage: &dyn Storage,
+    dir: &Path,
+    id: u64,
+    log_path: std::path::PathBuf,
+    report: &mut CheckReport,
+) -> Result<()> {
     let idx_path = dir.join(seg_idx_name(id));
     let file = dir::open(storage, &log_path, OpenMode::Read)?;
     report.files += 2;

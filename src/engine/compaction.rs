@@ -41,10 +41,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::compaction_gain::Skipped;
 use super::dir::{self, seg_idx_name, seg_log_name};
-use super::index::{Builder, Entry, Group, Index, IndexMeta, Kind};
+use super::index::{Group, Index, IndexMeta};
 use super::iter::Iter;
-use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
-use super::storage::{OpenMode, StorageFile};
+use super::output::{self, Output};
 use super::write::unix_secs;
 use super::{Db, Error, Result, Segment};
 
@@ -62,20 +61,6 @@ pub struct CompactReport {
     /// Why nothing was rewritten, when nothing was: the files are as they were.
     pub skipped: Option<Skipped>,
 }
-
-/// An output segment being written. Its records are in key order, so its
-/// index is a sorted one, built as the records go (no per-key memory).
-struct Output {
-    id: u64,
-    file: Arc<dyn StorageFile>,
-    tmp_path: std::path::PathBuf,
-    len: u64,
-    buf: Vec<u8>,
-    index: Option<Builder>,
-    idx_len: u64,
-}
-
-const OUT_BUF: usize = 1024 * 1024;
 
 impl Db {
     /// Compacts, the caller holding `compact_lock` (one compaction, or a
@@ -211,40 +196,16 @@ impl Db {
         now: SystemTime,
         done: &mut Vec<Output>,
     ) -> Result<(u64, u64)> {
+        let storage = &*self.opts.storage;
         let mut keys = 0u64;
-        let mut out = self.new_output(first)?;
+        let mut out = Output::create(storage, &self.dir, first, true)?;
         let mut pairs = Iter::pinned(self, Arc::clone(old));
         while let Some(pair) = pairs.next() {
             let (key, value) = pair?;
             // Expired keys were left out by the walk: their bytes go.
-            let expires_at = pairs.last_expiry();
             keys += 1;
-            let start = out.len + out.buf.len() as u64;
-            // A large value goes to the file from where it is, after its
-            // header and key, not copied into the buffer.
-            let large = value.len() >= OUT_BUF;
-            if large {
-                record::encode_head(&mut out.buf, Tag::Put, &key, &value, expires_at);
-                self.drain(&mut out)?;
-                self.write_value(&mut out, &value)?;
-            } else {
-                record::encode_expiring(&mut out.buf, Tag::Put, &key, &value, expires_at);
-            }
-            let len = (out.len + out.buf.len() as u64 - start) as u32;
-            out.index
-                .as_mut()
-                .expect("an output's index is built until it is finished")
-                .push(&Entry {
-                    key,
-                    delete: false,
-                    offset: start,
-                    len,
-                    expires_at,
-                });
-            if out.buf.len() >= OUT_BUF {
-                self.drain(&mut out)?;
-            }
-            if out.len + out.buf.len() as u64 >= self.opts.segment_size {
+            out.put(&key, &value, pairs.last_expiry())?;
+            if out.size() >= self.opts.segment_size {
                 let next = out.id + 1;
                 if next >= limit {
                     // Cannot happen (see the reservation): never collide
@@ -257,7 +218,7 @@ impl Db {
                 }
                 self.finish(&mut out, first, false, 0, now)?;
                 done.push(out);
-                out = self.new_output(next)?;
+                out = Output::create(storage, &self.dir, next, true)?;
             }
         }
         let others = done.iter().map(|o| o.len + o.idx_len).sum::<u64>();
@@ -265,37 +226,6 @@ impl Db {
         let base = others + out.len + out.idx_len;
         done.push(out);
         Ok((keys, base))
-    }
-
-    fn new_output(&self, id: u64) -> Result<Output> {
-        let tmp_path = dir::tmp_path(&self.dir.join(seg_log_name(id)));
-        let file = dir::open(&*self.opts.storage, &tmp_path, OpenMode::Truncate)?;
-        Ok(Output {
-            id,
-            file,
-            tmp_path,
-            len: 0,
-            buf: record::file_header(LOG_MAGIC).to_vec(),
-            index: Some(Builder::new(Kind::Sorted)),
-            idx_len: 0,
-        })
-    }
-
-    fn drain(&self, out: &mut Output) -> Result<()> {
-        let buf = std::mem::take(&mut out.buf);
-        let drained = self.write_value(out, &buf);
-        out.buf = buf;
-        out.buf.clear();
-        drained
-    }
-
-    /// Appends `bytes` to an output, after what its buffer held (drained).
-    fn write_value(&self, out: &mut Output, bytes: &[u8]) -> Result<()> {
-        out.file
-            .write_at(bytes, out.len)
-            .map_err(|e| Error::io("write", &out.tmp_path, e))?;
-        out.len += bytes.len() as u64;
-        Ok(())
     }
 
     /// Fsyncs an output and writes its index. The last output's footer
@@ -309,45 +239,22 @@ impl Db {
         others: u64,
         now: SystemTime,
     ) -> Result<()> {
-        self.drain(out)?;
-        // Finished outputs wait for the switch-over, one per segment_size
-        // of data: none keeps its write buffer (a 10M-pair compaction held
-        // 74 of them, 137 MiB).
-        out.buf = Vec::new();
-        debug_assert!(out.len >= FILE_HEADER_LEN as u64);
-        out.file
-            .sync_data()
-            .map_err(|e| Error::io("fsync", &out.tmp_path, e))?;
-        let log_len = out.len;
-        let builder = out.index.take().expect("an output is finished once");
-        let bytes = builder.finish(log_len, |idx_len| IndexMeta {
-            group: Some(Group { first, last }),
-            base_live: if last { others + log_len + idx_len } else { 0 },
-            compacted_at: unix_secs(now),
-            ..IndexMeta::default()
-        });
-        out.idx_len = bytes.len() as u64;
-        dir::replace(
-            &*self.opts.storage,
-            &self.dir.join(seg_idx_name(out.id)),
-            &bytes,
-        )
+        out.finish(&*self.opts.storage, &self.dir, true, |log_len, idx_len| {
+            IndexMeta {
+                group: Some(Group { first, last }),
+                base_live: if last { others + log_len + idx_len } else { 0 },
+                compacted_at: unix_secs(now),
+                ..IndexMeta::default()
+            }
+        })
     }
 
     /// Removes the files of an abandoned compaction whose outputs had ids
     /// `ids`: finished or not, logs (still under their temporary names) and
     /// indexes (best effort: open removes whatever is left).
     fn discard(&self, ids: std::ops::Range<u64>) {
-        let storage = &*self.opts.storage;
         for id in ids {
-            let idx = self.dir.join(seg_idx_name(id));
-            for path in [
-                dir::tmp_path(&self.dir.join(seg_log_name(id))),
-                dir::tmp_path(&idx),
-                idx,
-            ] {
-                let _ = storage.remove_file(&path);
-            }
+            output::discard(&*self.opts.storage, &self.dir, id);
         }
     }
 }

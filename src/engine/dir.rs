@@ -67,6 +67,8 @@ pub(super) struct Listing {
     pub has_wal: bool,
     /// Whether the live-key tally's file is there (live_count.rs).
     pub has_count: bool,
+    /// Whether a bulk load's commit marker is there (bulk/marker.rs).
+    pub has_marker: bool,
     pub tmp: Vec<String>,
     pub foreign: Vec<String>,
 }
@@ -82,6 +84,7 @@ pub(super) fn list(storage: &dyn Storage, dir: &Path) -> Result<Listing> {
             Some((id, _)) => l.idxs.push(id),
             None if name == WAL => l.has_wal = true,
             None if name == super::live_count::COUNT_FILE => l.has_count = true,
+            None if name == super::bulk::MARKER => l.has_marker = true,
             None if name.ends_with(".tmp") => l.tmp.push(name),
             None if name == lock::LOCK_FILE || name == LOST_FOUND => {}
             None => l.foreign.push(name),

@@ -35,6 +35,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 mod backup;
 mod batch;
+mod bulk;
 mod check;
 pub mod clock;
 mod compaction;
@@ -52,6 +53,7 @@ mod lock;
 mod log;
 mod open;
 mod options;
+mod output;
 mod prefix_crc;
 mod read;
 mod record;

@@ -24,10 +24,10 @@ use std::time::{Duration, SystemTime};
 
 use super::dir::{self, Listing, WAL, seg_idx_name, seg_log_name};
 use super::index::Group;
-use super::replay;
-use super::segment::{Segment, open_segment};
+use super::segment::{Segment, open_segment, open_segment_at};
 use super::storage::{CachingStorage, ReadOnlyStorage, Storage};
 use super::{Db, Error, Options, Queue, Result, State, Writer, lock};
+use super::{bulk, replay};
 
 /// What opening the database found and repaired.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,7 +135,17 @@ pub(super) fn load(
     read_only: bool,
     report: &mut OpenReport,
 ) -> Result<(State, Writer)> {
-    let listing = dir::list(storage, dir)?;
+    let mut listing = dir::list(storage, dir)?;
+    // A bulk load committed but not yet renamed into place is finished
+    // first, before its segments could go with the other `.tmp` files.
+    let mut committed_tmp = Vec::new();
+    if listing.has_marker {
+        committed_tmp = bulk::settle(storage, dir, &listing.tmp, read_only)?;
+        if !read_only {
+            committed_tmp.clear();
+            listing = dir::list(storage, dir)?;
+        }
+    }
     for name in listing.tmp.iter().filter(|_| !read_only) {
         let p = dir.join(name);
         dir::remove(storage, &p)?;
@@ -146,7 +156,15 @@ pub(super) fn load(
     // removes whatever comes back. It poisons the handle (no success after
     // a failed fsync), so that a full disk still lets the database be read.
     let mut unsynced = None;
-    let segments = load_segments(storage, dir, &listing, read_only, report, &mut unsynced)?;
+    let segments = load_segments(
+        storage,
+        dir,
+        &listing,
+        &committed_tmp,
+        read_only,
+        report,
+        &mut unsynced,
+    )?;
     if !report.removed.is_empty()
         && unsynced.is_none()
         && let Err(e) = dir::sync(storage, dir)
@@ -224,6 +242,7 @@ fn load_segments(
     storage: &dyn Storage,
     dir: &Path,
     listing: &Listing,
+    committed_tmp: &[(u64, PathBuf)],
     read_only: bool,
     report: &mut OpenReport,
     unsynced: &mut Option<Error>,
@@ -232,6 +251,10 @@ fn load_segments(
     for &id in &listing.logs {
         let seg = open_segment(storage, dir, id, read_only, report)?;
         segs.insert(id, Arc::new(seg));
+    }
+    for (id, path) in committed_tmp {
+        let seg = open_segment_at(storage, dir, *id, path.clone(), read_only, report)?;
+        segs.insert(*id, Arc::new(seg));
     }
     // Index files whose log is gone are leftovers of a seal that did not finish.
     for &id in &listing.idxs {

@@ -225,7 +225,13 @@ pub(super) fn recover_dir(dir: &Path, opts: &Options) -> Result<RecoverReport> {
 
 /// `recover` on a directory whose lock the caller holds.
 pub(super) fn recover_files(storage: &dyn Storage, dir: &Path) -> Result<RecoverReport> {
-    let listing = dir::list(storage, dir)?;
+    let mut listing = dir::list(storage, dir)?;
+    // A bulk load committed up to its marker is finished first: its new
+    // segments are still `.tmp` files, removed below otherwise.
+    if listing.has_marker {
+        super::bulk::settle(storage, dir, &listing.tmp, false)?;
+        listing = dir::list(storage, dir)?;
+    }
     let mut report = RecoverReport::default();
     for name in &listing.tmp {
         dir::remove(storage, &dir.join(name))?;

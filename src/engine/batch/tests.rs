@@ -108,10 +108,14 @@ fn a_failed_seal_after_a_batch_fails_its_commit_only_when_unsynced() {
             ..small_opts()
         };
         let db = Db::open("/db", o).unwrap();
+        // The log is filled by the batch, which is smaller than a segment
+        // (a larger one would spill into sorted runs: see bulk.rs).
+        db.set(b"pad", &[b'p'; 900]).unwrap();
         let mut b = db.batch_writer().unwrap();
-        for i in 0..40u32 {
+        for i in 0..30u32 {
             b.set(format!("k{i:02}").as_bytes(), &[b'v'; 100]).unwrap();
         }
+        assert!(b.bulk.is_none());
         // The seal's first step that can fail alone: renaming its index.
         sim.inject(Fault {
             op: FaultOp::Rename,
@@ -130,14 +134,14 @@ fn a_failed_seal_after_a_batch_fails_its_commit_only_when_unsynced() {
         ));
         sim.clear_faults();
         if sync == SyncMode::Always {
-            assert_eq!(db.get(b"k39").unwrap(), Some(vec![b'v'; 100]));
+            assert_eq!(db.get(b"k29").unwrap(), Some(vec![b'v'; 100]));
             drop(db);
             let o = Options {
                 storage: std::sync::Arc::new(sim.clone()),
                 ..small_opts()
             };
             let db = Db::open("/db", o).unwrap();
-            assert_eq!(db.len().unwrap(), 40);
+            assert_eq!(db.len().unwrap(), 31);
         }
     }
 }
@@ -228,14 +232,17 @@ fn a_batch_sealed_at_commit_merges_with_the_map() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), small_opts()).unwrap();
         let mut model = std::collections::BTreeMap::new();
+        // Most of a segment in the map, so that the batch, smaller than a
+        // segment (a larger one would spill: see bulk.rs), fills the log.
+        let old = vec![b'o'; 600];
         for k in ["a", "c", "m", "z"] {
-            db.set(k.as_bytes(), b"old").unwrap();
-            model.insert(k.as_bytes().to_vec(), b"old".to_vec());
+            db.set(k.as_bytes(), &old).unwrap();
+            model.insert(k.as_bytes().to_vec(), old.clone());
         }
-        let mut keys: Vec<u32> = (0..300).collect();
+        let mut keys: Vec<u32> = (0..40).collect();
         if shuffled {
             keys.reverse();
-            keys.swap(10, 200);
+            keys.swap(10, 30);
         }
         let mut b = db.batch_writer().unwrap();
         for &i in &keys {
@@ -250,6 +257,7 @@ fn a_batch_sealed_at_commit_merges_with_the_map() {
         model.insert(b"a".to_vec(), b"last".to_vec());
         model.remove(&b"c"[..]);
         model.insert(b"k0007".to_vec(), b"again".to_vec());
+        assert!(b.bulk.is_none());
         b.commit().unwrap();
         {
             let st = db.state.read().unwrap();

@@ -25,7 +25,9 @@ mod ordered_walk;
 mod rebuild;
 
 pub(in crate::engine) use ordered_walk::{Item, Walk};
-pub(in crate::engine) use rebuild::{cut_short, index_from_log, open_segment, rebuild_index};
+pub(in crate::engine) use rebuild::{
+    cut_short, index_from_log, open_segment, open_segment_at, rebuild_index,
+};
 
 /// What a lookup in the segments found.
 pub(super) enum Found {

@@ -31,7 +31,26 @@ pub(in crate::engine) fn open_segment(
     read_only: bool,
     report: &mut OpenReport,
 ) -> Result<Segment> {
-    let log_path = dir.join(seg_log_name(id));
+    open_segment_at(
+        storage,
+        dir,
+        id,
+        dir.join(seg_log_name(id)),
+        read_only,
+        report,
+    )
+}
+
+/// [`open_segment`] of a log at `log_path` (a read-only handle reads a bulk
+/// load's committed segment under its temporary name: see bulk/marker.rs).
+pub(in crate::engine) fn open_segment_at(
+    storage: &dyn Storage,
+    dir: &Path,
+    id: u64,
+    log_path: std::path::PathBuf,
+    read_only: bool,
+    report: &mut OpenReport,
+) -> Result<Segment> {
     let idx_path = dir.join(seg_idx_name(id));
     let log = dir::open(storage, &log_path, OpenMode::Read)?;
     let log_len = dir::len(&*log, &log_path)?;

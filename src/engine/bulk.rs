@@ -1,0 +1,426 @@
+//! A bulk load in bounded memory: an atomic batch too large for the active
+//! log's in-memory map becomes sorted runs on disk, then sorted segments
+//! switched in at once.
+//!
+//! A [`BatchWriter`](super::BatchWriter) writes its batch into the active
+//! log and keeps its keys in memory, which suits a batch up to a segment's
+//! size. Past that ([`Bulk::spill_at`]) it *spills*: the id the active log
+//! will be sealed as is reserved, the batch so far is read back from the
+//! log into a `Bulk` and cut off the log, and from then on the batch goes
+//! to the `Bulk` alone:
+//!
+//! 1. Writes are gathered as encoded `Put`/`Delete` records in a buffer of
+//!    [`run_bytes`](Bulk::run_bytes) (at most 16 MiB); a full buffer is
+//!    sorted by key (the last write of a key wins) and written out as a
+//!    *run*: a sorted segment under a temporary name, `seg-N.log.tmp`,
+//!    with ids reserved above the active log's. A value of 1 MiB or more is
+//!    a run of its own, written from the caller's buffer.
+//! 2. At commit, runs that follow each other in key order (a load of a
+//!    dump, in key order) are the new segments as they are. Otherwise they
+//!    are merged (merge.rs), [`FAN_IN`] at a time, into sorted segments of
+//!    `segment_size` with fresh ids, and the runs removed; a load that
+//!    replaces the database merges in the database's keys too, as
+//!    tombstones for the keys it does not write.
+//! 3. The active log is sealed as the reserved id, below the new segments;
+//!    the commit marker naming them is made durable (marker.rs): the commit
+//!    point; they are renamed into place, and switched in above every
+//!    older segment.
+//!
+//! Invariants: memory holds one run's buffer and its keys' positions, or
+//! [`FAN_IN`] readers' windows, never the batch's keys; nothing of the
+//! batch is visible, to readers or after a crash, until the marker is
+//! durable, and all of it is from then on; no run outlives the batch
+//! (dropped, its files are removed; after a crash, open removes them with
+//! every other `.tmp`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::index::{Group, IndexMeta};
+use super::output::{self, Output};
+use super::record::{self, Tag};
+use super::storage::Storage;
+use super::write::unix_secs;
+use super::{Result, Writer};
+
+pub(super) mod marker;
+mod merge;
+
+pub(super) use marker::{MARKER, settle};
+use merge::Merge;
+pub(in crate::engine) use merge::RunReader;
+
+/// Runs merged at once: the readers' windows take `FAN_IN ×` 256 KiB.
+pub(super) const FAN_IN: usize = 64;
+/// The most a run's buffer holds.
+const RUN_BYTES: usize = 16 * 1024 * 1024;
+/// A value at least this long is a run of its own.
+const LARGE: usize = 1024 * 1024;
+
+/// A batch gathered into sorted runs; see the module doc.
+pub(super) struct Bulk {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    /// The id the active log is sealed as at commit, when it held writes
+    /// before the batch (`None`: it is empty, and stays so).
+    pub wal_id: Option<u64>,
+    run_bytes: usize,
+    /// The run being gathered: encoded records, in the order written.
+    buf: Vec<u8>,
+    /// Each record of `buf`: where it starts, its length, where its key
+    /// starts (in the record) and the key's length.
+    entries: Vec<[u32; 4]>,
+    /// Finished runs, oldest first.
+    pub(super) runs: Vec<Output>,
+    /// Every run so far starts above the last key of the one before: they
+    /// can be the new segments as they are.
+    ordered: bool,
+    /// The footer fields every new segment carries forward.
+    base_live: u64,
+    compacted_at: u64,
+    /// The database held nothing before the batch: its new segments share
+    /// no key and nothing is below them, so they are written as one group
+    /// (see compaction.rs), whose footers' counts are its live keys
+    /// (live_count.rs), and the last one's base is their size.
+    alone: bool,
+    /// Ids of every file made so far (runs, merged runs, outputs), for
+    /// removal when the batch is dropped.
+    made: Vec<u64>,
+}
+
+impl std::fmt::Debug for Bulk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bulk")
+            .field("wal_id", &self.wal_id)
+            .field("runs", &self.runs.len())
+            .finish()
+    }
+}
+
+/// The sorted segments a bulk load made, ready to be switched in.
+pub(super) struct Outputs {
+    pub segments: Vec<Output>,
+    /// Their logs' and indexes' bytes.
+    pub bytes: u64,
+}
+
+impl Bulk {
+    /// Batch bytes past which a batch writer spills into a `Bulk`.
+    pub fn spill_at(segment_size: u64) -> u64 {
+        segment_size.min(RUN_BYTES as u64)
+    }
+
+    /// A `Bulk` for the database in `dir`, whose active log will be sealed
+    /// as `wal_id` (if it holds anything); `alone`: the database held
+    /// nothing before the batch.
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        wal_id: Option<u64>,
+        w: &Writer,
+        segment_size: u64,
+        alone: bool,
+    ) -> Bulk {
+        Bulk {
+            storage,
+            dir: dir.to_owned(),
+            wal_id,
+            run_bytes: Bulk::spill_at(segment_size) as usize,
+            buf: Vec::new(),
+            entries: Vec::new(),
+            runs: Vec::new(),
+            ordered: true,
+            base_live: w.base_live,
+            compacted_at: w.last_compaction.map_or(0, unix_secs),
+            alone,
+            made: Vec::new(),
+        }
+    }
+
+    /// Adds a write: a `Put` (with its expiry) or a `Delete` of `key`.
+    pub fn push(
+        &mut self,
+        w: &mut Writer,
+        tag: Tag,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+    ) -> Result<()> {
+        if value.len() >= LARGE {
+            // A run of its own, after the writes before it.
+            self.flush(w)?;
+            let mut out = self.new_run(w, key)?;
+            out.put(key, value, expires_at)?;
+            return self.finish_run(out);
+        }
+        self.hold(tag, key, value, expires_at);
+        self.flush_if_full(w)
+    }
+
+    /// Adds a write to the run being gathered, whatever its size, and
+    /// writes nothing (a spill gathers the batch so far before it cuts it
+    /// off the log, and only then writes a run).
+    pub fn hold(&mut self, tag: Tag, key: &[u8], value: &[u8], expires_at: Option<u64>) {
+        let at = self.buf.len();
+        record::encode_expiring(&mut self.buf, tag, key, value, expires_at);
+        let len = self.buf.len() - at;
+        let key_at = len - value.len() - key.len();
+        self.entries
+            .push([at as u32, len as u32, key_at as u32, key.len() as u32]);
+    }
+
+    /// Writes the run being gathered out once it is full.
+    pub fn flush_if_full(&mut self, w: &mut Writer) -> Result<()> {
+        if self.buf.len() >= self.run_bytes {
+            self.flush(w)?;
+        }
+        Ok(())
+    }
+
+    fn key_of(&self, e: &[u32; 4]) -> &[u8] {
+        let at = (e[0] + e[2]) as usize;
+        &self.buf[at..at + e[3] as usize]
+    }
+
+    /// Writes the buffered writes out as a run, sorted by key, the last
+    /// write of each key alone.
+    fn flush(&mut self, w: &mut Writer) -> Result<()> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let mut entries = std::mem::take(&mut self.entries);
+        // Stable: among writes of one key, the last stays last.
+        entries.sort_by(|a, b| self.key_of(a).cmp(self.key_of(b)));
+        let first = self.key_of(&entries[0]).to_vec();
+        let mut out = self.new_run(w, &first)?;
+        for (i, e) in entries.iter().enumerate() {
+            if entries
+                .get(i + 1)
+                .is_some_and(|next| self.key_of(next) == self.key_of(e))
+            {
+                continue;
+            }
+            let rec = &self.buf[e[0] as usize..(e[0] + e[1]) as usize];
+            let h = record::decode_header(rec).expect("a record encoded here decodes");
+            out.record(self.key_of(e), rec, h.tag.is_delete(), h.expires_at)?;
+        }
+        self.buf.clear();
+        entries.clear();
+        self.entries = entries;
+        self.finish_run(out)
+    }
+
+    /// Starts a run whose first key is `first`: indexed while the runs are
+    /// in key order (they may become segments as they are).
+    fn new_run(&mut self, w: &mut Writer, first: &[u8]) -> Result<Output> {
+        if self
+            .runs
+            .last()
+            .is_some_and(|r| r.last_key.as_slice() >= first)
+        {
+            self.ordered = false;
+        }
+        let id = w.reserve_ids(1);
+        self.made.push(id);
+        Output::create(&*self.storage, &self.dir, id, self.ordered)
+    }
+
+    /// Closes a run (not fsynced: most are merged and removed) and writes
+    /// the index of the run before it, now that a later one exists.
+    fn finish_run(&mut self, mut out: Output) -> Result<()> {
+        out.close(false)?;
+        let first = self.runs.first().map(|r| r.id);
+        if let (Some(prev), Some(first)) = (self.runs.last_mut(), first) {
+            let group = self.alone.then_some(Group { first, last: false });
+            let meta = meta(group, self.base_live, self.compacted_at);
+            prev.write_index(&*self.storage, &self.dir, |_, _| meta)?;
+        }
+        self.runs.push(out);
+        Ok(())
+    }
+
+    /// Turns the runs into the batch's new segments, fsynced and indexed:
+    /// the runs themselves when they are in key order and nothing more is
+    /// to be merged in, else their merge. `old_keys`: the database's keys
+    /// before the batch, each to be deleted unless the batch writes it (a
+    /// load that replaces).
+    pub fn finish(
+        mut self,
+        w: &mut Writer,
+        segment_size: u64,
+        old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
+    ) -> Result<Outputs> {
+        self.flush(w)?;
+        let runs = if self.ordered && old_keys.is_none() {
+            std::mem::take(&mut self.runs)
+        } else {
+            self.merge_all(w, segment_size, old_keys)?
+        };
+        let mut outputs = Outputs {
+            segments: runs,
+            bytes: 0,
+        };
+        let n = outputs.segments.len();
+        let first = outputs.segments.first().map_or(0, |o| o.id);
+        for (i, out) in outputs.segments.iter_mut().enumerate() {
+            out.sync()?;
+            let others = outputs.bytes;
+            let last = i + 1 == n;
+            let group = self.alone.then_some(Group { first, last });
+            let carried = meta(group, self.base_live, self.compacted_at);
+            out.write_index(&*self.storage, &self.dir, |log_len, idx_len| {
+                if self.alone && last {
+                    IndexMeta {
+                        base_live: others + log_len + idx_len,
+                        ..carried
+                    }
+                } else {
+                    carried
+                }
+            })?;
+            outputs.bytes += out.len + out.idx_len;
+        }
+        // Committed or not, nothing but the outputs may be left.
+        self.made.clear();
+        Ok(outputs)
+    }
+
+    /// Merges the runs, [`FAN_IN`] at a time, until one merge makes the
+    /// new segments.
+    fn merge_all(
+        &mut self,
+        w: &mut Writer,
+        segment_size: u64,
+        mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
+    ) -> Result<Vec<Output>> {
+        let mut runs = std::mem::take(&mut self.runs);
+        while runs.len() > FAN_IN {
+            let mut merged = Vec::new();
+            let mut rest = runs.into_iter();
+            loop {
+                let group: Vec<Output> = rest.by_ref().take(FAN_IN).collect();
+                if group.is_empty() {
+                    break;
+                }
+                let mut outs = self.merge(w, group, u64::MAX, None)?;
+                merged.append(&mut outs);
+            }
+            runs = merged;
+        }
+        self.merge(w, runs, segment_size, old_keys.take())
+    }
+
+    /// Merges `runs` (oldest first) into new files of up to `split_at`
+    /// bytes, and removes the runs. With `old_keys`, a tombstone is written
+    /// for each of them that no run holds.
+    fn merge(
+        &mut self,
+        w: &mut Writer,
+        runs: Vec<Output>,
+        split_at: u64,
+        mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
+    ) -> Result<Vec<Output>> {
+        let final_merge = split_at != u64::MAX;
+        let mut readers = Vec::with_capacity(runs.len());
+        for run in &runs {
+            readers.push(RunReader::new(Arc::clone(&run.file), run.tmp_path.clone())?);
+        }
+        let mut merge = Merge::new(readers);
+        let mut done: Vec<Output> = Vec::new();
+        let mut out: Option<Output> = None;
+        let mut old = match old_keys.as_mut() {
+            Some(keys) => keys.next().transpose()?,
+            None => None,
+        };
+        let mut tomb = Vec::new();
+        loop {
+            let next = merge.peek()?;
+            // The old keys below the next one the batch writes (or all
+            // that are left) are deleted; one it writes is passed over.
+            while let Some(k) = old.as_deref() {
+                match next.as_ref().map(|r| k.cmp(r.key())) {
+                    Some(std::cmp::Ordering::Greater) => break,
+                    Some(std::cmp::Ordering::Equal) => {}
+                    _ => {
+                        tomb.clear();
+                        record::encode(&mut tomb, Tag::Delete, k, &[]);
+                        let o = self.output(w, &mut out, &mut done, split_at, final_merge)?;
+                        o.record(k, &tomb, true, None)?;
+                    }
+                }
+                old = match old_keys.as_mut() {
+                    Some(keys) => keys.next().transpose()?,
+                    None => None,
+                };
+            }
+            let Some(reader) = merge.peek()? else {
+                break;
+            };
+            let o = self.output(w, &mut out, &mut done, split_at, final_merge)?;
+            reader.copy_to(o)?;
+            merge.consume()?;
+        }
+        if let Some(mut o) = out.take() {
+            o.close(false)?;
+            done.push(o);
+        }
+        for run in runs {
+            output::discard(&*self.storage, &self.dir, run.id);
+        }
+        Ok(done)
+    }
+
+    /// The output to append to: the current one, or a new one when there
+    /// is none or it has reached `split_at`.
+    fn output<'o>(
+        &mut self,
+        w: &mut Writer,
+        out: &'o mut Option<Output>,
+        done: &mut Vec<Output>,
+        split_at: u64,
+        indexed: bool,
+    ) -> Result<&'o mut Output> {
+        if out.as_ref().is_some_and(|o| o.size() >= split_at) {
+            let mut full = out.take().expect("checked");
+            // A new segment is finished at once (fsynced, indexed), so
+            // that memory holds one index being built, not one a segment.
+            full.close(indexed)?;
+            if indexed {
+                let first = done.first().map_or(full.id, |o| o.id);
+                let group = self.alone.then_some(Group { first, last: false });
+                let meta = meta(group, self.base_live, self.compacted_at);
+                full.write_index(&*self.storage, &self.dir, |_, _| meta)?;
+            }
+            done.push(full);
+        }
+        if out.is_none() {
+            let id = w.reserve_ids(1);
+            self.made.push(id);
+            *out = Some(Output::create(&*self.storage, &self.dir, id, indexed)?);
+        }
+        Ok(out.as_mut().expect("made above"))
+    }
+}
+
+impl Drop for Bulk {
+    fn drop(&mut self) {
+        for &id in &self.made {
+            output::discard(&*self.storage, &self.dir, id);
+        }
+    }
+}
+
+/// The footer of a bulk load's segment: the compaction base and time
+/// carried forward, as a seal does; a group only for a load into an empty
+/// database.
+fn meta(group: Option<Group>, base_live: u64, compacted_at: u64) -> IndexMeta {
+    IndexMeta {
+        group,
+        base_live,
+        compacted_at,
+        ..IndexMeta::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

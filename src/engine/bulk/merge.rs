@@ -1,0 +1,319 @@
+//! Merging a bulk load's sorted runs: each run read in order through a
+//! bounded window ([`RunReader`]), the runs' current records kept in a
+//! heap by key (newest run first on a tie), and the newest record of each
+//! key handed on, once.
+//!
+//! Invariants: reads go past the handle's block cache (a merge reads each
+//! byte once); a reader holds at most [`WINDOW`] bytes (a record longer
+//! than that is copied from its file in pieces, its CRC checked as they
+//! go, never read whole); every record's length is checked against the
+//! limits and the file before it is read, and its CRC before it is used.
+
+use std::cmp::Ordering;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::engine::output::{OUT_BUF, Output};
+use crate::engine::record::{self, MAX_HEADER_LEN, Tag};
+use crate::engine::storage::{StorageFile, Uncached, read_exact_at};
+use crate::engine::{Error, Result, dir};
+
+/// A reader's window.
+pub(super) const WINDOW: usize = 256 * 1024;
+
+/// A run, read record by record in key order.
+pub(in crate::engine) struct RunReader {
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
+    /// Where the records end.
+    len: u64,
+    /// Records are batch records (`BatchPut`/`BatchDelete`, an unfinished
+    /// batch read back from the active log), each read whole, however long.
+    batch: bool,
+    /// Where the record after the current one starts.
+    next: u64,
+    win: Vec<u8>,
+    /// File offset of `win[0]`.
+    win_at: u64,
+    cur: Option<Current>,
+}
+
+/// The record a reader stands on.
+#[derive(Clone, Copy)]
+struct Current {
+    at: u64,
+    total: usize,
+    header_len: usize,
+    key_len: usize,
+    tag: Tag,
+    expires_at: Option<u64>,
+    crc: u32,
+}
+
+impl RunReader {
+    /// A reader standing on the first record of the run in `file` (its
+    /// log header checked).
+    pub fn new(file: Arc<dyn StorageFile>, path: PathBuf) -> Result<RunReader> {
+        let len = dir::len(&*file, &path)?;
+        dir::check_log_header(&Uncached(&*file), &path)?;
+        RunReader::start(file, path, record::FILE_HEADER_LEN as u64, len, false)
+    }
+
+    /// A reader of the batch records from `start` to `end` of the log in
+    /// `file`, each read whole (so its value can be handed on).
+    pub fn batch(
+        file: Arc<dyn StorageFile>,
+        path: PathBuf,
+        start: u64,
+        end: u64,
+    ) -> Result<RunReader> {
+        RunReader::start(file, path, start, end, true)
+    }
+
+    fn start(
+        file: Arc<dyn StorageFile>,
+        path: PathBuf,
+        start: u64,
+        len: u64,
+        batch: bool,
+    ) -> Result<RunReader> {
+        let mut r = RunReader {
+            file,
+            path,
+            len,
+            batch,
+            next: start,
+            win: Vec::new(),
+            win_at: 0,
+            cur: None,
+        };
+        r.advance()?;
+        Ok(r)
+    }
+
+    /// Whether the run is read to its end.
+    pub fn done(&self) -> bool {
+        self.cur.is_none()
+    }
+
+    fn corrupt(&self, at: u64, why: impl Into<String>) -> Error {
+        Error::corrupt(&self.path, at, why)
+    }
+
+    /// Makes `n` bytes from file offset `at` (inside the file) readable in
+    /// the window.
+    fn ensure(&mut self, at: u64, n: usize) -> Result<()> {
+        let end = self.win_at + self.win.len() as u64;
+        if at >= self.win_at && at + n as u64 <= end {
+            return Ok(());
+        }
+        let want = (n.max(WINDOW) as u64).min(self.len - at) as usize;
+        self.win.clear();
+        self.win.resize(want, 0);
+        read_exact_at(&Uncached(&*self.file), &mut self.win, at)
+            .map_err(|e| Error::io("read", &self.path, e))?;
+        self.win_at = at;
+        Ok(())
+    }
+
+    /// Moves to the next record (or the end), checking it.
+    pub fn advance(&mut self) -> Result<()> {
+        let at = self.next;
+        if at >= self.len {
+            self.cur = None;
+            return Ok(());
+        }
+        let head = (self.len - at).min(MAX_HEADER_LEN as u64) as usize;
+        self.ensure(at, head)?;
+        let s = (at - self.win_at) as usize;
+        let h = record::decode_header(&self.win[s..s + head])
+            .map_err(|e| self.corrupt(at, e.to_string()))?;
+        let total = h.total_len();
+        if at + total as u64 > self.len {
+            return Err(self.corrupt(at, "a record runs past the end of the file"));
+        }
+        let allowed = if self.batch {
+            matches!(h.tag, Tag::BatchPut | Tag::BatchDelete)
+        } else {
+            matches!(h.tag, Tag::Put | Tag::Delete)
+        };
+        if !allowed {
+            return Err(self.corrupt(at, "not a record of this batch or run"));
+        }
+        // A record that fits the window is read whole and checked now; a
+        // longer one, its header and key only (checked as it is copied).
+        let whole = self.batch || total <= WINDOW;
+        let visible = if whole {
+            total
+        } else {
+            h.header_len + h.key_len
+        };
+        self.ensure(at, visible)?;
+        if whole {
+            let s = (at - self.win_at) as usize;
+            record::decode(&self.win[s..s + total]).map_err(|e| self.corrupt(at, e.to_string()))?;
+        }
+        self.cur = Some(Current {
+            at,
+            total,
+            header_len: h.header_len,
+            key_len: h.key_len,
+            tag: h.tag,
+            expires_at: h.expires_at,
+            crc: h.crc,
+        });
+        self.next = at + total as u64;
+        Ok(())
+    }
+
+    fn current(&self) -> Current {
+        self.cur
+            .expect("a reader is read only while it stands on a record")
+    }
+
+    /// The current record's key.
+    pub fn key(&self) -> &[u8] {
+        let c = self.current();
+        let s = (c.at - self.win_at) as usize + c.header_len;
+        &self.win[s..s + c.key_len]
+    }
+
+    /// The current record, read whole (a reader of a batch's records).
+    pub fn record(&self) -> record::Record<'_> {
+        let c = self.current();
+        debug_assert!(self.batch, "only a batch's records are read whole");
+        let s = (c.at - self.win_at) as usize;
+        // Checked by `advance`: decoded again without hashing.
+        let (rec, _) = record::decode_with(&self.win[s..s + c.total], |_| c.crc)
+            .expect("a record checked by advance decodes");
+        rec
+    }
+
+    /// Appends the current record, as it is, to `out`.
+    pub fn copy_to(&mut self, out: &mut Output) -> Result<()> {
+        let c = self.current();
+        let delete = c.tag.is_delete();
+        if c.total <= WINDOW {
+            let s = (c.at - self.win_at) as usize;
+            let key = s + c.header_len..s + c.header_len + c.key_len;
+            return out.record(
+                &self.win[key.clone()],
+                &self.win[s..s + c.total],
+                delete,
+                c.expires_at,
+            );
+        }
+        // A long record: copied in pieces, its CRC checked on the way; the
+        // key is kept aside, since the window is reused for the pieces.
+        let key = self.key().to_vec();
+        let start = out.size();
+        let mut crc = crc32fast::Hasher::new();
+        let mut piece = vec![0u8; OUT_BUF];
+        let mut done = 0usize;
+        while done < c.total {
+            let n = (c.total - done).min(piece.len());
+            read_exact_at(&Uncached(&*self.file), &mut piece[..n], c.at + done as u64)
+                .map_err(|e| Error::io("read", &self.path, e))?;
+            // The CRC covers every byte after the CRC field.
+            let skip = 4usize.saturating_sub(done).min(n);
+            crc.update(&piece[skip..n]);
+            out.write_through(&piece[..n])?;
+            done += n;
+        }
+        if crc.finalize() != c.crc {
+            return Err(self.corrupt(c.at, record::DecodeError::CrcMismatch.to_string()));
+        }
+        out.noted(&key, delete, start, c.total as u32, c.expires_at)
+    }
+}
+
+/// The runs' readers in a heap by their current key, the newest run (the
+/// highest index) first on a tie.
+pub(super) struct Merge {
+    readers: Vec<RunReader>,
+    heap: Vec<usize>,
+    /// The key last handed on, to pass over older records of it.
+    last: Vec<u8>,
+    started: bool,
+}
+
+impl Merge {
+    /// A merge of `readers`, oldest run first.
+    pub fn new(readers: Vec<RunReader>) -> Merge {
+        let heap: Vec<usize> = (0..readers.len()).filter(|&i| !readers[i].done()).collect();
+        let mut m = Merge {
+            readers,
+            heap,
+            last: Vec::new(),
+            started: false,
+        };
+        for i in (0..m.heap.len() / 2).rev() {
+            m.sift_down(i);
+        }
+        m
+    }
+
+    fn before(&self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (&self.readers[a], &self.readers[b]);
+        match ra.key().cmp(rb.key()) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => a > b,
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut best = i;
+            if l < self.heap.len() && self.before(self.heap[l], self.heap[best]) {
+                best = l;
+            }
+            if r < self.heap.len() && self.before(self.heap[r], self.heap[best]) {
+                best = r;
+            }
+            if best == i {
+                return;
+            }
+            self.heap.swap(i, best);
+            i = best;
+        }
+    }
+
+    /// The reader holding the next key's newest record, passing over the
+    /// older records of the key handed on last; `None` at the end.
+    pub fn peek(&mut self) -> Result<Option<&mut RunReader>> {
+        while let Some(&top) = self.heap.first() {
+            if self.started && self.readers[top].key() == self.last.as_slice() {
+                self.step(top)?;
+                continue;
+            }
+            return Ok(Some(&mut self.readers[top]));
+        }
+        Ok(None)
+    }
+
+    /// Marks the record [`peek`](Self::peek) gave as handed on, and moves
+    /// past it.
+    pub fn consume(&mut self) -> Result<()> {
+        let top = self.heap[0];
+        self.last.clear();
+        self.last.extend_from_slice(self.readers[top].key());
+        self.started = true;
+        self.step(top)
+    }
+
+    /// Advances reader `top` (at the heap's top) and restores the heap.
+    fn step(&mut self, top: usize) -> Result<()> {
+        self.readers[top].advance()?;
+        if self.readers[top].done() {
+            let last = self.heap.len() - 1;
+            self.heap.swap(0, last);
+            self.heap.pop();
+        }
+        if !self.heap.is_empty() {
+            self.sift_down(0);
+        }
+        Ok(())
+    }
+}

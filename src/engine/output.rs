@@ -1,0 +1,235 @@
+//! [`Output`]: a segment written in key order under its temporary name
+//! (`seg-N.log.tmp`), its sorted index built as the records go, for the
+//! two writers that make segments other than by sealing the active log:
+//! compaction and a bulk load's sorted runs (bulk.rs).
+//!
+//! Invariants: records are appended in strictly increasing key order (the
+//! caller's promise; the index is a sorted one); the file starts with a
+//! log header; memory holds one write buffer and the index's sparse
+//! entries (about a byte a key), never a key's entry. Nothing refers to
+//! the file until its writer renames it into place.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::dir::{self, seg_idx_name, seg_log_name};
+use super::index::{Builder, IndexMeta, Kind};
+use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
+use super::storage::{OpenMode, Storage, StorageFile};
+use super::{Error, Result};
+
+/// Records are gathered into a buffer of this size before they are written.
+pub(super) const OUT_BUF: usize = 1024 * 1024;
+
+/// A segment being written; see the module doc.
+pub(super) struct Output {
+    pub id: u64,
+    pub file: Arc<dyn StorageFile>,
+    pub tmp_path: PathBuf,
+    /// Bytes written to the file.
+    pub len: u64,
+    buf: Vec<u8>,
+    /// `None` once finished, or for a file that gets no index (a bulk
+    /// load's run that will be merged, never used as a segment).
+    index: Option<Builder>,
+    /// Length of the index written by [`finish`](Self::finish).
+    pub idx_len: u64,
+    /// The first key and the last one appended.
+    pub first_key: Vec<u8>,
+    pub last_key: Vec<u8>,
+    /// Records appended.
+    pub records: u64,
+    /// Fsynced since the last write.
+    synced: bool,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("id", &self.id)
+            .field("len", &self.len)
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+impl Output {
+    /// Creates `seg-<id>.log.tmp` in `dir`, holding a log header; with
+    /// `indexed`, its index is built as records are appended.
+    pub fn create(storage: &dyn Storage, dir: &Path, id: u64, indexed: bool) -> Result<Output> {
+        let tmp_path = dir::tmp_path(&dir.join(seg_log_name(id)));
+        let file = dir::open(storage, &tmp_path, OpenMode::Truncate)?;
+        Ok(Output {
+            id,
+            file,
+            tmp_path,
+            len: 0,
+            buf: record::file_header(LOG_MAGIC).to_vec(),
+            index: indexed.then(|| Builder::new(Kind::Sorted)),
+            idx_len: 0,
+            first_key: Vec::new(),
+            last_key: Vec::new(),
+            records: 0,
+            synced: false,
+        })
+    }
+
+    /// Bytes of the file, written or buffered.
+    pub fn size(&self) -> u64 {
+        self.len + self.buf.len() as u64
+    }
+
+    /// Appends the put `key = value` (expiring at `expires_at`), encoded
+    /// here; a large value goes to the file from where it is, after its
+    /// header and key, not copied into the buffer.
+    pub fn put(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
+        let start = self.size();
+        if value.len() >= OUT_BUF {
+            record::encode_head(&mut self.buf, Tag::Put, key, value, expires_at);
+            self.drain()?;
+            self.write(value)?;
+        } else {
+            record::encode_expiring(&mut self.buf, Tag::Put, key, value, expires_at);
+        }
+        let len = (self.size() - start) as u32;
+        self.noted(key, false, start, len, expires_at)
+    }
+
+    /// Appends `rec`, the whole encoding of a `Put` or `Delete` record of
+    /// `key` (a tombstone when `delete`), as it is.
+    pub fn record(
+        &mut self,
+        key: &[u8],
+        rec: &[u8],
+        delete: bool,
+        expires_at: Option<u64>,
+    ) -> Result<()> {
+        let start = self.size();
+        if rec.len() >= OUT_BUF {
+            self.drain()?;
+            self.write(rec)?;
+        } else {
+            self.buf.extend_from_slice(rec);
+        }
+        self.noted(key, delete, start, rec.len() as u32, expires_at)
+    }
+
+    /// Notes the record just appended, from `start` for `len` bytes
+    /// (index, key range), and writes the buffer out when it is full.
+    pub fn noted(
+        &mut self,
+        key: &[u8],
+        delete: bool,
+        start: u64,
+        len: u32,
+        expires_at: Option<u64>,
+    ) -> Result<()> {
+        if let Some(index) = self.index.as_mut() {
+            index.push_expiring(key, delete, start, len, expires_at);
+        }
+        if self.records == 0 {
+            self.first_key = key.to_vec();
+        }
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.records += 1;
+        if self.buf.len() >= OUT_BUF {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Appends `bytes`, part of a record being copied in pieces (see
+    /// [`noted`](Self::noted)), straight to the file: written after what
+    /// the buffer held.
+    pub fn write_through(&mut self, bytes: &[u8]) -> Result<()> {
+        self.drain()?;
+        self.write(bytes)
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let drained = self.write(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        drained
+    }
+
+    /// Appends `bytes` to the file, after what the buffer held (drained).
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.synced = false;
+        self.file
+            .write_at(bytes, self.len)
+            .map_err(|e| Error::io("write", &self.tmp_path, e))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// [`close`](Self::close), then [`write_index`](Self::write_index).
+    pub fn finish(
+        &mut self,
+        storage: &dyn Storage,
+        dir: &Path,
+        sync: bool,
+        meta: impl FnOnce(u64, u64) -> IndexMeta,
+    ) -> Result<()> {
+        self.close(sync)?;
+        self.write_index(storage, dir, meta)
+    }
+
+    /// Writes out what is buffered and lets the buffer go (a finished
+    /// output may wait long for its switch-over, beside many others);
+    /// with `sync`, fsyncs the file.
+    pub fn close(&mut self, sync: bool) -> Result<()> {
+        self.drain()?;
+        self.buf = Vec::new();
+        debug_assert!(self.len >= FILE_HEADER_LEN as u64);
+        if sync {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the index, if the output has one and it is not written yet,
+    /// as `seg-<id>.idx` in `dir`, its footer from `meta` (given the log's
+    /// length and the index's own). The log is closed first.
+    pub fn write_index(
+        &mut self,
+        storage: &dyn Storage,
+        dir: &Path,
+        meta: impl FnOnce(u64, u64) -> IndexMeta,
+    ) -> Result<()> {
+        if let Some(builder) = self.index.take() {
+            let log_len = self.len;
+            let bytes = builder.finish(log_len, |idx_len| meta(log_len, idx_len));
+            self.idx_len = bytes.len() as u64;
+            dir::replace(storage, &dir.join(seg_idx_name(self.id)), &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs the file (once: again only after a write).
+    pub fn sync(&mut self) -> Result<()> {
+        if !self.synced {
+            self.file
+                .sync_data()
+                .map_err(|e| Error::io("fsync", &self.tmp_path, e))?;
+            self.synced = true;
+        }
+        Ok(())
+    }
+}
+
+/// Removes the files an output of id `id` may have left: its log under
+/// the temporary name and its index (best effort: open removes whatever is
+/// left).
+pub(super) fn discard(storage: &dyn Storage, dir: &Path, id: u64) {
+    let idx = dir.join(seg_idx_name(id));
+    for path in [
+        dir::tmp_path(&dir.join(seg_log_name(id))),
+        dir::tmp_path(&idx),
+        idx,
+    ] {
+        let _ = storage.remove_file(&path);
+    }
+}
