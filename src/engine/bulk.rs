@@ -10,15 +10,17 @@
 //! to the `Bulk` alone:
 //!
 //! 1. Writes are gathered as encoded `Put`/`Delete` records in a buffer of
-//!    [`run_bytes`](Bulk::run_bytes) (at most 16 MiB); a full buffer is
-//!    sorted by key (the last write of a key wins) and written out as a
-//!    *run*: a sorted segment under a temporary name, `seg-N.log.tmp`,
-//!    with ids reserved above the active log's. A value of 1 MiB or more is
-//!    a run of its own, written from the caller's buffer.
+//!    at most 16 MiB (a segment, if smaller); a full buffer is sorted by
+//!    key (the last write of a key wins) and written out to a *run*: a
+//!    sorted segment under a temporary name, `seg-N.log.tmp`, with ids
+//!    reserved above the active log's. While every buffer so far follows
+//!    the one before in key order (a load of a dump), it is appended to
+//!    the same run, up to [`Bulk::cap`]. A value of 1 MiB or more is
+//!    written from the caller's buffer, never copied.
 //! 2. At commit, runs that follow each other in key order (a load of a
 //!    dump, in key order) are the new segments as they are. Otherwise they
 //!    are merged (merge.rs), [`FAN_IN`] at a time, into sorted segments of
-//!    `segment_size` with fresh ids, and the runs removed; a load that
+//!    up to [`Bulk::cap`] with fresh ids, and the runs removed; a load that
 //!    replaces the database merges in the database's keys too, as
 //!    tombstones for the keys it does not write.
 //! 3. The active log is sealed as the reserved id, below the new segments;
@@ -70,11 +72,17 @@ pub(super) struct Bulk {
     /// Each record of `buf`: where it starts, its length, where its key
     /// starts (in the record) and the key's length.
     entries: Vec<[u32; 4]>,
-    /// Finished runs, oldest first.
+    /// Runs, oldest first; the last one may still be open (see `open`).
     pub(super) runs: Vec<Output>,
     /// Every run so far starts above the last key of the one before: they
     /// can be the new segments as they are.
-    ordered: bool,
+    pub(super) ordered: bool,
+    /// The last run is open: while the runs are in key order, a buffer
+    /// whose keys all follow it is appended to it rather than made a run
+    /// of its own (so that a load in key order makes few segments).
+    open: bool,
+    /// The most a new segment holds (see [`Bulk::cap`]).
+    cap: u64,
     /// The footer fields every new segment carries forward.
     base_live: u64,
     compacted_at: u64,
@@ -110,6 +118,14 @@ impl Bulk {
         segment_size.min(RUN_BYTES as u64)
     }
 
+    /// The most a bulk load's new segment holds: 64 segments (1 GiB by
+    /// default). Few segments keep a one-shot open, which reads every
+    /// segment's index footer, flat as the data grows; their indexes, about
+    /// a byte a key, are built in memory (10 MiB or so for 1 GiB).
+    pub fn cap(segment_size: u64) -> u64 {
+        segment_size.saturating_mul(64)
+    }
+
     /// A `Bulk` for the database in `dir`, whose active log will be sealed
     /// as `wal_id` (if it holds anything); `alone`: the database held
     /// nothing before the batch.
@@ -130,6 +146,8 @@ impl Bulk {
             entries: Vec::new(),
             runs: Vec::new(),
             ordered: true,
+            open: false,
+            cap: Bulk::cap(segment_size),
             base_live: w.base_live,
             compacted_at: w.last_compaction.map_or(0, unix_secs),
             alone,
@@ -147,11 +165,11 @@ impl Bulk {
         expires_at: Option<u64>,
     ) -> Result<()> {
         if value.len() >= LARGE {
-            // A run of its own, after the writes before it.
+            // Written from where it is, after the writes before it.
             self.flush(w)?;
-            let mut out = self.new_run(w, key)?;
-            out.put(key, value, expires_at)?;
-            return self.finish_run(out);
+            let run = self.run_for(w, key)?;
+            run.put(key, value, expires_at)?;
+            return self.close_unless_ordered();
         }
         self.hold(tag, key, value, expires_at);
         self.flush_if_full(w)
@@ -192,50 +210,79 @@ impl Bulk {
         // Stable: among writes of one key, the last stays last.
         entries.sort_by(|a, b| self.key_of(a).cmp(self.key_of(b)));
         let first = self.key_of(&entries[0]).to_vec();
-        let mut out = self.new_run(w, &first)?;
-        for (i, e) in entries.iter().enumerate() {
-            if entries
-                .get(i + 1)
-                .is_some_and(|next| self.key_of(next) == self.key_of(e))
-            {
-                continue;
+        self.run_for(w, &first)?;
+        // Out of the list while the buffer is read (both are `self`'s).
+        let mut out = self.runs.pop().expect("a run is open");
+        let written = (|| {
+            for (i, e) in entries.iter().enumerate() {
+                if entries
+                    .get(i + 1)
+                    .is_some_and(|next| self.key_of(next) == self.key_of(e))
+                {
+                    continue;
+                }
+                let rec = &self.buf[e[0] as usize..(e[0] + e[1]) as usize];
+                let h = record::decode_header(rec).expect("a record encoded here decodes");
+                out.record(self.key_of(e), rec, h.tag.is_delete(), h.expires_at)?;
             }
-            let rec = &self.buf[e[0] as usize..(e[0] + e[1]) as usize];
-            let h = record::decode_header(rec).expect("a record encoded here decodes");
-            out.record(self.key_of(e), rec, h.tag.is_delete(), h.expires_at)?;
-        }
+            Ok(())
+        })();
+        self.runs.push(out);
+        written?;
         self.buf.clear();
         entries.clear();
         self.entries = entries;
-        self.finish_run(out)
+        self.close_unless_ordered()
     }
 
-    /// Starts a run whose first key is `first`: indexed while the runs are
-    /// in key order (they may become segments as they are).
-    fn new_run(&mut self, w: &mut Writer, first: &[u8]) -> Result<Output> {
-        if self
+    /// The run to append writes from key `first` on to: the open run while
+    /// the runs are in key order, `first` follows its last key and it is
+    /// below the cap; else a new run, the open one closed first.
+    fn run_for(&mut self, w: &mut Writer, first: &[u8]) -> Result<&mut Output> {
+        let follows = self
             .runs
             .last()
-            .is_some_and(|r| r.last_key.as_slice() >= first)
-        {
+            .is_none_or(|r| r.last_key.as_slice() < first);
+        if !follows {
             self.ordered = false;
         }
-        let id = w.reserve_ids(1);
-        self.made.push(id);
-        Output::create(&*self.storage, &self.dir, id, self.ordered)
+        let full = self.runs.last().is_some_and(|r| r.size() >= self.cap);
+        if !(self.open && self.ordered && !full) {
+            self.close_open()?;
+            let id = w.reserve_ids(1);
+            self.made.push(id);
+            let out = Output::create(&*self.storage, &self.dir, id, self.ordered)?;
+            self.runs.push(out);
+            self.open = true;
+        }
+        Ok(self.runs.last_mut().expect("a run is open"))
     }
 
-    /// Closes a run (not fsynced: most are merged and removed) and writes
-    /// the index of the run before it, now that a later one exists.
-    fn finish_run(&mut self, mut out: Output) -> Result<()> {
-        out.close(false)?;
-        let first = self.runs.first().map(|r| r.id);
-        if let (Some(prev), Some(first)) = (self.runs.last_mut(), first) {
-            let group = self.alone.then_some(Group { first, last: false });
-            let meta = meta(group, self.base_live, self.compacted_at);
-            prev.write_index(&*self.storage, &self.dir, |_, _| meta)?;
+    /// Closes the open run unless the runs are in key order (a run that
+    /// will be merged is not appended to).
+    fn close_unless_ordered(&mut self) -> Result<()> {
+        if !self.ordered {
+            self.close_open()?;
         }
-        self.runs.push(out);
+        Ok(())
+    }
+
+    /// Closes the open run, if there is one (not fsynced: most runs are
+    /// merged and removed), and, while the runs are in key order, writes
+    /// its index: it is a finished segment unless a merge follows.
+    fn close_open(&mut self) -> Result<()> {
+        if !std::mem::replace(&mut self.open, false) {
+            return Ok(());
+        }
+        let first = self.runs[0].id;
+        let group = self.alone.then_some(Group { first, last: false });
+        let meta = meta(group, self.base_live, self.compacted_at);
+        let ordered = self.ordered;
+        let run = self.runs.last_mut().expect("an open run is the last");
+        run.close(false)?;
+        if ordered {
+            run.write_index(&*self.storage, &self.dir, |_, _| meta)?;
+        }
         Ok(())
     }
 
@@ -247,14 +294,24 @@ impl Bulk {
     pub fn finish(
         mut self,
         w: &mut Writer,
-        segment_size: u64,
         old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
     ) -> Result<Outputs> {
         self.flush(w)?;
+        // The buffer is done with: its memory goes before the merge's.
+        self.buf = Vec::new();
+        self.entries = Vec::new();
+        // The last run's index, if it is a segment, is written below with
+        // the last segment's footer.
+        if std::mem::replace(&mut self.open, false) {
+            self.runs
+                .last_mut()
+                .expect("an open run is the last")
+                .close(false)?;
+        }
         let runs = if self.ordered && old_keys.is_none() {
             std::mem::take(&mut self.runs)
         } else {
-            self.merge_all(w, segment_size, old_keys)?
+            self.merge_all(w, old_keys)?
         };
         let mut outputs = Outputs {
             segments: runs,
@@ -290,7 +347,6 @@ impl Bulk {
     fn merge_all(
         &mut self,
         w: &mut Writer,
-        segment_size: u64,
         mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
     ) -> Result<Vec<Output>> {
         let mut runs = std::mem::take(&mut self.runs);
@@ -307,7 +363,7 @@ impl Bulk {
             }
             runs = merged;
         }
-        self.merge(w, runs, segment_size, old_keys.take())
+        self.merge(w, runs, self.cap, old_keys.take())
     }
 
     /// Merges `runs` (oldest first) into new files of up to `split_at`

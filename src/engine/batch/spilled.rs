@@ -89,7 +89,7 @@ impl BatchWriter<'_> {
             let old = old
                 .as_mut()
                 .map(|k| k as &mut dyn Iterator<Item = Result<Vec<u8>>>);
-            bulk.finish(&mut w, db.opts.segment_size, old)
+            bulk.finish(&mut w, old)
         };
         let outputs = match outputs {
             Ok(o) => o,

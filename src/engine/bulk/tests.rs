@@ -153,26 +153,39 @@ fn a_shuffled_batch_of_many_runs_is_applied_whole_from_sorted_segments() {
     assert!(db.check().unwrap().is_clean());
 }
 
-/// A batch in key order spills into runs that follow one another: they
-/// become the segments as they are, with no merge (each run's keys are
-/// one segment's).
+/// A batch in key order spills into runs that follow one another: each
+/// buffer is appended to the run before it, up to the cap, and the runs
+/// become the segments as they are, with no merge. A value of 1 MiB or
+/// more in order is appended too.
 #[test]
 fn runs_in_key_order_become_the_segments() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small()).unwrap();
     let mut b = db.batch_writer().unwrap();
     let mut model = Model::new();
-    for i in 0..2000 {
-        let v = format!("value-{i}").into_bytes();
+    let big = vec![b'b'; 1024 * 1024];
+    for i in 0..12_000 {
+        let v = if i == 5000 {
+            big.clone()
+        } else {
+            format!("value-{i}").into_bytes()
+        };
         b.set(&key(i), &v).unwrap();
         model.insert(key(i), v);
     }
-    let runs: Vec<u64> = b.bulk.as_ref().unwrap().runs.iter().map(|r| r.id).collect();
+    let bulk = b.bulk.as_ref().unwrap();
+    assert!(bulk.ordered);
+    let runs: Vec<u64> = bulk.runs.iter().map(|r| r.id).collect();
     b.commit().unwrap();
-    let ids: Vec<u64> = segments(&db).iter().map(|s| s.0).collect();
-    // The last run is the buffer flushed at commit.
-    assert_eq!(ids[..runs.len()], runs[..]);
-    assert_eq!(ids.len(), runs.len() + 1);
+    let segs = segments(&db);
+    let ids: Vec<u64> = segs.iter().map(|s| s.0).collect();
+    // The buffer flushed at commit went to the last run; the 1 MiB value
+    // filled one run past the cap (256 KiB here), so the next run began.
+    assert_eq!(ids, runs);
+    assert!(ids.len() >= 2, "{ids:?}");
+    for pair in segs.windows(2) {
+        assert!(pair[0].3 < pair[1].2, "{pair:?}");
+    }
     // Into an empty database: one group, as a compaction's outputs, so
     // that counting reads their footers (live_count.rs).
     {
