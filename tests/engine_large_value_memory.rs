@@ -6,13 +6,14 @@ mod peak_alloc;
 
 use tinykv::{Db, Options};
 
-use peak_alloc::{MIB, peak_of};
+use peak_alloc::{MIB, peak_of, serial};
 
 #[global_allocator]
 static ALLOC: peak_alloc::Peak = peak_alloc::Peak;
 
 #[test]
 fn a_large_value_is_written_and_read_in_about_its_own_size() {
+    let _one_at_a_time = serial();
     let dir = tempfile::tempdir().unwrap();
     // No automatic compaction inside the sets: it is not what is measured.
     let opts = || {

@@ -9,7 +9,7 @@ mod peak_alloc;
 
 use tinykv::{Db, Options};
 
-use peak_alloc::{MIB, peak_of};
+use peak_alloc::{MIB, peak_of, serial};
 
 #[global_allocator]
 static ALLOC: peak_alloc::Peak = peak_alloc::Peak;
@@ -59,6 +59,7 @@ fn load(count: u64) -> usize {
 
 #[test]
 fn a_load_in_any_order_takes_memory_bounded_whatever_its_size() {
+    let _one_at_a_time = serial();
     // 2.4 MB and 24 MB of records, keys alone 0.8 MB and 3.2 MB. The
     // larger is 370 runs, merged 64 at a time, then once more: its peak
     // is the 64 readers' windows (each at most a run here), bounded.
@@ -73,4 +74,50 @@ fn a_load_in_any_order_takes_memory_bounded_whatever_its_size() {
         large < small * 2 + 2 * MIB,
         "ten times the pairs took {large} bytes against {small}"
     );
+}
+
+/// `recover` and `check` of a database whose one segment is many times a
+/// small memory budget read it through a window: a whole log is kept as
+/// it is, never read into memory whole (only a damaged one is, to be
+/// salvaged), and its index is rebuilt or compared as the log streams by.
+#[test]
+fn recover_and_check_of_a_large_segment_take_bounded_memory() {
+    let _one_at_a_time = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = Options::default();
+    // Outputs of up to 64 MiB: the load below is one segment of 24 MB.
+    opts.segment_size = 1024 * 1024;
+    opts.auto_compact = false;
+    opts.cache_bytes = 0;
+    let count = 200_000;
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let mut batch = db.batch_writer().unwrap();
+    for n in 0..count {
+        batch.set(&scattered(n, count), &[b'v'; 100]).unwrap();
+    }
+    batch.commit().unwrap();
+    assert_eq!(db.len().unwrap(), count);
+    drop(db);
+    let segments = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".log")
+        })
+        .count();
+    assert_eq!(segments, 2, "one segment and the active log");
+
+    let (report, check) = peak_of(|| Db::check_dir(dir.path(), &opts).unwrap());
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let (report, recover) = peak_of(|| Db::recover_dir(dir.path(), &opts).unwrap());
+    assert_eq!(report.records_kept, count);
+    assert!(report.rewritten.is_empty());
+    eprintln!("peak of check {check} bytes, of recover {recover} bytes (24 MB of records)");
+    assert!(check < 8 * MIB, "check peaked at {check} bytes");
+    assert!(recover < 8 * MIB, "recover peaked at {recover} bytes");
+    let db = Db::open(dir.path(), opts).unwrap();
+    assert_eq!(db.len().unwrap(), count);
 }

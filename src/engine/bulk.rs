@@ -118,12 +118,11 @@ impl Bulk {
         segment_size.min(RUN_BYTES as u64)
     }
 
-    /// The most a bulk load's new segment holds: 64 segments (1 GiB by
-    /// default). Few segments keep a one-shot open, which reads every
-    /// segment's index footer, flat as the data grows; their indexes, about
-    /// a byte a key, are built in memory (10 MiB or so for 1 GiB).
+    /// The most a bulk load's new segment holds ([`output::max_size`]): a
+    /// load's size is not known before its end, so its segments are as
+    /// large as a segment written by a compaction may be.
     pub fn cap(segment_size: u64) -> u64 {
-        segment_size.saturating_mul(64)
+        output::max_size(segment_size)
     }
 
     /// A `Bulk` for the database in `dir`, whose active log will be sealed

@@ -107,7 +107,9 @@ impl Db {
         // Phase 2, no writer lock: merge the old segments into outputs.
         let now = SystemTime::now();
         let mut done: Vec<Output> = Vec::new();
-        let written = self.write_outputs(&old, first, first + reserved, now, &mut done);
+        let old_bytes: u64 = old.iter().map(|s| s.log_len).sum();
+        let out_size = output::size_for(old_bytes, self.opts.segment_size);
+        let written = self.write_outputs(&old, first, first + reserved, out_size, now, &mut done);
         let (keys, bytes_after) = match written {
             Ok(x) => x,
             Err(e) => {
@@ -186,13 +188,15 @@ impl Db {
         })
     }
 
-    /// Writes the merged live data into outputs `first..`; returns the number
-    /// of keys and the outputs' total size (logs and indexes).
+    /// Writes the merged live data into outputs `first..`, each of about
+    /// `out_size` bytes; returns the number of keys and the outputs' total
+    /// size (logs and indexes).
     fn write_outputs(
         &self,
         old: &Arc<Vec<Arc<Segment>>>,
         first: u64,
         limit: u64,
+        out_size: u64,
         now: SystemTime,
         done: &mut Vec<Output>,
     ) -> Result<(u64, u64)> {
@@ -205,7 +209,7 @@ impl Db {
             // Expired keys were left out by the walk: their bytes go.
             keys += 1;
             out.put(&key, &value, pairs.last_expiry())?;
-            if out.size() >= self.opts.segment_size {
+            if out.size() >= out_size {
                 let next = out.id + 1;
                 if next >= limit {
                     // Cannot happen (see the reservation): never collide

@@ -20,6 +20,7 @@ use std::time::Instant;
 use super::compaction::CompactReport;
 use super::index::{Builder, Group, IndexMeta, Kind};
 use super::iter::Iter;
+use super::output;
 use super::record::FILE_HEADER_LEN;
 use super::{Db, Result, Segment};
 
@@ -134,6 +135,14 @@ impl Db {
             };
             len + index.finish(len, meta).len() as u64
         };
+        // The logs compaction would merge: the segments and the active
+        // log, which it seals first.
+        let logs = {
+            let w = self.lock_writer();
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            st.segments.iter().map(|s| s.log_len).sum::<u64>() + w.wal_len
+        };
+        let out_size = output::size_for(logs, self.opts.segment_size);
         let (mut keys, mut total, mut len) = (0u64, header, header);
         let mut index = Builder::new(Kind::Sorted);
         for item in Iter::new(self, &[], false).with_lengths() {
@@ -141,7 +150,7 @@ impl Db {
             keys += 1;
             index.push_parts(&key, false, len, record_len);
             len += u64::from(record_len);
-            if len >= self.opts.segment_size {
+            if len >= out_size {
                 total += finish(
                     std::mem::replace(&mut index, Builder::new(Kind::Sorted)),
                     len,

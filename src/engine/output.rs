@@ -18,6 +18,24 @@ use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, Storage, StorageFile};
 use super::{Error, Result};
 
+/// How many outputs a compaction aims at, at most (see [`size_for`]).
+const OUTPUTS: u64 = 16;
+
+/// The most a segment written by a compaction or a bulk load holds: 64
+/// segments' worth (1 GiB by default). Its index, about a byte a key, is
+/// built in memory (10 MiB or so for 1 GiB).
+pub(super) fn max_size(segment_size: u64) -> u64 {
+    segment_size.saturating_mul(64)
+}
+
+/// The size of each output of a compaction of `bytes` of logs: a segment,
+/// or more for a large database, so that it makes at most about 16
+/// segments (up to [`max_size`]): every segment costs a one-shot open its
+/// index footer, and fewer keep that cost flat as the data grows.
+pub(super) fn size_for(bytes: u64, segment_size: u64) -> u64 {
+    (bytes / OUTPUTS).clamp(segment_size, max_size(segment_size))
+}
+
 /// Records are gathered into a buffer of this size before they are written.
 pub(super) const OUT_BUF: usize = 1024 * 1024;
 

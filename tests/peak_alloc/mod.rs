@@ -1,10 +1,20 @@
 //! A counting allocator for the tests that measure memory: the peak of
 //! bytes allocated at once, beyond what was allocated before a call. A
 //! test binary installs it with
-//! `#[global_allocator] static ALLOC: peak_alloc::Peak = peak_alloc::Peak;`.
+//! `#[global_allocator] static ALLOC: peak_alloc::Peak = peak_alloc::Peak;`
+//! and each of its tests holds [`serial`] throughout, since the count is
+//! the process's (another test's allocations would be counted too).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Held by a test for its whole run: one measuring test at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 pub struct Peak;
 
