@@ -399,3 +399,40 @@ fn an_index_that_cannot_be_opened_is_an_error_not_missing() {
         "{r:?}"
     );
 }
+
+/// Around the sizes where a sorted index gains a level (its first level
+/// of frames is written as the blocks end, the levels above at the
+/// finish): every key is found, and the levels are as many as the blocks
+/// need. (The index is byte for byte what the builder wrote when it held
+/// every block's entry to the end: compared once, for these sizes and more,
+/// when the first level began to be written early.)
+#[test]
+fn sorted_indexes_at_the_edges_of_their_levels() {
+    // Records of 100 bytes: a data block (2 KiB and the record that
+    // crosses it) holds 21 of them.
+    for (blocks, levels) in [
+        (32, 0),
+        (33, 1),
+        (34, 1),
+        (64, 1),
+        (65, 1),
+        (97, 1),
+        (1024, 1),
+        (1025, 2),
+    ] {
+        let n = 21 * blocks;
+        let es = entries(n, 100);
+        let seg_len = 16 + n as u64 * 100;
+        let (_d, idx) = written(&es, Kind::Sorted, seg_len);
+        let all: Vec<_> = idx.blocks_from(b"").unwrap().map(|b| b.unwrap()).collect();
+        assert_eq!(all.len(), blocks, "{blocks} blocks");
+        assert_eq!(idx.footer.levels, levels, "{blocks} blocks");
+        for e in es.iter().step_by(7).chain(es.last()) {
+            let b = idx.locate(&e.key).unwrap().unwrap();
+            assert!(
+                b.offset <= e.offset && e.offset < b.offset + b.len,
+                "{blocks}"
+            );
+        }
+    }
+}
