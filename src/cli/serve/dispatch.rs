@@ -20,7 +20,7 @@ use super::ctx::{Ctx, Flow};
 use super::mailbox::{Completion, Mailbox};
 use super::reply::{Output, shown, wrong_arity};
 use super::server::Server;
-use super::table::{COMMANDS, COUNT, arity_ok, lookup};
+use super::table::{COMMANDS, COUNT, arity_ok};
 use super::workers::{Pool, Task};
 use super::{admin, all_keys, info, other_types, program, snapshot, tinykv};
 
@@ -107,10 +107,11 @@ pub fn run(index: usize, ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// The checks every request passes: the command's index, or `None` with
-/// the refusal already replied.
-pub fn check(ctx: &mut Ctx<'_>, args: &[Vec<u8>]) -> Option<usize> {
-    let name = &args[0];
-    let Some(index) = lookup(name) else {
+/// the refusal already replied. `found` is `lookup(&args[0])`, which the
+/// caller made already (to route the request).
+pub fn check(ctx: &mut Ctx<'_>, found: Option<usize>, args: &[Vec<u8>]) -> Option<usize> {
+    let Some(index) = found else {
+        let name = &args[0];
         let refusal = other_types::refusal(name).unwrap_or_else(|| unknown_command(args));
         ctx.out.error(&refusal);
         return None;

@@ -49,6 +49,10 @@ use crate::format::escape_bytes;
 /// A value at least this long is queued as a buffer of its own.
 pub const OWN_CHUNK_AT: usize = 64 * 1024;
 
+/// The buffer of small replies is kept between sends up to this size
+/// (beyond it, given back once sent, so an idle connection holds little).
+const KEEP_BUF: usize = 16 * 1024;
+
 /// A file sent after the replies is read this many bytes at a time.
 pub const TAIL_CHUNK: usize = 256 * 1024;
 
@@ -353,6 +357,31 @@ impl Output {
 
     /// Sends the queue; whether all of it went (false: the socket is full).
     fn send_queue(&mut self, sink: &mut impl Write) -> io::Result<bool> {
+        if self.queue.is_empty() && !self.buf.is_empty() {
+            // Only small replies: they go straight from the buffer, which
+            // is kept for the next ones (one allocation a connection, not
+            // one per reply); what the socket does not take is sealed and
+            // queued as before.
+            loop {
+                match sink.write(&self.buf) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) if n == self.buf.len() => {
+                        self.buf.clear();
+                        if self.buf.capacity() > KEEP_BUF {
+                            self.buf = Vec::new();
+                        }
+                        return Ok(true);
+                    }
+                    Ok(n) => {
+                        self.buf.drain(..n);
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         self.seal();
         while let Some(front) = self.queue.front() {
             match sink.write(&front[self.sent..]) {
@@ -405,8 +434,25 @@ impl Output {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// `n` in decimal, then CRLF (every bulk reply's header: digits by
+    /// hand, as `write!` costs more than the rest of a short reply).
     fn number(&mut self, n: i64) {
-        let _ = write!(self.buf, "{n}\r\n");
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if n < 0 {
+            self.buf.push(b'-');
+        }
+        self.buf.extend_from_slice(&digits[at..]);
+        self.buf.extend_from_slice(b"\r\n");
     }
 }
 

@@ -35,7 +35,9 @@ impl Conn<'_> {
     /// Runs a request that keeps `kept` bytes reserved: they are given back
     /// when it is done, here or when its batch or task completes.
     pub(super) fn run(&mut self, mut request: Request, kept: usize, turn: &mut Turn<'_>) {
-        let name = lookup(&request[0]).map(|i| COMMANDS[i].name);
+        // Looked up once: the checks and the handler are given the index.
+        let found = lookup(&request[0]);
+        let name = found.map(|i| COMMANDS[i].name);
         if self.multi.is_some() && !name.is_some_and(multi::runs_at_once) {
             return self.queue(request, kept);
         }
@@ -57,7 +59,7 @@ impl Conn<'_> {
         let batched =
             name.is_some_and(|n| program::in_round(n) || matches!(n, "multi" | "exec" | "discard"));
         if batched {
-            return self.run_batched(request, kept, turn);
+            return self.run_batched(request, found, kept, turn);
         }
         if !self.batch.is_empty() {
             // Whatever it is, it comes after the writes before it.
@@ -72,7 +74,7 @@ impl Conn<'_> {
                 authed: &mut self.authed,
                 out: &mut self.out,
             };
-            dispatch::check(&mut ctx, &request)
+            dispatch::check(&mut ctx, found, &request)
         };
         let Some(index) = checked else {
             self.reservation.done(kept);
@@ -110,9 +112,15 @@ impl Conn<'_> {
 
     /// A request that joins the batch: a data command that writes, or
     /// MULTI, EXEC, DISCARD.
-    fn run_batched(&mut self, request: Request, kept: usize, turn: &mut Turn<'_>) {
+    fn run_batched(
+        &mut self,
+        request: Request,
+        found: Option<usize>,
+        kept: usize,
+        turn: &mut Turn<'_>,
+    ) {
         let mut out = Output::new(&self.server.replies);
-        let Some(index) = self.check(&request, &mut out) else {
+        let Some(index) = self.check_found(found, &request, &mut out) else {
             return self.reply(out, kept);
         };
         let name = COMMANDS[index].name;
@@ -141,13 +149,23 @@ impl Conn<'_> {
 
     /// The checks every request passes (dispatch.rs), replying into `out`.
     pub(super) fn check(&mut self, request: &Request, out: &mut Output) -> Option<usize> {
+        self.check_found(lookup(&request[0]), request, out)
+    }
+
+    /// [`Conn::check`] for a request whose name was looked up already.
+    fn check_found(
+        &mut self,
+        found: Option<usize>,
+        request: &Request,
+        out: &mut Output,
+    ) -> Option<usize> {
         let mut ctx = Ctx {
             server: self.server,
             client: self.registration.client(),
             authed: &mut self.authed,
             out,
         };
-        dispatch::check(&mut ctx, request)
+        dispatch::check(&mut ctx, found, request)
     }
 
     /// Sends a reply decided now, after the batch's replies if it holds

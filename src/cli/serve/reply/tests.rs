@@ -120,6 +120,36 @@ fn small_replies_appended_go_out_in_one_write() {
     assert_eq!((out.pending(), replies.queued()), (0, 0));
 }
 
+#[test]
+fn numbers_are_written_as_display_writes_them() {
+    for n in [0, 7, -7, 10, 99, 100, -100, i64::MAX, i64::MIN] {
+        let mut out = output();
+        out.integer(n);
+        assert_eq!(sent(&mut out), format!(":{n}\r\n").into_bytes());
+    }
+}
+
+#[test]
+fn small_replies_go_out_from_one_buffer_kept_between_sends() {
+    let replies = Arc::new(Replies::new(QUEUED_LIMIT));
+    let mut out = Output::new(&replies);
+    let mut sink = Counted::default();
+    out.bulk(b"first");
+    out.send(&mut sink).unwrap();
+    let kept = out.buf.as_ptr();
+    for _ in 0..3 {
+        out.ok();
+        out.send(&mut sink).unwrap();
+        assert_eq!(out.buf.as_ptr(), kept, "the same allocation, reused");
+    }
+    assert_eq!(sink.got, b"$5\r\nfirst\r\n+OK\r\n+OK\r\n+OK\r\n");
+    assert_eq!((sink.writes, out.pending(), replies.queued()), (4, 0, 0));
+    // A large burst is not kept once sent.
+    out.bulk(&vec![b'x'; KEEP_BUF * 2]);
+    out.send(&mut sink).unwrap();
+    assert_eq!(out.buf.capacity(), 0);
+}
+
 /// A socket that takes `room` bytes, then would block.
 struct Full {
     got: Vec<u8>,
