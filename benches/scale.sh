@@ -11,8 +11,8 @@
 #
 # The second line is the 100M opt-in: it needs about 40 GB of free disk (the
 # compaction step holds the old files, twice the live data, beside its
-# output) and a shuffled load of 100M pairs needs about 13 GB of memory today
-# (see docs/benchmarks-scale.md); it takes about an hour.
+# output); its loads take the memory of the 10M ones (see
+# docs/benchmarks-scale.md); it takes about an hour.
 #
 # For each size N (16-byte keys, 100-byte values; the release binary):
 #   load_sorted, load_shuffled   `load FILE` into an empty database, from the
