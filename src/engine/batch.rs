@@ -18,7 +18,9 @@ use std::sync::MutexGuard;
 
 use super::bulk::Bulk;
 use super::record::{self, Tag};
-use super::{Db, Error, LogOrder, MemSlot, Result, SyncMode, Writer, check_key, check_value};
+use super::{
+    Db, Error, LogOrder, MemSlot, Queue, Result, SyncMode, Writer, check_key, check_value,
+};
 
 mod spilled;
 
@@ -132,7 +134,7 @@ impl Db {
         {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             while q.leader {
-                q = self.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+                q = Queue::wait(q, &self.queue_cv);
             }
             q.leader = true;
         }
@@ -483,7 +485,7 @@ impl BatchWriter<'_> {
                 .store(false, std::sync::atomic::Ordering::Relaxed);
             let mut q = self.db.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.leader = false;
-            self.db.queue_cv.notify_all();
+            q.wake(&self.db.queue_cv);
         }
     }
 }

@@ -77,6 +77,7 @@ pub use iter::{Iter, Keys};
 pub use limits::{MAX_KEY_LEN, MAX_VALUE_LEN, check_key, check_pair, check_value};
 pub use open::{OpenReport, Truncation};
 pub use options::{Options, SyncMode};
+pub use read::Bounded;
 pub use recovery::RecoverReport;
 pub use stage::Stage;
 pub use stats::Stats;
@@ -154,6 +155,29 @@ struct Queue {
     pending: Vec<(u64, Request)>,
     done: BTreeMap<u64, Result<()>>,
     leader: bool,
+    /// Threads waiting on `queue_cv`: a leader with none to wake makes no
+    /// system call for it (one a round, on a server's hot path).
+    waiting: usize,
+}
+
+impl Queue {
+    /// Waits on `cv` (with `q`, this queue's guard), counted in `waiting`.
+    fn wait<'a>(
+        mut q: std::sync::MutexGuard<'a, Queue>,
+        cv: &Condvar,
+    ) -> std::sync::MutexGuard<'a, Queue> {
+        q.waiting += 1;
+        let mut q = cv.wait(q).unwrap_or_else(|p| p.into_inner());
+        q.waiting -= 1;
+        q
+    }
+
+    /// Wakes every thread waiting on `cv`, if there is one.
+    fn wake(&self, cv: &Condvar) {
+        if self.waiting > 0 {
+            cv.notify_all();
+        }
+    }
 }
 
 /// An open database. `Send + Sync`: share it between threads with an `Arc`.

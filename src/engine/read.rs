@@ -11,6 +11,18 @@
 
 use std::sync::Arc;
 
+/// What [`Db::get_unless_larger`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bounded {
+    /// The key is not set (or has expired).
+    Absent,
+    /// Its value.
+    Value(Vec<u8>),
+    /// Its record (header, key and value) is this many bytes, more than
+    /// the limit: the value was not read.
+    Larger(u64),
+}
+
 use super::clock::expired;
 use super::segment::{self, Found, Segment};
 use super::{Db, Error, MemSlot, Result, State, check_key, log};
@@ -20,6 +32,39 @@ impl Db {
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let now = self.now_ms();
         Ok(self.find(key, true)?.into_value(now))
+    }
+
+    /// The value of `key`, unless its record is longer than `limit` bytes:
+    /// then only that length, the value unread. For a reader that must not
+    /// stall on a large value (a server's event loop: reading 200 MiB takes
+    /// a good part of a second) and hands those to a thread that may.
+    /// Small values cost the lookup twice when they are in a segment.
+    pub fn get_unless_larger(&self, key: &[u8], limit: u64) -> Result<Bounded> {
+        check_key(key)?;
+        let now = self.now_ms();
+        let len = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            match st.mem.get(key) {
+                Some(slot) if slot.delete || expired(slot.expires_at(), now) => {
+                    return Ok(Bounded::Absent);
+                }
+                Some(slot) => Some(u64::from(slot.len)),
+                None => match segment::newest_record(&st.segments, key) {
+                    Ok(None) => return Ok(Bounded::Absent),
+                    Ok(Some(hit)) if hit.tag.is_delete() || expired(hit.expires_at, now) => {
+                        return Ok(Bounded::Absent);
+                    }
+                    Ok(Some(hit)) => Some(u64::from(hit.len)),
+                    // Damage: the whole lookup below heals it first.
+                    Err(Error::Corrupt { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+            }
+        };
+        if let Some(len) = len.filter(|&len| len > limit) {
+            return Ok(Bounded::Larger(len));
+        }
+        Ok(self.get(key)?.map_or(Bounded::Absent, Bounded::Value))
     }
 
     /// Whether `key` is set (and has not expired).
@@ -169,3 +214,6 @@ fn mem_found(db: &Db, st: &State, key: &[u8], slot: &MemSlot, want_value: bool) 
     };
     Ok(Found::Live(value, slot.expires_at()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,7 @@ use super::record::{self, FILE_HEADER_LEN, Tag};
 use super::replay;
 use super::storage::StorageFile;
 use super::txn::{Overlay, Pending as TxnPending, Txn};
-use super::{Db, Error, LogOrder, MemSlot, Request, Result, Segment, SyncMode, Writer};
+use super::{Db, Error, LogOrder, MemSlot, Queue, Request, Result, Segment, SyncMode, Writer};
 
 /// A group's records, encoded as its requests are taken in order, with
 /// what each makes the in-memory map hold; and, once a transaction is in
@@ -117,13 +117,13 @@ impl Db {
                 q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 q.leader = false;
                 q.done.extend(results);
-                self.queue_cv.notify_all();
+                q.wake(&self.queue_cv);
                 drop(q);
                 self.maybe_compact();
                 q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 continue;
             }
-            q = self.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+            q = Queue::wait(q, &self.queue_cv);
         }
     }
 

@@ -24,6 +24,16 @@ use crate::engine::{Error, MAX_VALUE_LEN, Stored, check_pair};
 /// GET key.
 pub fn get(store: &mut dyn Reads, args: &[Vec<u8>], out: &mut Output) -> Result<(), Error> {
     let value = store.get(&args[1])?.map(|s| s.value);
+    reply_get(store, value, out)
+}
+
+/// GET's reply, once the value is read (the event loop reads a small one
+/// itself: conn/route.rs).
+pub fn reply_get(
+    store: &mut dyn Reads,
+    value: Option<Vec<u8>>,
+    out: &mut Output,
+) -> Result<(), Error> {
     if let Some(v) = &value
         && !room_for(store, v.len(), "GET", out)
     {

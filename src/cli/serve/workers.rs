@@ -1,7 +1,8 @@
 //! The worker threads: they run the commands the event loop must not run
-//! itself, because they may wait for the engine's writer lock or walk
-//! every key: MGET, EXISTS, KEYS, SCAN, DBSIZE, FLUSHDB, INFO and tinykv's
-//! own (TINYKV.LOAD, TINYKV.POP, …). A connection's data writes do not
+//! itself, because they may wait for the engine's writer lock, walk
+//! every key or read a large value: MGET, EXISTS, KEYS, SCAN, DBSIZE,
+//! FLUSHDB, INFO, tinykv's own (TINYKV.LOAD, TINYKV.POP, …) and a GET of a
+//! value over 1 MiB (conn/route.rs). A connection's data writes do not
 //! come here: they join the event loop's round (round.rs). Each result
 //! goes back to the event loop's mailbox as the replies to send. This
 //! module keeps their queues; what a worker does with a task is the

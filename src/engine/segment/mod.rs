@@ -67,6 +67,17 @@ pub(super) fn find(segments: &[Arc<Segment>], key: &[u8], want_value: bool) -> R
     Ok(Found::Absent)
 }
 
+/// The newest record of `key` in `segments` (oldest first), its value
+/// unread (a small record is read whole and its CRC checked all the same).
+pub(super) fn newest_record(segments: &[Arc<Segment>], key: &[u8]) -> Result<Option<Hit>> {
+    for seg in segments.iter().rev() {
+        if let Some(hit) = seg.record_of(key, false)? {
+            return Ok(Some(hit));
+        }
+    }
+    Ok(None)
+}
+
 /// A sealed segment: its log and its index.
 #[derive(Debug)]
 pub(super) struct Segment {
