@@ -178,9 +178,14 @@ impl Db {
             buf, slots, order, ..
         } = g;
         let wal_path = &self.wal_path;
+        let room = self.room_to_make(&mut w, base + buf.len() as u64);
         let written = w
             .wal
             .write_at(&buf, base)
+            .and_then(|()| match room {
+                0 => Ok(()),
+                n => write_zeros(&*w.wal, base + buf.len() as u64, n),
+            })
             .map_err(|e| Error::io("write", wal_path, e))
             .and_then(|()| w.sync_appended(self.opts.sync, wal_path));
         if let Err(e) = written {
@@ -188,6 +193,7 @@ impl Db {
             return spread(tickets, e);
         }
         w.wal_len += buf.len() as u64;
+        w.room_end = w.room_end.max(w.wal_len + room);
         self.publish_len(&w);
         w.order = order;
         {
@@ -286,7 +292,8 @@ impl Db {
         by_ratio.max(self.opts.compact_min_bytes).max(w.auto_floor)
     }
 
-    /// Bytes of every database file.
+    /// Bytes of every database file (the active log's up to its last
+    /// record: its room is not data, and a seal cuts it).
     pub(super) fn total_bytes(&self, w: &Writer) -> u64 {
         let st = self.state.read().unwrap_or_else(|p| p.into_inner());
         st.segments
@@ -320,6 +327,8 @@ impl Db {
             return Ok(());
         }
         self.ready_log(w)?;
+        // A segment ends at its last record.
+        w.cut_room(&self.wal_path)?;
         // The index made durable below describes the log's bytes: they must
         // be on the disk first, even those this handle found at open.
         w.make_log_durable(&self.wal_path)?;
@@ -415,6 +424,10 @@ impl Db {
             return Ok(());
         }
         w.flush(&self.wal_path)?;
+        // A log at rest ends at its last record: no room is left behind.
+        if w.wal_len <= self.opts.seal_on_close {
+            w.cut_room(&self.wal_path)?;
+        }
         if w.wal_len > self.opts.seal_on_close
             && let Err(e) = self.seal(&mut w)
         {
@@ -429,6 +442,42 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Room is made once the log holds this many bytes (a small database's
+/// files stay as long as their records), this far ahead at least, and at
+/// most [`MAX_ROOM`]: a quarter of the log's length in between.
+const MIN_ROOM: u64 = 64 * 1024;
+const MAX_ROOM: u64 = 1024 * 1024;
+
+impl Db {
+    /// How many zero bytes to write past an append that ends at `end`, as
+    /// room for the appends after it (docs/format.md, "Room ahead of the
+    /// active log"): none unless the append is fsynced, grows the file and
+    /// ends past [`MIN_ROOM`], and only from the second such append of this
+    /// handle, so that a one-shot write leaves no room behind it.
+    fn room_to_make(&self, w: &mut Writer, end: u64) -> u64 {
+        if self.opts.sync != SyncMode::Always || end <= w.room_end || end < MIN_ROOM {
+            return 0;
+        }
+        w.growths = w.growths.saturating_add(1);
+        if w.growths < 2 {
+            return 0;
+        }
+        (end / 4).clamp(MIN_ROOM, MAX_ROOM)
+    }
+}
+
+/// Writes `n` zero bytes at `offset` of `file`.
+fn write_zeros(file: &dyn StorageFile, offset: u64, n: u64) -> io::Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut done = 0;
+    while done < n {
+        let step = (n - done).min(ZEROS.len() as u64);
+        file.write_at(&ZEROS[..step as usize], offset + done)?;
+        done += step;
+    }
+    Ok(())
 }
 
 /// The same failure for every request of a group.

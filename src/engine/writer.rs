@@ -17,6 +17,16 @@ use super::{record, replay};
 pub(super) struct Writer {
     pub(super) wal: Arc<dyn StorageFile>,
     pub(super) wal_len: u64,
+    /// Where the active log's file ends when it holds zeros past
+    /// `wal_len`: room written ahead of the appends, so that a durable
+    /// append inside it changes no file size and its fsync writes no
+    /// metadata (docs/format.md, "Room ahead of the active log"). At most
+    /// `wal_len` otherwise.
+    pub(super) room_end: u64,
+    /// Durable appends this handle made that grew the file: room is made
+    /// only for a handle that keeps writing (a one-shot command's single
+    /// write leaves none behind).
+    pub(super) growths: u32,
     /// The key order of the active log's records.
     pub(super) order: LogOrder,
     /// The id the active log gets when it is sealed.
@@ -140,6 +150,27 @@ impl Writer {
         let _ = self.wal.set_len(base).and_then(|()| self.wal.sync_data());
     }
 
+    /// Cuts the room past the log's records off the file and fsyncs it
+    /// (before a seal or at close: a segment, and a log at rest, end at
+    /// their last record). A failure poisons: the file's length is unknown.
+    pub(super) fn cut_room(&mut self, path: &Path) -> Result<()> {
+        if self.room_end <= self.wal_len {
+            return Ok(());
+        }
+        self.ensure_writable()?;
+        let cut = self
+            .wal
+            .set_len(self.wal_len)
+            .and_then(|()| self.wal.sync_data());
+        if let Err(e) = cut {
+            let e = Error::io("truncate", path, e);
+            self.poison(&e);
+            return Err(e);
+        }
+        self.room_end = self.wal_len;
+        Ok(())
+    }
+
     /// Counts the whole log as the compaction base: what was written into
     /// an empty database is all live, so a bulk load does not trigger a
     /// rewrite.
@@ -159,6 +190,7 @@ impl Writer {
     pub(super) fn start_log(&mut self, wal: Arc<dyn StorageFile>, sealed: u64) {
         self.wal = wal;
         self.wal_len = record::FILE_HEADER_LEN as u64;
+        self.room_end = 0;
         self.order = LogOrder::default();
         self.next_id = sealed + 1;
         self.log_synced = true;
