@@ -64,6 +64,11 @@ pub(super) struct HashedWalk {
     cursor: EntryCursor,
     /// Entries below this are skipped before their values are read.
     from: Vec<u8>,
+    /// The walk ends at the first entry at or past this key, unread (a
+    /// prefix scan reads no value past its prefix).
+    end: Option<Vec<u8>>,
+    /// Whether an entry at or past `end` was met.
+    ended: bool,
     batch: Vec<Slot>,
     keys: Vec<u8>,
     values: Vec<u8>,
@@ -79,11 +84,18 @@ pub(super) struct HashedWalk {
 }
 
 impl HashedWalk {
-    pub(super) fn new(seg: Arc<Segment>, cursor: EntryCursor, from: &[u8]) -> HashedWalk {
+    pub(super) fn new(
+        seg: Arc<Segment>,
+        cursor: EntryCursor,
+        from: &[u8],
+        end: Option<&[u8]>,
+    ) -> HashedWalk {
         HashedWalk {
             seg,
             cursor,
             from: from.to_vec(),
+            end: end.map(<[u8]>::to_vec),
+            ended: false,
             batch: Vec::new(),
             keys: Vec::new(),
             values: Vec::new(),
@@ -138,11 +150,16 @@ impl HashedWalk {
         self.values.clear();
         self.next = 0;
         let mut bytes = 0u64;
-        while self.batch.len() < self.batch_len && bytes < MAX_BATCH_BYTES {
+        while !self.ended && self.batch.len() < self.batch_len && bytes < MAX_BATCH_BYTES {
             if !self.cursor.advance()? {
                 break;
             }
             let e = self.cursor.head().expect("the cursor just stepped");
+            if self.end.as_deref().is_some_and(|end| e.key >= end) {
+                // Keys rise: no later entry is wanted either.
+                self.ended = true;
+                break;
+            }
             if !self.from.is_empty() {
                 if e.key < self.from.as_slice() {
                     continue;

@@ -29,7 +29,8 @@ impl Segment {
     /// [`walk`](Self::walk), told that keys from `end` on will not be
     /// wanted: a sorted walk's first read then covers the blocks up to
     /// `end` (one read for a short scan), where it would otherwise start
-    /// small and grow.
+    /// small and grow; a hashed walk with values ends before `end`, so
+    /// it reads no value past it.
     pub fn walk_until(
         self: &Arc<Self>,
         from: &[u8],
@@ -45,7 +46,12 @@ impl Segment {
                 };
                 let cursor = self.index.entries_from(block.map_or(0, |b| b.offset));
                 if values {
-                    WalkInner::Hashed(Box::new(HashedWalk::new(Arc::clone(self), cursor, from)))
+                    WalkInner::Hashed(Box::new(HashedWalk::new(
+                        Arc::clone(self),
+                        cursor,
+                        from,
+                        end,
+                    )))
                 } else {
                     WalkInner::Entries(cursor)
                 }
