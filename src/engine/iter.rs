@@ -63,6 +63,10 @@ enum Runner {
     Key,
 }
 
+/// A pair borrowed from an [`Iter`], with when its key expires, if it does;
+/// see [`Iter::next_entry`].
+pub type PairRef<'a> = (&'a [u8], &'a [u8], Option<u64>);
+
 /// Iterator over live pairs in key order; see [`Db::iter`].
 pub struct Iter<'a> {
     db: &'a Db,
@@ -229,19 +233,40 @@ impl<'a> Iter<'a> {
     /// value (the fastest way through many pairs). On an iterator of keys
     /// alone ([`Db::keys`]) the value is empty.
     pub fn next_pair(&mut self) -> Option<Result<(&[u8], &[u8])>> {
-        let in_walk = loop {
+        self.next_entry().map(|r| r.map(|(k, v, _)| (k, v)))
+    }
+
+    /// [`next_pair`](Self::next_pair) with when the key expires, if it
+    /// does (what [`last_expiry`](Self::last_expiry) then says).
+    pub fn next_entry(&mut self) -> Option<Result<PairRef<'_>>> {
+        let in_walk = match self.advance_pair()? {
+            Ok(in_walk) => in_walk,
+            Err(e) => return Some(Err(e)),
+        };
+        let key = self.last.as_deref().expect("a key was taken");
+        let value = match (in_walk, self.pending) {
+            (true, Some(i)) => self.segs[i].walk.value(),
+            _ => None,
+        };
+        Some(Ok((key, value.unwrap_or(&self.value), self.last_expiry)))
+    }
+
+    /// Steps to the next live pair: its key is then in `last`, its value
+    /// in the winning walk (`true`) or in `self.value`.
+    fn advance_pair(&mut self) -> Option<Result<bool>> {
+        loop {
             let found = match self.step()? {
                 Ok(f) => f,
                 Err(e) => return Some(Err(e)),
             };
             if !self.values {
                 self.value.clear();
-                break false;
+                return Some(Ok(false));
             }
             match self.resolve(found) {
                 Ok(Some(in_walk)) => {
                     self.returned += 1;
-                    break in_walk;
+                    return Some(Ok(in_walk));
                 }
                 // A wrong index entry named a key that is not live: skip it.
                 Ok(None) => {}
@@ -250,13 +275,7 @@ impl<'a> Iter<'a> {
                     return Some(Err(e));
                 }
             }
-        };
-        let key = self.last.as_deref().expect("a key was taken");
-        let value = match (in_walk, self.pending) {
-            (true, Some(i)) => self.segs[i].walk.value(),
-            _ => None,
-        };
-        Some(Ok((key, value.unwrap_or(&self.value))))
+        }
     }
 }
 
