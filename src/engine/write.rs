@@ -7,7 +7,9 @@
 //! them to the in-memory map and hands each waiter its result. So concurrent
 //! writers share fsyncs, and the log's order is the order of application.
 //! A failed write or fsync poisons the handle: the log is cut back to where
-//! the group began (best effort) and every later write is refused.
+//! the group began (best effort) and every later write is refused. An
+//! fsynced append that grows the log writes room past it (writer.rs), cut
+//! again before a seal and at close.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -178,13 +180,13 @@ impl Db {
             buf, slots, order, ..
         } = g;
         let wal_path = &self.wal_path;
-        let room = self.room_to_make(&mut w, base + buf.len() as u64);
+        let room = w.room_for(self.opts.sync, base + buf.len() as u64);
         let written = w
             .wal
             .write_at(&buf, base)
             .and_then(|()| match room {
                 0 => Ok(()),
-                n => write_zeros(&*w.wal, base + buf.len() as u64, n),
+                n => w.write_room(base + buf.len() as u64, n),
             })
             .map_err(|e| Error::io("write", wal_path, e))
             .and_then(|()| w.sync_appended(self.opts.sync, wal_path));
@@ -442,42 +444,6 @@ impl Db {
         }
         Ok(())
     }
-}
-
-/// Room is made once the log holds this many bytes (a small database's
-/// files stay as long as their records), this far ahead at least, and at
-/// most [`MAX_ROOM`]: a quarter of the log's length in between.
-const MIN_ROOM: u64 = 64 * 1024;
-const MAX_ROOM: u64 = 1024 * 1024;
-
-impl Db {
-    /// How many zero bytes to write past an append that ends at `end`, as
-    /// room for the appends after it (docs/format.md, "Room ahead of the
-    /// active log"): none unless the append is fsynced, grows the file and
-    /// ends past [`MIN_ROOM`], and only from the second such append of this
-    /// handle, so that a one-shot write leaves no room behind it.
-    fn room_to_make(&self, w: &mut Writer, end: u64) -> u64 {
-        if self.opts.sync != SyncMode::Always || end <= w.room_end || end < MIN_ROOM {
-            return 0;
-        }
-        w.growths = w.growths.saturating_add(1);
-        if w.growths < 2 {
-            return 0;
-        }
-        (end / 4).clamp(MIN_ROOM, MAX_ROOM)
-    }
-}
-
-/// Writes `n` zero bytes at `offset` of `file`.
-fn write_zeros(file: &dyn StorageFile, offset: u64, n: u64) -> io::Result<()> {
-    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-    let mut done = 0;
-    while done < n {
-        let step = (n - done).min(ZEROS.len() as u64);
-        file.write_at(&ZEROS[..step as usize], offset + done)?;
-        done += step;
-    }
-    Ok(())
 }
 
 /// The same failure for every request of a group.

@@ -1,7 +1,8 @@
-//! [`Writer`]: what only the writer touches (the active log, its length
-//! and key order, the next segment id, the poisoned state), and the only
-//! ways it changes, so that the rules (a failure poisons for good; nothing
-//! unsynced is reported durable) live in one place.
+//! [`Writer`]: what only the writer touches (the active log, its length,
+//! the room written past it, its key order, the next segment id, the
+//! poisoned state), and the only ways it changes, so that the rules (a
+//! failure poisons for good; nothing unsynced is reported durable) live in
+//! one place.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,12 @@ use super::log::LogOrder;
 use super::storage::StorageFile;
 use super::{Error, Result, SyncMode};
 use super::{record, replay};
+
+/// Room is made once the log holds this many bytes (a small database's
+/// files stay as long as their records), this far ahead at least, and at
+/// most [`MAX_ROOM`]: a quarter of the log's length in between.
+const MIN_ROOM: u64 = 64 * 1024;
+const MAX_ROOM: u64 = 1024 * 1024;
 
 /// What only the writer touches.
 #[derive(Debug)]
@@ -148,6 +155,34 @@ impl Writer {
         self.order = order_before;
         self.poison(e);
         let _ = self.wal.set_len(base).and_then(|()| self.wal.sync_data());
+    }
+
+    /// How many zero bytes to write past an append that ends at `end`, as
+    /// room for the appends after it (docs/format.md, "Room ahead of the
+    /// active log"): none unless the append is fsynced, grows the file and
+    /// ends past [`MIN_ROOM`], and only from the second such append of this
+    /// handle, so that a one-shot write leaves no room behind it.
+    pub(super) fn room_for(&mut self, sync: SyncMode, end: u64) -> u64 {
+        if sync != SyncMode::Always || end <= self.room_end || end < MIN_ROOM {
+            return 0;
+        }
+        self.growths = self.growths.saturating_add(1);
+        if self.growths < 2 {
+            return 0;
+        }
+        (end / 4).clamp(MIN_ROOM, MAX_ROOM)
+    }
+
+    /// Writes `n` zero bytes of room at `offset` of the active log.
+    pub(super) fn write_room(&self, offset: u64, n: u64) -> std::io::Result<()> {
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        let mut done = 0;
+        while done < n {
+            let step = (n - done).min(ZEROS.len() as u64);
+            self.wal.write_at(&ZEROS[..step as usize], offset + done)?;
+            done += step;
+        }
+        Ok(())
     }
 
     /// Cuts the room past the log's records off the file and fsyncs it
