@@ -8,7 +8,8 @@
 #   bash benches/cli.sh [--chart | --no-chart] [OUTDIR]
 #
 # OUTDIR defaults to target/bench. Written there: one hyperfine --export-json
-# file per comparison (get.json, get-1k.json, set.json, load.json, dump.json),
+# file per comparison (get.json, get-1k.json, set.json, load.json, dump.json,
+# keys.json),
 # memory.csv (every /usr/bin/time -v sample), summary.csv and summary.json
 # (each figure, the ratio tinykv/sqlite3 and the target). The chart is written
 # to docs/bench-cli.svg (always, unless --no-chart; --chart is accepted and is
@@ -163,7 +164,19 @@ say "one-shot durable set (tinykv --sync always; sqlite3 journal_mode=$journal_m
 say "dump of the whole database"
 "${hf[@]}" -N --warmup 1 --runs "$load_runs" --export-json "$outdir/dump.json" \
     "$tk -d $work/big.tkv dump" \
-    "$sq -tabs $work/big.db 'SELECT k, v FROM kv'"
+    "$sq -tabs $work/big.db 'SELECT k, v FROM kv ORDER BY k'"
+
+# --- keys under a prefix -----------------------------------------------------------
+# 10,000 keys out of the whole database (with 1M pairs: key0000000120000 to
+# key0000000129999), one a line; sqlite3 selects the same range.
+kp_from=$((pairs * 12 / 100))
+kp_prefix=$(printf 'key%013d' "$kp_from" | cut -c1-12)
+kp_end=$(printf 'key%013d' $((kp_from + 10000)) | cut -c1-12)
+kp_n=$("$tk" -d "$work/big.tkv" keys --prefix "$kp_prefix" | wc -l)
+say "keys --prefix $kp_prefix ($kp_n keys)"
+"${hf[@]}" -N --warmup 3 --runs "$runs" --export-json "$outdir/keys.json" \
+    "$tk -d $work/big.tkv keys --prefix $kp_prefix" \
+    "$sq $work/big.db \"SELECT k FROM kv WHERE k >= '$kp_prefix' AND k < '$kp_end' ORDER BY k\""
 
 # --- load from a pipe into an empty database -----------------------------------
 # A pipe needs a shell: both commands go through hyperfine's default shell.
@@ -232,6 +245,8 @@ l_tk=$(fmt "$(median "$outdir/load.json" tinykv 1)")
 l_sq=$(fmt "$(median "$outdir/load.json" sqlite3 1)")
 d_tk=$(fmt "$(median "$outdir/dump.json" tinykv 1)")
 d_sq=$(fmt "$(median "$outdir/dump.json" sqlite3 1)")
+k_tk=$(fmt "$(median "$outdir/keys.json" tinykv 1000)")
+k_sq=$(fmt "$(median "$outdir/keys.json" sqlite3 1000)")
 m1_tk=$(peak tinykv "$small")
 m1_sq=$(peak sqlite3 "$small")
 mb_tk=$(peak tinykv "$pairs")
@@ -240,7 +255,8 @@ mb_sq=$(peak sqlite3 "$pairs")
 add_row "get, one-shot, $pairs keys" ms "$g_tk" "$g_sq" "<= 0.8x sqlite3" 0.8
 add_row "set, one-shot, durable" ms "$s_tk" "$s_sq" "<= 0.8x sqlite3" 0.8
 add_row "load $pairs pairs from a pipe" s "$l_tk" "$l_sq" "<= 0.5x sqlite3" 0.5
-add_row "dump, whole database" s "$d_tk" "$d_sq" "none" -
+add_row "dump, whole database, in key order" s "$d_tk" "$d_sq" "<= 0.5x sqlite3" 0.5
+add_row "keys --prefix, $kp_n of $pairs keys" ms "$k_tk" "$k_sq" "<= 0.8x sqlite3" 0.8
 add_row "get, one-shot, $small keys" ms "$g1_tk" "$g1_sq" "none" -
 add_row "peak memory of get, $small keys" MiB "$m1_tk" "$m1_sq" "none" -
 add_row "peak memory of get, $pairs keys" MiB "$mb_tk" "$mb_sq" "none" -
@@ -299,6 +315,7 @@ dat=$outdir/chart.dat
     printf 'tinykv %s %d\nsqlite3 %s %d\n\n\n' "$s_tk" $blue "$s_sq" $grey
     printf 'tinykv %s %d\nsqlite3 %s %d\n\n\n' "$l_tk" $blue "$l_sq" $grey
     printf 'tinykv %s %d\nsqlite3 %s %d\n\n\n' "$d_tk" $blue "$d_sq" $grey
+    printf 'tinykv %s %d\nsqlite3 %s %d\n\n\n' "$k_tk" $blue "$k_sq" $grey
     hs=$(human "$small") hb=$(human "$pairs")
     printf '"tinykv\\n%s" %s %d\n"tinykv\\n%s" %s %d\n"sqlite3\\n%s" %s %d\n"sqlite3\\n%s" %s %d\n' \
         "$hs" "$m1_tk" $blue "$hb" "$mb_tk" $blue "$hs" "$m1_sq" $grey "$hb" "$mb_sq" $grey
@@ -306,9 +323,9 @@ dat=$outdir/chart.dat
 mem_top=$(printf '%s\n' 20 "$m1_tk" "$mb_tk" "$m1_sq" "$mb_sq" | sort -g | tail -1)
 mkdir -p "$root/docs"
 # The plot itself is in chart.gp (terminal-free, so it can be rendered to any
-# format): gnuplot -e "set terminal pngcairo size 1250,450; set output 'x.png'" chart.gp
+# format): gnuplot -e "set terminal pngcairo size 1500,450; set output 'x.png'" chart.gp
 cat >"$outdir/chart.gp" <<EOF
-set multiplot layout 1,5 title "tinykv vs sqlite3 $("$sq" --version | cut -d" " -f1), $(human "$pairs") pairs (median; dashed: the target; lower is better)"
+set multiplot layout 1,6 title "tinykv vs sqlite3 $("$sq" --version | cut -d" " -f1), $(human "$pairs") pairs (median; dashed: the target; lower is better)"
 set style fill solid 0.9 border -1
 set boxwidth 0.6
 set grid ytics lc rgb '#dddddd'
@@ -320,14 +337,15 @@ set ytics nomirror
 set border 3
 unset key
 set label 99 'target' at graph 0.02, first 0 textcolor rgb '#c0392b' font ',10' front
-do for [i=0:4] {
+do for [i=0:5] {
     unset arrow
     set label 99 at graph 0.03, first 0
     if (i == 0) { set title 'get, one-shot'; set ylabel 'ms'; lim = $g_sq * 0.8 }
     if (i == 1) { set title 'set, one-shot, durable'; set ylabel 'ms'; lim = $s_sq * 0.8 }
     if (i == 2) { set title 'load from a pipe'; set ylabel 's'; lim = $l_sq * 0.5 }
-    if (i == 3) { set title 'dump'; set ylabel 's'; lim = -1 }
-    if (i == 4) { set title 'peak memory of get'; set ylabel 'MiB'; lim = 20; set yrange [0:$mem_top * 1.15]; set xtics font ',9' }
+    if (i == 3) { set title 'dump'; set ylabel 's'; lim = $d_sq * 0.5 }
+    if (i == 4) { set title 'keys --prefix'; set ylabel 'ms'; lim = $k_sq * 0.8 }
+    if (i == 5) { set title 'peak memory of get'; set ylabel 'MiB'; lim = 20; set yrange [0:$mem_top * 1.15]; set xtics font ',9' }
     if (lim > 0) {
         set arrow 1 from graph 0, first lim to graph 1, first lim nohead dt 2 lw 2 lc rgb '#c0392b' front
         set label 99 at graph 0.03, first lim offset 0, 0.6
@@ -340,5 +358,5 @@ do for [i=0:4] {
 }
 unset multiplot
 EOF
-gnuplot -e "set terminal svg size 1250,450 dynamic font 'sans,12' background rgb 'white'; set output '$root/docs/bench-cli.svg'" "$outdir/chart.gp"
+gnuplot -e "set terminal svg size 1500,450 dynamic font 'sans,12' background rgb 'white'; set output '$root/docs/bench-cli.svg'" "$outdir/chart.gp"
 echo "chart: $root/docs/bench-cli.svg"

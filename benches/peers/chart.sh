@@ -11,7 +11,10 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Throughput rows: a short label, then one column per engine (ops/s).
 names='{"bulk":"bulk load","bulk_sorted":"bulk load|(key order)","get1":"gets|1 thread",
-        "get2":"gets|2 threads","scan":"scans of 100|(scans/s)","durable":"durable|sets",
+        "get2":"gets|2 threads","scan":"prefix|100 (rnd)","range":"range|1000 (rnd)",
+        "full":"full, pairs|(rnd)","scan_compacted":"prefix|100 (cmp)",
+        "range_compacted":"range|1000 (cmp)","full_compacted":"full, pairs|(cmp)",
+        "durable":"durable|sets",
         "batch":"durable|batches","delete":"durable|deletes","overwrite":"overwrite|all (bulk)",
         "size_before":"after|overwrite","size_after":"after|compact"}'
 nan='if . == null then "NaN" else . end'
@@ -27,8 +30,8 @@ live=$(jq -r '.live_bytes / 1e6' "$in")
 keys=$(jq -r '.keys' "$in")
 # An .svg name gets SVG; a .png name a PNG (for a quick look).
 case "$out" in
-*.png) term='pngcairo size 1200,560 font "sans,10" background "white"' ;;
-*) term='svg size 1200,560 dynamic font "sans,11" background "white"' ;;
+*.png) term='pngcairo size 1500,600 font "sans,10" background "white"' ;;
+*) term='svg size 1500,600 dynamic font "sans,11" background "white"' ;;
 esac
 
 gnuplot <<GP
@@ -46,7 +49,7 @@ set size 0.72,0.95
 set origin 0,0
 set logscale y
 set ylabel "operations per second (log scale)"
-set xtics scale 0 font ",9" noenhanced
+set xtics scale 0 font ",8" noenhanced
 set format y "%.0s%c"
 plot "$tmp/ops.tsv" using 2:xtic(1) title "tinykv" lc rgb "#d95f02", \
      "" using 3 title "redb" lc rgb "#1b9e77", \

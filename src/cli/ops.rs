@@ -19,7 +19,7 @@ use super::output::{self, Progress};
 use super::select::Select;
 use super::store::Store;
 use crate::engine::{Condition, Expiry, MAX_VALUE_LEN, RecoverReport, Renamed};
-use crate::format::{Format, ParseError, Reader, Writer, escape_bytes};
+use crate::format::{Format, ParseError, Reader, Writer, write_escaped};
 
 /// The value `set KEY` stores: `--value V` as it is; VALUE unless it is
 /// `-`; else standard input, when it is free to read (`stdin_free`: not
@@ -241,7 +241,9 @@ pub fn keys(store: &dyn Store, select: &Select, null: bool, out: &mut dyn Write)
                 .and_then(|()| out.write_all(b"\0"))
                 .context("cannot write the keys")?;
         } else {
-            writeln!(out, "{}", escape_bytes(&key)).context("cannot write the keys")?;
+            write_escaped(out, &key)
+                .and_then(|()| out.write_all(b"\n"))
+                .context("cannot write the keys")?;
         }
         n += 1;
     }
@@ -256,12 +258,18 @@ pub fn dump(store: &dyn Store, format: Format, select: &Select, out: &mut dyn Wr
         );
     }
     let mut writer = Writer::new(format, out);
-    for entry in select.entries(store) {
-        let entry = entry.context("cannot read the database for the dump")?;
-        writer
-            .write_entry(&entry.key, &entry.value, entry.expires_at)
-            .context("cannot write the dump")?;
-    }
+    let mut failed_write = false;
+    select
+        .visit_entries(store, &mut |key, value, expires_at| {
+            writer.write_entry(key, value, expires_at).map_err(|e| {
+                failed_write = true;
+                anyhow::Error::new(e)
+            })
+        })
+        .map_err(|e| match failed_write {
+            true => e.context("cannot write the dump"),
+            false => e.context("cannot read the database for the dump"),
+        })?;
     writer.finish().context("cannot write the dump")?;
     Ok(())
 }

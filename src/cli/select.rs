@@ -15,6 +15,10 @@ use super::args::Selection;
 use super::glob::Pattern;
 use super::store::{Entry, Start, Store};
 
+/// What [`Select::visit_entries`] calls with each selected pair (key,
+/// value, expiry).
+pub type Take<'v> = &'v mut dyn FnMut(&[u8], &[u8], Option<u64>) -> Result<()>;
+
 /// A [`Selection`], checked and ready to walk.
 #[derive(Clone, Debug)]
 pub struct Select {
@@ -125,6 +129,26 @@ impl Select {
             .take_while(|e| e.as_ref().map_or(true, |e| !self.past_end(&e.key)))
             .filter(|e| e.as_ref().map_or(true, |e| self.takes(&e.key)));
         self.limited(walk)
+    }
+
+    /// Calls `visit` with each selected pair of `store`, with its expiry,
+    /// in key order, borrowed: [`entries`](Self::entries) without a copy
+    /// of each pair (what a dump walks).
+    pub fn visit_entries(&self, store: &dyn Store, visit: Take<'_>) -> Result<()> {
+        let Some(prefix) = self.prefix.as_deref().filter(|_| !self.nothing()) else {
+            return Ok(());
+        };
+        let mut left = self.limit.unwrap_or(u64::MAX);
+        store.visit_entries(prefix, &self.start, &mut |key, value, expires_at| {
+            if self.past_end(key) {
+                return Ok(false);
+            }
+            if self.takes(key) {
+                visit(key, value, expires_at)?;
+                left -= 1;
+            }
+            Ok(left > 0)
+        })
     }
 
     fn limited<'s, T: 's>(

@@ -86,7 +86,12 @@ pub(super) fn check_files(storage: &dyn Storage, dir: &Path) -> Result<CheckRepo
             report.problems.push(problem);
         } else if check_header(&*file, &path, &mut report)? {
             let end = log::scan(&*file, &path, |_| report.records += 1)?;
-            if let Some(d) = end.damage {
+            // Zeros to the end are room made ahead of the appends, not damage
+            // (docs/format.md, "Room ahead of the active log").
+            let mut tail = vec![0u8; (end.file_len - end.valid_len) as usize];
+            dir::read_exact(&*file, &path, &mut tail, end.valid_len)?;
+            let room = tail.iter().all(|&b| b == 0);
+            if let Some(d) = end.damage.filter(|_| !room) {
                 let mut after = vec![0u8; (end.file_len - d.offset).saturating_sub(1) as usize];
                 dir::read_exact(&*file, &path, &mut after, d.offset + 1)?;
                 let how = if holds_intact_unit(&after) {

@@ -1,24 +1,29 @@
 //! Ordered iteration: a merge of the active log's in-memory map and every
-//! segment's index, newest source winning, tombstones hiding older records.
+//! segment's walk, newest source winning, tombstones hiding older records.
 //!
 //! Memory stays flat: the in-memory map is read in chunks of [`CHUNK`] keys
-//! and each segment through a buffered reader. Iteration is not a snapshot:
+//! and each segment through its walk's buffer. Iteration is not a snapshot:
 //! when a seal or compaction changes the sources, the merge is rebuilt from
 //! just after the last key returned, so every key present for the whole
 //! iteration is returned exactly once, in strictly increasing order.
 //!
-//! Just over 500 lines: the merge, its sources and its rebuild share one
-//! cursor state, and read best together.
+//! Cost per pair: a segment's walk stands on its record in its read buffer
+//! (a sorted segment's log is read in order, in large pieces), and the
+//! source that won the last step is stepped only when the next is asked
+//! for, so [`Iter::next_pair`] hands out the key and value where they lie,
+//! allocating nothing. The merge remembers the runner-up: while the winner's
+//! next key stays below it (segments of disjoint key ranges, as compaction
+//! writes them, or one segment alone), a step costs one key comparison, not
+//! one per source.
 
-use std::collections::{HashMap, VecDeque};
-use std::ops::Bound;
+use std::collections::VecDeque;
+
 use std::sync::Arc;
 
-use super::clock::expired;
 use super::log;
-use super::segment::{Item, Walk};
+use super::segment::Walk;
 use super::storage::{StorageFile, Uncached};
-use super::{Db, Error, MemSlot, Result, Segment, State};
+use super::{Db, MemSlot, Result, Segment};
 
 const CHUNK: usize = 256;
 /// See [`Iter::short`].
@@ -26,14 +31,41 @@ const CACHED_ITEMS: u64 = 1024;
 
 struct SegSource {
     seg: Arc<Segment>,
-    it: Walk,
-    head: Option<Item>,
+    walk: Walk,
+    /// Whether the walk stands on an entry (`walk.head()` is `Some`).
+    live: bool,
 }
 
+/// A source of the merge: the in-memory map, or a segment by its place in
+/// `segs` (newest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Mem,
+    Seg(usize),
+}
+
+/// The winner of a step: where its record is.
+#[derive(Clone, Copy, Debug)]
 enum Found {
     Mem(MemSlot),
-    Seg(Arc<Segment>, Item),
+    /// A segment's walk, and whether the value is in its buffer.
+    Seg(usize, bool),
 }
+
+/// The smallest key of the sources other than the last winner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Runner {
+    /// Not known: the next step compares every source.
+    Unknown,
+    /// No other source has a key.
+    None,
+    /// It is in `Iter::bound`.
+    Key,
+}
+
+/// A pair borrowed from an [`Iter`], with when its key expires, if it does;
+/// see [`Iter::next_entry`].
+pub type PairRef<'a> = (&'a [u8], &'a [u8], Option<u64>);
 
 /// Iterator over live pairs in key order; see [`Db::iter`].
 pub struct Iter<'a> {
@@ -46,17 +78,14 @@ pub struct Iter<'a> {
     mem_cursor: Option<Vec<u8>>,
     mem_exhausted: bool,
     segs: Vec<SegSource>,
+    /// The key last taken from the merge (returned, or hidden by a
+    /// tombstone or an expiry): where a rebuild resumes.
     last: Option<Vec<u8>>,
     started: bool,
     done: bool,
     heals: u32,
-    /// One read-ahead window per segment, by id (segments are immutable).
-    read_ahead: HashMap<u64, log::ReadAhead>,
     /// Pairs returned so far.
     returned: u64,
-    /// A source left the merge: its read-ahead window goes too, once the
-    /// value it was reading is read.
-    prune: bool,
     /// For a compaction: walk these segments only (see [`Iter::pinned`]).
     pinned: Option<Arc<Vec<Arc<Segment>>>>,
     /// The moment expiry is judged at, for the whole walk.
@@ -66,6 +95,19 @@ pub struct Iter<'a> {
     /// Where a walk started with [`Iter::from`] begins (inclusive), until
     /// the first key is returned.
     from: Option<Vec<u8>>,
+    /// The segment that won the last step: stepped at the start of the
+    /// next (its walk holds the record handed out until then).
+    pending: Option<usize>,
+    /// What is known of the smallest key after the last winner's, for the
+    /// one-comparison step.
+    runner: Runner,
+    /// That key, when it is [`Runner::Key`].
+    bound: Vec<u8>,
+    /// Scratch: the winner's key while its step is settled.
+    key: Vec<u8>,
+    /// A value that does not lie in a walk's buffer (the active log's, or
+    /// a point lookup's).
+    value: Vec<u8>,
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -106,9 +148,12 @@ impl<'a> Iter<'a> {
             started: false,
             done: false,
             heals: 0,
-            read_ahead: HashMap::new(),
             returned: 0,
-            prune: false,
+            pending: None,
+            runner: Runner::Unknown,
+            bound: Vec::new(),
+            key: Vec::new(),
+            value: Vec::new(),
         }
     }
 
@@ -135,9 +180,9 @@ impl<'a> Iter<'a> {
     }
 
     /// Whether this walk is still short: its first [`CACHED_ITEMS`] values
-    /// are read through the block cache (a scan of a few keys, read again
-    /// and again, is served from memory), later ones past it (a dump
-    /// neither evicts what lookups use nor grows memory).
+    /// from the active log are read through the block cache (a scan of a
+    /// few keys, read again and again, is served from memory), later ones
+    /// past it (a dump neither evicts what lookups use nor grows memory).
     fn short(&self) -> bool {
         self.returned < CACHED_ITEMS
     }
@@ -154,231 +199,14 @@ impl<'a> Iter<'a> {
         Lengths(self)
     }
 
-    /// (Re)builds the sources from `st`, positioned after the last key returned.
-    fn rebuild(&mut self, st: &State) -> Result<()> {
-        self.generation = st.generation;
-        self.wal = Some(Arc::clone(&st.wal));
-        let segments = Arc::clone(&st.segments);
-        self.rebuild_sources(&segments)
-    }
-
-    /// (Re)builds the segment sources from `segments`, positioned after the
-    /// last key returned, and empties the in-memory map's window.
-    fn rebuild_sources(&mut self, segments: &[Arc<Segment>]) -> Result<()> {
-        self.mem.clear();
-        self.mem_cursor = self.last.clone();
-        self.mem_exhausted = false;
-        self.segs.clear();
-        self.read_ahead
-            .retain(|id, _| segments.iter().any(|s| s.id == *id));
-        let start = self
-            .last
-            .clone()
-            .or_else(|| self.from.clone())
-            .unwrap_or_else(|| self.prefix.clone());
-        for seg in segments.iter().rev() {
-            // A segment whose keys all lie past the prefix, or before where
-            // the walk starts, has nothing for it (compaction outputs cover
-            // disjoint ranges: most are left out).
-            if (!self.prefix.is_empty() && seg.starts_past(&self.prefix))
-                || (!start.is_empty() && seg.ends_before(&start))
-            {
-                continue;
-            }
-            let mut it = seg.walk(&start, self.values)?;
-            let mut head = it.next().transpose()?;
-            if let (Some(h), Some(last)) = (&head, &self.last)
-                && &h.entry.key == last
-            {
-                head = it.next().transpose()?;
-            }
-            self.segs.push(SegSource {
-                seg: Arc::clone(seg),
-                it,
-                head,
-            });
-        }
-        Ok(())
-    }
-
-    fn refill_mem(&mut self) -> Result<()> {
-        if let Some(pinned) = &self.pinned {
-            // A pinned walk has no in-memory map: only its segments.
-            if !self.started {
-                self.started = true;
-                let pinned = Arc::clone(pinned);
-                self.rebuild_sources(&pinned)?;
-            }
-            self.mem_exhausted = true;
-            return Ok(());
-        }
-        let db = self.db;
-        let st = db.state.read().unwrap_or_else(|p| p.into_inner());
-        if !self.started || st.generation != self.generation {
-            self.started = true;
-            self.rebuild(&st)?;
-        }
-        let lower = match (&self.mem_cursor, &self.from) {
-            (Some(k), _) => Bound::Excluded(k.clone()),
-            (None, Some(from)) => Bound::Included(from.clone()),
-            (None, None) => Bound::Included(self.prefix.clone()),
-        };
-        self.mem.extend(
-            st.mem
-                .range::<Vec<u8>, _>((lower, Bound::Unbounded))
-                .take(CHUNK)
-                .map(|(k, s)| (k.clone(), *s)),
-        );
-        self.mem_exhausted = self.mem.len() < CHUNK;
-        if let Some((k, _)) = self.mem.back() {
-            self.mem_cursor = Some(k.clone());
-        }
-        Ok(())
-    }
-
-    fn next_found(&mut self) -> Option<Result<(Vec<u8>, Found)>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            if (!self.started || (self.mem.is_empty() && !self.mem_exhausted))
-                && let Err(e) = self.refill_mem()
-            {
-                let seg = match &e {
-                    Error::Corrupt { path, .. } => self.segment_of(path),
-                    _ => None,
-                };
-                let outcome = match seg {
-                    Some(seg) => self.heal_or(seg, e),
-                    None => Err(e),
-                };
-                match outcome {
-                    Ok(()) => continue,
-                    Err(e) => {
-                        self.done = true;
-                        return Some(Err(e));
-                    }
-                }
-            }
-            // The source with the smallest key: the in-memory map (newest),
-            // then the segments newest first; ties go to the newest.
-            let mut best = None;
-            {
-                let mut min: Option<&[u8]> = self.mem.front().map(|(k, _)| k.as_slice());
-                if min.is_some() {
-                    best = Some(None);
-                }
-                for (i, s) in self.segs.iter().enumerate() {
-                    if let Some(h) = &s.head
-                        && min.is_none_or(|m| h.entry.key.as_slice() < m)
-                    {
-                        min = Some(&h.entry.key);
-                        best = Some(Some(i));
-                    }
-                }
-            }
-            let Some(best) = best else {
-                self.done = true;
-                return None;
-            };
-            // Take the winner's key (moved, not copied), then step past
-            // every other source's record of the same key: it is older.
-            let (min, found) = match best {
-                None => {
-                    let (k, slot) = self.mem.pop_front().expect("the map's head won");
-                    (k, Found::Mem(slot))
-                }
-                Some(i) => {
-                    let mut item = self.segs[i].head.take().expect("this head won");
-                    let key = std::mem::take(&mut item.entry.key);
-                    (key, Found::Seg(Arc::clone(&self.segs[i].seg), item))
-                }
-            };
-            let mut advance_error = None;
-            for (i, s) in self.segs.iter_mut().enumerate() {
-                let won = best == Some(i);
-                if won || s.head.as_ref().is_some_and(|h| h.entry.key == min) {
-                    match s.it.next().transpose() {
-                        Ok(h) => s.head = h,
-                        Err(e) => {
-                            advance_error = Some((Arc::clone(&s.seg), e));
-                            break;
-                        }
-                    }
-                }
-            }
-            if let Some((seg, e)) = advance_error {
-                // A damaged index: heal it, then rebuild every source from
-                // the last key returned, which finds `min` again.
-                if let Err(e) = self.heal_or(seg, e) {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                continue;
-            }
-            // Segments walked to their end leave the merge, so that a walk
-            // over many segments holds buffers for the ones still going.
-            if self.segs.iter().any(|s| s.head.is_none()) {
-                self.segs.retain(|s| s.head.is_some());
-                self.prune = true;
-            }
-            if !min.starts_with(&self.prefix) {
-                self.done = true;
-                return None;
-            }
-            let last = self.last.get_or_insert_with(Vec::new);
-            last.clear();
-            last.extend_from_slice(&min);
-            // An expired put is the newest record of its key, so it hides
-            // the older ones, as a tombstone does.
-            let (deleted, expires_at) = match &found {
-                Found::Mem(s) => (s.delete, s.expires_at()),
-                Found::Seg(_, item) => (item.entry.delete, item.entry.expires_at),
-            };
-            if !deleted && !expired(expires_at, self.now) {
-                self.last_expiry = expires_at;
-                return Some(Ok((min, found)));
-            }
-        }
-    }
-
-    /// Heals `seg`'s index after `e` and makes the next step rebuild the
-    /// sources; returns `e` when healing is not possible.
-    fn heal_or(&mut self, seg: Arc<Segment>, e: Error) -> Result<()> {
-        if self.heals >= 3 || !matches!(e, Error::Corrupt { .. }) {
-            return Err(e);
-        }
-        self.heals += 1;
-        let healed = self.db.heal(&seg)?;
-        if let Some(pinned) = &mut self.pinned {
-            let list = Arc::make_mut(pinned);
-            for s in list.iter_mut().filter(|s| s.id == healed.id) {
-                *s = Arc::clone(&healed);
-            }
-        }
-        self.started = false;
-        Ok(())
-    }
-
-    /// The segment whose index is `path`, among the current sources.
-    fn segment_of(&self, path: &std::path::Path) -> Option<Arc<Segment>> {
-        self.segs
-            .iter()
-            .find(|s| s.seg.log_path.with_extension("idx") == path)
-            .map(|s| Arc::clone(&s.seg))
-            .or_else(|| {
-                let st = self.db.state.read().unwrap_or_else(|p| p.into_inner());
-                st.segments
-                    .iter()
-                    .find(|s| s.log_path.with_extension("idx") == path)
-                    .cloned()
-            })
-    }
-
-    /// The value of a key the merge found live; `None` when the index entry
-    /// that said so was wrong and the key is not live after all.
-    fn value(&mut self, key: &[u8], found: Found) -> Result<Option<Vec<u8>>> {
+    /// Makes the value of the key the merge found live available: `true`
+    /// when it lies in the winning walk's buffer, `false` when it is in
+    /// `self.value`; `None` when the index entry that said so was wrong
+    /// and the key is not live after all.
+    fn resolve(&mut self, found: Found) -> Result<Option<bool>> {
+        let key = self.last.as_deref().expect("a key was taken");
         let value = match found {
+            Found::Seg(_, true) => return Ok(Some(true)),
             Found::Mem(slot) => {
                 let wal = self
                     .wal
@@ -388,69 +216,57 @@ impl<'a> Iter<'a> {
                 let file: &dyn StorageFile = if self.short() { &**wal } else { &past };
                 log::read_value(file, &self.db.wal_path, slot.offset, slot.len, key)?
             }
-            Found::Seg(_, Item { value: Some(v), .. }) => Some(v),
-            Found::Seg(seg, Item { entry: e, .. }) => {
-                // The entry's length sizes the read buffer: an entry that
-                // points past its segment is damage, not a length to trust.
-                let fits = e
-                    .offset
-                    .checked_add(u64::from(e.len))
-                    .is_some_and(|end| end <= seg.log_len);
-                let past = Uncached(&*seg.log);
-                let file: &dyn StorageFile = if self.short() { &*seg.log } else { &past };
-                let read = if fits {
-                    self.read_ahead.entry(seg.id).or_default().read_value(
-                        file,
-                        &seg.log_path,
-                        seg.log_len,
-                        e.offset,
-                        e.len,
-                        key,
-                    )
-                } else {
-                    Err(Error::corrupt(
-                        seg.log_path.with_extension("idx"),
-                        0,
-                        "an entry points past the end of its segment",
-                    ))
-                };
-                match read {
-                    Ok(Some(v)) => Some(v),
-                    // The entry may be what is damaged (it points at another
-                    // key's record, or at a tombstone though it says put): a
-                    // point lookup heals the index and gives the truth, or
-                    // reports the segment if that is what is damaged.
-                    Ok(None) | Err(Error::Corrupt { .. }) => self.db.get(key)?,
-                    Err(other) => return Err(other),
-                }
-            }
+            // The entry may be what is damaged (it points at another key's
+            // record, or at a tombstone though it says put): a point lookup
+            // heals the index and gives the truth, or reports the segment if
+            // that is what is damaged.
+            Found::Seg(_, false) => self.db.get(key)?,
         };
-        Ok(value)
+        Ok(value.map(|v| {
+            self.value = v;
+            false
+        }))
     }
-}
 
-impl Iterator for Iter<'_> {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
+    /// The next live pair, borrowed from the iterator until the next call:
+    /// what [`Iterator::next`] returns, without a copy of the key and the
+    /// value (the fastest way through many pairs). On an iterator of keys
+    /// alone ([`Db::keys`]) the value is empty.
+    pub fn next_pair(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        self.next_entry().map(|r| r.map(|(k, v, _)| (k, v)))
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// [`next_pair`](Self::next_pair) with when the key expires, if it
+    /// does (what [`last_expiry`](Self::last_expiry) then says).
+    pub fn next_entry(&mut self) -> Option<Result<PairRef<'_>>> {
+        let in_walk = match self.advance_pair()? {
+            Ok(in_walk) => in_walk,
+            Err(e) => return Some(Err(e)),
+        };
+        let key = self.last.as_deref().expect("a key was taken");
+        let value = match (in_walk, self.pending) {
+            (true, Some(i)) => self.segs[i].walk.value(),
+            _ => None,
+        };
+        Some(Ok((key, value.unwrap_or(&self.value), self.last_expiry)))
+    }
+
+    /// Steps to the next live pair: its key is then in `last`, its value
+    /// in the winning walk (`true`) or in `self.value`.
+    fn advance_pair(&mut self) -> Option<Result<bool>> {
         loop {
-            let (key, found) = match self.next_found()? {
-                Ok(x) => x,
+            let found = match self.step()? {
+                Ok(f) => f,
                 Err(e) => return Some(Err(e)),
             };
             if !self.values {
-                return Some(Ok((key, Vec::new())));
+                self.value.clear();
+                return Some(Ok(false));
             }
-            let value = self.value(&key, found);
-            if self.prune {
-                self.prune = false;
-                let live: Vec<u64> = self.segs.iter().map(|s| s.seg.id).collect();
-                self.read_ahead.retain(|id, _| live.contains(id));
-            }
-            match value {
-                Ok(Some(v)) => {
+            match self.resolve(found) {
+                Ok(Some(in_walk)) => {
                     self.returned += 1;
-                    return Some(Ok((key, v)));
+                    return Some(Ok(in_walk));
                 }
                 // A wrong index entry named a key that is not live: skip it.
                 Ok(None) => {}
@@ -460,6 +276,15 @@ impl Iterator for Iter<'_> {
                 }
             }
         }
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_pair()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 }
 
@@ -485,11 +310,19 @@ impl Keys<'_> {
     }
 }
 
+impl Keys<'_> {
+    /// The next live key, borrowed until the next call; see
+    /// [`Iter::next_pair`].
+    pub fn next_key(&mut self) -> Option<Result<&[u8]>> {
+        self.0.next_pair().map(|r| r.map(|(k, _)| k))
+    }
+}
+
 impl Iterator for Keys<'_> {
     type Item = Result<Vec<u8>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|r| r.map(|(k, _)| k))
+        self.next_key().map(|r| r.map(<[u8]>::to_vec))
     }
 }
 
@@ -507,14 +340,19 @@ impl Iterator for Lengths<'_> {
     type Item = Result<(Vec<u8>, u32)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next_found().map(|r| {
-            r.map(|(k, found)| {
+        let it = &mut self.0;
+        it.step().map(|r| {
+            r.map(|found| {
                 let len = match found {
                     Found::Mem(s) => s.len,
-                    Found::Seg(_, item) => item.entry.len,
+                    Found::Seg(i, _) => it.segs[i].walk.head().map_or(0, |h| h.entry.len),
                 };
-                (k, len)
+                (it.last.clone().expect("a key was taken"), len)
             })
         })
     }
 }
+
+mod merge;
+#[cfg(test)]
+mod tests;

@@ -73,7 +73,7 @@ pub use check::{CheckReport, Problem};
 pub use compaction::CompactReport;
 pub use compaction_gain::Skipped;
 pub use error::{Error, Result};
-pub use iter::{Iter, Keys};
+pub use iter::{Iter, Keys, PairRef};
 pub use limits::{MAX_KEY_LEN, MAX_VALUE_LEN, check_key, check_pair, check_value};
 pub use open::{OpenReport, Truncation};
 pub use options::{Options, SyncMode};

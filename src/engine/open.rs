@@ -179,6 +179,8 @@ pub(super) fn load(
     let mut writer = Writer {
         wal: log.file,
         wal_len: log.len,
+        room_end: log.room_end,
+        growths: 0,
         order: log.order,
         next_id,
         poisoned: None,

@@ -326,7 +326,16 @@ fn salvage_file(
     } else {
         Log::Sealed
     };
-    let s = salvage(&bytes, log);
+    let mut s = salvage(&bytes, log);
+    // Zeros from the active log's last record to its end are its room
+    // (docs/format.md), not damage: cut, with nothing to save.
+    if log == Log::Active
+        && let Some(&(off, n)) = s.lost.last()
+        && off + n == len
+        && bytes[off as usize..].iter().all(|&b| b == 0)
+    {
+        s.lost.pop();
+    }
     report.records_kept += s.records;
     if s.lost.is_empty() && s.kept.len() == bytes.len() {
         return Ok(());

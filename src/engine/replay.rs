@@ -48,6 +48,9 @@ pub(super) struct Replayed {
     pub file: Arc<dyn StorageFile>,
     /// Where its intact records end.
     pub len: u64,
+    /// Where the file ends when only zeros follow its records: the room
+    /// a writer made ahead of its appends (docs/format.md), kept as such.
+    pub room_end: u64,
     pub mem: BTreeMap<Vec<u8>, MemSlot>,
     pub order: LogOrder,
     pub repair: Option<LogRepair>,
@@ -82,6 +85,7 @@ fn no_log(save: Option<String>) -> Replayed {
     Replayed {
         file: Arc::new(NoLog),
         len: FILE_HEADER_LEN as u64,
+        room_end: 0,
         mem: BTreeMap::new(),
         order: LogOrder::default(),
         repair: Some(LogRepair::NewLog { save }),
@@ -157,10 +161,17 @@ pub(super) fn replay_wal(
     })?;
     report.replayed = replayed;
     let mut repair = None;
-    if let Some(damage) = end.damage {
-        let cut = end.file_len - end.valid_len;
-        let mut tail = vec![0u8; cut as usize];
+    let mut tail = vec![0u8; (end.file_len - end.valid_len) as usize];
+    if end.damage.is_some() {
         dir::read_exact(&*file, path, &mut tail, end.valid_len)?;
+    }
+    // Zeros to the end are room made ahead of the appends (docs/format.md,
+    // "Room ahead of the active log"): the log ends there, nothing is torn,
+    // and the room is kept.
+    let room = end.damage.is_some() && tail.iter().all(|&b| b == 0);
+    let room_end = if room { end.file_len } else { end.valid_len };
+    if let Some(damage) = end.damage.filter(|_| !room) {
+        let cut = end.file_len - end.valid_len;
         // A crash tears only the end of the log. Damage with intact records
         // after it is something else, and cutting there would drop them
         // (and bring older values back): leave it whole for recover.
@@ -194,6 +205,7 @@ pub(super) fn replay_wal(
     Ok(Replayed {
         file,
         len: end.valid_len,
+        room_end,
         mem,
         order,
         repair,

@@ -7,7 +7,9 @@
 //! them to the in-memory map and hands each waiter its result. So concurrent
 //! writers share fsyncs, and the log's order is the order of application.
 //! A failed write or fsync poisons the handle: the log is cut back to where
-//! the group began (best effort) and every later write is refused.
+//! the group began (best effort) and every later write is refused. An
+//! fsynced append that grows the log writes room past it (writer.rs), cut
+//! again before a seal and at close.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -178,9 +180,14 @@ impl Db {
             buf, slots, order, ..
         } = g;
         let wal_path = &self.wal_path;
+        let room = w.room_for(self.opts.sync, base + buf.len() as u64);
         let written = w
             .wal
             .write_at(&buf, base)
+            .and_then(|()| match room {
+                0 => Ok(()),
+                n => w.write_room(base + buf.len() as u64, n),
+            })
             .map_err(|e| Error::io("write", wal_path, e))
             .and_then(|()| w.sync_appended(self.opts.sync, wal_path));
         if let Err(e) = written {
@@ -188,6 +195,7 @@ impl Db {
             return spread(tickets, e);
         }
         w.wal_len += buf.len() as u64;
+        w.room_end = w.room_end.max(w.wal_len + room);
         self.publish_len(&w);
         w.order = order;
         {
@@ -286,7 +294,8 @@ impl Db {
         by_ratio.max(self.opts.compact_min_bytes).max(w.auto_floor)
     }
 
-    /// Bytes of every database file.
+    /// Bytes of every database file (the active log's up to its last
+    /// record: its room is not data, and a seal cuts it).
     pub(super) fn total_bytes(&self, w: &Writer) -> u64 {
         let st = self.state.read().unwrap_or_else(|p| p.into_inner());
         st.segments
@@ -320,6 +329,8 @@ impl Db {
             return Ok(());
         }
         self.ready_log(w)?;
+        // A segment ends at its last record.
+        w.cut_room(&self.wal_path)?;
         // The index made durable below describes the log's bytes: they must
         // be on the disk first, even those this handle found at open.
         w.make_log_durable(&self.wal_path)?;
@@ -415,6 +426,10 @@ impl Db {
             return Ok(());
         }
         w.flush(&self.wal_path)?;
+        // A log at rest ends at its last record: no room is left behind.
+        if w.wal_len <= self.opts.seal_on_close {
+            w.cut_room(&self.wal_path)?;
+        }
         if w.wal_len > self.opts.seal_on_close
             && let Err(e) = self.seal(&mut w)
         {

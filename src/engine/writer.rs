@@ -1,7 +1,8 @@
-//! [`Writer`]: what only the writer touches (the active log, its length
-//! and key order, the next segment id, the poisoned state), and the only
-//! ways it changes, so that the rules (a failure poisons for good; nothing
-//! unsynced is reported durable) live in one place.
+//! [`Writer`]: what only the writer touches (the active log, its length,
+//! the room written past it, its key order, the next segment id, the
+//! poisoned state), and the only ways it changes, so that the rules (a
+//! failure poisons for good; nothing unsynced is reported durable) live in
+//! one place.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +13,27 @@ use super::storage::StorageFile;
 use super::{Error, Result, SyncMode};
 use super::{record, replay};
 
+/// Room is made once the log holds this many bytes (a small database's
+/// files stay as long as their records), this far ahead at least, and at
+/// most [`MAX_ROOM`]: a quarter of the log's length in between.
+const MIN_ROOM: u64 = 64 * 1024;
+const MAX_ROOM: u64 = 1024 * 1024;
+
 /// What only the writer touches.
 #[derive(Debug)]
 pub(super) struct Writer {
     pub(super) wal: Arc<dyn StorageFile>,
     pub(super) wal_len: u64,
+    /// Where the active log's file ends when it holds zeros past
+    /// `wal_len`: room written ahead of the appends, so that a durable
+    /// append inside it changes no file size and its fsync writes no
+    /// metadata (docs/format.md, "Room ahead of the active log"). At most
+    /// `wal_len` otherwise.
+    pub(super) room_end: u64,
+    /// Durable appends this handle made that grew the file: room is made
+    /// only for a handle that keeps writing (a one-shot command's single
+    /// write leaves none behind).
+    pub(super) growths: u32,
     /// The key order of the active log's records.
     pub(super) order: LogOrder,
     /// The id the active log gets when it is sealed.
@@ -140,6 +157,55 @@ impl Writer {
         let _ = self.wal.set_len(base).and_then(|()| self.wal.sync_data());
     }
 
+    /// How many zero bytes to write past an append that ends at `end`, as
+    /// room for the appends after it (docs/format.md, "Room ahead of the
+    /// active log"): none unless the append is fsynced, grows the file and
+    /// ends past [`MIN_ROOM`], and only from the second such append of this
+    /// handle, so that a one-shot write leaves no room behind it.
+    pub(super) fn room_for(&mut self, sync: SyncMode, end: u64) -> u64 {
+        if sync != SyncMode::Always || end <= self.room_end || end < MIN_ROOM {
+            return 0;
+        }
+        self.growths = self.growths.saturating_add(1);
+        if self.growths < 2 {
+            return 0;
+        }
+        (end / 4).clamp(MIN_ROOM, MAX_ROOM)
+    }
+
+    /// Writes `n` zero bytes of room at `offset` of the active log.
+    pub(super) fn write_room(&self, offset: u64, n: u64) -> std::io::Result<()> {
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        let mut done = 0;
+        while done < n {
+            let step = (n - done).min(ZEROS.len() as u64);
+            self.wal.write_at(&ZEROS[..step as usize], offset + done)?;
+            done += step;
+        }
+        Ok(())
+    }
+
+    /// Cuts the room past the log's records off the file and fsyncs it
+    /// (before a seal or at close: a segment, and a log at rest, end at
+    /// their last record). A failure poisons: the file's length is unknown.
+    pub(super) fn cut_room(&mut self, path: &Path) -> Result<()> {
+        if self.room_end <= self.wal_len {
+            return Ok(());
+        }
+        self.ensure_writable()?;
+        let cut = self
+            .wal
+            .set_len(self.wal_len)
+            .and_then(|()| self.wal.sync_data());
+        if let Err(e) = cut {
+            let e = Error::io("truncate", path, e);
+            self.poison(&e);
+            return Err(e);
+        }
+        self.room_end = self.wal_len;
+        Ok(())
+    }
+
     /// Counts the whole log as the compaction base: what was written into
     /// an empty database is all live, so a bulk load does not trigger a
     /// rewrite.
@@ -159,6 +225,7 @@ impl Writer {
     pub(super) fn start_log(&mut self, wal: Arc<dyn StorageFile>, sealed: u64) {
         self.wal = wal;
         self.wal_len = record::FILE_HEADER_LEN as u64;
+        self.room_end = 0;
         self.order = LogOrder::default();
         self.next_id = sealed + 1;
         self.log_synced = true;

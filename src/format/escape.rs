@@ -42,9 +42,9 @@ impl Sink for String {
     }
 }
 
-struct IoSink<'a, W>(&'a mut W);
+struct IoSink<'a, W: ?Sized>(&'a mut W);
 
-impl<W: Write> Sink for IoSink<'_, W> {
+impl<W: Write + ?Sized> Sink for IoSink<'_, W> {
     type Error = io::Error;
 
     fn text(&mut self, s: &str) -> io::Result<()> {
@@ -118,7 +118,7 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 }
 
 /// Writes `bytes` escaped as by [`escape_bytes`] to `out`, without buffering.
-pub(crate) fn write_escaped<W: Write>(out: &mut W, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_escaped<W: Write + ?Sized>(out: &mut W, bytes: &[u8]) -> io::Result<()> {
     escape_to(bytes, &mut IoSink(out))
 }
 

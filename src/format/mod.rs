@@ -40,6 +40,8 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::iter::FusedIterator;
 use std::str::FromStr;
 
+#[cfg(feature = "cli")]
+pub(crate) use escape::write_escaped;
 pub use escape::{UnescapeError, escape_bytes, unescape};
 
 /// The largest key and value a dump may hold: the engine's limits.

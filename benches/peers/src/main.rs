@@ -75,6 +75,11 @@ trait Engine: Sync {
     fn get_many(&self, thread: usize, keys: &[Key]) -> usize;
     /// For each 14-byte prefix, reads every pair under it; returns the pairs read.
     fn scan_many(&self, prefixes: &[[u8; 14]]) -> usize;
+    /// For each start key, reads the first `len` pairs at or after it, in
+    /// key order; returns the pairs read.
+    fn range_many(&self, starts: &[Key], len: usize) -> usize;
+    /// Reads every pair in key order; returns how many.
+    fn full_scan(&self) -> usize;
     /// Makes everything durable and the files quiet (checkpoints), before sizing.
     fn settle(&mut self);
     /// Reclaims space; false when the engine has no way to.
@@ -147,11 +152,39 @@ impl Engine for TinyKv {
     fn scan_many(&self, prefixes: &[[u8; 14]]) -> usize {
         let db = self.db();
         let mut n = 0;
+        // Borrowed pairs (`next_pair`), as redb hands out guards and SQLite
+        // column references: no copy of each key and value.
         for p in prefixes {
-            for kv in db.iter_prefix(p) {
-                black_box(kv.expect("iter"));
+            let mut it = db.iter_prefix(p);
+            while let Some(kv) = it.next_pair() {
+                let (k, v) = kv.expect("iter");
+                black_box((k.len(), v.len()));
                 n += 1;
             }
+        }
+        n
+    }
+    fn range_many(&self, starts: &[Key], len: usize) -> usize {
+        let db = self.db();
+        let mut n = 0;
+        for s in starts {
+            let mut it = db.iter().from(s);
+            for _ in 0..len {
+                let Some(kv) = it.next_pair() else { break };
+                let (k, v) = kv.expect("iter");
+                black_box((k.len(), v.len()));
+                n += 1;
+            }
+        }
+        n
+    }
+    fn full_scan(&self) -> usize {
+        let mut n = 0;
+        let mut it = self.db().iter();
+        while let Some(kv) = it.next_pair() {
+            let (k, v) = kv.expect("iter");
+            black_box((k.len(), v.len()));
+            n += 1;
         }
         n
     }
@@ -264,6 +297,32 @@ impl Engine for Redb {
         }
         n
     }
+    fn range_many(&self, starts: &[Key], len: usize) -> usize {
+        use redb::ReadableDatabase;
+        let tx = self.db().begin_read().expect("begin_read");
+        let t = tx.open_table(TABLE).expect("open_table");
+        let mut n = 0;
+        for s in starts {
+            for kv in t.range(&s[..]..).expect("range").take(len) {
+                let (k, v) = kv.expect("range item");
+                black_box((k.value().len(), v.value().len()));
+                n += 1;
+            }
+        }
+        n
+    }
+    fn full_scan(&self) -> usize {
+        use redb::{ReadableDatabase, ReadableTable};
+        let tx = self.db().begin_read().expect("begin_read");
+        let t = tx.open_table(TABLE).expect("open_table");
+        let mut n = 0;
+        for kv in t.iter().expect("iter") {
+            let (k, v) = kv.expect("iter item");
+            black_box((k.value().len(), v.value().len()));
+            n += 1;
+        }
+        n
+    }
     fn settle(&mut self) {}
     fn compact(&mut self) -> bool {
         let db = self.db.as_mut().expect("open");
@@ -336,6 +395,25 @@ impl Engine for Sled {
                 black_box(kv.expect("scan"));
                 n += 1;
             }
+        }
+        n
+    }
+    fn range_many(&self, starts: &[Key], len: usize) -> usize {
+        let db = self.db();
+        let mut n = 0;
+        for s in starts {
+            for kv in db.range(&s[..]..).take(len) {
+                black_box(kv.expect("range"));
+                n += 1;
+            }
+        }
+        n
+    }
+    fn full_scan(&self) -> usize {
+        let mut n = 0;
+        for kv in self.db().iter() {
+            black_box(kv.expect("iter"));
+            n += 1;
         }
         n
     }
@@ -472,6 +550,38 @@ impl Engine for Sqlite {
         }
         n
     }
+    fn range_many(&self, starts: &[Key], len: usize) -> usize {
+        let c = self.readers[0].lock().unwrap();
+        let mut st = c
+            .prepare_cached("SELECT k, v FROM kv WHERE k >= ?1 ORDER BY k LIMIT ?2")
+            .expect("prepare");
+        let mut n = 0;
+        for s in starts {
+            let mut rows = st.query((&s[..], len as i64)).expect("query");
+            while let Some(row) = rows.next().expect("row") {
+                let k = row.get_ref(0).expect("k").as_blob().expect("blob");
+                let v = row.get_ref(1).expect("v").as_blob().expect("blob");
+                black_box((k.len(), v.len()));
+                n += 1;
+            }
+        }
+        n
+    }
+    fn full_scan(&self) -> usize {
+        let c = self.readers[0].lock().unwrap();
+        let mut st = c
+            .prepare_cached("SELECT k, v FROM kv ORDER BY k")
+            .expect("prepare");
+        let mut n = 0;
+        let mut rows = st.query(()).expect("query");
+        while let Some(row) = rows.next().expect("row") {
+            let k = row.get_ref(0).expect("k").as_blob().expect("blob");
+            let v = row.get_ref(1).expect("v").as_blob().expect("blob");
+            black_box((k.len(), v.len()));
+            n += 1;
+        }
+        n
+    }
     fn settle(&mut self) {
         self.write
             .lock()
@@ -499,6 +609,88 @@ fn prefix_end(p: &[u8; 14]) -> [u8; 14] {
     let mut e = *p;
     e[13] += 1;
     e
+}
+
+/// The reads in key order, the same for every engine and both rounds.
+struct ScanWork {
+    prefixes: Vec<[u8; 14]>,
+    starts: Vec<Key>,
+    full_passes: u64,
+    /// Pairs every full scan must see.
+    keys: u64,
+}
+
+/// Pairs per range scan.
+const RANGE_LEN: usize = 1000;
+
+impl ScanWork {
+    fn new(rng: &mut Rng, n: u64, args: &Args) -> ScanWork {
+        let prefixes = (0..args.scans)
+            .map(|_| {
+                let k = key((rng.next() % (n / 100)) * 100);
+                let mut p = [0u8; 14];
+                p.copy_from_slice(&k[..14]);
+                p
+            })
+            .collect();
+        // Starts far enough from the end that every range is whole.
+        let room = n.saturating_sub(RANGE_LEN as u64).max(1);
+        let starts = (0..args.scans / 10).map(|_| key(rng.next() % room)).collect();
+        ScanWork {
+            prefixes,
+            starts,
+            full_passes: 3,
+            keys: n,
+        }
+    }
+
+    /// Runs the three workloads on every engine and adds their rows, with
+    /// `id` and `what` telling the round apart.
+    fn run(&self, engines: &[Box<dyn Engine>], id: &str, what: &str, rows: &mut Vec<Row>) {
+        let (mut vp, mut vr, mut vf) = (Vec::new(), Vec::new(), Vec::new());
+        let scans = self.prefixes.len() as u64;
+        let ranges = self.starts.len() as u64;
+        for e in engines {
+            let (pairs, d) = timed(|| e.scan_many(&self.prefixes));
+            assert_eq!(pairs as u64, scans * 100, "{} scan", e.name());
+            vp.push(rate(scans, d));
+            let (pairs, d) = timed(|| e.range_many(&self.starts, RANGE_LEN));
+            assert_eq!(pairs as u64, ranges * RANGE_LEN as u64, "{} range", e.name());
+            vr.push(rate(ranges, d));
+            let (pairs, d) = timed(|| (0..self.full_passes).map(|_| e.full_scan()).sum::<usize>());
+            assert!(pairs as u64 >= self.full_passes * self.keys, "{} full scan", e.name());
+            vf.push(rate(pairs as u64, d));
+            println!(
+                "  scans ({what}) {:>8}: prefix {:>8.0}/s, range {:>8.0}/s, full {:>10.0} pairs/s",
+                e.name(),
+                vp.last().unwrap(),
+                vr.last().unwrap(),
+                vf.last().unwrap()
+            );
+        }
+        let id = |base: &str| format!("{base}{id}");
+        rows.push(Row {
+            id: id("scan"),
+            label: format!("prefix scans of 100 pairs, {what} ({scans})"),
+            unit: "scans/s",
+            values: vp,
+            higher_better: true,
+        });
+        rows.push(Row {
+            id: id("range"),
+            label: format!("range scans of {RANGE_LEN} pairs, {what} ({ranges})"),
+            unit: "scans/s",
+            values: vr,
+            higher_better: true,
+        });
+        rows.push(Row {
+            id: id("full"),
+            label: format!("full scans, {what} (pairs/s)"),
+            unit: "pairs/s",
+            values: vf,
+            higher_better: true,
+        });
+    }
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -596,7 +788,7 @@ fn parse_args() -> Args {
 
 /// One measured row: a workload, ops/s per engine (same order as `engines`).
 struct Row {
-    id: &'static str,
+    id: String,
     label: String,
     unit: &'static str,
     values: Vec<f64>,
@@ -645,7 +837,7 @@ fn main() {
         vals.push(rate(n, d));
     }
     rows.push(Row {
-        id: "bulk",
+        id: "bulk".into(),
         label: format!("bulk load, {n} pairs, random order"),
         unit: "ops/s",
         values: vals,
@@ -665,7 +857,7 @@ fn main() {
         std::fs::remove_dir_all(&dir).expect("rm");
     }
     rows.push(Row {
-        id: "bulk_sorted",
+        id: "bulk_sorted".into(),
         label: format!("bulk load, {n} pairs, key order"),
         unit: "ops/s",
         values: vals,
@@ -721,43 +913,24 @@ fn main() {
         );
     }
     rows.push(Row {
-        id: "get1",
+        id: "get1".into(),
         label: "random gets, warm, 1 thread".into(),
         unit: "ops/s",
         values: v1,
         higher_better: true,
     });
     rows.push(Row {
-        id: "get2",
+        id: "get2".into(),
         label: "random gets, warm, 2 threads".into(),
         unit: "ops/s",
         values: v2,
         higher_better: true,
     });
 
-    // Prefix scans of 100 keys.
-    let prefixes: Vec<[u8; 14]> = (0..args.scans)
-        .map(|_| {
-            let k = key((rng.next() % (n / 100)) * 100);
-            let mut p = [0u8; 14];
-            p.copy_from_slice(&k[..14]);
-            p
-        })
-        .collect();
-    let mut vals = Vec::new();
-    for e in &engines {
-        let (pairs, d) = timed(|| e.scan_many(&prefixes));
-        assert_eq!(pairs as u64, args.scans * 100, "{} scan", e.name());
-        println!("  scans {:>8}: {d:>10.2?}", e.name());
-        vals.push(rate(args.scans, d));
-    }
-    rows.push(Row {
-        id: "scan",
-        label: format!("prefix scans of 100 pairs ({})", args.scans),
-        unit: "scans/s",
-        values: vals,
-        higher_better: true,
-    });
+    // Reads in key order on the randomly loaded data: prefix scans of 100
+    // pairs, range scans of 1,000 pairs from a random start, full scans.
+    let scans = ScanWork::new(&mut rng, n, &args);
+    scans.run(&engines, "", "random-order load", &mut rows);
 
     // Individual durable writes of new keys, interleaved in rounds of 100
     // with the raw append+fsync loop, so that all see the same disk weather.
@@ -793,7 +966,7 @@ fn main() {
     let vals: Vec<f64> = times.iter().map(|&t| rate(durable_n, t)).collect();
     println!("  durable sets: {vals:.0?}/s, raw append+fsync {raw_rate:.0}/s");
     rows.push(Row {
-        id: "durable",
+        id: "durable".into(),
         label: format!("durable single sets ({durable_n})"),
         unit: "ops/s",
         values: vals,
@@ -831,14 +1004,14 @@ fn main() {
         );
     }
     rows.push(Row {
-        id: "batch",
+        id: "batch".into(),
         label: format!("durable batch sets, 100 per batch ({})", batch_keys.len()),
         unit: "ops/s",
         values: vb,
         higher_better: true,
     });
     rows.push(Row {
-        id: "delete",
+        id: "delete".into(),
         label: format!("durable deletes, 100 per batch ({})", batch_keys.len()),
         unit: "ops/s",
         values: vd,
@@ -869,6 +1042,13 @@ fn main() {
             after.last().unwrap() / 1e6
         );
     }
+    // The same reads on the compacted data (sled has no compaction: its
+    // data is as the overwrite left it).
+    for e in engines.iter_mut() {
+        e.reopen();
+        black_box(e.full_scan());
+    }
+    scans.run(&engines, "_compacted", "compacted", &mut rows);
     drop(engines);
     let tinykv_stats = {
         let db = tinykv::engine::Db::open(root.path().join("tinykv"), TinyKv::options())
@@ -885,21 +1065,21 @@ fn main() {
         })
     };
     rows.push(Row {
-        id: "overwrite",
+        id: "overwrite".into(),
         label: format!("overwrite every key, bulk path ({live_n})"),
         unit: "ops/s",
         values: vo,
         higher_better: true,
     });
     rows.push(Row {
-        id: "size_before",
+        id: "size_before".into(),
         label: "size on disk after overwrite (MB)".into(),
         unit: "bytes",
         values: before,
         higher_better: false,
     });
     rows.push(Row {
-        id: "size_after",
+        id: "size_after".into(),
         label: "size on disk after compaction (MB)".into(),
         unit: "bytes",
         values: after,
@@ -941,7 +1121,7 @@ fn report(
     };
 
     println!();
-    print!("{:<48}", "workload");
+    print!("{:<56}", "workload");
     for n in names {
         print!("{n:>12}");
     }
@@ -950,7 +1130,7 @@ fn report(
     }
     println!();
     for r in rows {
-        print!("{:<48}", r.label);
+        print!("{:<56}", r.label);
         for &v in &r.values {
             print!("{:>12}", fmt(r, v));
         }
@@ -959,7 +1139,7 @@ fn report(
         }
         println!();
     }
-    println!("{:<48}{raw_rate:>12.0}", "raw append+fsync (129 B records)");
+    println!("{:<56}{raw_rate:>12.0}", "raw append+fsync (129 B records)");
     println!(
         "live data: {:.1} MB ({} keys x {} B)",
         live_bytes as f64 / 1e6,
@@ -978,6 +1158,13 @@ fn report(
     };
     let targets = vec![
         ("random gets >= 1.5x redb", ratio("get1", "redb"), 1.5, true),
+        ("prefix scans, random load >= 1.5x redb", ratio("scan", "redb"), 1.5, true),
+        ("range scans, random load >= 1.5x redb", ratio("range", "redb"), 1.5, true),
+        ("full scans, random load >= 1.5x redb", ratio("full", "redb"), 1.5, true),
+        ("prefix scans, compacted >= 1.5x redb", ratio("scan_compacted", "redb"), 1.5, true),
+        ("range scans, compacted >= 1.5x redb", ratio("range_compacted", "redb"), 1.5, true),
+        ("full scans, compacted >= 1.5x redb", ratio("full_compacted", "redb"), 1.5, true),
+        ("durable batches of 100 >= 1.0x SQLite", ratio("batch", "sqlite"), 1.0, true),
         ("bulk sets >= 3x redb", ratio("bulk", "redb"), 3.0, true),
         ("bulk sets >= 3x sled", ratio("bulk", "sled"), 3.0, true),
         (

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{Entries, Entry, Keys, Loader, Start, Store};
+use super::{Entries, Entry, Keys, Loader, Start, Store, Visit};
 use crate::cli::serve::Sharing;
 use crate::engine::{
     BackupReport, BatchWriter, CheckReport, CompactReport, Condition, Db, Expiry, Iter,
@@ -52,12 +52,16 @@ impl<'a> Local<'a> {
 
     /// [`Store::entries_from`] for `db`, borrowing it rather than a `Local`.
     pub fn entries_of<'s>(db: &'s Db, prefix: &[u8], start: &Start) -> Entries<'s> {
-        let it = match start {
+        Box::new(EntryIter(Local::walk(db, prefix, start)))
+    }
+
+    /// The pairs of `db` whose key starts with `prefix`, from `start` on.
+    fn walk<'s>(db: &'s Db, prefix: &[u8], start: &Start) -> Iter<'s> {
+        match start {
             Start::First => db.iter_prefix(prefix),
             Start::At(k) => db.iter_prefix(prefix).from(k),
             Start::After(k) => db.iter_prefix(prefix).after(k),
-        };
-        Box::new(EntryIter(it))
+        }
     }
 
     /// [`Store::loader`] for `db` (shared by `sharing`), borrowing them
@@ -114,6 +118,17 @@ impl Store for Local<'_> {
 
     fn entries_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Entries<'s> {
         Local::entries_of(self.db, prefix, start)
+    }
+
+    fn visit_entries(&self, prefix: &[u8], start: &Start, visit: Visit<'_>) -> Result<()> {
+        let mut it = Local::walk(self.db, prefix, start);
+        while let Some(entry) = it.next_entry() {
+            let (key, value, expires_at) = entry?;
+            if !visit(key, value, expires_at)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn incr(&self, key: &[u8], by: i64) -> Result<i64> {

@@ -30,6 +30,9 @@ pub use remote::Remote;
 pub type Keys<'s> = Box<dyn Iterator<Item = Result<Vec<u8>>> + 's>;
 /// Pairs with their expiry, in key order.
 pub type Entries<'s> = Box<dyn Iterator<Item = Result<Entry>> + 's>;
+/// What [`Store::visit_entries`] calls with each pair (key, value, expiry):
+/// `false` to stop.
+pub type Visit<'v> = &'v mut dyn FnMut(&[u8], &[u8], Option<u64>) -> Result<bool>;
 
 /// Where a walk of the keys begins.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +70,18 @@ pub trait Store {
     /// The pairs whose key starts with `prefix`, from `start` on, in key
     /// order, with their expiry.
     fn entries_from<'s>(&'s self, prefix: &[u8], start: &Start) -> Entries<'s>;
+    /// Calls `visit` with each pair [`entries_from`](Self::entries_from)
+    /// gives, borrowed (a local database copies none), until it returns
+    /// `false`: the fast way through many pairs (a dump).
+    fn visit_entries(&self, prefix: &[u8], start: &Start, visit: Visit<'_>) -> Result<()> {
+        for entry in self.entries_from(prefix, start) {
+            let e = entry?;
+            if !visit(&e.key, &e.value, e.expires_at)? {
+                break;
+            }
+        }
+        Ok(())
+    }
     /// Adds `by` to the integer in `key` (missing: 0), at once; the sum.
     fn incr(&self, key: &[u8], by: i64) -> Result<i64>;
     /// Stores `key = value` with `expiry` if `condition` holds, at once;

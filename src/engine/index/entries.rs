@@ -1,5 +1,7 @@
 //! [`EntryCursor`]: a hashed index's entry frames read in order, each
 //! verified by its CRC, with read-ahead that grows as the walk goes on.
+//! The entry the cursor stands on is borrowed from its buffer
+//! ([`EntryCursor::head`]): a walk allocates nothing per entry.
 
 use std::sync::Arc;
 
@@ -23,8 +25,48 @@ impl Index {
             next: from,
             ahead: FIRST_READ,
             done: false,
+            cur: None,
         }
     }
+}
+
+/// An entry borrowed from the buffer it was decoded in; see
+/// [`EntryCursor::head`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Whether the newest record is a tombstone.
+    pub delete: bool,
+    /// Offset of the record in the segment.
+    pub offset: u64,
+    /// Length of the record.
+    pub len: u32,
+    /// When the key expires (Unix milliseconds), for a put that does.
+    pub expires_at: Option<u64>,
+}
+
+impl EntryRef<'_> {
+    /// An owned copy.
+    pub fn to_entry(self) -> Entry {
+        Entry {
+            key: self.key.to_vec(),
+            delete: self.delete,
+            offset: self.offset,
+            len: self.len,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// The entry a cursor stands on: its key as a range of the buffer.
+#[derive(Clone, Debug)]
+struct Cur {
+    key: std::ops::Range<usize>,
+    delete: bool,
+    offset: u64,
+    len: u32,
+    expires_at: Option<u64>,
 }
 
 /// Reads a hashed index's entry frames in order, each verified.
@@ -43,6 +85,8 @@ pub struct EntryCursor {
     /// How much the next read fetches (see [`FIRST_READ`]).
     ahead: usize,
     done: bool,
+    /// The entry last decoded, in `buf`.
+    cur: Option<Cur>,
 }
 
 /// A walk's first read is this long, and each one after it twice the one
@@ -98,15 +142,16 @@ impl EntryCursor {
         Ok(())
     }
 
-    fn decode(&mut self) -> Option<Entry> {
+    fn decode(&mut self) -> Option<Cur> {
         let body = &self.buf[..self.frame_end];
         let mut pos = self.at;
         let key_len = read_varint(body, &mut pos)?;
         if !key_len_ok(key_len) {
             return None;
         }
-        let key = body.get(pos..pos + key_len as usize)?.to_vec();
-        pos += key_len as usize;
+        let key = pos..pos.checked_add(key_len as usize)?;
+        body.get(key.clone())?;
+        pos = key.end;
         let offset = read_varint(body, &mut pos)?;
         let len_kind = read_varint(body, &mut pos)?;
         // Format 3: `len << 2 | expires << 1 | tombstone`, then the expiry
@@ -127,12 +172,60 @@ impl EntryCursor {
             None
         };
         self.at = pos;
-        Some(Entry {
+        Some(Cur {
             key,
             delete,
             offset,
             len,
             expires_at,
+        })
+    }
+
+    /// Steps to the next entry; `false` after the last one. The entry is
+    /// then [`head`](Self::head), until the next step.
+    pub fn advance(&mut self) -> Result<bool> {
+        self.cur = None;
+        if self.done {
+            return Ok(false);
+        }
+        if self.at >= self.frame_end {
+            match self.next_frame() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    self.buf = Vec::new();
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.done = true;
+                    self.buf = Vec::new();
+                    return Err(e);
+                }
+            }
+        }
+        let at_file = self.base + self.at as u64;
+        match self.decode() {
+            Some(cur) => {
+                self.cur = Some(cur);
+                Ok(true)
+            }
+            None => {
+                self.done = true;
+                Err(self.index.corrupt(at_file, "entry cut short or impossible"))
+            }
+        }
+    }
+
+    /// The entry the last [`advance`](Self::advance) stepped to.
+    #[inline]
+    pub fn head(&self) -> Option<EntryRef<'_>> {
+        let c = self.cur.as_ref()?;
+        Some(EntryRef {
+            key: &self.buf[c.key.clone()],
+            delete: c.delete,
+            offset: c.offset,
+            len: c.len,
+            expires_at: c.expires_at,
         })
     }
 }
@@ -141,33 +234,10 @@ impl Iterator for EntryCursor {
     type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Result<Entry>> {
-        if self.done {
-            return None;
-        }
-        if self.at >= self.frame_end {
-            match self.next_frame() {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.done = true;
-                    self.buf = Vec::new();
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    self.buf = Vec::new();
-                    return Some(Err(e));
-                }
-            }
-        }
-        let at_file = self.base + self.at as u64;
-        match self.decode() {
-            Some(e) => Some(Ok(e)),
-            None => {
-                self.done = true;
-                Some(Err(self
-                    .index
-                    .corrupt(at_file, "entry cut short or impossible")))
-            }
+        match self.advance() {
+            Ok(true) => self.head().map(|e| Ok(e.to_entry())),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }

@@ -57,7 +57,7 @@ mod read;
 
 pub use block_walk::BlockWalk;
 pub use build::{Builder, encode};
-pub use entries::EntryCursor;
+pub use entries::{EntryCursor, EntryRef};
 pub use footer::{Footer, Group, IndexMeta, KeyBound};
 pub use frames::SparseEntry;
 

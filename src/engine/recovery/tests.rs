@@ -205,3 +205,29 @@ fn a_newer_format_is_refused_not_salvaged() {
         std::fs::write(&path, &clean).unwrap();
     }
 }
+
+/// Zeros after the active log's last record are its room (what a crash of
+/// a writer that made room leaves): recover cuts them and saves nothing,
+/// while other bytes there still go to lost+found.
+#[test]
+fn the_active_logs_room_is_cut_not_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = file_header(LOG_MAGIC).to_vec();
+    encode(&mut bytes, Tag::Put, b"a", b"1");
+    let valid = bytes.len();
+    bytes.extend_from_slice(&[0; 5000]);
+    std::fs::write(dir.path().join(WAL), &bytes).unwrap();
+    let r = crate::engine::Db::recover_dir(dir.path(), &Options::default()).unwrap();
+    assert_eq!((r.records_kept, r.bytes_moved), (1, 0));
+    assert!(r.moved_to.is_empty());
+    assert_eq!(
+        std::fs::read(dir.path().join(WAL)).unwrap(),
+        &bytes[..valid]
+    );
+    // Not all zero: saved, as before.
+    bytes.truncate(valid);
+    bytes.extend_from_slice(&[0, 0, 7, 0]);
+    std::fs::write(dir.path().join(WAL), &bytes).unwrap();
+    let r = crate::engine::Db::recover_dir(dir.path(), &Options::default()).unwrap();
+    assert_eq!((r.records_kept, r.bytes_moved), (1, 4));
+}

@@ -202,24 +202,34 @@ fn open_reports_what_it_replayed_and_where_it_cut() {
     assert_eq!(db.get(b"c").unwrap(), Some(b"3".to_vec()));
 }
 
-/// Zeros past the last record (what a crash leaves after a torn or
-/// pre-allocated write) are cut and not saved: nothing was in them.
+/// Zeros past the last record (the room a writer makes ahead of its
+/// appends, or what a crash leaves after a torn write) are the end of the
+/// log: nothing is cut, reported or saved; the next write lands right
+/// after the last record, inside the room; a close cuts the room off.
 #[test]
-fn a_zero_tail_is_cut_without_saving_it() {
+fn a_zero_tail_is_room_kept_until_close() {
     let mut bytes = file_header(LOG_MAGIC).to_vec();
     encode(&mut bytes, Tag::Put, b"a", b"1");
     let valid = bytes.len();
     bytes.extend_from_slice(&[0; 100]);
     let (dir, db) = open_with_wal(&bytes);
-    let t = db.open_report().truncated.clone().expect("cut");
-    assert_eq!((t.offset, t.bytes, t.saved_to), (valid as u64, 100, None));
-    assert!(!t.unfinished_batch);
+    assert!(db.open_report().truncated.is_none());
+    assert!(db.open_report().left_torn.is_none());
     assert!(lost_found(dir.path()).is_empty());
-    assert_eq!(
-        std::fs::read(dir.path().join("wal.log")).unwrap().len(),
-        valid
-    );
+    let wal = dir.path().join("wal.log");
+    assert_eq!(std::fs::read(&wal).unwrap(), bytes, "kept as it was");
+    assert!(db.check().unwrap().is_clean());
     assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
+    db.set(b"b", b"2").unwrap();
+    let mut after = bytes[..valid].to_vec();
+    encode(&mut after, Tag::Put, b"b", b"2");
+    let on_disk = std::fs::read(&wal).unwrap();
+    assert_eq!(on_disk.len(), bytes.len(), "written inside the room");
+    assert_eq!(&on_disk[..after.len()], &after[..]);
+    db.close().unwrap();
+    assert_eq!(std::fs::read(&wal).unwrap(), after, "cut at close");
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get(b"b").unwrap(), Some(b"2".to_vec()));
 }
 
 /// An unfinished batch says how many of its records were cut, and a

@@ -21,10 +21,11 @@ use super::{Error, Result};
 
 pub(super) use super::index::Entry;
 
+mod hashed_walk;
 mod ordered_walk;
 mod rebuild;
 
-pub(in crate::engine) use ordered_walk::{Item, Walk};
+pub(in crate::engine) use ordered_walk::Walk;
 pub(in crate::engine) use rebuild::{
     cut_short, index_from_log, open_segment, open_segment_at, rebuild_index,
 };

@@ -1,21 +1,42 @@
 //! Ordered walks over one segment: [`Walk`] from a key, through a hashed
-//! index's entries or, for a sorted segment, through the log itself with
+//! index's entries (with values fetched in file order, batch by batch, see
+//! hashed_walk.rs) or, for a sorted segment, through the log itself with
 //! its values, checking that every data block starts at a record holding
 //! the block's first key (what ties a sorted index to its segment).
+//!
+//! A walk stands on one record at a time ([`Walk::head`]), borrowed from
+//! its read buffer: stepping allocates nothing per record.
 
+use std::ops::Range;
 use std::sync::Arc;
 
-use super::super::index::{BlockWalk, EntryCursor, Kind, SparseEntry};
+use super::super::index::{BlockWalk, EntryRef, Kind, SparseEntry};
 use super::super::record::{self, DecodeError, MAX_HEADER_LEN, Tag};
 use super::super::storage::read_exact_at;
 use super::super::{Error, Result};
+use super::hashed_walk::HashedWalk;
 use super::{Entry, SKIP_UNREAD, Segment};
 
 impl Segment {
     /// Walks the segment's entries in key order from the first key ≥ `from`
-    /// (from the start when `from` is empty). A sorted segment's walk reads
-    /// the log itself and yields values along (when `values`).
+    /// (from the start when `from` is empty), with the values of puts when
+    /// `values` (a sorted segment's walk reads them from the log as it
+    /// goes; a hashed one's fetches them in file order, batch by batch).
     pub fn walk(self: &Arc<Self>, from: &[u8], values: bool) -> Result<Walk> {
+        self.walk_until(from, None, values)
+    }
+
+    /// [`walk`](Self::walk), told that keys from `end` on will not be
+    /// wanted: a sorted walk's first read then covers the blocks up to
+    /// `end` (one read for a short scan), where it would otherwise start
+    /// small and grow; a hashed walk with values ends before `end`, so
+    /// it reads no value past it.
+    pub fn walk_until(
+        self: &Arc<Self>,
+        from: &[u8],
+        end: Option<&[u8]>,
+        values: bool,
+    ) -> Result<Walk> {
         let inner = match self.index.footer.kind {
             Kind::Hashed => {
                 let block = if from.is_empty() {
@@ -23,24 +44,44 @@ impl Segment {
                 } else {
                     self.index.locate(from)?
                 };
-                WalkInner::Entries(self.index.entries_from(block.map_or(0, |b| b.offset)))
+                let cursor = self.index.entries_from(block.map_or(0, |b| b.offset));
+                if values {
+                    WalkInner::Hashed(Box::new(HashedWalk::new(
+                        Arc::clone(self),
+                        cursor,
+                        from,
+                        end,
+                    )))
+                } else {
+                    WalkInner::Entries(cursor)
+                }
             }
             Kind::Sorted => {
                 let mut blocks = self.index.blocks_from(from)?;
                 let first = blocks.next().transpose()?;
                 // No block: an empty segment (a compaction that kept nothing).
                 let start = first.as_ref().map_or(self.log_len, |b| b.offset);
+                let ahead = match end {
+                    Some(end) => match self.index.locate(end)? {
+                        Some(b) => (b.offset + b.len).saturating_sub(start) as usize,
+                        None => MIN_READ,
+                    },
+                    None => FIRST_READ,
+                };
                 WalkInner::Log(LogWalk {
                     seg: Arc::clone(self),
                     base: start,
                     pos: start,
                     buf: Vec::new(),
-                    ahead: FIRST_READ,
+                    filled: 0,
+                    ahead: ahead.clamp(MIN_READ, WALK_READ),
                     values,
                     last: Vec::new(),
+                    prev: None,
                     started: false,
                     blocks,
                     next_block: first,
+                    cur: None,
                 })
             }
         };
@@ -52,11 +93,21 @@ impl Segment {
     }
 }
 
-/// An entry of a walk, with its value when the walk read it.
+/// An entry of a walk, owned (what a walk as an [`Iterator`] yields).
 #[derive(Debug)]
 pub(in crate::engine) struct Item {
     pub entry: Entry,
-    pub value: Option<Vec<u8>>,
+}
+
+/// The record a walk stands on, borrowed from the walk.
+#[derive(Clone, Copy, Debug)]
+pub(in crate::engine) struct Head<'a> {
+    pub entry: EntryRef<'a>,
+    /// The value of a put, when the walk reads values; `None` as well when
+    /// a hashed walk found the record its entry names damaged or not the
+    /// put it says (the caller asks a point lookup, which heals the index
+    /// or reports the segment).
+    pub value: Option<&'a [u8]>,
 }
 
 /// An ordered walk over one segment; see [`Segment::walk`].
@@ -70,43 +121,106 @@ pub(in crate::engine) struct Walk {
 
 #[derive(Debug)]
 enum WalkInner {
-    Entries(EntryCursor),
+    Entries(super::super::index::EntryCursor),
+    Hashed(Box<HashedWalk>),
     Log(LogWalk),
+}
+
+impl Walk {
+    /// Steps to the next entry; `false` at the end (and after an error).
+    /// The entry is then [`head`](Self::head) until the next step.
+    pub fn advance(&mut self) -> Result<bool> {
+        loop {
+            if self.done {
+                return Ok(false);
+            }
+            let stepped = match &mut self.inner {
+                WalkInner::Entries(c) => c.advance(),
+                WalkInner::Hashed(h) => h.advance(),
+                WalkInner::Log(l) => l.advance(),
+            };
+            match stepped {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+            // Keys rise: once one reaches `from`, none is below it.
+            if !self.from.is_empty() {
+                let key = self.key();
+                if key.is_some_and(|k| k < self.from.as_slice()) {
+                    continue;
+                }
+                self.from = Vec::new();
+            }
+            return Ok(true);
+        }
+    }
+
+    /// The entry the last [`advance`](Self::advance) stepped to (`None`
+    /// at the end: every walk forgets its entry when it steps or fails).
+    #[inline]
+    pub fn head(&self) -> Option<Head<'_>> {
+        match &self.inner {
+            WalkInner::Entries(c) => c.head().map(|entry| Head { entry, value: None }),
+            WalkInner::Hashed(h) => h.head(),
+            WalkInner::Log(l) => l.head(),
+        }
+    }
+}
+
+impl Walk {
+    /// The key of [`head`](Self::head), alone: what a merge compares.
+    #[inline]
+    pub fn key(&self) -> Option<&[u8]> {
+        match &self.inner {
+            WalkInner::Log(l) => l.cur.as_ref().map(|c| &l.buf[c.key.clone()]),
+            _ => self.head().map(|h| h.entry.key),
+        }
+    }
+
+    /// Of [`head`](Self::head): whether it is a tombstone, when it
+    /// expires, and whether the walk holds its value.
+    #[inline]
+    pub fn flags(&self) -> Option<(bool, Option<u64>, bool)> {
+        match &self.inner {
+            WalkInner::Log(l) => l
+                .cur
+                .as_ref()
+                .map(|c| (c.delete, c.expires_at, c.value.is_some())),
+            _ => self
+                .head()
+                .map(|h| (h.entry.delete, h.entry.expires_at, h.value.is_some())),
+        }
+    }
+
+    /// The value of [`head`](Self::head), alone.
+    #[inline]
+    pub fn value(&self) -> Option<&[u8]> {
+        match &self.inner {
+            WalkInner::Log(l) => l.cur.as_ref()?.value.clone().map(|r| &l.buf[r]),
+            _ => self.head()?.value,
+        }
+    }
 }
 
 impl Iterator for Walk {
     type Item = Result<Item>;
 
     fn next(&mut self) -> Option<Result<Item>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            let next = match &mut self.inner {
-                WalkInner::Entries(c) => {
-                    c.next().map(|r| r.map(|entry| Item { entry, value: None }))
-                }
-                WalkInner::Log(l) => l.next(),
-            };
-            match next {
-                // Keys rise: once one reaches `from`, none is below it.
-                Some(Ok(item)) if !self.from.is_empty() => {
-                    if item.entry.key.as_slice() < self.from.as_slice() {
-                        continue;
-                    }
-                    self.from = Vec::new();
-                    return Some(Ok(item));
-                }
-                Some(Err(e)) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                None => {
-                    self.done = true;
-                    return None;
-                }
-                other => return other,
-            }
+        match self.advance() {
+            Ok(true) => self.head().map(|h| {
+                Ok(Item {
+                    entry: h.entry.to_entry(),
+                })
+            }),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }
@@ -117,6 +231,8 @@ impl Iterator for Walk {
 /// large pieces past it.
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
+/// A first read sized to the scan's end is at least this long.
+const MIN_READ: usize = 512;
 
 /// Reads a sorted segment's records in order, each whole and checked.
 #[derive(Debug)]
@@ -126,12 +242,16 @@ struct LogWalk {
     base: u64,
     pos: u64,
     buf: Vec<u8>,
+    /// How much of `buf` holds bytes of the file.
+    filled: usize,
     /// How much the next read fetches (see [`FIRST_READ`]).
     ahead: usize,
     values: bool,
     /// The previous key (once `started`): a sorted segment's keys must
-    /// strictly increase.
+    /// strictly increase. It is compared where it lies in `buf` (`prev`),
+    /// and copied here only when `buf` is refilled.
     last: Vec<u8>,
+    prev: Option<Range<usize>>,
     started: bool,
     /// The index's blocks, walked alongside: every block must start at a
     /// record holding its first key. This is what ties a sorted index to
@@ -139,47 +259,104 @@ struct LogWalk {
     /// instead of passing a log that is not in key order off as one).
     blocks: BlockWalk,
     next_block: Option<SparseEntry>,
+    /// The record the walk stands on, in `buf`.
+    cur: Option<Cur>,
+}
+
+/// Where the record a sorted walk stands on lies in its buffer.
+#[derive(Debug)]
+struct Cur {
+    key: Range<usize>,
+    value: Option<Range<usize>>,
+    delete: bool,
+    offset: u64,
+    len: u32,
+    expires_at: Option<u64>,
 }
 
 impl LogWalk {
-    /// The bytes `pos..pos + n` (fewer at the end of the segment).
-    fn window(&mut self, n: usize) -> Result<&[u8]> {
+    /// Makes `buf` hold `pos..pos + n` (less at the end of the segment)
+    /// and returns where `pos` is in it.
+    #[inline]
+    fn window(&mut self, n: usize) -> Result<usize> {
+        let s = self.pos.wrapping_sub(self.base) as usize;
+        if self.pos >= self.base && s + n <= self.filled {
+            return Ok(s);
+        }
+        self.refill(n)
+    }
+
+    #[cold]
+    fn refill(&mut self, n: usize) -> Result<usize> {
         let end = self.seg.log_len;
         let want_end = (self.pos + n as u64).min(end);
-        if self.pos < self.base || want_end > self.base + self.buf.len() as u64 {
+        if self.pos < self.base || want_end > self.base + self.filled as u64 {
+            // The previous key is about to go: keep a copy to compare with.
+            if let Some(r) = self.prev.take() {
+                self.last.clear();
+                self.last.extend_from_slice(&self.buf[r]);
+            }
             let want = (n.max(self.ahead) as u64).min(end - self.pos) as usize;
-            self.buf.resize(want, 0);
-            read_exact_at(&*self.seg.log, &mut self.buf, self.pos)
+            // The buffer only grows: its bytes are overwritten, never
+            // cleared first.
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            self.filled = 0;
+            read_exact_at(&*self.seg.log, &mut self.buf[..want], self.pos)
                 .map_err(|e| Error::io("read", &self.seg.log_path, e))?;
+            self.filled = want;
             self.base = self.pos;
             self.ahead = (self.ahead * 2).min(WALK_READ);
         }
-        let s = (self.pos - self.base) as usize;
-        let e = (s + n).min(self.buf.len());
-        Ok(&self.buf[s..e])
+        Ok((self.pos - self.base) as usize)
     }
 
-    fn next(&mut self) -> Option<Result<Item>> {
+    fn advance(&mut self) -> Result<bool> {
+        // The key stepped past is what the next must exceed.
+        if let Some(c) = self.cur.take() {
+            self.prev = Some(c.key);
+            self.started = true;
+        }
         loop {
             if self.pos >= self.seg.log_len {
                 // Done: give the read buffer back (a walk over many
                 // segments must not hold one per segment).
                 self.buf = Vec::new();
-                return None;
+                self.filled = 0;
+                self.prev = None;
+                return Ok(false);
             }
             match self.step() {
-                Ok(Some(item)) => return Some(Ok(item)),
-                Ok(None) => continue,
+                Ok(true) => return Ok(true),
+                Ok(false) => continue,
                 Err(e) => {
                     self.pos = self.seg.log_len;
-                    return Some(Err(e));
+                    self.buf = Vec::new();
+                    self.filled = 0;
+                    self.prev = None;
+                    return Err(e);
                 }
             }
         }
     }
 
-    /// Decodes the record at `pos`; `None` for a batch commit.
-    fn step(&mut self) -> Result<Option<Item>> {
+    fn head(&self) -> Option<Head<'_>> {
+        let c = self.cur.as_ref()?;
+        Some(Head {
+            entry: EntryRef {
+                key: &self.buf[c.key.clone()],
+                delete: c.delete,
+                offset: c.offset,
+                len: c.len,
+                expires_at: c.expires_at,
+            },
+            value: c.value.clone().map(|r| &self.buf[r]),
+        })
+    }
+
+    /// Decodes the record at `pos` into `cur`; `false` for a batch commit.
+    fn step(&mut self) -> Result<bool> {
         let at = self.pos;
         let seg = Arc::clone(&self.seg);
         // At a block start the index says a record begins here: if none
@@ -190,34 +367,32 @@ impl LogWalk {
             true => seg.idx_corrupt(0, "a data block does not start at a record"),
             false => seg.log_corrupt(at, e.to_string()),
         };
-        let head = self.window(MAX_HEADER_LEN)?;
-        let h = record::decode_header(head).map_err(corrupt)?;
+        let s = self.window(MAX_HEADER_LEN)?;
+        let h = record::decode_header(&self.buf[s..self.filled]).map_err(corrupt)?;
         let total = h.total_len();
         if at + total as u64 > self.seg.log_len {
             return Err(corrupt(DecodeError::Short { needed: total }));
         }
-        let (tag, key, value) = if !self.values && total > SKIP_UNREAD {
-            // A walk for keys reads a long record's header and key, not
-            // its value (so not its CRC, which get, check and compaction
-            // verify): KEYS after FLUSHDB read a dead 256 MiB value to
-            // return nothing (serve review). The records around it are
-            // still read whole and checked.
-            let key_end = h.header_len + h.key_len;
-            let bytes = self.window(key_end)?;
-            if bytes.len() < key_end {
-                return Err(corrupt(DecodeError::Short { needed: key_end }));
-            }
-            (h.tag, bytes[h.header_len..key_end].to_vec(), None)
-        } else {
-            let values = self.values;
-            let bytes = self.window(total)?;
-            let (rec, _) = record::decode(bytes).map_err(corrupt)?;
-            let value = (values && !rec.tag.is_delete()).then(|| rec.value.to_vec());
-            (rec.tag, rec.key.to_vec(), value)
+        let key_end = h.header_len + h.key_len;
+        // A walk for keys reads a long record's header and key, not its
+        // value (so not its CRC, which get, check and compaction verify):
+        // KEYS after FLUSHDB read a dead 256 MiB value to return nothing
+        // (serve review). The records around it are still read whole and
+        // checked.
+        let whole = self.values || total <= SKIP_UNREAD;
+        let need = if whole { total } else { key_end };
+        let s = self.window(need)?;
+        let Some(bytes) = self.buf[..self.filled].get(s..s + need) else {
+            return Err(corrupt(DecodeError::Short { needed: need }));
         };
+        if whole && crc32fast::hash(&bytes[4..]) != h.crc {
+            return Err(corrupt(DecodeError::CrcMismatch));
+        }
+        let key = s + h.header_len..s + key_end;
+        let key_bytes = &self.buf[key.clone()];
         let at_block = match &self.next_block {
             Some(b) if b.offset == at => {
-                if tag == Tag::BatchCommit || b.first_key != key {
+                if h.tag == Tag::BatchCommit || b.first_key != key_bytes {
                     return Err(self
                         .seg
                         .idx_corrupt(0, "a data block does not start with its key"));
@@ -231,30 +406,31 @@ impl LogWalk {
             }
             _ => false,
         };
-        if at_block {
-            self.next_block = self.blocks.next().transpose()?;
-        }
-        self.pos += total as u64;
-        if tag == Tag::BatchCommit {
-            return Ok(None);
-        }
-        if self.started && self.last >= key {
+        let prev = match &self.prev {
+            Some(r) => &self.buf[r.clone()],
+            None => self.last.as_slice(),
+        };
+        if self.started && h.tag != Tag::BatchCommit && prev >= key_bytes {
             return Err(self
                 .seg
                 .idx_corrupt(0, "a sorted index describes a segment out of key order"));
         }
-        self.started = true;
-        self.last.clear();
-        self.last.extend_from_slice(&key);
-        Ok(Some(Item {
-            entry: Entry {
-                key,
-                delete: tag.is_delete(),
-                offset: at,
-                len: total as u32,
-                expires_at: h.expires_at,
-            },
+        if at_block {
+            self.next_block = self.blocks.next().transpose()?;
+        }
+        self.pos += total as u64;
+        if h.tag == Tag::BatchCommit {
+            return Ok(false);
+        }
+        let value = (self.values && !h.tag.is_delete()).then(|| s + key_end..s + total);
+        self.cur = Some(Cur {
+            key,
             value,
-        }))
+            delete: h.tag.is_delete(),
+            offset: at,
+            len: total as u32,
+            expires_at: h.expires_at,
+        });
+        Ok(true)
     }
 }

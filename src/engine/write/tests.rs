@@ -311,3 +311,87 @@ fn a_batch_of_one_write_is_a_plain_record() {
     let one = log_after(&|db| db.write_batch(batch(&[("k", "v")])).unwrap());
     assert_eq!(one, set);
 }
+
+/// A handle that keeps making durable writes gets room past the end of
+/// its log: the appends after the one that made it change no file size.
+/// A crash leaves the room, which the next open reads as the end of the
+/// log (nothing lost, nothing reported, `check` clean); a seal and a close
+/// cut it; a single write, or writes not fsynced one by one, make none.
+#[test]
+fn durable_writes_land_in_room_made_ahead_and_cut_at_seal_and_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("wal.log");
+    let file_len = || std::fs::metadata(&wal).unwrap().len();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let logical = || db.lock_writer().wal_len;
+    // A log of 64 KiB, written at once: a handle's first write makes no
+    // room (a one-shot command leaves none behind).
+    db.write_batch(batch(&[("big", &"v".repeat(64 * 1024))]))
+        .unwrap();
+    assert_eq!(file_len(), logical(), "a first write makes no room");
+    db.set(b"k001", &[1; 100]).unwrap();
+    db.set(b"k002", &[1; 100]).unwrap();
+    let with_room = file_len();
+    assert!(with_room >= logical() + 60 * 1024, "{with_room}");
+    for i in 3..200u32 {
+        db.set(format!("k{i:03}").as_bytes(), &[1; 100]).unwrap();
+        assert_eq!(file_len(), with_room, "write {i} grew the file");
+    }
+    // What a crash leaves: the files as they are now.
+    let image = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "LOCK" {
+            std::fs::copy(e.path(), image.path().join(e.file_name())).unwrap();
+        }
+    }
+    {
+        let crashed = Db::open(image.path(), Options::default()).unwrap();
+        assert!(crashed.open_report().truncated.is_none());
+        assert_eq!(crashed.len().unwrap(), 200);
+        assert!(crashed.check().unwrap().is_clean());
+        crashed.set(b"k200", b"after").unwrap();
+        let len = std::fs::metadata(image.path().join("wal.log"))
+            .unwrap()
+            .len();
+        assert_eq!(len, with_room, "the room is used, not cut");
+    }
+    let end = logical();
+    db.close().unwrap();
+    assert_eq!(file_len(), end, "a close cuts the room");
+    // A seal cuts it before the log becomes a segment.
+    let o = Options {
+        segment_size: 8192,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), o).unwrap();
+    for i in 0..300u32 {
+        db.set(format!("s{i:03}").as_bytes(), &[2; 100]).unwrap();
+    }
+    assert!(db.check().unwrap().is_clean());
+    drop(db);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.len().unwrap(), 500);
+    let st = db.state.read().unwrap();
+    assert!(st.segments.len() >= 2);
+    for s in st.segments.iter() {
+        let on_disk = std::fs::metadata(&s.log_path).unwrap().len();
+        assert_eq!(on_disk, s.log_len, "{}", s.log_path.display());
+    }
+    drop(st);
+    drop(db);
+    // Writes not fsynced one by one make none.
+    let never = tempfile::tempdir().unwrap();
+    let o = Options {
+        sync: crate::engine::SyncMode::Never,
+        ..Options::default()
+    };
+    let db = Db::open(never.path(), o).unwrap();
+    for i in 0..1000u32 {
+        db.set(format!("n{i:03}").as_bytes(), &[3; 100]).unwrap();
+    }
+    let len = std::fs::metadata(never.path().join("wal.log"))
+        .unwrap()
+        .len();
+    assert_eq!(len, db.lock_writer().wal_len);
+}
