@@ -260,4 +260,6 @@ mod build_tests;
 #[cfg(test)]
 mod footer_tests;
 #[cfg(test)]
+mod frames_tests;
+#[cfg(test)]
 mod tests;
