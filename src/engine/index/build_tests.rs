@@ -111,3 +111,25 @@ fn slots_are_narrow_up_to_4_gib() {
         }
     }
 }
+
+/// A sorted index holds no more than a frame's worth of sparse entries
+/// between pushes while it is built (its first level of frames is written
+/// as its blocks end), and the file is the one a builder holding every block's
+/// entry to the end writes: one level, 32 blocks a frame.
+#[test]
+fn a_sorted_builder_holds_at_most_a_frame_of_blocks() {
+    // Records of 1 KiB: two a block, 1,000 blocks, 32 first-level frames.
+    let n = 2000;
+    let mut b = Builder::new(Kind::Sorted);
+    let mut most = 0;
+    for i in 0..n {
+        b.push(&entry(i, false, 16 + 1024 * i as u64, 1024));
+        most = most.max(b.sparse_held());
+    }
+    assert!(most > 0 && most <= SPARSE_FRAME, "{most} held");
+    let idx = opened(&b.finish(16 + 1024 * n as u64, |_| IndexMeta::default()));
+    assert_eq!(idx.footer.levels, 1);
+    let blocks: Vec<_> = idx.blocks_from(b"").unwrap().map(|b| b.unwrap()).collect();
+    assert_eq!(blocks.len(), n / 2);
+    assert!(blocks.iter().all(|b| b.len == 2048));
+}
