@@ -350,3 +350,13 @@ fn a_key_bound_of_16_bytes_is_the_whole_key() {
     assert!(b.after(b"0123456789abcde"));
     assert!(!KeyBound::of(b"m").after(b"m"));
 }
+
+/// A key bound longer than 16 bytes is surely before a key only when the
+/// key's first 16 bytes are greater: a key below its 16 bytes is not past it.
+#[test]
+fn a_long_key_bound_is_not_before_a_smaller_key() {
+    let b = KeyBound::of(b"user:0000000000000042:profile");
+    assert!(!b.before(b"a") && !b.before(b"user:0000000000"));
+    assert!(!b.before(b"user:00000000000000"));
+    assert!(b.before(b"user:00000000001") && b.before(b"v"));
+}
