@@ -60,6 +60,12 @@ fn a_walk_reads_frames_larger_than_its_read_ahead() {
 /// A hashed index whose entry frames hold `frames` (payloads; each gets its
 /// length and a right CRC), with an empty table and top: enough for a walk.
 fn hashed_with_entry_frames(frames: &[Vec<u8>], version: u32) -> Arc<Index> {
+    hashed_with_entries(frames, &[], version)
+}
+
+/// [`hashed_with_entry_frames`], with `trailing` raw bytes after the
+/// frames, still in the entries' region.
+fn hashed_with_entries(frames: &[Vec<u8>], trailing: &[u8], version: u32) -> Arc<Index> {
     let mut file = record::file_header_of(INDEX_MAGIC, version).to_vec();
     file.resize(BUCKET_LEN, 0);
     let mut bucket = [0u8; BUCKET_LEN];
@@ -73,6 +79,7 @@ fn hashed_with_entry_frames(frames: &[Vec<u8>], version: u32) -> Arc<Index> {
         let crc = crc32fast::hash(&file[start..]);
         file.extend_from_slice(&crc.to_le_bytes());
     }
+    file.extend_from_slice(trailing);
     let sparse_off = file.len() as u64;
     let start = file.len();
     file.extend_from_slice(&4u32.to_le_bytes());
@@ -163,4 +170,56 @@ fn crafted_entries_are_refused() {
         assert_eq!(got.len(), 2, "{what}: {got:?}");
         assert!(got[0].is_ok() && got[1].is_err(), "{what}: {got:?}");
     }
+}
+
+/// Bytes after the last frame that cannot be a frame (too short for a
+/// length, or a length past the region) end the walk with an error.
+#[test]
+fn a_crafted_frame_past_the_entries_is_refused() {
+    let good = entry_bytes(1, &[7 << 2]);
+    let mut cut = Vec::new();
+    for trailing in [vec![1], vec![1, 0, 0], {
+        // A frame of 10 bytes with only 12 after its length.
+        cut.extend_from_slice(&10u32.to_le_bytes());
+        cut.resize(16, 0);
+        cut.clone()
+    }] {
+        let idx = hashed_with_entries(std::slice::from_ref(&good), &trailing, FORMAT_VERSION);
+        let got = walked(&idx);
+        assert_eq!(got.len(), 2, "{trailing:?}: {got:?}");
+        assert!(got[0].is_ok() && got[1].is_err(), "{trailing:?}: {got:?}");
+    }
+}
+
+/// A walk reads ahead: a long one reads the file in pieces holding many
+/// frames, not a read (or two) a frame.
+#[test]
+fn a_long_walk_reads_many_frames_at_a_time() {
+    use crate::engine::storage::{Counting, RealStorage};
+    use std::sync::atomic::Ordering;
+    let n = 20_000;
+    let es: Vec<Entry> = (0..n)
+        .map(|i| Entry {
+            key: format!("key{i:06}").into_bytes(),
+            delete: false,
+            offset: 16 + 40 * i as u64,
+            len: 40,
+            expires_at: None,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg-1.idx");
+    let bytes = encode(&es, Kind::Hashed, 16 + 40 * n as u64, IndexMeta::default());
+    crate::engine::dir::replace(&RealStorage, &path, &bytes).unwrap();
+    let counting = Counting::over(Arc::new(RealStorage));
+    let reads = Arc::clone(&counting.reads);
+    let idx = Arc::new(Index::open(&counting, &path).unwrap().unwrap());
+    let f = idx.footer;
+    let frames = (f.sparse_off - f.entries_off()) / 4096;
+    let before = reads.load(Ordering::SeqCst);
+    let all: Vec<Entry> = idx.entries_from(0).map(|e| e.unwrap()).collect();
+    assert_eq!(all, es);
+    let walk = reads.load(Ordering::SeqCst) - before;
+    assert!(frames >= 50, "{frames} frames");
+    assert!(walk <= frames / 4, "{walk} reads for {frames} frames");
 }
