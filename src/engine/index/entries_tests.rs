@@ -169,6 +169,13 @@ fn crafted_entries_are_refused() {
         let got = walked(&idx);
         assert_eq!(got.len(), 2, "{what}: {got:?}");
         assert!(got[0].is_ok() && got[1].is_err(), "{what}: {got:?}");
+        // The error names the entry: in the second frame, after its length.
+        let second = 2 * BUCKET_LEN as u64 + 8 + good.len() as u64;
+        let err = idx.entries_from(0).nth(1).unwrap().unwrap_err();
+        assert!(
+            matches!(err, Error::Corrupt { offset, .. } if offset == second + 4),
+            "{what}: {err:?}"
+        );
     }
 }
 
