@@ -177,6 +177,13 @@ impl Builder {
         }
     }
 
+    /// The sparse entries held, not yet in a frame (tests: a sorted index
+    /// holds at most a frame's worth, however many blocks it names).
+    #[cfg(test)]
+    pub(super) fn sparse_held(&self) -> usize {
+        self.sparse.len()
+    }
+
     /// Writes the first `n` pending sparse entries (sorted) as a frame of
     /// the first level, right after the header or the frame before.
     fn sorted_frame(&mut self, n: usize) {

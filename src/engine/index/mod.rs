@@ -256,4 +256,12 @@ fn key_len_ok(len: u64) -> bool {
 }
 
 #[cfg(test)]
+mod build_tests;
+#[cfg(test)]
+mod entries_tests;
+#[cfg(test)]
+mod footer_tests;
+#[cfg(test)]
+mod frames_tests;
+#[cfg(test)]
 mod tests;
