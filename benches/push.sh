@@ -18,22 +18,10 @@ cd "$(dirname "$0")/.."
 
 rounds=${ROUNDS:-3}
 pairs=${PAIRS:-1000000}
-for tool in redis-server redis-cli; do
-    command -v "$tool" >/dev/null || { echo "push.sh: $tool is not installed" >&2; exit 2; }
-done
-if [[ -z ${TINYKV:-} ]]; then
-    cargo build --release --quiet
-    TINYKV=target/release/tinykv
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source benches/lib.sh
+require_tools push.sh redis-server redis-cli
+release_tinykv
+scratch
 
 mkdir "$work/redis"
 for _ in 1 2 3 4 5 6 7 8; do

@@ -21,22 +21,10 @@ requests=${REQUESTS:-100000}
 clients=${CLIENTS:-50}
 tests=${TESTS:-set,get,incr,mset}
 pipelines=${PIPELINES:-1 16}
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "serve.sh: $tool is not installed" >&2; exit 2; }
-done
-if [[ -z ${TINYKV:-} ]]; then
-    cargo build --release --quiet
-    TINYKV=target/release/tinykv
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source benches/lib.sh
+require_tools serve.sh redis-server redis-benchmark redis-cli
+release_tinykv
+scratch
 
 # Redis on a free port: try a few random ones.
 mkdir "$work/redis"

@@ -25,22 +25,10 @@ requests=${REQUESTS:-100000}
 clients=${CLIENTS:-50}
 tests=${TESTS:-set,get,incr,mset}
 pipeline=${PIPELINE:-1}
-for tool in redis-server redis-benchmark redis-cli perf; do
-    command -v "$tool" >/dev/null || { echo "serve_cost.sh: $tool is not installed" >&2; exit 2; }
-done
-if [[ -z ${TINYKV:-} ]]; then
-    cargo build --release --quiet
-    TINYKV=target/release/tinykv
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source benches/lib.sh
+require_tools serve_cost.sh redis-server redis-benchmark redis-cli perf
+release_tinykv
+scratch
 
 mkdir "$work/redis"
 redis_port=
