@@ -21,22 +21,27 @@ pub struct BlockWalk {
 
 impl BlockWalk {
     /// Descends from the frame at depth `path.len() - 1` to the first level,
-    /// taking each frame's entry `pick(frame)`.
-    fn descend(&mut self, pick: &dyn Fn(&SparseFrame) -> usize) -> Result<()> {
+    /// taking each frame's entry `pick(frame)`; the index keeps the frames
+    /// read when `keep` is set (a seek), not otherwise (a step past the end
+    /// of a frame: a whole walk would keep every frame).
+    fn descend(&mut self, pick: &dyn Fn(&SparseFrame) -> usize, keep: bool) -> Result<()> {
         while self.path.len() <= usize::from(self.index.footer.levels) {
             let (frame, _, _) = self.path.last().expect("a walk starts at the top");
             let i = pick(frame);
-            self.step_into(i)?;
+            self.step_into(i, keep)?;
         }
         Ok(())
     }
 
     /// Steps from the deepest frame of the path into the child its entry `i`
     /// names.
-    fn step_into(&mut self, i: usize) -> Result<()> {
+    fn step_into(&mut self, i: usize, keep: bool) -> Result<()> {
         let (frame, ord, _) = self.path.last().expect("a walk starts at the top");
         let child_ord = ord * SPARSE_FRAME + i;
-        let child = self.index.child(frame, i, self.path.len(), child_ord)?;
+        let child = self
+            .index
+            .child(frame, i, self.path.len(), child_ord, keep)?
+            .shared();
         self.path.last_mut().expect("just read").2 = i + 1;
         self.path.push((child, child_ord, 0));
         Ok(())
@@ -70,7 +75,10 @@ impl Iterator for BlockWalk {
                 continue;
             }
             let at = *at;
-            if let Err(e) = self.step_into(at).and_then(|()| self.descend(&|_| 0)) {
+            if let Err(e) = self
+                .step_into(at, false)
+                .and_then(|()| self.descend(&|_| 0, false))
+            {
                 self.path.clear();
                 return Some(Err(e));
             }
@@ -82,7 +90,7 @@ impl Index {
     /// Every block in order from the one that would hold `key` (from the
     /// first when `key` is empty or below every key).
     pub fn blocks_from(self: &Arc<Self>, key: &[u8]) -> Result<BlockWalk> {
-        let top = self.top()?;
+        let top = Arc::clone(self.top()?);
         let mut walk = BlockWalk {
             index: Arc::clone(self),
             path: Vec::new(),
@@ -99,7 +107,7 @@ impl Index {
                 f.find(key).unwrap_or(0)
             }
         };
-        walk.descend(&start)?;
+        walk.descend(&start, true)?;
         // The first level: start at the block that would hold `key`.
         if let Some((frame, _, at)) = walk.path.last_mut() {
             *at = start(frame);

@@ -184,6 +184,17 @@ impl SparseFrame {
 
     /// Entry `j`, checked against the region.
     pub(super) fn entry(&self, index: &Index, j: usize) -> Result<SparseEntry> {
+        let (k, offset, len) = self.entry_ref(index, j)?;
+        Ok(SparseEntry {
+            first_key: k.to_vec(),
+            offset,
+            len,
+        })
+    }
+
+    /// Entry `j` borrowed (first key, offset, length), checked against the
+    /// region.
+    pub(super) fn entry_ref(&self, index: &Index, j: usize) -> Result<(&[u8], u64, u64)> {
         let mut pos = self.body_at + u32_at(&self.payload, 4 + 4 * j) as usize;
         let Some((k, offset, len)) = sparse_at(&self.payload, &mut pos) else {
             return Err(index.corrupt(self.off, "sparse entry cut short or impossible"));
@@ -193,10 +204,6 @@ impl SparseFrame {
         if !fits || len == 0 {
             return Err(index.corrupt(self.off, "sparse entry points outside its region"));
         }
-        Ok(SparseEntry {
-            first_key: k.to_vec(),
-            offset,
-            len,
-        })
+        Ok((k, offset, len))
     }
 }

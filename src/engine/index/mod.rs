@@ -124,21 +124,52 @@ struct Level {
 type Kept = OnceLock<Box<[OnceLock<Arc<frames::SparseFrame>>]>>;
 const KEPT_CHUNK: usize = 64;
 
+/// A frame of a lookup or walk: one the index keeps (borrowed, so a
+/// lookup touches no reference count two threads would share), or one read
+/// for this use only.
+#[derive(Debug)]
+enum Held<'a> {
+    Kept(&'a Arc<frames::SparseFrame>),
+    Once(Arc<frames::SparseFrame>),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = frames::SparseFrame;
+
+    fn deref(&self) -> &frames::SparseFrame {
+        match self {
+            Held::Kept(f) => f,
+            Held::Once(f) => f,
+        }
+    }
+}
+
+impl Held<'_> {
+    /// A handle that outlives the borrow (for a walk that holds its path).
+    fn shared(&self) -> Arc<frames::SparseFrame> {
+        match self {
+            Held::Kept(f) => Arc::clone(f),
+            Held::Once(f) => Arc::clone(f),
+        }
+    }
+}
+
 impl Level {
-    /// The frame at `ordinal`, kept, or `read` (and kept when the ordinal
-    /// is one this level can hold). `top_count` and `region` bound the
-    /// level: no more frames than the top's entries times
-    /// SPARSE_FRAME to the power `depth - 1`, nor than the sparse region
-    /// could hold (16 bytes a frame at least), so a crafted footer cannot
-    /// make it allocate more.
+    /// The frame at `ordinal`: kept, or `read`. A frame read is kept when
+    /// `keep` is set and the ordinal is one this level can hold.
+    /// `top_count` and `region` bound the level: no more frames than the
+    /// top's entries times SPARSE_FRAME to the power `depth - 1`, nor than
+    /// the sparse region could hold (16 bytes a frame at least), so a
+    /// crafted footer cannot make it allocate more.
     fn get_or_init(
         &self,
         top_count: usize,
         depth: usize,
         region: u64,
         ordinal: usize,
+        keep: bool,
         read: impl FnOnce() -> Result<frames::SparseFrame>,
-    ) -> Result<Arc<frames::SparseFrame>> {
+    ) -> Result<Held<'_>> {
         let chunks = self.chunks.get_or_init(|| {
             let fan = SPARSE_FRAME.saturating_pow(depth.saturating_sub(1) as u32);
             let bound = top_count.saturating_mul(fan).min((region / 16) as usize);
@@ -147,18 +178,27 @@ impl Level {
                 .collect()
         });
         let Some(chunk) = chunks.get(ordinal / KEPT_CHUNK) else {
-            return read().map(Arc::new);
+            return read().map(|f| Held::Once(Arc::new(f)));
         };
-        let chunk = chunk.get_or_init(|| (0..KEPT_CHUNK).map(|_| OnceLock::new()).collect());
+        let chunk = match chunk.get() {
+            Some(c) => c,
+            None if keep => {
+                chunk.get_or_init(|| (0..KEPT_CHUNK).map(|_| OnceLock::new()).collect())
+            }
+            None => return read().map(|f| Held::Once(Arc::new(f))),
+        };
         let slot = &chunk[ordinal % KEPT_CHUNK];
         if let Some(frame) = slot.get() {
             // This entry's frame: no other frame has this ordinal, since no
             // frame has more than SPARSE_FRAME entries (checked by parse),
             // and the parent's first key was checked when it was read.
-            return Ok(Arc::clone(frame));
+            return Ok(Held::Kept(frame));
+        }
+        if !keep {
+            return read().map(|f| Held::Once(Arc::new(f)));
         }
         let frame = Arc::new(read()?);
-        Ok(Arc::clone(slot.get_or_init(|| frame)))
+        Ok(Held::Kept(slot.get_or_init(|| frame)))
     }
 }
 
@@ -247,6 +287,18 @@ impl Index {
 
     fn corrupt(&self, off: u64, why: impl Into<String>) -> Error {
         Error::corrupt(&self.path, off, why)
+    }
+
+    /// How many sparse frames below the top the handle keeps (tests).
+    #[cfg(test)]
+    fn kept_frames(&self) -> usize {
+        self.frames
+            .iter()
+            .filter_map(|level| level.chunks.get())
+            .flat_map(|chunks| chunks.iter().filter_map(OnceLock::get))
+            .flat_map(|chunk| chunk.iter())
+            .filter(|slot| slot.get().is_some())
+            .count()
     }
 }
 

@@ -9,7 +9,7 @@ use super::super::Result;
 use super::super::record::{FILE_HEADER_LEN, u32_at, u64_at};
 use super::super::storage::read_exact_at;
 use super::frames::{Payload, SparseEntry, SparseFrame};
-use super::{BUCKET_LEN, Index, Kind, SPARSE_FRAME, bucket_of, key_hash, slots_per_bucket};
+use super::{BUCKET_LEN, Held, Index, Kind, SPARSE_FRAME, bucket_of, key_hash, slots_per_bucket};
 
 impl Index {
     /// Reads and verifies the frame at `off`, which must end by `end`.
@@ -36,9 +36,9 @@ impl Index {
     }
 
     /// The top frame, read and verified once; searched in place.
-    pub(super) fn top(&self) -> Result<Arc<SparseFrame>> {
+    pub(super) fn top(&self) -> Result<&Arc<SparseFrame>> {
         if let Some(top) = self.top.get() {
-            return Ok(Arc::clone(top));
+            return Ok(top);
         }
         let f = &self.footer;
         let end = self.file_len - super::FOOTER_LEN as u64;
@@ -47,45 +47,47 @@ impl Index {
             return Err(self.corrupt(f.top_off, "top frame does not end at the footer"));
         }
         let top = SparseFrame::parse(self, f.top_off, payload, self.region(0))?;
-        Ok(Arc::clone(self.top.get_or_init(|| Arc::new(top))))
+        Ok(self.top.get_or_init(|| Arc::new(top)))
     }
 
     /// The frame entry `i` of `parent` (at depth `depth - 1`) names: read and
-    /// verified, and kept once read, by its ordinal at its depth (`ordinal`:
-    /// frames are built SPARSE_FRAME to a parent, so a parent's ordinal
-    /// times SPARSE_FRAME plus the entry gives the child's). A long-lived
-    /// handle's lookups then touch the file only for the data block; all of
-    /// them together take about the index's size (a byte or two per key).
+    /// verified, and when `keep` is set kept once read, by its ordinal at
+    /// its depth (`ordinal`: frames are built SPARSE_FRAME to a parent, so a
+    /// parent's ordinal times SPARSE_FRAME plus the entry gives the
+    /// child's). A long-lived handle's lookups then touch the file only for
+    /// the data block; all of them together take about the index's size (a
+    /// byte or two per key). A walk keeps the frames it seeks through, not
+    /// those it passes on its way (a whole walk would keep them all).
     pub(super) fn child(
         &self,
         parent: &SparseFrame,
         i: usize,
         depth: usize,
         ordinal: usize,
-    ) -> Result<Arc<SparseFrame>> {
+        keep: bool,
+    ) -> Result<Held<'_>> {
         let read = || -> Result<SparseFrame> {
-            let at = parent.entry(self, i)?;
-            let payload = self.frame(at.offset, at.offset + at.len)?;
-            let frame = SparseFrame::parse(self, at.offset, payload, self.region(depth))?;
+            let (_, at, len) = parent.entry_ref(self, i)?;
+            let payload = self.frame(at, at + len)?;
+            let frame = SparseFrame::parse(self, at, payload, self.region(depth))?;
             if frame.count == 0 {
-                return Err(self.corrupt(at.offset, "an empty sparse frame"));
+                return Err(self.corrupt(at, "an empty sparse frame"));
             }
             if frame.key(0) != parent.key(i) {
-                return Err(
-                    self.corrupt(at.offset, "a frame's first key does not match its parent")
-                );
+                return Err(self.corrupt(at, "a frame's first key does not match its parent"));
             }
             Ok(frame)
         };
         let top_count = self.top.get().map_or(0, |t| t.count);
         let Some(level) = self.frames.get(depth - 1) else {
-            return read().map(Arc::new);
+            return read().map(|f| Held::Once(Arc::new(f)));
         };
         level.get_or_init(
             top_count,
             depth,
             self.footer.top_off - self.footer.sparse_off,
             ordinal,
+            keep,
             read,
         )
     }
@@ -107,6 +109,22 @@ impl Index {
     /// The sparse entry of the block that would hold `key`: the last block
     /// whose first key is ≤ `key`. `None` when `key` is below every key.
     pub fn locate(&self, key: &[u8]) -> Result<Option<SparseEntry>> {
+        self.locate_with(key, |first_key, offset, len| {
+            Ok(SparseEntry {
+                first_key: first_key.to_vec(),
+                offset,
+                len,
+            })
+        })
+    }
+
+    /// [`locate`](Self::locate) without a copy: `found` gets the block's
+    /// first key, offset and length, borrowed from the frame.
+    pub fn locate_with<R>(
+        &self,
+        key: &[u8],
+        found: impl FnOnce(&[u8], u64, u64) -> Result<R>,
+    ) -> Result<Option<R>> {
         if self.footer.first_key.after(key) {
             return Ok(None);
         }
@@ -114,10 +132,10 @@ impl Index {
         let Some(mut i) = top.find(key) else {
             return Ok(None);
         };
-        let (mut frame, mut ord) = (top, 0);
+        let (mut frame, mut ord) = (Held::Kept(top), 0);
         for depth in 1..=usize::from(self.footer.levels) {
             let child_ord = ord * SPARSE_FRAME + i;
-            let child = self.child(&frame, i, depth, child_ord)?;
+            let child = self.child(&frame, i, depth, child_ord, true)?;
             // The parent said this frame starts at or below `key`.
             let Some(j) = child.find(key) else {
                 return Err(
@@ -126,7 +144,8 @@ impl Index {
             };
             (frame, ord, i) = (child, child_ord, j);
         }
-        frame.entry(self, i).map(Some)
+        let (first_key, offset, len) = frame.entry_ref(self, i)?;
+        found(first_key, offset, len).map(Some)
     }
 
     /// Calls `visit` with each record offset the hash table holds for keys

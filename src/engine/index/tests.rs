@@ -367,6 +367,59 @@ fn a_second_lookup_reads_no_frame_again() {
     assert_eq!(reads.load(Ordering::SeqCst), before, "read again");
 }
 
+/// A walk keeps the frames of its seek, not those it passes: a whole walk
+/// of a large index keeps one frame a level (its memory would otherwise
+/// grow to the index's size), and a second seek to the same key reads no
+/// frame again.
+#[test]
+fn a_walk_keeps_the_frames_of_its_seek_only() {
+    use crate::engine::storage::Counting;
+    use std::sync::atomic::Ordering;
+    let n = 60_000;
+    let es = entries(n, 100);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg-1.idx");
+    let bytes = encode(&es, Kind::Sorted, 16 + n as u64 * 100, IndexMeta::default());
+    replace(&RealStorage, &path, &bytes).unwrap();
+    let counting = Counting::over(Arc::new(RealStorage));
+    let reads = Arc::clone(&counting.reads);
+    let idx = Arc::new(Index::open(&counting, &path).unwrap().unwrap());
+    let levels = usize::from(idx.footer.levels);
+    assert_eq!(levels, 2, "a top and two levels of frames");
+    let all = idx.blocks_from(b"").unwrap().count();
+    assert!(all > 2_000, "{all} blocks");
+    assert_eq!(idx.kept_frames(), levels, "one frame a level, the first");
+    let key = &es[n / 2].key;
+    let seek: Vec<_> = idx
+        .blocks_from(key)
+        .unwrap()
+        .take(3)
+        .map(|b| b.unwrap())
+        .collect();
+    assert_eq!(idx.kept_frames(), 2 * levels);
+    let before = reads.load(Ordering::SeqCst);
+    let again: Vec<_> = idx
+        .blocks_from(key)
+        .unwrap()
+        .take(3)
+        .map(|b| b.unwrap())
+        .collect();
+    assert_eq!(again, seek);
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        before,
+        "the seek read a frame again"
+    );
+    // A whole walk still finds every block, in order, after the seeks.
+    let firsts: Vec<_> = idx
+        .blocks_from(b"")
+        .unwrap()
+        .map(|b| b.unwrap().first_key)
+        .collect();
+    assert_eq!(firsts.len(), all);
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]));
+}
+
 /// An index that cannot be opened for another reason than its absence (an
 /// I/O error) is an error, not a missing index to rebuild.
 #[test]

@@ -9,21 +9,23 @@
 //! fit is corruption of the index (the caller heals it by rebuilding) or of
 //! the log (reported with its file and offset).
 
-use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::clock::expired;
 use super::index::{Index, Kind, key_hash};
-use super::record::{self, FILE_HEADER_LEN, MAX_HEADER_LEN, Tag};
+use super::record::{self, FILE_HEADER_LEN, Tag};
 use super::storage::{StorageFile, read_exact_at};
 use super::{Error, Result};
 
 pub(super) use super::index::Entry;
 
+mod block_scan;
 mod hashed_walk;
 mod ordered_walk;
 mod rebuild;
+#[cfg(test)]
+mod tests;
 
 pub(in crate::engine) use ordered_walk::Walk;
 pub(in crate::engine) use rebuild::{
@@ -236,92 +238,6 @@ impl Segment {
         })
     }
 
-    fn find_sorted(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
-        let Some(block) = self.index.locate(key)? else {
-            return Ok(None);
-        };
-        // Each record's header and key are read in place (through the block
-        // cache, the same few blocks), without its value. Only the record
-        // that ends the search, the key's or the first one past it, is read
-        // whole and its CRC checked: a record passed over is not the answer,
-        // and damage to its lengths derails the walk into one that fails.
-        let (mut pos, end) = (block.offset, block.offset + block.len);
-        let mut head = [0u8; MAX_HEADER_LEN + 48];
-        let mut prev: Vec<u8> = Vec::new();
-        let mut first = true;
-        while pos < end {
-            let n = (head.len() as u64).min(end - pos) as usize;
-            self.read(&mut head[..n], pos)?;
-            let h = record::decode_header(&head[..n])
-                .map_err(|e| self.log_corrupt(pos, e.to_string()))?;
-            let total = h.total_len() as u64;
-            if pos + total > end {
-                return Err(self.idx_corrupt(0, "a data block ends inside a record"));
-            }
-            if h.tag == Tag::BatchCommit {
-                pos += total;
-                continue;
-            }
-            let key_end = h.header_len + h.key_len;
-            let long_key;
-            let rec_key: &[u8] = if key_end <= n {
-                &head[h.header_len..key_end]
-            } else {
-                let mut k = vec![0u8; h.key_len];
-                self.read(&mut k, pos + h.header_len as u64)?;
-                long_key = k;
-                &long_key
-            };
-            if first && rec_key != block.first_key.as_slice() {
-                return Err(self.idx_corrupt(0, "a data block does not start with its key"));
-            }
-            if !first && rec_key <= prev.as_slice() {
-                return Err(
-                    self.idx_corrupt(0, "a sorted index describes a segment out of key order")
-                );
-            }
-            first = false;
-            let order = rec_key.cmp(key);
-            if order == Ordering::Less {
-                prev.clear();
-                prev.extend_from_slice(rec_key);
-                pos += total;
-                continue;
-            }
-            let found = order == Ordering::Equal;
-            if total as usize > SKIP_UNREAD && !(found && want_value) {
-                // Too long to read only to check it; its header and key are
-                // what the answer rests on.
-                return Ok(found.then_some(Hit {
-                    tag: h.tag,
-                    value: None,
-                    expires_at: h.expires_at,
-                    len: total as u32,
-                }));
-            }
-            let mut whole = vec![0u8; total as usize];
-            self.read(&mut whole, pos)?;
-            let (rec, _) =
-                record::decode(&whole).map_err(|e| self.log_corrupt(pos, e.to_string()))?;
-            if !found {
-                return Ok(None);
-            }
-            let (tag, value_at, expires_at) =
-                (rec.tag, total as usize - rec.value.len(), rec.expires_at);
-            let value = want_value.then(|| {
-                whole.drain(..value_at);
-                whole
-            });
-            return Ok(Some(Hit {
-                tag,
-                value,
-                expires_at,
-                len: total as u32,
-            }));
-        }
-        Ok(None)
-    }
-
     /// Whether every key of this segment is greater than every key that
     /// starts with `prefix`, as the footer tells.
     pub fn starts_past(&self, prefix: &[u8]) -> bool {
@@ -332,84 +248,5 @@ impl Segment {
     /// tells.
     pub fn ends_before(&self, key: &[u8]) -> bool {
         self.index.footer.keys == 0 || self.index.footer.last_key.before(key)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::engine::index::Kind;
-    use crate::engine::{Batch, Db, Options};
-
-    /// A log written in key order, with batches (their commit records sit
-    /// between keyed records), tombstones and values past the scan's
-    /// read-whole limit, sealed: a sorted segment whose every lookup and walk
-    /// must match what was written.
-    #[test]
-    fn a_sorted_segment_with_batches_tombstones_and_big_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let opts = Options {
-            seal_on_close: 0,
-            sync: crate::engine::SyncMode::Never,
-            ..Options::default()
-        };
-        let db = Db::open(dir.path(), opts.clone()).unwrap();
-        let mut model = std::collections::BTreeMap::new();
-        let mut i = 0u32;
-        while i < 3000 {
-            let key = format!("k{i:05}").into_bytes();
-            if i % 100 == 50 {
-                let mut b = Batch::new();
-                for j in 0..5 {
-                    let k = format!("k{:05}", i + j).into_bytes();
-                    b.set(k.clone(), vec![b'b'; 30]);
-                    model.insert(k, Some(vec![b'b'; 30]));
-                }
-                db.write_batch(b).unwrap();
-                i += 5;
-                continue;
-            }
-            let value = match i % 997 {
-                0 => vec![b'x'; 200_000],
-                _ => format!("value {i}").into_bytes(),
-            };
-            if i % 13 == 7 {
-                // A tombstone of a key never set, still in key order.
-                db.delete(&key).unwrap();
-                model.insert(key, None);
-            } else {
-                db.set(&key, &value).unwrap();
-                model.insert(key, Some(value));
-            }
-            i += 1;
-        }
-        db.close().unwrap();
-        let db = Db::open(dir.path(), opts).unwrap();
-        {
-            let st = db.state.read().unwrap();
-            assert_eq!(st.segments.len(), 1);
-            assert_eq!(st.segments[0].index.footer.kind, Kind::Sorted);
-        }
-        for (k, v) in &model {
-            assert_eq!(&db.get(k).unwrap(), v, "{}", String::from_utf8_lossy(k));
-            assert_eq!(db.contains(k).unwrap(), v.is_some());
-            let mut between = k.clone();
-            between.push(b'!');
-            assert_eq!(db.get(&between).unwrap(), None);
-        }
-        let live: Vec<_> = model.iter().filter(|(_, v)| v.is_some()).collect();
-        let walked: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
-        assert_eq!(walked.len(), live.len());
-        for ((k, v), (wk, wv)) in live.iter().zip(&walked) {
-            assert_eq!((*k, v.as_ref().unwrap()), (wk, wv));
-        }
-        let from: Vec<_> = db.keys(b"k015").map(|k| k.unwrap()).collect();
-        assert_eq!(
-            from.len(),
-            model
-                .range(b"k015".to_vec()..b"k016".to_vec())
-                .filter(|(_, v)| v.is_some())
-                .count()
-        );
-        assert!(db.check().unwrap().is_clean());
     }
 }

@@ -102,7 +102,7 @@ impl Layer for CachingStorage {
 /// One block's place in a handle's table.
 #[derive(Default)]
 struct Slot {
-    data: Mutex<Option<Box<[u8]>>>,
+    data: Mutex<Option<Arc<[u8]>>>,
     referenced: AtomicBool,
 }
 
@@ -245,31 +245,52 @@ impl CachedFile {
         if let Some(slot) = self.blocks.slot(block) {
             let data = lock(&slot.data);
             if let Some(d) = data.as_deref() {
-                if !slot.referenced.load(Ordering::Relaxed) {
-                    slot.referenced.store(true, Ordering::Relaxed);
-                }
+                Self::referenced(slot);
                 return Ok(copy(d, out));
             }
         }
+        Ok(copy(&self.load(block)?, out))
+    }
+
+    /// Block `block` from the cache, shared, or read from the file and kept.
+    fn block(&self, block: u64) -> io::Result<Arc<[u8]>> {
+        if let Some(slot) = self.blocks.slot(block)
+            && let Some(d) = lock(&slot.data).as_ref()
+        {
+            Self::referenced(slot);
+            return Ok(Arc::clone(d));
+        }
+        self.load(block)
+    }
+
+    fn referenced(slot: &Slot) {
+        if !slot.referenced.load(Ordering::Relaxed) {
+            slot.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads block `block` from the file and keeps it (when the table
+    /// covers it, the cache has room and no write landed meanwhile).
+    fn load(&self, block: u64) -> io::Result<Arc<[u8]>> {
         let generation = self.generation.load(Ordering::SeqCst);
         let mut data = vec![0u8; BLOCK];
         let n = self.inner.read_at(&mut data, block * BLOCK as u64)?;
         data.truncate(n);
-        let copied = copy(&data, out);
+        let data: Arc<[u8]> = data.into();
         let Some(slot) = self.blocks.slot_or_new(block) else {
-            return Ok(copied); // beyond what the table covers
+            return Ok(data); // beyond what the table covers
         };
         self.any_cached.store(true, Ordering::SeqCst);
         if self.blocks.clock.capacity == 0 {
-            return Ok(copied);
+            return Ok(data);
         }
         self.blocks.clock.make_room(&self.blocks, block);
         let mut held = lock(&slot.data);
         if held.is_none() && self.generation.load(Ordering::SeqCst) == generation {
-            *held = Some(data.into_boxed_slice());
+            *held = Some(Arc::clone(&data));
             self.blocks.clock.held.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(copied)
+        Ok(data)
     }
 }
 
@@ -294,6 +315,11 @@ impl StorageFile for CachedFile {
 
     fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.inner.read_at(buf, offset)
+    }
+
+    fn cached_block(&self, offset: u64) -> io::Result<Option<(u64, Arc<[u8]>)>> {
+        let block = offset / BLOCK as u64;
+        Ok(Some((block * BLOCK as u64, self.block(block)?)))
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
@@ -370,6 +396,48 @@ mod tests {
         }
         // Blocks 0, 1, 3 and 10 are read once each; later rounds all hit.
         assert_eq!(reads.load(Ordering::SeqCst) - before, 4);
+    }
+
+    /// A shared block holds the same bytes a read does, is read from the
+    /// file once, ends early only at the end of the file, and a write
+    /// makes the next one read the new bytes (a block handed out earlier
+    /// keeps the old ones: it is the reader's own).
+    #[test]
+    fn shared_blocks_are_the_files_bytes_and_follow_writes() {
+        let (dir, reads, cached) = counted(64);
+        let f = cached
+            .open(&dir.path().join("f"), OpenMode::Truncate)
+            .unwrap();
+        let data = pattern(3 * BLOCK + 100);
+        f.write_at(&data, 0).unwrap();
+        let before = reads.load(Ordering::SeqCst);
+        for round in 0..2 {
+            for off in [0, 10, 4095, 4096, 2 * 4096 + 7, 3 * 4096 + 99] {
+                let (at, block) = f.cached_block(off).unwrap().expect("a caching layer");
+                assert_eq!(at, off / 4096 * 4096, "round {round} at {off}");
+                let end = (at as usize + BLOCK).min(data.len());
+                assert_eq!(
+                    &block[..],
+                    &data[at as usize..end],
+                    "round {round} at {off}"
+                );
+            }
+        }
+        assert_eq!(
+            reads.load(Ordering::SeqCst) - before,
+            4,
+            "each block read once"
+        );
+        let (_, old) = f.cached_block(5000).unwrap().unwrap();
+        f.write_at(&[9u8; 10], 5000).unwrap();
+        let (_, new) = f.cached_block(5000).unwrap().unwrap();
+        assert_eq!(&new[5000 - 4096..5010 - 4096], &[9u8; 10]);
+        assert_eq!(&old[..], &data[4096..2 * 4096]);
+        // A plain file has no caching layer.
+        let plain = RealStorage
+            .open(&dir.path().join("f"), OpenMode::Read)
+            .unwrap();
+        assert!(plain.cached_block(0).unwrap().is_none());
     }
 
     #[test]

@@ -160,6 +160,15 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }
+    /// The block holding `offset` that a caching layer keeps (read and
+    /// kept first if need be), shared, with the offset it starts at; it
+    /// ends early only at the end of the file. `None` when no layer caches:
+    /// the caller reads into a buffer of its own instead. For a lookup that
+    /// looks at many small pieces of one block without copying each.
+    fn cached_block(&self, offset: u64) -> io::Result<Option<(u64, Arc<[u8]>)>> {
+        let _ = offset;
+        Ok(None)
+    }
     /// Writes all of `buf` at `offset`, extending the file as needed.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes the file's bytes and length durable (fdatasync).

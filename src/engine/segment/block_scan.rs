@@ -1,0 +1,206 @@
+//! A point lookup in a sorted segment: the index names the data block that
+//! would hold the key, and the block's records are looked at in order, in
+//! place: in the block cache's copy when the cache holds the piece whole
+//! (no copy at all), else in a buffer of the lookup's.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::super::record::{self, MAX_HEADER_LEN, Tag};
+use super::super::storage::StorageFile;
+use super::{Error, Hit, Result, SKIP_UNREAD, Segment};
+
+/// Bytes of the log a lookup reads into its own buffer at a time when no cache
+/// holds them: a data block is about
+/// [`DATA_BLOCK`](super::super::index::DATA_BLOCK) bytes and ends past it
+/// by at most its last record.
+const SCAN_BUF: usize = 4096;
+
+/// The piece of a log a lookup is looking at: `at..at + len` of the file,
+/// in a cached block or in a buffer of its own (made on first use).
+struct Window<'a> {
+    file: &'a dyn StorageFile,
+    at: u64,
+    shared: Option<Arc<[u8]>>,
+    own: Vec<u8>,
+    own_len: usize,
+}
+
+impl<'a> Window<'a> {
+    fn new(file: &'a dyn StorageFile) -> Window<'a> {
+        Window {
+            file,
+            at: 0,
+            shared: None,
+            own: Vec::new(),
+            own_len: 0,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.shared {
+            Some(b) => b,
+            None => &self.own[..self.own_len],
+        }
+    }
+
+    /// Whether the window holds `pos..pos + need`.
+    fn holds(&self, pos: u64, need: usize) -> bool {
+        pos >= self.at && pos + need as u64 <= self.at + self.bytes().len() as u64
+    }
+
+    /// Moves the window to hold `pos..pos + need` (`need` ≤ [`SCAN_BUF`],
+    /// and ≤ `end - pos`), reading no further than `end` into its buffer.
+    fn hold(&mut self, seg: &Segment, pos: u64, need: usize, end: u64) -> Result<()> {
+        let cached = self
+            .file
+            .cached_block(pos)
+            .map_err(|e| Error::io("read", &seg.log_path, e))?;
+        if let Some((at, block)) = cached
+            && pos + need as u64 <= at + block.len() as u64
+        {
+            (self.at, self.shared) = (at, Some(block));
+            return Ok(());
+        }
+        self.shared = None;
+        self.own.resize(SCAN_BUF, 0);
+        self.own_len = (SCAN_BUF as u64).min(end - pos) as usize;
+        seg.read(&mut self.own[..self.own_len], pos)?;
+        self.at = pos;
+        Ok(())
+    }
+
+    /// The window's bytes from `pos` on (`pos` lies in the window).
+    fn from(&self, pos: u64) -> &[u8] {
+        &self.bytes()[(pos - self.at) as usize..]
+    }
+}
+
+impl Segment {
+    pub(super) fn find_sorted(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
+        let found = self.index.locate_with(key, |first_key, offset, len| {
+            self.scan_block(key, want_value, first_key, offset, offset + len)
+        })?;
+        Ok(found.flatten())
+    }
+
+    /// Looks for `key` in the data block `pos..end` that starts with
+    /// `first_key`. Each record's header and key are looked at in place,
+    /// without its value. Only the record that ends the search, the key's or
+    /// the first one past it, is checked whole with its CRC: a record passed
+    /// over is not the answer, and damage to its lengths derails the walk
+    /// into one that fails.
+    fn scan_block(
+        &self,
+        key: &[u8],
+        want_value: bool,
+        first_key: &[u8],
+        mut pos: u64,
+        end: u64,
+    ) -> Result<Option<Hit>> {
+        let mut win = Window::new(&*self.log);
+        // The key before this record: where it lies in the log, and a copy
+        // once the window has moved past it.
+        let (mut prev, mut prev_copy) = (None::<(u64, usize)>, Vec::new());
+        let mut first = true;
+        while pos < end {
+            let head = MAX_HEADER_LEN.min((end - pos) as usize);
+            if !win.holds(pos, head) {
+                if let Some((at, len)) = prev.take() {
+                    prev_copy.clear();
+                    prev_copy.extend_from_slice(&win.from(at)[..len]);
+                }
+                win.hold(self, pos, head, end)?;
+            }
+            let h = record::decode_header(win.from(pos))
+                .map_err(|e| self.log_corrupt(pos, e.to_string()))?;
+            let total = h.total_len() as u64;
+            if pos + total > end {
+                return Err(self.idx_corrupt(0, "a data block ends inside a record"));
+            }
+            if h.tag == Tag::BatchCommit {
+                pos += total;
+                continue;
+            }
+            let key_at = pos + h.header_len as u64;
+            if !win.holds(key_at, h.key_len) && h.key_len <= SCAN_BUF {
+                if let Some((at, len)) = prev.take() {
+                    prev_copy.clear();
+                    prev_copy.extend_from_slice(&win.from(at)[..len]);
+                }
+                win.hold(self, pos, h.header_len + h.key_len, end)?;
+            }
+            let long_key;
+            let rec_key: &[u8] = if win.holds(key_at, h.key_len) {
+                &win.from(key_at)[..h.key_len]
+            } else {
+                let mut k = vec![0u8; h.key_len];
+                self.read(&mut k, key_at)?;
+                long_key = k;
+                &long_key
+            };
+            if first && rec_key != first_key {
+                return Err(self.idx_corrupt(0, "a data block does not start with its key"));
+            }
+            if !first {
+                let before = match prev {
+                    Some((at, len)) => &win.from(at)[..len],
+                    None => prev_copy.as_slice(),
+                };
+                if rec_key <= before {
+                    return Err(
+                        self.idx_corrupt(0, "a sorted index describes a segment out of key order")
+                    );
+                }
+            }
+            first = false;
+            let order = rec_key.cmp(key);
+            if order == Ordering::Less {
+                if win.holds(key_at, h.key_len) {
+                    prev = Some((key_at, h.key_len));
+                } else {
+                    prev = None;
+                    prev_copy.clear();
+                    prev_copy.extend_from_slice(rec_key);
+                }
+                pos += total;
+                continue;
+            }
+            let found = order == Ordering::Equal;
+            if total as usize > SKIP_UNREAD && !(found && want_value) {
+                // Too long to read only to check it; its header and key are
+                // what the answer rests on.
+                return Ok(found.then_some(Hit {
+                    tag: h.tag,
+                    value: None,
+                    expires_at: h.expires_at,
+                    len: total as u32,
+                }));
+            }
+            if !win.holds(pos, total as usize) && total as usize <= SCAN_BUF {
+                win.hold(self, pos, total as usize, end)?;
+            }
+            let whole_vec;
+            let whole: &[u8] = if win.holds(pos, total as usize) {
+                &win.from(pos)[..total as usize]
+            } else {
+                let mut w = vec![0u8; total as usize];
+                self.read(&mut w, pos)?;
+                whole_vec = w;
+                &whole_vec
+            };
+            let (rec, _) =
+                record::decode(whole).map_err(|e| self.log_corrupt(pos, e.to_string()))?;
+            if !found {
+                return Ok(None);
+            }
+            return Ok(Some(Hit {
+                tag: rec.tag,
+                value: want_value.then(|| rec.value.to_vec()),
+                expires_at: rec.expires_at,
+                len: total as u32,
+            }));
+        }
+        Ok(None)
+    }
+}
