@@ -204,11 +204,16 @@ impl Db {
         let mut keys = 0u64;
         let mut out = Output::create(storage, &self.dir, first, true)?;
         let mut pairs = Iter::pinned(self, Arc::clone(old));
-        while let Some(pair) = pairs.next() {
-            let (key, value) = pair?;
+        while let Some(found) = pairs.next_record() {
+            let ((key, value, expires_at), record) = found?;
             // Expired keys were left out by the walk: their bytes go.
             keys += 1;
-            out.put(&key, &value, pairs.last_expiry())?;
+            match record {
+                // A put read whole and checked: its bytes are what encoding
+                // it again would make.
+                Some(record) => out.record(key, record, false, expires_at)?,
+                None => out.put(key, value, expires_at)?,
+            }
             if out.size() >= out_size {
                 let next = out.id + 1;
                 if next >= limit {

@@ -67,6 +67,10 @@ enum Runner {
 /// see [`Iter::next_entry`].
 pub type PairRef<'a> = (&'a [u8], &'a [u8], Option<u64>);
 
+/// A pair and, when a sorted walk holds it as a plain put, its whole
+/// record; see [`Iter::next_record`].
+pub(super) type RecordRef<'a> = (PairRef<'a>, Option<&'a [u8]>);
+
 /// Iterator over live pairs in key order; see [`Db::iter`].
 pub struct Iter<'a> {
     db: &'a Db,
@@ -239,16 +243,24 @@ impl<'a> Iter<'a> {
     /// [`next_pair`](Self::next_pair) with when the key expires, if it
     /// does (what [`last_expiry`](Self::last_expiry) then says).
     pub fn next_entry(&mut self) -> Option<Result<PairRef<'_>>> {
+        self.next_record().map(|r| r.map(|(pair, _)| pair))
+    }
+
+    /// [`next_entry`](Self::next_entry), with the pair's whole record when
+    /// a sorted segment's walk holds it as a plain put, read whole and
+    /// checked (what a compaction copies without encoding it again).
+    pub(super) fn next_record(&mut self) -> Option<Result<RecordRef<'_>>> {
         let in_walk = match self.advance_pair()? {
             Ok(in_walk) => in_walk,
             Err(e) => return Some(Err(e)),
         };
         let key = self.last.as_deref().expect("a key was taken");
-        let value = match (in_walk, self.pending) {
-            (true, Some(i)) => self.segs[i].walk.value(),
-            _ => None,
+        let (value, record) = match (in_walk, self.pending) {
+            (true, Some(i)) => (self.segs[i].walk.value(), self.segs[i].walk.put_record()),
+            _ => (None, None),
         };
-        Some(Ok((key, value.unwrap_or(&self.value), self.last_expiry)))
+        let pair = (key, value.unwrap_or(&self.value), self.last_expiry);
+        Some(Ok((pair, record)))
     }
 
     /// Steps to the next live pair: its key is then in `last`, its value

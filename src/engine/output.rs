@@ -39,6 +39,12 @@ pub(super) fn size_for(bytes: u64, segment_size: u64) -> u64 {
 /// Records are gathered into a buffer of this size before they are written.
 pub(super) const OUT_BUF: usize = 1024 * 1024;
 
+/// Every this many bytes written, an output starts an fsync of what it has
+/// written so far on a thread of its own, so the disk writes it back while
+/// the merge goes on and the fsync that closes the output waits only for
+/// the last piece (a compaction spent a fifth of its time in that wait).
+const SYNC_AHEAD: u64 = 4 * 1024 * 1024;
+
 /// A segment being written; see the module doc.
 pub(super) struct Output {
     pub id: u64,
@@ -59,6 +65,11 @@ pub(super) struct Output {
     pub records: u64,
     /// Fsynced since the last write.
     synced: bool,
+    /// The fsync started in the background (see [`SYNC_AHEAD`]), if any,
+    /// and the length written when the last one started.
+    ahead: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    ahead_at: u64,
+    sync_ahead: u64,
 }
 
 impl std::fmt::Debug for Output {
@@ -89,6 +100,9 @@ impl Output {
             last_key: Vec::new(),
             records: 0,
             synced: false,
+            ahead: None,
+            ahead_at: 0,
+            sync_ahead: SYNC_AHEAD,
         })
     }
 
@@ -180,7 +194,33 @@ impl Output {
             .write_at(bytes, self.len)
             .map_err(|e| Error::io("write", &self.tmp_path, e))?;
         self.len += bytes.len() as u64;
+        if self.len - self.ahead_at >= self.sync_ahead {
+            // One at a time: the last one's outcome first.
+            self.join_ahead()?;
+            let file = Arc::clone(&self.file);
+            self.ahead = Some(std::thread::spawn(move || file.sync_data()));
+            self.ahead_at = self.len;
+        }
         Ok(())
+    }
+
+    /// Waits for the fsync started in the background, if any; its failure
+    /// is the output's (the bytes it covered may not be on the disk).
+    fn join_ahead(&mut self) -> Result<()> {
+        let Some(ahead) = self.ahead.take() else {
+            return Ok(());
+        };
+        let synced = ahead
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the fsync thread panicked")));
+        synced.map_err(|e| Error::io("fsync", &self.tmp_path, e))
+    }
+
+    /// Starts a background fsync every `bytes` written instead of every
+    /// [`SYNC_AHEAD`] (tests).
+    #[cfg(test)]
+    pub fn sync_ahead_every(&mut self, bytes: u64) {
+        self.sync_ahead = bytes;
     }
 
     /// [`close`](Self::close), then [`write_index`](Self::write_index).
@@ -226,8 +266,10 @@ impl Output {
         Ok(())
     }
 
-    /// Fsyncs the file (once: again only after a write).
+    /// Fsyncs the file (once: again only after a write), after the
+    /// background fsync, if one is under way.
     pub fn sync(&mut self) -> Result<()> {
+        self.join_ahead()?;
         if !self.synced {
             self.file
                 .sync_data()
@@ -251,3 +293,6 @@ pub(super) fn discard(storage: &dyn Storage, dir: &Path, id: u64) {
         let _ = storage.remove_file(&path);
     }
 }
+
+#[cfg(test)]
+mod tests;

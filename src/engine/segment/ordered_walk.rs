@@ -207,6 +207,17 @@ impl Walk {
             _ => self.head()?.value,
         }
     }
+
+    /// The whole record of [`head`](Self::head), CRC and all, when it is a
+    /// plain put (`Tag::Put`) that a sorted walk read whole and checked:
+    /// a compaction copies it as it is instead of encoding it again.
+    #[inline]
+    pub fn put_record(&self) -> Option<&[u8]> {
+        match &self.inner {
+            WalkInner::Log(l) => l.cur.as_ref()?.put.clone().map(|r| &l.buf[r]),
+            _ => None,
+        }
+    }
 }
 
 impl Iterator for Walk {
@@ -268,6 +279,9 @@ struct LogWalk {
 struct Cur {
     key: Range<usize>,
     value: Option<Range<usize>>,
+    /// The whole record, when it is a plain put read whole: what a
+    /// compaction copies as it is.
+    put: Option<Range<usize>>,
     delete: bool,
     offset: u64,
     len: u32,
@@ -423,9 +437,11 @@ impl LogWalk {
             return Ok(false);
         }
         let value = (self.values && !h.tag.is_delete()).then(|| s + key_end..s + total);
+        let put = (self.values && h.tag == Tag::Put).then(|| s..s + total);
         self.cur = Some(Cur {
             key,
             value,
+            put,
             delete: h.tag.is_delete(),
             offset: at,
             len: total as u32,

@@ -1,0 +1,84 @@
+//! Tests of [`Output`]'s fsyncs started in the background as it writes.
+
+use std::path::Path;
+
+use super::Output;
+use crate::engine::Error;
+use crate::engine::storage::{Fault, FaultKind, FaultOp, SimStorage, Storage};
+
+fn pairs(n: u32) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
+    (0..n).map(|i| (format!("key{i:06}").into_bytes(), vec![i as u8; 100]))
+}
+
+/// An output that starts an fsync every kilobyte writes the same bytes as
+/// one that starts none, and once its closing fsync returns, a power loss
+/// keeps every byte of it.
+#[test]
+fn background_fsyncs_leave_the_same_file_and_all_of_it_durable() {
+    let mut files = Vec::new();
+    for every in [u64::MAX, 1024] {
+        let sim = SimStorage::new(7);
+        let dir = Path::new("/db");
+        sim.create_dir_all(dir).unwrap();
+        let mut out = Output::create(&sim, dir, 5, true).unwrap();
+        out.sync_ahead_every(every);
+        // 2.3 MB: the write buffer goes out twice before the close.
+        for (k, v) in pairs(20_000) {
+            out.put(&k, &v, None).unwrap();
+        }
+        let len = out.size();
+        out.close(true).unwrap();
+        let path = out.tmp_path.clone();
+        assert!(len > 2_300_000, "{len}");
+        // The name is not synced into the directory: sync it, then lose
+        // power; the bytes are what the fsyncs made durable.
+        sim.sync_dir(dir).unwrap();
+        sim.crash();
+        let bytes = sim.read_file(&path).expect("the output");
+        assert_eq!(bytes.len() as u64, len, "every byte survives");
+        files.push(bytes);
+    }
+    assert_eq!(files[0], files[1]);
+}
+
+/// A background fsync that fails fails the output: at the next write that
+/// starts another, or at its closing fsync.
+#[test]
+fn a_failed_background_fsync_fails_the_output() {
+    for closing in [false, true] {
+        let sim = SimStorage::new(3);
+        let dir = Path::new("/db");
+        sim.create_dir_all(dir).unwrap();
+        let mut out = Output::create(&sim, dir, 5, true).unwrap();
+        // The buffer goes out at 1 and 2 MiB and at the close (2.3 MB):
+        // an fsync starts at the first, or only at the close.
+        out.sync_ahead_every(if closing { 2_200_000 } else { 4096 });
+        sim.inject(Fault {
+            op: FaultOp::Sync,
+            nth: 1,
+            kind: FaultKind::Eio,
+            persistent: false,
+        });
+        let mut failed = None;
+        for (k, v) in pairs(20_000) {
+            if let Err(e) = out.put(&k, &v, None) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let failed = match failed {
+            Some(e) => {
+                assert!(!closing, "a write failed though one fsync started");
+                e
+            }
+            None => {
+                assert!(closing, "every write succeeded after a failed fsync");
+                out.close(true).expect_err("the closing fsync")
+            }
+        };
+        assert!(
+            matches!(failed, Error::Io { op: "fsync", .. }),
+            "{failed:?}"
+        );
+    }
+}
