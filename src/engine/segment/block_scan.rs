@@ -180,15 +180,27 @@ impl Segment {
             if !win.holds(pos, total as usize) && total as usize <= SCAN_BUF {
                 win.hold(self, pos, total as usize, end)?;
             }
-            let whole_vec;
-            let whole: &[u8] = if win.holds(pos, total as usize) {
-                &win.from(pos)[..total as usize]
-            } else {
-                let mut w = vec![0u8; total as usize];
-                self.read(&mut w, pos)?;
-                whole_vec = w;
-                &whole_vec
-            };
+            if !win.holds(pos, total as usize) {
+                // Read whole into a buffer of its own, which becomes the
+                // value: a large value costs its size once, not twice.
+                let mut whole = vec![0u8; total as usize];
+                self.read(&mut whole, pos)?;
+                let (rec, _) =
+                    record::decode(&whole).map_err(|e| self.log_corrupt(pos, e.to_string()))?;
+                let (tag, value_at, expires_at) =
+                    (rec.tag, total as usize - rec.value.len(), rec.expires_at);
+                let value = (found && want_value).then(|| {
+                    whole.drain(..value_at);
+                    whole
+                });
+                return Ok(found.then_some(Hit {
+                    tag,
+                    value,
+                    expires_at,
+                    len: total as u32,
+                }));
+            }
+            let whole = &win.from(pos)[..total as usize];
             let (rec, _) =
                 record::decode(whole).map_err(|e| self.log_corrupt(pos, e.to_string()))?;
             if !found {
