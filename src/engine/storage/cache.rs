@@ -232,24 +232,15 @@ impl CachedFile {
         }
     }
 
-    /// Copies block `block` from `within` into `out` from the cache, or
-    /// reads it from the file and keeps it. Returns the bytes copied (fewer
-    /// than `out.len()` only at the end of the file).
-    fn read_block(&self, block: u64, within: usize, out: &mut [u8]) -> io::Result<usize> {
-        let copy = |data: &[u8], out: &mut [u8]| {
-            let avail = data.get(within..).unwrap_or_default();
-            let n = avail.len().min(out.len());
-            out[..n].copy_from_slice(&avail[..n]);
-            n
-        };
-        if let Some(slot) = self.blocks.slot(block) {
-            let data = lock(&slot.data);
-            if let Some(d) = data.as_deref() {
-                Self::referenced(slot);
-                return Ok(copy(d, out));
-            }
-        }
-        Ok(copy(&self.load(block)?, out))
+    /// Copies block `block` from `within` into `out` when the cache holds
+    /// it: the bytes copied (fewer than `out.len()` only at the end of the
+    /// file).
+    fn copy_cached(&self, block: u64, within: usize, out: &mut [u8]) -> Option<usize> {
+        let slot = self.blocks.slot(block)?;
+        let data = lock(&slot.data);
+        let d = data.as_deref()?;
+        Self::referenced(slot);
+        Some(copy_from(d, within, out))
     }
 
     /// Block `block` from the cache, shared, or read from the file and kept.
@@ -260,7 +251,8 @@ impl CachedFile {
             Self::referenced(slot);
             return Ok(Arc::clone(d));
         }
-        self.load(block)
+        let mut run = self.load(block, block)?;
+        Ok(run.pop().unwrap_or_else(|| Arc::from(&[][..])))
     }
 
     fn referenced(slot: &Slot) {
@@ -269,29 +261,50 @@ impl CachedFile {
         }
     }
 
-    /// Reads block `block` from the file and keeps it (when the table
-    /// covers it, the cache has room and no write landed meanwhile).
-    fn load(&self, block: u64) -> io::Result<Arc<[u8]>> {
+    /// Reads blocks `first..=last` from the file in one read (at most
+    /// [`MAX_CACHED_READ`] and a block) and keeps each (when the table
+    /// covers it, the cache has room and no write landed meanwhile); fewer
+    /// at the end of the file, the last one short there.
+    fn load(&self, first: u64, last: u64) -> io::Result<Vec<Arc<[u8]>>> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let mut data = vec![0u8; BLOCK];
-        let n = self.inner.read_at(&mut data, block * BLOCK as u64)?;
-        data.truncate(n);
-        let data: Arc<[u8]> = data.into();
+        let mut run = [0u8; MAX_CACHED_READ + BLOCK];
+        let want = ((last - first + 1) as usize * BLOCK).min(run.len());
+        let n = self.inner.read_at(&mut run[..want], first * BLOCK as u64)?;
+        let mut read = Vec::with_capacity(n.div_ceil(BLOCK));
+        for (i, bytes) in run[..n].chunks(BLOCK).enumerate() {
+            let block = first + i as u64;
+            let data: Arc<[u8]> = Arc::from(bytes);
+            self.keep(block, &data, generation);
+            read.push(data);
+        }
+        Ok(read)
+    }
+
+    /// Keeps `data` as block `block`, read when the generation was
+    /// `generation`, unless a write landed since or the block is held.
+    fn keep(&self, block: u64, data: &Arc<[u8]>, generation: u64) {
         let Some(slot) = self.blocks.slot_or_new(block) else {
-            return Ok(data); // beyond what the table covers
+            return; // beyond what the table covers
         };
         self.any_cached.store(true, Ordering::SeqCst);
         if self.blocks.clock.capacity == 0 {
-            return Ok(data);
+            return;
         }
         self.blocks.clock.make_room(&self.blocks, block);
         let mut held = lock(&slot.data);
         if held.is_none() && self.generation.load(Ordering::SeqCst) == generation {
-            *held = Some(Arc::clone(&data));
+            *held = Some(Arc::clone(data));
             self.blocks.clock.held.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(data)
     }
+}
+
+/// Copies `data` from `within` into `out`, as much as both hold.
+fn copy_from(data: &[u8], within: usize, out: &mut [u8]) -> usize {
+    let avail = data.get(within..).unwrap_or_default();
+    let n = avail.len().min(out.len());
+    out[..n].copy_from_slice(&avail[..n]);
+    n
 }
 
 impl StorageFile for CachedFile {
@@ -299,12 +312,32 @@ impl StorageFile for CachedFile {
         if buf.len() > MAX_CACHED_READ {
             return self.inner.read_at(buf, offset);
         }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let last = (offset + buf.len() as u64 - 1) / BLOCK as u64;
         let mut done = 0;
         while done < buf.len() {
             let pos = offset + done as u64;
             let (block, within) = (pos / BLOCK as u64, (pos % BLOCK as u64) as usize);
             let want = (buf.len() - done).min(BLOCK - within);
-            let n = self.read_block(block, within, &mut buf[done..done + want])?;
+            let n = match self.copy_cached(block, within, &mut buf[done..done + want]) {
+                Some(n) => n,
+                None => {
+                    // A miss: the rest of the read's blocks in one read.
+                    let mut within = within;
+                    for data in self.load(block, last)? {
+                        let want = (buf.len() - done).min(BLOCK - within);
+                        let n = copy_from(&data, within, &mut buf[done..done + want]);
+                        done += n;
+                        if n < want {
+                            break; // end of file
+                        }
+                        within = 0;
+                    }
+                    return Ok(done);
+                }
+            };
             done += n;
             if n < want {
                 break; // end of file
@@ -438,6 +471,41 @@ mod tests {
             .open(&dir.path().join("f"), OpenMode::Read)
             .unwrap();
         assert!(plain.cached_block(0).unwrap().is_none());
+    }
+
+    /// A read over blocks the cache lacks reads them from the file in one
+    /// read and keeps them all; one over held and missing blocks returns
+    /// the same bytes; at the end of the file it stops short.
+    #[test]
+    fn a_miss_reads_the_rest_of_the_read_at_once() {
+        let (dir, reads, cached) = counted(64);
+        let f = cached
+            .open(&dir.path().join("f"), OpenMode::Truncate)
+            .unwrap();
+        let data = pattern(12 * BLOCK + 300);
+        f.write_at(&data, 0).unwrap();
+        let read = |off: u64, len: usize| {
+            let mut buf = vec![0u8; len];
+            let n = f.read_at(&mut buf, off).unwrap();
+            buf.truncate(n);
+            buf
+        };
+        let before = reads.load(Ordering::SeqCst);
+        // Blocks 0 to 4 (the read starts inside block 0 and ends inside 4).
+        assert_eq!(read(100, MAX_CACHED_READ), data[100..100 + MAX_CACHED_READ]);
+        assert_eq!(reads.load(Ordering::SeqCst) - before, 1, "one read");
+        assert_eq!(read(0, 4 * BLOCK), data[..4 * BLOCK]);
+        assert_eq!(read(4 * 4096, 100), data[4 * 4096..4 * 4096 + 100]);
+        assert_eq!(reads.load(Ordering::SeqCst) - before, 1, "all five kept");
+        // Block 6 held, 5 and 7 not.
+        assert_eq!(read(6 * 4096 + 1, 10), data[6 * 4096 + 1..6 * 4096 + 11]);
+        assert_eq!(
+            read(5 * 4096 + 7, 3 * BLOCK),
+            data[5 * 4096 + 7..8 * 4096 + 7]
+        );
+        // Past the end: what there is.
+        assert_eq!(read(11 * 4096 + 5, 3 * BLOCK), data[11 * 4096 + 5..]);
+        assert_eq!(read(13 * 4096, 10), Vec::<u8>::new());
     }
 
     #[test]
