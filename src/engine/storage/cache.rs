@@ -267,9 +267,9 @@ impl CachedFile {
     /// at the end of the file, the last one short there.
     fn load(&self, first: u64, last: u64) -> io::Result<Vec<Arc<[u8]>>> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let mut run = [0u8; MAX_CACHED_READ + BLOCK];
-        let want = ((last - first + 1) as usize * BLOCK).min(run.len());
-        let n = self.inner.read_at(&mut run[..want], first * BLOCK as u64)?;
+        let want = (last - first + 1) as usize * BLOCK;
+        let mut run = vec![0u8; want.min(MAX_CACHED_READ + BLOCK)];
+        let n = self.inner.read_at(&mut run, first * BLOCK as u64)?;
         let mut read = Vec::with_capacity(n.div_ceil(BLOCK));
         for (i, bytes) in run[..n].chunks(BLOCK).enumerate() {
             let block = first + i as u64;
