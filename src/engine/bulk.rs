@@ -15,14 +15,14 @@
 //!    sorted segment under a temporary name, `seg-N.log.tmp`, with ids
 //!    reserved above the active log's. While every buffer so far follows
 //!    the one before in key order (a load of a dump), it is appended to
-//!    the same run, up to [`Bulk::cap`]. A value of 1 MiB or more is
+//!    the same run, up to [`output::max_size`]. A value of 1 MiB or more is
 //!    written from the caller's buffer, never copied.
 //! 2. At commit, runs that follow each other in key order (a load of a
 //!    dump, in key order) are the new segments as they are. Otherwise they
 //!    are merged (merge.rs), [`FAN_IN`] at a time, into sorted segments of
-//!    up to [`Bulk::cap`] with fresh ids, and the runs removed; a load that
-//!    replaces the database merges in the database's keys too, as
-//!    tombstones for the keys it does not write.
+//!    up to [`output::max_size`] with fresh ids, and the runs removed; a
+//!    load that replaces the database merges in the database's keys too,
+//!    as tombstones for the keys it does not write.
 //! 3. The active log is sealed as the reserved id, below the new segments;
 //!    the commit marker naming them is made durable (marker.rs): the commit
 //!    point; they are renamed into place, and switched in above every
@@ -81,7 +81,7 @@ pub(super) struct Bulk {
     /// whose keys all follow it is appended to it rather than made a run
     /// of its own (so that a load in key order makes few segments).
     open: bool,
-    /// The most a new segment holds (see [`Bulk::cap`]).
+    /// The most a new segment holds (see [`output::max_size`]).
     cap: u64,
     /// The footer fields every new segment carries forward.
     base_live: u64,
@@ -118,13 +118,6 @@ impl Bulk {
         segment_size.min(RUN_BYTES as u64)
     }
 
-    /// The most a bulk load's new segment holds ([`output::max_size`]): a
-    /// load's size is not known before its end, so its segments are as
-    /// large as a segment written by a compaction may be.
-    pub fn cap(segment_size: u64) -> u64 {
-        output::max_size(segment_size)
-    }
-
     /// A `Bulk` for the database in `dir`, whose active log will be sealed
     /// as `wal_id` (if it holds anything); `alone`: the database held
     /// nothing before the batch.
@@ -146,7 +139,9 @@ impl Bulk {
             runs: Vec::new(),
             ordered: true,
             open: false,
-            cap: Bulk::cap(segment_size),
+            // A load's size is not known before its end: its segments are
+            // as large as a compaction's may be.
+            cap: output::max_size(segment_size),
             base_live: w.base_live,
             compacted_at: w.last_compaction.map_or(0, unix_secs),
             alone,
