@@ -336,8 +336,12 @@ impl Bulk {
         Ok(outputs)
     }
 
-    /// Merges the runs, [`FAN_IN`] at a time, until one merge makes the
-    /// new segments.
+    /// Merges the runs until one merge of at most [`FAN_IN`] makes the new
+    /// segments. Before it, neighbouring runs (so that the newest still
+    /// wins a tie) are merged into one, [`FAN_IN`] at most at a time, and
+    /// only as many as bring the count down to [`FAN_IN`]: 77 runs merge
+    /// 14 of them, then the last 64 at once, so most of the data is written
+    /// twice only (into a run, then into a segment), not three times.
     fn merge_all(
         &mut self,
         w: &mut Writer,
@@ -348,13 +352,16 @@ impl Bulk {
             let mut merged = Vec::new();
             let mut rest = runs.into_iter();
             loop {
-                let group: Vec<Output> = rest.by_ref().take(FAN_IN).collect();
-                if group.is_empty() {
+                // Each merge of n runs leaves n - 1 fewer.
+                let excess = (merged.len() + rest.len()).saturating_sub(FAN_IN);
+                let group: Vec<Output> = rest.by_ref().take((excess + 1).min(FAN_IN)).collect();
+                if excess == 0 || group.len() < 2 {
+                    merged.extend(group);
                     break;
                 }
-                let mut outs = self.merge(w, group, u64::MAX, None)?;
-                merged.append(&mut outs);
+                merged.append(&mut self.merge(w, group, u64::MAX, None)?);
             }
+            merged.extend(rest);
             runs = merged;
         }
         self.merge(w, runs, self.cap, old_keys.take())

@@ -387,3 +387,40 @@ fn a_marker_found_at_open_finishes_the_load() {
     assert!(everything(&db).len() < model.len());
     assert!(leftovers(dir.path()).is_empty());
 }
+
+/// Past [`FAN_IN`](super::FAN_IN) runs, only as many are merged first as
+/// bring the count down to one final merge: 90 runs merge 27 of them,
+/// then 64, so the commit reads the runs' bytes about 1.3 times, not
+/// twice (every run merged once before the last merge, as it was).
+#[test]
+fn too_many_runs_merge_only_what_the_last_merge_cannot_take() {
+    use crate::engine::storage::{Counting, RealStorage};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Counting::over(Arc::new(RealStorage));
+    let read = Arc::clone(&counting.bytes);
+    let opts = Options {
+        storage: Arc::new(counting),
+        ..small()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let mut model = Model::new();
+    let mut b = db.batch_writer().unwrap();
+    for i in shuffled(6000, 11) {
+        let v = format!("v{i}-{:40}", "").into_bytes();
+        b.set(&key(i), &v).unwrap();
+        model.insert(key(i), v);
+    }
+    let runs = &b.bulk.as_ref().unwrap().runs;
+    assert!(runs.len() > super::FAN_IN + 20, "{} runs", runs.len());
+    let run_bytes: u64 = runs.iter().map(|r| r.size()).sum();
+    let before = read.load(Ordering::SeqCst);
+    b.commit().unwrap();
+    let ratio = (read.load(Ordering::SeqCst) - before) as f64 / run_bytes as f64;
+    assert!(
+        (1.1..1.6).contains(&ratio),
+        "the runs were read {ratio:.2} times"
+    );
+    assert_eq!(everything(&db), model);
+}
