@@ -385,8 +385,9 @@ impl Cache {
 
 impl Db {
     /// At close: brings a kept tally up to date with the segments this
-    /// handle sealed, so that the next count is instant. Only a tally that
-    /// still holds is extended, and only when that is cheap (at most
+    /// handle sealed (or makes one, where there was none), so that the
+    /// next count is instant. Only a tally that still holds is extended,
+    /// and only when that is cheap (at most
     /// [`AT_CLOSE`] lookups or keys walked: a one-shot write that sealed,
     /// not a load of a million pairs into a database of a million, which
     /// would make the load slower by the walk); the rest is left to the
@@ -409,9 +410,9 @@ impl Db {
             counter.loaded = true;
             counter.cache = read(&*self.opts.storage, &self.dir);
         }
-        let Some(cache) = counter.cache.as_mut() else {
-            return;
-        };
+        // No tally yet (a load into an empty database, say): one is made
+        // when that is as cheap, from footers alone for a load's group.
+        let cache = counter.cache.get_or_insert_with(Cache::default);
         if !cache.still_holds(&segments) {
             return;
         }
