@@ -16,8 +16,13 @@
 #
 # It is slow on purpose and not part of `cargo test` or .ci/run: each mutant
 # is a rebuild and a test run. It runs one job at a time at low priority
-# (MUTANTS_JOBS, MUTANTS_NICE to change that). It installs cargo-mutants
-# with `cargo install --locked` when it is missing.
+# (MUTANTS_JOBS, MUTANTS_NICE to change that). MUTANTS_TIMEOUT (seconds)
+# replaces each area's test timeout: on a loaded machine the unmutated tests
+# alone can pass 30 s. Every process it starts may map at most
+# MUTANTS_MEM_GB (default 8) GiB: a mutant that makes a walk endless feeds
+# a `collect()` until the timeout, and that must not take the machine's
+# memory from others. It installs cargo-mutants with `cargo install
+# --locked` when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +86,7 @@ done
 }
 
 command -v cargo-mutants >/dev/null 2>&1 || cargo install cargo-mutants --locked
+ulimit -v $((${MUTANTS_MEM_GB:-8} * 1024 * 1024))
 
 for a in "${areas[@]}"; do
     out=target/mutants/$a
@@ -92,7 +98,7 @@ for a in "${areas[@]}"; do
     targets=()
     for word in ${tests[$a]}; do targets+=(--cargo-arg "$word"); done
     nice -n "${MUTANTS_NICE:-15}" cargo mutants --jobs "${MUTANTS_JOBS:-1}" \
-        --file "${files[$a]}" --timeout "${timeout[$a]}" --output "$out" \
+        --file "${files[$a]}" --timeout "${MUTANTS_TIMEOUT:-${timeout[$a]}}" --output "$out" \
         "${targets[@]}" "${iterate[@]}" "$@" ||
         true # cargo-mutants exits 2 when a mutant is missed: the files say which
     echo "== $a: $((SECONDS - started)) s; $(

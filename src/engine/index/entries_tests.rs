@@ -230,3 +230,21 @@ fn a_long_walk_reads_many_frames_at_a_time() {
     assert!(frames >= 50, "{frames} frames");
     assert!(walk <= frames / 4, "{walk} reads for {frames} frames");
 }
+
+/// A walk's first read (4096 bytes) that ends right after the next frame's
+/// length holds that length but none of the frame: the walk reads on, the
+/// frame is not cut short.
+#[test]
+fn a_read_ending_right_after_a_frames_length_reads_on() {
+    // One entry of 4084 bytes (a 2-byte key length, a 4080-byte key, a
+    // 1-byte offset and length): with its length and CRC, a frame of 4092.
+    let first = entry_bytes(4080, &[7 << 2]);
+    assert_eq!(first.len() + 8, 4096 - 4);
+    let second = entry_bytes(1, &[9 << 2]);
+    let idx = hashed_with_entry_frames(&[first, second], FORMAT_VERSION);
+    let got: Vec<_> = walked(&idx)
+        .into_iter()
+        .map(|e| e.map(|e| (e.key.len(), e.len)))
+        .collect();
+    assert_eq!(got, [Ok((4080, 7)), Ok((1, 9))]);
+}

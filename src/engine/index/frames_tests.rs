@@ -1,7 +1,8 @@
 //! Sparse frames as a crafted file can hold them: frames carry CRCs, so a
 //! frame the builder would never write reaches the parser only when someone
-//! crafts it, CRC and all. Each must be refused, not read. And the search
-//! over a frame's first keys, where they tie on the bytes it compares first.
+//! crafts it, CRC and all. Each must be refused, not read, whether it is the
+//! top or a frame of a level below it. And the search over a frame's first
+//! keys, where they tie on the bytes it compares first.
 
 use std::path::Path;
 
@@ -32,15 +33,31 @@ fn payload(entries: &[(Vec<u8>, u64, u64)]) -> Vec<u8> {
 /// `top` (with a right CRC): its entries name data blocks of a segment of
 /// [`SEGMENT_LEN`] bytes.
 fn sorted_with_top(top: &[u8]) -> Index {
-    let mut file = record::file_header_of(INDEX_MAGIC, FORMAT_VERSION).to_vec();
-    let top_off = file.len() as u64;
-    file.extend_from_slice(&(top.len() as u32).to_le_bytes());
-    file.extend_from_slice(top);
-    let crc = crc32fast::hash(&file[top_off as usize..]);
+    sorted_with(&[], top, 0)
+}
+
+/// Appends a frame of `payload`: its length, the payload, a right CRC.
+fn push_frame(file: &mut Vec<u8>, payload: &[u8]) {
+    let start = file.len();
+    file.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    file.extend_from_slice(payload);
+    let crc = crc32fast::hash(&file[start..]);
     file.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// A sorted index of `levels` levels below its top: the sparse frames
+/// `frames` (payloads) back to back from offset 16 (the first at 16, each
+/// `payload.len() + 8` bytes long), then the top `top`.
+fn sorted_with(frames: &[Vec<u8>], top: &[u8], levels: u8) -> Index {
+    let mut file = record::file_header_of(INDEX_MAGIC, FORMAT_VERSION).to_vec();
+    for frame in frames {
+        push_frame(&mut file, frame);
+    }
+    let top_off = file.len() as u64;
+    push_frame(&mut file, top);
     let footer = Footer {
         kind: Kind::Sorted,
-        levels: 0,
+        levels,
         first_key: KeyBound::of(b"\x01"),
         last_key: KeyBound::of(b"\xff"),
         slot_width: 0,
@@ -238,4 +255,38 @@ fn a_frame_search_breaks_ties_on_the_whole_key() {
     let apart = sorted_with_top(&payload(&[block(b"a", 16, 10), block(b"z", 26, 10)]));
     assert_eq!(apart.locate(b"b").unwrap().unwrap().offset, 16);
     assert_eq!(apart.locate(b"z").unwrap().unwrap().offset, 26);
+}
+
+/// A frame below the top is read only as far as its parent's entry says it
+/// reaches: a frame whose own length runs past that (its CRC right over
+/// the longer bytes) is refused.
+#[test]
+fn a_crafted_frame_longer_than_its_parent_says_is_refused() {
+    let child = payload(&[block(b"a", 16, 100), block(b"m", 116, 100)]);
+    let len = child.len() as u64 + 8;
+    let at = |len: u64| {
+        sorted_with(
+            std::slice::from_ref(&child),
+            &payload(&[block(b"a", 16, len)]),
+            1,
+        )
+    };
+    assert_eq!(at(len).locate(b"n").unwrap().unwrap().offset, 116);
+    assert!(matches!(
+        at(len - 1).locate(b"n"),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+/// The entries of a frame above the first level must name frames of the
+/// sparse region, not any offset of the segment: a top whose entry names
+/// the top itself (a frame that reads well, whose first key matches) is
+/// refused.
+#[test]
+fn a_crafted_frame_outside_the_sparse_frames_is_refused() {
+    // The top is at 16 (no frame before it), 20 bytes long.
+    let top = payload(&[block(b"a", 16, 20)]);
+    assert_eq!(top.len() + 8, 20);
+    let idx = sorted_with(&[], &top, 1);
+    assert!(matches!(idx.locate(b"b"), Err(Error::Corrupt { .. })));
 }

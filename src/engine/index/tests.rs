@@ -344,27 +344,34 @@ fn the_hash_table_is_laid_out_as_documented() {
 }
 
 /// A handle keeps the sparse frames it has read: a second lookup of a key
-/// deep in a large index (three levels, its frame far from the first of
-/// its level) reads no byte of the index again.
+/// deep in a large index (sorted: three levels, its frame far from the
+/// first of its level; hashed: two, after the table and the entries) reads
+/// no byte of the index again.
 #[test]
 fn a_second_lookup_reads_no_frame_again() {
     use crate::engine::storage::Counting;
     use std::sync::atomic::Ordering;
     let n = 60_000;
     let es = entries(n, 100);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("seg-1.idx");
-    let bytes = encode(&es, Kind::Sorted, 16 + n as u64 * 100, IndexMeta::default());
-    replace(&RealStorage, &path, &bytes).unwrap();
-    let counting = Counting::over(Arc::new(RealStorage));
-    let reads = Arc::clone(&counting.reads);
-    let idx = Index::open(&counting, &path).unwrap().unwrap();
-    let key = &es[n - 10].key;
-    let first = idx.locate(key).unwrap().expect("a block");
-    let before = reads.load(Ordering::SeqCst);
-    assert!(before > 2, "the first lookup read frames ({before} reads)");
-    assert_eq!(idx.locate(key).unwrap(), Some(first));
-    assert_eq!(reads.load(Ordering::SeqCst), before, "read again");
+    for (kind, levels) in [(Kind::Sorted, 2), (Kind::Hashed, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg-1.idx");
+        let bytes = encode(&es, kind, 16 + n as u64 * 100, IndexMeta::default());
+        replace(&RealStorage, &path, &bytes).unwrap();
+        let counting = Counting::over(Arc::new(RealStorage));
+        let reads = Arc::clone(&counting.reads);
+        let idx = Index::open(&counting, &path).unwrap().unwrap();
+        assert_eq!(idx.footer.levels, levels, "{kind:?}");
+        let key = &es[n - 10].key;
+        let first = idx.locate(key).unwrap().expect("a block");
+        let before = reads.load(Ordering::SeqCst);
+        assert!(
+            before > 2,
+            "{kind:?}: the first lookup read frames ({before} reads)"
+        );
+        assert_eq!(idx.locate(key).unwrap(), Some(first), "{kind:?}");
+        assert_eq!(reads.load(Ordering::SeqCst), before, "{kind:?}: read again");
+    }
 }
 
 /// A walk keeps the frames of its seek, not those it passes: a whole walk
