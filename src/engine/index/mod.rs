@@ -289,6 +289,16 @@ impl Index {
         Error::corrupt(&self.path, off, why)
     }
 
+    /// How many chunks of slots for kept frames the handle made (tests).
+    #[cfg(test)]
+    fn kept_chunks(&self) -> usize {
+        self.frames
+            .iter()
+            .filter_map(|level| level.chunks.get())
+            .map(|chunks| chunks.iter().filter(|c| c.get().is_some()).count())
+            .sum()
+    }
+
     /// How many sparse frames below the top the handle keeps (tests).
     #[cfg(test)]
     fn kept_frames(&self) -> usize {

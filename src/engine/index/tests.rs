@@ -396,6 +396,7 @@ fn a_walk_keeps_the_frames_of_its_seek_only() {
     let all = idx.blocks_from(b"").unwrap().count();
     assert!(all > 2_000, "{all} blocks");
     assert_eq!(idx.kept_frames(), levels, "one frame a level, the first");
+    assert_eq!(idx.kept_chunks(), levels, "no slots made for frames passed");
     let key = &es[n / 2].key;
     let seek: Vec<_> = idx
         .blocks_from(key)
