@@ -212,7 +212,7 @@ struct Pending {
 /// What `segments` hold of `key` (newest first).
 fn put_in(segments: &[Arc<Segment>], key: &[u8]) -> Result<Option<Put>> {
     for seg in segments.iter().rev() {
-        if let Some(hit) = seg.record_of(key, false)? {
+        if let Some(hit) = seg.record_of(key, 0)? {
             return Ok((!hit.tag.is_delete()).then_some(Put {
                 len: hit.len,
                 expires_at: hit.expires_at,

@@ -24,7 +24,7 @@ pub enum Bounded {
 }
 
 use super::clock::expired;
-use super::segment::{self, Found, Segment};
+use super::segment::{self, Found, Hit, Segment};
 use super::{Db, Error, MemSlot, Result, State, check_key, log};
 
 impl Db {
@@ -38,7 +38,7 @@ impl Db {
     /// then only that length, the value unread. For a reader that must not
     /// stall on a large value (a server's event loop: reading 200 MiB takes
     /// a good part of a second) and hands those to a thread that may.
-    /// Small values cost the lookup twice when they are in a segment.
+    /// A value in a segment is found with one lookup.
     pub fn get_unless_larger(&self, key: &[u8], limit: u64) -> Result<Bounded> {
         check_key(key)?;
         let now = self.now_ms();
@@ -49,11 +49,14 @@ impl Db {
                     return Ok(Bounded::Absent);
                 }
                 Some(slot) => Some(u64::from(slot.len)),
-                None => match segment::newest_record(&st.segments, key) {
+                None => match segment::newest_record(&st.segments, key, limit) {
                     Ok(None) => return Ok(Bounded::Absent),
                     Ok(Some(hit)) if hit.tag.is_delete() || expired(hit.expires_at, now) => {
                         return Ok(Bounded::Absent);
                     }
+                    Ok(Some(Hit {
+                        value: Some(value), ..
+                    })) => return Ok(Bounded::Value(value)),
                     Ok(Some(hit)) => Some(u64::from(hit.len)),
                     // Damage: the whole lookup below heals it first.
                     Err(Error::Corrupt { .. }) => None,

@@ -77,15 +77,16 @@ impl<'a> Window<'a> {
 }
 
 impl Segment {
-    pub(super) fn find_sorted(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
+    pub(super) fn find_sorted(&self, key: &[u8], value_upto: u64) -> Result<Option<Hit>> {
         let found = self.index.locate_with(key, |first_key, offset, len| {
-            self.scan_block(key, want_value, first_key, offset, offset + len)
+            self.scan_block(key, value_upto, first_key, offset, offset + len)
         })?;
         Ok(found.flatten())
     }
 
     /// Looks for `key` in the data block `pos..end` that starts with
-    /// `first_key`. Each record's header and key are looked at in place,
+    /// `first_key`, with the value of a record of at most `value_upto`
+    /// bytes. Each record's header and key are looked at in place,
     /// without its value. Only the record that ends the search, the key's or
     /// the first one past it, is checked whole with its CRC: a record passed
     /// over is not the answer, and damage to its lengths derails the walk
@@ -93,7 +94,7 @@ impl Segment {
     fn scan_block(
         &self,
         key: &[u8],
-        want_value: bool,
+        value_upto: u64,
         first_key: &[u8],
         mut pos: u64,
         end: u64,
@@ -167,6 +168,7 @@ impl Segment {
                 continue;
             }
             let found = order == Ordering::Equal;
+            let want_value = total <= value_upto;
             if total as usize > SKIP_UNREAD && !(found && want_value) {
                 // Too long to read only to check it; its header and key are
                 // what the answer rests on.

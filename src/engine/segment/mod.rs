@@ -70,11 +70,16 @@ pub(super) fn find(segments: &[Arc<Segment>], key: &[u8], want_value: bool) -> R
     Ok(Found::Absent)
 }
 
-/// The newest record of `key` in `segments` (oldest first), its value
-/// unread (a small record is read whole and its CRC checked all the same).
-pub(super) fn newest_record(segments: &[Arc<Segment>], key: &[u8]) -> Result<Option<Hit>> {
+/// The newest record of `key` in `segments` (oldest first), with its value
+/// when the record is at most `value_upto` bytes long (a record is read
+/// whole and its CRC checked all the same when it is small).
+pub(super) fn newest_record(
+    segments: &[Arc<Segment>],
+    key: &[u8],
+    value_upto: u64,
+) -> Result<Option<Hit>> {
     for seg in segments.iter().rev() {
-        if let Some(hit) = seg.record_of(key, false)? {
+        if let Some(hit) = seg.record_of(key, value_upto)? {
             return Ok(Some(hit));
         }
     }
@@ -124,33 +129,35 @@ impl Segment {
 
     /// Looks `key` up in this segment.
     pub fn find(&self, key: &[u8], want_value: bool) -> Result<Found> {
-        Ok(match self.record_of(key, want_value)? {
+        let value_upto = if want_value { u64::MAX } else { 0 };
+        Ok(match self.record_of(key, value_upto)? {
             None => Found::Absent,
             Some(h) if h.tag.is_delete() => Found::Deleted,
             Some(h) => Found::Live(h.value, h.expires_at),
         })
     }
 
-    /// The segment's record of `key`, if it has one.
-    pub fn record_of(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
+    /// The segment's record of `key`, if it has one, with its value when
+    /// the record is at most `value_upto` bytes long (0: never).
+    pub fn record_of(&self, key: &[u8], value_upto: u64) -> Result<Option<Hit>> {
         // The footer's key range rules most segments out with no read.
         let f = &self.index.footer;
         if f.keys == 0 || f.first_key.after(key) || f.last_key.before(key) {
             return Ok(None);
         }
         match f.kind {
-            Kind::Hashed => self.find_hashed(key, want_value),
-            Kind::Sorted => self.find_sorted(key, want_value),
+            Kind::Hashed => self.find_hashed(key, value_upto),
+            Kind::Sorted => self.find_sorted(key, value_upto),
         }
     }
 
-    fn find_hashed(&self, key: &[u8], want_value: bool) -> Result<Option<Hit>> {
+    fn find_hashed(&self, key: &[u8], value_upto: u64) -> Result<Option<Hit>> {
         let mut hit = None;
         self.index.candidates(key, |offset| {
             if offset < FILE_HEADER_LEN as u64 || offset >= self.log_len {
                 return Err(self.idx_corrupt(0, "a slot points outside its segment"));
             }
-            let found = match self.read_at(offset, key, want_value) {
+            let found = match self.read_at(offset, key, value_upto) {
                 Ok(r) => r,
                 // The slot, not the log, is what is wrong: it points at no record.
                 Err(Error::Corrupt { .. }) => {
@@ -181,7 +188,7 @@ impl Segment {
         &self,
         offset: u64,
         key: &[u8],
-        want_value: bool,
+        value_upto: u64,
     ) -> Result<std::result::Result<Hit, u32>> {
         let room = self.log_len - offset;
         // One read of a small record whole, into the stack.
@@ -200,6 +207,7 @@ impl Segment {
         // (a flipped tag must not turn a tombstone into a put), unless it is
         // longer than CHECK_WHOLE: then its header and key are what the
         // answer rests on (docs/format.md).
+        let want_value = total as u64 <= value_upto;
         let whole = want_value || total <= CHECK_WHOLE;
         let need = if whole { total } else { key_at.end };
         let bytes: &[u8] = if need <= n {
