@@ -121,6 +121,12 @@ impl SparseFrame {
             let (at, len) = keys[j];
             &payload[at as usize..(at + len) as usize]
         };
+        // The search takes the first keys as sorted: a frame whose keys are
+        // not (crafted, CRC and all) would send a lookup to the wrong block
+        // and answer that a key is absent.
+        if (1..count).any(|j| key(j - 1) >= key(j)) {
+            return Err(index.corrupt(off, "a frame's first keys are not in order"));
+        }
         let common = match count {
             0 => 0,
             n => {

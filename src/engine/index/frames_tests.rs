@@ -290,3 +290,23 @@ fn a_crafted_frame_outside_the_sparse_frames_is_refused() {
     let idx = sorted_with(&[], &top, 1);
     assert!(matches!(idx.locate(b"b"), Err(Error::Corrupt { .. })));
 }
+
+/// A frame's first keys must rise strictly: a crafted top (CRC right) with
+/// two equal or falling first keys is refused, not searched as if sorted
+/// (the search would land on the wrong block and call a stored key absent).
+#[test]
+fn a_crafted_frame_with_first_keys_out_of_order_is_refused() {
+    let falling = payload(&[block(b"k1", 16, 100), block(b"k0", 116, 100)]);
+    assert!(refused(&falling, b"k1"));
+    let equal = payload(&[block(b"k1", 16, 100), block(b"k1", 116, 100)]);
+    assert!(refused(&equal, b"k1"));
+    let rising = payload(&[block(b"k0", 16, 100), block(b"k1", 116, 100)]);
+    assert_eq!(
+        sorted_with_top(&rising)
+            .locate(b"k1")
+            .unwrap()
+            .unwrap()
+            .offset,
+        116
+    );
+}
