@@ -15,7 +15,7 @@ fn pairs(n: u32) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
 /// keeps every byte of it.
 #[test]
 fn background_fsyncs_leave_the_same_file_and_all_of_it_durable() {
-    let mut files = Vec::new();
+    let (mut files, mut ops) = (Vec::new(), Vec::new());
     for every in [u64::MAX, 1024] {
         let sim = SimStorage::new(7);
         let dir = Path::new("/db");
@@ -28,6 +28,7 @@ fn background_fsyncs_leave_the_same_file_and_all_of_it_durable() {
         }
         let len = out.size();
         out.close(true).unwrap();
+        ops.push(sim.op_count());
         let path = out.tmp_path.clone();
         assert!(len > 2_300_000, "{len}");
         // The name is not synced into the directory: sync it, then lose
@@ -39,6 +40,9 @@ fn background_fsyncs_leave_the_same_file_and_all_of_it_durable() {
         files.push(bytes);
     }
     assert_eq!(files[0], files[1]);
+    // The three writes each started an fsync ahead (the last one joined
+    // by the close): three more operations than without.
+    assert_eq!(ops[1], ops[0] + 3, "{ops:?}");
 }
 
 /// A background fsync that fails fails the output: at the next write that

@@ -24,6 +24,10 @@ struct Window<'a> {
     shared: Option<Arc<[u8]>>,
     own: Vec<u8>,
     own_len: usize,
+    /// The key of the record before the current one: where it lies in the
+    /// log while the window holds it, copied here when the window moves.
+    prev: Option<(u64, usize)>,
+    prev_copy: Vec<u8>,
 }
 
 impl<'a> Window<'a> {
@@ -34,6 +38,8 @@ impl<'a> Window<'a> {
             shared: None,
             own: Vec::new(),
             own_len: 0,
+            prev: None,
+            prev_copy: Vec::new(),
         }
     }
 
@@ -52,6 +58,19 @@ impl<'a> Window<'a> {
     /// Moves the window to hold `pos..pos + need` (`need` ≤ [`SCAN_BUF`],
     /// and ≤ `end - pos`), reading no further than `end` into its buffer.
     fn hold(&mut self, seg: &Segment, pos: u64, need: usize, end: u64) -> Result<()> {
+        if self.holds(pos, need) {
+            return Ok(());
+        }
+        // The previous key is about to go: keep a copy to compare with.
+        if let Some((at, len)) = self.prev.take() {
+            let start = (at - self.at) as usize;
+            let key = match &self.shared {
+                Some(block) => &block[start..start + len],
+                None => &self.own[start..start + len],
+            };
+            self.prev_copy.clear();
+            self.prev_copy.extend_from_slice(key);
+        }
         let cached = self
             .file
             .cached_block(pos)
@@ -73,6 +92,23 @@ impl<'a> Window<'a> {
     /// The window's bytes from `pos` on (`pos` lies in the window).
     fn from(&self, pos: u64) -> &[u8] {
         &self.bytes()[(pos - self.at) as usize..]
+    }
+
+    /// Notes the key at `at`, `len` bytes, as the key before the next
+    /// record's: where it lies in the window, or `outside` it (read apart).
+    fn passed(&mut self, at: u64, len: usize, outside: Option<Vec<u8>>) {
+        match outside {
+            None => self.prev = Some((at, len)),
+            Some(key) => (self.prev, self.prev_copy) = (None, key),
+        }
+    }
+
+    /// The key before the current record's (empty before the first).
+    fn prev(&self) -> &[u8] {
+        match self.prev {
+            Some((at, len)) => &self.from(at)[..len],
+            None => &self.prev_copy,
+        }
     }
 }
 
@@ -100,19 +136,9 @@ impl Segment {
         end: u64,
     ) -> Result<Option<Hit>> {
         let mut win = Window::new(&*self.log);
-        // The key before this record: where it lies in the log, and a copy
-        // once the window has moved past it.
-        let (mut prev, mut prev_copy) = (None::<(u64, usize)>, Vec::new());
         let mut first = true;
         while pos < end {
-            let head = MAX_HEADER_LEN.min((end - pos) as usize);
-            if !win.holds(pos, head) {
-                if let Some((at, len)) = prev.take() {
-                    prev_copy.clear();
-                    prev_copy.extend_from_slice(&win.from(at)[..len]);
-                }
-                win.hold(self, pos, head, end)?;
-            }
+            win.hold(self, pos, MAX_HEADER_LEN.min((end - pos) as usize), end)?;
             let h = record::decode_header(win.from(pos))
                 .map_err(|e| self.log_corrupt(pos, e.to_string()))?;
             let total = h.total_len() as u64;
@@ -124,46 +150,34 @@ impl Segment {
                 continue;
             }
             let key_at = pos + h.header_len as u64;
-            if !win.holds(key_at, h.key_len) && h.key_len <= SCAN_BUF {
-                if let Some((at, len)) = prev.take() {
-                    prev_copy.clear();
-                    prev_copy.extend_from_slice(&win.from(at)[..len]);
-                }
+            if h.key_len <= SCAN_BUF {
                 win.hold(self, pos, h.header_len + h.key_len, end)?;
             }
-            let long_key;
-            let rec_key: &[u8] = if win.holds(key_at, h.key_len) {
-                &win.from(key_at)[..h.key_len]
-            } else {
-                let mut k = vec![0u8; h.key_len];
-                self.read(&mut k, key_at)?;
-                long_key = k;
-                &long_key
+            // A key longer than the window is read apart.
+            let long_key = match win.holds(key_at, h.key_len) {
+                true => None,
+                false => {
+                    let mut k = vec![0u8; h.key_len];
+                    self.read(&mut k, key_at)?;
+                    Some(k)
+                }
+            };
+            let rec_key = match &long_key {
+                None => &win.from(key_at)[..h.key_len],
+                Some(k) => k.as_slice(),
             };
             if first && rec_key != first_key {
                 return Err(self.idx_corrupt(0, "a data block does not start with its key"));
             }
-            if !first {
-                let before = match prev {
-                    Some((at, len)) => &win.from(at)[..len],
-                    None => prev_copy.as_slice(),
-                };
-                if rec_key <= before {
-                    return Err(
-                        self.idx_corrupt(0, "a sorted index describes a segment out of key order")
-                    );
-                }
+            if !first && rec_key <= win.prev() {
+                return Err(
+                    self.idx_corrupt(0, "a sorted index describes a segment out of key order")
+                );
             }
             first = false;
             let order = rec_key.cmp(key);
             if order == Ordering::Less {
-                if win.holds(key_at, h.key_len) {
-                    prev = Some((key_at, h.key_len));
-                } else {
-                    prev = None;
-                    prev_copy.clear();
-                    prev_copy.extend_from_slice(rec_key);
-                }
+                win.passed(key_at, h.key_len, long_key);
                 pos += total;
                 continue;
             }
@@ -179,7 +193,7 @@ impl Segment {
                     len: total as u32,
                 }));
             }
-            if !win.holds(pos, total as usize) && total as usize <= SCAN_BUF {
+            if total as usize <= SCAN_BUF {
                 win.hold(self, pos, total as usize, end)?;
             }
             if !win.holds(pos, total as usize) {
