@@ -314,3 +314,105 @@ fn hashed_and_sorted_segments_and_the_log_merge_as_the_model_says() {
     db.compact().unwrap();
     agree(&db, &model, clock.now_ms());
 }
+
+/// Segments next to each other in age whose keys do not overlap (a load's
+/// sorted segments, a compaction's outputs) are walked as one source of the
+/// merge, one after the other: every kind of walk gives what the model
+/// gives across their boundaries, with an older chain under a newer one
+/// (overwrites, tombstones), the active log over both, and a compaction in
+/// the middle of a walk.
+#[test]
+fn chains_of_segments_merge_as_one_source_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        // A load's segments hold up to 64 of these, a compaction's 16th.
+        segment_size: 4096,
+        auto_compact: false,
+        sync: crate::engine::SyncMode::Never,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let key = |i: u32| format!("key{i:05}").into_bytes();
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    // Backwards, so each load sorts into several sorted segments.
+    let mut load = |db: &Db, round: u8, keys: &mut dyn Iterator<Item = u32>| {
+        let mut b = db.batch_writer().unwrap();
+        for i in keys {
+            if round > 0 && i % 7 == 0 {
+                b.delete(&key(i)).unwrap();
+                model.remove(&key(i));
+            } else {
+                let v = vec![b'a' + round; 100 + (i % 50) as usize];
+                b.set(&key(i), &v).unwrap();
+                model.insert(key(i), v);
+            }
+        }
+        b.commit().unwrap();
+    };
+    load(&db, 0, &mut (0..6000).rev());
+    load(&db, 1, &mut (500..5200).rev().step_by(2));
+    for i in (0..6000).step_by(101) {
+        db.set(&key(i), b"in the log").unwrap();
+        model.insert(key(i), b"in the log".to_vec());
+    }
+    let segments = db.state.read().unwrap().segments.len();
+    assert!(segments >= 6, "{segments} segments");
+    let mut it = db.iter();
+    assert!(it.next().is_some());
+    assert!(
+        it.segs.len() == 2,
+        "{} sources for {segments} segments",
+        it.segs.len()
+    );
+    let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let owned = |it: super::Iter| it.map(|p| p.unwrap()).collect::<Vec<_>>();
+    // The first difference, not two lists of thousands of pairs.
+    let same = |got: &[(Vec<u8>, Vec<u8>)], want: &[(Vec<u8>, Vec<u8>)], what: &str| {
+        let at = got.iter().zip(want).position(|(g, w)| g != w);
+        let at = at.unwrap_or(got.len().min(want.len()));
+        let show = |p: Option<&(Vec<u8>, Vec<u8>)>| {
+            p.map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.len()))
+        };
+        assert!(
+            got.len() == want.len() && at == got.len(),
+            "{what}: pair {at} of {} is {:?}, not {:?} (of {})",
+            got.len(),
+            show(got.get(at)),
+            show(want.get(at)),
+            want.len()
+        );
+    };
+    same(&owned(db.iter()), &all, "all");
+    for at in [0u32, 499, 500, 1234, 2599, 4444, 5199, 5999, 6000] {
+        let k = key(at);
+        let from: Vec<_> = all.iter().filter(|(x, _)| *x >= k).cloned().collect();
+        same(&owned(db.iter().from(&k)), &from, &format!("from {at}"));
+        let after: Vec<_> = all.iter().filter(|(x, _)| *x > k).cloned().collect();
+        same(&owned(db.iter().after(&k)), &after, &format!("after {at}"));
+        let prefix = &k[..6];
+        let under: Vec<_> = all
+            .iter()
+            .filter(|(x, _)| x.starts_with(prefix))
+            .cloned()
+            .collect();
+        same(
+            &owned(db.iter_prefix(prefix)),
+            &under,
+            &format!("prefix {at}"),
+        );
+        let keys: Vec<_> = db.keys(prefix).map(|k| (k.unwrap(), Vec::new())).collect();
+        let want: Vec<_> = under.into_iter().map(|(k, _)| (k, Vec::new())).collect();
+        same(&keys, &want, &format!("keys {at}"));
+    }
+    // A compaction halfway: the walk goes on over its outputs (a chain).
+    let mut it = db.iter();
+    let mut walked: Vec<_> = it.by_ref().take(1000).map(|p| p.unwrap()).collect();
+    db.compact().unwrap();
+    let outputs = db.state.read().unwrap().segments.len();
+    assert!(outputs >= 3, "{outputs} outputs");
+    walked.extend(it.map(|p| p.unwrap()));
+    same(&walked, &all, "across a compaction");
+    let mut it = db.iter();
+    assert!(it.next().is_some());
+    assert_eq!(it.segs.len(), 1, "{outputs} outputs, one source");
+}
