@@ -7,15 +7,14 @@
 //! just after the last key returned, so every key present for the whole
 //! iteration is returned exactly once, in strictly increasing order.
 //!
-//! Cost per pair: a segment's walk stands on its record where it lies (a
-//! sorted segment's log is looked at in place in the blocks the block cache
-//! holds, and read in order, in large pieces, where it holds none), and
-//! the source that won the last step is stepped only when the next is
-//! asked for, so [`Iter::next_pair`] hands out the key and value where
-//! they lie, allocating nothing. The merge remembers the runner-up: while
-//! the winner's next key stays below it (segments of disjoint key ranges,
-//! as compaction writes them, or one segment alone), a step costs one key
-//! comparison, not one per source.
+//! Cost per pair: a segment's walk stands on its record in its read buffer
+//! (a sorted segment's log is read in order, in large pieces), and the
+//! source that won the last step is stepped only when the next is asked
+//! for, so [`Iter::next_pair`] hands out the key and value where they lie,
+//! allocating nothing. The merge remembers the runner-up: while the winner's
+//! next key stays below it (segments of disjoint key ranges, as compaction
+//! writes them, or one segment alone), a step costs one key comparison, not
+//! one per source.
 
 use std::collections::VecDeque;
 

@@ -68,12 +68,10 @@ impl Segment {
                     },
                     None => FIRST_READ,
                 };
-                WalkInner::Log(Box::new(LogWalk {
+                WalkInner::Log(LogWalk {
                     seg: Arc::clone(self),
                     base: start,
                     pos: start,
-                    start,
-                    shared: None,
                     buf: Vec::new(),
                     filled: 0,
                     ahead: ahead.clamp(MIN_READ, WALK_READ),
@@ -84,7 +82,7 @@ impl Segment {
                     blocks,
                     next_block: first,
                     cur: None,
-                }))
+                })
             }
         };
         Ok(Walk {
@@ -125,7 +123,7 @@ pub(in crate::engine) struct Walk {
 enum WalkInner {
     Entries(super::super::index::EntryCursor),
     Hashed(Box<HashedWalk>),
-    Log(Box<LogWalk>),
+    Log(LogWalk),
 }
 
 impl Walk {
@@ -181,7 +179,7 @@ impl Walk {
     #[inline]
     pub fn key(&self) -> Option<&[u8]> {
         match &self.inner {
-            WalkInner::Log(l) => l.cur.as_ref().map(|c| &l.view()[c.key.clone()]),
+            WalkInner::Log(l) => l.cur.as_ref().map(|c| &l.buf[c.key.clone()]),
             _ => self.head().map(|h| h.entry.key),
         }
     }
@@ -205,7 +203,7 @@ impl Walk {
     #[inline]
     pub fn value(&self) -> Option<&[u8]> {
         match &self.inner {
-            WalkInner::Log(l) => l.cur.as_ref()?.value.clone().map(|r| &l.view()[r]),
+            WalkInner::Log(l) => l.cur.as_ref()?.value.clone().map(|r| &l.buf[r]),
             _ => self.head()?.value,
         }
     }
@@ -216,7 +214,7 @@ impl Walk {
     #[inline]
     pub fn put_record(&self) -> Option<&[u8]> {
         match &self.inner {
-            WalkInner::Log(l) => l.cur.as_ref()?.put.clone().map(|r| &l.view()[r]),
+            WalkInner::Log(l) => l.cur.as_ref()?.put.clone().map(|r| &l.buf[r]),
             _ => None,
         }
     }
@@ -239,45 +237,30 @@ impl Iterator for Walk {
 }
 
 /// A sorted walk's first read is this long, and each one after it twice
-/// what the walk has gone through so far, up to [`WALK_READ`]: a short scan
-/// reads little, through the block cache (reads up to 16 KiB use it), a
-/// long walk soon reads in large pieces past it.
+/// the one before, up to [`WALK_READ`]: a short scan reads little, through
+/// the block cache (reads up to 16 KiB use it), a long walk soon reads in
+/// large pieces past it.
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
 /// A first read sized to the scan's end is at least this long.
 const MIN_READ: usize = 512;
-/// A record across held blocks is copied with at least this many bytes
-/// (so its header and its whole are one copy).
-const STITCH: usize = 512;
 
 /// Reads a sorted segment's records in order, each whole and checked.
-///
-/// Where it looks: at a 4 KiB block the block cache holds, in place (a warm
-/// walk copies nothing and makes no system call), or else at a buffer of
-/// its own, read in pieces that grow ([`FIRST_READ`]); a record that runs
-/// across held blocks is copied whole from them into that buffer.
-/// Looking does not make the cache keep anything the walk's own reads
-/// would not have made it keep (reads up to 16 KiB go through it).
 #[derive(Debug)]
 struct LogWalk {
     seg: Arc<Segment>,
-    /// File offset of the first byte the walk looks at (`view()[0]`).
+    /// File offset of `buf[0]`.
     base: u64,
     pos: u64,
-    /// A cached block the walk looks at in place, or `None` for `buf`.
-    shared: Option<Arc<[u8]>>,
     buf: Vec<u8>,
-    /// How much of the view holds bytes of the file: the shared block's
-    /// length, or how much of `buf` was read.
+    /// How much of `buf` holds bytes of the file.
     filled: usize,
-    /// Where the walk started, and how much its first read fetches (see
-    /// [`FIRST_READ`]).
-    start: u64,
+    /// How much the next read fetches (see [`FIRST_READ`]).
     ahead: usize,
     values: bool,
     /// The previous key (once `started`): a sorted segment's keys must
-    /// strictly increase. It is compared where it lies in the view (`prev`),
-    /// and copied here only when the view moves.
+    /// strictly increase. It is compared where it lies in `buf` (`prev`),
+    /// and copied here only when `buf` is refilled.
     last: Vec<u8>,
     prev: Option<Range<usize>>,
     started: bool,
@@ -287,7 +270,7 @@ struct LogWalk {
     /// instead of passing a log that is not in key order off as one).
     blocks: BlockWalk,
     next_block: Option<SparseEntry>,
-    /// The record the walk stands on, in the view.
+    /// The record the walk stands on, in `buf`.
     cur: Option<Cur>,
 }
 
@@ -306,16 +289,7 @@ struct Cur {
 }
 
 impl LogWalk {
-    /// The bytes the walk looks at: `base..base + filled` of the log.
-    #[inline]
-    fn view(&self) -> &[u8] {
-        match &self.shared {
-            Some(block) => block,
-            None => &self.buf[..self.filled],
-        }
-    }
-
-    /// Makes the view hold `pos..pos + n` (less at the end of the segment)
+    /// Makes `buf` hold `pos..pos + n` (less at the end of the segment)
     /// and returns where `pos` is in it.
     #[inline]
     fn window(&mut self, n: usize) -> Result<usize> {
@@ -329,81 +303,27 @@ impl LogWalk {
     #[cold]
     fn refill(&mut self, n: usize) -> Result<usize> {
         let end = self.seg.log_len;
-        let n = (n as u64).min(end - self.pos) as usize;
-        if self.pos >= self.base && self.pos + n as u64 <= self.base + self.filled as u64 {
-            return Ok((self.pos - self.base) as usize);
-        }
-        // The previous key is about to go: keep a copy to compare with.
-        if let Some(r) = self.prev.take() {
-            let key = match &self.shared {
-                Some(block) => &block[r],
-                None => &self.buf[r],
-            };
-            self.last.clear();
-            self.last.extend_from_slice(key);
-        }
-        if self.look_in_cache(n) {
-            return Ok((self.pos - self.base) as usize);
-        }
-        self.shared = None;
-        let walked = (self.pos - self.start) as usize;
-        let grown = self.ahead.max(walked.saturating_mul(2)).min(WALK_READ);
-        let want = (n.max(grown) as u64).min(end - self.pos) as usize;
-        // The buffer only grows: its bytes are overwritten, never
-        // cleared first.
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
-        }
-        self.filled = 0;
-        read_exact_at(&*self.seg.log, &mut self.buf[..want], self.pos)
-            .map_err(|e| Error::io("read", &self.seg.log_path, e))?;
-        self.filled = want;
-        self.base = self.pos;
-        Ok(0)
-    }
-
-    /// Makes the view hold `pos..pos + n` from the blocks the cache holds
-    /// now, if it does: the block itself when the bytes lie in it, else a
-    /// copy from the held blocks they span into `buf` (a record across
-    /// blocks, with a few bytes after it: not the whole next block, which
-    /// is then looked at in place).
-    fn look_in_cache(&mut self, n: usize) -> bool {
-        let Some((mut at, mut block)) = self.seg.log.held_block(self.pos) else {
-            return false;
-        };
-        let mut from = (self.pos - at) as usize;
-        if from >= block.len() {
-            return false;
-        }
-        if from + n <= block.len() {
-            (self.base, self.filled) = (at, block.len());
-            self.shared = Some(block);
-            return true;
-        }
-        let want = n.max(STITCH);
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
-        }
-        let mut got = 0;
-        loop {
-            let take = (block.len() - from).min(want - got);
-            self.buf[got..got + take].copy_from_slice(&block[from..from + take]);
-            got += take;
-            at += block.len() as u64;
-            if got == want || at >= self.seg.log_len {
-                break;
+        let want_end = (self.pos + n as u64).min(end);
+        if self.pos < self.base || want_end > self.base + self.filled as u64 {
+            // The previous key is about to go: keep a copy to compare with.
+            if let Some(r) = self.prev.take() {
+                self.last.clear();
+                self.last.extend_from_slice(&self.buf[r]);
             }
-            match self.seg.log.held_block(at) {
-                Some((_, next)) => (block, from) = (next, 0),
-                None => break,
+            let want = (n.max(self.ahead) as u64).min(end - self.pos) as usize;
+            // The buffer only grows: its bytes are overwritten, never
+            // cleared first.
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
             }
+            self.filled = 0;
+            read_exact_at(&*self.seg.log, &mut self.buf[..want], self.pos)
+                .map_err(|e| Error::io("read", &self.seg.log_path, e))?;
+            self.filled = want;
+            self.base = self.pos;
+            self.ahead = (self.ahead * 2).min(WALK_READ);
         }
-        if got < n {
-            return false;
-        }
-        self.shared = None;
-        (self.base, self.filled) = (self.pos, got);
-        true
+        Ok((self.pos - self.base) as usize)
     }
 
     fn advance(&mut self) -> Result<bool> {
@@ -416,7 +336,6 @@ impl LogWalk {
             if self.pos >= self.seg.log_len {
                 // Done: give the read buffer back (a walk over many
                 // segments must not hold one per segment).
-                self.shared = None;
                 self.buf = Vec::new();
                 self.filled = 0;
                 self.prev = None;
@@ -427,7 +346,6 @@ impl LogWalk {
                 Ok(false) => continue,
                 Err(e) => {
                     self.pos = self.seg.log_len;
-                    self.shared = None;
                     self.buf = Vec::new();
                     self.filled = 0;
                     self.prev = None;
@@ -441,13 +359,13 @@ impl LogWalk {
         let c = self.cur.as_ref()?;
         Some(Head {
             entry: EntryRef {
-                key: &self.view()[c.key.clone()],
+                key: &self.buf[c.key.clone()],
                 delete: c.delete,
                 offset: c.offset,
                 len: c.len,
                 expires_at: c.expires_at,
             },
-            value: c.value.clone().map(|r| &self.view()[r]),
+            value: c.value.clone().map(|r| &self.buf[r]),
         })
     }
 
@@ -464,7 +382,7 @@ impl LogWalk {
             false => seg.log_corrupt(at, e.to_string()),
         };
         let s = self.window(MAX_HEADER_LEN)?;
-        let h = record::decode_header(&self.view()[s..]).map_err(corrupt)?;
+        let h = record::decode_header(&self.buf[s..self.filled]).map_err(corrupt)?;
         let total = h.total_len();
         if at + total as u64 > self.seg.log_len {
             return Err(corrupt(DecodeError::Short { needed: total }));
@@ -478,14 +396,14 @@ impl LogWalk {
         let whole = self.values || total <= SKIP_UNREAD;
         let need = if whole { total } else { key_end };
         let s = self.window(need)?;
-        let Some(bytes) = self.view().get(s..s + need) else {
+        let Some(bytes) = self.buf[..self.filled].get(s..s + need) else {
             return Err(corrupt(DecodeError::Short { needed: need }));
         };
         if whole && crc32fast::hash(&bytes[4..]) != h.crc {
             return Err(corrupt(DecodeError::CrcMismatch));
         }
         let key = s + h.header_len..s + key_end;
-        let key_bytes = &self.view()[key.clone()];
+        let key_bytes = &self.buf[key.clone()];
         let at_block = match &self.next_block {
             Some(b) if b.offset == at => {
                 if h.tag == Tag::BatchCommit || b.first_key != key_bytes {
@@ -503,7 +421,7 @@ impl LogWalk {
             _ => false,
         };
         let prev = match &self.prev {
-            Some(r) => &self.view()[r.clone()],
+            Some(r) => &self.buf[r.clone()],
             None => self.last.as_slice(),
         };
         if self.started && h.tag != Tag::BatchCommit && prev >= key_bytes {

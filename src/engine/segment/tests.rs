@@ -34,19 +34,6 @@ fn pairs() -> BTreeMap<Vec<u8>, Vec<u8>> {
     m
 }
 
-/// Loads `model` into the database at `dir` in one batch, backwards: out
-/// of key order, so the load sorts it (into sorted segments, when it
-/// spills past `opts`' segment size).
-fn load_backwards(dir: &std::path::Path, opts: &Options, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
-    let db = Db::open(dir, opts.clone()).unwrap();
-    let mut b = db.batch_writer().unwrap();
-    for (k, v) in model.iter().rev() {
-        b.set(k, v).unwrap();
-    }
-    b.commit().unwrap();
-    db.close().unwrap();
-}
-
 /// Every key is found with its value, and every probe between two keys,
 /// below the first and past the last is not, whether the block cache holds
 /// the blocks (read in place) or not (read into the lookup's buffer).
@@ -62,7 +49,14 @@ fn sorted_lookups_find_every_record_with_and_without_the_cache() {
             segment_size: 256 * 1024,
             ..Options::default()
         };
-        load_backwards(dir.path(), &opts, &model);
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        let mut b = db.batch_writer().unwrap();
+        // Backwards: out of key order, so the load sorts it.
+        for (k, v) in model.iter().rev() {
+            b.set(k, v).unwrap();
+        }
+        b.commit().unwrap();
+        db.close().unwrap();
         let db = Db::open(dir.path(), opts).unwrap();
         {
             let st = db.state.read().unwrap();
@@ -163,78 +157,4 @@ fn a_sorted_segment_with_batches_tombstones_and_big_values() {
             .count()
     );
     assert!(db.check().unwrap().is_clean());
-}
-
-/// Walks of sorted segments give every pair in order whether the block
-/// cache holds every block (the walk looks at them in place and reads
-/// nothing), a few of them (it looks at those, copies a record across two
-/// of them, and reads the rest), or none.
-#[test]
-fn sorted_walks_look_at_held_blocks_in_place_and_read_the_rest() {
-    use std::sync::Arc;
-    use std::sync::atomic::Ordering;
-
-    use crate::engine::storage::{Counting, RealStorage};
-
-    // No record past a cached read (16 KiB): every block a get touches
-    // is kept.
-    let model: BTreeMap<_, _> = pairs()
-        .into_iter()
-        .filter(|(k, v)| k.len() + v.len() < 15 * 1024)
-        .collect();
-    let starts: Vec<Vec<u8>> = model.keys().step_by(37).cloned().collect();
-    let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        auto_compact: false,
-        segment_size: 256 * 1024,
-        ..Options::default()
-    };
-    load_backwards(dir.path(), &opts, &model);
-    let expect_from = |from: &[u8]| -> Vec<(Vec<u8>, Vec<u8>)> {
-        model
-            .range(from.to_vec()..)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
-    // The whole cache, 12 blocks of it, and none.
-    for cache_bytes in [Options::default().cache_bytes, 12 * 4096, 0] {
-        let counting = Counting::over(Arc::new(RealStorage));
-        let reads = Arc::clone(&counting.reads);
-        let db = Db::open(
-            dir.path(),
-            Options {
-                cache_bytes,
-                storage: Arc::new(counting),
-                ..opts.clone()
-            },
-        )
-        .unwrap();
-        assert!(db.state.read().unwrap().mem.is_empty());
-        for (k, v) in &model {
-            assert_eq!(db.get(k).unwrap().as_ref(), Some(v));
-        }
-        let before = reads.load(Ordering::SeqCst);
-        let walked: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
-        assert_eq!(walked, expect_from(b""), "{cache_bytes}");
-        for from in &starts {
-            let walked: Vec<_> = db.iter().from(from).take(40).map(|p| p.unwrap()).collect();
-            let mut want = expect_from(from);
-            want.truncate(40);
-            assert_eq!(walked, want, "{cache_bytes}");
-            let prefix = &from[..from.len().min(5)];
-            let keys: Vec<_> = db.keys(prefix).map(|k| k.unwrap()).collect();
-            let want: Vec<_> = model
-                .keys()
-                .filter(|k| k.starts_with(prefix))
-                .cloned()
-                .collect();
-            assert_eq!(keys, want, "{cache_bytes}");
-        }
-        let read = reads.load(Ordering::SeqCst) - before;
-        if cache_bytes == Options::default().cache_bytes {
-            assert_eq!(read, 0, "a warm walk reads nothing");
-        } else {
-            assert!(read > 0, "{cache_bytes}");
-        }
-    }
 }

@@ -355,13 +355,6 @@ impl StorageFile for CachedFile {
         Ok(Some((block * BLOCK as u64, self.block(block)?)))
     }
 
-    fn held_block(&self, offset: u64) -> Option<(u64, Arc<[u8]>)> {
-        let block = offset / BLOCK as u64;
-        let slot = self.blocks.slot(block)?;
-        let data = lock(&slot.data).as_ref().map(Arc::clone)?;
-        Some((block * BLOCK as u64, data))
-    }
-
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         let result = self.inner.write_at(buf, offset);
         // Even a failed write may have changed some bytes.

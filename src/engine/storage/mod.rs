@@ -169,14 +169,6 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
         let _ = offset;
         Ok(None)
     }
-    /// The block holding `offset`, shared, with the offset it starts at,
-    /// when a caching layer holds it now: nothing is read or kept, so a
-    /// long walk can look at the blocks lookups made hot without filling
-    /// the cache itself. `None` when no layer holds it.
-    fn held_block(&self, offset: u64) -> Option<(u64, Arc<[u8]>)> {
-        let _ = offset;
-        None
-    }
     /// Writes all of `buf` at `offset`, extending the file as needed.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes the file's bytes and length durable (fdatasync).

@@ -87,41 +87,6 @@ fn shared_blocks_are_the_files_bytes_and_follow_writes() {
     assert!(plain.cached_block(0).unwrap().is_none());
 }
 
-/// A held block is what the cache holds now and nothing more: asking
-/// reads nothing and keeps nothing, a block is there once a read kept it,
-/// and gone once a write touched it.
-#[test]
-fn held_blocks_are_looked_up_without_reading() {
-    let (dir, reads, cached) = counted(64);
-    let f = cached
-        .open(&dir.path().join("f"), OpenMode::Truncate)
-        .unwrap();
-    let data = pattern(3 * BLOCK + 100);
-    f.write_at(&data, 0).unwrap();
-    let before = reads.load(Ordering::SeqCst);
-    assert!(f.held_block(10).is_none());
-    assert!(f.held_block(3 * 4096 + 50).is_none());
-    assert_eq!(reads.load(Ordering::SeqCst), before, "asking reads nothing");
-    assert_eq!(cached.held_blocks(), 0, "and keeps nothing");
-    let mut buf = [0u8; 10];
-    f.read_at(&mut buf, 4096 + 5).unwrap();
-    let (at, block) = f.held_block(2 * 4096 - 1).expect("kept by the read");
-    assert_eq!((at, &block[..]), (4096, &data[4096..2 * 4096]));
-    assert!(f.held_block(0).is_none() && f.held_block(2 * 4096).is_none());
-    f.read_at(&mut buf, 3 * 4096 + 90).unwrap();
-    let (at, last) = f.held_block(3 * 4096).expect("kept by the read");
-    assert_eq!((at, &last[..]), (3 * 4096, &data[3 * 4096..]));
-    f.write_at(&[1u8], 4096 + 7).unwrap();
-    assert!(f.held_block(4096).is_none(), "a write drops it");
-    assert!(
-        RealStorage
-            .open(&dir.path().join("f"), OpenMode::Read)
-            .unwrap()
-            .held_block(0)
-            .is_none()
-    );
-}
-
 /// A read over blocks the cache lacks reads them from the file in one
 /// read and keeps them all; one over held and missing blocks returns
 /// the same bytes; at the end of the file it stops short.
