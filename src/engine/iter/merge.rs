@@ -102,22 +102,10 @@ impl Iter<'_> {
     /// Steps source `i` to its next entry (`true`), going on to the next
     /// segment of its chain when one ends. On an error the source's `seg`
     /// is the segment that failed.
-    #[inline]
     fn advance_source(&mut self, i: usize) -> Result<bool> {
-        let s = &mut self.segs[i];
-        if s.walk.advance()? {
+        if self.segs[i].walk.advance()? {
             return Ok(true);
         }
-        if s.rest.is_empty() {
-            return Ok(false);
-        }
-        self.next_in_chain(i)
-    }
-
-    /// Moves source `i` on to the next segment of its chain that has an
-    /// entry for the walk: `false` when none has.
-    #[cold]
-    fn next_in_chain(&mut self, i: usize) -> Result<bool> {
         while let Some(next) = self.segs[i].rest.pop() {
             self.segs[i].seg = Arc::clone(&next);
             let (walk, live) = self.open_walk(&next)?;
