@@ -29,18 +29,11 @@ const CHUNK: usize = 256;
 /// See [`Iter::short`].
 const CACHED_ITEMS: u64 = 1024;
 
-/// A source of the merge over segments: one segment, or a chain of
-/// segments next to each other in age whose keys do not overlap (the
-/// outputs of one compaction or load), walked one after the other in key
-/// order, so the merge compares one head for all of them.
 struct SegSource {
-    /// The segment being walked.
     seg: Arc<Segment>,
     walk: Walk,
     /// Whether the walk stands on an entry (`walk.head()` is `Some`).
     live: bool,
-    /// The chain's segments after `seg`, the next one last.
-    rest: Vec<Arc<Segment>>,
 }
 
 /// A source of the merge: the in-memory map, or a segment by its place in
@@ -97,9 +90,6 @@ pub struct Iter<'a> {
     heals: u32,
     /// Pairs returned so far.
     returned: u64,
-    /// The key the segments' walks were started from at the last rebuild
-    /// (the next segment of a chain is walked from it too).
-    seek: Vec<u8>,
     /// For a compaction: walk these segments only (see [`Iter::pinned`]).
     pinned: Option<Arc<Vec<Arc<Segment>>>>,
     /// The moment expiry is judged at, for the whole walk.
@@ -163,7 +153,6 @@ impl<'a> Iter<'a> {
             done: false,
             heals: 0,
             returned: 0,
-            seek: Vec::new(),
             pending: None,
             runner: Runner::Unknown,
             bound: Vec::new(),

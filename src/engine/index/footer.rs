@@ -114,24 +114,6 @@ impl KeyBound {
         head > kept && !kept.starts_with(head)
     }
 
-    /// Whether the bounded key is surely less than the key `first` bounds
-    /// (for one segment's last key and another's first: every key of the
-    /// one lies below every key of the other). `false` when either bounds
-    /// no key, or their kept bytes cannot tell.
-    pub fn surely_below(&self, first: &KeyBound) -> bool {
-        if self.len == 0 || first.len == 0 {
-            return false;
-        }
-        let (a, b) = (self.kept(), first.kept());
-        let n = a.len().min(b.len());
-        match a[..n].cmp(&b[..n]) {
-            std::cmp::Ordering::Less => true,
-            std::cmp::Ordering::Greater => false,
-            // Only a whole key that is a shorter prefix of the other is less.
-            std::cmp::Ordering::Equal => self.len as usize <= 16 && first.len > self.len,
-        }
-    }
-
     /// Whether the bounded key is surely greater than every key that starts
     /// with `prefix` (for a segment's first key: the segment lies past the
     /// prefix).

@@ -360,29 +360,3 @@ fn a_long_key_bound_is_not_before_a_smaller_key() {
     assert!(!b.before(b"user:00000000000000"));
     assert!(b.before(b"user:00000000001") && b.before(b"v"));
 }
-
-/// One bound is surely below another only when their kept bytes say so:
-/// a difference within them, or a whole key that is a shorter prefix of
-/// the other; never for keys whose 16 kept bytes are the same, nor for
-/// a bound of no key.
-#[test]
-fn a_bound_is_surely_below_another_only_when_the_kept_bytes_tell() {
-    let below = |a: &[u8], b: &[u8]| KeyBound::of(a).surely_below(&KeyBound::of(b));
-    assert!(below(b"a", b"b") && !below(b"b", b"a") && !below(b"a", b"a"));
-    assert!(below(b"ab", b"abc") && !below(b"abc", b"ab"));
-    // 16 bytes kept: "user:00000042:pr".
-    let long = b"user:00000042:profile";
-    assert!(below(b"user:00000041:xyz", long));
-    assert!(below(b"user:00000042", long), "a whole key, shorter");
-    assert!(below(b"user:00000042:pr", long), "a whole key of 16 bytes");
-    assert!(
-        !below(b"user:00000042:prz", long),
-        "their 16 bytes are equal"
-    );
-    assert!(!below(long, b"user:00000042:pra"));
-    assert!(!below(long, b"user:00000042:pr"));
-    assert!(below(long, b"user:00000042:q"));
-    assert!(below(long, b"user:00000043"));
-    assert!(!KeyBound::default().surely_below(&KeyBound::of(b"a")));
-    assert!(!KeyBound::of(b"a").surely_below(&KeyBound::default()));
-}

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use super::{CHUNK, Found, Iter, Runner, SegSource, Src};
 use crate::engine::clock::expired;
-use crate::engine::segment::Walk;
 use crate::engine::{Error, MemSlot, Result, Segment, State};
 
 impl Iter<'_> {
@@ -36,85 +35,35 @@ impl Iter<'_> {
         self.segs.clear();
         self.pending = None;
         self.runner = Runner::Unknown;
-        self.seek = self
+        let start = self
             .last
             .clone()
             .or_else(|| self.from.clone())
             .unwrap_or_else(|| self.prefix.clone());
-        // Newest first; each chain in key order.
-        let mut chains: Vec<Vec<Arc<Segment>>> = Vec::new();
         for seg in segments.iter().rev() {
             // A segment whose keys all lie past the prefix, or before where
             // the walk starts, has nothing for it (compaction outputs cover
-            // disjoint ranges: most are left out), nor has an empty one.
-            if seg.index.footer.keys == 0
-                || (!self.prefix.is_empty() && seg.starts_past(&self.prefix))
-                || (!self.seek.is_empty() && seg.ends_before(&self.seek))
+            // disjoint ranges: most are left out).
+            if (!self.prefix.is_empty() && seg.starts_past(&self.prefix))
+                || (!start.is_empty() && seg.ends_before(&start))
             {
                 continue;
             }
-            // No segment between them in age, and their keys apart: the
-            // same source as the segment after it.
-            let bounds = |s: &Segment| (s.index.footer.first_key, s.index.footer.last_key);
-            let (first, last) = bounds(seg);
-            match chains.last_mut() {
-                Some(chain) if last.surely_below(&bounds(&chain[0]).0) => {
-                    chain.insert(0, Arc::clone(seg));
-                }
-                Some(chain) if bounds(&chain[chain.len() - 1]).1.surely_below(&first) => {
-                    chain.push(Arc::clone(seg));
-                }
-                _ => chains.push(vec![Arc::clone(seg)]),
+            let end = prefix_end(&self.prefix);
+            let mut walk = seg.walk_until(&start, end.as_deref(), self.values)?;
+            let mut live = walk.advance()?;
+            if let (true, Some(last)) = (live, &self.last)
+                && walk.head().is_some_and(|h| h.entry.key == last.as_slice())
+            {
+                live = walk.advance()?;
             }
-        }
-        for mut chain in chains {
-            chain.reverse();
-            let seg = chain.pop().expect("a chain has a segment");
-            let (walk, live) = self.open_walk(&seg)?;
             self.segs.push(SegSource {
-                seg,
+                seg: Arc::clone(seg),
                 walk,
                 live,
-                rest: chain,
             });
-            if !live {
-                let i = self.segs.len() - 1;
-                self.segs[i].live = self.advance_source(i)?;
-            }
         }
         Ok(())
-    }
-
-    /// A walk of `seg` from where the sources start, standing on its first
-    /// entry past the last key taken (`true`), or at its end.
-    fn open_walk(&self, seg: &Arc<Segment>) -> Result<(Walk, bool)> {
-        let end = prefix_end(&self.prefix);
-        let mut walk = seg.walk_until(&self.seek, end.as_deref(), self.values)?;
-        let mut live = walk.advance()?;
-        if let (true, Some(last)) = (live, &self.last)
-            && walk.head().is_some_and(|h| h.entry.key == last.as_slice())
-        {
-            live = walk.advance()?;
-        }
-        Ok((walk, live))
-    }
-
-    /// Steps source `i` to its next entry (`true`), going on to the next
-    /// segment of its chain when one ends. On an error the source's `seg`
-    /// is the segment that failed.
-    fn advance_source(&mut self, i: usize) -> Result<bool> {
-        if self.segs[i].walk.advance()? {
-            return Ok(true);
-        }
-        while let Some(next) = self.segs[i].rest.pop() {
-            self.segs[i].seg = Arc::clone(&next);
-            let (walk, live) = self.open_walk(&next)?;
-            self.segs[i].walk = walk;
-            if live {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     fn refill_mem(&mut self) -> Result<()> {
@@ -225,7 +174,7 @@ impl Iter<'_> {
             // The segment that won the last step moves on only now: its
             // walk held the record handed out.
             if let Some(i) = self.pending.take() {
-                match self.advance_source(i) {
+                match self.segs[i].walk.advance() {
                     Ok(live) => self.segs[i].live = live,
                     Err(e) => {
                         let seg = Arc::clone(&self.segs[i].seg);
@@ -266,7 +215,7 @@ impl Iter<'_> {
                     continue;
                 }
                 tied = true;
-                match self.advance_source(j) {
+                match self.segs[j].walk.advance() {
                     Ok(live) => self.segs[j].live = live,
                     Err(e) => {
                         // A damaged index: heal it, then rebuild every
