@@ -322,7 +322,14 @@ impl Cache {
         let lookups = keys(base..segments.len());
         let all = keys(0..segments.len());
         let merged = base > 0 && lookups.saturating_mul(LOOKUP_COST) > all;
-        let work = if merged { all } else { lookups };
+        // A base segment with expiring keys is walked, not read off its
+        // footer (see `add_segment`).
+        let walked: u64 = segments[from..base]
+            .iter()
+            .filter(|s| s.index.footer.expiring)
+            .map(|s| s.index.footer.keys)
+            .sum();
+        let work = if merged { all } else { lookups + walked };
         if most_lookups.is_some_and(|most| work > most) {
             return Ok(None);
         }
@@ -385,9 +392,9 @@ impl Cache {
 
 impl Db {
     /// At close: brings a kept tally up to date with the segments this
-    /// handle sealed (or makes one, where there was none), so that the
-    /// next count is instant. Only a tally that still holds is extended,
-    /// and only when that is cheap (at most
+    /// handle sealed (or makes one, where there was none or the segments
+    /// it covered are gone), so that the next count is instant. Only when
+    /// that is cheap (at most
     /// [`AT_CLOSE`] lookups or keys walked: a one-shot write that sealed,
     /// not a load of a million pairs into a database of a million, which
     /// would make the load slower by the walk); the rest is left to the
@@ -410,12 +417,10 @@ impl Db {
             counter.loaded = true;
             counter.cache = read(&*self.opts.storage, &self.dir);
         }
-        // No tally yet (a load into an empty database, say): one is made
-        // when that is as cheap, from footers alone for a load's group.
+        // No tally yet (a load into an empty database, say), or one of
+        // segments a compaction replaced: one is made when that is as
+        // cheap, from footers alone for a load's or a compaction's group.
         let cache = counter.cache.get_or_insert_with(Cache::default);
-        if !cache.still_holds(&segments) {
-            return;
-        }
         match cache.extend(&segments, Some(AT_CLOSE)) {
             Ok(Some(true)) => {
                 let path = self.dir.join(COUNT_FILE);
