@@ -14,10 +14,12 @@
 //! a compaction removes it), so it can never drift with the clock; a
 //! `keys.count` whose covered segments are not the database's oldest
 //! segments, exactly as they are now, is never used (after a compaction
-//! or `recover`, the count is made again, once); the file is a cache, so a
-//! failure to write it costs only speed, and reading it never trusts a
-//! length it holds. An expiring key costs 12 bytes of the file (its
-//! deadline and length), a key that never expires nothing.
+//! or `recover`, the count is made again, once: by the close of the
+//! handle that compacted, from the outputs' footers, when that is cheap,
+//! else by the next count); the file is a cache, so a failure to write
+//! it costs only speed, and reading it never trusts a length it holds. An
+//! expiring key costs 12 bytes of the file (its deadline and length), a
+//! key that never expires nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
