@@ -338,6 +338,10 @@ fn a_compaction_leaves_the_tally_of_its_outputs_at_close() {
     let kept = std::fs::read(&path).unwrap();
     assert!(kept != before, "the close left a tally of the outputs");
     let db = Db::open(dir.path(), crate::engine::Options::default()).unwrap();
+    let segments = std::sync::Arc::clone(&db.state.read().unwrap().segments);
+    let cache = Cache::decode(&kept).expect("a whole tally");
+    assert!(cache.still_holds(&segments), "it covers the outputs");
+    assert_eq!(cache.covered.len(), segments.len());
     assert_eq!(db.len().unwrap(), 3000);
     assert!(
         std::fs::read(&path).unwrap() == kept,
