@@ -15,14 +15,25 @@ fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + i / 4096) as u8).collect()
 }
 
-#[test]
-fn repeated_small_reads_hit_the_cache_and_return_the_same_bytes() {
-    let (dir, reads, cached) = counted(64);
+/// A file `f` in `dir` through `cached`, holding `len` bytes of
+/// [`pattern`], and those bytes.
+fn written(
+    cached: &CachingStorage,
+    dir: &tempfile::TempDir,
+    len: usize,
+) -> (Arc<dyn StorageFile>, Vec<u8>) {
     let f = cached
         .open(&dir.path().join("f"), OpenMode::Truncate)
         .unwrap();
-    let data = pattern(10 * BLOCK + 123);
+    let data = pattern(len);
     f.write_at(&data, 0).unwrap();
+    (f, data)
+}
+
+#[test]
+fn repeated_small_reads_hit_the_cache_and_return_the_same_bytes() {
+    let (dir, reads, cached) = counted(64);
+    let (f, data) = written(&cached, &dir, 10 * BLOCK + 123);
     let before = reads.load(Ordering::SeqCst);
     for round in 0..3 {
         for (off, len) in [
@@ -52,11 +63,7 @@ fn repeated_small_reads_hit_the_cache_and_return_the_same_bytes() {
 #[test]
 fn shared_blocks_are_the_files_bytes_and_follow_writes() {
     let (dir, reads, cached) = counted(64);
-    let f = cached
-        .open(&dir.path().join("f"), OpenMode::Truncate)
-        .unwrap();
-    let data = pattern(3 * BLOCK + 100);
-    f.write_at(&data, 0).unwrap();
+    let (f, data) = written(&cached, &dir, 3 * BLOCK + 100);
     let before = reads.load(Ordering::SeqCst);
     for round in 0..2 {
         for off in [0, 10, 4095, 4096, 2 * 4096 + 7, 3 * 4096 + 99] {
@@ -93,11 +100,7 @@ fn shared_blocks_are_the_files_bytes_and_follow_writes() {
 #[test]
 fn a_miss_reads_the_rest_of_the_read_at_once() {
     let (dir, reads, cached) = counted(64);
-    let f = cached
-        .open(&dir.path().join("f"), OpenMode::Truncate)
-        .unwrap();
-    let data = pattern(12 * BLOCK + 300);
-    f.write_at(&data, 0).unwrap();
+    let (f, data) = written(&cached, &dir, 12 * BLOCK + 300);
     let read = |off: u64, len: usize| {
         let mut buf = vec![0u8; len];
         let n = f.read_at(&mut buf, off).unwrap();
@@ -148,11 +151,7 @@ fn writes_and_truncation_are_seen_by_later_reads() {
 #[test]
 fn large_reads_bypass_and_capacity_is_kept() {
     let (dir, reads, cached) = counted(64);
-    let f = cached
-        .open(&dir.path().join("f"), OpenMode::Truncate)
-        .unwrap();
-    let data = pattern(400 * BLOCK);
-    f.write_at(&data, 0).unwrap();
+    let (f, data) = written(&cached, &dir, 400 * BLOCK);
     let mut big = vec![0u8; MAX_CACHED_READ + 1];
     f.read_at(&mut big, 0).unwrap();
     assert_eq!(big, data[..big.len()]);
