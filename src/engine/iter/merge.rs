@@ -40,17 +40,25 @@ impl Iter<'_> {
             .clone()
             .or_else(|| self.from.clone())
             .unwrap_or_else(|| self.prefix.clone());
-        for seg in segments.iter().rev() {
-            // A segment whose keys all lie past the prefix, or before where
-            // the walk starts, has nothing for it (compaction outputs cover
-            // disjoint ranges: most are left out).
-            if (!self.prefix.is_empty() && seg.starts_past(&self.prefix))
-                || (!start.is_empty() && seg.ends_before(&start))
-            {
-                continue;
-            }
-            let end = prefix_end(&self.prefix);
-            let mut walk = seg.walk_until(&start, end.as_deref(), self.values)?;
+        // A segment whose keys all lie past the prefix, or before where the
+        // walk starts, has nothing for it (compaction outputs cover disjoint
+        // ranges: most are left out).
+        let wanted = |seg: &&Arc<Segment>| {
+            (self.prefix.is_empty() || !seg.starts_past(&self.prefix))
+                && (start.is_empty() || !seg.ends_before(&start))
+        };
+        // Hashed segments walked with values share a bound on memory.
+        let hashed = match self.values {
+            true => segments
+                .iter()
+                .filter(wanted)
+                .filter(|s| s.is_hashed())
+                .count(),
+            false => 0,
+        };
+        let end = prefix_end(&self.prefix);
+        for seg in segments.iter().rev().filter(wanted) {
+            let mut walk = seg.walk_until(&start, end.as_deref(), self.values, hashed)?;
             let mut live = walk.advance()?;
             if let (true, Some(last)) = (live, &self.last)
                 && walk.head().is_some_and(|h| h.entry.key == last.as_slice())

@@ -2,14 +2,19 @@
 //! sorted by key, but the records they name lie in write order, so reading
 //! each value as its entry comes up costs a read at a random place per pair.
 //! [`HashedWalk`] takes the entries a batch at a time instead (a few at
-//! first, twice as many each time after, up to [`MAX_BATCH`] entries or
-//! [`MAX_BATCH_BYTES`] of records: a short scan reads little past its end,
-//! and memory stays bounded), reads their records in file order, and then
-//! hands them out in key order.
+//! first, twice as many each time after, up to [`MAX_BATCH`] entries or the
+//! walk's share of [`BATCH_BYTES`] of records: a short scan reads little
+//! past its end, and memory stays bounded however many hashed segments a
+//! walk merges), reads their records in file order, and then hands them out
+//! in key order.
 //!
 //! Where a batch's records lie close together in the file (a log written in
-//! runs of neighbouring keys, or a long walk over a small segment), they
-//! are served from one large read; records far apart are read one by one.
+//! runs of neighbouring keys, or a long walk over a segment whose batch is
+//! a good part of it), they are served from one large read; records far
+//! apart are read one by one. A long walk's batch of a segment of `S` bytes
+//! holding `B` bytes of its records reads the segment about `S / B` times
+//! over in large reads, which costs less than a read per record as long as
+//! a window holds [`DENSE`] of the batch's records.
 //!
 //! Invariant: a value handed out was read whole, its CRC checked, and holds
 //! the key of its entry (log/values.rs); an entry whose record does not
@@ -30,14 +35,28 @@ use super::ordered_walk::Head;
 /// many, up to [`MAX_BATCH`].
 const FIRST_BATCH: usize = 16;
 /// Entries in a batch at most.
-const MAX_BATCH: usize = 1024;
-/// A batch stops growing once its records add up to this many bytes (it
-/// holds at least one entry).
+const MAX_BATCH: usize = 64 * 1024;
+/// The records of the batches of every hashed segment one walk merges add
+/// up to about this many bytes at most: each segment's batch stops growing
+/// at its share (see [`batch_bytes`]; a batch holds at least one entry).
+/// The batch's entries and keys take about half as much again.
+pub(in crate::engine) const BATCH_BYTES: u64 = 4 << 20;
+/// A segment's share of [`BATCH_BYTES`] is at least this (so a walk over
+/// very many hashed segments takes more memory, this much a segment, as a
+/// walk holds a read buffer a segment) and at most [`MAX_BATCH_BYTES`].
+const MIN_BATCH_BYTES: u64 = 128 * 1024;
 const MAX_BATCH_BYTES: u64 = 1 << 20;
 /// A record is read through a window of the file when at least this many
 /// of the batch's records lie in the window's span from it (about one per
-/// 4 KiB): one large read then costs less than the reads it replaces.
-const DENSE: usize = 32;
+/// 8 KiB): one large read (128 KiB copied, about what 16 small reads cost
+/// in system calls) then costs less than the reads it replaces.
+const DENSE: usize = 16;
+
+/// The bytes of records a batch of one of `hashed` hashed segments walked
+/// together grows to.
+pub(in crate::engine) fn batch_bytes(hashed: usize) -> u64 {
+    (BATCH_BYTES / hashed.max(1) as u64).clamp(MIN_BATCH_BYTES, MAX_BATCH_BYTES)
+}
 /// The span of such a window (log/values.rs reads this much at once).
 const WINDOW: u64 = 128 * 1024;
 /// Values read through the block cache before a walk reads past it: a
@@ -81,6 +100,8 @@ pub(super) struct HashedWalk {
     window: ReadAhead,
     /// Values read so far.
     read: u64,
+    /// A batch stops growing once its records add up to this many bytes.
+    max_bytes: u64,
 }
 
 impl HashedWalk {
@@ -89,6 +110,7 @@ impl HashedWalk {
         cursor: EntryCursor,
         from: &[u8],
         end: Option<&[u8]>,
+        max_bytes: u64,
     ) -> HashedWalk {
         HashedWalk {
             seg,
@@ -105,6 +127,7 @@ impl HashedWalk {
             batch_len: FIRST_BATCH,
             window: ReadAhead::default(),
             read: 0,
+            max_bytes,
         }
     }
 
@@ -150,7 +173,7 @@ impl HashedWalk {
         self.values.clear();
         self.next = 0;
         let mut bytes = 0u64;
-        while !self.ended && self.batch.len() < self.batch_len && bytes < MAX_BATCH_BYTES {
+        while !self.ended && self.batch.len() < self.batch_len && bytes < self.max_bytes {
             if !self.cursor.advance()? {
                 break;
             }

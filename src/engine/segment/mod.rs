@@ -252,6 +252,12 @@ impl Segment {
         self.index.footer.keys == 0 || self.index.footer.first_key.past_prefix(prefix)
     }
 
+    /// Whether the segment's records lie in write order (its index is a
+    /// hashed one), not in key order.
+    pub fn is_hashed(&self) -> bool {
+        self.index.footer.kind == Kind::Hashed
+    }
+
     /// Whether every key of this segment is less than `key`, as the footer
     /// tells.
     pub fn ends_before(&self, key: &[u8]) -> bool {

@@ -14,7 +14,7 @@ use super::super::index::{BlockWalk, EntryRef, Kind, SparseEntry};
 use super::super::record::{self, DecodeError, MAX_HEADER_LEN, Tag};
 use super::super::storage::read_exact_at;
 use super::super::{Error, Result};
-use super::hashed_walk::HashedWalk;
+use super::hashed_walk::{HashedWalk, batch_bytes};
 use super::{Entry, SKIP_UNREAD, Segment};
 
 impl Segment {
@@ -23,19 +23,22 @@ impl Segment {
     /// `values` (a sorted segment's walk reads them from the log as it
     /// goes; a hashed one's fetches them in file order, batch by batch).
     pub fn walk(self: &Arc<Self>, from: &[u8], values: bool) -> Result<Walk> {
-        self.walk_until(from, None, values)
+        self.walk_until(from, None, values, 1)
     }
 
     /// [`walk`](Self::walk), told that keys from `end` on will not be
     /// wanted: a sorted walk's first read then covers the blocks up to
     /// `end` (one read for a short scan), where it would otherwise start
     /// small and grow; a hashed walk with values ends before `end`, so
-    /// it reads no value past it.
+    /// it reads no value past it. `hashed`: how many hashed segments the
+    /// caller walks with values at once, which share a bound on the
+    /// memory their batches take (see hashed_walk.rs).
     pub fn walk_until(
         self: &Arc<Self>,
         from: &[u8],
         end: Option<&[u8]>,
         values: bool,
+        hashed: usize,
     ) -> Result<Walk> {
         let inner = match self.index.footer.kind {
             Kind::Hashed => {
@@ -51,6 +54,7 @@ impl Segment {
                         cursor,
                         from,
                         end,
+                        batch_bytes(hashed),
                     )))
                 } else {
                     WalkInner::Entries(cursor)

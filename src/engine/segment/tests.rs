@@ -158,3 +158,63 @@ fn a_sorted_segment_with_batches_tombstones_and_big_values() {
     );
     assert!(db.check().unwrap().is_clean());
 }
+
+/// A long walk over a hashed segment of 5.6 MB (records in write order,
+/// keys scattered) reads its records through large windows, a batch of them
+/// at a time, not with a read each: a batch of a lone hashed segment grows
+/// to a MiB of records, about one record in six, dense enough in the file
+/// for the windows (with batches of 1,024 records, one in 47, it was not).
+#[test]
+fn a_long_walk_over_a_large_hashed_segment_reads_through_windows() {
+    use crate::engine::storage::{Counting, RealStorage};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Counting::over(Arc::new(RealStorage));
+    let reads = Arc::clone(&counting.reads);
+    let opts = Options {
+        seal_on_close: 0,
+        cache_bytes: 0,
+        auto_compact: false,
+        storage: Arc::new(counting),
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let n = 48_000u32;
+    let value = |i: u32| format!("{i:0100}").into_bytes();
+    // Keys scattered over the log: i x 7919 mod n visits each once.
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut b = Batch::new();
+        for &j in chunk {
+            let i = j * 7919 % n;
+            b.set(format!("key{i:06}").into_bytes(), value(i));
+        }
+        db.write_batch(b).unwrap();
+    }
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts).unwrap();
+    {
+        let st = db.state.read().unwrap();
+        assert_eq!(st.segments.len(), 1);
+        assert!(st.segments[0].is_hashed());
+        assert!(
+            st.segments[0].log_len > 5_000_000,
+            "{}",
+            st.segments[0].log_len
+        );
+    }
+    let before = reads.load(Ordering::SeqCst);
+    let mut walked = 0u32;
+    let mut it = db.iter();
+    while let Some(pair) = it.next_pair() {
+        let (k, v) = pair.unwrap();
+        assert_eq!(k, format!("key{walked:06}").as_bytes());
+        assert_eq!(v, value(walked));
+        walked += 1;
+    }
+    assert_eq!(walked, n);
+    let made = reads.load(Ordering::SeqCst) - before;
+    // A read a record is 48,000; the batches' windows, about 1,300 (the
+    // first, small batches read record by record).
+    assert!(made < u64::from(n) / 10, "{made} reads for {n} records");
+}
