@@ -11,10 +11,11 @@
 //! (a sorted segment's log is read in order, in large pieces), and the
 //! source that won the last step is stepped only when the next is asked
 //! for, so [`Iter::next_pair`] hands out the key and value where they lie,
-//! allocating nothing. The merge remembers the runner-up: while the winner's
-//! next key stays below it (segments of disjoint key ranges, as compaction
-//! writes them, or one segment alone), a step costs one key comparison, not
-//! one per source.
+//! allocating nothing. The other sources wait in a heap by their heads:
+//! while the winner's next key stays below the heap's top (segments of
+//! disjoint key ranges, as compaction writes them, or one segment alone),
+//! a step costs one key comparison, and otherwise about the logarithm of
+//! the number of sources, not one per source (iter/merge.rs).
 
 use std::collections::VecDeque;
 
@@ -50,17 +51,6 @@ enum Found {
     Mem(MemSlot),
     /// A segment's walk, and whether the value is in its buffer.
     Seg(usize, bool),
-}
-
-/// The smallest key of the sources other than the last winner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Runner {
-    /// Not known: the next step compares every source.
-    Unknown,
-    /// No other source has a key.
-    None,
-    /// It is in `Iter::bound`.
-    Key,
 }
 
 /// A pair borrowed from an [`Iter`], with when its key expires, if it does;
@@ -99,14 +89,17 @@ pub struct Iter<'a> {
     /// Where a walk started with [`Iter::from`] begins (inclusive), until
     /// the first key is returned.
     from: Option<Vec<u8>>,
-    /// The segment that won the last step: stepped at the start of the
-    /// next (its walk holds the record handed out until then).
-    pending: Option<usize>,
-    /// What is known of the smallest key after the last winner's, for the
-    /// one-comparison step.
-    runner: Runner,
-    /// That key, when it is [`Runner::Key`].
+    /// The source that won the last step, out of the heap: a segment's
+    /// walk is stepped at the start of the next (it holds the record
+    /// handed out until then).
+    held: Option<Src>,
+    /// Every other source with a head, by rank (see merge.rs), as a binary
+    /// heap ordered by their heads.
+    heap: Vec<u32>,
+    /// The key of the heap's top, when `bound_of` names it (see
+    /// `Iter::before_top`).
     bound: Vec<u8>,
+    bound_of: Option<u32>,
     /// Scratch: the winner's key while its step is settled.
     key: Vec<u8>,
     /// A value that does not lie in a walk's buffer (the active log's, or
@@ -153,9 +146,10 @@ impl<'a> Iter<'a> {
             done: false,
             heals: 0,
             returned: 0,
-            pending: None,
-            runner: Runner::Unknown,
+            held: None,
+            heap: Vec::new(),
             bound: Vec::new(),
+            bound_of: None,
             key: Vec::new(),
             value: Vec::new(),
         }
@@ -255,8 +249,10 @@ impl<'a> Iter<'a> {
             Err(e) => return Some(Err(e)),
         };
         let key = self.last.as_deref().expect("a key was taken");
-        let (value, record) = match (in_walk, self.pending) {
-            (true, Some(i)) => (self.segs[i].walk.value(), self.segs[i].walk.put_record()),
+        let (value, record) = match (in_walk, self.held) {
+            (true, Some(Src::Seg(i))) => {
+                (self.segs[i].walk.value(), self.segs[i].walk.put_record())
+            }
             _ => (None, None),
         };
         let pair = (key, value.unwrap_or(&self.value), self.last_expiry);

@@ -3,17 +3,25 @@
 //! key order with the newest source winning, and healing a damaged index
 //! met on the way (then every source is rebuilt from the last key taken).
 //!
+//! The sources other than the last winner wait in a binary heap ordered by
+//! their heads (key, then newest first): a step compares the winner's next
+//! key with the heap's top, one comparison while the winner keeps winning
+//! (segments of disjoint key ranges, as compaction writes them, or one
+//! segment alone), and otherwise swaps it in for the top at a cost that
+//! grows with the logarithm of the number of sources, not with it.
+//!
 //! Invariants: a step takes each key once, in strictly increasing order;
 //! every older record of the key taken is stepped past at once; the winning
 //! segment's walk is stepped only at the next step, since its buffer holds
-//! the record handed out; the one-comparison step is taken only while the
-//! runner-up's key is known and no source it was compared with has moved.
+//! the record handed out; every source with a head but the last winner is
+//! in the heap, once.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::{CHUNK, Found, Iter, Runner, SegSource, Src};
+use super::{CHUNK, Found, Iter, SegSource, Src};
 use crate::engine::clock::expired;
 use crate::engine::{Error, MemSlot, Result, Segment, State};
 
@@ -33,8 +41,9 @@ impl Iter<'_> {
         self.mem_cursor = self.last.clone();
         self.mem_exhausted = false;
         self.segs.clear();
-        self.pending = None;
-        self.runner = Runner::Unknown;
+        self.held = None;
+        self.heap.clear();
+        self.bound_of = None;
         let start = self
             .last
             .clone()
@@ -74,20 +83,28 @@ impl Iter<'_> {
         Ok(())
     }
 
-    fn refill_mem(&mut self) -> Result<()> {
+    /// Reads the in-memory map's next chunk, first rebuilding every source
+    /// when the walk starts or a seal or compaction changed them: `true`
+    /// then, and the heap holds every source with a head, the map's
+    /// included; else the map's head is new and the map is the caller's to
+    /// place.
+    fn refill_mem(&mut self) -> Result<bool> {
         if let Some(pinned) = &self.pinned {
             // A pinned walk has no in-memory map: only its segments.
-            if !self.started {
+            let rebuilt = !self.started;
+            if rebuilt {
                 self.started = true;
                 let pinned = Arc::clone(pinned);
                 self.rebuild_sources(&pinned)?;
+                self.reheap();
             }
             self.mem_exhausted = true;
-            return Ok(());
+            return Ok(rebuilt);
         }
         let db = self.db;
         let st = db.state.read().unwrap_or_else(|p| p.into_inner());
-        if !self.started || st.generation != self.generation {
+        let rebuilt = !self.started || st.generation != self.generation;
+        if rebuilt {
             self.started = true;
             self.rebuild(&st)?;
         }
@@ -106,39 +123,93 @@ impl Iter<'_> {
         if let Some((k, _)) = self.mem.back() {
             self.mem_cursor = Some(k.clone());
         }
-        // The map's head may have changed: the next step compares all.
-        self.runner = Runner::Unknown;
-        Ok(())
+        drop(st);
+        if rebuilt {
+            self.reheap();
+        }
+        Ok(rebuilt)
     }
 
-    /// The key `src` stands on, if any.
-    fn head_key(&self, src: Src) -> Option<&[u8]> {
-        key_of(&self.mem, &self.segs, src)
-    }
-
-    /// The source with the smallest key (ties to the newest) and the one
-    /// after it, comparing every source.
-    fn pick(&self) -> (Option<Src>, Option<Src>) {
-        let mut best: Option<(Src, &[u8])> = None;
-        let mut second: Option<(Src, &[u8])> = None;
+    /// Puts every source with a head in the heap, and none is held.
+    fn reheap(&mut self) {
+        self.held = None;
+        self.heap.clear();
+        self.bound_of = None;
         let sources = std::iter::once(Src::Mem).chain((0..self.segs.len()).map(Src::Seg));
         for src in sources {
-            let Some(k) = self.head_key(src) else {
-                continue;
-            };
-            match best {
-                Some((_, b)) if k >= b => {
-                    if second.is_none_or(|(_, s)| k < s) {
-                        second = Some((src, k));
-                    }
-                }
-                _ => {
-                    second = best;
-                    best = Some((src, k));
-                }
+            if key_of(&self.mem, &self.segs, src).is_some() {
+                self.push(src);
             }
         }
-        (best.map(|b| b.0), second.map(|s| s.0))
+    }
+
+    /// How `held`'s head compares with that of the heap's top, whose key
+    /// is kept in `bound` until the heap changes: `Less` when its key is
+    /// smaller (or the heap is empty), `Equal` when it is the same key and
+    /// `held` is newer (it wins, the top holds an older record), `Greater`
+    /// when the top wins; `None` when `held` has no head.
+    #[inline]
+    fn against_top(&mut self, held: Src) -> Option<Ordering> {
+        let k = key_of(&self.mem, &self.segs, held)?;
+        let Some(&top) = self.heap.first() else {
+            return Some(Ordering::Less);
+        };
+        if self.bound_of != Some(top) {
+            let t = key_of(&self.mem, &self.segs, src_of(top)).expect("the heap's top has a key");
+            self.bound.clear();
+            self.bound.extend_from_slice(t);
+            self.bound_of = Some(top);
+        }
+        Some(match k.cmp(self.bound.as_slice()) {
+            Ordering::Equal if rank(held) > top => Ordering::Greater,
+            o => o,
+        })
+    }
+
+    /// Puts `src`, which has a head, in the heap.
+    fn push(&mut self, src: Src) {
+        self.bound_of = None;
+        let (mem, segs) = (&self.mem, &self.segs);
+        let heap = &mut self.heap;
+        heap.push(rank(src));
+        let mut at = heap.len() - 1;
+        while at > 0 {
+            let up = (at - 1) / 2;
+            if !before(mem, segs, heap[at], heap[up]) {
+                break;
+            }
+            heap.swap(at, up);
+            at = up;
+        }
+    }
+
+    /// Takes the source whose head comes first out of the heap.
+    fn pop(&mut self) -> Option<Src> {
+        self.bound_of = None;
+        let (mem, segs) = (&self.mem, &self.segs);
+        let heap = &mut self.heap;
+        let last = heap.pop()?;
+        let Some(&top) = heap.first() else {
+            return Some(src_of(last));
+        };
+        heap[0] = last;
+        let mut at = 0;
+        loop {
+            let (l, r) = (2 * at + 1, 2 * at + 2);
+            let mut first = at;
+            if l < heap.len() && before(mem, segs, heap[l], heap[first]) {
+                first = l;
+            }
+            if r < heap.len() && before(mem, segs, heap[r], heap[first]) {
+                first = r;
+            }
+            if first == at {
+                break;
+            }
+            heap.swap(at, first);
+            at = first;
+        }
+        Some(src_of(top))
     }
 
     /// Handles an error from refilling or stepping a source: heals the
@@ -159,19 +230,6 @@ impl Iter<'_> {
         outcome
     }
 
-    /// Whether segment `i`, which won the last step and has just stepped,
-    /// wins this one too: its key is below every other source's.
-    fn still_wins(&self, i: usize) -> bool {
-        // The in-memory map may need a refill, and then anything may come.
-        if self.runner == Runner::Unknown || (self.mem.is_empty() && !self.mem_exhausted) {
-            return false;
-        }
-        match self.head_key(Src::Seg(i)) {
-            Some(k) => self.runner == Runner::None || k < self.bound.as_slice(),
-            None => false,
-        }
-    }
-
     /// Steps the merge to the next live key: it is then in `last`, and
     /// the returned [`Found`] says where its record is.
     pub(super) fn step(&mut self) -> Option<Result<Found>> {
@@ -181,7 +239,8 @@ impl Iter<'_> {
             }
             // The segment that won the last step moves on only now: its
             // walk held the record handed out.
-            if let Some(i) = self.pending.take() {
+            let mut held = self.held.take();
+            if let Some(Src::Seg(i)) = held {
                 match self.segs[i].walk.advance() {
                     Ok(live) => self.segs[i].live = live,
                     Err(e) => {
@@ -192,76 +251,106 @@ impl Iter<'_> {
                         continue;
                     }
                 }
-                if self.started && self.still_wins(i) {
-                    match self.settle(Src::Seg(i)) {
-                        Some(r) => return r,
-                        None => continue,
+            }
+            if !self.started || (self.mem.is_empty() && !self.mem_exhausted) {
+                match self.refill_mem() {
+                    // Rebuilt: the heap holds every source.
+                    Ok(true) => held = None,
+                    // The map refills when its last win emptied it; were
+                    // it not the one held, it would go in the heap.
+                    Ok(false) => {
+                        if held != Some(Src::Mem) && !self.mem.is_empty() {
+                            self.push(Src::Mem);
+                        }
+                    }
+                    Err(e) => {
+                        if let Err(e) = self.recover(e, None) {
+                            return Some(Err(e));
+                        }
+                        continue;
                     }
                 }
             }
-            if (!self.started || (self.mem.is_empty() && !self.mem_exhausted))
-                && let Err(e) = self.refill_mem()
-            {
-                if let Err(e) = self.recover(e, None) {
-                    return Some(Err(e));
+            // The last winner wins again while its next key comes before
+            // every other source's: one comparison, with the top's key
+            // copied once for as long as the heap does not change. A winner
+            // whose key is below every other source's has no older record
+            // of it to step past (`alone`).
+            let order = held.and_then(|h| Some((h, self.against_top(h)?)));
+            let (winner, alone) = match order {
+                Some((h, Ordering::Less)) => (Some(h), true),
+                Some((h, Ordering::Equal)) => (Some(h), false),
+                Some((h, Ordering::Greater)) => {
+                    self.push(h);
+                    (self.pop(), false)
                 }
-                continue;
-            }
-            let (best, second) = self.pick();
-            let Some(best) = best else {
+                None => (self.pop(), false),
+            };
+            let Some(winner) = winner else {
                 self.done = true;
                 return None;
             };
-            let key = key_of(&self.mem, &self.segs, best).expect("the winner has a key");
-            self.key.clear();
-            self.key.extend_from_slice(key);
-            // Step past every other source's record of the same key: it is
-            // older. The winner's own walk moves on at the next step.
-            let mut tied = false;
-            for j in 0..self.segs.len() {
-                if Src::Seg(j) == best || self.head_key(Src::Seg(j)) != Some(self.key.as_slice()) {
-                    continue;
-                }
-                tied = true;
-                match self.segs[j].walk.advance() {
-                    Ok(live) => self.segs[j].live = live,
-                    Err(e) => {
-                        // A damaged index: heal it, then rebuild every
-                        // source from the last key taken, which finds this
-                        // key again.
-                        let seg = Arc::clone(&self.segs[j].seg);
-                        if let Err(e) = self.recover(e, Some(seg)) {
-                            return Some(Err(e));
-                        }
-                        break;
-                    }
+            if !alone {
+                let key = key_of(&self.mem, &self.segs, winner).expect("the winner has a key");
+                self.key.clear();
+                self.key.extend_from_slice(key);
+                // Step past every other source's record of the same key: it
+                // is older. The winner's own walk moves on at the next step.
+                match self.step_past_older() {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => return Some(Err(e)),
                 }
             }
-            if !self.started {
-                continue;
-            }
-            // The runner-up is known only when no other source was stepped.
-            self.runner = match (tied, second) {
-                (true, _) => Runner::Unknown,
-                (false, None) => Runner::None,
-                (false, Some(r)) => {
-                    let k = key_of(&self.mem, &self.segs, r).expect("the runner-up has a key");
-                    self.bound.clear();
-                    self.bound.extend_from_slice(k);
-                    Runner::Key
-                }
-            };
-            match self.settle(best) {
+            match self.settle(winner) {
                 Some(r) => return r,
                 None => continue,
             }
         }
     }
 
+    /// Steps every source in the heap that stands on `self.key` past it
+    /// (they are older than the winner, which came first); `false` when a
+    /// damaged index was healed on the way and the step must start over.
+    fn step_past_older(&mut self) -> Result<bool> {
+        while let Some(&top) = self.heap.first() {
+            let src = src_of(top);
+            if key_of(&self.mem, &self.segs, src) != Some(self.key.as_slice()) {
+                break;
+            }
+            self.pop();
+            let stepped = match src {
+                Src::Mem => {
+                    self.mem.pop_front();
+                    Ok(())
+                }
+                Src::Seg(j) => match self.segs[j].walk.advance() {
+                    Ok(live) => {
+                        self.segs[j].live = live;
+                        Ok(())
+                    }
+                    Err(e) => Err((e, Arc::clone(&self.segs[j].seg))),
+                },
+            };
+            match stepped {
+                Ok(()) if key_of(&self.mem, &self.segs, src).is_some() => self.push(src),
+                Ok(()) => {}
+                Err((e, seg)) => {
+                    // A damaged index: heal it, then rebuild every source
+                    // from the last key taken, which finds this key again.
+                    self.recover(e, Some(seg))?;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Takes `winner` as the merge's next key (into `last`): `None` when it
     /// is hidden (tombstone, expiry) and the merge must go on; `Some` with
     /// where its record is, or the end of the walk.
     fn settle(&mut self, winner: Src) -> Option<Option<Result<Found>>> {
+        self.held = Some(winner);
         let last = self.last.get_or_insert_with(Vec::new);
         last.clear();
         // An expired put is the newest record of its key, so it hides
@@ -273,7 +362,6 @@ impl Iter<'_> {
                 (Found::Mem(slot), slot.delete, slot.expires_at())
             }
             Src::Seg(i) => {
-                self.pending = Some(i);
                 let walk = &self.segs[i].walk;
                 last.extend_from_slice(walk.key().expect("the winner has a key"));
                 let (delete, expires_at, in_walk) = walk.flags().expect("the winner has a head");
@@ -306,8 +394,7 @@ impl Iter<'_> {
             }
         }
         self.started = false;
-        self.pending = None;
-        self.runner = Runner::Unknown;
+        self.held = None;
         Ok(())
     }
 
@@ -334,6 +421,36 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix[..=keep].to_vec();
     end[keep] += 1;
     Some(end)
+}
+
+/// A source's place in the order of age: the map first, then the
+/// segments newest first (what breaks a tie between equal keys).
+#[inline]
+fn rank(src: Src) -> u32 {
+    match src {
+        Src::Mem => 0,
+        Src::Seg(i) => i as u32 + 1,
+    }
+}
+
+#[inline]
+fn src_of(rank: u32) -> Src {
+    match rank {
+        0 => Src::Mem,
+        r => Src::Seg(r as usize - 1),
+    }
+}
+
+/// Whether the head of the source of rank `a` comes before that of `b`
+/// (both have one): a smaller key, or the same key in a newer source.
+#[inline]
+fn before(mem: &VecDeque<(Vec<u8>, MemSlot)>, segs: &[SegSource], a: u32, b: u32) -> bool {
+    let (ka, kb) = (key_of(mem, segs, src_of(a)), key_of(mem, segs, src_of(b)));
+    match ka.cmp(&kb) {
+        Ordering::Less => true,
+        Ordering::Equal => a < b,
+        Ordering::Greater => false,
+    }
 }
 
 /// The key `src` stands on, if any.
