@@ -44,6 +44,7 @@ mod dir;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) mod fuzz_decoders;
+mod heap;
 mod index;
 mod iter;
 mod last_key;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::engine::output::{OUT_BUF, Output};
 use crate::engine::record::{self, MAX_HEADER_LEN, Tag};
 use crate::engine::storage::{StorageFile, Uncached, read_exact_at};
-use crate::engine::{Error, Result, dir};
+use crate::engine::{Error, Result, dir, heap};
 
 /// A reader's window.
 pub(super) const WINDOW: usize = 256 * 1024;
@@ -253,31 +253,15 @@ impl Merge {
         m
     }
 
-    fn before(&self, a: usize, b: usize) -> bool {
-        let (ra, rb) = (&self.readers[a], &self.readers[b]);
-        match ra.key().cmp(rb.key()) {
-            Ordering::Less => true,
-            Ordering::Greater => false,
-            Ordering::Equal => a > b,
-        }
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            let mut best = i;
-            if l < self.heap.len() && self.before(self.heap[l], self.heap[best]) {
-                best = l;
+    fn sift_down(&mut self, at: usize) {
+        let readers = &self.readers;
+        heap::sift_down(&mut self.heap, at, |a, b| {
+            match readers[a].key().cmp(readers[b].key()) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => a > b,
             }
-            if r < self.heap.len() && self.before(self.heap[r], self.heap[best]) {
-                best = r;
-            }
-            if best == i {
-                return;
-            }
-            self.heap.swap(i, best);
-            i = best;
-        }
+        });
     }
 
     /// The reader holding the next key's newest record, passing over the

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use super::{CHUNK, Found, Iter, SegSource, Src};
 use crate::engine::clock::expired;
+use crate::engine::heap;
 use crate::engine::{Error, MemSlot, Result, Segment, State};
 
 impl Iter<'_> {
@@ -170,45 +171,21 @@ impl Iter<'_> {
     fn push(&mut self, src: Src) {
         self.bound_of = None;
         let (mem, segs) = (&self.mem, &self.segs);
-        let heap = &mut self.heap;
-        heap.push(rank(src));
-        let mut at = heap.len() - 1;
-        while at > 0 {
-            let up = (at - 1) / 2;
-            if !before(mem, segs, heap[at], heap[up]) {
-                break;
-            }
-            heap.swap(at, up);
-            at = up;
-        }
+        self.heap.push(rank(src));
+        let at = self.heap.len() - 1;
+        heap::sift_up(&mut self.heap, at, |a, b| before(mem, segs, a, b));
     }
 
     /// Takes the source whose head comes first out of the heap.
     fn pop(&mut self) -> Option<Src> {
         self.bound_of = None;
         let (mem, segs) = (&self.mem, &self.segs);
-        let heap = &mut self.heap;
-        let last = heap.pop()?;
-        let Some(&top) = heap.first() else {
+        let last = self.heap.pop()?;
+        let Some(top) = self.heap.first_mut() else {
             return Some(src_of(last));
         };
-        heap[0] = last;
-        let mut at = 0;
-        loop {
-            let (l, r) = (2 * at + 1, 2 * at + 2);
-            let mut first = at;
-            if l < heap.len() && before(mem, segs, heap[l], heap[first]) {
-                first = l;
-            }
-            if r < heap.len() && before(mem, segs, heap[r], heap[first]) {
-                first = r;
-            }
-            if first == at {
-                break;
-            }
-            heap.swap(at, first);
-            at = first;
-        }
+        let top = std::mem::replace(top, last);
+        heap::sift_down(&mut self.heap, 0, |a, b| before(mem, segs, a, b));
         Some(src_of(top))
     }
 
