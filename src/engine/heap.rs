@@ -3,9 +3,9 @@
 //! order (iter/merge.rs, bulk/merge.rs): the keys live in the sources and
 //! change as they step, so the heap holds no key of its own.
 //!
-//! Invariant: `before(heap[(i - 1) / 2], heap[i])` is never `false` where
-//! `before(heap[i], heap[(i - 1) / 2])` is `true`: a parent never comes
-//! after its child, so `heap[0]` comes first.
+//! Invariant: no handle comes before its parent (`before(heap[i],
+//! heap[(i - 1) / 2])` is false for every `i > 0`), so none comes before
+//! `heap[0]`.
 
 /// Moves the handle at `at` down until no child comes before it.
 pub(super) fn sift_down<T: Copy>(heap: &mut [T], mut at: usize, before: impl Fn(T, T) -> bool) {

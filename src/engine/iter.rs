@@ -97,7 +97,7 @@ pub struct Iter<'a> {
     /// heap ordered by their heads.
     heap: Vec<u32>,
     /// The key of the heap's top, when `bound_of` names it (see
-    /// `Iter::before_top`).
+    /// `Iter::against_top`).
     bound: Vec<u8>,
     bound_of: Option<u32>,
     /// Scratch: the winner's key while its step is settled.
