@@ -2,11 +2,11 @@
 //! sorted by key, but the records they name lie in write order, so reading
 //! each value as its entry comes up costs a read at a random place per pair.
 //! [`HashedWalk`] takes the entries a batch at a time instead (a few at
-//! first, twice as many each time after, up to [`MAX_BATCH`] entries or the
-//! walk's share of [`BATCH_BYTES`] of records: a short scan reads little
-//! past its end, and memory stays bounded however many hashed segments a
-//! walk merges), reads their records in file order, and then hands them out
-//! in key order.
+//! first, twice as many each time after, up to the walk's share of
+//! [`BATCH_BYTES`] of records, and an entry per [`ENTRY_BYTES`] of it: a
+//! short scan reads little past its end, and memory stays bounded however
+//! many hashed segments a walk merges), reads their records in file order,
+//! and then hands them out in key order.
 //!
 //! Where a batch's records lie close together in the file (a log written in
 //! runs of neighbouring keys, or a long walk over a segment whose batch is
@@ -32,37 +32,39 @@ use super::Segment;
 use super::ordered_walk::Head;
 
 /// Entries in a walk's first batch; each batch after it takes twice as
-/// many, up to [`MAX_BATCH`].
+/// many, up to its share's worth (see [`ENTRY_BYTES`]).
 const FIRST_BATCH: usize = 16;
-/// Entries in a batch at most.
-const MAX_BATCH: usize = 64 * 1024;
 /// The records of the batches of every hashed segment one walk merges add
 /// up to about this many bytes at most: each segment's batch stops growing
 /// at its share (see [`batch_bytes`]; a batch holds at least one entry).
 /// The batch's entries and keys take about half as much again.
-pub(in crate::engine) const BATCH_BYTES: u64 = 4 << 20;
+const BATCH_BYTES: u64 = 4 << 20;
 /// A segment's share of [`BATCH_BYTES`] is at least this (so a walk over
 /// very many hashed segments takes more memory, this much a segment, as a
 /// walk holds a read buffer a segment) and at most [`MAX_BATCH_BYTES`].
 const MIN_BATCH_BYTES: u64 = 128 * 1024;
 const MAX_BATCH_BYTES: u64 = 1 << 20;
+/// A batch holds at most an entry per this many bytes of its share: a
+/// batch of tiny records (tombstones) takes no more memory for its
+/// entries (about 72 bytes each) than its share.
+const ENTRY_BYTES: u64 = 64;
 /// A record is read through a window of the file when at least this many
 /// of the batch's records lie in the window's span from it (about one per
 /// 8 KiB): one large read (128 KiB copied, about what 16 small reads cost
 /// in system calls) then costs less than the reads it replaces.
 const DENSE: usize = 16;
-
-/// The bytes of records a batch of one of `hashed` hashed segments walked
-/// together grows to.
-pub(in crate::engine) fn batch_bytes(hashed: usize) -> u64 {
-    (BATCH_BYTES / hashed.max(1) as u64).clamp(MIN_BATCH_BYTES, MAX_BATCH_BYTES)
-}
 /// The span of such a window (log/values.rs reads this much at once).
 const WINDOW: u64 = 128 * 1024;
 /// Values read through the block cache before a walk reads past it: a
 /// short scan, read again and again, is served from memory, while a long
 /// one neither evicts what lookups use nor grows memory.
 const CACHED_VALUES: u64 = 1024;
+
+/// The bytes of records a batch of one of `hashed` hashed segments walked
+/// together grows to.
+pub(in crate::engine) fn batch_bytes(hashed: usize) -> u64 {
+    (BATCH_BYTES / hashed.max(1) as u64).clamp(MIN_BATCH_BYTES, MAX_BATCH_BYTES)
+}
 
 /// One entry of a batch, its key and value as ranges of the batch's arenas.
 #[derive(Debug)]
@@ -201,7 +203,8 @@ impl HashedWalk {
                 value: None,
             });
         }
-        self.batch_len = (self.batch_len * 2).min(MAX_BATCH);
+        let most = (self.max_bytes / ENTRY_BYTES) as usize;
+        self.batch_len = (self.batch_len * 2).min(most.max(FIRST_BATCH));
         self.order.clear();
         self.order
             .extend((0..self.batch.len()).filter(|&i| !self.batch[i].delete));
