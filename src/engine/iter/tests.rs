@@ -314,3 +314,69 @@ fn hashed_and_sorted_segments_and_the_log_merge_as_the_model_says() {
     db.compact().unwrap();
     agree(&db, &model, clock.now_ms());
 }
+
+/// A walk whose sources change under it (writes that seal the log, then a
+/// compaction) is rebuilt after the last key it took, heap and all: it
+/// still gives every key that lived throughout exactly once, in increasing
+/// order, with its value; a key written meanwhile comes with one of the
+/// values it had, a key deleted meanwhile with its old value or not at all.
+#[test]
+fn a_walk_across_seals_and_a_compaction_gives_every_lasting_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(1_000_000);
+    let opts = Options {
+        // The map holds some 500 keys: the walk refills it, and
+        // a refill after a change rebuilds the sources.
+        segment_size: 16 * 1024,
+        ..options(&clock, false)
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let n = 3000u32;
+    let k = |i: u32| format!("key{i:04}").into_bytes();
+    let v = |i: u32, round: u32| format!("v{i}-{round}").into_bytes();
+    // Out of key order: every sealed segment and the map span all keys.
+    for j in 0..n {
+        let i = j * 7 % n;
+        db.set(&k(i), &v(i, 0)).unwrap();
+    }
+    let sealed = db.state.read().unwrap().segments.len();
+    assert!(sealed >= 2, "{sealed} segments");
+    let mut it = db.iter();
+    let mut got: Vec<(Vec<u8>, Vec<u8>)> = (0..1000).map(|_| it.next().unwrap().unwrap()).collect();
+    // Meanwhile: the odd keys past the walk's place get new values (the
+    // log seals again), every tenth is deleted, and the files compact.
+    let generation = db.state.read().unwrap().generation;
+    for i in (1000..n).filter(|i| i % 2 == 1) {
+        db.set(&k(i), &v(i, 1)).unwrap();
+    }
+    for i in (1000..n).step_by(10) {
+        db.delete(&k(i)).unwrap();
+    }
+    db.compact().unwrap();
+    // And after the compaction, in the new log: some of them again.
+    for i in (1001..n).step_by(4) {
+        db.set(&k(i), &v(i, 2)).unwrap();
+    }
+    assert!(db.state.read().unwrap().generation > generation + 1);
+    assert!(!db.state.read().unwrap().mem.is_empty());
+    got.extend(it.map(|p| p.unwrap()));
+    assert!(
+        got.windows(2).all(|w| w[0].0 < w[1].0),
+        "out of order or repeated"
+    );
+    let got: BTreeMap<Vec<u8>, Vec<u8>> = got.into_iter().collect();
+    for i in 0..n {
+        let value = got.get(&k(i));
+        if i < 1000 || (i % 2 == 0 && i % 10 != 0) {
+            assert_eq!(value, Some(&v(i, 0)), "key {i}");
+        } else if i % 10 == 0 {
+            assert!(value.is_none_or(|x| *x == v(i, 0)), "key {i}: {value:?}");
+        } else {
+            let written = [v(i, 0), v(i, 1), v(i, 2)];
+            assert!(
+                value.is_some_and(|x| written.contains(x)),
+                "key {i}: {value:?}"
+            );
+        }
+    }
+}
