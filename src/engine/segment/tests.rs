@@ -1,6 +1,7 @@
 //! Tests of sorted segments: point lookups (block_scan.rs) of records of
 //! every size, across the block cache's 4 KiB blocks, with the cache and
-//! without it; batches, tombstones and walks.
+//! without it; batches, tombstones and walks. And a long walk over a
+//! hashed segment (hashed_walk.rs), read through windows.
 
 use std::collections::BTreeMap;
 
