@@ -37,7 +37,10 @@ const FIRST_BATCH: usize = 16;
 /// The records of the batches of every hashed segment one walk merges add
 /// up to about this many bytes at most: each segment's batch stops growing
 /// at its share (see [`batch_bytes`]; a batch holds at least one entry).
-/// The batch's entries and keys take about half as much again.
+/// With their entries, keys, the arenas' room to grow and a read window a
+/// segment, a walk's batches take about three times this and a little
+/// more a segment (14 MB over 14 hashed segments:
+/// tests/engine_walk_memory.rs).
 const BATCH_BYTES: u64 = 4 << 20;
 /// A segment's share of [`BATCH_BYTES`] is at least this (so a walk over
 /// very many hashed segments takes more memory, this much a segment, as a
