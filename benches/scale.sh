@@ -28,7 +28,8 @@
 #                                that load);
 #   compact                      `compact`, its throughput (bytes written / s)
 #                                beside the disk's sequential write speed,
-#                                measured just before with dd conv=fsync;
+#                                the mean of dd conv=fsync just before and
+#                                just after;
 #   *_compacted                  count, get, open again on the compacted files;
 # with the peak memory (GNU time's max RSS) of each, and the space (bytes of
 # the files) after each load and after the compaction against the live data,
@@ -163,7 +164,7 @@ space=$outdir/space.tsv
 disk=$outdir/disk.tsv
 printf 'pairs\tcommand\tseconds\tpeak_rss_mib\tcpu_seconds\truns\tnote\n' >"$results"
 printf 'pairs\tstate\tfile_bytes\tlive_bytes\tratio\tsegments\n' >"$space"
-printf 'pairs\tdd_bytes\tdd_seconds\tdd_mib_s\tcompact_bytes_written\tcompact_seconds\tcompact_mib_s\tratio\n' >"$disk"
+printf 'pairs\tdd_bytes\tdd_seconds\tdd_mib_s\tcompact_bytes_written\tcompact_seconds\tcompact_mib_s\tratio\tdd_before_s\tdd_after_s\n' >"$disk"
 declare -A SEC RSS # [command:pairs] -> median seconds, peak RSS in MiB
 
 # timed CMD...: runs CMD once (stdout to /dev/null, stderr to $work/cmd.err);
@@ -311,16 +312,22 @@ for n in "${sizes[@]}"; do
         die "the overwrite compacted on its own: the compaction cannot be timed"
     record "$n" load_overwrite "$T_SEC" "$(mib "$T_KIB")" "$T_CPU" 1 "96% of the pairs again, into the loaded database"
     record_space "$n" overwritten "$db"
+    # dd just before and just after: this VM's disk speed moves by more
+    # than half between runs minutes apart; the mean of the two times is
+    # the yardstick.
     dd_speed
+    dd_before=$DD_SEC
     timed "$tk" -d "$db" compact
     ((T_RC == 0)) || die "compact failed: $(cat "$work/cmd.err")"
+    dd_speed
     record "$n" compact "$T_SEC" "$(mib "$T_KIB")" "$T_CPU" 1 ""
     record_space "$n" compacted "$db"
     written=$(find "$db" -type f -name 'seg-*' -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
-    awk -v n="$n" -v db="$DD_BYTES" -v ds="$DD_SEC" -v cb="$written" -v cs="$T_SEC" 'BEGIN {
-        d = db / ds / 1048576; c = cb / cs / 1048576
-        printf "%s\t%s\t%s\t%.1f\t%s\t%s\t%.1f\t%.4f\n", n, db, ds, d, cb, cs, c, c / d
-        printf "   dd %.1f MiB/s, compaction %.1f MiB/s: %.3fx\n", d, c, c / d > "/dev/stderr"
+    awk -v n="$n" -v db="$DD_BYTES" -v d1="$dd_before" -v d2="$DD_SEC" -v cb="$written" -v cs="$T_SEC" 'BEGIN {
+        ds = (d1 + d2) / 2; d = db / ds / 1048576; c = cb / cs / 1048576
+        printf "%s\t%s\t%.6f\t%.1f\t%s\t%s\t%.1f\t%.4f\t%s\t%s\n", n, db, ds, d, cb, cs, c, c / d, d1, d2
+        printf "   dd %.1f MiB/s (%.1f before, %.1f after), compaction %.1f MiB/s: %.3fx\n",
+            d, db / d1 / 1048576, db / d2 / 1048576, c, c / d > "/dev/stderr"
     }' >>"$disk"
 
     say "$hn pairs: one-shot commands on the compacted database"
@@ -372,7 +379,7 @@ for c in load_sorted load_shuffled compact; do
     done
 done
 # compaction >= 50% of the disk's sequential write speed, from the second size on
-while IFS=$'\t' read -r n _ _ dd _ _ cm r; do
+while IFS=$'\t' read -r n _ _ dd _ _ cm r _; do
     [[ $n == pairs ]] || ((n < lin)) || target "compaction >= 0.5x dd's write speed (MiB/s)" compact "$n" "$cm" "$dd" "$r" 0.5 ge
 done <"$disk"
 # space after a load <= 1.15x the live data, after compact <= 1.1x
