@@ -4,10 +4,12 @@
 //! (src/engine/segment/hashed_walk.rs): a full walk over fourteen of them
 //! takes 14 MB, not twice that. Measured by a counting allocator.
 
+mod common_engine;
 mod peak_alloc;
 
 use tinykv::{Batch, Db, Options};
 
+use common_engine::seg_files;
 use peak_alloc::{MIB, peak_of, serial};
 
 #[global_allocator]
@@ -35,23 +37,7 @@ fn a_walk_over_many_hashed_segments_shares_one_bound_on_its_batches() {
         }
         db.write_batch(b).unwrap();
     }
-    let logs = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("seg-")
-        })
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".log")
-        })
-        .count();
+    let logs = seg_files(dir.path(), ".log").len();
     assert!(logs >= 14, "{logs} sealed segments");
     // The segments keep the index frames a walk reads (about each index's
     // size, for the lookups after it): a first walk reads them all.

@@ -295,26 +295,22 @@ impl Iter<'_> {
             if key_of(&self.mem, &self.segs, src) != Some(self.key.as_slice()) {
                 break;
             }
-            self.pop();
-            let stepped = match src {
-                Src::Mem => {
-                    self.mem.pop_front();
-                    Ok(())
-                }
-                Src::Seg(j) => match self.segs[j].walk.advance() {
-                    Ok(live) => {
-                        self.segs[j].live = live;
-                        Ok(())
-                    }
-                    Err(e) => Err((e, Arc::clone(&self.segs[j].seg))),
-                },
+            // The map comes first on a tie (rank 0): it is the winner then,
+            // never an older record.
+            let Src::Seg(j) = src else {
+                break;
             };
-            match stepped {
-                Ok(()) if key_of(&self.mem, &self.segs, src).is_some() => self.push(src),
-                Ok(()) => {}
-                Err((e, seg)) => {
+            self.pop();
+            match self.segs[j].walk.advance() {
+                Ok(true) => {
+                    self.segs[j].live = true;
+                    self.push(src);
+                }
+                Ok(false) => self.segs[j].live = false,
+                Err(e) => {
                     // A damaged index: heal it, then rebuild every source
                     // from the last key taken, which finds this key again.
+                    let seg = Arc::clone(&self.segs[j].seg);
                     self.recover(e, Some(seg))?;
                     return Ok(false);
                 }

@@ -65,7 +65,7 @@ const CACHED_VALUES: u64 = 1024;
 
 /// The bytes of records a batch of one of `hashed` hashed segments walked
 /// together grows to.
-pub(in crate::engine) fn batch_bytes(hashed: usize) -> u64 {
+pub(super) fn batch_bytes(hashed: usize) -> u64 {
     (BATCH_BYTES / hashed.max(1) as u64).clamp(MIN_BATCH_BYTES, MAX_BATCH_BYTES)
 }
 
