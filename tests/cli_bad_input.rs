@@ -193,7 +193,7 @@ fn a_database_from_a_future_format_version() {
     for file in ["wal.log", "seg-00000001.log", "seg-00000001.idx"] {
         let path = db.path.join(file);
         let clean = fs::read(&path).unwrap();
-        set_version(&path, 4);
+        set_version(&path, 5);
         let newer = fs::read(&path).unwrap();
         for args in [
             &[&b"get"[..], b"a"][..],
@@ -207,10 +207,10 @@ fn a_database_from_a_future_format_version() {
             &[b"recover"],
         ] {
             let c = case(
-                &format!("{file} version 4: {args:?}"),
+                &format!("{file} version 5: {args:?}"),
                 args,
                 b"",
-                "format version 4",
+                "format version 5",
             );
             let out = run(&db, &c);
             if !out.stderr_str().contains(file) {
@@ -223,10 +223,10 @@ fn a_database_from_a_future_format_version() {
             );
         }
         let c = case(
-            &format!("{file} version 4: load"),
+            &format!("{file} version 5: load"),
             &[b"load"],
             b"k\tv\n",
-            "format version 4",
+            "format version 5",
         );
         run(&db, &c);
         assert!(

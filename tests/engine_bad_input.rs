@@ -63,20 +63,20 @@ fn future_format_version_is_unsupported() {
         with_data(tmp.path());
         let path = tmp.path().join(file);
         let before = fs::read(&path).unwrap();
-        set_version(&path, 4);
+        set_version(&path, 5);
         match Db::open(tmp.path(), real_options()) {
             Err(Error::UnsupportedVersion {
                 path: p,
                 found,
                 supported,
             }) => {
-                assert_eq!((p, found, supported), (path.clone(), 4, 3), "{file}");
+                assert_eq!((p, found, supported), (path.clone(), 5, 4), "{file}");
             }
             other => panic!("{file}: expected UnsupportedVersion, got {other:?}"),
         }
         // Nothing was rewritten or rebuilt over the newer file.
         let mut after = fs::read(&path).unwrap();
-        after[4..8].copy_from_slice(&3u32.to_le_bytes());
+        after[4..8].copy_from_slice(&4u32.to_le_bytes());
         let crc = crc32fast::hash(&after[..12]);
         after[12..16].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(after, before, "{file} was modified");

@@ -199,11 +199,13 @@ fn check_segment_at(
     // compaction, which the segment cannot tell.
     let index = Index::open(storage, &idx_path)?;
     // An index of an older format is compared with what that format
-    // would hold (this build reads it as it is).
+    // would hold (this build reads it as it is), and one written without
+    // its blocks' CRCs (a sealed active log's) with a rebuild without them.
     let meta = index.as_ref().map_or_else(
         |_| IndexMeta::default(),
         |i| IndexMeta {
             version: i.version(),
+            block_crcs: i.footer.block_crcs,
             ..IndexMeta::of(&i.footer)
         },
     );

@@ -20,7 +20,7 @@ use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
 use super::compaction::CompactReport;
-use super::index::{Builder, Group, IndexMeta, Kind};
+use super::index::{BlockCrcs, Builder, Group, IndexMeta, Kind};
 use super::iter::Iter;
 use super::output;
 use super::record::FILE_HEADER_LEN;
@@ -154,17 +154,16 @@ impl Db {
         };
         let out_size = output::size_for(logs, self.opts.segment_size);
         let (mut keys, mut total, mut len) = (0u64, header, header);
-        let mut index = Builder::new(Kind::Sorted);
+        // Sized as the outputs' indexes are, with their blocks' CRCs.
+        let new_index = || Builder::new(Kind::Sorted).block_crcs(BlockCrcs::Sized);
+        let mut index = new_index();
         for item in Iter::new(self, &[], false).with_lengths() {
             let (key, record_len) = item?;
             keys += 1;
             index.push_parts(&key, false, len, record_len);
             len += u64::from(record_len);
             if len >= out_size {
-                total += finish(
-                    std::mem::replace(&mut index, Builder::new(Kind::Sorted)),
-                    len,
-                );
+                total += finish(std::mem::replace(&mut index, new_index()), len);
                 len = header;
             }
         }

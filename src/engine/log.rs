@@ -145,7 +145,7 @@ impl<'a> Window<'a> {
 /// Scans a log file from just after its header, calling `apply` for every
 /// committed operation in log order.
 pub fn scan(file: &dyn StorageFile, path: &Path, apply: impl FnMut(LoggedOp)) -> Result<ScanEnd> {
-    scan_with(file, path, false, apply)
+    scan_with(file, path, false, apply, |_, _| {})
 }
 
 /// [`scan`] for a reader that only judges the file, such as `check` of a
@@ -159,7 +159,19 @@ pub fn scan_eager(
     path: &Path,
     apply: impl FnMut(LoggedOp),
 ) -> Result<ScanEnd> {
-    scan_with(file, path, true, apply)
+    scan_with(file, path, true, apply, |_, _| {})
+}
+
+/// [`scan_eager`] that also shows `bytes` each intact record's offset and
+/// bytes, in file order, after `apply` saw its operation (what a rebuilt
+/// index's blocks' CRCs are computed from).
+pub fn scan_eager_bytes(
+    file: &dyn StorageFile,
+    path: &Path,
+    apply: impl FnMut(LoggedOp),
+    bytes: impl FnMut(u64, &[u8]),
+) -> Result<ScanEnd> {
+    scan_with(file, path, true, apply, bytes)
 }
 
 fn scan_with(
@@ -167,6 +179,7 @@ fn scan_with(
     path: &Path,
     eager: bool,
     mut apply: impl FnMut(LoggedOp),
+    mut raw: impl FnMut(u64, &[u8]),
 ) -> Result<ScanEnd> {
     let file_len = dir::len(file, path)?;
     let mut win = Window {
@@ -245,6 +258,7 @@ fn scan_with(
                 valid_len = pos + total as u64;
             }
         }
+        raw(pos, bytes);
         pos += total as u64;
     };
     Ok(ScanEnd {

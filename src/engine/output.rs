@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::dir::{self, seg_idx_name, seg_log_name};
-use super::index::{Builder, IndexMeta, Kind};
+use super::index::{BlockCrcs, Builder, IndexMeta, Kind};
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
 use super::storage::{OpenMode, Storage, StorageFile};
 use super::{Error, Result};
@@ -94,7 +94,7 @@ impl Output {
             tmp_path,
             len: 0,
             buf: record::file_header(LOG_MAGIC).to_vec(),
-            index: indexed.then(|| Builder::new(Kind::Sorted)),
+            index: indexed.then(|| Builder::new(Kind::Sorted).block_crcs(BlockCrcs::Fed)),
             idx_len: 0,
             first_key: Vec::new(),
             last_key: Vec::new(),
@@ -117,12 +117,14 @@ impl Output {
     pub fn put(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<()> {
         let start = self.size();
         if value.len() >= OUT_BUF {
+            // Noted before its bytes are written (see `write`).
             record::encode_head(&mut self.buf, Tag::Put, key, value, expires_at);
+            let len = self.size() - start + value.len() as u64;
+            self.noted(key, false, start, len as u32, expires_at)?;
             self.drain()?;
-            self.write(value)?;
-        } else {
-            record::encode_expiring(&mut self.buf, Tag::Put, key, value, expires_at);
+            return self.write(value);
         }
+        record::encode_expiring(&mut self.buf, Tag::Put, key, value, expires_at);
         let len = (self.size() - start) as u32;
         self.noted(key, false, start, len, expires_at)
     }
@@ -138,16 +140,18 @@ impl Output {
     ) -> Result<()> {
         let start = self.size();
         if rec.len() >= OUT_BUF {
+            // Noted before its bytes are written (see `write`).
+            self.noted(key, delete, start, rec.len() as u32, expires_at)?;
             self.drain()?;
-            self.write(rec)?;
-        } else {
-            self.buf.extend_from_slice(rec);
+            return self.write(rec);
         }
+        self.buf.extend_from_slice(rec);
         self.noted(key, delete, start, rec.len() as u32, expires_at)
     }
 
-    /// Notes the record just appended, from `start` for `len` bytes
-    /// (index, key range), and writes the buffer out when it is full.
+    /// Notes the record appended from `start` for `len` bytes (index, key
+    /// range), and writes the buffer out when it is full: after the
+    /// record's bytes went to the buffer, or before any went to the file.
     pub fn noted(
         &mut self,
         key: &[u8],
@@ -172,8 +176,8 @@ impl Output {
     }
 
     /// Appends `bytes`, part of a record being copied in pieces (see
-    /// [`noted`](Self::noted)), straight to the file: written after what
-    /// the buffer held.
+    /// [`noted`](Self::noted), which comes first), straight to the file:
+    /// written after what the buffer held.
     pub fn write_through(&mut self, bytes: &[u8]) -> Result<()> {
         self.drain()?;
         self.write(bytes)
@@ -188,7 +192,12 @@ impl Output {
     }
 
     /// Appends `bytes` to the file, after what the buffer held (drained).
+    /// The index sees every byte written, for its blocks' CRCs: each
+    /// record's after the record was noted.
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Some(index) = self.index.as_mut() {
+            index.feed(self.len, bytes);
+        }
         self.synced = false;
         self.file
             .write_at(bytes, self.len)

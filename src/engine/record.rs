@@ -5,7 +5,7 @@
 //! ```text
 //! offset size field
 //!      0    4 magic      b"tkvL" (log: wal.log, seg-*.log) or b"tkvI" (index)
-//!      4    4 version    u32 LE, currently 2
+//!      4    4 version    u32 LE, currently 4
 //!      8    4 reserved   zero
 //!     12    4 crc32      of bytes 0..12
 //! ```
@@ -43,10 +43,11 @@ pub const MAX_HEADER_LEN: usize = 23;
 pub const MIN_RECORD_LEN: usize = 7;
 /// Size of a file header.
 pub const FILE_HEADER_LEN: usize = 16;
-/// The on-disk format version this build writes.
-pub const FORMAT_VERSION: u32 = 3;
+/// The on-disk format version this build writes (4: a sorted index may
+/// give its data blocks' CRCs; logs are as in 3).
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format version this build reads (2: no expiring records,
-/// and an index entry has no room for an expiry).
+/// and an index entry has no room for an expiry; 3: no blocks' CRCs).
 pub const OLDEST_READABLE: u32 = 2;
 /// The bit of a record's tag byte that says it carries an expiry.
 const EXPIRES: u8 = 0x80;

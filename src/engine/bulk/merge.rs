@@ -207,6 +207,7 @@ impl RunReader {
         // key is kept aside, since the window is reused for the pieces.
         let key = self.key().to_vec();
         let start = out.size();
+        out.noted(&key, delete, start, c.total as u32, c.expires_at)?;
         let mut crc = crc32fast::Hasher::new();
         let mut piece = vec![0u8; OUT_BUF];
         let mut done = 0usize;
@@ -223,7 +224,7 @@ impl RunReader {
         if crc.finalize() != c.crc {
             return Err(self.corrupt(c.at, record::DecodeError::CrcMismatch.to_string()));
         }
-        out.noted(&key, delete, start, c.total as u32, c.expires_at)
+        Ok(())
     }
 }
 

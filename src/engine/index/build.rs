@@ -21,11 +21,28 @@ struct Part<'a> {
     expires_at: Option<u64>,
 }
 
-/// One sparse entry: the first key of a block and where the block is.
+/// One sparse entry: the first key of a block and where the block is,
+/// and for a data block, its CRC when the index carries them.
 struct Sparse {
     first_key: Vec<u8>,
     offset: u64,
     len: u64,
+    crc: u32,
+}
+
+/// Whether a sorted index's entries for its data blocks carry each block's
+/// CRC (format 4; footer flag bit 1): what lets a walk check a block of
+/// records at once instead of each record's own CRC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockCrcs {
+    /// None: a hashed index, an older format, or a log whose bytes the
+    /// builder does not see (a sealed active log).
+    Without,
+    /// Computed from the log's bytes, which the writer hands to
+    /// [`Builder::feed`] in order, each record's after its entry's push.
+    Fed,
+    /// Room for them, all zero: what a size estimate lays out.
+    Sized,
 }
 
 /// Builds an index file from entries pushed in strictly increasing key order.
@@ -43,8 +60,16 @@ pub struct Builder {
     /// The data block being covered (sorted): its start and first key.
     block: Option<(u64, Vec<u8>)>,
     /// The sparse entries not yet in a frame: all of them (hashed), or at
-    /// most a frame's worth and one (sorted).
+    /// most a frame's worth and one (sorted) besides the blocks whose bytes
+    /// have not all been fed (see [`BlockCrcs::Fed`]).
     sparse: Vec<Sparse>,
+    crcs: BlockCrcs,
+    /// Fed: the log's bytes seen so far (the offset of the next), the CRC
+    /// of the block they are in (the first of `sparse` without its CRC,
+    /// `hashed` of them have it, or else the open block) so far.
+    fed: u64,
+    hasher: crc32fast::Hasher,
+    hashed: usize,
     /// Sorted, once the blocks outnumber a frame: the file so far (its
     /// header, then the first level's frames, in order) and an entry for
     /// each of those frames (the level above).
@@ -78,6 +103,10 @@ impl Builder {
             frame_first: Vec::new(),
             block: None,
             sparse: Vec::new(),
+            crcs: BlockCrcs::Without,
+            fed: 0,
+            hasher: crc32fast::Hasher::new(),
+            hashed: 0,
             sorted_out: Vec::new(),
             above: Vec::new(),
             slots: Vec::new(),
@@ -87,6 +116,66 @@ impl Builder {
             expiring: false,
             first_key: Vec::new(),
             last_key: Vec::new(),
+        }
+    }
+
+    /// A sorted builder that gives its data blocks CRCs as `crcs` says
+    /// (format 4 on; an older one has no room for them).
+    pub fn block_crcs(mut self, crcs: BlockCrcs) -> Builder {
+        if self.kind == Kind::Sorted && self.version >= 4 {
+            self.crcs = crcs;
+        }
+        self
+    }
+
+    /// Whether the index written gives its data blocks' CRCs.
+    fn has_crcs(&self) -> bool {
+        self.crcs != BlockCrcs::Without
+    }
+
+    /// Takes the log's bytes from offset `at` (the file's header may be
+    /// left out; after it, each call goes on where the last ended), for a
+    /// builder with [`BlockCrcs::Fed`]: a record's bytes come after its
+    /// entry's push, so every byte's block is known when it arrives.
+    pub fn feed(&mut self, at: u64, mut bytes: &[u8]) {
+        if self.crcs != BlockCrcs::Fed {
+            return;
+        }
+        debug_assert!(at == self.fed || self.fed == 0, "bytes fed out of order");
+        self.fed = at;
+        while !bytes.is_empty() {
+            let (start, end) = match self.sparse.get(self.hashed) {
+                Some(s) => (s.offset, Some(s.offset + s.len)),
+                None => (self.block.as_ref().map_or(u64::MAX, |b| b.0), None),
+            };
+            // Before the first block: the file's header.
+            let n = if self.fed < start {
+                (start - self.fed).min(bytes.len() as u64) as usize
+            } else {
+                let n = end.map_or(bytes.len(), |e| ((e - self.fed) as usize).min(bytes.len()));
+                self.hasher.update(&bytes[..n]);
+                n
+            };
+            self.fed += n as u64;
+            bytes = &bytes[n..];
+            if Some(self.fed) == end {
+                self.sparse[self.hashed].crc = std::mem::take(&mut self.hasher).finalize();
+                self.hashed += 1;
+            }
+        }
+        self.flush_frames();
+    }
+
+    /// Writes the first level's frames whose blocks all have their CRCs,
+    /// while a frame's worth and one are held (the last block may make a
+    /// frame's worth and one at `finish`).
+    fn flush_frames(&mut self) {
+        let ready = |b: &Builder| match b.crcs {
+            BlockCrcs::Fed => b.hashed,
+            _ => b.sparse.len(),
+        };
+        while self.sparse.len() > SPARSE_FRAME && ready(self) >= SPARSE_FRAME {
+            self.sorted_frame(SPARSE_FRAME);
         }
     }
 
@@ -136,15 +225,15 @@ impl Builder {
                     Some((start, _)) => e.offset >= start + DATA_BLOCK as u64,
                 };
                 if new_block {
+                    debug_assert!(self.crcs != BlockCrcs::Fed || self.fed <= e.offset);
                     if let Some((start, first_key)) = self.block.take() {
                         self.sparse.push(Sparse {
                             first_key,
                             offset: start,
                             len: e.offset - start,
+                            crc: 0,
                         });
-                        if self.sparse.len() > SPARSE_FRAME {
-                            self.sorted_frame(SPARSE_FRAME);
-                        }
+                        self.flush_frames();
                     }
                     self.block = Some((e.offset, e.key.to_vec()));
                 }
@@ -191,14 +280,20 @@ impl Builder {
             self.sorted_out = record::file_header_of(INDEX_MAGIC, self.version).to_vec();
         }
         let offset = self.sorted_out.len() as u64;
-        push_frame(&mut self.sorted_out, &sparse_payload(&self.sparse[..n]));
+        let crcs = self.has_crcs();
+        push_frame(
+            &mut self.sorted_out,
+            &sparse_payload(&self.sparse[..n], crcs),
+        );
         let first_key = std::mem::take(&mut self.sparse[0].first_key);
         self.above.push(Sparse {
             first_key,
             offset,
             len: self.sorted_out.len() as u64 - offset,
+            crc: 0,
         });
         self.sparse.drain(..n);
+        self.hashed = self.hashed.saturating_sub(n);
     }
 
     fn end_entry_frame(&mut self) {
@@ -208,6 +303,7 @@ impl Builder {
             first_key: std::mem::take(&mut self.frame_first),
             offset,
             len: self.entries.len() as u64 - offset,
+            crc: 0,
         });
         self.frame.clear();
     }
@@ -228,8 +324,17 @@ impl Builder {
                         first_key,
                         offset: start,
                         len: segment_len - start,
+                        crc: 0,
                     });
+                    if self.crcs == BlockCrcs::Fed {
+                        // Every byte was fed: the last block ends the log.
+                        debug_assert_eq!(self.fed, segment_len, "a log not fed whole");
+                        let last = self.sparse.len() - 1;
+                        self.sparse[last].crc = std::mem::take(&mut self.hasher).finalize();
+                        self.hashed = self.sparse.len();
+                    }
                 }
+                self.flush_frames();
                 if !self.above.is_empty() {
                     // The last block may make a frame's worth and one.
                     while !self.sparse.is_empty() {
@@ -276,22 +381,25 @@ impl Builder {
         } else {
             (std::mem::take(&mut self.sparse), 0u8)
         };
+        // Only entries naming data blocks carry CRCs.
+        let crcs = |levels: u8| levels == 0 && self.has_crcs();
         while level.len() > SPARSE_FRAME {
             let mut above = Vec::with_capacity(level.len().div_ceil(SPARSE_FRAME));
             for chunk in level.chunks(SPARSE_FRAME) {
                 let offset = out.len() as u64;
-                push_frame(&mut out, &sparse_payload(chunk));
+                push_frame(&mut out, &sparse_payload(chunk, crcs(levels)));
                 above.push(Sparse {
                     first_key: chunk[0].first_key.clone(),
                     offset,
                     len: out.len() as u64 - offset,
+                    crc: 0,
                 });
             }
             level = above;
             levels += 1;
         }
         let top_off = out.len() as u64;
-        push_frame(&mut out, &sparse_payload(&level));
+        push_frame(&mut out, &sparse_payload(&level, crcs(levels)));
         let meta = meta(out.len() as u64 + FOOTER_LEN as u64);
         let footer = Footer {
             kind: self.kind,
@@ -312,6 +420,7 @@ impl Builder {
             compacted_at: meta.compacted_at,
             // A format 2 index has no room for the flag (nor the expiries).
             expiring: self.expiring && self.version >= 3,
+            block_crcs: self.has_crcs(),
         };
         out.extend_from_slice(&footer.encode());
         out
@@ -319,13 +428,17 @@ impl Builder {
 }
 
 /// A sparse frame's payload: `count u32 | count × u32 offsets of the
-/// entries (from the first) | entries`.
-fn sparse_payload(entries: &[Sparse]) -> Vec<u8> {
+/// entries (from the first) | entries`, each entry with its block's CRC
+/// when `crcs`.
+fn sparse_payload(entries: &[Sparse], crcs: bool) -> Vec<u8> {
     let mut body = Vec::new();
     let mut payload = (entries.len() as u32).to_le_bytes().to_vec();
     for s in entries {
         payload.extend_from_slice(&(body.len() as u32).to_le_bytes());
         write_sparse(&mut body, &s.first_key, s.offset, s.len);
+        if crcs {
+            body.extend_from_slice(&s.crc.to_le_bytes());
+        }
     }
     payload.extend_from_slice(&body);
     payload

@@ -104,6 +104,7 @@ fn hashed_with_entries(frames: &[Vec<u8>], trailing: &[u8], version: u32) -> Arc
         base_live: 0,
         compacted_at: 0,
         expiring: false,
+        block_crcs: false,
     };
     file.extend_from_slice(&footer.encode());
     opened(&file)

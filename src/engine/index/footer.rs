@@ -19,7 +19,8 @@ const FOOTER_MAGIC: [u8; 4] = *b"tkvF";
 ///
 /// ```text
 ///  0 magic b"tkvF"  4 kind u8  5 slot width u8 (0, 8 or 12)  6 levels u8
-///  7 flags u8 (bit 0: some put in it expires; zero in format 2)
+///  7 flags u8 (bit 0: some put in it expires, zero in format 2; bit 1:
+///    a sorted index's data blocks carry CRCs, format 4 on)
 ///  8 keys u64           16 put count u64       24 put bytes u64
 /// 32 table offset u64   40 buckets u64         48 sparse offset u64
 /// 56 top offset u64     64 segment length u64  72 group first id u64 (0: none)
@@ -67,6 +68,9 @@ pub struct Footer {
     /// Some put in the segment expires (so a compaction may reclaim bytes
     /// however recently the segment was written).
     pub expiring: bool,
+    /// A sorted index's entries for its data blocks carry each block's CRC
+    /// (see [`BlockCrcs`](super::build::BlockCrcs)).
+    pub block_crcs: bool,
 }
 
 /// A key kept in 16 bytes, enough to rule most keys out: its first 16
@@ -153,7 +157,7 @@ impl Footer {
         f[4] = self.kind as u8;
         f[5] = self.slot_width as u8;
         f[6] = self.levels;
-        f[7] = u8::from(self.expiring);
+        f[7] = u8::from(self.expiring) | u8::from(self.block_crcs) << 1;
         let mut put = |at: usize, v: u64| f[at..at + 8].copy_from_slice(&v.to_le_bytes());
         put(8, self.keys);
         put(16, self.puts);
@@ -203,6 +207,7 @@ impl Footer {
             kind,
             levels: f[6],
             expiring: f[7] & 1 == 1,
+            block_crcs: f[7] & 2 == 2,
             first_key: bound(96, 128),
             last_key: bound(112, 132),
             slot_width: usize::from(f[5]),
@@ -255,7 +260,8 @@ impl Footer {
             }
         };
         let ok = layout
-            && f[7] & !1 == 0
+            && f[7] & !3 == 0
+            && (kind == Kind::Sorted || !footer.block_crcs)
             && footer.levels <= MAX_LEVELS
             && bounds_ok(footer.first_key)
             && bounds_ok(footer.last_key)
@@ -285,6 +291,10 @@ pub struct IndexMeta {
     /// The format version to write the index in (the current one, but for
     /// `check`'s rebuild of an older index: see [`Builder`](super::Builder)).
     pub version: u32,
+    /// For a rebuild from the log: whether a sorted index gets its data
+    /// blocks' CRCs (yes, but for `check`'s rebuild of one written without
+    /// them, as a sealed active log's is).
+    pub block_crcs: bool,
 }
 
 impl Default for IndexMeta {
@@ -294,6 +304,7 @@ impl Default for IndexMeta {
             base_live: 0,
             compacted_at: 0,
             version: super::super::record::FORMAT_VERSION,
+            block_crcs: true,
         }
     }
 }

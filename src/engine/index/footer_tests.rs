@@ -32,6 +32,7 @@ fn fitting(kind: Kind) -> Footer {
         base_live: 0,
         compacted_at: 0,
         expiring: false,
+        block_crcs: false,
     }
 }
 
@@ -119,8 +120,8 @@ fn magic_kind_and_flags_are_checked() {
             "kind {kind}"
         );
     }
-    // Flags other than bit 0 are not defined.
-    for flags in [2, 3, 0x80] {
+    // Flags other than bits 0 and 1 are not defined.
+    for flags in [4, 5, 0x80] {
         let mut b = good;
         b[7] = flags;
         assert!(
@@ -359,4 +360,19 @@ fn a_long_key_bound_is_not_before_a_smaller_key() {
     assert!(!b.before(b"a") && !b.before(b"user:0000000000"));
     assert!(!b.before(b"user:00000000000000"));
     assert!(b.before(b"user:00000000001") && b.before(b"v"));
+}
+
+#[test]
+fn blocks_crcs_flag_reads_back_on_a_sorted_index_only() {
+    let sorted = Footer {
+        block_crcs: true,
+        ..fitting(Kind::Sorted)
+    };
+    assert_eq!(decoded(&sorted), Ok(sorted));
+    // A hashed index names entry frames, which carry their own CRCs.
+    let hashed = Footer {
+        block_crcs: true,
+        ..fitting(Kind::Hashed)
+    };
+    assert!(decoded(&hashed).is_err());
 }

@@ -40,10 +40,17 @@ pub struct SparseEntry {
     pub offset: u64,
     /// The block's length.
     pub len: u64,
+    /// The CRC of the block's bytes, for a data block of a sorted index
+    /// that gives them.
+    pub crc: Option<u32>,
 }
 
-/// Decodes a sparse entry at `*pos`.
-pub(super) fn sparse_at<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(&'a [u8], u64, u64)> {
+/// A sparse entry borrowed from its frame: first key, offset, length and
+/// the block's CRC, if it has one.
+pub(super) type SparseRef<'a> = (&'a [u8], u64, u64, Option<u32>);
+
+/// Decodes a sparse entry at `*pos`, with a CRC after it when `crc`.
+pub(super) fn sparse_at<'a>(buf: &'a [u8], pos: &mut usize, crc: bool) -> Option<SparseRef<'a>> {
     let key_len = read_varint(buf, pos)?;
     if !key_len_ok(key_len) {
         return None;
@@ -52,7 +59,15 @@ pub(super) fn sparse_at<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(&'a [u8],
     *pos += key_len as usize;
     let offset = read_varint(buf, pos)?;
     let len = read_varint(buf, pos)?;
-    Some((key, offset, len))
+    let crc = match crc {
+        true => {
+            let b = buf.get(*pos..*pos + 4)?;
+            *pos += 4;
+            Some(u32_at(b, 0))
+        }
+        false => None,
+    };
+    Some((key, offset, len, crc))
 }
 
 /// An entry frame's or sparse frame's payload, verified.
@@ -67,6 +82,8 @@ pub(super) struct SparseFrame {
     body_at: usize,
     pub(super) count: usize,
     region: (u64, u64),
+    /// The entries name data blocks and give their CRCs.
+    crcs: bool,
     /// Each entry's first key, as a range of `payload`.
     keys: Vec<(u32, u32)>,
     /// How many leading bytes every first key of the frame shares (they are
@@ -87,12 +104,13 @@ fn prefix_after(key: &[u8], common: usize) -> u64 {
 }
 
 impl SparseFrame {
-    /// Parses a verified payload: `count u32 | count × u32 offsets | entries`.
+    /// Parses a verified payload: `count u32 | count × u32 offsets | entries`
+    /// (each entry with its block's CRC when `crcs`).
     pub(super) fn parse(
         index: &Index,
         off: u64,
         payload: Payload,
-        region: (u64, u64),
+        (region, crcs): ((u64, u64), bool),
     ) -> Result<SparseFrame> {
         let count = (payload.len() >= 4).then(|| u32_at(&payload, 0) as usize);
         let body_at = count.and_then(|c| {
@@ -141,6 +159,7 @@ impl SparseFrame {
             body_at,
             count,
             region,
+            crcs,
             keys,
             common,
             prefixes,
@@ -190,19 +209,19 @@ impl SparseFrame {
 
     /// Entry `j`, checked against the region.
     pub(super) fn entry(&self, index: &Index, j: usize) -> Result<SparseEntry> {
-        let (k, offset, len) = self.entry_ref(index, j)?;
+        let (k, offset, len, crc) = self.entry_ref(index, j)?;
         Ok(SparseEntry {
             first_key: k.to_vec(),
             offset,
             len,
+            crc,
         })
     }
 
-    /// Entry `j` borrowed (first key, offset, length), checked against the
-    /// region.
-    pub(super) fn entry_ref(&self, index: &Index, j: usize) -> Result<(&[u8], u64, u64)> {
+    /// Entry `j` borrowed, checked against the region.
+    pub(super) fn entry_ref(&self, index: &Index, j: usize) -> Result<SparseRef<'_>> {
         let mut pos = self.body_at + u32_at(&self.payload, 4 + 4 * j) as usize;
-        let Some((k, offset, len)) = sparse_at(&self.payload, &mut pos) else {
+        let Some((k, offset, len, crc)) = sparse_at(&self.payload, &mut pos, self.crcs) else {
             return Err(index.corrupt(self.off, "sparse entry cut short or impossible"));
         };
         let fits =
@@ -210,6 +229,6 @@ impl SparseFrame {
         if !fits || len == 0 {
             return Err(index.corrupt(self.off, "sparse entry points outside its region"));
         }
-        Ok((k, offset, len))
+        Ok((k, offset, len, crc))
     }
 }

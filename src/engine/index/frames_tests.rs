@@ -73,6 +73,7 @@ fn sorted_with(frames: &[Vec<u8>], top: &[u8], levels: u8) -> Index {
         base_live: 0,
         compacted_at: 0,
         expiring: false,
+        block_crcs: false,
     };
     file.extend_from_slice(&footer.encode());
     let storage = SimStorage::new(1);
@@ -165,7 +166,7 @@ fn a_crafted_key_length_out_of_bounds_is_refused() {
         bytes.resize(bytes.len() + len, b'k');
         write_varint(&mut bytes, 16);
         write_varint(&mut bytes, 1);
-        assert_eq!(frames::sparse_at(&bytes, &mut 0), None, "{len}");
+        assert_eq!(frames::sparse_at(&bytes, &mut 0, false), None, "{len}");
     }
     bytes.clear();
     write_varint(&mut bytes, 3);
@@ -174,8 +175,17 @@ fn a_crafted_key_length_out_of_bounds_is_refused() {
     write_varint(&mut bytes, 1);
     let mut pos = 0;
     assert_eq!(
-        frames::sparse_at(&bytes, &mut pos),
-        Some((&b"abc"[..], 16, 1))
+        frames::sparse_at(&bytes, &mut pos, false),
+        Some((&b"abc"[..], 16, 1, None))
+    );
+    assert_eq!(pos, bytes.len());
+    // With the block's CRC after it: four bytes more, or cut short.
+    assert_eq!(frames::sparse_at(&bytes, &mut 0, true), None);
+    bytes.extend_from_slice(&0xdead_beef_u32.to_le_bytes());
+    let mut pos = 0;
+    assert_eq!(
+        frames::sparse_at(&bytes, &mut pos, true),
+        Some((&b"abc"[..], 16, 1, Some(0xdead_beef)))
     );
     assert_eq!(pos, bytes.len());
 }

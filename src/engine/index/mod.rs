@@ -56,7 +56,7 @@ mod frames;
 mod read;
 
 pub use block_walk::BlockWalk;
-pub use build::{Builder, encode};
+pub use build::{BlockCrcs, Builder, encode};
 pub use entries::{EntryCursor, EntryRef};
 pub use footer::{Footer, Group, IndexMeta, KeyBound};
 pub use frames::SparseEntry;

@@ -67,7 +67,7 @@ impl Index {
         keep: bool,
     ) -> Result<Held<'_>> {
         let read = || -> Result<SparseFrame> {
-            let (_, at, len) = parent.entry_ref(self, i)?;
+            let (_, at, len, _) = parent.entry_ref(self, i)?;
             let payload = self.frame(at, at + len)?;
             let frame = SparseFrame::parse(self, at, payload, self.region(depth))?;
             if frame.count == 0 {
@@ -94,36 +94,38 @@ impl Index {
 
     /// Where the entries of a frame at `depth` must point: the frames of the
     /// level below, or, at the first level, the data blocks (sorted) or
-    /// entry frames (hashed).
-    fn region(&self, depth: usize) -> (u64, u64) {
+    /// entry frames (hashed); and whether they give CRCs (a sorted index's
+    /// data blocks, when its footer says so).
+    fn region(&self, depth: usize) -> ((u64, u64), bool) {
         let f = &self.footer;
         if depth < usize::from(f.levels) {
-            return (f.sparse_off, f.top_off);
+            return ((f.sparse_off, f.top_off), false);
         }
         match f.kind {
-            Kind::Sorted => (FILE_HEADER_LEN as u64, f.segment_len),
-            Kind::Hashed => (f.entries_off(), f.sparse_off),
+            Kind::Sorted => ((FILE_HEADER_LEN as u64, f.segment_len), f.block_crcs),
+            Kind::Hashed => ((f.entries_off(), f.sparse_off), false),
         }
     }
 
     /// The sparse entry of the block that would hold `key`: the last block
     /// whose first key is ≤ `key`. `None` when `key` is below every key.
     pub fn locate(&self, key: &[u8]) -> Result<Option<SparseEntry>> {
-        self.locate_with(key, |first_key, offset, len| {
+        self.locate_with(key, |first_key, offset, len, crc| {
             Ok(SparseEntry {
                 first_key: first_key.to_vec(),
                 offset,
                 len,
+                crc,
             })
         })
     }
 
     /// [`locate`](Self::locate) without a copy: `found` gets the block's
-    /// first key, offset and length, borrowed from the frame.
+    /// first key, offset, length and CRC (if any), borrowed from the frame.
     pub fn locate_with<R>(
         &self,
         key: &[u8],
-        found: impl FnOnce(&[u8], u64, u64) -> Result<R>,
+        found: impl FnOnce(&[u8], u64, u64, Option<u32>) -> Result<R>,
     ) -> Result<Option<R>> {
         if self.footer.first_key.after(key) {
             return Ok(None);
@@ -144,8 +146,8 @@ impl Index {
             };
             (frame, ord, i) = (child, child_ord, j);
         }
-        let (first_key, offset, len) = frame.entry_ref(self, i)?;
-        found(first_key, offset, len).map(Some)
+        let (first_key, offset, len, crc) = frame.entry_ref(self, i)?;
+        found(first_key, offset, len, crc).map(Some)
     }
 
     /// Calls `visit` with each record offset the hash table holds for keys

@@ -1,7 +1,7 @@
 //! Tests of `recovery`.
 
 use super::*;
-use crate::engine::record::{encode, encode_commit, file_header};
+use crate::engine::record::{FORMAT_VERSION, encode, encode_commit, file_header};
 
 #[test]
 fn salvage_keeps_intact_records_around_damage() {
@@ -187,7 +187,7 @@ fn a_newer_format_is_refused_not_salvaged() {
         let path = dir.path().join(name);
         let clean = std::fs::read(&path).unwrap();
         let mut newer = clean.clone();
-        newer[4] = 4;
+        newer[4] = FORMAT_VERSION as u8 + 1;
         let crc = crc32fast::hash(&newer[..12]);
         newer[12..16].copy_from_slice(&crc.to_le_bytes());
         std::fs::write(&path, &newer).unwrap();
@@ -196,7 +196,7 @@ fn a_newer_format_is_refused_not_salvaged() {
             Db::recover_dir(dir.path(), &opts).map(|_| ()),
         ] {
             assert!(
-                matches!(result, Err(Error::UnsupportedVersion { found: 4, .. })),
+                matches!(result, Err(Error::UnsupportedVersion { found, .. }) if found == FORMAT_VERSION + 1),
                 "{name}: {result:?}"
             );
         }

@@ -114,7 +114,7 @@ impl<'a> Window<'a> {
 
 impl Segment {
     pub(super) fn find_sorted(&self, key: &[u8], value_upto: u64) -> Result<Option<Hit>> {
-        let found = self.index.locate_with(key, |first_key, offset, len| {
+        let found = self.index.locate_with(key, |first_key, offset, len, _| {
             self.scan_block(key, value_upto, first_key, offset, offset + len)
         })?;
         Ok(found.flatten())

@@ -24,6 +24,7 @@ mod block_scan;
 mod hashed_walk;
 mod ordered_walk;
 mod rebuild;
+mod sorted_walk;
 #[cfg(test)]
 mod tests;
 

@@ -10,13 +10,14 @@
 //! log), and a segment shorter than its intact index says is reported as
 //! cut short rather than re-indexed, which would hide the cut keys.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::Segment;
 use crate::engine::dir::{self, seg_idx_name, seg_log_name};
-use crate::engine::index::{self, Entry, Index, IndexMeta, Kind};
+use crate::engine::index::{self, BlockCrcs, Entry, Index, IndexMeta, Kind};
 use crate::engine::log::{self, LogOrder, LoggedOp};
 use crate::engine::storage::{OpenMode, Storage, StorageFile, WithFile};
 use crate::engine::{Db, Error, OpenReport, Result};
@@ -128,14 +129,31 @@ pub(in crate::engine) fn index_from_log(
     mut seen: impl FnMut(&LoggedOp),
 ) -> Result<(log::ScanEnd, Vec<u8>)> {
     let mut order = LogOrder::default();
-    let mut sorted = index::Builder::with_version(Kind::Sorted, meta.version);
-    let end = log::scan_eager(log, path, |op| {
-        seen(&op);
-        order.note(&op.key);
-        if order.sorted {
-            sorted.push(&Entry::from(op));
-        }
-    })?;
+    let crcs = match meta.block_crcs {
+        true => BlockCrcs::Fed,
+        false => BlockCrcs::Without,
+    };
+    let sorted =
+        RefCell::new(index::Builder::with_version(Kind::Sorted, meta.version).block_crcs(crcs));
+    let sorted_so_far = Cell::new(true);
+    let end = log::scan_eager_bytes(
+        log,
+        path,
+        |op| {
+            seen(&op);
+            order.note(&op.key);
+            sorted_so_far.set(order.sorted);
+            if order.sorted {
+                sorted.borrow_mut().push(&Entry::from(op));
+            }
+        },
+        |at, bytes| {
+            if sorted_so_far.get() {
+                sorted.borrow_mut().feed(at, bytes);
+            }
+        },
+    )?;
+    let sorted = sorted.into_inner();
     let bytes = if end.damage.is_some() {
         Vec::new()
     } else if order.sorted {

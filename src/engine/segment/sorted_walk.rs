@@ -1,0 +1,339 @@
+//! The walk over a sorted segment: [`LogWalk`] reads the log itself in
+//! order, with its values, checking each data block whole by the CRC the
+//! index gives (or, without one, each record's CRC and that keys rise),
+//! and that every data block starts at a record holding the block's first
+//! key (what ties a sorted index to its segment).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::super::index::{BlockWalk, EntryRef, SparseEntry};
+use super::super::record::{self, DecodeError, MAX_HEADER_LEN, Tag};
+use super::super::storage::read_exact_at;
+use super::super::{Error, Result};
+use super::ordered_walk::Head;
+use super::{SKIP_UNREAD, Segment};
+
+/// A sorted walk's first read is this long, and each one after it twice
+/// the one before, up to [`WALK_READ`]: a short scan reads little, through
+/// the block cache (reads up to 16 KiB use it), a long walk soon reads in
+/// large pieces past it.
+const FIRST_READ: usize = 4096;
+const WALK_READ: usize = 128 * 1024;
+/// A first read sized to the scan's end is at least this long.
+const MIN_READ: usize = 512;
+
+/// Reads a sorted segment's records in order, each whole and checked.
+#[derive(Debug)]
+pub(super) struct LogWalk {
+    seg: Arc<Segment>,
+    /// File offset of `buf[0]`.
+    base: u64,
+    pos: u64,
+    buf: Vec<u8>,
+    /// How much of `buf` holds bytes of the file.
+    filled: usize,
+    /// How much the next read fetches (see [`FIRST_READ`]).
+    ahead: usize,
+    values: bool,
+    /// The previous key (once `started`): a sorted segment's keys must
+    /// strictly increase. It is compared where it lies in `buf` (`prev`),
+    /// and copied here only when `buf` is refilled.
+    last: Vec<u8>,
+    prev: Option<Range<usize>>,
+    started: bool,
+    /// The index's blocks, walked alongside: every block must start at a
+    /// record holding its first key. This is what ties a sorted index to
+    /// its segment (a foreign or damaged index fails it at its first block
+    /// instead of passing a log that is not in key order off as one).
+    blocks: BlockWalk,
+    next_block: Option<SparseEntry>,
+    /// The end of the last data block checked whole by the CRC the index
+    /// gives (0: none), and whether it matched. Matched, the block's
+    /// records need no check of their own CRCs and order; not, they are
+    /// checked one by one, and if none is found damaged by the time the
+    /// walk leaves the block, the index is what is wrong.
+    block_end: u64,
+    block_ok: bool,
+    /// The record the walk stands on, in `buf`.
+    cur: Option<Cur>,
+}
+
+/// A data block whose CRC the index gives is checked whole when it is at
+/// most this long (so it holds no record a walk for keys leaves unread).
+const CHECKED_BLOCK: u64 = SKIP_UNREAD as u64;
+
+/// Where the record a sorted walk stands on lies in its buffer.
+#[derive(Debug)]
+struct Cur {
+    key: Range<usize>,
+    value: Option<Range<usize>>,
+    /// The whole record, when it is a plain put read whole: what a
+    /// compaction copies as it is.
+    put: Option<Range<usize>>,
+    delete: bool,
+    offset: u64,
+    len: u32,
+    expires_at: Option<u64>,
+}
+
+impl LogWalk {
+    /// A walk from the data block `first` (of `blocks`), at `start`; told
+    /// where the block holding the last key wanted ends, if it is known
+    /// (`Some(None)`: the end is below every key).
+    pub(super) fn new(
+        seg: Arc<Segment>,
+        start: u64,
+        end_block: Option<Option<u64>>,
+        values: bool,
+        blocks: BlockWalk,
+        first: Option<SparseEntry>,
+    ) -> LogWalk {
+        let ahead = match end_block {
+            Some(Some(end)) => end.saturating_sub(start) as usize,
+            Some(None) => MIN_READ,
+            None => FIRST_READ,
+        };
+        LogWalk {
+            seg,
+            base: start,
+            pos: start,
+            buf: Vec::new(),
+            filled: 0,
+            ahead: ahead.clamp(MIN_READ, WALK_READ),
+            values,
+            last: Vec::new(),
+            prev: None,
+            started: false,
+            blocks,
+            next_block: first,
+            block_end: 0,
+            block_ok: false,
+            cur: None,
+        }
+    }
+
+    /// The key of the record the walk stands on.
+    #[inline]
+    pub(super) fn key(&self) -> Option<&[u8]> {
+        self.cur.as_ref().map(|c| &self.buf[c.key.clone()])
+    }
+
+    /// Of the record the walk stands on: whether it is a tombstone, when
+    /// it expires, and whether the walk holds its value.
+    #[inline]
+    pub(super) fn flags(&self) -> Option<(bool, Option<u64>, bool)> {
+        self.cur
+            .as_ref()
+            .map(|c| (c.delete, c.expires_at, c.value.is_some()))
+    }
+
+    /// The value of the record the walk stands on.
+    #[inline]
+    pub(super) fn value(&self) -> Option<&[u8]> {
+        self.cur.as_ref()?.value.clone().map(|r| &self.buf[r])
+    }
+
+    /// The whole record the walk stands on, when it is a plain put.
+    #[inline]
+    pub(super) fn put_record(&self) -> Option<&[u8]> {
+        self.cur.as_ref()?.put.clone().map(|r| &self.buf[r])
+    }
+
+    /// Makes `buf` hold `pos..pos + n` (less at the end of the segment)
+    /// and returns where `pos` is in it.
+    #[inline]
+    fn window(&mut self, n: usize) -> Result<usize> {
+        let s = self.pos.wrapping_sub(self.base) as usize;
+        if self.pos >= self.base && s + n <= self.filled {
+            return Ok(s);
+        }
+        self.refill(n)
+    }
+
+    #[cold]
+    fn refill(&mut self, n: usize) -> Result<usize> {
+        let end = self.seg.log_len;
+        let want_end = (self.pos + n as u64).min(end);
+        if self.pos < self.base || want_end > self.base + self.filled as u64 {
+            // The previous key is about to go: keep a copy to compare with.
+            if let Some(r) = self.prev.take() {
+                self.last.clear();
+                self.last.extend_from_slice(&self.buf[r]);
+            }
+            let want = (n.max(self.ahead) as u64).min(end - self.pos) as usize;
+            // The buffer only grows: its bytes are overwritten, never
+            // cleared first.
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            self.filled = 0;
+            read_exact_at(&*self.seg.log, &mut self.buf[..want], self.pos)
+                .map_err(|e| Error::io("read", &self.seg.log_path, e))?;
+            self.filled = want;
+            self.base = self.pos;
+            self.ahead = (self.ahead * 2).min(WALK_READ);
+        }
+        Ok((self.pos - self.base) as usize)
+    }
+
+    pub(super) fn advance(&mut self) -> Result<bool> {
+        // The key stepped past is what the next must exceed.
+        if let Some(c) = self.cur.take() {
+            self.prev = Some(c.key);
+            self.started = true;
+        }
+        loop {
+            let done = self.pos >= self.seg.log_len;
+            if done && !self.suspect() {
+                // Done: give the read buffer back (a walk over many
+                // segments must not hold one per segment).
+                self.buf = Vec::new();
+                self.filled = 0;
+                self.prev = None;
+                return Ok(false);
+            }
+            let stepped = match done {
+                true => Err(self.block_crc_wrong()),
+                false => self.step(),
+            };
+            match stepped {
+                Ok(true) => return Ok(true),
+                Ok(false) => continue,
+                Err(e) => {
+                    self.pos = self.seg.log_len;
+                    self.buf = Vec::new();
+                    self.filled = 0;
+                    self.prev = None;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    pub(super) fn head(&self) -> Option<Head<'_>> {
+        let c = self.cur.as_ref()?;
+        Some(Head {
+            entry: EntryRef {
+                key: &self.buf[c.key.clone()],
+                delete: c.delete,
+                offset: c.offset,
+                len: c.len,
+                expires_at: c.expires_at,
+            },
+            value: c.value.clone().map(|r| &self.buf[r]),
+        })
+    }
+
+    /// In or past a data block whose CRC did not match.
+    fn suspect(&self) -> bool {
+        self.block_end != 0 && !self.block_ok
+    }
+
+    /// A data block's CRC did not match, yet each of its records did.
+    fn block_crc_wrong(&self) -> Error {
+        self.seg
+            .idx_corrupt(0, "a data block's CRC does not match its records")
+    }
+
+    /// At the start of a data block whose CRC the index gives: checks the
+    /// block whole.
+    fn check_block(&mut self, len: u64, crc: u32) -> Result<()> {
+        let s = self.window(len as usize)?;
+        let block = self.buf[..self.filled].get(s..s + len as usize);
+        self.block_ok = block.is_some_and(|b| crc32fast::hash(b) == crc);
+        self.block_end = self.pos + len;
+        Ok(())
+    }
+
+    /// Decodes the record at `pos` into `cur`; `false` for a batch commit.
+    fn step(&mut self) -> Result<bool> {
+        let at = self.pos;
+        if self.suspect() && at >= self.block_end {
+            return Err(self.block_crc_wrong());
+        }
+        if let Some(b) = self.next_block.as_ref().filter(|b| b.offset == at)
+            && let Some(crc) = b.crc.filter(|_| b.len <= CHECKED_BLOCK)
+        {
+            self.check_block(b.len, crc)?;
+        }
+        let seg = Arc::clone(&self.seg);
+        // At a block start the index says a record begins here: if none
+        // does, the index is what is wrong (healing it rebuilds from the
+        // log, which reports the log if the damage is there after all).
+        let block_start = self.next_block.as_ref().is_some_and(|b| b.offset == at);
+        let corrupt = |e: DecodeError| match block_start {
+            true => seg.idx_corrupt(0, "a data block does not start at a record"),
+            false => seg.log_corrupt(at, e.to_string()),
+        };
+        let s = self.window(MAX_HEADER_LEN)?;
+        let h = record::decode_header(&self.buf[s..self.filled]).map_err(corrupt)?;
+        let total = h.total_len();
+        if at + total as u64 > self.seg.log_len {
+            return Err(corrupt(DecodeError::Short { needed: total }));
+        }
+        let key_end = h.header_len + h.key_len;
+        // A walk for keys reads a long record's header and key, not its
+        // value (so not its CRC, which get, check and compaction verify):
+        // KEYS after FLUSHDB read a dead 256 MiB value to return nothing
+        // (serve review). The records around it are still read whole and
+        // checked.
+        let whole = self.values || total <= SKIP_UNREAD;
+        let need = if whole { total } else { key_end };
+        let s = self.window(need)?;
+        let Some(bytes) = self.buf[..self.filled].get(s..s + need) else {
+            return Err(corrupt(DecodeError::Short { needed: need }));
+        };
+        // In a block checked whole, a record needs no check of its own.
+        let checked = self.block_ok && at + total as u64 <= self.block_end;
+        if whole && !checked && crc32fast::hash(&bytes[4..]) != h.crc {
+            return Err(corrupt(DecodeError::CrcMismatch));
+        }
+        let key = s + h.header_len..s + key_end;
+        let key_bytes = &self.buf[key.clone()];
+        let at_block = match &self.next_block {
+            Some(b) if b.offset == at => {
+                if h.tag == Tag::BatchCommit || b.first_key != key_bytes {
+                    return Err(self
+                        .seg
+                        .idx_corrupt(0, "a data block does not start with its key"));
+                }
+                true
+            }
+            Some(b) if b.offset < at => {
+                return Err(self
+                    .seg
+                    .idx_corrupt(0, "a data block starts inside a record"));
+            }
+            _ => false,
+        };
+        let prev = match &self.prev {
+            Some(r) => &self.buf[r.clone()],
+            None => self.last.as_slice(),
+        };
+        if self.started && !checked && h.tag != Tag::BatchCommit && prev >= key_bytes {
+            return Err(self
+                .seg
+                .idx_corrupt(0, "a sorted index describes a segment out of key order"));
+        }
+        if at_block {
+            self.next_block = self.blocks.next().transpose()?;
+        }
+        self.pos += total as u64;
+        if h.tag == Tag::BatchCommit {
+            return Ok(false);
+        }
+        let value = (self.values && !h.tag.is_delete()).then(|| s + key_end..s + total);
+        let put = (self.values && h.tag == Tag::Put).then(|| s..s + total);
+        self.cur = Some(Cur {
+            key,
+            value,
+            put,
+            delete: h.tag.is_delete(),
+            offset: at,
+            len: total as u32,
+            expires_at: h.expires_at,
+        });
+        Ok(true)
+    }
+}
