@@ -362,5 +362,6 @@ impl Iterator for Lengths<'_> {
 }
 
 mod merge;
+mod short_keys;
 #[cfg(test)]
 mod tests;

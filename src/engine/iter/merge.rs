@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::{CHUNK, Found, Iter, SegSource, Src};
+use super::{CHUNK, Found, Iter, SegSource, Src, short_keys};
 use crate::engine::clock::expired;
 use crate::engine::heap;
 use crate::engine::{Error, MemSlot, Result, Segment, State};
@@ -161,7 +161,7 @@ impl Iter<'_> {
             self.bound.extend_from_slice(t);
             self.bound_of = Some(top);
         }
-        Some(match k.cmp(self.bound.as_slice()) {
+        Some(match short_keys::cmp(k, &self.bound) {
             Ordering::Equal if rank(held) > top => Ordering::Greater,
             o => o,
         })
@@ -341,7 +341,7 @@ impl Iter<'_> {
                 (Found::Seg(i, in_walk), delete, expires_at)
             }
         };
-        if !last.starts_with(&self.prefix) {
+        if !short_keys::has_prefix(last, &self.prefix) {
             self.done = true;
             return Some(None);
         }
@@ -419,7 +419,11 @@ fn src_of(rank: u32) -> Src {
 #[inline]
 fn before(mem: &VecDeque<(Vec<u8>, MemSlot)>, segs: &[SegSource], a: u32, b: u32) -> bool {
     let (ka, kb) = (key_of(mem, segs, src_of(a)), key_of(mem, segs, src_of(b)));
-    match ka.cmp(&kb) {
+    let order = match (ka, kb) {
+        (Some(a), Some(b)) => short_keys::cmp(a, b),
+        _ => ka.cmp(&kb),
+    };
+    match order {
         Ordering::Less => true,
         Ordering::Equal => a < b,
         Ordering::Greater => false,

@@ -1,0 +1,38 @@
+//! Comparing keys as a merge does at every step, without a call into
+//! `memcmp` for keys of 8 to 16 bytes (the common short keys): two words
+//! each, compared as big-endian integers, which orders them as bytes do.
+//! Longer or shorter keys take the slice comparison.
+
+use std::cmp::Ordering;
+
+/// The word of `s` at `at` (which leaves 8 bytes), big-endian.
+#[inline]
+fn word(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_be_bytes(w)
+}
+
+/// `a.cmp(b)`, as bytes.
+#[inline]
+pub(super) fn cmp(a: &[u8], b: &[u8]) -> Ordering {
+    if (8..=16).contains(&a.len()) && a.len() == b.len() {
+        // Equal lengths: the last word overlaps the first when shorter
+        // than 16, which changes nothing once the first words are equal.
+        let n = a.len();
+        return word(a, 0)
+            .cmp(&word(b, 0))
+            .then_with(|| word(a, n - 8).cmp(&word(b, n - 8)));
+    }
+    a.cmp(b)
+}
+
+/// `key.starts_with(prefix)`.
+#[inline]
+pub(super) fn has_prefix(key: &[u8], prefix: &[u8]) -> bool {
+    let n = prefix.len();
+    if (8..=16).contains(&n) && key.len() >= n {
+        return word(key, 0) == word(prefix, 0) && word(key, n - 8) == word(prefix, n - 8);
+    }
+    key.starts_with(prefix)
+}
