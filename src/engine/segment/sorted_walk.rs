@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use super::super::index::{BlockWalk, EntryRef, SparseEntry};
 use super::super::record::{self, DecodeError, MAX_HEADER_LEN, Tag};
-use super::super::storage::read_exact_at;
+use super::super::storage::{NoFill, read_exact_at};
 use super::super::{Error, Result};
 use super::ordered_walk::Head;
 use super::{SKIP_UNREAD, Segment};
 
 /// A sorted walk's first read is this long, and each one after it twice
-/// the one before, up to [`WALK_READ`]: a short scan reads little, through
-/// the block cache (reads up to 16 KiB use it), a long walk soon reads in
-/// large pieces past it.
+/// the one before, up to [`WALK_READ`]: a short scan reads little (from
+/// the block cache when it holds every block, which lookups fill; else
+/// from the file, leaving the cache as it was), a long walk soon reads in
+/// large pieces past the cache.
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
 /// A first read sized to the scan's end is at least this long.
@@ -168,7 +169,7 @@ impl LogWalk {
                 self.buf.resize(want, 0);
             }
             self.filled = 0;
-            read_exact_at(&*self.seg.log, &mut self.buf[..want], self.pos)
+            read_exact_at(&NoFill(&*self.seg.log), &mut self.buf[..want], self.pos)
                 .map_err(|e| Error::io("read", &self.seg.log_path, e))?;
             self.filled = want;
             self.base = self.pos;

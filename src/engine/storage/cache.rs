@@ -346,6 +346,25 @@ impl StorageFile for CachedFile {
         Ok(done)
     }
 
+    fn read_at_no_fill(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if buf.len() > MAX_CACHED_READ {
+            return self.inner.read_at(buf, offset);
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let (block, within) = (pos / BLOCK as u64, (pos % BLOCK as u64) as usize);
+            let want = (buf.len() - done).min(BLOCK - within);
+            match self.copy_cached(block, within, &mut buf[done..done + want]) {
+                Some(n) if n < want => return Ok(done + n), // end of file
+                Some(n) => done += n,
+                // A miss: the rest from the file, in one read.
+                None => return Ok(done + self.inner.read_at(&mut buf[done..], pos)?),
+            }
+        }
+        Ok(done)
+    }
+
     fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.inner.read_at(buf, offset)
     }

@@ -160,6 +160,14 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }
+    /// As [`read_at`](Self::read_at), from a cache's copies when it holds
+    /// every block of the range, else past it without filling it: for a
+    /// walk's short reads, served from memory once lookups brought their
+    /// blocks in, but which never fill the cache themselves (a cold scan
+    /// paid for each block allocated, faulted in and copied twice).
+    fn read_at_no_fill(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.read_at(buf, offset)
+    }
     /// The block holding `offset` that a caching layer keeps (read and
     /// kept first if need be), shared, with the offset it starts at; it
     /// ends early only at the end of the file. `None` when no layer caches:
@@ -193,6 +201,29 @@ pub struct Uncached<'a>(pub &'a dyn StorageFile);
 impl StorageFile for Uncached<'_> {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.0.read_at_uncached(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_at(buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+/// A file whose reads are [`read_at_no_fill`](StorageFile::read_at_no_fill)
+/// reads.
+#[derive(Debug)]
+pub struct NoFill<'a>(pub &'a dyn StorageFile);
+
+impl StorageFile for NoFill<'_> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at_no_fill(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.0.write_at(buf, offset)

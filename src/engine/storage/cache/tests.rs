@@ -125,6 +125,48 @@ fn a_miss_reads_the_rest_of_the_read_at_once() {
     assert_eq!(read(13 * 4096, 10), Vec::<u8>::new());
 }
 
+/// A read that does not fill the cache returns the file's bytes, from the
+/// cache's copies while it holds them (no read of the file) and from the
+/// file from the first block it lacks on, which it does not keep.
+#[test]
+fn a_read_that_does_not_fill_uses_what_is_held_and_keeps_nothing() {
+    let (dir, reads, cached) = counted(64);
+    let (f, data) = written(&cached, &dir, 12 * BLOCK + 300);
+    let read = |off: u64, len: usize| {
+        let mut buf = vec![0u8; len];
+        let n = f.read_at_no_fill(&mut buf, off).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    let count = || reads.load(Ordering::SeqCst);
+    let before = count();
+    // Nothing held: every such read reads the file, and keeps nothing.
+    for _ in 0..2 {
+        assert_eq!(read(100, 3 * BLOCK), data[100..100 + 3 * BLOCK]);
+    }
+    assert_eq!(count() - before, 2, "a read each");
+    // Blocks 2 and 3 held (a plain read keeps them): a read within them
+    // reads nothing; one going on into block 4 reads from there.
+    let mut buf = vec![0u8; 2 * BLOCK];
+    f.read_at(&mut buf, 2 * 4096).unwrap();
+    let before = count();
+    assert_eq!(
+        read(2 * 4096 + 5, 2 * BLOCK - 5),
+        data[2 * 4096 + 5..4 * 4096]
+    );
+    assert_eq!(count(), before, "served from the cache");
+    assert_eq!(read(3 * 4096, 2 * BLOCK), data[3 * 4096..5 * 4096]);
+    assert_eq!(count() - before, 1, "the rest in one read");
+    assert_eq!(read(3 * 4096, 2 * BLOCK), data[3 * 4096..5 * 4096]);
+    assert_eq!(count() - before, 2, "block 4 was not kept");
+    // Past the end: what there is, from the cache or not.
+    assert_eq!(read(11 * 4096 + 5, 3 * BLOCK), data[11 * 4096 + 5..]);
+    let mut buf = vec![0u8; BLOCK];
+    f.read_at(&mut buf, 12 * 4096).unwrap();
+    assert_eq!(read(12 * 4096 + 7, BLOCK), data[12 * 4096 + 7..]);
+    assert_eq!(read(13 * 4096, 10), Vec::<u8>::new());
+}
+
 #[test]
 fn writes_and_truncation_are_seen_by_later_reads() {
     let cached = CachingStorage::new(Arc::new(SimStorage::new(1)), 64 * BLOCK as u64);
