@@ -95,7 +95,7 @@ impl KeyBound {
         }
     }
 
-    fn kept(&self) -> &[u8] {
+    pub fn kept(&self) -> &[u8] {
         &self.prefix[..(self.len as usize).min(16)]
     }
 

@@ -10,6 +10,13 @@
 //! segment alone), and otherwise swaps it in for the top at a cost that
 //! grows with the logarithm of the number of sources, not with it.
 //!
+//!
+//! A segment whose keys all come after where the walk starts waits in the
+//! heap by a bound on its first key (its footer's), its walk not begun
+//! until that bound reaches the top and might be the key taken: of the
+//! disjoint segments a compaction writes, a range scan begins the one or
+//! two it reads, not every one past its start (each a read and a decode).
+//!
 //! Invariants: a step takes each key once, in strictly increasing order;
 //! every older record of the key taken is stepped past at once; the winning
 //! segment's walk is stepped only at the next step, since its buffer holds
@@ -69,16 +76,23 @@ impl Iter<'_> {
         let end = prefix_end(&self.prefix);
         for seg in segments.iter().rev().filter(wanted) {
             let mut walk = seg.walk_until(&start, end.as_deref(), self.values, hashed)?;
-            let mut live = walk.advance()?;
-            if let (true, Some(last)) = (live, &self.last)
-                && walk.head().is_some_and(|h| h.entry.key == last.as_slice())
-            {
+            // Its keys all past the start (and so past the last key taken):
+            // it waits, not begun.
+            let pending = seg.starts_after(&start).map(<[u8]>::to_vec);
+            let mut live = false;
+            if pending.is_none() {
                 live = walk.advance()?;
+                if let (true, Some(last)) = (live, &self.last)
+                    && walk.head().is_some_and(|h| h.entry.key == last.as_slice())
+                {
+                    live = walk.advance()?;
+                }
             }
             self.segs.push(SegSource {
                 seg: Arc::clone(seg),
                 walk,
                 live,
+                pending,
             });
         }
         Ok(())
@@ -176,6 +190,45 @@ impl Iter<'_> {
         heap::sift_up(&mut self.heap, at, |a, b| before(mem, segs, a, b));
     }
 
+    /// The heap's top is a segment whose walk has not begun, and its bound
+    /// is at most `key` (any key when `None`).
+    fn top_pending(&self, key: Option<&[u8]>) -> bool {
+        let Some(Src::Seg(i)) = self.heap.first().map(|&t| src_of(t)) else {
+            return false;
+        };
+        match (&self.segs[i].pending, key) {
+            (Some(bound), Some(key)) => bound.as_slice() <= key,
+            (pending, None) => pending.is_some(),
+            (None, _) => false,
+        }
+    }
+
+    /// Begins the walk of the heap's top while it is one not begun, and
+    /// puts it back by its first key; `false` when a damaged index was
+    /// healed on the way and the step must start over.
+    fn begin_top(&mut self) -> Result<bool> {
+        while self.top_pending(None) {
+            let Some(Src::Seg(i)) = self.pop() else {
+                break;
+            };
+            self.segs[i].pending = None;
+            match self.segs[i].walk.advance() {
+                Ok(live) => {
+                    self.segs[i].live = live;
+                    if live {
+                        self.push(Src::Seg(i));
+                    }
+                }
+                Err(e) => {
+                    let seg = Arc::clone(&self.segs[i].seg);
+                    self.recover(e, Some(seg))?;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Takes the source whose head comes first out of the heap.
     fn pop(&mut self) -> Option<Src> {
         self.bound_of = None;
@@ -253,7 +306,16 @@ impl Iter<'_> {
             // copied once for as long as the heap does not change. A winner
             // whose key is below every other source's has no older record
             // of it to step past (`alone`).
-            let order = held.and_then(|h| Some((h, self.against_top(h)?)));
+            let mut order = held.and_then(|h| Some((h, self.against_top(h)?)));
+            // Unless the winner stays below it, a top not begun begins.
+            if !matches!(order, Some((_, Ordering::Less))) && self.top_pending(None) {
+                match self.begin_top() {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => return Some(Err(e)),
+                }
+                order = held.and_then(|h| Some((h, self.against_top(h)?)));
+            }
             let (winner, alone) = match order {
                 Some((h, Ordering::Less)) => (Some(h), true),
                 Some((h, Ordering::Equal)) => (Some(h), false),
@@ -290,7 +352,14 @@ impl Iter<'_> {
     /// (they are older than the winner, which came first); `false` when a
     /// damaged index was healed on the way and the step must start over.
     fn step_past_older(&mut self) -> Result<bool> {
-        while let Some(&top) = self.heap.first() {
+        loop {
+            // A walk not begun whose bound reaches the key may hold it.
+            if self.top_pending(Some(&self.key)) && !self.begin_top()? {
+                return Ok(false);
+            }
+            let Some(&top) = self.heap.first() else {
+                break;
+            };
             let src = src_of(top);
             if key_of(&self.mem, &self.segs, src) != Some(self.key.as_slice()) {
                 break;
@@ -441,6 +510,9 @@ fn key_of<'s>(
         Src::Mem => mem.front().map(|(k, _)| k.as_slice()),
         Src::Seg(i) => {
             let s = &segs[i];
+            if let Some(bound) = &s.pending {
+                return Some(bound);
+            }
             if !s.live {
                 return None;
             }

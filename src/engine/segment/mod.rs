@@ -259,6 +259,13 @@ impl Segment {
         self.index.footer.kind == Kind::Hashed
     }
 
+    /// When every key of this segment is greater than `key`, as the footer
+    /// tells: a key no greater than its first (the first's leading bytes).
+    pub fn starts_after(&self, key: &[u8]) -> Option<&[u8]> {
+        let first = &self.index.footer.first_key;
+        first.after(key).then(|| first.kept())
+    }
+
     /// Whether every key of this segment is less than `key`, as the footer
     /// tells.
     pub fn ends_before(&self, key: &[u8]) -> bool {
