@@ -43,7 +43,7 @@ use super::output::{self, Output};
 use super::record::{self, Tag};
 use super::storage::Storage;
 use super::write::unix_secs;
-use super::{Result, Writer};
+use super::{Result, Writer, short_keys};
 
 pub(super) mod marker;
 mod merge;
@@ -202,7 +202,7 @@ impl Bulk {
         }
         let mut entries = std::mem::take(&mut self.entries);
         // Stable: among writes of one key, the last stays last.
-        entries.sort_by(|a, b| self.key_of(a).cmp(self.key_of(b)));
+        entries.sort_by(|a, b| short_keys::cmp(self.key_of(a), self.key_of(b)));
         let first = self.key_of(&entries[0]).to_vec();
         self.run_for(w, &first)?;
         // Out of the list while the buffer is read (both are `self`'s).
@@ -211,7 +211,7 @@ impl Bulk {
             for (i, e) in entries.iter().enumerate() {
                 if entries
                     .get(i + 1)
-                    .is_some_and(|next| self.key_of(next) == self.key_of(e))
+                    .is_some_and(|next| short_keys::eq(self.key_of(next), self.key_of(e)))
                 {
                     continue;
                 }
@@ -395,7 +395,7 @@ impl Bulk {
             // The old keys below the next one the batch writes (or all
             // that are left) are deleted; one it writes is passed over.
             while let Some(k) = old.as_deref() {
-                match next.as_ref().map(|r| k.cmp(r.key())) {
+                match next.as_ref().map(|r| short_keys::cmp(k, r.key())) {
                     Some(std::cmp::Ordering::Greater) => break,
                     Some(std::cmp::Ordering::Equal) => {}
                     _ => {

@@ -365,6 +365,5 @@ impl Iterator for Lengths<'_> {
 }
 
 mod merge;
-mod short_keys;
 #[cfg(test)]
 mod tests;

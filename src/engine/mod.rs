@@ -61,6 +61,7 @@ mod record;
 mod recovery;
 mod replay;
 mod segment;
+mod short_keys;
 mod stage;
 mod stats;
 pub mod storage;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::engine::output::{OUT_BUF, Output};
 use crate::engine::record::{self, MAX_HEADER_LEN, Tag};
 use crate::engine::storage::{StorageFile, Uncached, read_exact_at};
-use crate::engine::{Error, Result, dir, heap};
+use crate::engine::{Error, Result, dir, heap, short_keys};
 
 /// A reader's window.
 pub(super) const WINDOW: usize = 256 * 1024;
@@ -257,7 +257,7 @@ impl Merge {
     fn sift_down(&mut self, at: usize) {
         let readers = &self.readers;
         heap::sift_down(&mut self.heap, at, |a, b| {
-            match readers[a].key().cmp(readers[b].key()) {
+            match short_keys::cmp(readers[a].key(), readers[b].key()) {
                 Ordering::Less => true,
                 Ordering::Greater => false,
                 Ordering::Equal => a > b,
@@ -269,7 +269,7 @@ impl Merge {
     /// older records of the key handed on last; `None` at the end.
     pub fn peek(&mut self) -> Result<Option<&mut RunReader>> {
         while let Some(&top) = self.heap.first() {
-            if self.started && self.readers[top].key() == self.last.as_slice() {
+            if self.started && short_keys::eq(self.readers[top].key(), &self.last) {
                 self.step(top)?;
                 continue;
             }

@@ -28,10 +28,10 @@ use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::{CHUNK, Found, Iter, SegSource, Src, short_keys};
+use super::{CHUNK, Found, Iter, SegSource, Src};
 use crate::engine::clock::expired;
-use crate::engine::heap;
 use crate::engine::{Error, MemSlot, Result, Segment, State};
+use crate::engine::{heap, short_keys};
 
 impl Iter<'_> {
     /// (Re)builds the sources from `st`, positioned after the last key returned.

@@ -2,15 +2,13 @@
 //! expire, batches in key order and out of it) spread over the active log,
 //! hashed segments, sorted segments and compaction outputs, then every kind
 //! of walk (prefix, start, resume after a key, a limit, keys alone, owned or
-//! borrowed pairs) must give exactly what a `BTreeMap` gives. And the
-//! merge's comparisons of short keys against the slices'.
+//! borrowed pairs) must give exactly what a `BTreeMap` gives.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use super::short_keys;
 use crate::engine::clock::{Clock, ManualClock};
 use crate::engine::index::Kind;
 use crate::engine::{Db, Options};
@@ -378,36 +376,6 @@ fn a_walk_across_seals_and_a_compaction_gives_every_lasting_key_once() {
             assert!(
                 value.is_some_and(|x| written.contains(x)),
                 "key {i}: {value:?}"
-            );
-        }
-    }
-}
-
-/// Every pair of keys of 0 to 20 bytes that differ from a common one
-/// in one byte (at every place, by values across the signed boundary),
-/// or are cut short, compares as the slice comparison does, and has
-/// a prefix when it does.
-#[test]
-fn short_keys_compare_as_the_slices_do() {
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    for len in 0..=20usize {
-        let base = vec![b'k'; len];
-        keys.push(base.clone());
-        for at in 0..len {
-            for b in [0u8, 0x6a, 0x6c, 0x7f, 0x80, 0xff] {
-                let mut k = base.clone();
-                k[at] = b;
-                keys.push(k);
-            }
-        }
-    }
-    for a in &keys {
-        for b in &keys {
-            assert_eq!(short_keys::cmp(a, b), a.cmp(b), "{a:?} {b:?}");
-            assert_eq!(
-                short_keys::has_prefix(a, b),
-                a.starts_with(b),
-                "{a:?} {b:?}"
             );
         }
     }

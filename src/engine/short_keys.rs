@@ -1,7 +1,8 @@
-//! Comparing keys as a merge does at every step, without a call into
-//! `memcmp` for keys of 8 to 16 bytes (the common short keys): two words
-//! each, compared as big-endian integers, which orders them as bytes do.
-//! Longer or shorter keys take the slice comparison.
+//! Comparing keys as a merge, a sort or a prefix check does at every
+//! step, without a call into `memcmp` for keys of 8 to 16 bytes (the
+//! common short keys): two words each, compared as big-endian integers,
+//! which orders them as bytes do. Longer or shorter keys take the slice
+//! comparison.
 
 use std::cmp::Ordering;
 
@@ -27,6 +28,12 @@ pub(super) fn cmp(a: &[u8], b: &[u8]) -> Ordering {
     a.cmp(b)
 }
 
+/// `a == b`.
+#[inline]
+pub(super) fn eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && has_prefix(a, b)
+}
+
 /// `key.starts_with(prefix)`.
 #[inline]
 pub(super) fn has_prefix(key: &[u8], prefix: &[u8]) -> bool {
@@ -36,3 +43,6 @@ pub(super) fn has_prefix(key: &[u8], prefix: &[u8]) -> bool {
     }
     key.starts_with(prefix)
 }
+
+#[cfg(test)]
+mod tests;

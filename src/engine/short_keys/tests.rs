@@ -1,0 +1,30 @@
+//! Short-key comparisons against the slices'.
+
+use super::*;
+
+/// Every pair of keys of 0 to 20 bytes that differ from a common one
+/// in one byte (at every place, by values across the signed boundary),
+/// or are cut short, compares as the slice comparison does, and has
+/// a prefix when it does.
+#[test]
+fn as_the_slices_compare() {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for len in 0..=20usize {
+        let base = vec![b'k'; len];
+        keys.push(base.clone());
+        for at in 0..len {
+            for b in [0u8, 0x6a, 0x6c, 0x7f, 0x80, 0xff] {
+                let mut k = base.clone();
+                k[at] = b;
+                keys.push(k);
+            }
+        }
+    }
+    for a in &keys {
+        for b in &keys {
+            assert_eq!(cmp(a, b), a.cmp(b), "{a:?} {b:?}");
+            assert_eq!(has_prefix(a, b), a.starts_with(b), "{a:?} {b:?}");
+            assert_eq!(eq(a, b), a == b, "{a:?} {b:?}");
+        }
+    }
+}
