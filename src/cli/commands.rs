@@ -90,7 +90,7 @@ pub fn run(command: &Command, config: &Config) -> Result<Exit> {
 
 /// What a command's output gathers before a write to stdout: a `dump` of
 /// 1M pairs made 14,000 writes through the default 8 KiB (7% of its time).
-const OUT_BUF: usize = 128 * 1024;
+const STDOUT_BUF: usize = 128 * 1024;
 
 /// The command's work, on `store`, however it was reached.
 fn run_on(
@@ -101,7 +101,7 @@ fn run_on(
     ctrl_c: Option<interrupt::Guard>,
 ) -> Result<Exit> {
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(OUT_BUF, stdout.lock());
+    let mut out = BufWriter::with_capacity(STDOUT_BUF, stdout.lock());
     let exit = match command {
         Command::Set {
             key,

@@ -364,6 +364,7 @@ impl Iterator for Lengths<'_> {
     }
 }
 
+mod heal;
 mod merge;
 #[cfg(test)]
 mod tests;

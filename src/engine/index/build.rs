@@ -2,15 +2,19 @@
 //! lays out the file described in [`super`]. Memory holds the sparse
 //! entries and, for a hashed index, 12 bytes per key for the table; a sorted
 //! index (a compaction output) holds no per-key state at all, and its first
-//! level of sparse frames is encoded as its blocks end (about 22 bytes a
-//! block of 2 KiB: 11 MiB for a 1 GiB segment, where holding each block's
-//! entry took three times that).
+//! level of sparse frames is encoded as its blocks end (about 26 bytes a
+//! block of 2 KiB: 13 MiB for a 1 GiB segment, where holding each block's
+//! entry took three times that), or, when the blocks' CRCs come from the
+//! bytes fed after the entries, once they have come (the writer's buffer
+//! of 1 MiB behind: about 512 blocks more held).
 
 use super::super::record::{self, FILE_HEADER_LEN, INDEX_MAGIC, write_varint};
 use super::{
     BUCKET_LEN, DATA_BLOCK, ENTRY_FRAME, Entry, FOOTER_LEN, Footer, IndexMeta, KeyBound, Kind,
     SPARSE_FRAME, bucket_of, key_hash, slots_per_bucket,
 };
+
+mod crcs;
 
 /// An entry's parts, borrowed.
 struct Part<'a> {
@@ -116,66 +120,6 @@ impl Builder {
             expiring: false,
             first_key: Vec::new(),
             last_key: Vec::new(),
-        }
-    }
-
-    /// A sorted builder that gives its data blocks CRCs as `crcs` says
-    /// (format 4 on; an older one has no room for them).
-    pub fn block_crcs(mut self, crcs: BlockCrcs) -> Builder {
-        if self.kind == Kind::Sorted && self.version >= 4 {
-            self.crcs = crcs;
-        }
-        self
-    }
-
-    /// Whether the index written gives its data blocks' CRCs.
-    fn has_crcs(&self) -> bool {
-        self.crcs != BlockCrcs::Without
-    }
-
-    /// Takes the log's bytes from offset `at` (the file's header may be
-    /// left out; after it, each call goes on where the last ended), for a
-    /// builder with [`BlockCrcs::Fed`]: a record's bytes come after its
-    /// entry's push, so every byte's block is known when it arrives.
-    pub fn feed(&mut self, at: u64, mut bytes: &[u8]) {
-        if self.crcs != BlockCrcs::Fed {
-            return;
-        }
-        debug_assert!(at == self.fed || self.fed == 0, "bytes fed out of order");
-        self.fed = at;
-        while !bytes.is_empty() {
-            let (start, end) = match self.sparse.get(self.hashed) {
-                Some(s) => (s.offset, Some(s.offset + s.len)),
-                None => (self.block.as_ref().map_or(u64::MAX, |b| b.0), None),
-            };
-            // Before the first block: the file's header.
-            let n = if self.fed < start {
-                (start - self.fed).min(bytes.len() as u64) as usize
-            } else {
-                let n = end.map_or(bytes.len(), |e| ((e - self.fed) as usize).min(bytes.len()));
-                self.hasher.update(&bytes[..n]);
-                n
-            };
-            self.fed += n as u64;
-            bytes = &bytes[n..];
-            if Some(self.fed) == end {
-                self.sparse[self.hashed].crc = std::mem::take(&mut self.hasher).finalize();
-                self.hashed += 1;
-            }
-        }
-        self.flush_frames();
-    }
-
-    /// Writes the first level's frames whose blocks all have their CRCs,
-    /// while a frame's worth and one are held (the last block may make a
-    /// frame's worth and one at `finish`).
-    fn flush_frames(&mut self) {
-        let ready = |b: &Builder| match b.crcs {
-            BlockCrcs::Fed => b.hashed,
-            _ => b.sparse.len(),
-        };
-        while self.sparse.len() > SPARSE_FRAME && ready(self) >= SPARSE_FRAME {
-            self.sorted_frame(SPARSE_FRAME);
         }
     }
 

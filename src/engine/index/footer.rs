@@ -95,6 +95,7 @@ impl KeyBound {
         }
     }
 
+    /// The bytes kept of the key: a prefix of it, so no greater than it.
     pub fn kept(&self) -> &[u8] {
         &self.prefix[..(self.len as usize).min(16)]
     }

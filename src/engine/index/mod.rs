@@ -26,6 +26,8 @@
 //!             offsets of the entries within the frame's entry bytes
 //!             | sparse entries; a sparse entry is
 //!             first key_len varint | first key | offset varint | len varint
+//!             [| crc u32 of the data block: the first level of a sorted
+//!             index whose footer has flag bit 1, format 4]
 //!           of a data block of the log (sorted) or an entry frame (hashed)
 //!           for the first level; each next level's entries name the frames
 //!           of the level below, until one frame's worth (32) is left:
@@ -248,7 +250,12 @@ impl Index {
         };
         let mut foot = [0u8; FOOTER_LEN];
         dir::read_exact(&*file, path, &mut foot, len - FOOTER_LEN as u64)?;
-        Ok(Footer::decode(&foot, len).map(|footer| Index {
+        let footer = Footer::decode(&foot, len).and_then(|f| match f.block_crcs && version < 4 {
+            // Format 4's: in an older index, its entries have no room for them.
+            true => Err("blocks' CRCs in an index of format 3 or older".to_string()),
+            false => Ok(f),
+        });
+        Ok(footer.map(|footer| Index {
             file,
             version,
             path: path.to_owned(),

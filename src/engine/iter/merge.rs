@@ -10,7 +10,6 @@
 //! segment alone), and otherwise swaps it in for the top at a cost that
 //! grows with the logarithm of the number of sources, not with it.
 //!
-//!
 //! A segment whose keys all come after where the walk starts waits in the
 //! heap by a bound on its first key (its footer's), its walk not begun
 //! until that bound reaches the top and might be the key taken: of the
@@ -30,7 +29,7 @@ use std::sync::Arc;
 
 use super::{CHUNK, Found, Iter, SegSource, Src};
 use crate::engine::clock::expired;
-use crate::engine::{Error, MemSlot, Result, Segment, State};
+use crate::engine::{MemSlot, Result, Segment, State};
 use crate::engine::{heap, short_keys};
 
 impl Iter<'_> {
@@ -203,11 +202,12 @@ impl Iter<'_> {
         }
     }
 
-    /// Begins the walk of the heap's top while it is one not begun, and
-    /// puts it back by its first key; `false` when a damaged index was
-    /// healed on the way and the step must start over.
-    fn begin_top(&mut self) -> Result<bool> {
-        while self.top_pending(None) {
+    /// Begins the walk of the heap's top while it is one not begun whose
+    /// bound is at most `upto` (any, when `None`), and puts it back by its
+    /// first key; `false` when a damaged index was healed on the way and
+    /// the step must start over.
+    fn begin_top(&mut self, upto: Option<&[u8]>) -> Result<bool> {
+        while self.top_pending(upto) {
             let Some(Src::Seg(i)) = self.pop() else {
                 break;
             };
@@ -240,24 +240,6 @@ impl Iter<'_> {
         let top = std::mem::replace(top, last);
         heap::sift_down(&mut self.heap, 0, |a, b| before(mem, segs, a, b));
         Some(src_of(top))
-    }
-
-    /// Handles an error from refilling or stepping a source: heals the
-    /// segment it names when that can help (then the sources are rebuilt
-    /// from the last key taken), else ends the walk with it.
-    fn recover(&mut self, e: Error, seg: Option<Arc<Segment>>) -> Result<()> {
-        let seg = seg.or_else(|| match &e {
-            Error::Corrupt { path, .. } => self.segment_of(path),
-            _ => None,
-        });
-        let outcome = match seg {
-            Some(seg) => self.heal_or(seg, e),
-            None => Err(e),
-        };
-        if outcome.is_err() {
-            self.done = true;
-        }
-        outcome
     }
 
     /// Steps the merge to the next live key: it is then in `last`, and
@@ -307,9 +289,19 @@ impl Iter<'_> {
             // whose key is below every other source's has no older record
             // of it to step past (`alone`).
             let mut order = held.and_then(|h| Some((h, self.against_top(h)?)));
-            // Unless the winner stays below it, a top not begun begins.
+            // Unless the winner stays below it, a top not begun begins, and
+            // so does each next one whose bound reaches the winner's key
+            // (every one, to the first begun, when there is no winner).
             if !matches!(order, Some((_, Ordering::Less))) && self.top_pending(None) {
-                match self.begin_top() {
+                let mut upto = std::mem::take(&mut self.key);
+                upto.clear();
+                let held_key = held.and_then(|h| key_of(&self.mem, &self.segs, h));
+                if let Some(k) = held_key {
+                    upto.extend_from_slice(k);
+                }
+                let begun = self.begin_top(held_key.is_some().then_some(upto.as_slice()));
+                self.key = upto;
+                match begun {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => return Some(Err(e)),
@@ -354,8 +346,13 @@ impl Iter<'_> {
     fn step_past_older(&mut self) -> Result<bool> {
         loop {
             // A walk not begun whose bound reaches the key may hold it.
-            if self.top_pending(Some(&self.key)) && !self.begin_top()? {
-                return Ok(false);
+            if self.top_pending(Some(&self.key)) {
+                let key = std::mem::take(&mut self.key);
+                let begun = self.begin_top(Some(&key));
+                self.key = key;
+                if !begun? {
+                    return Ok(false);
+                }
             }
             let Some(&top) = self.heap.first() else {
                 break;
@@ -419,40 +416,6 @@ impl Iter<'_> {
         }
         self.last_expiry = expires_at;
         Some(Some(Ok(found)))
-    }
-
-    /// Heals `seg`'s index after `e` and makes the next step rebuild the
-    /// sources; returns `e` when healing is not possible.
-    fn heal_or(&mut self, seg: Arc<Segment>, e: Error) -> Result<()> {
-        if self.heals >= 3 || !matches!(e, Error::Corrupt { .. }) {
-            return Err(e);
-        }
-        self.heals += 1;
-        let healed = self.db.heal(&seg)?;
-        if let Some(pinned) = &mut self.pinned {
-            let list = Arc::make_mut(pinned);
-            for s in list.iter_mut().filter(|s| s.id == healed.id) {
-                *s = Arc::clone(&healed);
-            }
-        }
-        self.started = false;
-        self.held = None;
-        Ok(())
-    }
-
-    /// The segment whose index is `path`, among the current sources.
-    fn segment_of(&self, path: &std::path::Path) -> Option<Arc<Segment>> {
-        self.segs
-            .iter()
-            .find(|s| s.seg.log_path.with_extension("idx") == path)
-            .map(|s| Arc::clone(&s.seg))
-            .or_else(|| {
-                let st = self.db.state.read().unwrap_or_else(|p| p.into_inner());
-                st.segments
-                    .iter()
-                    .find(|s| s.log_path.with_extension("idx") == path)
-                    .cloned()
-            })
     }
 }
 

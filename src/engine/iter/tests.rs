@@ -14,13 +14,18 @@ use crate::engine::index::Kind;
 use crate::engine::{Db, Options};
 
 /// Keys `k000`..`k059`, some with a longer tail so that prefixes of
-/// several lengths match several keys.
+/// several lengths match several keys; some of 11 bytes that differ only
+/// past the eighth (the merge compares keys of 8 to 16 bytes as two
+/// words), and some of 21 that share their first 16 (all a segment's
+/// footer keeps of its first key, the bound a segment waits by).
 fn key(k: u8) -> Vec<u8> {
     let k = k % 60;
-    match k % 3 {
+    match k % 5 {
         0 => format!("k{k:03}").into_bytes(),
         1 => format!("k{:03}x", k - 1).into_bytes(),
-        _ => format!("k{:02}", k / 10).into_bytes(),
+        2 => format!("k{:02}", k / 10).into_bytes(),
+        3 => format!("k0-stem-{k:03}").into_bytes(),
+        _ => format!("k0-shared-stem-16-{k:03}").into_bytes(),
     }
 }
 
@@ -79,7 +84,7 @@ enum Start {
 
 fn query() -> impl Strategy<Value = Query> {
     let bound =
-        || (any::<u8>(), 0usize..5).prop_map(|(k, n)| key(k)[..n.min(key(k).len())].to_vec());
+        || (any::<u8>(), 0usize..18).prop_map(|(k, n)| key(k)[..n.min(key(k).len())].to_vec());
     (
         bound(),
         prop_oneof![

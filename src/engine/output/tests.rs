@@ -90,9 +90,37 @@ fn a_failed_background_fsync_fails_the_output() {
 /// The index an output builds as it writes, its blocks' CRCs computed from
 /// the bytes as they go out (a megabyte behind the entries, and records of
 /// a megabyte or more written straight from where they are), is the index
-/// a rebuild from the finished log gives, byte for byte.
+/// a rebuild from the finished log gives, byte for byte: with no record,
+/// one, a frame's worth of blocks (32, of 18 of these records each), a
+/// frame's worth and one, 65 blocks, and many frames.
 #[test]
 fn the_blocks_crcs_built_as_it_writes_are_a_rebuilds() {
+    for (n, big) in [
+        (0, false),
+        (1, false),
+        (576, false),
+        (577, false),
+        (1_153, false),
+        (20_000, true),
+    ] {
+        let (built, rebuilt) = built_and_rebuilt(n, big);
+        assert!(
+            built == rebuilt,
+            "{n} records: the index differs from a rebuild"
+        );
+        let flags = built[built.len() - crate::engine::index::FOOTER_LEN + 7];
+        let want = if big { 3 } else { 2 };
+        assert_eq!(
+            flags & 3,
+            want,
+            "{n} records: blocks' CRCs (and an expiring put)"
+        );
+    }
+}
+
+/// The index an output of `n` pairs writes, and a rebuild's from its log;
+/// with `big`, two records of a megabyte among them and tombstones.
+fn built_and_rebuilt(n: u32, big: bool) -> (Vec<u8>, Vec<u8>) {
     use crate::engine::dir::seg_idx_name;
     use crate::engine::index::IndexMeta;
     use crate::engine::record::{self, Tag};
@@ -102,19 +130,19 @@ fn the_blocks_crcs_built_as_it_writes_are_a_rebuilds() {
     let dir = Path::new("/db");
     sim.create_dir_all(dir).unwrap();
     let mut out = Output::create(&sim, dir, 5, true).unwrap();
-    let big = vec![7u8; super::OUT_BUF + 10];
-    for (i, (k, v)) in pairs(20_000).enumerate() {
+    let large = vec![7u8; super::OUT_BUF + 10];
+    for (i, (k, v)) in pairs(n).enumerate() {
         match i {
             // A put whose value goes straight to the file.
-            5_000 => out.put(&k, &big, None).unwrap(),
+            5_000 if big => out.put(&k, &large, None).unwrap(),
             // A whole record copied as it is, straight to the file.
-            9_000 => {
+            9_000 if big => {
                 let mut rec = Vec::new();
-                record::encode_expiring(&mut rec, Tag::Put, &k, &big, Some(1 << 50));
+                record::encode_expiring(&mut rec, Tag::Put, &k, &large, Some(1 << 50));
                 out.record(&k, &rec, false, Some(1 << 50)).unwrap();
             }
             // A tombstone, copied as it is.
-            _ if i % 1_000 == 7 => {
+            _ if big && i % 1_000 == 7 => {
                 let mut rec = Vec::new();
                 record::encode(&mut rec, Tag::Delete, &k, b"");
                 out.record(&k, &rec, true, None).unwrap();
@@ -128,7 +156,5 @@ fn the_blocks_crcs_built_as_it_writes_are_a_rebuilds() {
     let built = sim.read_file(&dir.join(seg_idx_name(5))).unwrap();
     let log = sim.open(&out.tmp_path, OpenMode::Read).unwrap();
     let rebuilt = rebuild_index(&*log, &out.tmp_path, out.len, meta).unwrap();
-    assert!(built == rebuilt, "the index differs from a rebuild");
-    let flags = built[built.len() - crate::engine::index::FOOTER_LEN + 7];
-    assert_eq!(flags & 3, 3, "blocks' CRCs, and an expiring put");
+    (built, rebuilt)
 }

@@ -3,7 +3,9 @@
 //! key ([`Segment::walk`]).
 //!
 //! Invariants: every record a lookup or walk returns was read whole and its
-//! CRC checked (a lookup without the value checks the header and key), and
+//! CRC checked, or that of the data block holding it (a sorted walk where
+//! the index gives it; a lookup without the value checks the header and
+//! key), and
 //! is the record of the key asked for; every offset and length from the
 //! index is checked against the segment before it is used. Whatever does not
 //! fit is corruption of the index (the caller heals it by rebuilding) or of

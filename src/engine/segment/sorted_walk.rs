@@ -16,7 +16,7 @@ use super::{SKIP_UNREAD, Segment};
 
 /// A sorted walk's first read is this long, and each one after it twice
 /// the one before, up to [`WALK_READ`]: a short scan reads little (from
-/// the block cache when it holds every block, which lookups fill; else
+/// the block cache while it holds the blocks, which lookups fill, then
 /// from the file, leaving the cache as it was), a long walk soon reads in
 /// large pieces past the cache.
 const FIRST_READ: usize = 4096;
@@ -253,16 +253,17 @@ impl LogWalk {
         if self.suspect() && at >= self.block_end {
             return Err(self.block_crc_wrong());
         }
-        if let Some(b) = self.next_block.as_ref().filter(|b| b.offset == at)
+        // At a block start the index says a record begins here: if none
+        // does, the index is what is wrong (healing it rebuilds from the
+        // log, which reports the log if the damage is there after all).
+        let block_start = self.next_block.as_ref().is_some_and(|b| b.offset == at);
+        if block_start
+            && let Some(b) = &self.next_block
             && let Some(crc) = b.crc.filter(|_| b.len <= CHECKED_BLOCK)
         {
             self.check_block(b.len, crc)?;
         }
         let seg = Arc::clone(&self.seg);
-        // At a block start the index says a record begins here: if none
-        // does, the index is what is wrong (healing it rebuilds from the
-        // log, which reports the log if the damage is there after all).
-        let block_start = self.next_block.as_ref().is_some_and(|b| b.offset == at);
         let corrupt = |e: DecodeError| match block_start {
             true => seg.idx_corrupt(0, "a data block does not start at a record"),
             false => seg.log_corrupt(at, e.to_string()),
@@ -293,7 +294,7 @@ impl LogWalk {
         let key = s + h.header_len..s + key_end;
         let key_bytes = &self.buf[key.clone()];
         let at_block = match &self.next_block {
-            Some(b) if b.offset == at => {
+            Some(b) if block_start => {
                 if h.tag == Tag::BatchCommit || b.first_key != key_bytes {
                     return Err(self
                         .seg
@@ -312,7 +313,10 @@ impl LogWalk {
             Some(r) => &self.buf[r.clone()],
             None => self.last.as_slice(),
         };
-        if self.started && !checked && h.tag != Tag::BatchCommit && prev >= key_bytes {
+        // A checked block's records are in order among themselves; the
+        // first one is still compared with the block before.
+        let ordered = checked && !at_block;
+        if self.started && !ordered && h.tag != Tag::BatchCommit && prev >= key_bytes {
             return Err(self
                 .seg
                 .idx_corrupt(0, "a sorted index describes a segment out of key order"));

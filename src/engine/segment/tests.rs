@@ -344,3 +344,27 @@ fn a_format_3_sorted_index_is_walked_record_by_record() {
         "the index was left as it was"
     );
 }
+
+/// An index whose footer says its blocks have CRCs but whose header says
+/// format 3 (which has no room for them) is damaged, not read: open
+/// rebuilds it.
+#[test]
+fn blocks_crcs_in_a_format_3_index_are_refused() {
+    use crate::engine::index::Index;
+    use crate::engine::storage::RealStorage;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _, _) = checked_blocks_db(dir.path(), b"key01000");
+    let idx = log.with_extension("idx");
+    let mut bytes = std::fs::read(&idx).unwrap();
+    bytes[4..8].copy_from_slice(&3u32.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..12]);
+    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&idx, &bytes).unwrap();
+    let opened = Index::open(&RealStorage, &idx).unwrap();
+    assert!(opened.is_err(), "read as format 3 with format 4's CRCs");
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.iter().count(), 2_000);
+    drop(db);
+    let healed = Index::open(&RealStorage, &idx).unwrap().unwrap();
+    assert!(healed.footer.block_crcs && healed.version() == crate::engine::record::FORMAT_VERSION);
+}

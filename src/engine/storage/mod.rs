@@ -160,11 +160,12 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }
-    /// As [`read_at`](Self::read_at), from a cache's copies when it holds
-    /// every block of the range, else past it without filling it: for a
-    /// walk's short reads, served from memory once lookups brought their
-    /// blocks in, but which never fill the cache themselves (a cold scan
-    /// paid for each block allocated, faulted in and copied twice).
+    /// As [`read_at`](Self::read_at), from a cache's copies while it holds
+    /// the range's blocks, then from the first block it lacks on past it,
+    /// without filling it: for a walk's short reads, served from memory
+    /// once lookups brought their blocks in, but which never fill the cache
+    /// themselves (a cold scan paid for each block allocated, faulted in
+    /// and copied twice).
     fn read_at_no_fill(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }
