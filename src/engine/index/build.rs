@@ -220,6 +220,14 @@ impl Builder {
     /// Writes the first `n` pending sparse entries (sorted) as a frame of
     /// the first level, right after the header or the frame before.
     fn sorted_frame(&mut self, n: usize) {
+        self.sorted_frame_at(0, n);
+        self.sparse.drain(..n);
+        self.hashed = self.hashed.saturating_sub(n);
+    }
+
+    /// Writes pending sparse entries `at..at + n` (sorted) as the next
+    /// frame of the first level; the caller drops them from `sparse`.
+    fn sorted_frame_at(&mut self, at: usize, n: usize) {
         if self.sorted_out.is_empty() {
             self.sorted_out = record::file_header_of(INDEX_MAGIC, self.version).to_vec();
         }
@@ -227,17 +235,15 @@ impl Builder {
         let crcs = self.has_crcs();
         push_frame(
             &mut self.sorted_out,
-            &sparse_payload(&self.sparse[..n], crcs),
+            &sparse_payload(&self.sparse[at..at + n], crcs),
         );
-        let first_key = std::mem::take(&mut self.sparse[0].first_key);
+        let first_key = std::mem::take(&mut self.sparse[at].first_key);
         self.above.push(Sparse {
             first_key,
             offset,
             len: self.sorted_out.len() as u64 - offset,
             crc: 0,
         });
-        self.sparse.drain(..n);
-        self.hashed = self.hashed.saturating_sub(n);
     }
 
     fn end_entry_frame(&mut self) {

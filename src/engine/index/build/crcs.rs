@@ -61,8 +61,16 @@ impl Builder {
             BlockCrcs::Fed => b.hashed,
             _ => b.sparse.len(),
         };
-        while self.sparse.len() > SPARSE_FRAME && ready(self) >= SPARSE_FRAME {
-            self.sorted_frame(SPARSE_FRAME);
+        // The frames first, then one drain: the blocks held while their
+        // bytes come (up to ~512) are not moved once a frame.
+        let mut done = 0;
+        while self.sparse.len() - done > SPARSE_FRAME && ready(self) - done >= SPARSE_FRAME {
+            self.sorted_frame_at(done, SPARSE_FRAME);
+            done += SPARSE_FRAME;
+        }
+        if done > 0 {
+            self.sparse.drain(..done);
+            self.hashed = self.hashed.saturating_sub(done);
         }
     }
 }
