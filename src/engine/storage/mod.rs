@@ -192,53 +192,50 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn set_len(&self, len: u64) -> io::Result<()>;
 }
 
-/// A view of a file whose reads go past any cache
-/// ([`StorageFile::read_at_uncached`]): iteration reads through it, so that a
-/// walk over the whole database neither evicts the blocks that lookups use
-/// nor makes memory grow with the database.
-#[derive(Debug)]
-pub struct Uncached<'a>(pub &'a dyn StorageFile);
+/// A view of a file whose reads take another of its read methods; the
+/// rest passes through.
+macro_rules! read_view {
+    ($(#[$doc:meta])* $name:ident, $read:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<'a>(pub &'a dyn StorageFile);
 
-impl StorageFile for Uncached<'_> {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.0.read_at_uncached(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.0.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
+        impl StorageFile for $name<'_> {
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+                self.0.$read(buf, offset)
+            }
+            fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+                self.0.write_at(buf, offset)
+            }
+            fn sync_data(&self) -> io::Result<()> {
+                self.0.sync_data()
+            }
+            fn len(&self) -> io::Result<u64> {
+                self.0.len()
+            }
+            fn set_len(&self, len: u64) -> io::Result<()> {
+                self.0.set_len(len)
+            }
+        }
+    };
 }
 
-/// A file whose reads are [`read_at_no_fill`](StorageFile::read_at_no_fill)
-/// reads.
-#[derive(Debug)]
-pub struct NoFill<'a>(pub &'a dyn StorageFile);
+read_view!(
+    /// A view of a file whose reads go past any cache
+    /// ([`StorageFile::read_at_uncached`]): iteration reads through it, so
+    /// that a walk over the whole database neither evicts the blocks that
+    /// lookups use nor makes memory grow with the database.
+    Uncached,
+    read_at_uncached
+);
 
-impl StorageFile for NoFill<'_> {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.0.read_at_no_fill(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.0.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-}
+read_view!(
+    /// A view of a file whose reads are
+    /// [`read_at_no_fill`](StorageFile::read_at_no_fill) reads: a sorted
+    /// walk's.
+    NoFill,
+    read_at_no_fill
+);
 
 /// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.
 pub fn read_exact_at(
