@@ -35,9 +35,9 @@ struct SegSource {
     walk: Walk,
     /// Whether the walk stands on an entry (`walk.head()` is `Some`).
     live: bool,
-    /// Until the walk begins: a key no greater than its first, by which the
-    /// source waits in the heap (see merge.rs).
-    pending: Option<Vec<u8>>,
+    /// The walk has not begun: the source waits in the heap by its
+    /// footer's bound on its first key (see merge.rs).
+    pending: bool,
 }
 
 /// A source of the merge: the in-memory map, or a segment by its place in

@@ -77,9 +77,9 @@ impl Iter<'_> {
             let mut walk = seg.walk_until(&start, end.as_deref(), self.values, hashed)?;
             // Its keys all past the start (and so past the last key taken):
             // it waits, not begun.
-            let pending = seg.starts_after(&start).map(<[u8]>::to_vec);
+            let pending = seg.starts_after(&start);
             let mut live = false;
-            if pending.is_none() {
+            if !pending {
                 live = walk.advance()?;
                 if let (true, Some(last)) = (live, &self.last)
                     && walk.head().is_some_and(|h| h.entry.key == last.as_slice())
@@ -195,11 +195,8 @@ impl Iter<'_> {
         let Some(Src::Seg(i)) = self.heap.first().map(|&t| src_of(t)) else {
             return false;
         };
-        match (&self.segs[i].pending, key) {
-            (Some(bound), Some(key)) => bound.as_slice() <= key,
-            (pending, None) => pending.is_some(),
-            (None, _) => false,
-        }
+        let s = &self.segs[i];
+        s.pending && key.is_none_or(|key| s.seg.first_key_bound() <= key)
     }
 
     /// Begins the walk of the heap's top while it is one not begun whose
@@ -211,7 +208,7 @@ impl Iter<'_> {
             let Some(Src::Seg(i)) = self.pop() else {
                 break;
             };
-            self.segs[i].pending = None;
+            self.segs[i].pending = false;
             match self.segs[i].walk.advance() {
                 Ok(live) => {
                     self.segs[i].live = live;
@@ -473,8 +470,8 @@ fn key_of<'s>(
         Src::Mem => mem.front().map(|(k, _)| k.as_slice()),
         Src::Seg(i) => {
             let s = &segs[i];
-            if let Some(bound) = &s.pending {
-                return Some(bound);
+            if s.pending {
+                return Some(s.seg.first_key_bound());
             }
             if !s.live {
                 return None;

@@ -261,11 +261,16 @@ impl Segment {
         self.index.footer.kind == Kind::Hashed
     }
 
-    /// When every key of this segment is greater than `key`, as the footer
-    /// tells: a key no greater than its first (the first's leading bytes).
-    pub fn starts_after(&self, key: &[u8]) -> Option<&[u8]> {
-        let first = &self.index.footer.first_key;
-        first.after(key).then(|| first.kept())
+    /// Whether every key of this segment is greater than `key`, as the
+    /// footer tells.
+    pub fn starts_after(&self, key: &[u8]) -> bool {
+        self.index.footer.first_key.after(key)
+    }
+
+    /// A key no greater than this segment's first: the leading bytes of it
+    /// its footer keeps.
+    pub fn first_key_bound(&self) -> &[u8] {
+        self.index.footer.first_key.kept()
     }
 
     /// Whether every key of this segment is less than `key`, as the footer
