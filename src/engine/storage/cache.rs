@@ -7,7 +7,10 @@
 //!   they were read through, never by path: a file replaced by rename is a
 //!   new handle and starts cold, and a handle's blocks go when it is dropped.
 //!   Each handle has a table of its blocks in chunks of [`CHUNK`] slots,
-//!   made on first use, so a hit costs one slot and the block's bytes: no
+//!   made on first use (the table's first block kept, each chunk's), so a
+//!   handle only read past the cache or written (a bulk load's hundreds of
+//!   runs) costs a few words, and a hit costs one slot and the block's
+//!   bytes: no
 //!   hashing, no shared lock. (Measured on the 2-core VM: the hash-map cache
 //!   this replaced spent ~370 ns a hit, mostly on two more memory misses;
 //!   this one ~100 ns.)
@@ -90,7 +93,8 @@ impl Layer for CachingStorage {
         Ok(Arc::new(CachedFile {
             inner,
             blocks: Arc::new(Blocks {
-                chunks: (0..chunks).map(|_| OnceLock::new()).collect(),
+                covered: chunks,
+                chunks: OnceLock::new(),
                 clock: Arc::clone(&self.cache),
             }),
             generation: AtomicU64::new(0),
@@ -110,18 +114,25 @@ type Chunk = Box<[Slot]>;
 
 /// A handle's cached blocks.
 struct Blocks {
-    chunks: Box<[OnceLock<Chunk>]>,
+    /// Chunks the table has.
+    covered: usize,
+    /// The table, once a block is kept (12 KiB for the 1 GiB it covers at
+    /// least).
+    chunks: OnceLock<Box<[OnceLock<Chunk>]>>,
     clock: Arc<Clock>,
 }
 
 impl Blocks {
     fn slot(&self, block: u64) -> Option<&Slot> {
-        let chunk = self.chunks.get((block / CHUNK as u64) as usize)?;
+        let chunk = self.chunks.get()?.get((block / CHUNK as u64) as usize)?;
         Some(&chunk.get()?[(block % CHUNK as u64) as usize])
     }
 
     fn slot_or_new(&self, block: u64) -> Option<&Slot> {
-        let chunk = self.chunks.get((block / CHUNK as u64) as usize)?;
+        let table = self
+            .chunks
+            .get_or_init(|| (0..self.covered).map(|_| OnceLock::new()).collect());
+        let chunk = table.get((block / CHUNK as u64) as usize)?;
         let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| Slot::default()).collect());
         Some(&chunk[(block % CHUNK as u64) as usize])
     }
@@ -140,7 +151,9 @@ impl Drop for Blocks {
     fn drop(&mut self) {
         let held = self
             .chunks
-            .iter()
+            .get()
+            .into_iter()
+            .flat_map(|t| t.iter())
             .filter_map(OnceLock::get)
             .flat_map(|c| c.iter())
             .filter(|s| lock(&s.data).is_some())
@@ -225,7 +238,7 @@ impl CachedFile {
     fn invalidate(&self, first: u64, last: u64) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if self.any_cached.load(Ordering::SeqCst) {
-            let covered = (self.blocks.chunks.len() * CHUNK) as u64;
+            let covered = (self.blocks.covered * CHUNK) as u64;
             for block in first..=last.min(covered.saturating_sub(1)) {
                 self.blocks.remove(block);
             }
