@@ -61,8 +61,8 @@ fn load(count: u64) -> usize {
 fn a_load_in_any_order_takes_memory_bounded_whatever_its_size() {
     let _one_at_a_time = serial();
     // 2.4 MB and 24 MB of records, keys alone 0.8 MB and 3.2 MB. The
-    // larger is 370 runs, merged 64 at a time, then once more: its peak
-    // is the 64 readers' windows (each at most a run here), bounded.
+    // larger is 370 runs, merged in one pass: its peak is the 370
+    // readers' windows (4 KiB each, the least they have), bounded.
     let small = load(20_000);
     let large = load(200_000);
     eprintln!("peak of a load: 20,000 pairs {small} bytes, 200,000 pairs {large} bytes");

@@ -17,19 +17,23 @@
 //!    the one before in key order (a load of a dump), it is appended to
 //!    the same run, up to [`output::max_size`]. A value of 1 MiB or more is
 //!    written from the caller's buffer, never copied.
+//!    Once the runs are out of key order, each closed run lets its file go
+//!    (a load of 100M pairs makes about 740 runs), and none is fsynced.
 //! 2. At commit, runs that follow each other in key order (a load of a
 //!    dump, in key order) are the new segments as they are. Otherwise they
-//!    are merged (merge.rs), [`FAN_IN`] at a time, into sorted segments of
-//!    up to [`output::max_size`] with fresh ids, and the runs removed; a
-//!    load that replaces the database merges in the database's keys too,
-//!    as tombstones for the keys it does not write.
+//!    are merged (merge.rs), up to [`FAN_IN`] at a time, their readers'
+//!    windows sharing a run buffer's worth of memory, into sorted segments
+//!    of up to [`output::max_size`] with fresh ids, and the runs removed;
+//!    a load that replaces the database merges in the database's keys
+//!    too, as tombstones for the keys it does not write.
 //! 3. The active log is sealed as the reserved id, below the new segments;
 //!    the commit marker naming them is made durable (marker.rs): the commit
 //!    point; they are renamed into place, and switched in above every
 //!    older segment.
 //!
 //! Invariants: memory holds one run's buffer and its keys' positions, or
-//! [`FAN_IN`] readers' windows, never the batch's keys; nothing of the
+//! readers' windows of as many bytes, never the batch's keys; open files
+//! are the runs in key order and [`FAN_IN`] at most of the others; nothing of the
 //! batch is visible, to readers or after a crash, until the marker is
 //! durable, and all of it is from then on; no run outlives the batch
 //! (dropped, its files are removed; after a crash, open removes them with
@@ -41,9 +45,9 @@ use std::sync::Arc;
 use super::index::{Group, IndexMeta};
 use super::output::{self, Output};
 use super::record::{self, Tag};
-use super::storage::Storage;
+use super::storage::{OpenMode, Storage};
 use super::write::unix_secs;
-use super::{Result, Writer, short_keys};
+use super::{Result, Writer, dir, short_keys};
 
 pub(super) mod marker;
 mod merge;
@@ -52,8 +56,10 @@ pub(super) use marker::{MARKER, settle};
 use merge::Merge;
 pub(in crate::engine) use merge::RunReader;
 
-/// Runs merged at once: the readers' windows take `FAN_IN ×` 256 KiB.
-pub(super) const FAN_IN: usize = 64;
+/// The most runs merged at once, each an open file: with the database's
+/// own, under the 1024 a process may have open by default. A load of
+/// 100M pairs in random order (about 740 runs) is merged in one pass.
+pub(super) const FAN_IN: usize = 768;
 /// The most a run's buffer holds.
 const RUN_BYTES: usize = 16 * 1024 * 1024;
 /// A value at least this long is a run of its own.
@@ -72,8 +78,16 @@ pub(super) struct Bulk {
     /// Each record of `buf`: where it starts, its length, where its key
     /// starts (in the record) and the key's length.
     entries: Vec<[u32; 4]>,
-    /// Runs, oldest first; the last one may still be open (see `open`).
+    /// Runs that will be merged, oldest first, as their names: every run
+    /// closed since the runs went out of key order, older than `runs`.
+    pub(super) spilled: Vec<Run>,
+    /// The runs while they are in key order (they may become the new
+    /// segments as they are), oldest first; else the open run alone. The
+    /// last one may be open (see `open`).
     pub(super) runs: Vec<Output>,
+    /// Runs merged at once: [`FAN_IN`] (tests make it smaller, to merge in
+    /// several passes without thousands of runs).
+    pub(super) fan_in: usize,
     /// Every run so far starts above the last key of the one before: they
     /// can be the new segments as they are.
     pub(super) ordered: bool,
@@ -100,7 +114,7 @@ impl std::fmt::Debug for Bulk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bulk")
             .field("wal_id", &self.wal_id)
-            .field("runs", &self.runs.len())
+            .field("runs", &(self.spilled.len() + self.runs.len()))
             .finish()
     }
 }
@@ -136,7 +150,9 @@ impl Bulk {
             run_bytes: Bulk::spill_at(segment_size) as usize,
             buf: Vec::new(),
             entries: Vec::new(),
+            spilled: Vec::new(),
             runs: Vec::new(),
+            fan_in: FAN_IN,
             ordered: true,
             open: false,
             // A load's size is not known before its end: its segments are
@@ -276,6 +292,9 @@ impl Bulk {
         run.close(false)?;
         if ordered {
             run.write_index(&*self.storage, &self.dir, |_, _| meta)?;
+        } else {
+            // Every run so far will be merged: their files go.
+            self.spilled.extend(self.runs.drain(..).map(Run::of));
         }
         Ok(())
     }
@@ -339,27 +358,31 @@ impl Bulk {
     /// Merges the runs until one merge of at most [`FAN_IN`] makes the new
     /// segments. Before it, neighbouring runs (so that the newest still
     /// wins a tie) are merged into one, [`FAN_IN`] at most at a time, and
-    /// only as many as bring the count down to [`FAN_IN`]: 77 runs merge
-    /// 14 of them, then the last 64 at once, so most of the data is written
-    /// twice only (into a run, then into a segment), not three times.
+    /// only as many as bring the count down to [`FAN_IN`]: with a fan-in
+    /// of 64, 77 runs merge 14 of them, then the last 64 at once, so most
+    /// of the data is written twice only (into a run, then into a
+    /// segment), not three times.
     fn merge_all(
         &mut self,
         w: &mut Writer,
         mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
     ) -> Result<Vec<Output>> {
-        let mut runs = std::mem::take(&mut self.runs);
-        while runs.len() > FAN_IN {
+        let mut runs = std::mem::take(&mut self.spilled);
+        runs.extend(self.runs.drain(..).map(Run::of));
+        let fan_in = self.fan_in;
+        while runs.len() > fan_in {
             let mut merged = Vec::new();
             let mut rest = runs.into_iter();
             loop {
                 // Each merge of n runs leaves n - 1 fewer.
-                let excess = (merged.len() + rest.len()).saturating_sub(FAN_IN);
-                let group: Vec<Output> = rest.by_ref().take((excess + 1).min(FAN_IN)).collect();
+                let excess = (merged.len() + rest.len()).saturating_sub(fan_in);
+                let group: Vec<Run> = rest.by_ref().take((excess + 1).min(fan_in)).collect();
                 if excess == 0 || group.len() < 2 {
                     merged.extend(group);
                     break;
                 }
-                merged.append(&mut self.merge(w, group, u64::MAX, None)?);
+                let done = self.merge(w, group, u64::MAX, None)?;
+                merged.extend(done.into_iter().map(Run::of));
             }
             merged.extend(rest);
             runs = merged;
@@ -369,18 +392,21 @@ impl Bulk {
 
     /// Merges `runs` (oldest first) into new files of up to `split_at`
     /// bytes, and removes the runs. With `old_keys`, a tombstone is written
-    /// for each of them that no run holds.
+    /// for each of them that no run holds. The readers' windows share the
+    /// memory of a run's buffer (at most [`merge::WINDOW`] each).
     fn merge(
         &mut self,
         w: &mut Writer,
-        runs: Vec<Output>,
+        runs: Vec<Run>,
         split_at: u64,
         mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
     ) -> Result<Vec<Output>> {
         let final_merge = split_at != u64::MAX;
+        let window = merge::window(self.run_bytes, runs.len());
         let mut readers = Vec::with_capacity(runs.len());
         for run in &runs {
-            readers.push(RunReader::new(Arc::clone(&run.file), run.tmp_path.clone())?);
+            let file = dir::open(&*self.storage, &run.path, OpenMode::Read)?;
+            readers.push(RunReader::new(file, run.path.clone(), window)?);
         }
         let mut merge = Merge::new(readers);
         let mut done: Vec<Output> = Vec::new();
@@ -456,6 +482,24 @@ impl Bulk {
             *out = Some(Output::create(&*self.storage, &self.dir, id, indexed)?);
         }
         Ok(out.as_mut().expect("made above"))
+    }
+}
+
+/// A run that will be merged, by its name: its file is open only while it
+/// is merged.
+pub(super) struct Run {
+    id: u64,
+    pub(super) path: PathBuf,
+}
+
+impl Run {
+    /// The run `out` (closed) is, its file let go.
+    fn of(out: Output) -> Run {
+        debug_assert_eq!(out.size(), out.len, "a run is closed before it is let go");
+        Run {
+            id: out.id,
+            path: out.tmp_path,
+        }
     }
 }
 

@@ -102,7 +102,9 @@ impl Output {
             synced: false,
             ahead: None,
             ahead_at: 0,
-            sync_ahead: SYNC_AHEAD,
+            // A file with no index is a bulk load's run, merged and
+            // removed: never fsynced.
+            sync_ahead: if indexed { SYNC_AHEAD } else { u64::MAX },
         })
     }
 

@@ -4,7 +4,7 @@
 //! key handed on, once.
 //!
 //! Invariants: reads go past the handle's block cache (a merge reads each
-//! byte once); a reader holds at most [`WINDOW`] bytes (a record longer
+//! byte once); a reader holds at most its window's bytes (a record longer
 //! than that is copied from its file in pieces, its CRC checked as they
 //! go, never read whole); every record's length is checked against the
 //! limits and the file before it is read, and its CRC before it is used.
@@ -18,8 +18,16 @@ use crate::engine::record::{self, MAX_HEADER_LEN, Tag};
 use crate::engine::storage::{StorageFile, Uncached, read_exact_at};
 use crate::engine::{Error, Result, dir, heap, short_keys};
 
-/// A reader's window.
+/// The largest window a reader has (and a batch's reader's).
 pub(super) const WINDOW: usize = 256 * 1024;
+/// The smallest.
+const MIN_WINDOW: usize = 4 * 1024;
+
+/// The window of each of `readers` readers sharing `budget` bytes: 256 KiB
+/// for up to 64 sharing 16 MiB, 22 KiB for 740.
+pub(super) fn window(budget: usize, readers: usize) -> usize {
+    (budget / readers.max(1)).clamp(MIN_WINDOW, WINDOW)
+}
 
 /// A run, read record by record in key order.
 pub(in crate::engine) struct RunReader {
@@ -32,6 +40,8 @@ pub(in crate::engine) struct RunReader {
     batch: bool,
     /// Where the record after the current one starts.
     next: u64,
+    /// The most `win` holds, unless one record's header and key need more.
+    window: usize,
     win: Vec<u8>,
     /// File offset of `win[0]`.
     win_at: u64,
@@ -52,11 +62,12 @@ struct Current {
 
 impl RunReader {
     /// A reader standing on the first record of the run in `file` (its
-    /// log header checked).
-    pub fn new(file: Arc<dyn StorageFile>, path: PathBuf) -> Result<RunReader> {
+    /// log header checked), through a window of `window` bytes.
+    pub fn new(file: Arc<dyn StorageFile>, path: PathBuf, window: usize) -> Result<RunReader> {
         let len = dir::len(&*file, &path)?;
         dir::check_log_header(&Uncached(&*file), &path)?;
-        RunReader::start(file, path, record::FILE_HEADER_LEN as u64, len, false)
+        let start = record::FILE_HEADER_LEN as u64;
+        RunReader::start(file, path, start, len, window, false)
     }
 
     /// A reader of the batch records from `start` to `end` of the log in
@@ -67,7 +78,7 @@ impl RunReader {
         start: u64,
         end: u64,
     ) -> Result<RunReader> {
-        RunReader::start(file, path, start, end, true)
+        RunReader::start(file, path, start, end, WINDOW, true)
     }
 
     fn start(
@@ -75,6 +86,7 @@ impl RunReader {
         path: PathBuf,
         start: u64,
         len: u64,
+        window: usize,
         batch: bool,
     ) -> Result<RunReader> {
         let mut r = RunReader {
@@ -83,6 +95,7 @@ impl RunReader {
             len,
             batch,
             next: start,
+            window,
             win: Vec::new(),
             win_at: 0,
             cur: None,
@@ -107,7 +120,7 @@ impl RunReader {
         if at >= self.win_at && at + n as u64 <= end {
             return Ok(());
         }
-        let want = (n.max(WINDOW) as u64).min(self.len - at) as usize;
+        let want = (n.max(self.window) as u64).min(self.len - at) as usize;
         self.win.clear();
         self.win.resize(want, 0);
         read_exact_at(&Uncached(&*self.file), &mut self.win, at)
@@ -142,7 +155,7 @@ impl RunReader {
         }
         // A record that fits the window is read whole and checked now; a
         // longer one, its header and key only (checked as it is copied).
-        let whole = self.batch || total <= WINDOW;
+        let whole = self.batch || total <= self.window;
         let visible = if whole {
             total
         } else {
@@ -193,7 +206,7 @@ impl RunReader {
     pub fn copy_to(&mut self, out: &mut Output) -> Result<()> {
         let c = self.current();
         let delete = c.tag.is_delete();
-        if c.total <= WINDOW {
+        if c.total <= self.window {
             let s = (c.at - self.win_at) as usize;
             let key = s + c.header_len..s + c.header_len + c.key_len;
             return out.record(
@@ -209,7 +222,7 @@ impl RunReader {
         let start = out.size();
         out.noted(&key, delete, start, c.total as u32, c.expires_at)?;
         let mut crc = crc32fast::Hasher::new();
-        let mut piece = vec![0u8; OUT_BUF];
+        let mut piece = vec![0u8; c.total.min(OUT_BUF)];
         let mut done = 0usize;
         while done < c.total {
             let n = (c.total - done).min(piece.len());
