@@ -5,9 +5,11 @@
 //!
 //! Invariants: records are appended in strictly increasing key order (the
 //! caller's promise; the index is a sorted one); the file starts with a
-//! log header; memory holds one write buffer and the index's sparse
-//! entries (about a byte a key), never a key's entry. Nothing refers to
-//! the file until its writer renames it into place.
+//! log header; memory holds one write buffer and the index's pending
+//! sparse entries, never a key's entry: the index goes to its own
+//! temporary file (`seg-N.idx.tmp`) as it is laid out, at least
+//! [`IDX_OUT`] at a time. Nothing refers to either file until its writer
+//! renames it into place.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +24,8 @@ use super::{Error, Result};
 const OUTPUTS: u64 = 16;
 
 /// The most a segment written by a compaction or a bulk load holds: 64
-/// segments' worth (1 GiB by default). Its index, about a byte a key, is
-/// built in memory (10 MiB or so for 1 GiB).
+/// segments' worth (1 GiB by default). Its index, about a byte a key (16
+/// MiB or so for 1 GiB), is written as it is built.
 pub(super) fn max_size(segment_size: u64) -> u64 {
     segment_size.saturating_mul(64)
 }
@@ -38,6 +40,8 @@ pub(super) fn size_for(bytes: u64, segment_size: u64) -> u64 {
 
 /// Records are gathered into a buffer of this size before they are written.
 pub(super) const OUT_BUF: usize = 1024 * 1024;
+/// The index's bytes are written to its file once this many are laid out.
+const IDX_OUT: usize = 256 * 1024;
 
 /// Every this many bytes written, an output starts an fsync of what it has
 /// written so far on a thread of its own, so the disk writes it back while
@@ -56,6 +60,8 @@ pub(super) struct Output {
     /// `None` once finished, or for a file that gets no index (a bulk
     /// load's run that will be merged, never used as a segment).
     index: Option<Builder>,
+    /// With `index`: its file, under its temporary name.
+    idx_file: Option<(Arc<dyn StorageFile>, PathBuf)>,
     /// Length of the index written by [`finish`](Self::finish).
     pub idx_len: u64,
     /// The first key and the last one appended.
@@ -88,6 +94,13 @@ impl Output {
     pub fn create(storage: &dyn Storage, dir: &Path, id: u64, indexed: bool) -> Result<Output> {
         let tmp_path = dir::tmp_path(&dir.join(seg_log_name(id)));
         let file = dir::open(storage, &tmp_path, OpenMode::Truncate)?;
+        let idx_file = match indexed {
+            true => {
+                let path = dir::tmp_path(&dir.join(seg_idx_name(id)));
+                Some((dir::open(storage, &path, OpenMode::Truncate)?, path))
+            }
+            false => None,
+        };
         Ok(Output {
             id,
             file,
@@ -95,6 +108,7 @@ impl Output {
             len: 0,
             buf: record::file_header(LOG_MAGIC).to_vec(),
             index: indexed.then(|| Builder::new(Kind::Sorted).block_crcs(BlockCrcs::Fed)),
+            idx_file,
             idx_len: 0,
             first_key: Vec::new(),
             last_key: Vec::new(),
@@ -199,6 +213,12 @@ impl Output {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         if let Some(index) = self.index.as_mut() {
             index.feed(self.len, bytes);
+            if let Some((file, path)) = &self.idx_file {
+                index.take_written(IDX_OUT, |at, laid_out| {
+                    file.write_at(laid_out, at)
+                        .map_err(|e| Error::io("write", path, e))
+                })?;
+            }
         }
         self.synced = false;
         self.file
@@ -264,22 +284,31 @@ impl Output {
         Ok(())
     }
 
-    /// Writes the index, if the output has one and it is not written yet,
-    /// as `seg-<id>.idx` in `dir`, its footer from `meta` (given the log's
-    /// length and the index's own). The log is closed first.
+    /// Writes the index, if the output has one and it is not written yet:
+    /// the rest of it, its footer from `meta` (given the log's length and
+    /// the index's own), fsynced and renamed `seg-<id>.idx` in `dir`. The
+    /// log is closed first.
     pub fn write_index(
         &mut self,
         storage: &dyn Storage,
         dir: &Path,
         meta: impl FnOnce(u64, u64) -> IndexMeta,
     ) -> Result<()> {
-        if let Some(builder) = self.index.take() {
-            let log_len = self.len;
-            let bytes = builder.finish(log_len, |idx_len| meta(log_len, idx_len));
-            self.idx_len = bytes.len() as u64;
-            dir::replace(storage, &dir.join(seg_idx_name(self.id)), &bytes)?;
-        }
-        Ok(())
+        let (Some(builder), Some((file, path))) = (self.index.take(), self.idx_file.take()) else {
+            return Ok(());
+        };
+        let log_len = self.len;
+        let mut written = 0;
+        let rest = builder.finish(log_len, |idx_len| {
+            written = idx_len;
+            meta(log_len, idx_len)
+        });
+        self.idx_len = written;
+        let at = written - rest.len() as u64;
+        file.write_at(&rest, at)
+            .map_err(|e| Error::io("write", &path, e))?;
+        file.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
+        dir::rename(storage, &path, &dir.join(seg_idx_name(self.id)))
     }
 
     /// Fsyncs the file (once: again only after a write), after the

@@ -78,6 +78,9 @@ pub struct Builder {
     /// header, then the first level's frames, in order) and an entry for
     /// each of those frames (the level above).
     sorted_out: Vec<u8>,
+    /// Sorted: the file's bytes before `sorted_out[0]`, handed out by
+    /// [`take_written`](Self::take_written).
+    sorted_base: u64,
     above: Vec<Sparse>,
     /// (hash, record offset) of every key (hashed).
     slots: Vec<(u32, u64)>,
@@ -112,6 +115,7 @@ impl Builder {
             hasher: crc32fast::Hasher::new(),
             hashed: 0,
             sorted_out: Vec::new(),
+            sorted_base: 0,
             above: Vec::new(),
             slots: Vec::new(),
             keys: 0,
@@ -228,10 +232,10 @@ impl Builder {
     /// Writes pending sparse entries `at..at + n` (sorted) as the next
     /// frame of the first level; the caller drops them from `sparse`.
     fn sorted_frame_at(&mut self, at: usize, n: usize) {
-        if self.sorted_out.is_empty() {
+        if self.sorted_base == 0 && self.sorted_out.is_empty() {
             self.sorted_out = record::file_header_of(INDEX_MAGIC, self.version).to_vec();
         }
-        let offset = self.sorted_out.len() as u64;
+        let offset = self.sorted_base + self.sorted_out.len() as u64;
         let crcs = self.has_crcs();
         push_frame(
             &mut self.sorted_out,
@@ -241,9 +245,29 @@ impl Builder {
         self.above.push(Sparse {
             first_key,
             offset,
-            len: self.sorted_out.len() as u64 - offset,
+            len: self.sorted_base + self.sorted_out.len() as u64 - offset,
             crc: 0,
         });
+    }
+
+    /// Hands the file's bytes laid out so far (a sorted index's header and
+    /// first-level frames) to `write`, with their offset in the file, once
+    /// they are at least `at_least`, and lets them go:
+    /// [`finish`](Self::finish) then gives the rest of the file only. So a
+    /// large segment's index is written while it is built, not held (16
+    /// MiB for a log of 1 GiB).
+    pub fn take_written<E>(
+        &mut self,
+        at_least: usize,
+        write: impl FnOnce(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.sorted_out.is_empty() || self.sorted_out.len() < at_least {
+            return Ok(());
+        }
+        write(self.sorted_base, &self.sorted_out)?;
+        self.sorted_base += self.sorted_out.len() as u64;
+        self.sorted_out.clear();
+        Ok(())
     }
 
     fn end_entry_frame(&mut self) {
@@ -258,7 +282,8 @@ impl Builder {
         self.frame.clear();
     }
 
-    /// Lays out the rest of the file for a segment `segment_len` bytes long.
+    /// Lays out the rest of the file for a segment `segment_len` bytes long
+    /// (what [`take_written`](Self::take_written) has not handed out).
     /// `meta` gets the index file's final length (for a compaction's last
     /// output, whose footer records the size of everything it wrote).
     pub fn finish(mut self, segment_len: u64, meta: impl FnOnce(u64) -> IndexMeta) -> Vec<u8> {
@@ -317,6 +342,8 @@ impl Builder {
                 }
             }
         }
+        // Where `out` starts in the file.
+        let base = if from_above { self.sorted_base } else { 0 };
         let sparse_off = if from_above {
             FILE_HEADER_LEN as u64
         } else {
@@ -336,21 +363,21 @@ impl Builder {
         while level.len() > SPARSE_FRAME {
             let mut above = Vec::with_capacity(level.len().div_ceil(SPARSE_FRAME));
             for chunk in level.chunks(SPARSE_FRAME) {
-                let offset = out.len() as u64;
+                let offset = base + out.len() as u64;
                 push_frame(&mut out, &sparse_payload(chunk, crcs(levels)));
                 above.push(Sparse {
                     first_key: chunk[0].first_key.clone(),
                     offset,
-                    len: out.len() as u64 - offset,
+                    len: base + out.len() as u64 - offset,
                     crc: 0,
                 });
             }
             level = above;
             levels += 1;
         }
-        let top_off = out.len() as u64;
+        let top_off = base + out.len() as u64;
         push_frame(&mut out, &sparse_payload(&level, crcs(levels)));
-        let meta = meta(out.len() as u64 + FOOTER_LEN as u64);
+        let meta = meta(base + out.len() as u64 + FOOTER_LEN as u64);
         let footer = Footer {
             kind: self.kind,
             levels,

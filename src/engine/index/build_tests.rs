@@ -133,3 +133,46 @@ fn a_sorted_builder_holds_at_most_a_frame_of_blocks() {
     assert_eq!(blocks.len(), n / 2);
     assert!(blocks.iter().all(|b| b.len == 2048));
 }
+
+/// A sorted index handed out as it is laid out (`take_written`, here at
+/// every push) and then finished is, joined, the file a builder that held
+/// it to the end writes, and `finish` tells its whole length: every offset
+/// in it counts the bytes handed out, at every level.
+#[test]
+fn a_sorted_index_handed_out_as_it_goes_is_the_same_file() {
+    // Two records a block: 20,000 blocks, three levels of frames.
+    let n = 40_000;
+    let mut whole = Builder::new(Kind::Sorted);
+    let mut streamed = Builder::new(Kind::Sorted);
+    let mut file = Vec::new();
+    for i in 0..n {
+        let e = entry(i, i % 7 == 0, 16 + 1024 * i as u64, 1024);
+        whole.push(&e);
+        streamed.push(&e);
+        streamed
+            .take_written(1, |at, bytes| {
+                assert_eq!(at, file.len() as u64, "handed out in order");
+                file.extend_from_slice(bytes);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+    }
+    assert!(file.len() > 100_000, "{} bytes handed out", file.len());
+    let end = 16 + 1024 * n as u64;
+    let (mut told, mut told_whole) = (0, 0);
+    let rest = streamed.finish(end, |len| {
+        told = len;
+        IndexMeta::default()
+    });
+    file.extend_from_slice(&rest);
+    let all = whole.finish(end, |len| {
+        told_whole = len;
+        IndexMeta::default()
+    });
+    assert!(file == all, "the joined file differs");
+    assert_eq!((told, told_whole), (all.len() as u64, all.len() as u64));
+    let idx = opened(&file);
+    assert!(idx.footer.levels >= 2, "{} levels", idx.footer.levels);
+    let blocks = idx.blocks_from(b"key0030000").unwrap().count();
+    assert_eq!(blocks, (n - 30_000) / 2);
+}

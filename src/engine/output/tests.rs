@@ -92,7 +92,8 @@ fn a_failed_background_fsync_fails_the_output() {
 /// a megabyte or more written straight from where they are), is the index
 /// a rebuild from the finished log gives, byte for byte: with no record,
 /// one, a frame's worth of blocks (32, of 18 of these records each), a
-/// frame's worth and one, 65 blocks, and many frames.
+/// frame's worth and one, 65 blocks, many frames, and enough (about 300
+/// KiB of index) that its file is written while it is built.
 #[test]
 fn the_blocks_crcs_built_as_it_writes_are_a_rebuilds() {
     for (n, big) in [
@@ -102,12 +103,14 @@ fn the_blocks_crcs_built_as_it_writes_are_a_rebuilds() {
         (577, false),
         (1_153, false),
         (20_000, true),
+        (200_000, false),
     ] {
-        let (built, rebuilt) = built_and_rebuilt(n, big);
+        let (built, rebuilt, early) = built_and_rebuilt(n, big);
         assert!(
             built == rebuilt,
             "{n} records: the index differs from a rebuild"
         );
+        assert_eq!(early > 0, n == 200_000, "{n} records: {early} bytes early");
         let flags = built[built.len() - crate::engine::index::FOOTER_LEN + 7];
         let want = if big { 3 } else { 2 };
         assert_eq!(
@@ -118,9 +121,10 @@ fn the_blocks_crcs_built_as_it_writes_are_a_rebuilds() {
     }
 }
 
-/// The index an output of `n` pairs writes, and a rebuild's from its log;
+/// The index an output of `n` pairs writes, a rebuild's from its log, and
+/// how much of the index was in its file before the output was finished;
 /// with `big`, two records of a megabyte among them and tombstones.
-fn built_and_rebuilt(n: u32, big: bool) -> (Vec<u8>, Vec<u8>) {
+fn built_and_rebuilt(n: u32, big: bool) -> (Vec<u8>, Vec<u8>, usize) {
     use crate::engine::dir::seg_idx_name;
     use crate::engine::index::IndexMeta;
     use crate::engine::record::{self, Tag};
@@ -151,10 +155,12 @@ fn built_and_rebuilt(n: u32, big: bool) -> (Vec<u8>, Vec<u8>) {
         }
     }
     out.close(true).unwrap();
+    let tmp = crate::engine::dir::tmp_path(&dir.join(seg_idx_name(5)));
+    let early = sim.read_file(&tmp).unwrap().len();
     let meta = IndexMeta::default();
     out.write_index(&sim, dir, |_, _| meta).unwrap();
     let built = sim.read_file(&dir.join(seg_idx_name(5))).unwrap();
     let log = sim.open(&out.tmp_path, OpenMode::Read).unwrap();
     let rebuilt = rebuild_index(&*log, &out.tmp_path, out.len, meta).unwrap();
-    (built, rebuilt)
+    (built, rebuilt, early)
 }
