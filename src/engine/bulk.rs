@@ -47,7 +47,7 @@ use super::output::{self, Output};
 use super::record::{self, Tag};
 use super::storage::{OpenMode, Storage};
 use super::write::unix_secs;
-use super::{Result, Writer, dir, short_keys};
+use super::{Error, Result, Writer, short_keys};
 
 pub(super) mod marker;
 mod merge;
@@ -85,8 +85,9 @@ pub(super) struct Bulk {
     /// segments as they are), oldest first; else the open run alone. The
     /// last one may be open (see `open`).
     pub(super) runs: Vec<Output>,
-    /// Runs merged at once: [`FAN_IN`] (tests make it smaller, to merge in
-    /// several passes without thousands of runs).
+    /// Runs merged at once: [`FAN_IN`], or fewer once the process could
+    /// not open so many files (tests make it smaller, to merge in several
+    /// passes without thousands of runs). At least 2.
     pub(super) fan_in: usize,
     /// Every run so far starts above the last key of the one before: they
     /// can be the new segments as they are.
@@ -355,59 +356,113 @@ impl Bulk {
         Ok(outputs)
     }
 
-    /// Merges the runs until one merge of at most [`FAN_IN`] makes the new
+    /// Merges the runs until one merge of at most the fan-in makes the new
     /// segments. Before it, neighbouring runs (so that the newest still
-    /// wins a tie) are merged into one, [`FAN_IN`] at most at a time, and
-    /// only as many as bring the count down to [`FAN_IN`]: with a fan-in
+    /// wins a tie) are merged into one, the fan-in at most at a time, and
+    /// only as many as bring the count down to the fan-in: with a fan-in
     /// of 64, 77 runs merge 14 of them, then the last 64 at once, so most
     /// of the data is written twice only (into a run, then into a
-    /// segment), not three times.
+    /// segment), not three times. When the process cannot open as many
+    /// files as a merge's runs, the fan-in drops to half of those it could
+    /// open (at least 2) and the merging goes on from where it was.
     fn merge_all(
         &mut self,
         w: &mut Writer,
         mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
     ) -> Result<Vec<Output>> {
+        debug_assert!(
+            self.fan_in >= 2,
+            "a merge of fewer than 2 runs makes no progress"
+        );
         let mut runs = std::mem::take(&mut self.spilled);
         runs.extend(self.runs.drain(..).map(Run::of));
-        let fan_in = self.fan_in;
-        while runs.len() > fan_in {
-            let mut merged = Vec::new();
-            let mut rest = runs.into_iter();
-            loop {
-                // Each merge of n runs leaves n - 1 fewer.
-                let excess = (merged.len() + rest.len()).saturating_sub(fan_in);
-                let group: Vec<Run> = rest.by_ref().take((excess + 1).min(fan_in)).collect();
-                if excess == 0 || group.len() < 2 {
-                    merged.extend(group);
-                    break;
+        loop {
+            let fan_in = self.fan_in;
+            let mut short = None;
+            while short.is_none() && runs.len() > fan_in {
+                let mut merged = Vec::new();
+                let mut rest = runs.into_iter();
+                loop {
+                    // Each merge of n runs leaves n - 1 fewer.
+                    let excess = (merged.len() + rest.len()).saturating_sub(fan_in);
+                    let group: Vec<Run> = rest.by_ref().take((excess + 1).min(fan_in)).collect();
+                    if excess == 0 || group.len() < 2 {
+                        merged.extend(group);
+                        break;
+                    }
+                    match self.merge(w, group, u64::MAX, None)? {
+                        Merged::Done(done) => merged.extend(done.into_iter().map(Run::of)),
+                        Merged::OutOfFiles(group, opened, e) => {
+                            merged.extend(group);
+                            short = Some((opened, e));
+                            break;
+                        }
+                    }
                 }
-                let done = self.merge(w, group, u64::MAX, None)?;
-                merged.extend(done.into_iter().map(Run::of));
+                merged.extend(rest);
+                runs = merged;
             }
-            merged.extend(rest);
-            runs = merged;
+            if short.is_none() {
+                // Lent: a merge short of files has read no old key.
+                let keys = old_keys
+                    .as_mut()
+                    .map(|k| &mut **k as &mut dyn Iterator<Item = _>);
+                match self.merge(w, runs, self.cap, keys)? {
+                    Merged::Done(done) => return Ok(done),
+                    Merged::OutOfFiles(back, opened, e) => {
+                        runs = back;
+                        short = Some((opened, e));
+                    }
+                }
+            }
+            let (opened, e) = short.expect("a merge was short of files");
+            if self.fan_in <= 2 {
+                return Err(e);
+            }
+            // Room for the outputs' files, and whatever else the process
+            // opens meanwhile.
+            self.fan_in = (opened / 2).clamp(2, self.fan_in - 1);
         }
-        self.merge(w, runs, self.cap, old_keys.take())
     }
 
     /// Merges `runs` (oldest first) into new files of up to `split_at`
     /// bytes, and removes the runs. With `old_keys`, a tombstone is written
     /// for each of them that no run holds. The readers' windows share the
-    /// memory of a run's buffer (at most [`merge::WINDOW`] each).
+    /// memory of a run's buffer (at most [`merge::WINDOW`] each). When the
+    /// process runs out of files before every run is open, nothing is
+    /// done: the runs are handed back, with how many were open.
     fn merge(
         &mut self,
         w: &mut Writer,
         runs: Vec<Run>,
         split_at: u64,
         mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
-    ) -> Result<Vec<Output>> {
+    ) -> Result<Merged> {
         let final_merge = split_at != u64::MAX;
         let window = merge::window(self.run_bytes, runs.len());
         let mut readers = Vec::with_capacity(runs.len());
-        for run in &runs {
-            let file = dir::open(&*self.storage, &run.path, OpenMode::Read)?;
-            readers.push(RunReader::new(file, run.path.clone(), window)?);
+        // Each run's file, then two more held together (room for an
+        // output's log and index, let go before it is made), before
+        // anything is read.
+        let mut room = Vec::new();
+        let spare = runs.iter().chain(&runs[..2.min(runs.len())]);
+        for (i, run) in spare.enumerate() {
+            let file = match self.storage.open(&run.path, OpenMode::Read) {
+                Ok(file) => file,
+                Err(e) if out_of_files(&e) => {
+                    drop(readers);
+                    let e = Error::io("open", &run.path, e);
+                    return Ok(Merged::OutOfFiles(runs, i, e));
+                }
+                Err(e) => return Err(Error::io("open", &run.path, e)),
+            };
+            if i < runs.len() {
+                readers.push(RunReader::new(file, run.path.clone(), window)?);
+            } else {
+                room.push(file);
+            }
         }
+        drop(room);
         let mut merge = Merge::new(readers);
         let mut done: Vec<Output> = Vec::new();
         let mut out: Option<Output> = None;
@@ -450,7 +505,7 @@ impl Bulk {
         for run in runs {
             output::discard(&*self.storage, &self.dir, run.id);
         }
-        Ok(done)
+        Ok(Merged::Done(done))
     }
 
     /// The output to append to: the current one, or a new one when there
@@ -483,6 +538,21 @@ impl Bulk {
         }
         Ok(out.as_mut().expect("made above"))
     }
+}
+
+/// What [`Bulk::merge`] did.
+enum Merged {
+    /// The merge's outputs.
+    Done(Vec<Output>),
+    /// Nothing: the process could open only so many of the runs' files
+    /// (the runs handed back, the error the next open gave).
+    OutOfFiles(Vec<Run>, usize, Error),
+}
+
+/// Whether `e` says the process (or the system) has no file descriptor
+/// left: EMFILE or ENFILE, the same numbers on Linux and the BSDs.
+fn out_of_files(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
 }
 
 /// A run that will be merged, by its name: its file is open only while it

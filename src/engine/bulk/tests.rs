@@ -447,3 +447,48 @@ fn too_many_runs_merge_only_what_the_last_merge_cannot_take() {
         "the runs were read {ratio:.2} times"
     );
 }
+
+/// A merge of more runs than the process can open files for goes on with
+/// a fan-in of half the files it could open, in more passes, and loses
+/// nothing: about 90 runs with at most 40 files open at once (a process
+/// at its descriptor limit), where one merge of them all would fail; and
+/// with room for every run's file but not for the output's, the same.
+#[test]
+fn a_merge_short_of_files_merges_fewer_runs_at_once() {
+    use crate::engine::storage::{Counting, RealStorage};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    for room_for_runs_only in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let counting = Counting::over(Arc::new(RealStorage));
+        let (open, limit) = (Arc::clone(&counting.open), Arc::clone(&counting.open_limit));
+        let opts = Options {
+            storage: Arc::new(counting),
+            ..small()
+        };
+        let db = Db::open(dir.path(), opts).unwrap();
+        let mut model = Model::new();
+        let mut b = db.batch_writer().unwrap();
+        for i in shuffled(6000, 13) {
+            let v = format!("v{i}-{:40}", "").into_bytes();
+            b.set(&key(i), &v).unwrap();
+            model.insert(key(i), v);
+        }
+        let runs = b.bulk.as_ref().unwrap().spilled.len();
+        assert!(runs > 80, "{runs} runs");
+        let most = match room_for_runs_only {
+            // The commit writes what is buffered as one more run.
+            true => open.load(Ordering::SeqCst) + runs + 1,
+            false => 40,
+        };
+        limit.store(most, Ordering::SeqCst);
+        b.commit().unwrap();
+        limit.store(usize::MAX, Ordering::SeqCst);
+        assert_eq!(
+            everything(&db),
+            model,
+            "room for runs only: {room_for_runs_only}"
+        );
+        assert!(leftovers(dir.path()).is_empty());
+    }
+}

@@ -1,11 +1,13 @@
 //! [`Counting`]: a storage layer for tests that counts the reads made
 //! through it, in calls and in bytes (what a test bounds to show that a
-//! lookup reads a few blocks, not a whole file). Test builds only.
+//! lookup reads a few blocks, not a whole file), and the files open
+//! through it, which it may limit as a process's descriptors are. Test
+//! builds only.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::{Layer, OpenMode, Storage, StorageFile};
 
@@ -17,6 +19,11 @@ pub struct Counting {
     pub reads: Arc<AtomicU64>,
     /// Bytes those calls returned.
     pub bytes: Arc<AtomicU64>,
+    /// Files open through it now.
+    pub open: Arc<AtomicUsize>,
+    /// An open past this many open files fails as a process out of
+    /// descriptors does (EMFILE).
+    pub open_limit: Arc<AtomicUsize>,
 }
 
 impl Counting {
@@ -26,6 +33,8 @@ impl Counting {
             below,
             reads: Arc::default(),
             bytes: Arc::default(),
+            open: Arc::default(),
+            open_limit: Arc::new(AtomicUsize::new(usize::MAX)),
         }
     }
 }
@@ -36,10 +45,16 @@ impl Layer for Counting {
     }
 
     fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        if self.open.load(Ordering::SeqCst) >= self.open_limit.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(24));
+        }
+        let file = self.below.open(path, mode)?;
+        self.open.fetch_add(1, Ordering::SeqCst);
         Ok(Arc::new(CountedFile {
-            file: self.below.open(path, mode)?,
+            file,
             reads: Arc::clone(&self.reads),
             bytes: Arc::clone(&self.bytes),
+            open: Arc::clone(&self.open),
         }))
     }
 }
@@ -49,6 +64,13 @@ struct CountedFile {
     file: Arc<dyn StorageFile>,
     reads: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for CountedFile {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl StorageFile for CountedFile {
