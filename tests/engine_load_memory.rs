@@ -67,7 +67,7 @@ fn a_load_in_any_order_takes_memory_bounded_whatever_its_size() {
     let large = load(200_000);
     eprintln!("peak of a load: 20,000 pairs {small} bytes, 200,000 pairs {large} bytes");
     assert!(
-        large < 8 * MIB,
+        large < 6 * MIB,
         "a load of 200,000 pairs peaked at {large} bytes"
     );
     assert!(

@@ -24,8 +24,8 @@ use super::{Error, Result};
 const OUTPUTS: u64 = 16;
 
 /// The most a segment written by a compaction or a bulk load holds: 64
-/// segments' worth (1 GiB by default). Its index, about a byte a key (16
-/// MiB or so for 1 GiB), is written as it is built.
+/// segments' worth (1 GiB by default). Its index, about 30 bytes a 2 KiB
+/// block of records (16 MiB for 1 GiB), is written as it is built.
 pub(super) fn max_size(segment_size: u64) -> u64 {
     segment_size.saturating_mul(64)
 }
@@ -57,11 +57,10 @@ pub(super) struct Output {
     /// Bytes written to the file.
     pub len: u64,
     buf: Vec<u8>,
-    /// `None` once finished, or for a file that gets no index (a bulk
-    /// load's run that will be merged, never used as a segment).
-    index: Option<Builder>,
-    /// With `index`: its file, under its temporary name.
-    idx_file: Option<(Arc<dyn StorageFile>, PathBuf)>,
+    /// The index being built and written; `None` once finished, or for a
+    /// file that gets no index (a bulk load's run that will be merged,
+    /// never used as a segment).
+    index: Option<IndexOut>,
     /// Length of the index written by [`finish`](Self::finish).
     pub idx_len: u64,
     /// The first key and the last one appended.
@@ -94,10 +93,14 @@ impl Output {
     pub fn create(storage: &dyn Storage, dir: &Path, id: u64, indexed: bool) -> Result<Output> {
         let tmp_path = dir::tmp_path(&dir.join(seg_log_name(id)));
         let file = dir::open(storage, &tmp_path, OpenMode::Truncate)?;
-        let idx_file = match indexed {
+        let index = match indexed {
             true => {
                 let path = dir::tmp_path(&dir.join(seg_idx_name(id)));
-                Some((dir::open(storage, &path, OpenMode::Truncate)?, path))
+                Some(IndexOut {
+                    builder: Builder::new(Kind::Sorted).block_crcs(BlockCrcs::Fed),
+                    file: dir::open(storage, &path, OpenMode::Truncate)?,
+                    path,
+                })
             }
             false => None,
         };
@@ -107,8 +110,7 @@ impl Output {
             tmp_path,
             len: 0,
             buf: record::file_header(LOG_MAGIC).to_vec(),
-            index: indexed.then(|| Builder::new(Kind::Sorted).block_crcs(BlockCrcs::Fed)),
-            idx_file,
+            index,
             idx_len: 0,
             first_key: Vec::new(),
             last_key: Vec::new(),
@@ -177,7 +179,9 @@ impl Output {
         expires_at: Option<u64>,
     ) -> Result<()> {
         if let Some(index) = self.index.as_mut() {
-            index.push_expiring(key, delete, start, len, expires_at);
+            index
+                .builder
+                .push_expiring(key, delete, start, len, expires_at);
         }
         if self.records == 0 {
             self.first_key = key.to_vec();
@@ -211,14 +215,17 @@ impl Output {
     /// The index sees every byte written, for its blocks' CRCs: each
     /// record's after the record was noted.
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        if let Some(index) = self.index.as_mut() {
-            index.feed(self.len, bytes);
-            if let Some((file, path)) = &self.idx_file {
-                index.take_written(IDX_OUT, |at, laid_out| {
-                    file.write_at(laid_out, at)
-                        .map_err(|e| Error::io("write", path, e))
-                })?;
-            }
+        if let Some(IndexOut {
+            builder,
+            file,
+            path,
+        }) = self.index.as_mut()
+        {
+            builder.feed(self.len, bytes);
+            builder.take_written(IDX_OUT, |at, laid_out| {
+                file.write_at(laid_out, at)
+                    .map_err(|e| Error::io("write", &*path, e))
+            })?;
         }
         self.synced = false;
         self.file
@@ -294,7 +301,12 @@ impl Output {
         dir: &Path,
         meta: impl FnOnce(u64, u64) -> IndexMeta,
     ) -> Result<()> {
-        let (Some(builder), Some((file, path))) = (self.index.take(), self.idx_file.take()) else {
+        let Some(IndexOut {
+            builder,
+            file,
+            path,
+        }) = self.index.take()
+        else {
             return Ok(());
         };
         let log_len = self.len;
@@ -323,6 +335,14 @@ impl Output {
         }
         Ok(())
     }
+}
+
+/// An output's index: its builder, and its file under its temporary name,
+/// which takes the index as the builder lays it out.
+struct IndexOut {
+    builder: Builder,
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
 }
 
 /// Removes the files an output of id `id` may have left: its log under

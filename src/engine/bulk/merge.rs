@@ -24,7 +24,10 @@ pub(super) const WINDOW: usize = 256 * 1024;
 const MIN_WINDOW: usize = 4 * 1024;
 
 /// The window of each of `readers` readers sharing `budget` bytes: 256 KiB
-/// for up to 64 sharing 16 MiB, 22 KiB for 740.
+/// for up to 64 sharing 16 MiB, 22 KiB for 740; never less than 4 KiB
+/// (more than the budget when the runs are small: segments under 3 MiB).
+/// A record whose header and key do not fit its window is read into a
+/// larger one while the reader stands on it (keys are at most 64 KiB).
 pub(super) fn window(budget: usize, readers: usize) -> usize {
     (budget / readers.max(1)).clamp(MIN_WINDOW, WINDOW)
 }
@@ -121,6 +124,10 @@ impl RunReader {
             return Ok(());
         }
         let want = (n.max(self.window) as u64).min(self.len - at) as usize;
+        if want <= self.window && self.win.capacity() > self.window {
+            // A long key's header and key needed more: not kept.
+            self.win = Vec::new();
+        }
         self.win.clear();
         self.win.resize(want, 0);
         read_exact_at(&Uncached(&*self.file), &mut self.win, at)

@@ -2,11 +2,14 @@
 //! lays out the file described in [`super`]. Memory holds the sparse
 //! entries and, for a hashed index, 12 bytes per key for the table; a sorted
 //! index (a compaction output) holds no per-key state at all, and its first
-//! level of sparse frames is encoded as its blocks end (about 26 bytes a
-//! block of 2 KiB: 13 MiB for a 1 GiB segment, where holding each block's
-//! entry took three times that), or, when the blocks' CRCs come from the
-//! bytes fed after the entries, once they have come (the writer's buffer
-//! of 1 MiB behind: about 512 blocks more held).
+//! level of sparse frames is encoded as its blocks end (about 30 bytes a
+//! block of 2 KiB with their CRCs: 16 MiB for a 1 GiB segment, where
+//! holding each block's entry took three times that), or, when the blocks'
+//! CRCs come from the bytes fed after the entries, once they have come (the
+//! writer's buffer of 1 MiB behind: about 512 blocks more held). The
+//! writer may take what is encoded as it goes
+//! ([`take_written`](Builder::take_written)): then only the level above
+//! (an entry a frame of 32 blocks) stays to the end.
 
 use super::super::record::{self, FILE_HEADER_LEN, INDEX_MAGIC, write_varint};
 use super::{
@@ -74,8 +77,9 @@ pub struct Builder {
     fed: u64,
     hasher: crc32fast::Hasher,
     hashed: usize,
-    /// Sorted, once the blocks outnumber a frame: the file so far (its
-    /// header, then the first level's frames, in order) and an entry for
+    /// Sorted, once the blocks outnumber a frame: the file from
+    /// `sorted_base` on (its header, then the first level's frames, in
+    /// order; what `take_written` has not handed out) and an entry for
     /// each of those frames (the level above).
     sorted_out: Vec<u8>,
     /// Sorted: the file's bytes before `sorted_out[0]`, handed out by

@@ -10,10 +10,9 @@
 //!   made on first use (the table's first block kept, each chunk's), so a
 //!   handle only read past the cache or written (a bulk load's hundreds of
 //!   runs) costs a few words, and a hit costs one slot and the block's
-//!   bytes: no
-//!   hashing, no shared lock. (Measured on the 2-core VM: the hash-map cache
-//!   this replaced spent ~370 ns a hit, mostly on two more memory misses;
-//!   this one ~100 ns.)
+//!   bytes: no hashing, no shared lock. (Measured on the 2-core VM before
+//!   the table was made lazily: the hash-map cache this replaced spent ~370
+//!   ns a hit, mostly on two more memory misses; this one ~100 ns.)
 //! - Coherence: every write and `set_len` through a handle bumps that
 //!   handle's generation and drops the blocks it touched. A miss records the
 //!   generation before it reads and inserts its block only if the generation
@@ -296,13 +295,13 @@ impl CachedFile {
     /// Keeps `data` as block `block`, read when the generation was
     /// `generation`, unless a write landed since or the block is held.
     fn keep(&self, block: u64, data: &Arc<[u8]>, generation: u64) {
+        if self.blocks.clock.capacity == 0 {
+            return;
+        }
         let Some(slot) = self.blocks.slot_or_new(block) else {
             return; // beyond what the table covers
         };
         self.any_cached.store(true, Ordering::SeqCst);
-        if self.blocks.clock.capacity == 0 {
-            return;
-        }
         self.blocks.clock.make_room(&self.blocks, block);
         let mut held = lock(&slot.data);
         if held.is_none() && self.generation.load(Ordering::SeqCst) == generation {
