@@ -252,16 +252,42 @@ impl RunReader {
 /// highest index) first on a tie.
 pub(super) struct Merge {
     readers: Vec<RunReader>,
-    heap: Vec<usize>,
+    heap: Vec<Slot>,
     /// The key last handed on, to pass over older records of it.
     last: Vec<u8>,
     started: bool,
 }
 
+/// A reader in the heap, with the first 16 bytes of its current key as
+/// one number (big-endian, zero-padded): most comparisons settle on it
+/// and touch no reader (a merge of 740 runs reads keys spread over 16 MiB
+/// of windows); equal ones compare the keys.
+#[derive(Clone, Copy)]
+struct Slot {
+    prefix: u128,
+    reader: usize,
+}
+
+impl Slot {
+    fn of(readers: &[RunReader], reader: usize) -> Slot {
+        let key = readers[reader].key();
+        let mut head = [0u8; 16];
+        let n = key.len().min(16);
+        head[..n].copy_from_slice(&key[..n]);
+        Slot {
+            prefix: u128::from_be_bytes(head),
+            reader,
+        }
+    }
+}
+
 impl Merge {
     /// A merge of `readers`, oldest run first.
     pub fn new(readers: Vec<RunReader>) -> Merge {
-        let heap: Vec<usize> = (0..readers.len()).filter(|&i| !readers[i].done()).collect();
+        let heap: Vec<Slot> = (0..readers.len())
+            .filter(|&i| !readers[i].done())
+            .map(|i| Slot::of(&readers, i))
+            .collect();
         let mut m = Merge {
             readers,
             heap,
@@ -277,10 +303,14 @@ impl Merge {
     fn sift_down(&mut self, at: usize) {
         let readers = &self.readers;
         heap::sift_down(&mut self.heap, at, |a, b| {
-            match short_keys::cmp(readers[a].key(), readers[b].key()) {
+            let by_key = a
+                .prefix
+                .cmp(&b.prefix)
+                .then_with(|| short_keys::cmp(readers[a.reader].key(), readers[b.reader].key()));
+            match by_key {
                 Ordering::Less => true,
                 Ordering::Greater => false,
-                Ordering::Equal => a > b,
+                Ordering::Equal => a.reader > b.reader,
             }
         });
     }
@@ -288,7 +318,7 @@ impl Merge {
     /// The reader holding the next key's newest record, passing over the
     /// older records of the key handed on last; `None` at the end.
     pub fn peek(&mut self) -> Result<Option<&mut RunReader>> {
-        while let Some(&top) = self.heap.first() {
+        while let Some(&Slot { reader: top, .. }) = self.heap.first() {
             if self.started && short_keys::eq(self.readers[top].key(), &self.last) {
                 self.step(top)?;
                 continue;
@@ -301,7 +331,7 @@ impl Merge {
     /// Marks the record [`peek`](Self::peek) gave as handed on, and moves
     /// past it.
     pub fn consume(&mut self) -> Result<()> {
-        let top = self.heap[0];
+        let top = self.heap[0].reader;
         self.last.clear();
         self.last.extend_from_slice(self.readers[top].key());
         self.started = true;
@@ -315,6 +345,8 @@ impl Merge {
             let last = self.heap.len() - 1;
             self.heap.swap(0, last);
             self.heap.pop();
+        } else {
+            self.heap[0] = Slot::of(&self.readers, top);
         }
         if !self.heap.is_empty() {
             self.sift_down(0);
