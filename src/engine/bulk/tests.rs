@@ -2,9 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use crate::engine::batch::BatchWriter;
 use crate::engine::dir::{seg_log_name, tmp_path};
 use crate::engine::index::Kind;
+use crate::engine::storage::{Counting, RealStorage};
 use crate::engine::{Db, Options};
 
 /// Segments of 4 KiB: a batch spills past 4 KiB and every run holds about
@@ -393,27 +397,38 @@ fn a_marker_found_at_open_finishes_the_load() {
     assert!(leftovers(dir.path()).is_empty());
 }
 
-/// Loads 6,000 pairs in random order (about 90 runs of 4 KiB) with a
-/// fan-in of `fan_in`; returns how many times the runs' bytes were read.
-fn run_reads(fan_in: usize) -> f64 {
-    use crate::engine::storage::{Counting, RealStorage};
-    use std::sync::Arc;
-    use std::sync::atomic::Ordering;
-    let dir = tempfile::tempdir().unwrap();
-    let counting = Counting::over(Arc::new(RealStorage));
-    let read = Arc::clone(&counting.bytes);
+/// A database in `dir` over a [`Counting`] storage (segments of 4 KiB),
+/// and the storage, for its counters.
+///
+/// [`Counting`]: crate::engine::storage::Counting
+fn counted(dir: &Path) -> (Db, Arc<Counting>) {
+    let counting = Arc::new(Counting::over(Arc::new(RealStorage)));
     let opts = Options {
-        storage: Arc::new(counting),
+        storage: Arc::clone(&counting) as Arc<dyn crate::engine::storage::Storage>,
         ..small()
     };
-    let db = Db::open(dir.path(), opts).unwrap();
+    (Db::open(dir, opts).unwrap(), counting)
+}
+
+/// Writes 6,000 pairs in an order shuffled by `seed` (about 90 runs of 4
+/// KiB); returns what they make.
+fn write_shuffled(b: &mut BatchWriter<'_>, seed: u64) -> Model {
     let mut model = Model::new();
-    let mut b = db.batch_writer().unwrap();
-    for i in shuffled(6000, 11) {
+    for i in shuffled(6000, seed) {
         let v = format!("v{i}-{:40}", "").into_bytes();
         b.set(&key(i), &v).unwrap();
         model.insert(key(i), v);
     }
+    model
+}
+
+/// Loads 6,000 pairs in random order with a fan-in of `fan_in`; returns
+/// how many times the runs' bytes were read.
+fn run_reads(fan_in: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, counting) = counted(dir.path());
+    let mut b = db.batch_writer().unwrap();
+    let model = write_shuffled(&mut b, 11);
     let bulk = b.bulk.as_mut().unwrap();
     bulk.fan_in = fan_in;
     let runs = &bulk.spilled;
@@ -422,11 +437,11 @@ fn run_reads(fan_in: usize) -> f64 {
         .iter()
         .map(|r| std::fs::metadata(&r.path).unwrap().len())
         .sum();
-    let before = read.load(Ordering::SeqCst);
+    let before = counting.bytes.load(Ordering::SeqCst);
     b.commit().unwrap();
-    let ratio = (read.load(Ordering::SeqCst) - before) as f64 / run_bytes as f64;
+    let read = counting.bytes.load(Ordering::SeqCst) - before;
     assert_eq!(everything(&db), model);
-    ratio
+    read as f64 / run_bytes as f64
 }
 
 /// Past the fan-in, only as many runs are merged first as bring the count
@@ -455,35 +470,21 @@ fn too_many_runs_merge_only_what_the_last_merge_cannot_take() {
 /// with room for every run's file but not for the output's, the same.
 #[test]
 fn a_merge_short_of_files_merges_fewer_runs_at_once() {
-    use crate::engine::storage::{Counting, RealStorage};
-    use std::sync::Arc;
-    use std::sync::atomic::Ordering;
     for room_for_runs_only in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let counting = Counting::over(Arc::new(RealStorage));
-        let (open, limit) = (Arc::clone(&counting.open), Arc::clone(&counting.open_limit));
-        let opts = Options {
-            storage: Arc::new(counting),
-            ..small()
-        };
-        let db = Db::open(dir.path(), opts).unwrap();
-        let mut model = Model::new();
+        let (db, counting) = counted(dir.path());
         let mut b = db.batch_writer().unwrap();
-        for i in shuffled(6000, 13) {
-            let v = format!("v{i}-{:40}", "").into_bytes();
-            b.set(&key(i), &v).unwrap();
-            model.insert(key(i), v);
-        }
+        let model = write_shuffled(&mut b, 13);
         let runs = b.bulk.as_ref().unwrap().spilled.len();
         assert!(runs > 80, "{runs} runs");
         let most = match room_for_runs_only {
             // The commit writes what is buffered as one more run.
-            true => open.load(Ordering::SeqCst) + runs + 1,
+            true => counting.open.load(Ordering::SeqCst) + runs + 1,
             false => 40,
         };
-        limit.store(most, Ordering::SeqCst);
+        counting.open_limit.store(most, Ordering::SeqCst);
         b.commit().unwrap();
-        limit.store(usize::MAX, Ordering::SeqCst);
+        counting.open_limit.store(usize::MAX, Ordering::SeqCst);
         assert_eq!(
             everything(&db),
             model,
