@@ -15,17 +15,9 @@ use std::time::{Duration, Instant};
 
 use tinykv::engine::{Batch, Db, Options, SyncMode};
 
-/// Deterministic xorshift, so that every run does the same work.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[path = "common/xorshift.rs"]
+mod xorshift;
+use xorshift::Rng;
 
 fn key(i: u64) -> [u8; 16] {
     let mut k = [0u8; 16];

@@ -19,17 +19,11 @@ use serde_json::{Value, json};
 const VALUE_LEN: usize = 100;
 const KEY_LEN: usize = 16;
 
-/// Deterministic xorshift, so that every run does the same work.
-struct Rng(u64);
+#[path = "../../common/xorshift.rs"]
+mod xorshift;
+use xorshift::Rng;
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
     fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             let j = (self.next() % (i as u64 + 1)) as usize;
@@ -635,7 +629,9 @@ impl ScanWork {
             .collect();
         // Starts far enough from the end that every range is whole.
         let room = n.saturating_sub(RANGE_LEN as u64).max(1);
-        let starts = (0..args.scans / 10).map(|_| key(rng.next() % room)).collect();
+        let starts = (0..args.scans / 10)
+            .map(|_| key(rng.next() % room))
+            .collect();
         ScanWork {
             prefixes,
             starts,
@@ -655,10 +651,19 @@ impl ScanWork {
             assert_eq!(pairs as u64, scans * 100, "{} scan", e.name());
             vp.push(rate(scans, d));
             let (pairs, d) = timed(|| e.range_many(&self.starts, RANGE_LEN));
-            assert_eq!(pairs as u64, ranges * RANGE_LEN as u64, "{} range", e.name());
+            assert_eq!(
+                pairs as u64,
+                ranges * RANGE_LEN as u64,
+                "{} range",
+                e.name()
+            );
             vr.push(rate(ranges, d));
             let (pairs, d) = timed(|| (0..self.full_passes).map(|_| e.full_scan()).sum::<usize>());
-            assert!(pairs as u64 >= self.full_passes * self.keys, "{} full scan", e.name());
+            assert!(
+                pairs as u64 >= self.full_passes * self.keys,
+                "{} full scan",
+                e.name()
+            );
             vf.push(rate(pairs as u64, d));
             println!(
                 "  scans ({what}) {:>8}: prefix {:>8.0}/s, range {:>8.0}/s, full {:>10.0} pairs/s",
@@ -1158,13 +1163,48 @@ fn report(
     };
     let targets = vec![
         ("random gets >= 1.5x redb", ratio("get1", "redb"), 1.5, true),
-        ("prefix scans, random load >= 1.5x redb", ratio("scan", "redb"), 1.5, true),
-        ("range scans, random load >= 1.5x redb", ratio("range", "redb"), 1.5, true),
-        ("full scans, random load >= 1.5x redb", ratio("full", "redb"), 1.5, true),
-        ("prefix scans, compacted >= 1.5x redb", ratio("scan_compacted", "redb"), 1.5, true),
-        ("range scans, compacted >= 1.5x redb", ratio("range_compacted", "redb"), 1.5, true),
-        ("full scans, compacted >= 1.5x redb", ratio("full_compacted", "redb"), 1.5, true),
-        ("durable batches of 100 >= 1.0x SQLite", ratio("batch", "sqlite"), 1.0, true),
+        (
+            "prefix scans, random load >= 1.5x redb",
+            ratio("scan", "redb"),
+            1.5,
+            true,
+        ),
+        (
+            "range scans, random load >= 1.5x redb",
+            ratio("range", "redb"),
+            1.5,
+            true,
+        ),
+        (
+            "full scans, random load >= 1.5x redb",
+            ratio("full", "redb"),
+            1.5,
+            true,
+        ),
+        (
+            "prefix scans, compacted >= 1.5x redb",
+            ratio("scan_compacted", "redb"),
+            1.5,
+            true,
+        ),
+        (
+            "range scans, compacted >= 1.5x redb",
+            ratio("range_compacted", "redb"),
+            1.5,
+            true,
+        ),
+        (
+            "full scans, compacted >= 1.5x redb",
+            ratio("full_compacted", "redb"),
+            1.5,
+            true,
+        ),
+        (
+            "durable batches of 100 >= 1.0x SQLite",
+            ratio("batch", "sqlite"),
+            1.0,
+            true,
+        ),
         ("bulk sets >= 3x redb", ratio("bulk", "redb"), 3.0, true),
         ("bulk sets >= 3x sled", ratio("bulk", "sled"), 3.0, true),
         (

@@ -29,17 +29,9 @@ use tinykv::engine::{Db, Options};
 
 const KEYS: u64 = 1_000_000;
 
-/// A xorshift generator: the same scans for every build.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[path = "../../common/xorshift.rs"]
+mod xorshift;
+use xorshift::Rng;
 
 fn key(i: u64) -> String {
     format!("key{i:013}")
