@@ -2,18 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use crate::engine::batch::BatchWriter;
 use crate::engine::dir::{seg_log_name, tmp_path};
 use crate::engine::index::Kind;
-use crate::engine::storage::{Counting, RealStorage};
 use crate::engine::{Db, Options};
 
 /// Segments of 4 KiB: a batch spills past 4 KiB and every run holds about
 /// 4 KiB, so a few thousand writes make more runs than one merge takes.
-fn small() -> Options {
+pub(super) fn small() -> Options {
     Options {
         segment_size: 4096,
         auto_compact: false,
@@ -21,10 +17,10 @@ fn small() -> Options {
     }
 }
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+pub(super) type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// A shuffle of `0..n` from a fixed seed (no dependency for it).
-fn shuffled(n: u64, seed: u64) -> Vec<u64> {
+pub(super) fn shuffled(n: u64, seed: u64) -> Vec<u64> {
     let mut v: Vec<u64> = (0..n).collect();
     let mut x = seed | 1;
     for i in (1..v.len()).rev() {
@@ -36,16 +32,16 @@ fn shuffled(n: u64, seed: u64) -> Vec<u64> {
     v
 }
 
-fn key(i: u64) -> Vec<u8> {
+pub(super) fn key(i: u64) -> Vec<u8> {
     format!("key:{i:06}").into_bytes()
 }
 
-fn everything(db: &Db) -> Model {
+pub(super) fn everything(db: &Db) -> Model {
     db.iter().map(|p| p.unwrap()).collect()
 }
 
 /// The names in `dir` that a finished batch must not leave behind.
-fn leftovers(dir: &Path) -> Vec<String> {
+pub(super) fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -395,103 +391,6 @@ fn a_marker_found_at_open_finishes_the_load() {
     let db = Db::open(dir.path(), small()).unwrap();
     assert!(everything(&db).len() < model.len());
     assert!(leftovers(dir.path()).is_empty());
-}
-
-/// A database in `dir` over a [`Counting`] storage (segments of 4 KiB),
-/// and the storage, for its counters.
-///
-/// [`Counting`]: crate::engine::storage::Counting
-fn counted(dir: &Path) -> (Db, Arc<Counting>) {
-    let counting = Arc::new(Counting::over(Arc::new(RealStorage)));
-    let opts = Options {
-        storage: Arc::clone(&counting) as Arc<dyn crate::engine::storage::Storage>,
-        ..small()
-    };
-    (Db::open(dir, opts).unwrap(), counting)
-}
-
-/// Writes 6,000 pairs in an order shuffled by `seed` (about 90 runs of 4
-/// KiB); returns what they make.
-fn write_shuffled(b: &mut BatchWriter<'_>, seed: u64) -> Model {
-    let mut model = Model::new();
-    for i in shuffled(6000, seed) {
-        let v = format!("v{i}-{:40}", "").into_bytes();
-        b.set(&key(i), &v).unwrap();
-        model.insert(key(i), v);
-    }
-    model
-}
-
-/// Loads 6,000 pairs in random order with a fan-in of `fan_in`; returns
-/// how many times the runs' bytes were read.
-fn run_reads(fan_in: usize) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, counting) = counted(dir.path());
-    let mut b = db.batch_writer().unwrap();
-    let model = write_shuffled(&mut b, 11);
-    let bulk = b.bulk.as_mut().unwrap();
-    bulk.fan_in = fan_in;
-    let runs = &bulk.spilled;
-    assert!(runs.len() > 64 + 20, "{} runs", runs.len());
-    let run_bytes: u64 = runs
-        .iter()
-        .map(|r| std::fs::metadata(&r.path).unwrap().len())
-        .sum();
-    let before = counting.bytes.load(Ordering::SeqCst);
-    b.commit().unwrap();
-    let read = counting.bytes.load(Ordering::SeqCst) - before;
-    assert_eq!(everything(&db), model);
-    read as f64 / run_bytes as f64
-}
-
-/// Past the fan-in, only as many runs are merged first as bring the count
-/// down to one final merge: 90 runs at 64 merge 27 of them, then 64, so
-/// the commit reads the runs' bytes about 1.3 times, not twice (every run
-/// merged once before the last merge, as it was). Within [`FAN_IN`]
-/// (super::FAN_IN), once.
-#[test]
-fn too_many_runs_merge_only_what_the_last_merge_cannot_take() {
-    let ratio = run_reads(64);
-    assert!(
-        (1.1..1.6).contains(&ratio),
-        "the runs were read {ratio:.2} times"
-    );
-    let ratio = run_reads(super::FAN_IN);
-    assert!(
-        (0.95..1.1).contains(&ratio),
-        "the runs were read {ratio:.2} times"
-    );
-}
-
-/// A merge of more runs than the process can open files for goes on with
-/// a fan-in of half the files it could open, in more passes, and loses
-/// nothing: about 90 runs with at most 40 files open at once (a process
-/// at its descriptor limit), where one merge of them all would fail; and
-/// with room for every run's file but not for the output's, the same.
-#[test]
-fn a_merge_short_of_files_merges_fewer_runs_at_once() {
-    for room_for_runs_only in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, counting) = counted(dir.path());
-        let mut b = db.batch_writer().unwrap();
-        let model = write_shuffled(&mut b, 13);
-        let runs = b.bulk.as_ref().unwrap().spilled.len();
-        assert!(runs > 80, "{runs} runs");
-        let most = match room_for_runs_only {
-            // The commit writes what is buffered as one more run.
-            true => counting.open.load(Ordering::SeqCst) + runs + 1,
-            false => 40,
-        };
-        counting.open_limit.store(most, Ordering::SeqCst);
-        b.commit().unwrap();
-        counting.open_limit.store(usize::MAX, Ordering::SeqCst);
-        assert_eq!(
-            everything(&db),
-            model,
-            "room for runs only: {room_for_runs_only}"
-        );
-        assert!(leftovers(dir.path()).is_empty());
-    }
 }
 
 /// The merge orders keys by their first 16 bytes as a number and then by

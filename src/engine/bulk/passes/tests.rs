@@ -1,0 +1,108 @@
+//! Tests of the merges at a bulk load's commit: how many passes, and a
+//! process short of file descriptors.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::super::tests::{Model, everything, key, leftovers, shuffled, small};
+use crate::engine::batch::BatchWriter;
+use crate::engine::storage::{Counting, RealStorage};
+use crate::engine::{Db, Options};
+
+/// A database in `dir` over a [`Counting`] storage (segments of 4 KiB),
+/// and the storage, for its counters.
+///
+/// [`Counting`]: crate::engine::storage::Counting
+fn counted(dir: &Path) -> (Db, Arc<Counting>) {
+    let counting = Arc::new(Counting::over(Arc::new(RealStorage)));
+    let opts = Options {
+        storage: Arc::clone(&counting) as Arc<dyn crate::engine::storage::Storage>,
+        ..small()
+    };
+    (Db::open(dir, opts).unwrap(), counting)
+}
+
+/// Writes 6,000 pairs in an order shuffled by `seed` (about 90 runs of 4
+/// KiB); returns what they make.
+fn write_shuffled(b: &mut BatchWriter<'_>, seed: u64) -> Model {
+    let mut model = Model::new();
+    for i in shuffled(6000, seed) {
+        let v = format!("v{i}-{:40}", "").into_bytes();
+        b.set(&key(i), &v).unwrap();
+        model.insert(key(i), v);
+    }
+    model
+}
+
+/// Loads 6,000 pairs in random order with a fan-in of `fan_in`; returns
+/// how many times the runs' bytes were read.
+fn run_reads(fan_in: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, counting) = counted(dir.path());
+    let mut b = db.batch_writer().unwrap();
+    let model = write_shuffled(&mut b, 11);
+    let bulk = b.bulk.as_mut().unwrap();
+    bulk.fan_in = fan_in;
+    let runs = &bulk.spilled;
+    assert!(runs.len() > 64 + 20, "{} runs", runs.len());
+    let run_bytes: u64 = runs
+        .iter()
+        .map(|r| std::fs::metadata(&r.path).unwrap().len())
+        .sum();
+    let before = counting.bytes.load(Ordering::SeqCst);
+    b.commit().unwrap();
+    let read = counting.bytes.load(Ordering::SeqCst) - before;
+    assert_eq!(everything(&db), model);
+    read as f64 / run_bytes as f64
+}
+
+/// Past the fan-in, only as many runs are merged first as bring the count
+/// down to one final merge: 90 runs at 64 merge 27 of them, then 64, so
+/// the commit reads the runs' bytes about 1.3 times, not twice (every run
+/// merged once before the last merge, as it was). Within [`FAN_IN`]
+/// (super::super::FAN_IN), once.
+#[test]
+fn too_many_runs_merge_only_what_the_last_merge_cannot_take() {
+    let ratio = run_reads(64);
+    assert!(
+        (1.1..1.6).contains(&ratio),
+        "the runs were read {ratio:.2} times"
+    );
+    let ratio = run_reads(super::super::FAN_IN);
+    assert!(
+        (0.95..1.1).contains(&ratio),
+        "the runs were read {ratio:.2} times"
+    );
+}
+
+/// A merge of more runs than the process can open files for goes on with
+/// a fan-in of half the files it could open, in more passes, and loses
+/// nothing: about 90 runs with at most 40 files open at once (a process
+/// at its descriptor limit), where one merge of them all would fail; and
+/// with room for every run's file but not for the output's, the same.
+#[test]
+fn a_merge_short_of_files_merges_fewer_runs_at_once() {
+    for room_for_runs_only in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, counting) = counted(dir.path());
+        let mut b = db.batch_writer().unwrap();
+        let model = write_shuffled(&mut b, 13);
+        let runs = b.bulk.as_ref().unwrap().spilled.len();
+        assert!(runs > 80, "{runs} runs");
+        let most = match room_for_runs_only {
+            // The commit writes what is buffered as one more run.
+            true => counting.open.load(Ordering::SeqCst) + runs + 1,
+            false => 40,
+        };
+        counting.open_limit.store(most, Ordering::SeqCst);
+        b.commit().unwrap();
+        counting.open_limit.store(usize::MAX, Ordering::SeqCst);
+        assert_eq!(
+            everything(&db),
+            model,
+            "room for runs only: {room_for_runs_only}"
+        );
+        assert!(leftovers(dir.path()).is_empty());
+    }
+}
