@@ -204,6 +204,7 @@ impl<'a> Iter<'a> {
     /// when it lies in the winning walk's buffer, `false` when it is in
     /// `self.value`; `None` when the index entry that said so was wrong
     /// and the key is not live after all.
+    #[inline]
     fn resolve(&mut self, found: Found) -> Result<Option<bool>> {
         let key = self.last.as_deref().expect("a key was taken");
         let value = match found {
@@ -233,12 +234,14 @@ impl<'a> Iter<'a> {
     /// what [`Iterator::next`] returns, without a copy of the key and the
     /// value (the fastest way through many pairs). On an iterator of keys
     /// alone ([`Db::keys`]) the value is empty.
+    #[inline]
     pub fn next_pair(&mut self) -> Option<Result<(&[u8], &[u8])>> {
         self.next_entry().map(|r| r.map(|(k, v, _)| (k, v)))
     }
 
     /// [`next_pair`](Self::next_pair) with when the key expires, if it
     /// does (what [`last_expiry`](Self::last_expiry) then says).
+    #[inline]
     pub fn next_entry(&mut self) -> Option<Result<PairRef<'_>>> {
         self.next_record().map(|r| r.map(|(pair, _)| pair))
     }
@@ -246,6 +249,7 @@ impl<'a> Iter<'a> {
     /// [`next_entry`](Self::next_entry), with the pair's whole record when
     /// a sorted segment's walk holds it as a plain put, read whole and
     /// checked (what a compaction copies without encoding it again).
+    #[inline]
     pub(super) fn next_record(&mut self) -> Option<Result<RecordRef<'_>>> {
         let in_walk = match self.advance_pair()? {
             Ok(in_walk) => in_walk,
@@ -264,6 +268,7 @@ impl<'a> Iter<'a> {
 
     /// Steps to the next live pair: its key is then in `last`, its value
     /// in the winning walk (`true`) or in `self.value`.
+    #[inline]
     fn advance_pair(&mut self) -> Option<Result<bool>> {
         loop {
             let found = match self.step()? {

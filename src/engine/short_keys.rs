@@ -38,6 +38,9 @@ pub(super) fn eq(a: &[u8], b: &[u8]) -> bool {
 #[inline]
 pub(super) fn has_prefix(key: &[u8], prefix: &[u8]) -> bool {
     let n = prefix.len();
+    if n == 0 {
+        return true;
+    }
     if (8..=16).contains(&n) && key.len() >= n {
         return word(key, 0) == word(prefix, 0) && word(key, n - 8) == word(prefix, n - 8);
     }
