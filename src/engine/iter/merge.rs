@@ -162,7 +162,7 @@ impl Iter<'_> {
     /// smaller (or the heap is empty), `Equal` when it is the same key and
     /// `held` is newer (it wins, the top holds an older record), `Greater`
     /// when the top wins; `None` when `held` has no head.
-    #[inline]
+    #[inline(always)]
     fn against_top(&mut self, held: Src) -> Option<Ordering> {
         let k = key_of(&self.mem, &self.segs, held)?;
         let Some(&top) = self.heap.first() else {
@@ -249,7 +249,9 @@ impl Iter<'_> {
             // The segment that won the last step moves on only now: its
             // walk held the record handed out.
             let mut held = self.held.take();
-            if let Some(Src::Seg(i)) = held {
+            if let Some(Src::Seg(i)) = held
+                && !self.segs[i].walk.advance_ready()
+            {
                 match self.segs[i].walk.advance() {
                     Ok(live) => self.segs[i].live = live,
                     Err(e) => {

@@ -118,6 +118,17 @@ enum WalkInner {
 }
 
 impl Walk {
+    /// Steps to the next entry when a sorted walk has it decoded already
+    /// (a data block's records are decoded at once): `true` then, as
+    /// [`advance`](Self::advance) would be; else `false`, nothing done.
+    #[inline]
+    pub fn advance_ready(&mut self) -> bool {
+        match &mut self.inner {
+            WalkInner::Log(l) if self.from.is_empty() => l.advance_ready(),
+            _ => false,
+        }
+    }
+
     /// Steps to the next entry; `false` at the end (and after an error).
     /// The entry is then [`head`](Self::head) until the next step.
     pub fn advance(&mut self) -> Result<bool> {

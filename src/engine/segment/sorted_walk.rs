@@ -2,7 +2,9 @@
 //! order, with its values, checking each data block whole by the CRC the
 //! index gives (or, without one, each record's CRC and that keys rise),
 //! and that every data block starts at a record holding the block's first
-//! key (what ties a sorted index to its segment).
+//! key (what ties a sorted index to its segment). The records of a block
+//! checked whole are decoded at once, in one pass over it, so that a step
+//! within the block is taking the next (no check, no read, no `Result`).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -58,24 +60,38 @@ pub(super) struct LogWalk {
     block_ok: bool,
     /// The record the walk stands on, in `buf`.
     cur: Option<Cur>,
+    /// The records after it in a data block checked whole, decoded at
+    /// once (`ready[ready_at..]`, in `buf`; see [`LogWalk::decode_rest`]):
+    /// stepping onto one is taking it.
+    ready: Vec<Cur>,
+    ready_at: usize,
 }
 
 /// A data block whose CRC the index gives is checked whole when it is at
 /// most this long (so it holds no record a walk for keys leaves unread).
 const CHECKED_BLOCK: u64 = SKIP_UNREAD as u64;
 
-/// Where the record a sorted walk stands on lies in its buffer.
-#[derive(Debug)]
+/// Where a record a sorted walk holds lies in its buffer, read whole.
+#[derive(Clone, Copy, Debug)]
 struct Cur {
-    key: Range<usize>,
-    value: Option<Range<usize>>,
-    /// The whole record, when it is a plain put read whole: what a
-    /// compaction copies as it is.
-    put: Option<Range<usize>>,
-    delete: bool,
-    offset: u64,
+    /// Where it starts in the buffer, and its length.
+    at: u32,
     len: u32,
+    header_len: u32,
+    key_len: u32,
+    tag: Tag,
     expires_at: Option<u64>,
+}
+
+impl Cur {
+    fn key(&self) -> Range<usize> {
+        let start = (self.at + self.header_len) as usize;
+        start..start + self.key_len as usize
+    }
+
+    fn end(&self) -> usize {
+        (self.at + self.len) as usize
+    }
 }
 
 impl LogWalk {
@@ -111,34 +127,39 @@ impl LogWalk {
             block_end: 0,
             block_ok: false,
             cur: None,
+            ready: Vec::new(),
+            ready_at: 0,
         }
     }
 
     /// The key of the record the walk stands on.
     #[inline]
     pub(super) fn key(&self) -> Option<&[u8]> {
-        self.cur.as_ref().map(|c| &self.buf[c.key.clone()])
+        self.cur.as_ref().map(|c| &self.buf[c.key()])
     }
 
     /// Of the record the walk stands on: whether it is a tombstone, when
     /// it expires, and whether the walk holds its value.
     #[inline]
     pub(super) fn flags(&self) -> Option<(bool, Option<u64>, bool)> {
-        self.cur
-            .as_ref()
-            .map(|c| (c.delete, c.expires_at, c.value.is_some()))
+        self.cur.as_ref().map(|c| {
+            let delete = c.tag.is_delete();
+            (delete, c.expires_at, self.values && !delete)
+        })
     }
 
     /// The value of the record the walk stands on.
     #[inline]
     pub(super) fn value(&self) -> Option<&[u8]> {
-        self.cur.as_ref()?.value.clone().map(|r| &self.buf[r])
+        let c = self.cur.as_ref()?;
+        (self.values && !c.tag.is_delete()).then(|| &self.buf[c.key().end..c.end()])
     }
 
     /// The whole record the walk stands on, when it is a plain put.
     #[inline]
     pub(super) fn put_record(&self) -> Option<&[u8]> {
-        self.cur.as_ref()?.put.clone().map(|r| &self.buf[r])
+        let c = self.cur.as_ref()?;
+        (self.values && c.tag == Tag::Put).then(|| &self.buf[c.at as usize..c.end()])
     }
 
     /// Makes `buf` hold `pos..pos + n` (less at the end of the segment)
@@ -178,13 +199,38 @@ impl LogWalk {
         Ok((self.pos - self.base) as usize)
     }
 
-    pub(super) fn advance(&mut self) -> Result<bool> {
+    /// Steps onto the next record decoded at once, if there is one
+    /// (`false`, nothing done, when there is none): what
+    /// [`advance`](Self::advance) does first, without its `Result`.
+    #[inline]
+    pub(super) fn advance_ready(&mut self) -> bool {
+        let Some(&next) = self.ready.get(self.ready_at) else {
+            return false;
+        };
+        self.ready_at += 1;
         // The key stepped past is what the next must exceed.
+        if let Some(c) = self.cur.replace(next) {
+            self.prev = Some(c.key());
+            self.started = true;
+        }
+        true
+    }
+
+    pub(super) fn advance(&mut self) -> Result<bool> {
+        if self.advance_ready() {
+            return Ok(true);
+        }
         if let Some(c) = self.cur.take() {
-            self.prev = Some(c.key);
+            self.prev = Some(c.key());
             self.started = true;
         }
         loop {
+            // A batch commit stepped over may have left records decoded.
+            if let Some(&next) = self.ready.get(self.ready_at) {
+                self.ready_at += 1;
+                self.cur = Some(next);
+                return Ok(true);
+            }
             let done = self.pos >= self.seg.log_len;
             if done && !self.suspect() {
                 // Done: give the read buffer back (a walk over many
@@ -206,6 +252,7 @@ impl LogWalk {
                     self.buf = Vec::new();
                     self.filled = 0;
                     self.prev = None;
+                    self.ready.clear();
                     return Err(e);
                 }
             }
@@ -216,13 +263,13 @@ impl LogWalk {
         let c = self.cur.as_ref()?;
         Some(Head {
             entry: EntryRef {
-                key: &self.buf[c.key.clone()],
-                delete: c.delete,
-                offset: c.offset,
+                key: &self.buf[c.key()],
+                delete: c.tag.is_delete(),
+                offset: self.base + c.at as u64,
                 len: c.len,
                 expires_at: c.expires_at,
             },
-            value: c.value.clone().map(|r| &self.buf[r]),
+            value: self.value(),
         })
     }
 
@@ -325,20 +372,62 @@ impl LogWalk {
             self.next_block = self.blocks.next().transpose()?;
         }
         self.pos += total as u64;
+        if checked {
+            self.decode_rest();
+        }
         if h.tag == Tag::BatchCommit {
             return Ok(false);
         }
-        let value = (self.values && !h.tag.is_delete()).then(|| s + key_end..s + total);
-        let put = (self.values && h.tag == Tag::Put).then(|| s..s + total);
         self.cur = Some(Cur {
-            key,
-            value,
-            put,
-            delete: h.tag.is_delete(),
-            offset: at,
+            at: s as u32,
             len: total as u32,
+            header_len: h.header_len as u32,
+            key_len: h.key_len as u32,
+            tag: h.tag,
             expires_at: h.expires_at,
         });
         Ok(true)
+    }
+
+    /// In a data block checked whole: decodes its records from `pos` on
+    /// into `ready` at once, and moves `pos` past them. Such records need
+    /// no check of their own (CRC, key order), so stepping onto one is
+    /// taking it. Decoding stops, leaving the rest to [`step`](Self::step)
+    /// (which reports what is wrong, if anything), at the first record
+    /// that does not decode, does not lie whole in the block and in the
+    /// buffer, or reaches the next block's start.
+    fn decode_rest(&mut self) {
+        self.ready.clear();
+        self.ready_at = 0;
+        let limit = match &self.next_block {
+            Some(b) => self.block_end.min(b.offset),
+            None => self.block_end,
+        };
+        let end = (limit.saturating_sub(self.base) as usize).min(self.filled);
+        let mut s = self.pos.wrapping_sub(self.base) as usize;
+        if self.pos < self.base {
+            return;
+        }
+        while s < end {
+            let Ok(h) = record::decode_header(&self.buf[s..end]) else {
+                break;
+            };
+            let total = h.total_len();
+            if total > end - s {
+                break;
+            }
+            if h.tag != Tag::BatchCommit {
+                self.ready.push(Cur {
+                    at: s as u32,
+                    len: total as u32,
+                    header_len: h.header_len as u32,
+                    key_len: h.key_len as u32,
+                    tag: h.tag,
+                    expires_at: h.expires_at,
+                });
+            }
+            s += total;
+        }
+        self.pos = self.base + s as u64;
     }
 }
