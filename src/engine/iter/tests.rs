@@ -433,3 +433,53 @@ fn a_short_range_begins_only_the_segments_it_reaches() {
     let made = reads.load(Ordering::SeqCst) - before;
     assert!(made <= 2, "{made} reads over {segments} segments");
 }
+
+/// A walk's reads grow as it goes, by half of what it read so far: a range
+/// of a large sorted segment reads at most about half again what its pairs
+/// take, whatever its length (reads that doubled read 252 KiB for 1,100
+/// pairs, ~128 KB: twice).
+#[test]
+fn a_range_reads_little_more_than_its_pairs() {
+    use crate::engine::storage::{Counting, RealStorage};
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Counting::over(Arc::new(RealStorage));
+    let bytes = Arc::clone(&counting.bytes);
+    let opts = Options {
+        cache_bytes: 0,
+        auto_compact: false,
+        segment_size: 1 << 20,
+        storage: Arc::new(counting),
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let mut b = db.batch_writer().unwrap();
+    for i in (0..20_000u32).rev() {
+        b.set(format!("key{i:06}").as_bytes(), &[b'v'; 100])
+            .unwrap();
+    }
+    b.commit().unwrap();
+    // One sorted segment (the batch spilled past 1 MiB).
+    assert_eq!(db.state.read().unwrap().segments.len(), 1);
+    let range = |n: u32| {
+        let mut it = db.iter().from(b"key005000");
+        let mut taken = 0;
+        for want in 5_000..5_000 + n {
+            let (k, v) = it.next_pair().unwrap().unwrap();
+            assert_eq!(k, format!("key{want:06}").as_bytes());
+            taken += crate::engine::record::encoded_len(k.len(), v.len());
+        }
+        taken as f64
+    };
+    // The index's frames are read once, then kept.
+    range(1);
+    for n in [250, 600, 1_100, 2_000, 4_000] {
+        let before = bytes.load(Ordering::SeqCst);
+        let taken = range(n);
+        let read = (bytes.load(Ordering::SeqCst) - before) as f64;
+        assert!(
+            read <= 1.55 * taken,
+            "{read} bytes read for {n} pairs, {taken} bytes"
+        );
+    }
+}
