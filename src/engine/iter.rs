@@ -243,7 +243,11 @@ impl<'a> Iter<'a> {
     /// does (what [`last_expiry`](Self::last_expiry) then says).
     #[inline]
     pub fn next_entry(&mut self) -> Option<Result<PairRef<'_>>> {
-        self.next_record().map(|r| r.map(|(pair, _)| pair))
+        let in_walk = match self.advance_pair()? {
+            Ok(in_walk) => in_walk,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(Ok(self.pair(in_walk)))
     }
 
     /// [`next_entry`](Self::next_entry), with the pair's whole record when
@@ -255,15 +259,23 @@ impl<'a> Iter<'a> {
             Ok(in_walk) => in_walk,
             Err(e) => return Some(Err(e)),
         };
-        let key = self.last.as_deref().expect("a key was taken");
-        let (value, record) = match (in_walk, self.held) {
-            (true, Some(Src::Seg(i))) => {
-                (self.segs[i].walk.value(), self.segs[i].walk.put_record())
-            }
-            _ => (None, None),
+        let record = match (in_walk, self.held) {
+            (true, Some(Src::Seg(i))) => self.segs[i].walk.put_record(),
+            _ => None,
         };
-        let pair = (key, value.unwrap_or(&self.value), self.last_expiry);
-        Some(Ok((pair, record)))
+        Some(Ok((self.pair(in_walk), record)))
+    }
+
+    /// The pair the merge last took: its value in the winning walk's
+    /// buffer when `in_walk`, else in `self.value`.
+    #[inline]
+    fn pair(&self, in_walk: bool) -> PairRef<'_> {
+        let key = self.last.as_deref().expect("a key was taken");
+        let value = match (in_walk, self.held) {
+            (true, Some(Src::Seg(i))) => self.segs[i].walk.value(),
+            _ => None,
+        };
+        (key, value.unwrap_or(&self.value), self.last_expiry)
     }
 
     /// Steps to the next live pair: its key is then in `last`, its value

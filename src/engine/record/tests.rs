@@ -223,3 +223,27 @@ fn decode_errors_say_what_is_wrong() {
     );
     assert_eq!(say(DecodeError::CrcMismatch), "record CRC mismatch");
 }
+
+/// The short header's path (a byte each for the key's and the value's
+/// lengths, no expiry) decodes every header it takes as the general path
+/// does, and leaves every other to it: every tag byte with every pair of
+/// length bytes, complete and cut short.
+#[test]
+fn short_headers_decode_as_any_header_does() {
+    let mut taken = 0;
+    for tag in (0u8..=8).chain(0x80..=0x88) {
+        for key_len in 0..=255u8 {
+            for value_len in 0..=255u8 {
+                let mut buf = vec![9, 8, 7, 6, tag, key_len, value_len, 1, 1, 1, 1, 1, 1];
+                buf.resize(MAX_HEADER_LEN, 0);
+                for len in [7, MAX_HEADER_LEN] {
+                    let b = &buf[..len];
+                    let general = decode_any_header(b);
+                    assert_eq!(decode_header(b), general, "{b:?}");
+                    taken += usize::from(general.is_ok_and(|h| h.header_len == 7));
+                }
+            }
+        }
+    }
+    assert!(taken > 60_000, "{taken} short headers");
+}
