@@ -6,11 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use proptest::prelude::*;
 
 use crate::engine::clock::{Clock, ManualClock};
 use crate::engine::index::Kind;
+use crate::engine::storage::{Counting, RealStorage};
 use crate::engine::{Db, Options};
 
 /// Keys `k000`..`k059`, some with a longer tail so that prefixes of
@@ -386,24 +388,29 @@ fn a_walk_across_seals_and_a_compaction_gives_every_lasting_key_once() {
     }
 }
 
+/// A database in `dir` with segments of `segment_size`, no block cache
+/// (every read reaches the storage) and no automatic compaction, over a
+/// [`Counting`] storage, and the storage, for its counters.
+fn counted(dir: &std::path::Path, segment_size: u64) -> (Db, Arc<Counting>) {
+    let counting = Arc::new(Counting::over(Arc::new(RealStorage)));
+    let opts = Options {
+        cache_bytes: 0,
+        auto_compact: false,
+        segment_size,
+        storage: Arc::clone(&counting) as Arc<dyn crate::engine::storage::Storage>,
+        ..Options::default()
+    };
+    (Db::open(dir, opts).unwrap(), counting)
+}
+
 /// A walk from a key over the disjoint segments a compaction writes begins
 /// only the walks it reaches: a short range scan in the first of many
 /// segments reads about as much as it would in a database of one.
 #[test]
 fn a_short_range_begins_only_the_segments_it_reaches() {
-    use crate::engine::storage::{Counting, RealStorage};
-    use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
-    let counting = Counting::over(Arc::new(RealStorage));
-    let reads = Arc::clone(&counting.reads);
-    let opts = Options {
-        cache_bytes: 0,
-        auto_compact: false,
-        segment_size: 64 * 1024,
-        storage: Arc::new(counting),
-        ..Options::default()
-    };
-    let db = Db::open(dir.path(), opts).unwrap();
+    let (db, counting) = counted(dir.path(), 64 * 1024);
+    let reads = &counting.reads;
     // Written twice: the compaction has the first values to drop.
     for _ in 0..2 {
         let mut b = db.batch_writer().unwrap();
@@ -440,19 +447,9 @@ fn a_short_range_begins_only_the_segments_it_reaches() {
 /// pairs, ~128 KB: twice).
 #[test]
 fn a_range_reads_little_more_than_its_pairs() {
-    use crate::engine::storage::{Counting, RealStorage};
-    use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
-    let counting = Counting::over(Arc::new(RealStorage));
-    let bytes = Arc::clone(&counting.bytes);
-    let opts = Options {
-        cache_bytes: 0,
-        auto_compact: false,
-        segment_size: 1 << 20,
-        storage: Arc::new(counting),
-        ..Options::default()
-    };
-    let db = Db::open(dir.path(), opts).unwrap();
+    let (db, counting) = counted(dir.path(), 1 << 20);
+    let bytes = &counting.bytes;
     let mut b = db.batch_writer().unwrap();
     for i in (0..20_000u32).rev() {
         b.set(format!("key{i:06}").as_bytes(), &[b'v'; 100])

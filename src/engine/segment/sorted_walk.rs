@@ -10,19 +10,21 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::super::index::{BlockWalk, EntryRef, SparseEntry};
-use super::super::record::{self, DecodeError, MAX_HEADER_LEN, Tag};
+use super::super::record::{self, DecodeError, MAX_HEADER_LEN, RecordHeader, Tag};
 use super::super::storage::{NoFill, read_exact_at};
 use super::super::{Error, Result};
 use super::ordered_walk::Head;
 use super::{SKIP_UNREAD, Segment};
 
-/// A sorted walk's first read is this long, and each one after it half
-/// as long as all it read before, up to [`WALK_READ`]: a short scan reads
-/// little (from the block cache while it holds the blocks, which lookups
-/// fill, then from the file, leaving the cache as it was), a long walk
-/// soon reads in large pieces past the cache, and a walk that stops
-/// reads at most about half again what it used (with reads that doubled,
-/// twice: a range of 1,100 pairs, ~128 KB, read 252 KiB).
+/// A sorted walk's buffer holds this much after its first read, and after
+/// each one after it half as much as the walk read before, up to
+/// [`WALK_READ`] (a read fetches that less what the buffer kept of the
+/// record or block the last one cut): a short scan reads little (from the
+/// block cache while it holds the blocks, which lookups fill, then from
+/// the file, leaving the cache as it was), a long walk soon reads in large
+/// pieces past the cache, and a walk that stops reads at most about half
+/// again what it used (with reads that doubled, twice: a range of 1,100
+/// pairs, ~128 KB, read 252 KiB).
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
 /// A first read sized to the scan's end is at least this long.
@@ -38,9 +40,9 @@ pub(super) struct LogWalk {
     buf: Vec<u8>,
     /// How much of `buf` holds bytes of the file.
     filled: usize,
-    /// How much the next read fetches (see [`FIRST_READ`]), and how much
-    /// was read before it.
+    /// How much the buffer holds after the next read (see [`FIRST_READ`]).
     ahead: usize,
+    /// Bytes read from the file so far.
     read: u64,
     values: bool,
     /// The previous key (once `started`): a sorted segment's keys must
@@ -75,7 +77,10 @@ pub(super) struct LogWalk {
 /// most this long (so it holds no record a walk for keys leaves unread).
 const CHECKED_BLOCK: u64 = SKIP_UNREAD as u64;
 
-/// Where a record a sorted walk holds lies in its buffer, read whole.
+/// Where a record a sorted walk holds lies in its buffer: read whole,
+/// except a long value a walk for keys does not read (see
+/// [`LogWalk::step`]; its `end` then lies past what was read, and no value
+/// or record of it is handed out).
 #[derive(Clone, Copy, Debug)]
 struct Cur {
     /// Where it starts in the buffer, and its length.
@@ -88,6 +93,18 @@ struct Cur {
 }
 
 impl Cur {
+    /// The record at `at` in the buffer, whose header is `h`.
+    fn of(at: usize, h: &RecordHeader) -> Cur {
+        Cur {
+            at: at as u32,
+            len: h.total_len() as u32,
+            header_len: h.header_len as u32,
+            key_len: h.key_len as u32,
+            tag: h.tag,
+            expires_at: h.expires_at,
+        }
+    }
+
     fn key(&self) -> Range<usize> {
         let start = (self.at + self.header_len) as usize;
         start..start + self.key_len as usize
@@ -226,11 +243,10 @@ impl LogWalk {
             return false;
         };
         self.ready_at += 1;
-        // The key stepped past is what the next must exceed.
-        if let Some(c) = self.cur.replace(next) {
-            self.prev = Some(c.key());
-            self.started = true;
-        }
+        // The key stepped past needs no keeping: records decoded at once
+        // need no order check, and the last of them becomes `prev` when
+        // `advance` next reads on.
+        self.cur = Some(next);
         true
     }
 
@@ -238,17 +254,12 @@ impl LogWalk {
         if self.advance_ready() {
             return Ok(true);
         }
+        // The key stepped past is what the next must exceed.
         if let Some(c) = self.cur.take() {
             self.prev = Some(c.key());
             self.started = true;
         }
         loop {
-            // A batch commit stepped over may have left records decoded.
-            if let Some(&next) = self.ready.get(self.ready_at) {
-                self.ready_at += 1;
-                self.cur = Some(next);
-                return Ok(true);
-            }
             let done = self.pos >= self.seg.log_len;
             if done && !self.suspect() {
                 // Done: give the read buffer back (a walk over many
@@ -270,7 +281,6 @@ impl LogWalk {
                     self.buf = Vec::new();
                     self.filled = 0;
                     self.prev = None;
-                    self.ready.clear();
                     return Err(e);
                 }
             }
@@ -313,6 +323,8 @@ impl LogWalk {
     }
 
     /// Decodes the record at `pos` into `cur`; `false` for a batch commit.
+    /// In a data block checked whole, the block's records after it are
+    /// decoded too, into `ready` (see [`decode_rest`](Self::decode_rest)).
     fn step(&mut self) -> Result<bool> {
         let at = self.pos;
         if self.suspect() && at >= self.block_end {
@@ -396,14 +408,7 @@ impl LogWalk {
         if h.tag == Tag::BatchCommit {
             return Ok(false);
         }
-        self.cur = Some(Cur {
-            at: s as u32,
-            len: total as u32,
-            header_len: h.header_len as u32,
-            key_len: h.key_len as u32,
-            tag: h.tag,
-            expires_at: h.expires_at,
-        });
+        self.cur = Some(Cur::of(s, &h));
         Ok(true)
     }
 
@@ -437,17 +442,13 @@ impl LogWalk {
                 break;
             }
             if h.tag != Tag::BatchCommit {
-                self.ready.push(Cur {
-                    at: s as u32,
-                    len: total as u32,
-                    header_len: h.header_len as u32,
-                    key_len: h.key_len as u32,
-                    tag: h.tag,
-                    expires_at: h.expires_at,
-                });
+                self.ready.push(Cur::of(s, &h));
             }
             s += total;
         }
         self.pos = self.base + s as u64;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -223,7 +223,10 @@ fn a_long_walk_over_a_large_hashed_segment_reads_through_windows() {
 /// A database loaded out of key order into sorted segments (small ones:
 /// the load spills) whose indexes give their data blocks' CRCs; the path
 /// and bytes of the segment log that holds `key`, and the record's offset.
-fn checked_blocks_db(dir: &std::path::Path, key: &[u8]) -> (std::path::PathBuf, Vec<u8>, usize) {
+pub(super) fn checked_blocks_db(
+    dir: &std::path::Path,
+    key: &[u8],
+) -> (std::path::PathBuf, Vec<u8>, usize) {
     let opts = Options {
         auto_compact: false,
         segment_size: 16 * 1024,
@@ -367,93 +370,4 @@ fn blocks_crcs_in_a_format_3_index_are_refused() {
     drop(db);
     let healed = Index::open(&RealStorage, &idx).unwrap().unwrap();
     assert!(healed.footer.block_crcs && healed.version() == crate::engine::record::FORMAT_VERSION);
-}
-
-/// Every record of every sorted segment of `db`, as a walk from `from`
-/// with values gives them: key, tombstone, offset, length, expiry, value;
-/// and how many of the segments give their blocks' CRCs.
-type Walked = Vec<(Vec<u8>, bool, u64, u32, Option<u64>, Option<Vec<u8>>)>;
-fn walked(db: &Db, from: &[u8]) -> (Walked, usize) {
-    let st = db.state.read().unwrap();
-    let mut all = Walked::new();
-    for seg in st.segments.iter() {
-        let mut walk = seg.walk(from, true).unwrap();
-        while walk.advance().unwrap() {
-            let h = walk.head().unwrap();
-            let e = h.entry;
-            let value = h.value.map(<[u8]>::to_vec);
-            all.push((
-                e.key.to_vec(),
-                e.delete,
-                e.offset,
-                e.len,
-                e.expires_at,
-                value,
-            ));
-        }
-    }
-    let crcs = st.segments.iter().filter(|s| s.index.footer.block_crcs);
-    (all, crcs.count())
-}
-
-/// A data block checked whole by its CRC has its records decoded at once
-/// (sorted_walk.rs): a walk gives each record as a walk of the same logs
-/// record by record does (their indexes rewritten in format 3, which gives
-/// no CRCs): tombstones, expiring puts, values longer than a block, from
-/// the start and from a key.
-#[test]
-fn records_decoded_a_block_at_once_are_those_read_one_by_one() {
-    use crate::engine::index::{Index, IndexMeta};
-    use crate::engine::segment::rebuild_index;
-    use crate::engine::storage::{OpenMode, RealStorage, Storage};
-    let dir = tempfile::tempdir().unwrap();
-    let opts = || Options {
-        auto_compact: false,
-        segment_size: 16 * 1024,
-        ..Options::default()
-    };
-    let db = Db::open(dir.path(), opts()).unwrap();
-    // Keys already there: the load's deletes of them are tombstones.
-    db.set(b"key00007", b"old").unwrap();
-    let mut b = db.batch_writer().unwrap();
-    for i in (0..3_000u32).rev() {
-        let key = format!("key{i:05}").into_bytes();
-        let value = match i % 11 {
-            0 => vec![b'v'; 3_000],
-            _ => format!("value{i}").into_bytes(),
-        };
-        match i % 7 {
-            0 => b.delete(&key).unwrap(),
-            1 => b
-                .set_expiring(&key, &value, Some(4_000_000_000_000 + u64::from(i)))
-                .unwrap(),
-            _ => b.set(&key, &value).unwrap(),
-        }
-    }
-    b.commit().unwrap();
-    let (at_once, crcs) = walked(&db, b"");
-    let (at_once_from, _) = walked(&db, b"key01500");
-    assert_eq!(crcs, 1, "the load's segment gives its blocks' CRCs");
-    assert!(at_once.iter().any(|r| r.1) && at_once.iter().any(|r| r.4.is_some()));
-    db.close().unwrap();
-    for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
-        let log = entry.path();
-        if log.extension().is_none_or(|e| e != "log") || !log.to_string_lossy().contains("seg-") {
-            continue;
-        }
-        let idx = log.with_extension("idx");
-        let footer = Index::open_written(&RealStorage, &idx).unwrap().footer;
-        let meta = IndexMeta {
-            version: 3,
-            ..IndexMeta::of(&footer)
-        };
-        let file = RealStorage.open(&log, OpenMode::Read).unwrap();
-        let len = std::fs::metadata(&log).unwrap().len();
-        std::fs::write(&idx, rebuild_index(&*file, &log, len, meta).unwrap()).unwrap();
-    }
-    let db = Db::open(dir.path(), opts()).unwrap();
-    let (one_by_one, crcs) = walked(&db, b"");
-    assert_eq!(crcs, 0, "format 3 indexes give no CRCs");
-    assert_eq!(at_once, one_by_one);
-    assert_eq!(at_once_from, walked(&db, b"key01500").0);
 }
