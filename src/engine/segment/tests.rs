@@ -223,10 +223,7 @@ fn a_long_walk_over_a_large_hashed_segment_reads_through_windows() {
 /// A database loaded out of key order into sorted segments (small ones:
 /// the load spills) whose indexes give their data blocks' CRCs; the path
 /// and bytes of the segment log that holds `key`, and the record's offset.
-pub(super) fn checked_blocks_db(
-    dir: &std::path::Path,
-    key: &[u8],
-) -> (std::path::PathBuf, Vec<u8>, usize) {
+fn checked_blocks_db(dir: &std::path::Path, key: &[u8]) -> (std::path::PathBuf, Vec<u8>, usize) {
     let opts = Options {
         auto_compact: false,
         segment_size: 16 * 1024,
@@ -268,9 +265,10 @@ pub(super) fn checked_blocks_db(
 
 /// A walk checks a data block whole by the CRC its index gives: a record
 /// damaged inside it is still reported as the log's damage, at its offset
-/// (the block's records are then checked one by one), and a block whose
-/// records all pass their own CRCs is the index's damage, which the walk
-/// heals from the log.
+/// (the block's records are then checked one by one), with no pair at or
+/// past it handed out first (a block's records are decoded at once only
+/// once its CRC matched); and a block whose records all pass their own
+/// CRCs is the index's damage, which the walk heals from the log.
 #[test]
 fn a_walk_tells_a_damaged_record_from_a_wrong_block_crc() {
     use crate::engine::Error;
@@ -282,12 +280,33 @@ fn a_walk_tells_a_damaged_record_from_a_wrong_block_crc() {
     damaged[last] ^= 1;
     std::fs::write(&log, &damaged).unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
-    let walked: Result<Vec<_>, _> = db.iter().collect();
-    match walked {
-        Err(Error::Corrupt { path, offset, .. }) => {
+    let mut it = db.iter();
+    let mut taken = 0;
+    let failed = loop {
+        match it.next_pair() {
+            Some(Ok((k, _))) => {
+                let k = String::from_utf8_lossy(k).into_owned();
+                assert!(k.as_str() < "key01000", "{k} handed out");
+                taken += 1;
+            }
+            Some(Err(e)) => break e,
+            None => panic!("the damaged record was not reported"),
+        }
+    };
+    match failed {
+        Error::Corrupt { path, offset, .. } => {
             assert_eq!((path, offset), (log.clone(), at as u64));
         }
-        other => panic!("{:?}", other.map(|v| v.len())),
+        other => panic!("{other}"),
+    }
+    assert_eq!(taken, 1_000);
+    drop(it);
+    for seg in db.state.read().unwrap().segments.iter() {
+        let mut walk = seg.walk(b"", true).unwrap();
+        while let Ok(true) = walk.advance() {
+            let k = String::from_utf8_lossy(walk.key().unwrap()).into_owned();
+            assert!(k.as_str() < "key01000", "{k} walked");
+        }
     }
     drop(db);
     // The same byte with the record's CRC made right: every record passes,

@@ -1,13 +1,22 @@
 //! Tests of a sorted walk's data blocks decoded at once: what a walk gives
 //! is what the same logs walked record by record give (their indexes
-//! rewritten in format 3, which gives no blocks' CRCs), and a damaged
-//! record is never handed out.
+//! rewritten in format 3, which gives no blocks' CRCs). That a damaged
+//! record is never handed out is segment/tests.rs's.
 
 use crate::engine::index::{Index, IndexMeta, Kind};
 use crate::engine::segment::rebuild_index;
-use crate::engine::segment::tests::checked_blocks_db;
 use crate::engine::storage::{OpenMode, RealStorage, Storage};
 use crate::engine::{Batch, Db, Options};
+
+/// Segments of `segment_size` bytes (so that writes seal often), no
+/// automatic compaction.
+fn small(segment_size: u64) -> Options {
+    Options {
+        auto_compact: false,
+        segment_size,
+        ..Options::default()
+    }
+}
 
 /// Every record of every segment of `db`, as walks from `from` with values
 /// and without give them: whether with values, key, tombstone, offset,
@@ -107,11 +116,7 @@ fn agree_with_and_without_crcs(dir: &std::path::Path, opts: impl Fn() -> Options
 #[test]
 fn records_decoded_a_block_at_once_are_those_read_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = || Options {
-        auto_compact: false,
-        segment_size: 16 * 1024,
-        ..Options::default()
-    };
+    let opts = || small(16 * 1024);
     let db = Db::open(dir.path(), opts()).unwrap();
     // Keys already there: the load's deletes of them are tombstones.
     db.set(b"key00007", b"old").unwrap();
@@ -142,11 +147,7 @@ fn records_decoded_a_block_at_once_are_those_read_one_by_one() {
 #[test]
 fn batches_inside_blocks_decoded_at_once_are_read_as_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = || Options {
-        auto_compact: false,
-        segment_size: 24 * 1024,
-        ..Options::default()
-    };
+    let opts = || small(24 * 1024);
     let db = Db::open(dir.path(), opts()).unwrap();
     let mut i = 0u32;
     while i < 4_000 {
@@ -176,52 +177,4 @@ fn batches_inside_blocks_decoded_at_once_are_read_as_one_by_one() {
     db.close().unwrap();
     let walked = agree_with_and_without_crcs(dir.path(), opts);
     assert!(walked > 10_000, "{walked} records walked");
-}
-
-/// A record damaged inside a block whose CRC then fails is never handed
-/// out, nor any after it: a walk, and the database's iterator, stop at it
-/// with the log's damage (a block's records are decoded at once only once
-/// its CRC matched).
-#[test]
-fn no_pair_at_or_past_a_damaged_record_is_handed_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let (log, clean, at) = checked_blocks_db(dir.path(), b"key01000");
-    let mut damaged = clean.clone();
-    let last = at + crate::engine::record::decode(&clean[at..]).unwrap().1 - 1;
-    damaged[last] ^= 1;
-    std::fs::write(&log, &damaged).unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
-    let mut it = db.iter();
-    let mut taken = 0;
-    loop {
-        match it.next_pair() {
-            Some(Ok((k, _))) => {
-                assert!(
-                    k < &b"key01000"[..],
-                    "{:?} handed out",
-                    String::from_utf8_lossy(k)
-                );
-                taken += 1;
-            }
-            Some(Err(e)) => {
-                assert!(e.to_string().contains("corrupt"), "{e}");
-                break;
-            }
-            None => panic!("the damaged record was not reported"),
-        }
-    }
-    assert_eq!(taken, 1_000);
-    drop(it);
-    let st = db.state.read().unwrap();
-    for seg in st.segments.iter() {
-        let mut walk = seg.walk(b"", true).unwrap();
-        while let Ok(true) = walk.advance() {
-            let k = walk.key().unwrap();
-            assert!(
-                k < &b"key01000"[..],
-                "{:?} walked",
-                String::from_utf8_lossy(k)
-            );
-        }
-    }
 }
