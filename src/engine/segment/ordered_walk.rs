@@ -63,7 +63,7 @@ impl Segment {
                 // No block: an empty segment (a compaction that kept nothing).
                 let start = first.as_ref().map_or(self.log_len, |b| b.offset);
                 let end_block = match end {
-                    Some(end) => Some(self.index.locate(end)?.map(|b| b.offset + b.len)),
+                    Some(end) => Some(self.index.locate_with(end, |_, at, len, _| Ok(at + len))?),
                     None => None,
                 };
                 WalkInner::Log(LogWalk::new(
