@@ -262,9 +262,11 @@ impl LogWalk {
         loop {
             let done = self.pos >= self.seg.log_len;
             if done && !self.suspect() {
-                // Done: give the read buffer back (a walk over many
-                // segments must not hold one per segment).
+                // Done: give the read buffer and the list of decoded
+                // records back (a walk over many segments must not hold
+                // them once per segment).
                 self.buf = Vec::new();
+                self.ready = Vec::new();
                 self.filled = 0;
                 self.prev = None;
                 return Ok(false);
