@@ -2,7 +2,7 @@
 //! step, without a call into `memcmp` for keys of 8 to 16 bytes (the
 //! common short keys): two words each, compared as big-endian integers,
 //! which orders them as bytes do. Longer or shorter keys take the slice
-//! comparison.
+//! comparison. A merge's copy of the key it takes is two words as well.
 
 use std::cmp::Ordering;
 
@@ -45,6 +45,21 @@ pub(super) fn has_prefix(key: &[u8], prefix: &[u8]) -> bool {
         return word(key, 0) == word(prefix, 0) && word(key, n - 8) == word(prefix, n - 8);
     }
     key.starts_with(prefix)
+}
+
+/// Makes `dst` a copy of `src`: a key of 8 to 16 bytes as two words, not
+/// through a call into `memcpy` (what a merge does with each key it takes).
+#[inline]
+pub(super) fn copy(dst: &mut Vec<u8>, src: &[u8]) {
+    let n = src.len();
+    if (8..=16).contains(&n) {
+        dst.resize(n, 0);
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        return;
+    }
+    dst.clear();
+    dst.extend_from_slice(src);
 }
 
 #[cfg(test)]

@@ -390,7 +390,6 @@ impl Iter<'_> {
     fn settle(&mut self, winner: Src) -> Option<Option<Result<Found>>> {
         self.held = Some(winner);
         let last = self.last.get_or_insert_with(Vec::new);
-        last.clear();
         // An expired put is the newest record of its key, so it hides
         // the older ones, as a tombstone does.
         let (found, deleted, expires_at) = match winner {
@@ -401,7 +400,7 @@ impl Iter<'_> {
             }
             Src::Seg(i) => {
                 let walk = &self.segs[i].walk;
-                last.extend_from_slice(walk.key().expect("the winner has a key"));
+                short_keys::copy(last, walk.key().expect("the winner has a key"));
                 let (delete, expires_at, in_walk) = walk.flags().expect("the winner has a head");
                 (Found::Seg(i, in_walk), delete, expires_at)
             }

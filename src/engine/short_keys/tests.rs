@@ -28,3 +28,19 @@ fn as_the_slices_compare() {
         }
     }
 }
+
+/// A copy is the key, whatever the length of the key and of what the
+/// destination held before.
+#[test]
+fn a_copy_is_the_key() {
+    let keys: Vec<Vec<u8>> = (0..=40u8)
+        .map(|n| (0..n).map(|b| b ^ 0x5a).collect())
+        .collect();
+    for before in &keys {
+        for key in &keys {
+            let mut dst = before.clone();
+            copy(&mut dst, key);
+            assert_eq!(&dst, key, "after {before:?}");
+        }
+    }
+}
