@@ -15,7 +15,8 @@ pub struct BlockWalk {
     /// ordinal at its depth, and the place in it (the entry after the one
     /// taken). Empty when the walk is over.
     path: Vec<(Arc<SparseFrame>, usize, usize)>,
-    /// Blocks wholly below this are skipped.
+    /// Blocks wholly below this are skipped; emptied once a block is given
+    /// (every block after it starts past this).
     from: Vec<u8>,
 }
 
@@ -58,10 +59,14 @@ impl Iterator for BlockWalk {
                 *at += 1;
                 let i = *at - 1;
                 // Skip the blocks wholly below `from`: the next one starts
-                // at or below it.
-                if i + 1 < frame.count && frame.key(i + 1) <= self.from.as_slice() {
+                // at or below it. Past the first block given, none is.
+                if !self.from.is_empty()
+                    && i + 1 < frame.count
+                    && frame.key(i + 1) <= self.from.as_slice()
+                {
                     continue;
                 }
+                self.from = Vec::new();
                 let e = frame.entry(&self.index, i);
                 if e.is_err() {
                     self.path.clear();
