@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::super::Result;
-use super::frames::{SparseEntry, SparseFrame};
+use super::frames::{SparseEntry, SparseFrame, SparseRef};
 use super::{Index, SPARSE_FRAME};
 
 /// The blocks of an index in order; see [`Index::blocks_from`].
@@ -49,10 +49,10 @@ impl BlockWalk {
     }
 }
 
-impl Iterator for BlockWalk {
-    type Item = Result<SparseEntry>;
-
-    fn next(&mut self) -> Option<Result<SparseEntry>> {
+impl BlockWalk {
+    /// Moves to the next block and hands it to `found`, borrowed from its
+    /// frame (what [`next`](Iterator::next) does without an owned entry).
+    fn next_with<R>(&mut self, found: impl FnOnce(SparseRef<'_>) -> R) -> Option<Result<R>> {
         loop {
             let (frame, _, at) = self.path.last_mut()?;
             if *at < frame.count {
@@ -67,7 +67,7 @@ impl Iterator for BlockWalk {
                     continue;
                 }
                 self.from = Vec::new();
-                let e = frame.entry(&self.index, i);
+                let e = frame.entry_ref(&self.index, i).map(found);
                 if e.is_err() {
                     self.path.clear();
                 }
@@ -88,6 +88,39 @@ impl Iterator for BlockWalk {
                 return Some(Err(e));
             }
         }
+    }
+
+    /// Moves `slot` to the next block (`None` past the last), reusing its
+    /// first key's allocation: a walk of the log steps through every
+    /// block, a new `Vec` each was one allocation per ~17 records.
+    pub fn next_into(&mut self, slot: &mut Option<SparseEntry>) -> Result<()> {
+        let mut spare = slot.take();
+        let next = self.next_with(|(key, offset, len, crc)| {
+            let mut first_key = spare.take().map(|e| e.first_key).unwrap_or_default();
+            first_key.clear();
+            first_key.extend_from_slice(key);
+            SparseEntry {
+                first_key,
+                offset,
+                len,
+                crc,
+            }
+        });
+        *slot = next.transpose()?;
+        Ok(())
+    }
+}
+
+impl Iterator for BlockWalk {
+    type Item = Result<SparseEntry>;
+
+    fn next(&mut self) -> Option<Result<SparseEntry>> {
+        self.next_with(|(key, offset, len, crc)| SparseEntry {
+            first_key: key.to_vec(),
+            offset,
+            len,
+            crc,
+        })
     }
 }
 

@@ -207,17 +207,6 @@ impl SparseFrame {
         i.checked_sub(1)
     }
 
-    /// Entry `j`, checked against the region.
-    pub(super) fn entry(&self, index: &Index, j: usize) -> Result<SparseEntry> {
-        let (k, offset, len, crc) = self.entry_ref(index, j)?;
-        Ok(SparseEntry {
-            first_key: k.to_vec(),
-            offset,
-            len,
-            crc,
-        })
-    }
-
     /// Entry `j` borrowed, checked against the region.
     pub(super) fn entry_ref(&self, index: &Index, j: usize) -> Result<SparseRef<'_>> {
         let mut pos = self.body_at + u32_at(&self.payload, 4 + 4 * j) as usize;

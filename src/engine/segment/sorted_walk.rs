@@ -401,7 +401,7 @@ impl LogWalk {
                 .idx_corrupt(0, "a sorted index describes a segment out of key order"));
         }
         if at_block {
-            self.next_block = self.blocks.next().transpose()?;
+            self.blocks.next_into(&mut self.next_block)?;
         }
         self.pos += total as u64;
         if checked {
