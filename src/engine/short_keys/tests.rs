@@ -33,10 +33,14 @@ fn as_the_slices_compare() {
 /// destination held before.
 #[test]
 fn a_copy_is_the_key() {
-    let keys: Vec<Vec<u8>> = (0..=40u8)
-        .map(|n| (0..n).map(|b| b ^ 0x5a).collect())
-        .collect();
-    for before in &keys {
+    let of = |x: u8| -> Vec<Vec<u8>> {
+        (0..=40u8)
+            .map(|n| (0..n).map(|b| b ^ x).collect())
+            .collect()
+    };
+    // What the destination held differs from every key at every byte.
+    let (keys, befores) = (of(0x5a), of(0xa5));
+    for before in &befores {
         for key in &keys {
             let mut dst = before.clone();
             copy(&mut dst, key);
