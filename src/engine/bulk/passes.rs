@@ -99,16 +99,23 @@ impl Bulk {
         let final_merge = split_at != u64::MAX;
         let window = merge::window(self.run_bytes, runs.len());
         let mut readers = Vec::with_capacity(runs.len());
-        // Each run's file, then two more held together (room for an
-        // output's log and index, let go before it is made), before
-        // anything is read.
+        // Each run's file, then as many more as the merge will hold at
+        // once, held together before anything is read and let go before
+        // the outputs are made: a pass's one output (no index); the last
+        // merge's log and index being written and the log of every
+        // segment it finished (open, to be switched in), about one a
+        // `split_at` of the runs' bytes (more for a replacing load's
+        // tombstones: a few bytes a key).
+        let room_for = match final_merge {
+            true => runs.iter().map(|r| r.len).sum::<u64>().div_ceil(split_at) as usize + 2,
+            false => 1,
+        };
         let mut room = Vec::new();
-        let spare = runs.iter().chain(&runs[..2.min(runs.len())]);
+        let spare = runs.iter().chain(runs.iter().cycle().take(room_for));
         for (i, run) in spare.enumerate() {
             let file = match self.storage.open(&run.path, OpenMode::Read) {
                 Ok(file) => file,
                 Err(e) if out_of_files(&e) => {
-                    drop(readers);
                     let e = Error::io("open", &run.path, e);
                     return Ok(Merged::OutOfFiles(runs, i, e));
                 }
@@ -218,6 +225,8 @@ fn out_of_files(e: &std::io::Error) -> bool {
 pub(super) struct Run {
     id: u64,
     path: PathBuf,
+    /// Its bytes.
+    len: u64,
 }
 
 impl Run {
@@ -227,6 +236,7 @@ impl Run {
         Run {
             id: out.id,
             path: out.tmp_path,
+            len: out.len,
         }
     }
 }

@@ -79,30 +79,52 @@ fn too_many_runs_merge_only_what_the_last_merge_cannot_take() {
 /// A merge of more runs than the process can open files for goes on with
 /// a fan-in of half the files it could open, in more passes, and loses
 /// nothing: about 90 runs with at most 40 files open at once (a process
-/// at its descriptor limit), where one merge of them all would fail; and
-/// with room for every run's file but not for the output's, the same.
+/// at its descriptor limit), where one merge of them all would fail; with
+/// room for every run's file and 0 to 5 more (the last merge writes two
+/// segments, holding the first one's log while it writes the second's log
+/// and index), the same; and with a fan-in of 64 and 20 files, passes
+/// before the last one short of files too, over keys written twice (the
+/// later write must still win).
 #[test]
 fn a_merge_short_of_files_merges_fewer_runs_at_once() {
-    for room_for_runs_only in [false, true] {
+    /// At most this many files open, or room for every run's and this
+    /// many more.
+    enum Limit {
+        Files(usize),
+        RunsAnd(usize),
+    }
+    let all = super::super::FAN_IN;
+    let mut cases = vec![(all, Limit::Files(40), false)];
+    cases.extend((0..=5).map(|extra| (all, Limit::RunsAnd(extra), false)));
+    cases.push((64, Limit::Files(20), true));
+    for (fan_in, limit, twice) in cases {
         let dir = tempfile::tempdir().unwrap();
         let (db, counting) = counted(dir.path());
         let mut b = db.batch_writer().unwrap();
-        let model = write_shuffled(&mut b, 13);
-        let runs = b.bulk.as_ref().unwrap().spilled.len();
+        let mut model = write_shuffled(&mut b, 13);
+        if twice {
+            for i in shuffled(6000, 14) {
+                let v = format!("again{i}").into_bytes();
+                b.set(&key(i), &v).unwrap();
+                model.insert(key(i), v);
+            }
+        }
+        let bulk = b.bulk.as_mut().unwrap();
+        bulk.fan_in = fan_in;
+        let runs = bulk.spilled.len();
         assert!(runs > 80, "{runs} runs");
-        let most = match room_for_runs_only {
+        let most = match limit {
+            Limit::Files(n) => n,
             // The commit writes what is buffered as one more run.
-            true => counting.open.load(Ordering::SeqCst) + runs + 1,
-            false => 40,
+            Limit::RunsAnd(extra) => counting.open.load(Ordering::SeqCst) + runs + 1 + extra,
         };
         counting.open_limit.store(most, Ordering::SeqCst);
         b.commit().unwrap();
         counting.open_limit.store(usize::MAX, Ordering::SeqCst);
-        assert_eq!(
-            everything(&db),
-            model,
-            "room for runs only: {room_for_runs_only}"
-        );
+        assert_eq!(everything(&db), model, "fan-in {fan_in}, {most} files");
         assert!(leftovers(dir.path()).is_empty());
+        let segments = db.state.read().unwrap().segments.len();
+        // Past the cap (256 KiB), once: the last merge wrote two segments.
+        assert!(twice || segments >= 2, "{segments} segments");
     }
 }
