@@ -1,7 +1,9 @@
 //! Binary min-heaps of handles (indices of a merge's sources) ordered by a
 //! comparison the caller gives, for the two merges that step sources in key
 //! order (iter/merge.rs, bulk/merge.rs): the keys live in the sources and
-//! change as they step, so the heap holds no key of its own.
+//! change as they step, so the heap holds no key of its own (bulk/merge.rs's
+//! handles carry a copy of a key's first 16 bytes, made again when the
+//! source steps).
 //!
 //! Invariant: no handle comes before its parent (`before(heap[i],
 //! heap[(i - 1) / 2])` is false for every `i > 0`), so none comes before

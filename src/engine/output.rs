@@ -25,7 +25,7 @@ const OUTPUTS: u64 = 16;
 
 /// The most a segment written by a compaction or a bulk load holds: 64
 /// segments' worth (1 GiB by default). Its index, about 30 bytes a 2 KiB
-/// block of records (16 MiB for 1 GiB), is written as it is built.
+/// block of records (15 MiB for 1 GiB), is written as it is built.
 pub(super) fn max_size(segment_size: u64) -> u64 {
     segment_size.saturating_mul(64)
 }

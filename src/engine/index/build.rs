@@ -3,7 +3,7 @@
 //! entries and, for a hashed index, 12 bytes per key for the table; a sorted
 //! index (a compaction output) holds no per-key state at all, and its first
 //! level of sparse frames is encoded as its blocks end (about 30 bytes a
-//! block of 2 KiB with their CRCs: 16 MiB for a 1 GiB segment, where
+//! block of 2 KiB with their CRCs: 15 MiB for a 1 GiB segment, where
 //! holding each block's entry took three times that), or, when the blocks'
 //! CRCs come from the bytes fed after the entries, once they have come (the
 //! writer's buffer of 1 MiB behind: about 512 blocks more held). The
