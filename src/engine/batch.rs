@@ -18,6 +18,7 @@ use std::sync::MutexGuard;
 
 use super::bulk::Bulk;
 use super::record::{self, Tag};
+use super::short_keys;
 use super::{
     Db, Error, LogOrder, MemSlot, Queue, Result, SyncMode, Writer, check_key, check_value,
 };
@@ -435,13 +436,7 @@ impl Pending {
             let (a, b) = (self.key(0), self.key(i));
             c.min(a.iter().zip(b).take_while(|(x, y)| x == y).count())
         });
-        let prefix = |i: usize| {
-            let k = self.key(i).get(common..).unwrap_or_default();
-            let mut b = [0u8; 8];
-            let m = k.len().min(8);
-            b[..m].copy_from_slice(&k[..m]);
-            u64::from_be_bytes(b)
-        };
+        let prefix = |i: usize| short_keys::padded_word(self.key(i), common);
         let mut order: Vec<(u64, usize)> = (0..n).map(|i| (prefix(i), i)).collect();
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)

@@ -157,6 +157,16 @@ impl Error {
         }
     }
 
+    /// Whether this failed because the process (or the system) had no
+    /// file descriptor left: EMFILE or ENFILE, the same numbers on Linux
+    /// and the BSDs.
+    pub(crate) fn is_out_of_files(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => matches!(source.raw_os_error(), Some(23 | 24)),
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             op,

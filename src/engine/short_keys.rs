@@ -2,7 +2,9 @@
 //! step, without a call into `memcmp` for keys of 8 to 16 bytes (the
 //! common short keys): two words each, compared as big-endian integers,
 //! which orders them as bytes do. Longer or shorter keys take the slice
-//! comparison. A merge's copy of the key it takes is two words as well.
+//! comparison. A merge's copy of the key it takes is two words as well,
+//! and a sort or search that keeps a number per key to compare first takes
+//! it from here ([`padded_word`]).
 
 use std::cmp::Ordering;
 
@@ -60,6 +62,19 @@ pub(super) fn copy(dst: &mut Vec<u8>, src: &[u8]) {
     }
     dst.clear();
     dst.extend_from_slice(src);
+}
+
+/// The eight bytes of `key` from `at` on, as a big-endian number, the
+/// bytes past its end taken as zeros: two keys' words order as the keys
+/// do, except that equal words leave it to the keys themselves (a key
+/// and the same key followed by zeros have equal words).
+#[inline]
+pub(super) fn padded_word(key: &[u8], at: usize) -> u64 {
+    let rest = key.get(at..).unwrap_or_default();
+    let mut b = [0u8; 8];
+    let n = rest.len().min(8);
+    b[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(b)
 }
 
 #[cfg(test)]

@@ -271,11 +271,12 @@ struct Slot {
 impl Slot {
     fn of(readers: &[RunReader], reader: usize) -> Slot {
         let key = readers[reader].key();
-        let mut head = [0u8; 16];
-        let n = key.len().min(16);
-        head[..n].copy_from_slice(&key[..n]);
+        let (hi, lo) = (
+            short_keys::padded_word(key, 0),
+            short_keys::padded_word(key, 8),
+        );
         Slot {
-            prefix: u128::from_be_bytes(head),
+            prefix: (hi as u128) << 64 | lo as u128,
             reader,
         }
     }

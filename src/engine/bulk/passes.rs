@@ -11,7 +11,7 @@ use crate::engine::index::Group;
 use crate::engine::output::{self, Output};
 use crate::engine::record::{self, Tag};
 use crate::engine::storage::OpenMode;
-use crate::engine::{Error, Result, Writer, short_keys};
+use crate::engine::{Error, Result, Writer, dir, short_keys};
 
 impl Bulk {
     /// Merges the runs until one merge of at most the fan-in makes the new
@@ -113,13 +113,10 @@ impl Bulk {
         let mut room = Vec::new();
         let spare = runs.iter().chain(runs.iter().cycle().take(room_for));
         for (i, run) in spare.enumerate() {
-            let file = match self.storage.open(&run.path, OpenMode::Read) {
+            let file = match dir::open(&*self.storage, &run.path, OpenMode::Read) {
                 Ok(file) => file,
-                Err(e) if out_of_files(&e) => {
-                    let e = Error::io("open", &run.path, e);
-                    return Ok(Merged::OutOfFiles(runs, i, e));
-                }
-                Err(e) => return Err(Error::io("open", &run.path, e)),
+                Err(e) if e.is_out_of_files() => return Ok(Merged::OutOfFiles(runs, i, e)),
+                Err(e) => return Err(e),
             };
             if i < runs.len() {
                 readers.push(RunReader::new(file, run.path.clone(), window)?);
@@ -212,12 +209,6 @@ enum Merged {
     /// Nothing: the process could open only so many of the runs' files
     /// (the runs handed back, the error the next open gave).
     OutOfFiles(Vec<Run>, usize, Error),
-}
-
-/// Whether `e` says the process (or the system) has no file descriptor
-/// left: EMFILE or ENFILE, the same numbers on Linux and the BSDs.
-fn out_of_files(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(23 | 24))
 }
 
 /// A run that will be merged, by its name: its file is open only while it

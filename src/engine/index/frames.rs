@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 
 use super::super::Result;
 use super::super::record::u32_at;
+use super::super::short_keys::padded_word;
 use super::{Index, SPARSE_FRAME, key_len_ok};
 
 /// Reads a minimal varint at `*pos` of `buf`; `None` when it runs past the
@@ -94,15 +95,6 @@ pub(super) struct SparseFrame {
     prefixes: Vec<u64>,
 }
 
-/// The eight bytes of `key` after `common`, big-endian, zero-padded.
-fn prefix_after(key: &[u8], common: usize) -> u64 {
-    let rest = key.get(common..).unwrap_or_default();
-    let mut b = [0u8; 8];
-    let n = rest.len().min(8);
-    b[..n].copy_from_slice(&rest[..n]);
-    u64::from_be_bytes(b)
-}
-
 impl SparseFrame {
     /// Parses a verified payload: `count u32 | count × u32 offsets | entries`
     /// (each entry with its block's CRC when `crcs`).
@@ -152,7 +144,7 @@ impl SparseFrame {
                 a.iter().zip(b).take_while(|(x, y)| x == y).count()
             }
         };
-        let prefixes = (0..count).map(|j| prefix_after(key(j), common)).collect();
+        let prefixes = (0..count).map(|j| padded_word(key(j), common)).collect();
         Ok(SparseFrame {
             off,
             payload,
@@ -192,7 +184,7 @@ impl SparseFrame {
             // (Less is ruled out above: key ≥ the first key.)
             Ordering::Less | Ordering::Equal => {}
         }
-        let want = prefix_after(key, self.common);
+        let want = padded_word(key, self.common);
         let n = self.prefixes.partition_point(|&p| match p.cmp(&want) {
             Ordering::Less => true,
             Ordering::Greater => false,

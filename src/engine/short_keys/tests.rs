@@ -48,3 +48,32 @@ fn a_copy_is_the_key() {
         }
     }
 }
+
+/// A padded word orders keys as the keys do wherever the words differ,
+/// from every place in the key, and is the key's bytes there.
+#[test]
+fn padded_words_order_as_the_keys() {
+    let keys: Vec<Vec<u8>> = (0..=20u8)
+        .flat_map(|n| {
+            [0u8, 0x01, 0x7f, 0x80, 0xff].map(|b| (0..n).map(|i| b.wrapping_add(i)).collect())
+        })
+        .collect();
+    for at in 0..=22 {
+        for a in &keys {
+            let w = padded_word(a, at);
+            let mut bytes = a.get(at..).unwrap_or_default().to_vec();
+            bytes.resize(8.max(bytes.len()), 0);
+            assert_eq!(w.to_be_bytes(), bytes[..8], "{a:?} at {at}");
+            for b in &keys {
+                let (sa, sb) = (
+                    a.get(at..).unwrap_or_default(),
+                    b.get(at..).unwrap_or_default(),
+                );
+                let v = padded_word(b, at);
+                if w != v {
+                    assert_eq!(w.cmp(&v), sa.cmp(sb), "{a:?} {b:?} at {at}");
+                }
+            }
+        }
+    }
+}
