@@ -9,7 +9,9 @@
 //!    every output. Then let the writer lock go.
 //! 2. Merge the old segments alone (newest wins), skipping tombstones and
 //!    overwritten records, into `seg-F.log.tmp`, `seg-F+1.log.tmp`, ...,
-//!    each fsynced, with its index written in place. Every output's index
+//!    each fsynced, with its index written in place (a large output is
+//!    finished, fsynced and its index written, on a thread of its own
+//!    while the next is merged: output.rs). Every output's index
 //!    names the group's first id `F`; the last output's index says it is
 //!    last and records the new size (the base for the next automatic
 //!    compaction) and the time. Writes land meanwhile in the active log and
@@ -43,7 +45,7 @@ use super::compaction_gain::Skipped;
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{Group, Index, IndexMeta};
 use super::iter::Iter;
-use super::output::{self, Output};
+use super::output::{self, Finishing, Output};
 use super::write::unix_secs;
 use super::{Db, Error, Result, Segment};
 
@@ -203,6 +205,8 @@ impl Db {
         let storage = &*self.opts.storage;
         let mut keys = 0u64;
         let mut out = Output::create(storage, &self.dir, first, true)?;
+        // The output before `out`, if it is being finished apart.
+        let mut finishing: Option<Finishing> = None;
         let mut pairs = Iter::pinned(self, Arc::clone(old));
         while let Some(found) = pairs.next_record() {
             let ((key, value, expires_at), record) = found?;
@@ -225,37 +229,37 @@ impl Db {
                         "compaction outputs outgrew the ids reserved for them",
                     ));
                 }
-                self.finish(&mut out, first, false, 0, now)?;
-                done.push(out);
-                out = Output::create(storage, &self.dir, next, true)?;
+                let meta = group_meta(first, false, 0, now);
+                if out.size() >= output::FINISH_APART {
+                    // The next output begins before this one's thread: one
+                    // finishes while the other is written.
+                    let next = Output::create(storage, &self.dir, next, true)?;
+                    let full = std::mem::replace(&mut out, next);
+                    if let Some(before) = finishing.take() {
+                        done.push(before.join()?);
+                    }
+                    let (storage, dir) = (Arc::clone(&self.opts.storage), self.dir.clone());
+                    finishing = Some(full.finish_apart(storage, dir, meta));
+                } else {
+                    out.finish(storage, &self.dir, true, meta)?;
+                    let next = Output::create(storage, &self.dir, next, true)?;
+                    done.push(std::mem::replace(&mut out, next));
+                }
             }
         }
+        if let Some(before) = finishing.take() {
+            done.push(before.join()?);
+        }
         let others = done.iter().map(|o| o.len + o.idx_len).sum::<u64>();
-        self.finish(&mut out, first, true, others, now)?;
+        out.finish(
+            storage,
+            &self.dir,
+            true,
+            group_meta(first, true, others, now),
+        )?;
         let base = others + out.len + out.idx_len;
         done.push(out);
         Ok((keys, base))
-    }
-
-    /// Fsyncs an output and writes its index. The last output's footer
-    /// records the size of the whole group: `others` (the outputs before it)
-    /// plus its own log and index.
-    fn finish(
-        &self,
-        out: &mut Output,
-        first: u64,
-        last: bool,
-        others: u64,
-        now: SystemTime,
-    ) -> Result<()> {
-        out.finish(&*self.opts.storage, &self.dir, true, |log_len, idx_len| {
-            IndexMeta {
-                group: Some(Group { first, last }),
-                base_live: if last { others + log_len + idx_len } else { 0 },
-                compacted_at: unix_secs(now),
-                ..IndexMeta::default()
-            }
-        })
     }
 
     /// Removes the files of an abandoned compaction whose outputs had ids
@@ -265,6 +269,24 @@ impl Db {
         for id in ids {
             output::discard(&*self.opts.storage, &self.dir, id);
         }
+    }
+}
+
+/// The footer of an output of the group that starts at id `first`, given
+/// its log's and its index's lengths: the last one's records the size of
+/// the whole group, `others` (the outputs before it) plus its own log and
+/// index.
+fn group_meta(
+    first: u64,
+    last: bool,
+    others: u64,
+    now: SystemTime,
+) -> impl FnOnce(u64, u64) -> IndexMeta + Send + 'static {
+    move |log_len, idx_len| IndexMeta {
+        group: Some(Group { first, last }),
+        base_live: if last { others + log_len + idx_len } else { 0 },
+        compacted_at: unix_secs(now),
+        ..IndexMeta::default()
     }
 }
 
@@ -291,5 +313,7 @@ fn needs_space(e: Error, needed: u64) -> Error {
     }
 }
 
+#[cfg(test)]
+mod apart_tests;
 #[cfg(test)]
 mod tests;
