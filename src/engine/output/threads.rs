@@ -96,14 +96,23 @@ impl Ahead {
     }
 
     /// Waits for the fsync; its failure, if it failed.
-    fn join(self) -> std::result::Result<(), Failed> {
-        let Some(thread) = self.0 else {
+    fn join(mut self) -> std::result::Result<(), Failed> {
+        let Some(thread) = self.0.take() else {
             return Ok(());
         };
         let synced = thread
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the fsync thread panicked")));
         synced.map_err(|e| ("fsync", e))
+    }
+}
+
+impl Drop for Ahead {
+    /// A writer that stopped at a failed write still waits for its fsync.
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
     }
 }
 
