@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::tests::segment_ids;
 use crate::engine::output::FINISH_APART;
 use crate::engine::storage::{Layer, OpenMode, RealStorage, Storage, StorageFile};
 use crate::engine::{Db, Options};
@@ -149,14 +150,7 @@ fn a_large_output_finishes_while_the_next_is_written() {
     journal.events.lock().unwrap().clear();
     let r = db.compact().unwrap();
     assert_eq!(r.keys, u64::from(KEYS));
-    let ids: Vec<u64> = db
-        .state
-        .read()
-        .unwrap()
-        .segments
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let ids = segment_ids(&db);
     assert!(ids.len() >= 3, "outputs {ids:?}");
     let (last, full) = ids.split_last().unwrap();
     for &id in full {

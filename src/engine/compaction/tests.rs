@@ -16,6 +16,12 @@ fn opts() -> Options {
     }
 }
 
+/// The ids of the database's segments, newest last.
+pub(super) fn segment_ids(db: &Db) -> Vec<u64> {
+    let st = db.state.read().unwrap();
+    st.segments.iter().map(|s| s.id).collect()
+}
+
 /// Bytes of the database's files as the file system has them.
 fn on_disk(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
@@ -385,15 +391,7 @@ fn a_failed_merge_leaves_the_segments_sealed_meanwhile_whole() {
     let dir = tempfile::tempdir().unwrap();
     let (db, r, _) = compact_while_sealing(dir.path(), true);
     assert!(r.is_err(), "{r:?}");
-    let ids: Vec<u64> = db
-        .state
-        .read()
-        .unwrap()
-        .segments
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    for id in &ids {
+    for id in &segment_ids(&db) {
         let idx = dir.path().join(super::seg_idx_name(*id));
         assert!(idx.exists(), "{idx:?} was removed");
     }
