@@ -11,16 +11,14 @@
 //! [`IDX_OUT`] at a time. Nothing refers to either file until its writer
 //! renames it into place.
 //!
-//! A large output's writes go to a thread of its own once it has written
-//! [`SYNC_AHEAD`] bytes, and a full one can be finished (its closing
-//! fsync, its index) on another while its writer goes on with the next
-//! ([`Output::finish_apart`]); both are joined on every path, an error's
-//! included (output/threads.rs). An output under [`SYNC_AHEAD`] bytes
-//! runs no thread: a compaction of small segments, as the crash and fault
-//! tests run it, has one order of operations.
+//! A large output can be finished (its closing fsync, its index) on a
+//! thread of its own while its writer goes on with the next
+//! ([`Output::finish_apart`]); that thread is joined on every path, an
+//! error's included, before its [`Finishing`] is gone.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{BlockCrcs, Builder, IndexMeta, Kind};
@@ -51,14 +49,10 @@ pub(super) const OUT_BUF: usize = 1024 * 1024;
 /// The index's bytes are written to its file once this many are laid out.
 const IDX_OUT: usize = 256 * 1024;
 
-/// Once an output has written this many bytes, its writes go to a thread
-/// of its own (a [`Pipe`]), which fsyncs every this many bytes it wrote:
-/// the merge goes on while the kernel takes the bytes in (a pwrite into
-/// the page cache was 12% of a compaction's time on its one thread; off
-/// it, a compaction of 1M pairs is 4–5% faster on 2 cores), the disk
-/// writes them back as they come, and the fsync that closes the output
-/// waits only for the last piece (a compaction spent a fifth of its time
-/// in that wait before these fsyncs ran ahead).
+/// Every this many bytes written, an output starts an fsync of what it has
+/// written so far on a thread of its own, so the disk writes it back while
+/// the merge goes on and the fsync that closes the output waits only for
+/// the last piece (a compaction spent a fifth of its time in that wait).
 const SYNC_AHEAD: u64 = 4 * 1024 * 1024;
 
 /// An output that wrote at least this much is worth finishing apart
@@ -66,7 +60,9 @@ const SYNC_AHEAD: u64 = 4 * 1024 * 1024;
 /// waits for up to [`SYNC_AHEAD`] more bytes (7–9 ms each on the
 /// benchmark's disk, eight of them in a compaction of 1M pairs), which
 /// the next output's merge need not wait for. A smaller one is finished
-/// where it is (its fsync is short).
+/// where it is (its fsync is short), which also keeps a compaction of
+/// small segments, as the crash and fault tests run it, to one order of
+/// operations.
 pub(super) const FINISH_APART: u64 = SYNC_AHEAD;
 
 /// A segment being written; see the module doc.
@@ -90,10 +86,10 @@ pub(super) struct Output {
     pub records: u64,
     /// Fsynced since the last write.
     synced: bool,
-    /// The writer thread, once the output has written `sync_ahead` bytes.
-    pipe: Option<Pipe>,
-    /// [`SYNC_AHEAD`], but for tests (and never, for an output that is
-    /// never fsynced).
+    /// The fsync started in the background (see [`SYNC_AHEAD`]), if any,
+    /// and the length written when the last one started.
+    ahead: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    ahead_at: u64,
     sync_ahead: u64,
 }
 
@@ -136,7 +132,8 @@ impl Output {
             last_key: Vec::new(),
             records: 0,
             synced: false,
-            pipe: None,
+            ahead: None,
+            ahead_at: 0,
             // A file with no index is a bulk load's run, merged and
             // removed: never fsynced.
             sync_ahead: if indexed { SYNC_AHEAD } else { u64::MAX },
@@ -223,12 +220,6 @@ impl Output {
     }
 
     fn drain(&mut self) -> Result<()> {
-        if let Some(pipe) = &self.pipe {
-            // The buffer itself goes to the writer; the next is one it is
-            // done with.
-            let piece = std::mem::replace(&mut self.buf, pipe.spare());
-            return self.send(piece);
-        }
         let buf = std::mem::take(&mut self.buf);
         let drained = self.write(&buf);
         self.buf = buf;
@@ -240,43 +231,6 @@ impl Output {
     /// The index sees every byte written, for its blocks' CRCs: each
     /// record's after the record was noted.
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        if self.pipe.is_some() {
-            return self.send(bytes.to_vec());
-        }
-        self.feed_index(bytes)?;
-        self.synced = false;
-        self.file
-            .write_at(bytes, self.len)
-            .map_err(|e| Error::io("write", &self.tmp_path, e))?;
-        self.len += bytes.len() as u64;
-        if self.len >= self.sync_ahead {
-            // A thread the system cannot make is no error: the closing
-            // fsync covers every byte all the same, only later.
-            self.pipe = Pipe::start(Arc::clone(&self.file), self.len, self.sync_ahead);
-            if self.pipe.is_none() {
-                self.sync_ahead = u64::MAX;
-            }
-        }
-        Ok(())
-    }
-
-    /// Hands `piece` to the writer thread, to append after what the file
-    /// holds and every piece before it; the writer's failure, if it
-    /// stopped.
-    fn send(&mut self, piece: Vec<u8>) -> Result<()> {
-        self.feed_index(&piece)?;
-        self.synced = false;
-        self.len += piece.len() as u64;
-        let Some(pipe) = self.pipe.as_mut() else {
-            return Ok(());
-        };
-        pipe.send(piece)
-            .map_err(|(op, e)| Error::io(op, &self.tmp_path, e))
-    }
-
-    /// Shows the index the bytes about to be appended at `len`, for its
-    /// blocks' CRCs, and writes out what it laid out.
-    fn feed_index(&mut self, bytes: &[u8]) -> Result<()> {
         if let Some(IndexOut {
             builder,
             file,
@@ -289,23 +243,40 @@ impl Output {
                     .map_err(|e| Error::io("write", &*path, e))
             })?;
         }
+        self.synced = false;
+        self.file
+            .write_at(bytes, self.len)
+            .map_err(|e| Error::io("write", &self.tmp_path, e))?;
+        self.len += bytes.len() as u64;
+        if self.len - self.ahead_at >= self.sync_ahead {
+            // One at a time: the last one's outcome first.
+            self.join_ahead()?;
+            let file = Arc::clone(&self.file);
+            // A thread the system cannot make is no error: the closing
+            // fsync covers every byte all the same, only later.
+            self.ahead = std::thread::Builder::new()
+                .name("tinykv-fsync".into())
+                .spawn(move || file.sync_data())
+                .ok();
+            self.ahead_at = self.len;
+        }
         Ok(())
     }
 
-    /// Waits for the writer thread, if one runs, to write every piece
-    /// handed to it; its failure is the output's (bytes it wrote or
-    /// fsynced may not be on the disk). Later writes are the caller's.
-    fn join_pipe(&mut self) -> Result<()> {
-        let Some(mut pipe) = self.pipe.take() else {
+    /// Waits for the fsync started in the background, if any; its failure
+    /// is the output's (the bytes it covered may not be on the disk).
+    fn join_ahead(&mut self) -> Result<()> {
+        let Some(ahead) = self.ahead.take() else {
             return Ok(());
         };
-        self.sync_ahead = u64::MAX;
-        pipe.join()
-            .map_err(|(op, e)| Error::io(op, &self.tmp_path, e))
+        let synced = ahead
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the fsync thread panicked")));
+        synced.map_err(|e| Error::io("fsync", &self.tmp_path, e))
     }
 
-    /// Hands the writes to a writer thread, which fsyncs, past every
-    /// `bytes` written instead of [`SYNC_AHEAD`] (tests).
+    /// Starts a background fsync every `bytes` written instead of every
+    /// [`SYNC_AHEAD`] (tests).
     #[cfg(test)]
     pub fn sync_ahead_every(&mut self, bytes: u64) {
         self.sync_ahead = bytes;
@@ -323,12 +294,43 @@ impl Output {
         self.write_index(storage, dir, meta)
     }
 
+    /// [`finish`](Self::finish), on a thread of its own: the output comes
+    /// back from [`Finishing::join`]. Where the system cannot make a
+    /// thread, it is finished here and now.
+    pub fn finish_apart<M>(self, storage: Arc<dyn Storage>, dir: PathBuf, meta: M) -> Finishing
+    where
+        M: FnOnce(u64, u64) -> IndexMeta + Send + 'static,
+    {
+        let tmp_path = self.tmp_path.clone();
+        let finish = |(mut out, storage, dir, meta): (Output, Arc<dyn Storage>, PathBuf, M)| {
+            out.finish(&*storage, &dir, true, meta)?;
+            Ok(out)
+        };
+        // The work goes to the thread once it runs: were it given to a
+        // thread that could not be made, it would be lost with it.
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("tinykv-finish".into())
+            .spawn(move || rx.recv().ok().map(finish));
+        let work = (self, storage, dir, meta);
+        let state = match spawned {
+            Ok(thread) => match tx.send(work) {
+                Ok(()) => Finish::Apart(thread),
+                Err(mpsc::SendError(work)) => Finish::Here(Box::new(finish(work))),
+            },
+            Err(_) => Finish::Here(Box::new(finish(work))),
+        };
+        Finishing {
+            tmp_path,
+            state: Some(state),
+        }
+    }
+
     /// Writes out what is buffered and lets the buffer go (a finished
     /// output may wait long for its switch-over, beside many others);
     /// with `sync`, fsyncs the file.
     pub fn close(&mut self, sync: bool) -> Result<()> {
         self.drain()?;
-        self.join_pipe()?;
         self.buf = Vec::new();
         debug_assert!(self.len >= FILE_HEADER_LEN as u64);
         if sync {
@@ -369,10 +371,10 @@ impl Output {
         dir::rename(storage, &path, &dir.join(seg_idx_name(self.id)))
     }
 
-    /// Fsyncs the file (once: again only after a write), once the writer
-    /// thread, if one runs, has written every piece.
+    /// Fsyncs the file (once: again only after a write), after the
+    /// background fsync, if one is under way.
     pub fn sync(&mut self) -> Result<()> {
-        self.join_pipe()?;
+        self.join_ahead()?;
         if !self.synced {
             self.file
                 .sync_data()
@@ -380,6 +382,49 @@ impl Output {
             self.synced = true;
         }
         Ok(())
+    }
+}
+
+/// An output being finished apart ([`Output::finish_apart`]). Dropped
+/// unjoined (an error elsewhere), it waits for its thread all the same:
+/// whatever the caller does next (remove the output's files) comes after
+/// the thread's last operation.
+pub(super) struct Finishing {
+    tmp_path: PathBuf,
+    state: Option<Finish>,
+}
+
+enum Finish {
+    /// The thread: `None` if it never got the work (then it was done
+    /// here).
+    Apart(JoinHandle<Option<Result<Output>>>),
+    Here(Box<Result<Output>>),
+}
+
+impl Finishing {
+    /// The output, finished, once its thread is done; or why it is not.
+    pub fn join(mut self) -> Result<Output> {
+        let stopped = |what: &str| {
+            let e = std::io::Error::other(format!("the thread finishing it {what}"));
+            Err(Error::io("finish", &self.tmp_path, e))
+        };
+        match self.state.take() {
+            Some(Finish::Here(r)) => *r,
+            Some(Finish::Apart(thread)) => match thread.join() {
+                Ok(Some(r)) => r,
+                Ok(None) => stopped("never got it"),
+                Err(_) => stopped("panicked"),
+            },
+            None => stopped("was joined before"),
+        }
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        if let Some(Finish::Apart(thread)) = self.state.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -404,10 +449,6 @@ pub(super) fn discard(storage: &dyn Storage, dir: &Path, id: u64) {
         let _ = storage.remove_file(&path);
     }
 }
-
-mod threads;
-pub(super) use threads::Finishing;
-use threads::Pipe;
 
 #[cfg(test)]
 mod tests;
