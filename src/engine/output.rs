@@ -428,6 +428,17 @@ impl Drop for Finishing {
     }
 }
 
+impl Drop for Output {
+    /// An output given up (an error on the way) still waits for its fsync
+    /// running ahead, so that no operation on its file comes after what
+    /// its owner does next (removing it).
+    fn drop(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            let _ = ahead.join();
+        }
+    }
+}
+
 /// An output's index: its builder, and its file under its temporary name,
 /// which takes the index as the builder lays it out.
 struct IndexOut {

@@ -226,7 +226,7 @@ impl Run {
         debug_assert_eq!(out.size(), out.len, "a run is closed before it is let go");
         Run {
             id: out.id,
-            path: out.tmp_path,
+            path: out.tmp_path.clone(),
             len: out.len,
         }
     }
