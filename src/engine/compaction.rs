@@ -229,21 +229,25 @@ impl Db {
                         "compaction outputs outgrew the ids reserved for them",
                     ));
                 }
-                let meta = group_meta(first, false, 0, now);
-                if out.size() >= output::FINISH_APART {
-                    // The next output begins before this one's thread: one
-                    // finishes while the other is written.
-                    let next = Output::create(storage, &self.dir, next, true)?;
-                    let full = std::mem::replace(&mut out, next);
-                    if let Some(before) = finishing.take() {
-                        done.push(before.join()?);
-                    }
+                // The output finishing apart, if any, goes first: `done`
+                // stays in id order, however the outputs were finished.
+                if let Some(before) = finishing.take() {
+                    done.push(before.join()?);
+                }
+                let apart = out.size() >= output::FINISH_APART;
+                if !apart {
+                    out.finish(storage, &self.dir, true, group_meta(first, false, 0, now))?;
+                }
+                // Finished apart, the output's thread starts once the next
+                // output exists: one finishes while the other is written.
+                let next = Output::create(storage, &self.dir, next, true)?;
+                let full = std::mem::replace(&mut out, next);
+                if apart {
                     let (storage, dir) = (Arc::clone(&self.opts.storage), self.dir.clone());
+                    let meta = group_meta(first, false, 0, now);
                     finishing = Some(full.finish_apart(storage, dir, meta));
                 } else {
-                    out.finish(storage, &self.dir, true, meta)?;
-                    let next = Output::create(storage, &self.dir, next, true)?;
-                    done.push(std::mem::replace(&mut out, next));
+                    done.push(full);
                 }
             }
         }

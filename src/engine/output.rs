@@ -55,14 +55,14 @@ const IDX_OUT: usize = 256 * 1024;
 /// the last piece (a compaction spent a fifth of its time in that wait).
 const SYNC_AHEAD: u64 = 4 * 1024 * 1024;
 
-/// An output that wrote at least this much is worth finishing apart
-/// ([`Output::finish_apart`]): an fsync ran ahead, and the closing one
-/// waits for up to [`SYNC_AHEAD`] more bytes (7–9 ms each on the
-/// benchmark's disk, eight of them in a compaction of 1M pairs), which
-/// the next output's merge need not wait for. A smaller one is finished
-/// where it is (its fsync is short), which also keeps a compaction of
-/// small segments, as the crash and fault tests run it, to one order of
-/// operations.
+/// An output at least this long when full is worth finishing apart
+/// ([`Output::finish_apart`]): its closing fsync waits for up to
+/// [`SYNC_AHEAD`] bytes written since the last fsync ahead (7–9 ms on the
+/// benchmark's disk, eight times in a compaction of 1M pairs), which the
+/// next output's merge need not wait for. A smaller one is finished where
+/// it is (its fsync is short), which also keeps a compaction of small
+/// segments, as the crash and fault tests run it, to one order of
+/// operations (unless one record takes an output past this size).
 pub(super) const FINISH_APART: u64 = SYNC_AHEAD;
 
 /// A segment being written; see the module doc.

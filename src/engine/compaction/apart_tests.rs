@@ -15,9 +15,9 @@ use crate::engine::{Db, Options};
 /// The name the finishing thread runs under.
 const FINISHER: &str = "tinykv-finish";
 
-/// Real files, with a journal of the files created and renamed (by name,
-/// and by the thread that did it); with `fail` set, every `sync_data` on
-/// the finishing thread fails.
+/// Real files, with a journal of the files created, fsynced and renamed
+/// (by name, and by the thread that did it); with `fail` set, every
+/// `sync_data` on the finishing thread fails.
 #[derive(Debug, Default)]
 struct Journal {
     events: Mutex<Vec<(String, String)>>,
@@ -28,6 +28,12 @@ impl Journal {
     fn note(&self, what: String) {
         let thread = std::thread::current().name().unwrap_or("").to_string();
         self.events.lock().unwrap().push((what, thread));
+    }
+
+    /// Whether `what` is in the journal before place `before`.
+    fn noted_before(&self, what: &str, before: usize) -> bool {
+        let events = self.events.lock().unwrap();
+        events[..before].iter().any(|(w, _)| w == what)
     }
 
     /// Where `what` is in the journal, and the thread that did it.
@@ -45,6 +51,7 @@ struct JournalStorage(Arc<Journal>);
 struct JournalFile {
     inner: Arc<dyn StorageFile>,
     journal: Arc<Journal>,
+    name: String,
 }
 
 fn name(path: &Path) -> String {
@@ -61,7 +68,12 @@ impl Layer for JournalStorage {
             self.0.note(format!("create {}", name(path)));
         }
         let journal = Arc::clone(&self.0);
-        Ok(Arc::new(JournalFile { inner, journal }))
+        let name = name(path);
+        Ok(Arc::new(JournalFile {
+            inner,
+            journal,
+            name,
+        }))
     }
     fn rename_file(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.0.note(format!("rename {} {}", name(from), name(to)));
@@ -81,7 +93,9 @@ impl StorageFile for JournalFile {
         if finisher && self.journal.fail.load(Ordering::SeqCst) {
             return Err(io::Error::other("injected"));
         }
-        self.inner.sync_data()
+        self.inner.sync_data()?;
+        self.journal.note(format!("sync {}", self.name));
+        Ok(())
     }
     fn len(&self) -> io::Result<u64> {
         self.inner.len()
@@ -160,7 +174,16 @@ fn a_large_output_finishes_while_the_next_is_written() {
         let next = format!("create seg-{:08}.log.tmp", id + 1);
         let (created_at, _) = journal.find(&next).expect(&next);
         assert!(created_at < renamed_at, "{next} after {renamed}");
+        // Its log and its index are durable before the index's name.
+        for file in [
+            format!("seg-{id:08}.log.tmp"),
+            format!("seg-{id:08}.idx.tmp"),
+        ] {
+            let synced = format!("sync {file}");
+            assert!(journal.noted_before(&synced, renamed_at), "{synced}");
+        }
     }
+    group_counted(&db);
     let renamed = format!("rename seg-{last:08}.idx.tmp seg-{last:08}.idx");
     let (_, by) = journal.find(&renamed).expect(&renamed);
     assert_ne!(by, FINISHER, "the last output");
@@ -168,6 +191,49 @@ fn a_large_output_finishes_while_the_next_is_written() {
     drop(db);
     let db = reopened(dir.path());
     holds_every_pair(&db, 0);
+}
+
+/// The segments are in id order, and the last one's footer records the
+/// size of them all (its group: the compaction's outputs).
+fn group_counted(db: &Db) {
+    let ids = segment_ids(db);
+    assert!(ids.is_sorted(), "segments out of id order: {ids:?}");
+    let st = db.state.read().unwrap();
+    let group: u64 = st.segments.iter().map(|s| s.log_len + s.index_len()).sum();
+    let last = st.segments.last().unwrap();
+    assert_eq!(last.index.footer.base_live, group, "the group's size");
+}
+
+/// Outputs cut below [`FINISH_APART`] but for one that a single large
+/// value takes past it: finished apart and in place in turn, they are
+/// switched in in id order, and the last footer counts them all.
+#[test]
+fn outputs_finished_apart_and_in_place_stay_in_id_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        segment_size: 1 << 20,
+        auto_compact: false,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let value = |i: u32, round: u8| match i {
+        50 => vec![round; 3_600_000],
+        _ => vec![round; 20_000],
+    };
+    for round in 0..2u8 {
+        let mut b = db.batch_writer().unwrap();
+        for i in 0..400u32 {
+            b.set(&key(i), &value(i, round)).unwrap();
+        }
+        b.commit().unwrap();
+    }
+    db.compact().unwrap();
+    assert!(segment_ids(&db).len() >= 5, "{:?}", segment_ids(&db));
+    group_counted(&db);
+    for i in 0..400u32 {
+        assert_eq!(db.get(&key(i)).unwrap(), Some(value(i, 1)), "key {i}");
+    }
+    assert!(db.check().unwrap().is_clean());
 }
 
 fn reopened(dir: &Path) -> Db {
