@@ -371,6 +371,35 @@ impl Output {
         dir::rename(storage, &path, &dir.join(seg_idx_name(self.id)))
     }
 
+    /// Gives the output the id `id` (free): its log, still under its
+    /// temporary name, and its index, written or being written, take
+    /// that id's names in `dir`. Only before anything refers to them (a
+    /// compaction that merged in parts numbers each part's outputs after
+    /// the part before once it knows how many that made).
+    pub fn renumber(&mut self, storage: &dyn Storage, dir: &Path, id: u64) -> Result<()> {
+        if id == self.id {
+            return Ok(());
+        }
+        let log = dir::tmp_path(&dir.join(seg_log_name(id)));
+        dir::rename(storage, &self.tmp_path, &log)?;
+        self.tmp_path = log;
+        match self.index.as_mut() {
+            Some(index) => {
+                let path = dir::tmp_path(&dir.join(seg_idx_name(id)));
+                dir::rename(storage, &index.path, &path)?;
+                index.path = path;
+            }
+            // Written and renamed into place (a file with no index has none).
+            None if self.idx_len > 0 => {
+                let (from, to) = (seg_idx_name(self.id), seg_idx_name(id));
+                dir::rename(storage, &dir.join(from), &dir.join(to))?;
+            }
+            None => {}
+        }
+        self.id = id;
+        Ok(())
+    }
+
     /// Fsyncs the file (once: again only after a write), after the
     /// background fsync, if one is under way.
     pub fn sync(&mut self) -> Result<()> {

@@ -17,11 +17,13 @@ const FINISHER: &str = "tinykv-finish";
 
 /// Real files, with a journal of the files created, fsynced and renamed
 /// (by name, and by the thread that did it); with `fail` set, every
-/// `sync_data` on the finishing thread fails.
+/// `sync_data` on the finishing thread fails; with `fail_writes_on` set,
+/// every `write_at` on the thread of that name.
 #[derive(Debug, Default)]
-struct Journal {
+pub(super) struct Journal {
     events: Mutex<Vec<(String, String)>>,
     fail: AtomicBool,
+    pub(super) fail_writes_on: Mutex<Option<&'static str>>,
 }
 
 impl Journal {
@@ -31,21 +33,31 @@ impl Journal {
     }
 
     /// Whether `what` is in the journal before place `before`.
-    fn noted_before(&self, what: &str, before: usize) -> bool {
+    pub(super) fn noted_before(&self, what: &str, before: usize) -> bool {
         let events = self.events.lock().unwrap();
         events[..before].iter().any(|(w, _)| w == what)
     }
 
     /// Where `what` is in the journal, and the thread that did it.
-    fn find(&self, what: &str) -> Option<(usize, String)> {
+    pub(super) fn find(&self, what: &str) -> Option<(usize, String)> {
         let events = self.events.lock().unwrap();
         let at = events.iter().position(|(w, _)| w == what)?;
         Some((at, events[at].1.clone()))
     }
+
+    /// Forgets every event so far.
+    pub(super) fn clear(&self) {
+        self.events.lock().unwrap().clear();
+    }
+
+    /// Every event, and the thread that did it, in order.
+    pub(super) fn events(&self) -> Vec<(String, String)> {
+        self.events.lock().unwrap().clone()
+    }
 }
 
 #[derive(Debug)]
-struct JournalStorage(Arc<Journal>);
+pub(super) struct JournalStorage(pub(super) Arc<Journal>);
 
 #[derive(Debug)]
 struct JournalFile {
@@ -86,6 +98,10 @@ impl StorageFile for JournalFile {
         self.inner.read_at(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let failing = *self.journal.fail_writes_on.lock().unwrap();
+        if failing.is_some() && std::thread::current().name() == failing {
+            return Err(io::Error::other("injected"));
+        }
         self.inner.write_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
@@ -195,7 +211,7 @@ fn a_large_output_finishes_while_the_next_is_written() {
 
 /// The segments are in id order, and the last one's footer records the
 /// size of them all (its group: the compaction's outputs).
-fn group_counted(db: &Db) {
+pub(super) fn group_counted(db: &Db) {
     let ids = segment_ids(db);
     assert!(ids.is_sorted(), "segments out of id order: {ids:?}");
     let st = db.state.read().unwrap();
@@ -261,7 +277,18 @@ fn a_failure_finishing_apart_fails_the_compaction_and_keeps_the_data() {
     assert_eq!(source.as_deref(), Some("injected"), "{e}");
     assert!(e.to_string().starts_with("fsync "), "{e}");
     journal.fail.store(false, Ordering::SeqCst);
-    let names = files(dir.path());
+    no_leftovers(dir.path());
+    holds_every_pair(&db, 0);
+    db.set(b"after", b"the failure").unwrap();
+    let r = db.compact().unwrap();
+    assert_eq!(r.keys, u64::from(KEYS) + 1);
+    holds_every_pair(&db, 1);
+}
+
+/// No file of an abandoned compaction is left in `dir`: no temporary
+/// file, no index without its log.
+pub(super) fn no_leftovers(dir: &Path) {
+    let names = files(dir);
     for f in &names {
         assert!(!f.ends_with(".tmp"), "left behind: {f}");
         if let Some(id) = f.strip_suffix(".idx") {
@@ -269,11 +296,6 @@ fn a_failure_finishing_apart_fails_the_compaction_and_keeps_the_data() {
             assert!(names.contains(&log), "an index without its log: {f}");
         }
     }
-    holds_every_pair(&db, 0);
-    db.set(b"after", b"the failure").unwrap();
-    let r = db.compact().unwrap();
-    assert_eq!(r.keys, u64::from(KEYS) + 1);
-    holds_every_pair(&db, 1);
 }
 
 /// The names in `dir`, sorted.

@@ -333,4 +333,6 @@ mod footer_tests;
 #[cfg(test)]
 mod frames_tests;
 #[cfg(test)]
+mod read_tests;
+#[cfg(test)]
 mod tests;

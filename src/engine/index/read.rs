@@ -150,6 +150,63 @@ impl Index {
         found(first_key, offset, len, crc).map(Some)
     }
 
+    /// Where a walk of a sorted index's segment can be cut into `n` parts
+    /// of about the same size: the first keys of the data blocks `j ×
+    /// blocks / n` for `j` in `1..n`, by count (fewer for a segment of
+    /// fewer blocks than `n`; none for a hashed index). Reads the frames
+    /// down the last entries (how many blocks there are: each frame holds
+    /// SPARSE_FRAME entries but the last of its level), then down to each
+    /// cut; keeps none of them.
+    pub fn cut_keys(&self, n: usize) -> Result<Vec<Vec<u8>>> {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        if self.footer.kind != Kind::Sorted || self.top()?.count == 0 {
+            return Ok(keys);
+        }
+        let mut blocks = 1usize;
+        self.descend(|frame, under| {
+            let last = frame.count - 1;
+            blocks = blocks.saturating_add(last.saturating_mul(under));
+            last
+        })?;
+        for j in 1..n {
+            let mut target = (j * blocks / n).min(blocks - 1);
+            if target == 0 {
+                continue;
+            }
+            let (frame, i) = self.descend(|frame, under| {
+                let i = (target / under).min(frame.count - 1);
+                target -= i * under;
+                i
+            })?;
+            if keys.last().is_none_or(|k| k.as_slice() != frame.key(i)) {
+                keys.push(frame.key(i).to_vec());
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Goes from the top frame down to a first level frame, through the
+    /// entry `pick` chooses in each (given the frame and how many data
+    /// blocks lie under each of its entries); the frame reached and the
+    /// entry it picked there. Frames are never empty (the top is checked
+    /// by the caller, the others when read).
+    fn descend(
+        &self,
+        mut pick: impl FnMut(&SparseFrame, usize) -> usize,
+    ) -> Result<(Held<'_>, usize)> {
+        let levels = usize::from(self.footer.levels);
+        let under = |depth: usize| SPARSE_FRAME.saturating_pow((levels - depth) as u32);
+        let (mut frame, mut ord) = (Held::Kept(self.top()?), 0);
+        let mut i = pick(&frame, under(0));
+        for depth in 1..=levels {
+            let child_ord = ord * SPARSE_FRAME + i;
+            frame = self.child(&frame, i, depth, child_ord, false)?;
+            ord = child_ord;
+            i = pick(&frame, under(depth));
+        }
+        Ok((frame, i))
+    }
+
     /// Calls `visit` with each record offset the hash table holds for keys
     /// with `key`'s hash, in probe order, until it returns `true` (hashed
     /// indexes only).

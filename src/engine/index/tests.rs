@@ -9,7 +9,7 @@ use crate::engine::storage::{RealStorage, SimStorage};
 
 /// `n` entries of records laid back to back from offset 16, `len` bytes
 /// each, keys `key000000`..; every seventh a tombstone.
-fn entries(n: usize, len: u32) -> Vec<Entry> {
+pub(super) fn entries(n: usize, len: u32) -> Vec<Entry> {
     (0..n)
         .map(|i| Entry {
             key: format!("key{i:06}").into_bytes(),
@@ -22,7 +22,11 @@ fn entries(n: usize, len: u32) -> Vec<Entry> {
         .collect()
 }
 
-fn written(es: &[Entry], kind: Kind, segment_len: u64) -> (tempfile::TempDir, Arc<Index>) {
+pub(super) fn written(
+    es: &[Entry],
+    kind: Kind,
+    segment_len: u64,
+) -> (tempfile::TempDir, Arc<Index>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("seg-1.idx");
     let meta = IndexMeta {

@@ -1,0 +1,210 @@
+//! Tests of a compaction merged in two parts at once (`merge_in_parts`):
+//! the upper part on a thread of its own, its outputs numbered after the
+//! lower part's; a failure in either fails the compaction cleanly.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::apart_tests::{Journal, JournalStorage, group_counted, no_leftovers};
+use super::tests::segment_ids;
+use super::{MERGER, PARTS_FROM, split_key};
+use crate::engine::{Db, Options};
+
+const KEYS: u32 = 1800;
+const VALUE: usize = 10 * 1024;
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:05}").into_bytes()
+}
+
+fn value(i: u32, round: u8) -> Vec<u8> {
+    let mut v = vec![round; VALUE];
+    v[..4].copy_from_slice(&i.to_be_bytes());
+    v
+}
+
+/// Segments (and outputs) of 4 MiB: a compaction makes a few of each part.
+fn options(journal: &Arc<Journal>) -> Options {
+    Options {
+        storage: Arc::new(JournalStorage(Arc::clone(journal))),
+        segment_size: 4 << 20,
+        auto_compact: false,
+        ..Options::default()
+    }
+}
+
+/// Every pair written twice (37 MB of logs: merged in parts), then the
+/// keys in `deleted` deleted.
+fn written(dir: &Path, journal: &Arc<Journal>, deleted: std::ops::Range<u32>) -> Db {
+    const _: () = assert!(2 * KEYS as u64 * VALUE as u64 > PARTS_FROM);
+    let db = Db::open(dir, options(journal)).unwrap();
+    for round in 1..=2u8 {
+        let mut b = db.batch_writer().unwrap();
+        for i in 0..KEYS {
+            b.set(&key(i), &value(i, round)).unwrap();
+        }
+        b.commit().unwrap();
+    }
+    let mut b = db.batch_writer().unwrap();
+    for i in deleted {
+        b.delete(&key(i)).unwrap();
+    }
+    b.commit().unwrap();
+    db
+}
+
+/// Every pair not in `deleted` holds its last value; those in it are gone.
+fn holds(db: &Db, deleted: &std::ops::Range<u32>) {
+    for i in 0..KEYS {
+        let want = (!deleted.contains(&i)).then(|| value(i, 2));
+        assert_eq!(db.get(&key(i)).unwrap(), want, "key {i}");
+    }
+}
+
+/// The outputs are one group: consecutive ids, keys rising from one to
+/// the next, none empty but maybe the last, the last footer counting
+/// them all.
+fn one_group(db: &Db) {
+    let ids = segment_ids(db);
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "ids {ids:?}");
+    group_counted(db);
+    let st = db.state.read().unwrap();
+    let (last, others) = st.segments.split_last().unwrap();
+    for s in others {
+        assert!(s.index.footer.keys > 0, "segment {} is empty", s.id);
+    }
+    for w in st.segments.windows(2) {
+        let (a, b) = (&w[0].index.footer, &w[1].index.footer);
+        if b.keys > 0 {
+            assert!(a.last_key.kept() < b.first_key.kept(), "{ids:?}");
+        }
+    }
+    assert!(last.index.footer.group.is_some_and(|g| g.last));
+}
+
+/// Each part writes outputs, the upper on the merging thread; those are
+/// renamed down to follow the lower part's, and the whole is one group
+/// that a reopen takes as complete (the old segments go).
+#[test]
+fn a_large_compaction_merges_its_upper_part_on_a_thread_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::default());
+    let db = written(dir.path(), &journal, 0..0);
+    journal.clear();
+    let r = db.compact().unwrap();
+    assert_eq!(r.keys, u64::from(KEYS));
+    one_group(&db);
+    let events = journal.events();
+    let logs = |merger: bool| {
+        let made = events.iter().filter(|(w, t)| {
+            w.starts_with("create seg-") && w.ends_with(".log.tmp") && (t == MERGER) == merger
+        });
+        made.count()
+    };
+    assert!(logs(false) >= 2 && logs(true) >= 2, "{events:?}");
+    // Renamed down, before the commit: `rename seg-A.log.tmp seg-B.log.tmp`, B < A.
+    let renumbered = events.iter().filter(|(w, _)| {
+        let names: Vec<&str> = w.split(' ').collect();
+        let id = |n: &str| {
+            n.strip_prefix("seg-")?
+                .strip_suffix(".log.tmp")?
+                .parse::<u64>()
+                .ok()
+        };
+        match names[..] {
+            ["rename", from, to] => id(from).zip(id(to)).is_some_and(|(a, b)| b < a),
+            _ => false,
+        }
+    });
+    assert_eq!(renumbered.count(), logs(true), "{events:?}");
+    holds(&db, &(0..0));
+    assert!(db.check().unwrap().is_clean());
+    let ids = segment_ids(&db);
+    drop(db);
+    let db = Db::open(dir.path(), options(&journal)).unwrap();
+    assert_eq!(segment_ids(&db), ids, "the group, and nothing older");
+    holds(&db, &(0..0));
+}
+
+/// A part whose keys are all deleted leaves no empty output in the
+/// group: the lower part's goes (its id to the upper's first), and the
+/// upper part's last is the group's last, empty or not.
+#[test]
+fn a_part_with_no_live_key_leaves_no_empty_output() {
+    for deleted in [0..KEYS - 300, 300..KEYS] {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(Journal::default());
+        let db = written(dir.path(), &journal, deleted.clone());
+        let r = db.compact().unwrap();
+        assert_eq!(r.keys, 300, "{deleted:?}");
+        one_group(&db);
+        holds(&db, &deleted);
+        assert!(db.check().unwrap().is_clean());
+        let ids = segment_ids(&db);
+        drop(db);
+        let db = Db::open(dir.path(), options(&journal)).unwrap();
+        assert_eq!(segment_ids(&db), ids, "{deleted:?}");
+        holds(&db, &deleted);
+    }
+}
+
+/// A failed write on the merging thread fails the compaction, which
+/// leaves no file of its outputs and every pair as it was; the handle
+/// stays usable, and the next compaction, with the disk well, succeeds.
+#[test]
+fn a_failure_in_the_upper_part_fails_the_compaction_and_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::default());
+    let db = written(dir.path(), &journal, 0..0);
+    *journal.fail_writes_on.lock().unwrap() = Some(MERGER);
+    let e = db
+        .compact()
+        .expect_err("a write of the merging thread failed");
+    let source = std::error::Error::source(&e).map(|s| s.to_string());
+    assert_eq!(source.as_deref(), Some("injected"), "{e}");
+    *journal.fail_writes_on.lock().unwrap() = None;
+    no_leftovers(dir.path());
+    holds(&db, &(0..0));
+    db.set(b"key99999", b"after the failure").unwrap();
+    let r = db.compact().unwrap();
+    assert_eq!(r.keys, u64::from(KEYS) + 1);
+    one_group(&db);
+    holds(&db, &(0..0));
+}
+
+/// The cut leaves about half the bytes of the old segments on each side,
+/// however many segments there are and whatever keys each holds: here
+/// segments of a sixth and of a third of the keys, each key in two of
+/// them (the middle of the largest segment would cut at a sixth).
+#[test]
+fn the_cut_halves_the_old_segments_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::default());
+    let db = Db::open(dir.path(), options(&journal)).unwrap();
+    for (round, keys) in [(1u8, KEYS / 6), (2, KEYS / 3)] {
+        for from in (0..KEYS).step_by(keys as usize) {
+            let mut b = db.batch_writer().unwrap();
+            for i in from..from + keys {
+                b.set(&key(i), &value(i, round)).unwrap();
+            }
+            b.commit().unwrap();
+        }
+    }
+    db.seal(&mut db.lock_writer()).unwrap();
+    let old = db.state.read().unwrap().segments.clone();
+    let below = |cut: &[u8]| (0..KEYS).filter(|&i| key(i).as_slice() < cut).count() as u32;
+    // Each key's records are the same size in both rounds.
+    let cut = split_key(&old).expect("a cut");
+    assert!(
+        below(&cut).abs_diff(KEYS / 2) <= KEYS / 32,
+        "{} keys below",
+        below(&cut)
+    );
+    let largest = old.iter().max_by_key(|s| s.log_len).unwrap();
+    let its_middle = largest.index.cut_keys(2).unwrap().pop().unwrap();
+    assert!(
+        below(&its_middle).abs_diff(KEYS / 2) > KEYS / 8,
+        "{} segments",
+        old.len()
+    );
+}
