@@ -15,8 +15,9 @@ use crate::engine::{Db, Options};
 /// The name the finishing thread runs under.
 const FINISHER: &str = "tinykv-finish";
 
-/// Real files, with a journal of the files created, fsynced and renamed
-/// (by name, and by the thread that did it); with `fail` set, every
+/// Real files, with a journal of the files created, fsynced and renamed,
+/// and of the ranges whose caching they were told to drop (by name, and
+/// by the thread that did it); with `fail` set, every
 /// `sync_data` on the finishing thread fails; with `fail_writes_on` set,
 /// every `write_at` on the thread of that name.
 #[derive(Debug, Default)]
@@ -115,6 +116,11 @@ impl StorageFile for JournalFile {
     }
     fn len(&self) -> io::Result<u64> {
         self.inner.len()
+    }
+    fn drop_cached(&self, offset: u64, len: u64) {
+        self.journal
+            .note(format!("drop {} {offset} {len}", self.name));
+        self.inner.drop_cached(offset, len)
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.inner.set_len(len)

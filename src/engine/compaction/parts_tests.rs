@@ -208,3 +208,69 @@ fn the_cut_halves_the_old_segments_bytes() {
         old.len()
     );
 }
+
+/// A compaction lets the system's cache drop what its walks read and
+/// passed of the old logs, a range each part read, never twice; a
+/// reader's walk over the same files drops nothing.
+#[test]
+fn a_compaction_drops_what_it_passed_of_the_old_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::default());
+    let db = written(dir.path(), &journal, 0..0);
+    db.seal(&mut db.lock_writer()).unwrap();
+    let old: Vec<(String, u64)> = {
+        let st = db.state.read().unwrap();
+        let name = |s: &crate::engine::Segment| {
+            s.log_path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        };
+        st.segments.iter().map(|s| (name(s), s.log_len)).collect()
+    };
+    let drops = |journal: &Journal| -> Vec<(String, u64, u64)> {
+        let events = journal.events();
+        let parsed = events.iter().filter_map(|(what, _)| {
+            let mut w = what.strip_prefix("drop ")?.split(' ');
+            // As the file was opened: a bulk load's segment under its
+            // temporary name.
+            let name = w.next()?.trim_end_matches(".tmp").to_string();
+            Some((name, w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        });
+        parsed.collect()
+    };
+    journal.clear();
+    let pairs: Vec<_> = db.iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(pairs.len(), KEYS as usize);
+    assert_eq!(drops(&journal), vec![], "a reader's walk");
+    db.compact().unwrap();
+    let drops = drops(&journal);
+    let mut total = 0;
+    for (log, len) in &old {
+        let mut ranges: Vec<(u64, u64)> = drops
+            .iter()
+            .filter(|(name, ..)| name == log)
+            .map(|&(_, at, n)| (at, at + n))
+            .collect();
+        assert!(!ranges.is_empty(), "{log}: nothing dropped");
+        ranges.sort();
+        for w in ranges.windows(2) {
+            assert!(w[0].1 <= w[1].0, "{log}: {ranges:?} overlap");
+        }
+        assert!(
+            ranges.last().unwrap().1 <= *len,
+            "{log}: {ranges:?} past {len}"
+        );
+        total += ranges.iter().map(|(a, b)| b - a).sum::<u64>();
+    }
+    let all: u64 = old.iter().map(|(_, len)| len).sum();
+    assert!(total >= all / 2, "{total} of {all} bytes dropped");
+    assert!(
+        drops
+            .iter()
+            .all(|(name, ..)| old.iter().any(|(log, _)| log == name)),
+        "{drops:?}"
+    );
+    holds(&db, &(0..0));
+}

@@ -75,6 +75,11 @@ impl Iter<'_> {
         let end = prefix_end(&self.prefix);
         for seg in segments.iter().rev().filter(wanted) {
             let mut walk = seg.walk_until(&start, end.as_deref(), self.values, hashed)?;
+            // A compaction's segments are removed once it is done: what its
+            // walks pass is of no more use in the system's cache.
+            if self.pinned.is_some() {
+                walk.drop_behind();
+            }
             // Its keys all past the start (and so past the last key taken):
             // it waits, not begun.
             let pending = seg.starts_after(&start);

@@ -118,6 +118,15 @@ enum WalkInner {
 }
 
 impl Walk {
+    /// From now on, lets the system's cache drop what the walk read and
+    /// passed (a sorted walk's log; see [`LogWalk::drop_behind`]): for a
+    /// compaction, whose segments go once it is done.
+    pub fn drop_behind(&mut self) {
+        if let WalkInner::Log(l) = &mut self.inner {
+            l.drop_behind();
+        }
+    }
+
     /// Steps to the next entry when a sorted walk has it decoded already
     /// (a data block's records are decoded at once): `true` then, as
     /// [`advance`](Self::advance) would be; else `false`, nothing done.

@@ -27,6 +27,9 @@ use super::{SKIP_UNREAD, Segment};
 /// 1,000 pairs, ~123 KB, read 252 KiB in benches/scan, by strace).
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
+/// A walk that drops what it passes ([`LogWalk::drop_behind`]) tells the
+/// file so once this much lies behind it: one call every 32 reads.
+const DROP_BEHIND: u64 = 4 << 20;
 /// A first read sized to the scan's end is at least this long.
 const MIN_READ: usize = 512;
 
@@ -71,6 +74,10 @@ pub(super) struct LogWalk {
     /// stepping onto one is taking it.
     ready: Vec<Cur>,
     ready_at: usize,
+    /// Where the bytes this walk read and passed, not yet dropped from
+    /// the system's cache, start, when it drops them (see
+    /// [`drop_behind`](Self::drop_behind)).
+    drop_from: Option<u64>,
 }
 
 /// A data block whose CRC the index gives is checked whole when it is at
@@ -151,7 +158,17 @@ impl LogWalk {
             cur: None,
             ready: Vec::new(),
             ready_at: 0,
+            drop_from: None,
         }
+    }
+
+    /// From now on, tells the file every [`DROP_BEHIND`] bytes that what
+    /// the walk read and passed will not be read again: a compaction's
+    /// walks, whose segments are removed once it is done. Only what this
+    /// walk read: another walk of the same file (the other part of a
+    /// compaction merged in two) may not have got there.
+    pub(super) fn drop_behind(&mut self) {
+        self.drop_from = Some(self.pos);
     }
 
     /// The key of the record the walk stands on.
@@ -229,6 +246,12 @@ impl LogWalk {
             self.filled = want;
             self.base = self.pos;
             self.read += (want - held) as u64;
+            if let Some(from) = self.drop_from
+                && self.pos >= from + DROP_BEHIND
+            {
+                self.seg.log.drop_cached(from, self.pos - from);
+                self.drop_from = Some(self.pos);
+            }
             self.ahead = (self.read / 2).clamp(FIRST_READ as u64, WALK_READ as u64) as usize;
         }
         Ok((self.pos - self.base) as usize)

@@ -402,6 +402,12 @@ impl StorageFile for CachedFile {
         self.inner.len()
     }
 
+    /// The hint is for the system's cache: this one's blocks stay (a walk
+    /// that drops behind it never fills this cache).
+    fn drop_cached(&self, offset: u64, len: u64) {
+        self.inner.drop_cached(offset, len)
+    }
+
     fn set_len(&self, len: u64) -> io::Result<()> {
         let old = self.inner.len().ok();
         let result = self.inner.set_len(len);

@@ -92,4 +92,7 @@ impl StorageFile for CountedFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.file.set_len(len)
     }
+    fn drop_cached(&self, offset: u64, len: u64) {
+        self.file.drop_cached(offset, len)
+    }
 }

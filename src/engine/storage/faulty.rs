@@ -142,6 +142,10 @@ impl StorageFile for FaultyFile {
         check(&self.faults, Op::Write)?;
         self.inner.set_len(len)
     }
+
+    fn drop_cached(&self, offset: u64, len: u64) {
+        self.inner.drop_cached(offset, len)
+    }
 }
 
 #[cfg(test)]

@@ -190,6 +190,13 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     }
     /// Truncates or extends the file.
     fn set_len(&self, len: u64) -> io::Result<()>;
+    /// A hint that the bytes `offset..offset + len` will not be read again
+    /// (a compaction's inputs, behind its merge): the system may drop what
+    /// it caches of them. Nothing fails for it, and no layer needs to heed
+    /// it.
+    fn drop_cached(&self, offset: u64, len: u64) {
+        let _ = (offset, len);
+    }
 }
 
 /// A view of a file whose reads take another of its read methods; the
@@ -215,6 +222,9 @@ macro_rules! read_view {
             }
             fn set_len(&self, len: u64) -> io::Result<()> {
                 self.0.set_len(len)
+            }
+            fn drop_cached(&self, offset: u64, len: u64) {
+                self.0.drop_cached(offset, len)
             }
         }
     };

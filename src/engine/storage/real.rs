@@ -115,4 +115,19 @@ impl StorageFile for RealFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
     }
+
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)`, where there is one: the kernel
+    /// drops the range's clean pages from its page cache at once. Their
+    /// memory goes back to the free pages, where the next writes find it:
+    /// a compaction's outputs reuse its inputs' pages (on the benchmark's
+    /// VM, a page the kernel hands out fresh costs a fault to the host on
+    /// first touch, and a 10M compaction spent half its time so).
+    fn drop_cached(&self, offset: u64, len: u64) {
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+        if let Some(len) = std::num::NonZeroU64::new(len) {
+            let _ = rustix::fs::fadvise(&self.0, offset, Some(len), rustix::fs::Advice::DontNeed);
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+        let _ = (offset, len);
+    }
 }
