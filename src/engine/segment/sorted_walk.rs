@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::super::index::{BlockWalk, EntryRef, SparseEntry};
 use super::super::record::{self, DecodeError, MAX_HEADER_LEN, RecordHeader, Tag};
-use super::super::storage::{NoFill, read_exact_at};
+use super::super::storage::{DropBehind, NoFill, read_exact_at};
 use super::super::{Error, Result};
 use super::ordered_walk::Head;
 use super::{SKIP_UNREAD, Segment};
@@ -27,9 +27,6 @@ use super::{SKIP_UNREAD, Segment};
 /// 1,000 pairs, ~123 KB, read 252 KiB in benches/scan, by strace).
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
-/// A walk that drops what it passes ([`LogWalk::drop_behind`]) tells the
-/// file so once this much lies behind it: one call every 32 reads.
-const DROP_BEHIND: u64 = 4 << 20;
 /// A first read sized to the scan's end is at least this long.
 const MIN_READ: usize = 512;
 
@@ -74,10 +71,9 @@ pub(super) struct LogWalk {
     /// stepping onto one is taking it.
     ready: Vec<Cur>,
     ready_at: usize,
-    /// Where the bytes this walk read and passed, not yet dropped from
-    /// the system's cache, start, when it drops them (see
+    /// What the walk passed, when it lets the system drop it (see
     /// [`drop_behind`](Self::drop_behind)).
-    drop_from: Option<u64>,
+    behind: Option<DropBehind>,
 }
 
 /// A data block whose CRC the index gives is checked whole when it is at
@@ -158,17 +154,15 @@ impl LogWalk {
             cur: None,
             ready: Vec::new(),
             ready_at: 0,
-            drop_from: None,
+            behind: None,
         }
     }
 
-    /// From now on, tells the file every [`DROP_BEHIND`] bytes that what
-    /// the walk read and passed will not be read again: a compaction's
-    /// walks, whose segments are removed once it is done. Only what this
-    /// walk read: another walk of the same file (the other part of a
-    /// compaction merged in two) may not have got there.
+    /// From now on, lets the system's cache drop what the walk reads and
+    /// passes ([`DropBehind`]): a compaction's walks, whose segments are
+    /// removed once it is done.
     pub(super) fn drop_behind(&mut self) {
-        self.drop_from = Some(self.pos);
+        self.behind = Some(DropBehind::at(self.pos));
     }
 
     /// The key of the record the walk stands on.
@@ -246,11 +240,8 @@ impl LogWalk {
             self.filled = want;
             self.base = self.pos;
             self.read += (want - held) as u64;
-            if let Some(from) = self.drop_from
-                && self.pos >= from + DROP_BEHIND
-            {
-                self.seg.log.drop_cached(from, self.pos - from);
-                self.drop_from = Some(self.pos);
+            if let Some(behind) = &mut self.behind {
+                behind.passed(&*self.seg.log, self.pos);
             }
             self.ahead = (self.read / 2).clamp(FIRST_READ as u64, WALK_READ as u64) as usize;
         }

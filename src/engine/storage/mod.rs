@@ -199,6 +199,37 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     }
 }
 
+/// For a reader of a file that is read once and then removed (a
+/// compaction's inputs, a bulk load's runs): what it has passed, which it
+/// tells the file it may drop from the system's cache
+/// ([`StorageFile::drop_cached`]) every [`DROP_BEHIND`] bytes. Handed back
+/// at once, those pages are what the next writes take. Only the range the
+/// reader itself read, from where it started: another reader of the same
+/// file (the other part of a compaction merged in two) may not have got
+/// there.
+#[derive(Debug)]
+pub struct DropBehind {
+    from: u64,
+}
+
+/// How much a [`DropBehind`] lets pass before it tells the file.
+pub const DROP_BEHIND: u64 = 4 << 20;
+
+impl DropBehind {
+    /// For a reader at `pos`.
+    pub fn at(pos: u64) -> DropBehind {
+        DropBehind { from: pos }
+    }
+
+    /// The reader of `file` has passed everything before `pos`.
+    pub fn passed(&mut self, file: &dyn StorageFile, pos: u64) {
+        if pos >= self.from + DROP_BEHIND {
+            file.drop_cached(self.from, pos - self.from);
+            self.from = pos;
+        }
+    }
+}
+
 /// A view of a file whose reads take another of its read methods; the
 /// rest passes through.
 macro_rules! read_view {
