@@ -18,11 +18,11 @@
 //!    names the group's first id `F`; the last output's index says it is
 //!    last and records the new size (the base for the next automatic
 //!    compaction) and the time. Writes land meanwhile in the active log and
-//!    in segments sealed from `F+R` on; reads never wait.
+//!    in segments sealed from `F+P·R` on; reads never wait.
 //! 3. Under the writer lock again: rename the outputs into place and fsync
 //!    the directory: the commit point. From then on, open sees a complete
 //!    group and removes every segment older than `F` (the segments from
-//!    `F+R` on are newer, and kept). Before it, open removes outputs still
+//!    `F+P·R` on are newer, and kept). Before it, open removes outputs still
 //!    named `.tmp`; outputs already renamed form an incomplete group, which
 //!    open keeps as plain segments: they only repeat the newest state of the
 //!    old segments, which are all still there (and a group can also look
@@ -41,6 +41,7 @@
 //! tombstones still stand above the outputs. One compaction (or `recover`)
 //! runs at a time (`compact_lock`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -106,7 +107,7 @@ impl Db {
             // but the last at least a segment's size: this many ids suffice
             // (for each part of the merge, see PARTS_FROM).
             let old_bytes: u64 = old.iter().map(|s| s.log_len).sum();
-            let parts = if old_bytes >= PARTS_FROM { 2 } else { 1 };
+            let parts = if old_bytes >= parts_from() { 2 } else { 1 };
             let reserved = old_bytes / self.opts.segment_size + 2;
             let plan = Plan {
                 first: w.reserve_ids(reserved * parts),
@@ -213,7 +214,11 @@ impl Db {
         let storage = &*self.opts.storage;
         let split = (plan.parts > 1).then(|| split_key(old)).flatten();
         let (keys, mut out) = match &split {
-            None => self.merge_part(old, plan, (None, None), 0, done)?,
+            None => {
+                let merged =
+                    self.merge_part(old, plan, (None, None), 0, &AtomicBool::new(false), done)?;
+                merged.ok_or_else(|| stopped(&self.dir))?
+            }
             Some(split) => self.merge_in_parts(old, plan, split, done)?,
         };
         let others = done.iter().map(|o| o.len + o.idx_len).sum::<u64>();
@@ -227,6 +232,8 @@ impl Db {
     /// `split` here, the others on a thread of its own, whose outputs are
     /// numbered after this part's once it is done. Finishes every output
     /// into `done` but the last, which it returns, with the number of keys.
+    /// A part that fails stops the other at its next pair; both are joined
+    /// before the failure is returned (and the outputs removed).
     fn merge_in_parts(
         &self,
         old: &Arc<Vec<Arc<Segment>>>,
@@ -235,29 +242,42 @@ impl Db {
         done: &mut Vec<Output>,
     ) -> Result<(u64, Output)> {
         let storage = &*self.opts.storage;
+        let stop = AtomicBool::new(false);
+        let failed = |e: Error| {
+            stop.store(true, Ordering::Relaxed);
+            e
+        };
         std::thread::scope(|s| {
             // Its outputs take the second part's ids until then.
             let upper = || {
                 let mut done = Vec::new();
-                let merged = self.merge_part(old, plan, (Some(split), None), 1, &mut done);
-                merged.map(|(keys, out)| (keys, done, out))
+                let merged = self.merge_part(old, plan, (Some(split), None), 1, &stop, &mut done);
+                merged
+                    .map_err(failed)
+                    .map(|m| m.map(|(keys, out)| (keys, done, out)))
             };
             let thread = std::thread::Builder::new()
                 .name(MERGER.into())
                 .spawn_scoped(s, upper);
-            let (lower_keys, mut last) =
-                self.merge_part(old, plan, (None, Some(split)), 0, done)?;
-            // This part's last output is one like the others (finished
-            // while the upper part may still be merged), unless it is
-            // empty: then its id goes to the next.
-            if last.records == 0 {
-                let id = last.id;
-                drop(last);
-                output::discard(storage, &self.dir, id);
-            } else {
-                last.finish(storage, &self.dir, true, plan.meta(false, 0))?;
-                done.push(last);
-            }
+            let lower = (|| {
+                let merged = self.merge_part(old, plan, (None, Some(split)), 0, &stop, done)?;
+                let Some((keys, mut last)) = merged else {
+                    return Ok(None);
+                };
+                // This part's last output is one like the others (finished
+                // while the upper part may still be merged), unless it is
+                // empty: then its id goes to the next.
+                if last.records == 0 {
+                    let id = last.id;
+                    drop(last);
+                    output::discard(storage, &self.dir, id);
+                } else {
+                    last.finish(storage, &self.dir, true, plan.meta(false, 0))?;
+                    done.push(last);
+                }
+                Ok(Some(keys))
+            })()
+            .map_err(failed);
             let upper = match thread {
                 Ok(thread) => thread.join().unwrap_or_else(|_| {
                     let e = std::io::Error::other("the thread merging it panicked");
@@ -267,8 +287,12 @@ impl Db {
                 // part is merged here, after the lower.
                 Err(_) => upper(),
             };
-            let (upper_keys, upper_done, mut out) = upper?;
-            for mut o in upper_done.into_iter() {
+            // A part stops early only for the other's failure.
+            let (lower_keys, (upper_keys, upper_done, mut out)) = match (lower?, upper?) {
+                (Some(lower), Some(upper)) => (lower, upper),
+                _ => return Err(stopped(&self.dir)),
+            };
+            for mut o in upper_done {
                 o.renumber(storage, &self.dir, plan.first + done.len() as u64)?;
                 done.push(o);
             }
@@ -277,18 +301,21 @@ impl Db {
         })
     }
 
-    /// Merges the live pairs of `old` whose keys lie in `range` (from,
-    /// inclusive; until, exclusive) into outputs of the ids of part `part`
-    /// of `plan`, each full one finished into `done`; returns the number
-    /// of keys and the last output, unfinished (maybe empty).
+    /// Merges the live pairs of `old` whose keys lie from `from`
+    /// (inclusive) until `until` (exclusive) into outputs of the ids of
+    /// part `part` of `plan`, each full one finished into `done`; returns
+    /// the number of keys and the last output, unfinished (maybe empty),
+    /// or `None` when `stop` was set (the other part failed) before the
+    /// end.
     fn merge_part(
         &self,
         old: &Arc<Vec<Arc<Segment>>>,
         plan: &Plan,
         (from, until): (Option<&[u8]>, Option<&[u8]>),
         part: u64,
+        stop: &AtomicBool,
         done: &mut Vec<Output>,
-    ) -> Result<(u64, Output)> {
+    ) -> Result<Option<(u64, Output)>> {
         let storage = &*self.opts.storage;
         let ids = plan.ids(part);
         let mut keys = 0u64;
@@ -299,11 +326,14 @@ impl Db {
         if let Some(from) = from {
             pairs = pairs.from(from);
         }
+        if let Some(until) = until {
+            pairs = pairs.until(until);
+        }
         while let Some(found) = pairs.next_record() {
-            let ((key, value, expires_at), record) = found?;
-            if until.is_some_and(|until| key >= until) {
-                break;
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
             }
+            let ((key, value, expires_at), record) = found?;
             // Expired keys were left out by the walk: their bytes go.
             keys += 1;
             match record {
@@ -347,7 +377,7 @@ impl Db {
         if let Some(before) = finishing.take() {
             done.push(before.join()?);
         }
-        Ok((keys, out))
+        Ok(Some((keys, out)))
     }
 
     /// Removes the files of an abandoned compaction whose outputs had ids
@@ -360,6 +390,13 @@ impl Db {
     }
 }
 
+/// A part of a merge in two stopped with no failure of the other to
+/// report (cannot happen: a part stops only for the other's failure).
+fn stopped(dir: &std::path::Path) -> Error {
+    let e = std::io::Error::other("a part of the merge stopped with no failure");
+    Error::io("compact", dir, e)
+}
+
 /// A compaction of at least this many bytes of logs merges in two parts
 /// at once, cut at a key (see [`split_key`]): the upper part on a thread of
 /// its own, its outputs numbered after the lower part's once that is done.
@@ -370,6 +407,27 @@ impl Db {
 /// operations, as the crash and fault tests and those of finishing apart
 /// (apart_tests.rs, 24 MB) run it.
 const PARTS_FROM: u64 = 32 << 20;
+
+/// Where a compaction merges in two parts from: [`PARTS_FROM`]; in tests,
+/// what this thread was told ([`split_from_here`]).
+fn parts_from() -> u64 {
+    #[cfg(test)]
+    return PARTS_FROM_HERE.with(|p| p.get());
+    #[cfg(not(test))]
+    PARTS_FROM
+}
+
+#[cfg(test)]
+thread_local! {
+    static PARTS_FROM_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(PARTS_FROM) };
+}
+
+/// Tests: this thread's compactions merge in two parts from `bytes` of
+/// logs on (the crash sweep of a merge in two, on a small database).
+#[cfg(test)]
+fn split_from_here(bytes: u64) {
+    PARTS_FROM_HERE.with(|p| p.set(bytes));
+}
 
 /// The name of the thread that merges a compaction's upper part.
 const MERGER: &str = "tinykv-merge";
@@ -492,6 +550,10 @@ fn needs_space(e: Error, needed: u64) -> Error {
 #[cfg(test)]
 mod apart_tests;
 #[cfg(test)]
+mod parts_crash_tests;
+#[cfg(test)]
 mod parts_tests;
+#[cfg(test)]
+mod test_journal;
 #[cfg(test)]
 mod tests;

@@ -92,6 +92,8 @@ pub struct Iter<'a> {
     /// Where a walk started with [`Iter::from`] begins (inclusive), until
     /// the first key is returned.
     from: Option<Vec<u8>>,
+    /// Where a walk given [`Iter::until`] ends (exclusive).
+    until: Option<Vec<u8>>,
     /// The source that won the last step, out of the heap: a segment's
     /// walk is stepped at the start of the next (it holds the record
     /// handed out until then).
@@ -134,6 +136,7 @@ impl<'a> Iter<'a> {
             now: db.now_ms(),
             last_expiry: None,
             from: None,
+            until: None,
             pinned: None,
             db,
             prefix: prefix.to_vec(),
@@ -177,6 +180,14 @@ impl<'a> Iter<'a> {
             self.last = None;
             self.from = Some(key.to_vec());
         }
+        self
+    }
+
+    /// Ends before `key`: the walk stops at the first key at or past it,
+    /// live or not (one part of a compaction merged in two), and its
+    /// segments' walks read nothing past it they can help.
+    pub(super) fn until(mut self, key: &[u8]) -> Iter<'a> {
+        self.until = Some(key.to_vec());
         self
     }
 

@@ -2,130 +2,17 @@
 //! each output but the last finishes on a thread of its own while the
 //! next is written, and a failure there fails the compaction cleanly.
 
-use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::test_journal::{Journal, JournalStorage, group_counted, no_leftovers};
 use super::tests::segment_ids;
 use crate::engine::output::FINISH_APART;
-use crate::engine::storage::{Layer, OpenMode, RealStorage, Storage, StorageFile};
+use crate::engine::storage::RealStorage;
 use crate::engine::{Db, Options};
 
 /// The name the finishing thread runs under.
 const FINISHER: &str = "tinykv-finish";
-
-/// Real files, with a journal of the files created, fsynced and renamed,
-/// and of the ranges whose caching they were told to drop (by name, and
-/// by the thread that did it); with `fail` set, every
-/// `sync_data` on the finishing thread fails; with `fail_writes_on` set,
-/// every `write_at` on the thread of that name.
-#[derive(Debug, Default)]
-pub(super) struct Journal {
-    events: Mutex<Vec<(String, String)>>,
-    fail: AtomicBool,
-    pub(super) fail_writes_on: Mutex<Option<&'static str>>,
-}
-
-impl Journal {
-    fn note(&self, what: String) {
-        let thread = std::thread::current().name().unwrap_or("").to_string();
-        self.events.lock().unwrap().push((what, thread));
-    }
-
-    /// Whether `what` is in the journal before place `before`.
-    pub(super) fn noted_before(&self, what: &str, before: usize) -> bool {
-        let events = self.events.lock().unwrap();
-        events[..before].iter().any(|(w, _)| w == what)
-    }
-
-    /// Where `what` is in the journal, and the thread that did it.
-    pub(super) fn find(&self, what: &str) -> Option<(usize, String)> {
-        let events = self.events.lock().unwrap();
-        let at = events.iter().position(|(w, _)| w == what)?;
-        Some((at, events[at].1.clone()))
-    }
-
-    /// Forgets every event so far.
-    pub(super) fn clear(&self) {
-        self.events.lock().unwrap().clear();
-    }
-
-    /// Every event, and the thread that did it, in order.
-    pub(super) fn events(&self) -> Vec<(String, String)> {
-        self.events.lock().unwrap().clone()
-    }
-}
-
-#[derive(Debug)]
-pub(super) struct JournalStorage(pub(super) Arc<Journal>);
-
-#[derive(Debug)]
-struct JournalFile {
-    inner: Arc<dyn StorageFile>,
-    journal: Arc<Journal>,
-    name: String,
-}
-
-fn name(path: &Path) -> String {
-    path.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-impl Layer for JournalStorage {
-    fn below(&self) -> &dyn Storage {
-        &RealStorage
-    }
-    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-        let inner = RealStorage.open(path, mode)?;
-        if mode == OpenMode::Truncate {
-            self.0.note(format!("create {}", name(path)));
-        }
-        let journal = Arc::clone(&self.0);
-        let name = name(path);
-        Ok(Arc::new(JournalFile {
-            inner,
-            journal,
-            name,
-        }))
-    }
-    fn rename_file(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.0.note(format!("rename {} {}", name(from), name(to)));
-        RealStorage.rename(from, to)
-    }
-}
-
-impl StorageFile for JournalFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        let failing = *self.journal.fail_writes_on.lock().unwrap();
-        if failing.is_some() && std::thread::current().name() == failing {
-            return Err(io::Error::other("injected"));
-        }
-        self.inner.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        let finisher = std::thread::current().name() == Some(FINISHER);
-        if finisher && self.journal.fail.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected"));
-        }
-        self.inner.sync_data()?;
-        self.journal.note(format!("sync {}", self.name));
-        Ok(())
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn drop_cached(&self, offset: u64, len: u64) {
-        self.journal
-            .note(format!("drop {} {offset} {len}", self.name));
-        self.inner.drop_cached(offset, len)
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-}
 
 const KEYS: u32 = 1200;
 const VALUE: usize = 10 * 1024;
@@ -149,7 +36,7 @@ const _: () = assert!(SEGMENT >= FINISH_APART);
 /// [`SEGMENT`], as its compaction's outputs will be.
 fn written(dir: &Path, journal: &Arc<Journal>) -> Db {
     let opts = Options {
-        storage: Arc::new(JournalStorage(Arc::clone(journal))),
+        storage: Arc::new(JournalStorage::new(journal, Arc::new(RealStorage))),
         segment_size: SEGMENT,
         auto_compact: false,
         ..Options::default()
@@ -183,7 +70,7 @@ fn a_large_output_finishes_while_the_next_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(Journal::default());
     let db = written(dir.path(), &journal);
-    journal.events.lock().unwrap().clear();
+    journal.clear();
     let r = db.compact().unwrap();
     assert_eq!(r.keys, u64::from(KEYS));
     let ids = segment_ids(&db);
@@ -213,17 +100,6 @@ fn a_large_output_finishes_while_the_next_is_written() {
     drop(db);
     let db = reopened(dir.path());
     holds_every_pair(&db, 0);
-}
-
-/// The segments are in id order, and the last one's footer records the
-/// size of them all (its group: the compaction's outputs).
-pub(super) fn group_counted(db: &Db) {
-    let ids = segment_ids(db);
-    assert!(ids.is_sorted(), "segments out of id order: {ids:?}");
-    let st = db.state.read().unwrap();
-    let group: u64 = st.segments.iter().map(|s| s.log_len + s.index_len()).sum();
-    let last = st.segments.last().unwrap();
-    assert_eq!(last.index.footer.base_live, group, "the group's size");
 }
 
 /// Outputs cut below [`FINISH_APART`] but for one that a single large
@@ -275,41 +151,18 @@ fn a_failure_finishing_apart_fails_the_compaction_and_keeps_the_data() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(Journal::default());
     let db = written(dir.path(), &journal);
-    journal.fail.store(true, Ordering::SeqCst);
+    *journal.fail_syncs_on.lock().unwrap() = Some(FINISHER);
     let e = db
         .compact()
         .expect_err("an fsync of the finishing thread failed");
     let source = std::error::Error::source(&e).map(|s| s.to_string());
     assert_eq!(source.as_deref(), Some("injected"), "{e}");
     assert!(e.to_string().starts_with("fsync "), "{e}");
-    journal.fail.store(false, Ordering::SeqCst);
+    *journal.fail_syncs_on.lock().unwrap() = None;
     no_leftovers(dir.path());
     holds_every_pair(&db, 0);
     db.set(b"after", b"the failure").unwrap();
     let r = db.compact().unwrap();
     assert_eq!(r.keys, u64::from(KEYS) + 1);
     holds_every_pair(&db, 1);
-}
-
-/// No file of an abandoned compaction is left in `dir`: no temporary
-/// file, no index without its log.
-pub(super) fn no_leftovers(dir: &Path) {
-    let names = files(dir);
-    for f in &names {
-        assert!(!f.ends_with(".tmp"), "left behind: {f}");
-        if let Some(id) = f.strip_suffix(".idx") {
-            let log = format!("{id}.log");
-            assert!(names.contains(&log), "an index without its log: {f}");
-        }
-    }
-}
-
-/// The names in `dir`, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
 }

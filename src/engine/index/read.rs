@@ -169,7 +169,9 @@ impl Index {
             last
         })?;
         for j in 1..n {
-            let mut target = (j * blocks / n).min(blocks - 1);
+            // In u128: no product of a count and a frame's blocks overflows.
+            let cut = (j as u128 * blocks as u128 / n as u128) as usize;
+            let mut target = cut.min(blocks - 1);
             if target == 0 {
                 continue;
             }

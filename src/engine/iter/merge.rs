@@ -72,7 +72,10 @@ impl Iter<'_> {
                 .count(),
             false => 0,
         };
-        let end = prefix_end(&self.prefix);
+        let end = match (prefix_end(&self.prefix), &self.until) {
+            (Some(end), Some(until)) => Some(end.min(until.clone())),
+            (end, until) => end.or_else(|| until.clone()),
+        };
         for seg in segments.iter().rev().filter(wanted) {
             let mut walk = seg.walk_until(&start, end.as_deref(), self.values, hashed)?;
             // A compaction's segments are removed once it is done: what its
@@ -410,7 +413,8 @@ impl Iter<'_> {
                 (Found::Seg(i, in_walk), delete, expires_at)
             }
         };
-        if !short_keys::has_prefix(last, &self.prefix) {
+        let past_end = self.until.as_deref().is_some_and(|u| last.as_slice() >= u);
+        if past_end || !short_keys::has_prefix(last, &self.prefix) {
             self.done = true;
             return Some(None);
         }

@@ -200,13 +200,13 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
 }
 
 /// For a reader of a file that is read once and then removed (a
-/// compaction's inputs, a bulk load's runs): what it has passed, which it
-/// tells the file it may drop from the system's cache
-/// ([`StorageFile::drop_cached`]) every [`DROP_BEHIND`] bytes. Handed back
-/// at once, those pages are what the next writes take. Only the range the
-/// reader itself read, from where it started: another reader of the same
-/// file (the other part of a compaction merged in two) may not have got
-/// there.
+/// compaction's sorted inputs): what it has passed, which it tells the
+/// file it may drop from the system's cache ([`StorageFile::drop_cached`])
+/// every [`DROP_BEHIND`] bytes. Handed back at once, those pages are what
+/// the next writes take. Only the range the reader itself read, from where
+/// it started: another reader of the same file (the other part of a
+/// compaction merged in two) may not have got there. (The two parts both
+/// read the data block where they meet, and either may drop it.)
 #[derive(Debug)]
 pub struct DropBehind {
     from: u64,
