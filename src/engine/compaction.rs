@@ -554,6 +554,6 @@ mod parts_crash_tests;
 #[cfg(test)]
 mod parts_tests;
 #[cfg(test)]
-mod test_journal;
+mod test_support;
 #[cfg(test)]
 mod tests;

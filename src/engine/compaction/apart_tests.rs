@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::test_journal::{Journal, JournalStorage, group_counted, no_leftovers};
+use super::test_support::{Journal, JournalStorage, group_counted, key, no_leftovers, value};
 use super::tests::segment_ids;
 use crate::engine::output::FINISH_APART;
 use crate::engine::storage::RealStorage;
@@ -15,17 +15,6 @@ use crate::engine::{Db, Options};
 const FINISHER: &str = "tinykv-finish";
 
 const KEYS: u32 = 1200;
-const VALUE: usize = 10 * 1024;
-
-fn key(i: u32) -> Vec<u8> {
-    format!("key{i:05}").into_bytes()
-}
-
-fn value(i: u32, round: u8) -> Vec<u8> {
-    let mut v = vec![round; VALUE];
-    v[..4].copy_from_slice(&i.to_be_bytes());
-    v
-}
 
 /// The database's segments, and so its compaction's outputs: large
 /// enough to be finished apart.

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::test_journal::{Journal, JournalStorage};
+use super::test_support::{Journal, JournalStorage};
 use super::tests::segment_ids;
 use super::{MERGER, split_from_here};
 use crate::engine::storage::{Fault, FaultKind, FaultOp, Storage};

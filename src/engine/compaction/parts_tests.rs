@@ -5,24 +5,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::test_journal::{Journal, JournalStorage, group_counted, no_leftovers};
+use super::test_support::{
+    Journal, JournalStorage, VALUE, group_counted, key, no_leftovers, value,
+};
 use super::tests::segment_ids;
 use super::{MERGER, PARTS_FROM, split_key};
 use crate::engine::storage::RealStorage;
 use crate::engine::{Db, Options};
 
 const KEYS: u32 = 1800;
-const VALUE: usize = 10 * 1024;
-
-fn key(i: u32) -> Vec<u8> {
-    format!("key{i:05}").into_bytes()
-}
-
-fn value(i: u32, round: u8) -> Vec<u8> {
-    let mut v = vec![round; VALUE];
-    v[..4].copy_from_slice(&i.to_be_bytes());
-    v
-}
 
 /// Segments (and outputs) of 4 MiB: a compaction makes a few of each part.
 fn options(journal: &Arc<Journal>) -> Options {

@@ -1,7 +1,8 @@
-//! For the tests of compaction's threads (apart_tests.rs, parts_tests.rs):
-//! a storage layer that keeps a journal of what happens to the files, by
-//! the thread that did it, and fails what it is told to on a named thread;
-//! and checks of a compaction's outcome on disk.
+//! What the tests of compaction's threads share (apart_tests.rs,
+//! parts_tests.rs, parts_crash_tests.rs): their pairs, a storage layer
+//! that keeps a journal of what happens to the files, by the thread that
+//! did it, and fails what it is told to on a named thread; and checks of a
+//! compaction's outcome on disk.
 
 use std::io;
 use std::path::Path;
@@ -10,6 +11,20 @@ use std::sync::{Arc, Mutex};
 use super::tests::segment_ids;
 use crate::engine::Db;
 use crate::engine::storage::{Layer, OpenMode, Storage, StorageFile};
+
+/// Each value's size: a few hundred pairs make segments of some MiB.
+pub(super) const VALUE: usize = 10 * 1024;
+
+pub(super) fn key(i: u32) -> Vec<u8> {
+    format!("key{i:05}").into_bytes()
+}
+
+/// The value of key `i` written in round `round`.
+pub(super) fn value(i: u32, round: u8) -> Vec<u8> {
+    let mut v = vec![round; VALUE];
+    v[..4].copy_from_slice(&i.to_be_bytes());
+    v
+}
 
 /// The journal: files created, fsynced and renamed, and the ranges whose
 /// caching they were told to drop (by name, and by the thread that did
