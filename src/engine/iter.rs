@@ -185,7 +185,7 @@ impl<'a> Iter<'a> {
 
     /// Ends before `key`: the walk stops at the first key at or past it,
     /// live or not (one part of a compaction merged in two), and its
-    /// segments' walks read nothing past it they can help.
+    /// segments' walks read no more past it than they must.
     pub(super) fn until(mut self, key: &[u8]) -> Iter<'a> {
         self.until = Some(key.to_vec());
         self
