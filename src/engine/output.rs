@@ -65,6 +65,9 @@ const SYNC_AHEAD: u64 = 4 * 1024 * 1024;
 /// operations (unless one record takes an output past this size).
 pub(super) const FINISH_APART: u64 = SYNC_AHEAD;
 
+/// The name of the thread that finishes an output apart.
+pub(super) const FINISHER: &str = "tinykv-finish";
+
 /// A segment being written; see the module doc.
 pub(super) struct Output {
     pub id: u64,
@@ -310,7 +313,7 @@ impl Output {
         // thread that could not be made, it would be lost with it.
         let (tx, rx) = mpsc::channel();
         let spawned = std::thread::Builder::new()
-            .name("tinykv-finish".into())
+            .name(FINISHER.into())
             .spawn(move || rx.recv().ok().map(finish));
         let work = (self, storage, dir, meta);
         let state = match spawned {

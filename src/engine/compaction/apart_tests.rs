@@ -7,12 +7,9 @@ use std::sync::Arc;
 
 use super::test_support::{Journal, JournalStorage, group_counted, key, no_leftovers, value};
 use super::tests::segment_ids;
-use crate::engine::output::FINISH_APART;
+use crate::engine::output::{FINISH_APART, FINISHER};
 use crate::engine::storage::RealStorage;
 use crate::engine::{Db, Options};
-
-/// The name the finishing thread runs under.
-const FINISHER: &str = "tinykv-finish";
 
 const KEYS: u32 = 1200;
 

@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::parts::{MERGER, split_from_here};
 use super::test_support::{Journal, JournalStorage};
 use super::tests::segment_ids;
-use super::{MERGER, split_from_here};
 use crate::engine::storage::{Fault, FaultKind, FaultOp, Storage};
 use crate::engine::{Db, Options, SimStorage};
 

@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::parts::{MERGER, PARTS_FROM, split_key};
 use super::test_support::{
     Journal, JournalStorage, VALUE, group_counted, key, no_leftovers, value,
 };
 use super::tests::segment_ids;
-use super::{MERGER, PARTS_FROM, split_key};
 use crate::engine::storage::RealStorage;
 use crate::engine::{Db, Options};
 
@@ -118,11 +118,11 @@ fn a_large_compaction_merges_its_upper_part_on_a_thread_of_its_own() {
     holds(&db, &(0..0));
 }
 
-/// A part whose keys are all deleted leaves no empty output in the
-/// group: the lower part's goes (its id to the upper's first), and the
-/// upper part's last is the group's last, empty or not.
+/// A part whose keys are all deleted leaves no empty output in the group
+/// but maybe the last: the lower part's goes (its id to the upper's
+/// first), and the upper part's last is the group's last, empty or not.
 #[test]
-fn a_part_with_no_live_key_leaves_no_empty_output() {
+fn a_part_with_no_live_key_leaves_no_empty_output_but_the_last() {
     for deleted in [0..KEYS - 300, 300..KEYS] {
         let dir = tempfile::tempdir().unwrap();
         let journal = Arc::new(Journal::default());

@@ -208,21 +208,21 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
 /// compaction merged in two) may not have got there. (The two parts both
 /// read the data block where they meet, and either may drop it.)
 #[derive(Debug)]
-pub struct DropBehind {
+pub(crate) struct DropBehind {
     from: u64,
 }
 
 /// How much a [`DropBehind`] lets pass before it tells the file.
-pub const DROP_BEHIND: u64 = 4 << 20;
+pub(crate) const DROP_BEHIND: u64 = 4 << 20;
 
 impl DropBehind {
     /// For a reader at `pos`.
-    pub fn at(pos: u64) -> DropBehind {
+    pub(crate) fn at(pos: u64) -> DropBehind {
         DropBehind { from: pos }
     }
 
     /// The reader of `file` has passed everything before `pos`.
-    pub fn passed(&mut self, file: &dyn StorageFile, pos: u64) {
+    pub(crate) fn passed(&mut self, file: &dyn StorageFile, pos: u64) {
         if pos >= self.from + DROP_BEHIND {
             file.drop_cached(self.from, pos - self.from);
             self.from = pos;

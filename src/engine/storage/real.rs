@@ -121,7 +121,7 @@ impl StorageFile for RealFile {
     /// memory goes back to the free pages, where the next writes find it:
     /// a compaction's outputs reuse its inputs' pages (on the benchmark's
     /// VM, a page the kernel hands out fresh costs a fault to the host on
-    /// first touch, and a 10M compaction spent half its time so).
+    /// first touch, and half the samples of a 10M compaction were so).
     fn drop_cached(&self, offset: u64, len: u64) {
         #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
         if let Some(len) = std::num::NonZeroU64::new(len) {
