@@ -47,9 +47,12 @@ pub struct Options {
     pub compact_ratio: f64,
     /// Run compaction automatically when both thresholds are crossed.
     pub auto_compact: bool,
-    /// Bytes of file blocks kept in memory for small reads (point lookups),
-    /// at most; 0 turns the cache off. Only what is read is kept, so a
-    /// short-lived handle uses little of it; long scans bypass it.
+    /// Bytes of file blocks kept in memory (point lookups' reads, and
+    /// scans' while there is room), at most; 0 turns the cache off. Only
+    /// what is read is kept, so a short-lived handle uses little of it. A
+    /// scan keeps what it reads only into room no block ever took: the
+    /// first scans of a database that fits warm the cache, and once it is
+    /// full a scan evicts nothing.
     pub cache_bytes: u64,
     /// Open without writing a byte, for a database on read-only media or
     /// another user's: a shared lock (other read-only handles may open it

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::super::index::{BlockWalk, EntryRef, SparseEntry};
 use super::super::record::{self, DecodeError, MAX_HEADER_LEN, RecordHeader, Tag};
-use super::super::storage::{DropBehind, NoFill, read_exact_at};
+use super::super::storage::{DropBehind, Spare, Uncached, read_exact_at};
 use super::super::{Error, Result};
 use super::ordered_walk::Head;
 use super::{SKIP_UNREAD, Segment};
@@ -19,12 +19,13 @@ use super::{SKIP_UNREAD, Segment};
 /// A sorted walk's buffer holds this much after its first read, and after
 /// each one after it half as much as the walk read before, up to
 /// [`WALK_READ`] (a read fetches that less what the buffer kept of the
-/// record or block the last one cut): a short scan reads little (from the
-/// block cache while it holds the blocks, which lookups fill, then from
-/// the file, leaving the cache as it was), a long walk soon reads in large
-/// pieces past the cache, and a walk that stops reads at most about half
-/// again what it used (with reads that doubled, about twice: a range of
-/// 1,000 pairs, ~123 KB, read 252 KiB in benches/scan, by strace).
+/// record or block the last one cut): a short scan reads little, a long
+/// walk soon reads in large pieces, and a walk that stops reads at most
+/// about half again what it used (with reads that doubled, about twice: a range of
+/// 1,000 pairs, ~123 KB, read 252 KiB in benches/scan, by strace). Every
+/// read takes what the block cache holds, and keeps what it reads from the
+/// file only while the cache has room no block ever took
+/// ([`StorageFile::read_at_spare`](super::super::storage::StorageFile::read_at_spare)).
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;
 /// A first read sized to the scan's end is at least this long.
@@ -235,8 +236,14 @@ impl LogWalk {
             }
             self.filled = 0;
             let rest = &mut self.buf[held..want];
-            read_exact_at(&NoFill(&*self.seg.log), rest, self.pos + held as u64)
-                .map_err(|e| Error::io("read", &self.seg.log_path, e))?;
+            let (log, at) = (&*self.seg.log, self.pos + held as u64);
+            // A compaction's walk (the one that drops behind it) reads
+            // segments about to go: past the cache.
+            let read = match self.behind {
+                Some(_) => read_exact_at(&Uncached(log), rest, at),
+                None => read_exact_at(&Spare(log), rest, at),
+            };
+            read.map_err(|e| Error::io("read", &self.seg.log_path, e))?;
             self.filled = want;
             self.base = self.pos;
             self.read += (want - held) as u64;

@@ -20,10 +20,15 @@
 //!   write landed is never kept. The engine reads and writes a file through
 //!   one handle at a time (a rewritten file is a new file), so this is all the
 //!   coherence it needs.
-//! - Scan resistance: reads longer than [`MAX_CACHED_READ`] (iteration's
-//!   read-ahead, scans, recovery) go straight to the file and are not kept,
-//!   so a dump of a large database neither evicts the hot blocks nor grows
-//!   memory.
+//! - Scan resistance: plain reads longer than [`MAX_CACHED_READ`]
+//!   (recovery, a hashed walk's values) go straight to the file and are
+//!   not kept. A sorted walk's reads, of any length, take what the cache
+//!   holds and keep what they read from the file only into room the cache
+//!   has never used ([`StorageFile::read_at_spare`]): the first walks over
+//!   a database that fits warm the cache, as a peer's first pass warms its
+//!   own, and once the cache has filled its budget a walk keeps nothing, so
+//!   a dump of a large database neither evicts the blocks lookups use nor
+//!   grows memory past the budget.
 //! - Memory: at most `capacity` bytes of blocks in all, evicted with CLOCK
 //!   (second chance) over one ring shared by every handle.
 
@@ -69,6 +74,7 @@ impl CachingStorage {
             cache: Arc::new(Clock {
                 capacity,
                 held: AtomicUsize::new(0),
+                full: AtomicBool::new(capacity == 0),
                 ring: Mutex::new(Ring::default()),
             }),
         }
@@ -170,6 +176,10 @@ struct Clock {
     /// At most this many blocks are held.
     capacity: usize,
     held: AtomicUsize,
+    /// Whether the ring has reached `capacity` positions: from then on a
+    /// block goes in only in place of another, which a walk's read never
+    /// takes (see [`Clock::make_room`]).
+    full: AtomicBool,
     ring: Mutex<Ring>,
 }
 
@@ -182,14 +192,22 @@ struct Ring {
 }
 
 impl Clock {
-    /// Finds room for one block and records it at that position of the ring.
+    /// Finds room for one block and records it at that position of the
+    /// ring: `false`, nothing done, when the ring is full and the block is
+    /// a walk's (`spare`), which goes in only where no block ever was.
     /// Called with the new block not yet inserted.
-    fn make_room(&self, owner: &Arc<Blocks>, block: u64) {
+    fn make_room(&self, owner: &Arc<Blocks>, block: u64, spare: bool) -> bool {
         let mut ring = lock(&self.ring);
         let entry = (Arc::downgrade(owner), block);
         if ring.entries.len() < self.capacity {
             ring.entries.push(entry);
-            return;
+            if ring.entries.len() == self.capacity {
+                self.full.store(true, Ordering::Relaxed);
+            }
+            return true;
+        }
+        if spare {
+            return false;
         }
         // CLOCK: clear reference bits until an unreferenced block (or a
         // free position) comes round; its block makes room for this one.
@@ -208,7 +226,7 @@ impl Clock {
                     v.remove(*b);
                 }
                 ring.entries[i] = entry;
-                return;
+                return true;
             }
         }
     }
@@ -263,7 +281,7 @@ impl CachedFile {
             Self::referenced(slot);
             return Ok(Arc::clone(d));
         }
-        let mut run = self.load(block, block)?;
+        let mut run = self.load(block, block, false)?;
         Ok(run.pop().unwrap_or_else(|| Arc::from(&[][..])))
     }
 
@@ -273,28 +291,47 @@ impl CachedFile {
         }
     }
 
-    /// Reads blocks `first..=last` from the file in one read (at most
-    /// [`MAX_CACHED_READ`] and a block) and keeps each (when the table
-    /// covers it, the cache has room and no write landed meanwhile); fewer
-    /// at the end of the file, the last one short there.
-    fn load(&self, first: u64, last: u64) -> io::Result<Vec<Arc<[u8]>>> {
+    /// Reads blocks `first..=last` from the file in one read and keeps
+    /// each (when the table covers it, the cache has room, a walk's only
+    /// where no block ever was (`spare`), and no write landed meanwhile);
+    /// fewer at the end of the file, the last one short there.
+    fn load(&self, first: u64, last: u64, spare: bool) -> io::Result<Vec<Arc<[u8]>>> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let want = (last - first + 1) as usize * BLOCK;
-        let mut run = vec![0u8; want.min(MAX_CACHED_READ + BLOCK)];
-        let n = self.inner.read_at(&mut run, first * BLOCK as u64)?;
-        let mut read = Vec::with_capacity(n.div_ceil(BLOCK));
-        for (i, bytes) in run[..n].chunks(BLOCK).enumerate() {
-            let block = first + i as u64;
-            let data: Arc<[u8]> = Arc::from(bytes);
-            self.keep(block, &data, generation);
-            read.push(data);
+        RUN.with_borrow_mut(|run| {
+            run.resize((last - first + 1) as usize * BLOCK, 0);
+            let n = self.inner.read_at(run, first * BLOCK as u64)?;
+            let mut read = Vec::with_capacity(n.div_ceil(BLOCK));
+            for (i, bytes) in run[..n].chunks(BLOCK).enumerate() {
+                let block = first + i as u64;
+                let data: Arc<[u8]> = Arc::from(bytes);
+                self.keep(block, &data, generation, spare);
+                read.push(data);
+            }
+            Ok(read)
+        })
+    }
+
+    /// Reads `buf.len()` bytes at `offset` from the file (fewer only at
+    /// its end) for a walk: its blocks are kept while the cache has room
+    /// where no block ever was (see [`Clock::make_room`]), else the read
+    /// goes straight into `buf`.
+    fn read_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if buf.is_empty() || self.blocks.clock.full.load(Ordering::Relaxed) {
+            return self.inner.read_at(buf, offset);
         }
-        Ok(read)
+        let first = offset / BLOCK as u64;
+        let last = (offset + buf.len() as u64 - 1) / BLOCK as u64;
+        Ok(copy_blocks(
+            &self.load(first, last, true)?,
+            (offset % BLOCK as u64) as usize,
+            buf,
+        ))
     }
 
     /// Keeps `data` as block `block`, read when the generation was
-    /// `generation`, unless a write landed since or the block is held.
-    fn keep(&self, block: u64, data: &Arc<[u8]>, generation: u64) {
+    /// `generation`, unless a write landed since or the block is held (or,
+    /// for a walk, `spare`, the cache has no room where no block ever was).
+    fn keep(&self, block: u64, data: &Arc<[u8]>, generation: u64, spare: bool) {
         if self.blocks.clock.capacity == 0 {
             return;
         }
@@ -302,7 +339,9 @@ impl CachedFile {
             return; // beyond what the table covers
         };
         self.any_cached.store(true, Ordering::SeqCst);
-        self.blocks.clock.make_room(&self.blocks, block);
+        if !self.blocks.clock.make_room(&self.blocks, block, spare) {
+            return;
+        }
         let mut held = lock(&slot.data);
         if held.is_none() && self.generation.load(Ordering::SeqCst) == generation {
             *held = Some(Arc::clone(data));
@@ -311,12 +350,35 @@ impl CachedFile {
     }
 }
 
+thread_local! {
+    /// A load's read, kept for the thread's next: a walk's reads, up to
+    /// 128 KiB each, would otherwise each map and fault in a new buffer.
+    static RUN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Copies `data` from `within` into `out`, as much as both hold.
 fn copy_from(data: &[u8], within: usize, out: &mut [u8]) -> usize {
     let avail = data.get(within..).unwrap_or_default();
     let n = avail.len().min(out.len());
     out[..n].copy_from_slice(&avail[..n]);
     n
+}
+
+/// Copies consecutive blocks, from `within` the first, into `out`: the
+/// bytes copied (fewer than `out.len()` only where a block ends short, at
+/// the end of the file).
+fn copy_blocks(blocks: &[Arc<[u8]>], mut within: usize, out: &mut [u8]) -> usize {
+    let mut done = 0;
+    for data in blocks {
+        let want = (out.len() - done).min(BLOCK - within);
+        let n = copy_from(data, within, &mut out[done..done + want]);
+        done += n;
+        if n < want || done == out.len() {
+            break;
+        }
+        within = 0;
+    }
+    done
 }
 
 impl StorageFile for CachedFile {
@@ -337,17 +399,8 @@ impl StorageFile for CachedFile {
                 Some(n) => n,
                 None => {
                     // A miss: the rest of the read's blocks in one read.
-                    let mut within = within;
-                    for data in self.load(block, last)? {
-                        let want = (buf.len() - done).min(BLOCK - within);
-                        let n = copy_from(&data, within, &mut buf[done..done + want]);
-                        done += n;
-                        if n < want {
-                            break; // end of file
-                        }
-                        within = 0;
-                    }
-                    return Ok(done);
+                    let run = self.load(block, last, false)?;
+                    return Ok(done + copy_blocks(&run, within, &mut buf[done..]));
                 }
             };
             done += n;
@@ -358,10 +411,7 @@ impl StorageFile for CachedFile {
         Ok(done)
     }
 
-    fn read_at_no_fill(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        if buf.len() > MAX_CACHED_READ {
-            return self.inner.read_at(buf, offset);
-        }
+    fn read_at_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let mut done = 0;
         while done < buf.len() {
             let pos = offset + done as u64;
@@ -371,7 +421,7 @@ impl StorageFile for CachedFile {
                 Some(n) if n < want => return Ok(done + n), // end of file
                 Some(n) => done += n,
                 // A miss: the rest from the file, in one read.
-                None => return Ok(done + self.inner.read_at(&mut buf[done..], pos)?),
+                None => return Ok(done + self.read_spare(&mut buf[done..], pos)?),
             }
         }
         Ok(done)

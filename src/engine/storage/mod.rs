@@ -160,13 +160,14 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }
-    /// As [`read_at`](Self::read_at), from a cache's copies while it holds
-    /// the range's blocks, then from the first block it lacks on past it,
-    /// without filling it: for a walk's short reads, served from memory
-    /// once lookups brought their blocks in, but which never fill the cache
-    /// themselves (a cold scan paid for each block allocated, faulted in
-    /// and copied twice).
-    fn read_at_no_fill(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    /// As [`read_at`](Self::read_at), for a sorted walk: from a cache's
+    /// copies while it holds the range's blocks, then from the file from
+    /// the first block it lacks on, kept only while the cache has room
+    /// where no block ever was. The first walks over a database that fits
+    /// warm the cache (later scans of the same keys read no file); once
+    /// the cache is full a walk keeps nothing, so it never evicts a block
+    /// that lookups use.
+    fn read_at_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }
     /// The block holding `offset` that a caching layer keeps (read and
@@ -272,10 +273,10 @@ read_view!(
 
 read_view!(
     /// A view of a file whose reads are
-    /// [`read_at_no_fill`](StorageFile::read_at_no_fill) reads: a sorted
+    /// [`read_at_spare`](StorageFile::read_at_spare) reads: a sorted
     /// walk's.
-    NoFill,
-    read_at_no_fill
+    Spare,
+    read_at_spare
 );
 
 /// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.

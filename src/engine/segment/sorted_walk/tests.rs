@@ -5,7 +5,10 @@
 
 use crate::engine::index::{Index, IndexMeta, Kind};
 use crate::engine::segment::rebuild_index;
-use crate::engine::storage::{OpenMode, RealStorage, Storage};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::engine::storage::{CachingStorage, Counting, OpenMode, RealStorage, Storage};
 use crate::engine::{Batch, Db, Options};
 
 /// Segments of `segment_size` bytes (so that writes seal often), no
@@ -177,4 +180,51 @@ fn batches_inside_blocks_decoded_at_once_are_read_as_one_by_one() {
     db.close().unwrap();
     let walked = agree_with_and_without_crcs(dir.path(), opts);
     assert!(walked > 10_000, "{walked} records walked");
+}
+
+/// A walk keeps the blocks it reads in the block cache (it has room):
+/// a second walk of the segment reads no file. A compaction's walk, which
+/// drops what it passed from the system's cache, keeps nothing in the
+/// block cache either: a walk after it reads the file.
+#[test]
+fn walks_warm_the_block_cache_and_a_compactions_walk_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Counting::over(Arc::new(RealStorage));
+    let reads = Arc::clone(&counting.reads);
+    let opts = Options {
+        storage: Arc::new(CachingStorage::new(Arc::new(counting), 64 << 20)),
+        cache_bytes: 0,
+        ..small(1 << 20)
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let mut b = db.batch_writer().unwrap();
+    for i in 0..20_000u32 {
+        b.set(format!("key{i:05}").as_bytes(), &[b'v'; 100])
+            .unwrap();
+    }
+    b.commit().unwrap();
+    let segs = Arc::clone(&db.state.read().unwrap().segments);
+    let seg = segs.iter().max_by_key(|s| s.log_len).unwrap();
+    assert!(seg.log_len > 500_000, "{}", seg.log_len);
+    let walk_all = |behind: bool| {
+        let before = reads.load(Ordering::SeqCst);
+        let mut walk = seg.walk(b"", true).unwrap();
+        if behind {
+            walk.drop_behind();
+        }
+        let mut n = 0;
+        while walk.advance().unwrap() {
+            n += 1;
+        }
+        assert!(n > 4_000, "{n} records");
+        reads.load(Ordering::SeqCst) - before
+    };
+    walk_all(true);
+    assert!(walk_all(true) > 0, "a compaction's walk reads the file");
+    assert!(walk_all(false) > 0, "the compaction's walks kept nothing");
+    assert_eq!(walk_all(false), 0, "the first walk kept every block");
+    assert!(
+        walk_all(true) > 0,
+        "a compaction's walk reads past the cache"
+    );
 }

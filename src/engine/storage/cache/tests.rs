@@ -125,46 +125,77 @@ fn a_miss_reads_the_rest_of_the_read_at_once() {
     assert_eq!(read(13 * 4096, 10), Vec::<u8>::new());
 }
 
-/// A read that does not fill the cache returns the file's bytes, from the
-/// cache's copies while it holds them (no read of the file) and from the
-/// file from the first block it lacks on, which it does not keep.
+/// A walk's read returns the file's bytes, from the cache's copies while
+/// it holds them (no read of the file) and from the file from the first
+/// block it lacks on, at any length; it keeps what it reads while the
+/// cache has room where no block ever was, and once the cache is full it
+/// keeps nothing and evicts nothing.
 #[test]
-fn a_read_that_does_not_fill_uses_what_is_held_and_keeps_nothing() {
-    let (dir, reads, cached) = counted(64);
-    let (f, data) = written(&cached, &dir, 12 * BLOCK + 300);
+fn a_walks_read_keeps_blocks_only_where_no_block_ever_was() {
+    let (dir, reads, cached) = counted(8);
+    let (f, data) = written(&cached, &dir, 20 * BLOCK + 300);
     let read = |off: u64, len: usize| {
         let mut buf = vec![0u8; len];
-        let n = f.read_at_no_fill(&mut buf, off).unwrap();
+        let n = f.read_at_spare(&mut buf, off).unwrap();
         buf.truncate(n);
         buf
     };
     let count = || reads.load(Ordering::SeqCst);
+    // Blocks 0 to 5, longer than any read a lookup keeps: read once, kept.
     let before = count();
-    // Nothing held: every such read reads the file, and keeps nothing.
     for _ in 0..2 {
-        assert_eq!(read(100, 3 * BLOCK), data[100..100 + 3 * BLOCK]);
+        assert_eq!(read(100, 5 * BLOCK), data[100..100 + 5 * BLOCK]);
     }
-    assert_eq!(count() - before, 2, "a read each");
-    // Blocks 2 and 3 held (a plain read keeps them): a read within them
-    // reads nothing; one going on into block 4 reads from there.
-    let mut buf = vec![0u8; 2 * BLOCK];
-    f.read_at(&mut buf, 2 * 4096).unwrap();
+    assert_eq!(count() - before, 1, "kept by the first read");
+    assert_eq!(cached.held_blocks(), 6);
+    // A lookup keeps block 7; a walk's read of blocks 9 to 11 fills the
+    // last room (block 9) and keeps the rest nowhere.
+    let mut small = [0u8; 8];
+    f.read_at(&mut small, 7 * BLOCK as u64).unwrap();
+    assert_eq!(read(9 * 4096, 3 * BLOCK), data[9 * 4096..12 * 4096]);
+    assert_eq!(cached.held_blocks(), 8);
     let before = count();
+    assert_eq!(read(9 * 4096 + 1, 10), data[9 * 4096 + 1..9 * 4096 + 11]);
+    assert_eq!(count(), before, "block 9 held");
+    assert_eq!(read(10 * 4096, 2 * BLOCK), data[10 * 4096..12 * 4096]);
+    assert_eq!(read(10 * 4096, 2 * BLOCK), data[10 * 4096..12 * 4096]);
+    assert_eq!(count() - before, 2, "blocks 10 and 11 not kept");
+    // Full: more walks' reads evict nothing (blocks 0 to 5, 7 and 9 stay
+    // held); one from block 5 on reads the file from block 6.
+    assert_eq!(read(13 * 4096, 4 * BLOCK), data[13 * 4096..17 * 4096]);
+    let before = count();
+    assert_eq!(read(0, 6 * BLOCK), data[..6 * BLOCK]);
+    assert_eq!(read(7 * 4096, BLOCK), data[7 * 4096..8 * 4096]);
+    assert_eq!(count(), before, "nothing evicted");
     assert_eq!(
-        read(2 * 4096 + 5, 2 * BLOCK - 5),
-        data[2 * 4096 + 5..4 * 4096]
+        read(5 * 4096 + 3, 2 * BLOCK),
+        data[5 * 4096 + 3..7 * 4096 + 3]
     );
-    assert_eq!(count(), before, "served from the cache");
-    assert_eq!(read(3 * 4096, 2 * BLOCK), data[3 * 4096..5 * 4096]);
     assert_eq!(count() - before, 1, "the rest in one read");
-    assert_eq!(read(3 * 4096, 2 * BLOCK), data[3 * 4096..5 * 4096]);
-    assert_eq!(count() - before, 2, "block 4 was not kept");
+    assert_eq!(cached.held_blocks(), 8);
     // Past the end: what there is, from the cache or not.
-    assert_eq!(read(11 * 4096 + 5, 3 * BLOCK), data[11 * 4096 + 5..]);
-    let mut buf = vec![0u8; BLOCK];
-    f.read_at(&mut buf, 12 * 4096).unwrap();
-    assert_eq!(read(12 * 4096 + 7, BLOCK), data[12 * 4096 + 7..]);
-    assert_eq!(read(13 * 4096, 10), Vec::<u8>::new());
+    assert_eq!(read(19 * 4096 + 5, 3 * BLOCK), data[19 * 4096 + 5..]);
+    assert_eq!(read(21 * 4096, 10), Vec::<u8>::new());
+}
+
+/// Before the cache is full, a walk's read that reaches the end of the
+/// file keeps the short last block, and reads the same bytes again from it.
+#[test]
+fn a_walks_read_to_the_end_of_the_file_keeps_its_short_block() {
+    let (dir, reads, cached) = counted(8);
+    let (f, data) = written(&cached, &dir, 2 * BLOCK + 300);
+    let read = |off: u64, len: usize| {
+        let mut buf = vec![0u8; len];
+        let n = f.read_at_spare(&mut buf, off).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    assert_eq!(read(4000, 3 * BLOCK), data[4000..]);
+    let before = reads.load(Ordering::SeqCst);
+    assert_eq!(read(4000, 3 * BLOCK), data[4000..]);
+    assert_eq!(read(2 * 4096 + 299, 10), data[2 * 4096 + 299..]);
+    assert_eq!(reads.load(Ordering::SeqCst), before);
+    assert_eq!(cached.held_blocks(), 3);
 }
 
 #[test]
