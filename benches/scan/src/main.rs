@@ -11,6 +11,9 @@
 //!                                   of random keys key0000000000000..
 //! tinykv-scan-bench DIR range N     N scans of up to 1,000 pairs from a
 //!                                   random key
+//! tinykv-scan-bench DIR get N       N gets of random keys (the same keys
+//!                                   again when timed: warm, as the
+//!                                   peers benchmark's gets)
 //! ```
 //!
 //! Keys are expected as `benches/peers` and `/tmp`-style loads write them:
@@ -40,7 +43,7 @@ fn key(i: u64) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, dir, mode, n] = &args[..] else {
-        eprintln!("usage: tinykv-scan-bench DIR full|prefix|range N");
+        eprintln!("usage: tinykv-scan-bench DIR full|prefix|range|get N");
         std::process::exit(2);
     };
     let n: usize = n.parse().expect("N: a number");
@@ -81,6 +84,13 @@ fn main() {
 #[inline(never)]
 fn run(db: &Db, mode: &str, starts: &[Vec<u8>]) -> usize {
     let mut pairs = 0;
+    if mode == "get" {
+        for s in starts {
+            let value = db.get(s).expect("get");
+            pairs += usize::from(black_box(value).is_some());
+        }
+        return pairs;
+    }
     for s in starts {
         let (mut it, limit) = match mode {
             "prefix" => (db.iter_prefix(&s[..14]), usize::MAX),
