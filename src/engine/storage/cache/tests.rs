@@ -30,6 +30,21 @@ fn written(
     (f, data)
 }
 
+/// Reads of `f` as `read_at` (or `read_at_spare`, a walk's, when
+/// `spare`) makes them: the bytes at `off`, `len` of them or fewer at the
+/// end of the file.
+fn reader(f: &Arc<dyn StorageFile>, spare: bool) -> impl Fn(u64, usize) -> Vec<u8> + '_ {
+    move |off, len| {
+        let mut buf = vec![0u8; len];
+        let n = match spare {
+            true => f.read_at_spare(&mut buf, off),
+            false => f.read_at(&mut buf, off),
+        };
+        buf.truncate(n.unwrap());
+        buf
+    }
+}
+
 #[test]
 fn repeated_small_reads_hit_the_cache_and_return_the_same_bytes() {
     let (dir, reads, cached) = counted(64);
@@ -101,12 +116,7 @@ fn shared_blocks_are_the_files_bytes_and_follow_writes() {
 fn a_miss_reads_the_rest_of_the_read_at_once() {
     let (dir, reads, cached) = counted(64);
     let (f, data) = written(&cached, &dir, 12 * BLOCK + 300);
-    let read = |off: u64, len: usize| {
-        let mut buf = vec![0u8; len];
-        let n = f.read_at(&mut buf, off).unwrap();
-        buf.truncate(n);
-        buf
-    };
+    let read = reader(&f, false);
     let before = reads.load(Ordering::SeqCst);
     // Blocks 0 to 4 (the read starts inside block 0 and ends inside 4).
     assert_eq!(read(100, MAX_CACHED_READ), data[100..100 + MAX_CACHED_READ]);
@@ -134,12 +144,7 @@ fn a_miss_reads_the_rest_of_the_read_at_once() {
 fn a_walks_read_keeps_blocks_only_where_no_block_ever_was() {
     let (dir, reads, cached) = counted(8);
     let (f, data) = written(&cached, &dir, 20 * BLOCK + 300);
-    let read = |off: u64, len: usize| {
-        let mut buf = vec![0u8; len];
-        let n = f.read_at_spare(&mut buf, off).unwrap();
-        buf.truncate(n);
-        buf
-    };
+    let read = reader(&f, true);
     let count = || reads.load(Ordering::SeqCst);
     // Blocks 0 to 5, longer than any read a lookup keeps: read once, kept.
     let before = count();
@@ -184,12 +189,7 @@ fn a_walks_read_keeps_blocks_only_where_no_block_ever_was() {
 fn a_walks_read_to_the_end_of_the_file_keeps_its_short_block() {
     let (dir, reads, cached) = counted(8);
     let (f, data) = written(&cached, &dir, 2 * BLOCK + 300);
-    let read = |off: u64, len: usize| {
-        let mut buf = vec![0u8; len];
-        let n = f.read_at_spare(&mut buf, off).unwrap();
-        buf.truncate(n);
-        buf
-    };
+    let read = reader(&f, true);
     assert_eq!(read(4000, 3 * BLOCK), data[4000..]);
     let before = reads.load(Ordering::SeqCst);
     assert_eq!(read(4000, 3 * BLOCK), data[4000..]);
