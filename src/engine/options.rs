@@ -50,9 +50,9 @@ pub struct Options {
     /// Bytes of file blocks kept in memory (point lookups' reads, and
     /// scans' while there is room), at most; 0 turns the cache off. Only
     /// what is read is kept, so a short-lived handle uses little of it. A
-    /// scan keeps what it reads only into room no block ever took: the
-    /// first scans of a database that fits warm the cache, and once it is
-    /// full a scan evicts nothing.
+    /// scan keeps what it reads only into room no block holds: the first
+    /// scans of a database that fits warm the cache, and once it is full a
+    /// scan evicts nothing.
     pub cache_bytes: u64,
     /// Open without writing a byte, for a database on read-only media or
     /// another user's: a shared lock (other read-only handles may open it

@@ -24,7 +24,7 @@ use super::{SKIP_UNREAD, Segment};
 /// about half again what it used (with reads that doubled, about twice: a range of
 /// 1,000 pairs, ~123 KB, read 252 KiB in benches/scan, by strace). Every
 /// read takes what the block cache holds, and keeps what it reads from the
-/// file only while the cache has room no block ever took
+/// file only into room no block of the cache holds
 /// ([`StorageFile::read_at_spare`](super::super::storage::StorageFile::read_at_spare)).
 const FIRST_READ: usize = 4096;
 const WALK_READ: usize = 128 * 1024;

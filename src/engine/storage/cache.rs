@@ -23,11 +23,12 @@
 //! - Scan resistance: plain reads longer than [`MAX_CACHED_READ`]
 //!   (recovery, a hashed walk's values) go straight to the file and are
 //!   not kept. A sorted walk's reads, of any length, take what the cache
-//!   holds and keep what they read from the file only into room the cache
-//!   has never used ([`StorageFile::read_at_spare`]): the first walks over
+//!   holds and keep what they read from the file only into free room (a
+//!   position of the ring no block holds: never taken, or given back when
+//!   its block went; [`StorageFile::read_at_spare`]): the first walks over
 //!   a database that fits warm the cache, as a peer's first pass warms its
-//!   own, and once the cache has filled its budget a walk keeps nothing, so
-//!   a dump of a large database neither evicts the blocks lookups use nor
+//!   own, and once the cache holds its budget a walk keeps nothing, so a
+//!   dump of a large database neither evicts the blocks lookups use nor
 //!   grows memory past the budget.
 //! - Memory: at most `capacity` bytes of blocks in all, evicted with CLOCK
 //!   (second chance) over one ring shared by every handle.
@@ -74,7 +75,6 @@ impl CachingStorage {
             cache: Arc::new(Clock {
                 capacity,
                 held: AtomicUsize::new(0),
-                full: AtomicBool::new(capacity == 0),
                 ring: Mutex::new(Ring::default()),
             }),
         }
@@ -176,10 +176,6 @@ struct Clock {
     /// At most this many blocks are held.
     capacity: usize,
     held: AtomicUsize,
-    /// Whether the ring has reached `capacity` positions: from then on a
-    /// block goes in only in place of another, which a walk's read never
-    /// takes (see [`Clock::make_room`]).
-    full: AtomicBool,
     ring: Mutex<Ring>,
 }
 
@@ -189,24 +185,42 @@ struct Clock {
 struct Ring {
     entries: Vec<(Weak<Blocks>, u64)>,
     hand: usize,
+    /// Where a walk's block looks for a free position next (see
+    /// [`Clock::make_room`]): apart from the hand, which it never moves.
+    spare_at: usize,
 }
+
+/// How many positions a walk's block looks at for a free one before it
+/// gives up (the ring is full, or nearly).
+const SPARE_PROBE: usize = 16;
 
 impl Clock {
     /// Finds room for one block and records it at that position of the
-    /// ring: `false`, nothing done, when the ring is full and the block is
-    /// a walk's (`spare`), which goes in only where no block ever was.
-    /// Called with the new block not yet inserted.
+    /// ring. A walk's block (`spare`) takes only a free position: one no
+    /// block took yet, or one whose block is gone (its handle dropped, or
+    /// it was removed); it looks at [`SPARE_PROBE`] positions at most and
+    /// returns `false`, nothing done, when none was free. Called with the
+    /// new block not yet inserted.
     fn make_room(&self, owner: &Arc<Blocks>, block: u64, spare: bool) -> bool {
         let mut ring = lock(&self.ring);
         let entry = (Arc::downgrade(owner), block);
         if ring.entries.len() < self.capacity {
             ring.entries.push(entry);
-            if ring.entries.len() == self.capacity {
-                self.full.store(true, Ordering::Relaxed);
-            }
             return true;
         }
         if spare {
+            for _ in 0..SPARE_PROBE {
+                let i = ring.spare_at;
+                ring.spare_at = (i + 1) % ring.entries.len();
+                let (weak, b) = &ring.entries[i];
+                let free = weak
+                    .upgrade()
+                    .is_none_or(|v| v.slot(*b).is_none_or(|s| lock(&s.data).is_none()));
+                if free {
+                    ring.entries[i] = entry;
+                    return true;
+                }
+            }
             return false;
         }
         // CLOCK: clear reference bits until an unreferenced block (or a
@@ -293,7 +307,7 @@ impl CachedFile {
 
     /// Reads blocks `first..=last` from the file in one read and keeps
     /// each (when the table covers it, the cache has room, a walk's only
-    /// where no block ever was (`spare`), and no write landed meanwhile);
+    /// free room (`spare`), and no write landed meanwhile);
     /// fewer at the end of the file, the last one short there.
     fn load(&self, first: u64, last: u64, spare: bool) -> io::Result<Vec<Arc<[u8]>>> {
         let generation = self.generation.load(Ordering::SeqCst);
@@ -312,15 +326,19 @@ impl CachedFile {
     }
 
     /// Reads `buf.len()` bytes at `offset` from the file (fewer only at
-    /// its end) for a walk: its blocks are kept while the cache has room
-    /// where no block ever was (see [`Clock::make_room`]), else the read
-    /// goes straight into `buf`.
+    /// its end) for a walk: its blocks are kept in free room (see
+    /// [`Clock::make_room`]) while the cache holds fewer blocks than its
+    /// budget less theirs; else the read goes straight into `buf`.
     fn read_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        if buf.is_empty() || self.blocks.clock.full.load(Ordering::Relaxed) {
-            return self.inner.read_at(buf, offset);
+        if buf.is_empty() {
+            return Ok(0);
         }
         let first = offset / BLOCK as u64;
         let last = (offset + buf.len() as u64 - 1) / BLOCK as u64;
+        let clock = &self.blocks.clock;
+        if clock.held.load(Ordering::Relaxed) + (last - first + 1) as usize > clock.capacity {
+            return self.inner.read_at(buf, offset);
+        }
         Ok(copy_blocks(
             &self.load(first, last, true)?,
             (offset % BLOCK as u64) as usize,
@@ -330,7 +348,7 @@ impl CachedFile {
 
     /// Keeps `data` as block `block`, read when the generation was
     /// `generation`, unless a write landed since or the block is held (or,
-    /// for a walk, `spare`, the cache has no room where no block ever was).
+    /// for a walk, `spare`, the cache has no free room).
     fn keep(&self, block: u64, data: &Arc<[u8]>, generation: u64, spare: bool) {
         if self.blocks.clock.capacity == 0 {
             return;

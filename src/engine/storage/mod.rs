@@ -162,11 +162,11 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     }
     /// As [`read_at`](Self::read_at), for a sorted walk: from a cache's
     /// copies while it holds the range's blocks, then from the file from
-    /// the first block it lacks on, kept only while the cache has room
-    /// where no block ever was. The first walks over a database that fits
-    /// warm the cache (later scans of the same keys read no file); once
-    /// the cache is full a walk keeps nothing, so it never evicts a block
-    /// that lookups use.
+    /// the first block it lacks on, kept only in room no block holds (never
+    /// taken, or given back when its block went). The first walks over a
+    /// database that fits warm the cache (later scans of the same keys read
+    /// no file); once the cache is full a walk keeps nothing, so it never
+    /// evicts a block that lookups use.
     fn read_at_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }

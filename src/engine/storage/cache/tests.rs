@@ -138,10 +138,10 @@ fn a_miss_reads_the_rest_of_the_read_at_once() {
 /// A walk's read returns the file's bytes, from the cache's copies while
 /// it holds them (no read of the file) and from the file from the first
 /// block it lacks on, at any length; it keeps what it reads while the
-/// cache has room where no block ever was, and once the cache is full it
-/// keeps nothing and evicts nothing.
+/// cache has room for it that no block holds, and once the cache is full
+/// it keeps nothing and evicts nothing.
 #[test]
-fn a_walks_read_keeps_blocks_only_where_no_block_ever_was() {
+fn a_walks_read_keeps_blocks_only_in_free_room() {
     let (dir, reads, cached) = counted(8);
     let (f, data) = written(&cached, &dir, 20 * BLOCK + 300);
     let read = reader(&f, true);
@@ -153,11 +153,12 @@ fn a_walks_read_keeps_blocks_only_where_no_block_ever_was() {
     }
     assert_eq!(count() - before, 1, "kept by the first read");
     assert_eq!(cached.held_blocks(), 6);
-    // A lookup keeps block 7; a walk's read of blocks 9 to 11 fills the
-    // last room (block 9) and keeps the rest nowhere.
+    // A lookup keeps block 7; a walk's read of block 9 takes the last
+    // room; one of blocks 10 and 11 finds no room for them and keeps
+    // neither.
     let mut small = [0u8; 8];
     f.read_at(&mut small, 7 * BLOCK as u64).unwrap();
-    assert_eq!(read(9 * 4096, 3 * BLOCK), data[9 * 4096..12 * 4096]);
+    assert_eq!(read(9 * 4096, BLOCK), data[9 * 4096..10 * 4096]);
     assert_eq!(cached.held_blocks(), 8);
     let before = count();
     assert_eq!(read(9 * 4096 + 1, 10), data[9 * 4096 + 1..9 * 4096 + 11]);
@@ -181,6 +182,41 @@ fn a_walks_read_keeps_blocks_only_where_no_block_ever_was() {
     // Past the end: what there is, from the cache or not.
     assert_eq!(read(19 * 4096 + 5, 3 * BLOCK), data[19 * 4096 + 5..]);
     assert_eq!(read(21 * 4096, 10), Vec::<u8>::new());
+}
+
+/// Room given back (a handle dropped, its blocks with it; a block a write
+/// removed) is free room again for a walk's reads, though every position
+/// of the ring was taken once.
+#[test]
+fn room_given_back_is_free_again_for_walks() {
+    let (dir, reads, cached) = counted(4);
+    let open = |name: &str| {
+        let f = cached
+            .open(&dir.path().join(name), OpenMode::Truncate)
+            .unwrap();
+        f.write_at(&pattern(8 * BLOCK), 0).unwrap();
+        f
+    };
+    let (a, b) = (open("a"), open("b"));
+    assert_eq!(reader(&a, true)(0, 4 * BLOCK).len(), 4 * BLOCK);
+    assert_eq!(cached.held_blocks(), 4, "a's walk filled the cache");
+    let read_b = reader(&b, true);
+    let before = reads.load(Ordering::SeqCst);
+    for _ in 0..2 {
+        assert_eq!(read_b(0, 2 * BLOCK), pattern(8 * BLOCK)[..2 * BLOCK]);
+    }
+    assert_eq!(reads.load(Ordering::SeqCst) - before, 2, "no room for b");
+    drop(a);
+    assert_eq!(cached.held_blocks(), 0);
+    read_b(0, 2 * BLOCK);
+    let before = reads.load(Ordering::SeqCst);
+    assert_eq!(read_b(0, 2 * BLOCK), pattern(8 * BLOCK)[..2 * BLOCK]);
+    assert_eq!(reads.load(Ordering::SeqCst), before, "b kept in a's room");
+    // A write drops block 0 of b: its room takes block 2.
+    b.write_at(b"x", 10).unwrap();
+    assert_eq!(cached.held_blocks(), 1);
+    read_b(2 * 4096, 3 * BLOCK);
+    assert_eq!(cached.held_blocks(), 4);
 }
 
 /// Before the cache is full, a walk's read that reaches the end of the
