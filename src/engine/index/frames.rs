@@ -173,6 +173,7 @@ impl SparseFrame {
 
     /// The first key of entry `j`.
     pub(super) fn key(&self, j: usize) -> &[u8] {
+        debug_assert!(j < self.count, "entry {j} of {}", self.count);
         let (at, len) = self.keys[j];
         &self.payload[at as usize..(at + len) as usize]
     }

@@ -30,8 +30,11 @@
 //!   own, and once the cache holds its budget a walk keeps nothing, so a
 //!   dump of a large database neither evicts the blocks lookups use nor
 //!   grows memory past the budget.
-//! - Memory: at most `capacity` bytes of blocks in all, evicted with CLOCK
-//!   (second chance) over one ring shared by every handle.
+//! - Memory: at most `capacity` bytes of blocks in all (a block goes in
+//!   only with a position of the ring, taken under the ring's lock),
+//!   evicted with CLOCK (second chance) over one ring shared by every
+//!   handle; and each thread that read through it keeps its last read's
+//!   buffer, at most [`MAX_KEPT_WALK_READ`] and two blocks.
 
 use std::fmt;
 use std::io;
@@ -199,14 +202,25 @@ impl Clock {
     /// ring. A walk's block (`spare`) takes only a free position: one no
     /// block took yet, or one whose block is gone (its handle dropped, or
     /// it was removed); it looks at [`SPARE_PROBE`] positions at most and
-    /// returns `false`, nothing done, when none was free. Called with the
-    /// new block not yet inserted.
-    fn make_room(&self, owner: &Arc<Blocks>, block: u64, spare: bool) -> bool {
+    /// gives up when none was free. `insert` puts the block in its slot,
+    /// under the ring's lock (so that no other block takes the position
+    /// meanwhile and every held block has one: at most `capacity` are
+    /// held), and says whether it did; the position is the block's only
+    /// then.
+    fn make_room(
+        &self,
+        owner: &Arc<Blocks>,
+        block: u64,
+        spare: bool,
+        insert: impl FnOnce() -> bool,
+    ) {
         let mut ring = lock(&self.ring);
         let entry = (Arc::downgrade(owner), block);
         if ring.entries.len() < self.capacity {
-            ring.entries.push(entry);
-            return true;
+            if insert() {
+                ring.entries.push(entry);
+            }
+            return;
         }
         if spare {
             for _ in 0..SPARE_PROBE {
@@ -217,11 +231,13 @@ impl Clock {
                     .upgrade()
                     .is_none_or(|v| v.slot(*b).is_none_or(|s| lock(&s.data).is_none()));
                 if free {
-                    ring.entries[i] = entry;
-                    return true;
+                    if insert() {
+                        ring.entries[i] = entry;
+                    }
+                    return;
                 }
             }
-            return false;
+            return;
         }
         // CLOCK: clear reference bits until an unreferenced block (or a
         // free position) comes round; its block makes room for this one.
@@ -239,8 +255,11 @@ impl Clock {
                 if let Some(v) = &victim {
                     v.remove(*b);
                 }
-                ring.entries[i] = entry;
-                return true;
+                // Not inserted: the position stays, its block gone, free.
+                if insert() {
+                    ring.entries[i] = entry;
+                }
+                return;
             }
         }
     }
@@ -311,9 +330,11 @@ impl CachedFile {
     /// fewer at the end of the file, the last one short there.
     fn load(&self, first: u64, last: u64, spare: bool) -> io::Result<Vec<Arc<[u8]>>> {
         let generation = self.generation.load(Ordering::SeqCst);
-        RUN.with_borrow_mut(|run| {
-            run.resize((last - first + 1) as usize * BLOCK, 0);
-            let n = self.inner.read_at(run, first * BLOCK as u64)?;
+        // The thread's scratch is taken, not borrowed: a cache layered over
+        // another loads within this load, and finds none (a new one, then).
+        let mut run = RUN.take();
+        run.resize((last - first + 1) as usize * BLOCK, 0);
+        let read = self.inner.read_at(&mut run, first * BLOCK as u64).map(|n| {
             let mut read = Vec::with_capacity(n.div_ceil(BLOCK));
             for (i, bytes) in run[..n].chunks(BLOCK).enumerate() {
                 let block = first + i as u64;
@@ -321,17 +342,23 @@ impl CachedFile {
                 self.keep(block, &data, generation, spare);
                 read.push(data);
             }
-            Ok(read)
-        })
+            read
+        });
+        RUN.set(run);
+        read
     }
 
     /// Reads `buf.len()` bytes at `offset` from the file (fewer only at
     /// its end) for a walk: its blocks are kept in free room (see
-    /// [`Clock::make_room`]) while the cache holds fewer blocks than its
-    /// budget less theirs; else the read goes straight into `buf`.
+    /// [`Clock::make_room`]) when the cache has room for all of them
+    /// beside the blocks it holds; else, or when the read is longer than
+    /// [`MAX_KEPT_WALK_READ`], the read goes straight into `buf`.
     fn read_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
+        }
+        if buf.len() > MAX_KEPT_WALK_READ {
+            return self.inner.read_at(buf, offset);
         }
         let first = offset / BLOCK as u64;
         let last = (offset + buf.len() as u64 - 1) / BLOCK as u64;
@@ -356,22 +383,35 @@ impl CachedFile {
         let Some(slot) = self.blocks.slot_or_new(block) else {
             return; // beyond what the table covers
         };
-        self.any_cached.store(true, Ordering::SeqCst);
-        if !self.blocks.clock.make_room(&self.blocks, block, spare) {
+        // Held already (a lookup's, in a walk's range): no second position.
+        if lock(&slot.data).is_some() {
             return;
         }
-        let mut held = lock(&slot.data);
-        if held.is_none() && self.generation.load(Ordering::SeqCst) == generation {
-            *held = Some(Arc::clone(data));
-            self.blocks.clock.held.fetch_add(1, Ordering::Relaxed);
-        }
+        self.any_cached.store(true, Ordering::SeqCst);
+        let clock = &self.blocks.clock;
+        clock.make_room(&self.blocks, block, spare, || {
+            let mut held = lock(&slot.data);
+            let keep = held.is_none() && self.generation.load(Ordering::SeqCst) == generation;
+            if keep {
+                *held = Some(Arc::clone(data));
+                clock.held.fetch_add(1, Ordering::Relaxed);
+            }
+            keep
+        });
     }
 }
+
+/// A walk's read longer than this goes to the file whole and keeps
+/// nothing: a walk reads 128 KiB at most at a time but for a record longer
+/// than that, whose blocks are not worth the room (and would make the
+/// thread's scratch as long as the record).
+const MAX_KEPT_WALK_READ: usize = 256 * 1024;
 
 thread_local! {
     /// A load's read, kept for the thread's next: a walk's reads, up to
     /// 128 KiB each, would otherwise each map and fault in a new buffer.
-    static RUN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// At most [`MAX_KEPT_WALK_READ`] and two blocks long.
+    static RUN: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Copies `data` from `within` into `out`, as much as both hold.

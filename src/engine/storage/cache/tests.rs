@@ -283,3 +283,107 @@ fn large_reads_bypass_and_capacity_is_kept() {
     drop(f);
     assert_eq!(cached.held_blocks(), 0);
 }
+
+/// A walk's block goes only where no block is held: with the cache full
+/// of lookups' blocks but one a write removed, a walk's read takes that
+/// position, and every lookup's block is still held.
+#[test]
+fn a_walks_read_never_evicts_a_held_block() {
+    let (dir, reads, cached) = counted(4);
+    let (f, data) = written(&cached, &dir, 8 * BLOCK);
+    let (lookup, walk) = (reader(&f, false), reader(&f, true));
+    for b in 0..4 {
+        lookup(b * BLOCK as u64, 8);
+    }
+    // Block 3, the last position, goes: CLOCK from the hand would clear
+    // the others' marks and evict block 0.
+    f.write_at(&data[3 * BLOCK..3 * BLOCK + 1], 3 * BLOCK as u64)
+        .unwrap();
+    assert_eq!(cached.held_blocks(), 3);
+    assert_eq!(walk(6 * 4096, BLOCK), data[6 * 4096..7 * 4096]);
+    assert_eq!(cached.held_blocks(), 4);
+    let before = reads.load(Ordering::SeqCst);
+    for b in [0, 1, 2, 6] {
+        assert_eq!(lookup(b * BLOCK as u64, 8), data[b as usize * BLOCK..][..8]);
+    }
+    assert_eq!(reads.load(Ordering::SeqCst), before, "nothing evicted");
+}
+
+/// A walk's block looks at SPARE_PROBE positions at most for a free one,
+/// each time from where the last look stopped: with one free position at
+/// the end of a full ring, two walks' reads keep nothing and the third
+/// finds it.
+#[test]
+fn a_walks_block_looks_at_a_few_positions_each_time() {
+    let (dir, reads, cached) = counted(40);
+    let (f, data) = written(&cached, &dir, 48 * BLOCK);
+    let (lookup, walk) = (reader(&f, false), reader(&f, true));
+    for b in 0..40 {
+        lookup(b * BLOCK as u64, 8);
+    }
+    f.write_at(&data[39 * BLOCK..39 * BLOCK + 1], 39 * BLOCK as u64)
+        .unwrap();
+    let count = || reads.load(Ordering::SeqCst);
+    let before = count();
+    for _ in 0..4 {
+        assert_eq!(walk(45 * 4096, 100), data[45 * 4096..45 * 4096 + 100]);
+    }
+    assert_eq!(count() - before, 3, "kept by the third read");
+    assert_eq!(cached.held_blocks(), 40);
+    let before = count();
+    for b in 0..39 {
+        lookup(b * BLOCK as u64, 8);
+    }
+    assert_eq!(count(), before, "nothing evicted");
+}
+
+/// Threads reading the same blocks at once, as lookups and as walks, get
+/// the file's bytes, and the cache never holds more than its capacity
+/// (a block once went in after another thread had taken its position).
+#[test]
+fn threads_reading_at_once_keep_at_most_the_capacity() {
+    let (dir, _reads, cached) = counted(16);
+    let (f, data) = written(&cached, &dir, 64 * BLOCK + 100);
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (f, data) = (&f, &data);
+            s.spawn(move || {
+                let (lookup, walk) = (reader(f, false), reader(f, true));
+                let mut x = t * 7919 + 1;
+                for i in 0..20_000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let off = x % (64 * BLOCK as u64);
+                    let len = 1 + (x >> 20) as usize % (3 * BLOCK);
+                    let end = (off as usize + len).min(data.len());
+                    let got = if i % 2 == 0 {
+                        lookup(off, len)
+                    } else {
+                        walk(off, len)
+                    };
+                    assert_eq!(got, data[off as usize..end], "at {off}, {len}");
+                }
+            });
+        }
+    });
+    let held = cached.held_blocks();
+    assert!((1..=16).contains(&held), "{held} blocks held");
+}
+
+/// A cache over another (a caller's own `CachingStorage` under the one
+/// `cache_bytes` makes): a miss of the upper loads through the lower,
+/// which loads too, and both return the file's bytes.
+#[test]
+fn a_cache_over_a_cache_reads_through_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let lower = CachingStorage::new(Arc::new(RealStorage), 64 * BLOCK as u64);
+    let cached = CachingStorage::new(Arc::new(lower), 64 * BLOCK as u64);
+    let (f, data) = written(&cached, &dir, 6 * BLOCK);
+    assert_eq!(reader(&f, false)(10, 8), data[10..18]);
+    assert_eq!(
+        reader(&f, true)(5000, 3 * BLOCK),
+        data[5000..5000 + 3 * BLOCK]
+    );
+    assert_eq!(cached.held_blocks(), 5, "block 0, then 1 to 4");
+}
