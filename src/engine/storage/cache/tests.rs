@@ -284,22 +284,38 @@ fn large_reads_bypass_and_capacity_is_kept() {
     assert_eq!(cached.held_blocks(), 0);
 }
 
+/// A cache of `blocks` blocks, full of lookups' blocks of a file `f` of
+/// `len` bytes (block `j` at position `j`) but the last, which a write
+/// removed (its position free, not new); the file's bytes.
+type FullButLast = (
+    tempfile::TempDir,
+    Arc<AtomicU64>,
+    CachingStorage,
+    Arc<dyn StorageFile>,
+    Vec<u8>,
+);
+
+fn full_but_last(blocks: u64, len: usize) -> FullButLast {
+    let (dir, reads, cached) = counted(blocks);
+    let (f, data) = written(&cached, &dir, len);
+    for b in 0..blocks {
+        reader(&f, false)(b * BLOCK as u64, 8);
+    }
+    let last = (blocks - 1) as usize * BLOCK;
+    f.write_at(&data[last..last + 1], last as u64).unwrap();
+    assert_eq!(cached.held_blocks() as u64, blocks - 1);
+    (dir, reads, cached, f, data)
+}
+
 /// A walk's block goes only where no block is held: with the cache full
 /// of lookups' blocks but one a write removed, a walk's read takes that
 /// position, and every lookup's block is still held.
 #[test]
 fn a_walks_read_never_evicts_a_held_block() {
-    let (dir, reads, cached) = counted(4);
-    let (f, data) = written(&cached, &dir, 8 * BLOCK);
+    // Block 3, the last position, is free: CLOCK from the hand would
+    // clear the others' marks and evict block 0.
+    let (_dir, reads, cached, f, data) = full_but_last(4, 8 * BLOCK);
     let (lookup, walk) = (reader(&f, false), reader(&f, true));
-    for b in 0..4 {
-        lookup(b * BLOCK as u64, 8);
-    }
-    // Block 3, the last position, goes: CLOCK from the hand would clear
-    // the others' marks and evict block 0.
-    f.write_at(&data[3 * BLOCK..3 * BLOCK + 1], 3 * BLOCK as u64)
-        .unwrap();
-    assert_eq!(cached.held_blocks(), 3);
     assert_eq!(walk(6 * 4096, BLOCK), data[6 * 4096..7 * 4096]);
     assert_eq!(cached.held_blocks(), 4);
     let before = reads.load(Ordering::SeqCst);
@@ -315,14 +331,8 @@ fn a_walks_read_never_evicts_a_held_block() {
 /// finds it.
 #[test]
 fn a_walks_block_looks_at_a_few_positions_each_time() {
-    let (dir, reads, cached) = counted(40);
-    let (f, data) = written(&cached, &dir, 48 * BLOCK);
+    let (_dir, reads, cached, f, data) = full_but_last(40, 48 * BLOCK);
     let (lookup, walk) = (reader(&f, false), reader(&f, true));
-    for b in 0..40 {
-        lookup(b * BLOCK as u64, 8);
-    }
-    f.write_at(&data[39 * BLOCK..39 * BLOCK + 1], 39 * BLOCK as u64)
-        .unwrap();
     let count = || reads.load(Ordering::SeqCst);
     let before = count();
     for _ in 0..4 {
