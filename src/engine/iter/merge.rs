@@ -79,9 +79,9 @@ impl Iter<'_> {
         for seg in segments.iter().rev().filter(wanted) {
             let mut walk = seg.walk_until(&start, end.as_deref(), self.values, hashed)?;
             // A compaction's segments are removed once it is done: what its
-            // walks pass is of no more use in the system's cache.
+            // walks pass is of no more use in either cache.
             if self.pinned.is_some() {
-                walk.drop_behind();
+                walk.read_once();
             }
             // Its keys all past the start (and so past the last key taken):
             // it waits, not begun.

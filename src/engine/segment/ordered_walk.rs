@@ -118,12 +118,12 @@ enum WalkInner {
 }
 
 impl Walk {
-    /// From now on, lets the system's cache drop what the walk read and
-    /// passed (a sorted walk's log; see [`LogWalk::drop_behind`]): for a
-    /// compaction, whose segments go once it is done.
-    pub fn drop_behind(&mut self) {
+    /// The segment is read once and then removed (a compaction's input):
+    /// a sorted walk's reads of its log then go past the block cache and
+    /// let the system drop what they passed (see [`LogWalk::read_once`]).
+    pub fn read_once(&mut self) {
         if let WalkInner::Log(l) = &mut self.inner {
-            l.drop_behind();
+            l.read_once();
         }
     }
 

@@ -73,8 +73,9 @@ pub(super) struct LogWalk {
     /// stepping onto one is taking it.
     ready: Vec<Cur>,
     ready_at: usize,
-    /// What the walk passed, when it lets the system drop it (see
-    /// [`drop_behind`](Self::drop_behind)).
+    /// What the walk passed, when its segment is read once (see
+    /// [`read_once`](Self::read_once)); its reads then go past the block
+    /// cache.
     behind: Option<DropBehind>,
 }
 
@@ -160,10 +161,10 @@ impl LogWalk {
         }
     }
 
-    /// From now on, lets the system's cache drop what the walk reads and
-    /// passes ([`DropBehind`]): a compaction's walks, whose segments are
-    /// removed once it is done.
-    pub(super) fn drop_behind(&mut self) {
+    /// The walk's segment is read once and then removed (a compaction's
+    /// input): from now on its reads go past the block cache, and the
+    /// system's cache may drop what they passed ([`DropBehind`]).
+    pub(super) fn read_once(&mut self) {
         self.behind = Some(DropBehind::at(self.pos));
     }
 
@@ -238,8 +239,8 @@ impl LogWalk {
             self.filled = 0;
             let rest = &mut self.buf[held..want];
             let (log, at) = (&*self.seg.log, self.pos + held as u64);
-            // A compaction's walk (the one that drops behind it) reads
-            // segments about to go: past the cache.
+            // A segment read once (a compaction's input) is read past the
+            // block cache.
             let read = match self.behind {
                 Some(_) => read_exact_at(&Uncached(log), rest, at),
                 None => read_exact_at(&Spare(log), rest, at),

@@ -348,29 +348,45 @@ impl CachedFile {
         read
     }
 
-    /// Reads `buf.len()` bytes at `offset` from the file (fewer only at
-    /// its end) for a walk: its blocks are kept in free room (see
-    /// [`Clock::make_room`]) when the cache has room for all of them
-    /// beside the blocks it holds; else, or when the read is longer than
-    /// [`MAX_KEPT_WALK_READ`], the read goes straight into `buf`.
-    fn read_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    /// Reads `buf` at `offset` from the cache's copies while it holds the
+    /// blocks, then, from the first block it lacks on, through
+    /// [`read_missing`](Self::read_missing): fewer bytes only at the end
+    /// of the file. What a lookup's and a walk's (`spare`) reads share.
+    fn read_held(&self, buf: &mut [u8], offset: u64, spare: bool) -> io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let (block, within) = (pos / BLOCK as u64, (pos % BLOCK as u64) as usize);
+            let want = (buf.len() - done).min(BLOCK - within);
+            match self.copy_cached(block, within, &mut buf[done..done + want]) {
+                Some(n) if n < want => return Ok(done + n), // end of file
+                Some(n) => done += n,
+                None => return Ok(done + self.read_missing(&mut buf[done..], pos, spare)?),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Reads `buf` at `offset` from the file, its blocks in one read, and
+    /// keeps them (see [`load`](Self::load)). A walk's read (`spare`) keeps
+    /// its blocks, in free room (see [`Clock::make_room`]), only when the
+    /// cache has room for all of them beside the blocks it holds and the
+    /// read is at most [`MAX_KEPT_WALK_READ`]; else it goes straight into
+    /// `buf`.
+    fn read_missing(&self, buf: &mut [u8], offset: u64, spare: bool) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
-        }
-        if buf.len() > MAX_KEPT_WALK_READ {
-            return self.inner.read_at(buf, offset);
         }
         let first = offset / BLOCK as u64;
         let last = (offset + buf.len() as u64 - 1) / BLOCK as u64;
         let clock = &self.blocks.clock;
-        if clock.held.load(Ordering::Relaxed) + (last - first + 1) as usize > clock.capacity {
+        let no_room =
+            || clock.held.load(Ordering::Relaxed) + (last - first + 1) as usize > clock.capacity;
+        if spare && (buf.len() > MAX_KEPT_WALK_READ || no_room()) {
             return self.inner.read_at(buf, offset);
         }
-        Ok(copy_blocks(
-            &self.load(first, last, true)?,
-            (offset % BLOCK as u64) as usize,
-            buf,
-        ))
+        let run = self.load(first, last, spare)?;
+        Ok(copy_blocks(&run, (offset % BLOCK as u64) as usize, buf))
     }
 
     /// Keeps `data` as block `block`, read when the generation was
@@ -444,45 +460,11 @@ impl StorageFile for CachedFile {
         if buf.len() > MAX_CACHED_READ {
             return self.inner.read_at(buf, offset);
         }
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let last = (offset + buf.len() as u64 - 1) / BLOCK as u64;
-        let mut done = 0;
-        while done < buf.len() {
-            let pos = offset + done as u64;
-            let (block, within) = (pos / BLOCK as u64, (pos % BLOCK as u64) as usize);
-            let want = (buf.len() - done).min(BLOCK - within);
-            let n = match self.copy_cached(block, within, &mut buf[done..done + want]) {
-                Some(n) => n,
-                None => {
-                    // A miss: the rest of the read's blocks in one read.
-                    let run = self.load(block, last, false)?;
-                    return Ok(done + copy_blocks(&run, within, &mut buf[done..]));
-                }
-            };
-            done += n;
-            if n < want {
-                break; // end of file
-            }
-        }
-        Ok(done)
+        self.read_held(buf, offset, false)
     }
 
     fn read_at_spare(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            let pos = offset + done as u64;
-            let (block, within) = (pos / BLOCK as u64, (pos % BLOCK as u64) as usize);
-            let want = (buf.len() - done).min(BLOCK - within);
-            match self.copy_cached(block, within, &mut buf[done..done + want]) {
-                Some(n) if n < want => return Ok(done + n), // end of file
-                Some(n) => done += n,
-                // A miss: the rest from the file, in one read.
-                None => return Ok(done + self.read_spare(&mut buf[done..], pos)?),
-            }
-        }
-        Ok(done)
+        self.read_held(buf, offset, true)
     }
 
     fn read_at_uncached(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
@@ -511,7 +493,7 @@ impl StorageFile for CachedFile {
     }
 
     /// The hint is for the system's cache: this one's blocks stay (a walk
-    /// that drops behind it never fills this cache).
+    /// that gives it, a segment read once, reads past this cache).
     fn drop_cached(&self, offset: u64, len: u64) {
         self.inner.drop_cached(offset, len)
     }

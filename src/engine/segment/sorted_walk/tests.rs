@@ -210,7 +210,7 @@ fn walks_warm_the_block_cache_and_a_compactions_walk_does_not() {
         let before = reads.load(Ordering::SeqCst);
         let mut walk = seg.walk(b"", true).unwrap();
         if behind {
-            walk.drop_behind();
+            walk.read_once();
         }
         let mut n = 0;
         while walk.advance().unwrap() {
