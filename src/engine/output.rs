@@ -17,8 +17,7 @@
 //! error's included, before its [`Finishing`] is gone.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{BlockCrcs, Builder, IndexMeta, Kind};
@@ -297,38 +296,6 @@ impl Output {
         self.write_index(storage, dir, meta)
     }
 
-    /// [`finish`](Self::finish), on a thread of its own: the output comes
-    /// back from [`Finishing::join`]. Where the system cannot make a
-    /// thread, it is finished here and now.
-    pub fn finish_apart<M>(self, storage: Arc<dyn Storage>, dir: PathBuf, meta: M) -> Finishing
-    where
-        M: FnOnce(u64, u64) -> IndexMeta + Send + 'static,
-    {
-        let tmp_path = self.tmp_path.clone();
-        let finish = |(mut out, storage, dir, meta): (Output, Arc<dyn Storage>, PathBuf, M)| {
-            out.finish(&*storage, &dir, true, meta)?;
-            Ok(out)
-        };
-        // The work goes to the thread once it runs: were it given to a
-        // thread that could not be made, it would be lost with it.
-        let (tx, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name(FINISHER.into())
-            .spawn(move || rx.recv().ok().map(finish));
-        let work = (self, storage, dir, meta);
-        let state = match spawned {
-            Ok(thread) => match tx.send(work) {
-                Ok(()) => Finish::Apart(thread),
-                Err(mpsc::SendError(work)) => Finish::Here(Box::new(finish(work))),
-            },
-            Err(_) => Finish::Here(Box::new(finish(work))),
-        };
-        Finishing {
-            tmp_path,
-            state: Some(state),
-        }
-    }
-
     /// Writes out what is buffered and lets the buffer go (a finished
     /// output may wait long for its switch-over, beside many others);
     /// with `sync`, fsyncs the file.
@@ -417,49 +384,6 @@ impl Output {
     }
 }
 
-/// An output being finished apart ([`Output::finish_apart`]). Dropped
-/// unjoined (an error elsewhere), it waits for its thread all the same:
-/// whatever the caller does next (remove the output's files) comes after
-/// the thread's last operation.
-pub(super) struct Finishing {
-    tmp_path: PathBuf,
-    state: Option<Finish>,
-}
-
-enum Finish {
-    /// The thread: `None` if it never got the work (then it was done
-    /// here).
-    Apart(JoinHandle<Option<Result<Output>>>),
-    Here(Box<Result<Output>>),
-}
-
-impl Finishing {
-    /// The output, finished, once its thread is done; or why it is not.
-    pub fn join(mut self) -> Result<Output> {
-        let stopped = |what: &str| {
-            let e = std::io::Error::other(format!("the thread finishing it {what}"));
-            Err(Error::io("finish", &self.tmp_path, e))
-        };
-        match self.state.take() {
-            Some(Finish::Here(r)) => *r,
-            Some(Finish::Apart(thread)) => match thread.join() {
-                Ok(Some(r)) => r,
-                Ok(None) => stopped("never got it"),
-                Err(_) => stopped("panicked"),
-            },
-            None => stopped("was joined before"),
-        }
-    }
-}
-
-impl Drop for Finishing {
-    fn drop(&mut self) {
-        if let Some(Finish::Apart(thread)) = self.state.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 impl Drop for Output {
     /// An output given up (an error on the way) still waits for its fsync
     /// running ahead, so that no operation on its file comes after what
@@ -493,5 +417,8 @@ pub(super) fn discard(storage: &dyn Storage, dir: &Path, id: u64) {
     }
 }
 
+mod finishing;
 #[cfg(test)]
 mod tests;
+
+pub(super) use finishing::Finishing;
