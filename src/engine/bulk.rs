@@ -66,6 +66,14 @@ pub(super) const FAN_IN: usize = 768;
 const RUN_BYTES: usize = 16 * 1024 * 1024;
 /// A value at least this long is a run of its own.
 const LARGE: usize = 1024 * 1024;
+/// Once a load has written this much, each new segment it writes hands
+/// its pages back to the system as they become durable
+/// ([`Output::hand_back_pages`]): a load's first gigabyte stays in the
+/// system's cache for the reads that follow it (a compaction, the first
+/// lookups); beyond that, a load larger than is worth caching streams
+/// through the pages it has already written rather than taking fresh
+/// ones.
+const KEEP_CACHED: u64 = 1 << 30;
 
 /// A batch gathered into sorted runs; see the module doc.
 pub(super) struct Bulk {
@@ -111,6 +119,11 @@ pub(super) struct Bulk {
     /// Ids of every file made so far (runs, merged runs, outputs), for
     /// removal when the batch is dropped.
     made: Vec<u64>,
+    /// Bytes of the files closed so far (runs and outputs), and how many
+    /// the load writes before its new segments hand back their pages:
+    /// [`KEEP_CACHED`] (tests make it smaller).
+    written: u64,
+    pub(super) keep_cached: u64,
 }
 
 impl std::fmt::Debug for Bulk {
@@ -165,6 +178,8 @@ impl Bulk {
             compacted_at: w.last_compaction.map_or(0, unix_secs),
             alone,
             made: Vec::new(),
+            written: 0,
+            keep_cached: KEEP_CACHED,
         }
     }
 
@@ -264,7 +279,7 @@ impl Bulk {
             self.close_open()?;
             let id = w.reserve_ids(1);
             self.made.push(id);
-            let out = Output::create(&*self.storage, &self.dir, id, self.ordered)?;
+            let out = self.create(id, self.ordered)?;
             self.runs.push(out);
             self.open = true;
         }
@@ -280,6 +295,17 @@ impl Bulk {
         Ok(())
     }
 
+    /// Creates the run or output `id` (with an index when `indexed`: a
+    /// segment, or one if the runs stay in key order), handing back its
+    /// pages once the load has written `keep_cached` bytes.
+    fn create(&self, id: u64, indexed: bool) -> Result<Output> {
+        let mut out = Output::create(&*self.storage, &self.dir, id, indexed)?;
+        if self.written >= self.keep_cached {
+            out.hand_back_pages();
+        }
+        Ok(out)
+    }
+
     /// Closes the open run, if there is one (not fsynced: most runs are
     /// merged and removed), and, while the runs are in key order, writes
     /// its index: it is a finished segment unless a merge follows.
@@ -293,6 +319,7 @@ impl Bulk {
         let ordered = self.ordered;
         let run = self.runs.last_mut().expect("an open run is the last");
         run.close(false)?;
+        self.written += run.len;
         if ordered {
             run.write_index(&*self.storage, &self.dir, |_, _| meta)?;
         } else {

@@ -185,6 +185,7 @@ impl Bulk {
             // A new segment is finished at once (fsynced, indexed), so
             // that memory holds one index being built, not one a segment.
             full.close(indexed)?;
+            self.written += full.len;
             if indexed {
                 let first = done.first().map_or(full.id, |o| o.id);
                 let group = self.alone.then_some(Group { first, last: false });
@@ -196,7 +197,7 @@ impl Bulk {
         if out.is_none() {
             let id = w.reserve_ids(1);
             self.made.push(id);
-            *out = Some(Output::create(&*self.storage, &self.dir, id, indexed)?);
+            *out = Some(self.create(id, indexed)?);
         }
         Ok(out.as_mut().expect("made above"))
     }

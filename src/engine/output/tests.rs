@@ -164,3 +164,47 @@ fn built_and_rebuilt(n: u32, big: bool) -> (Vec<u8>, Vec<u8>, usize) {
     let rebuilt = rebuild_index(&*log, &out.tmp_path, out.len, meta).unwrap();
     (built, rebuilt, early)
 }
+
+/// An output told to hand back its pages tells its file to drop only
+/// ranges an fsync had made durable, from the start, each once, and all
+/// of the file by its closing fsync; its index's pages, and every page of
+/// an output not told to, are kept.
+#[test]
+fn handed_back_pages_are_durable_ones_and_all_of_them() {
+    use std::sync::Arc;
+
+    use crate::engine::storage::{Counting, RealStorage};
+    for hand_back in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let counting = Counting::over(Arc::new(RealStorage));
+        let mut out = Output::create(&counting, dir.path(), 5, true).unwrap();
+        out.sync_ahead_every(64 * 1024);
+        if hand_back {
+            out.hand_back_pages();
+        }
+        // 2.3 MB: the buffer goes out at 1 and 2 MiB, each write starting
+        // a background fsync, and at the close.
+        for (k, v) in pairs(20_000) {
+            out.put(&k, &v, None).unwrap();
+        }
+        out.close(true).unwrap();
+        let dropped = counting.dropped.lock().unwrap().clone();
+        if !hand_back {
+            assert_eq!(dropped, [], "kept");
+            continue;
+        }
+        let log = out.tmp_path.file_name().unwrap().to_str().unwrap();
+        let mut upto = 0;
+        for d in &dropped {
+            assert_eq!(d.file, log, "only the log's pages: {d:?}");
+            assert!(d.durable, "not durable yet: {d:?}");
+            assert_eq!(d.offset, upto, "in order, each once: {dropped:?}");
+            upto += d.len;
+        }
+        // One behind each background fsync, once it is joined (the one
+        // started at 1 MiB at the write at 2 MiB, that one at the close),
+        // and the rest after the closing fsync.
+        assert_eq!(dropped.len(), 3, "{dropped:?}");
+        assert_eq!(upto, out.len, "all of it by the close");
+    }
+}

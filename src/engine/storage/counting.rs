@@ -1,13 +1,14 @@
 //! [`Counting`]: a storage layer for tests that counts the reads made
 //! through it, in calls and in bytes (what a test bounds to show that a
 //! lookup reads a few blocks, not a whole file), and the files open
-//! through it, which it may limit as a process's descriptors are. Test
-//! builds only.
+//! through it, which it may limit as a process's descriptors are; and
+//! keeps each range a file was told it may drop from the system's cache,
+//! with whether an fsync had made it durable. Test builds only.
 
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::{Layer, OpenMode, Storage, StorageFile};
 
@@ -24,6 +25,22 @@ pub struct Counting {
     /// An open past this many open files fails as a process out of
     /// descriptors does (EMFILE).
     pub open_limit: Arc<AtomicUsize>,
+    /// Every [`StorageFile::drop_cached`] so far, in order.
+    pub dropped: Arc<Mutex<Vec<Dropped>>>,
+}
+
+/// A range a file was told it may drop from the system's cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// The file's name (its last component, as opened).
+    pub file: String,
+    /// Where the range starts.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+    /// The range lay below the length the file had when an fsync that
+    /// has returned began.
+    pub durable: bool,
 }
 
 impl Counting {
@@ -35,6 +52,7 @@ impl Counting {
             bytes: Arc::default(),
             open: Arc::default(),
             open_limit: Arc::new(AtomicUsize::new(usize::MAX)),
+            dropped: Arc::default(),
         }
     }
 }
@@ -55,6 +73,11 @@ impl Layer for Counting {
             reads: Arc::clone(&self.reads),
             bytes: Arc::clone(&self.bytes),
             open: Arc::clone(&self.open),
+            name: path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            synced: AtomicU64::new(0),
+            dropped: Arc::clone(&self.dropped),
         }))
     }
 }
@@ -65,6 +88,11 @@ struct CountedFile {
     reads: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
     open: Arc<AtomicUsize>,
+    name: String,
+    /// The most bytes an fsync that has returned was sure to cover: the
+    /// file's length when it began.
+    synced: AtomicU64,
+    dropped: Arc<Mutex<Vec<Dropped>>>,
 }
 
 impl Drop for CountedFile {
@@ -84,7 +112,10 @@ impl StorageFile for CountedFile {
         self.file.write_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
-        self.file.sync_data()
+        let len = self.file.len()?;
+        self.file.sync_data()?;
+        self.synced.fetch_max(len, Ordering::SeqCst);
+        Ok(())
     }
     fn len(&self) -> io::Result<u64> {
         self.file.len()
@@ -93,6 +124,14 @@ impl StorageFile for CountedFile {
         self.file.set_len(len)
     }
     fn drop_cached(&self, offset: u64, len: u64) {
+        let durable = offset + len <= self.synced.load(Ordering::SeqCst);
+        let dropped = Dropped {
+            file: self.name.clone(),
+            offset,
+            len,
+            durable,
+        };
+        self.dropped.lock().unwrap().push(dropped);
         self.file.drop_cached(offset, len)
     }
 }

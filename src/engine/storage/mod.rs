@@ -42,7 +42,7 @@ mod sim;
 
 pub use cache::CachingStorage;
 #[cfg(test)]
-pub use counting::Counting;
+pub use counting::{Counting, Dropped};
 #[cfg(any(test, feature = "testing"))]
 pub use fault::{Fault, FaultKind, FaultOp};
 #[cfg(any(test, feature = "testing"))]
@@ -192,8 +192,9 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     /// Truncates or extends the file.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// A hint that the bytes `offset..offset + len` will not be read again
-    /// (a compaction's inputs, behind its merge): the system may drop what
-    /// it caches of them. Nothing fails for it, and no layer needs to heed
+    /// soon (a compaction's inputs, behind its merge; what a large bulk
+    /// load has written and made durable): the system may drop what it
+    /// caches of them. Nothing fails for it, and no layer needs to heed
     /// it.
     fn drop_cached(&self, offset: u64, len: u64) {
         let _ = (offset, len);

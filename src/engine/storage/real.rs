@@ -119,9 +119,10 @@ impl StorageFile for RealFile {
     /// `posix_fadvise(POSIX_FADV_DONTNEED)`, where there is one: the kernel
     /// drops the range's clean pages from its page cache at once. Their
     /// memory goes back to the free pages, where the next writes find it:
-    /// a compaction's outputs reuse its inputs' pages (on the benchmark's
-    /// VM, a page the kernel hands out fresh costs a fault to the host on
-    /// first touch, and half the samples of a 10M compaction were so).
+    /// a compaction's outputs reuse its inputs' pages, and a large load's
+    /// writes those of what it wrote before (on the benchmark's VM, a page
+    /// the kernel hands out fresh costs a fault to the host on first
+    /// touch, and half the samples of a 10M compaction were so).
     fn drop_cached(&self, offset: u64, len: u64) {
         #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
         if let Some(len) = std::num::NonZeroU64::new(len) {

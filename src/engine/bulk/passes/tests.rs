@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::super::tests::{Model, everything, key, leftovers, shuffled, small};
 use crate::engine::batch::BatchWriter;
+use crate::engine::dir::seg_log_name;
 use crate::engine::storage::{Counting, RealStorage};
 use crate::engine::{Db, Options};
 
@@ -126,5 +127,46 @@ fn a_merge_short_of_files_merges_fewer_runs_at_once() {
         let segments = db.state.read().unwrap().segments.len();
         // Past the cap (256 KiB), once: the last merge wrote two segments.
         assert!(twice || segments >= 2, "{segments} segments");
+    }
+}
+
+/// Once a load has written `keep_cached` bytes, each segment it begins
+/// hands its pages back to the system as an fsync makes them durable, and
+/// no other file does: in key order, the runs that are its segments from
+/// the first one begun past that mark (segments of 256 KiB, the mark at
+/// 300 KB: the third); in random order, every merged segment (the runs,
+/// all written before, are never fsynced and keep theirs).
+#[test]
+fn a_large_load_hands_back_its_segments_pages_once_durable() {
+    for ordered in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, counting) = counted(dir.path());
+        let mut b = db.batch_writer().unwrap();
+        let order = match ordered {
+            true => (0..6000).collect(),
+            false => shuffled(6000, 5),
+        };
+        for i in order {
+            b.set(&key(i), format!("v{i}-{:100}", "").as_bytes())
+                .unwrap();
+            if let Some(bulk) = b.bulk.as_mut().filter(|b| b.keep_cached > 300_000) {
+                bulk.keep_cached = 300_000;
+            }
+        }
+        b.commit().unwrap();
+        let segments: Vec<String> = (db.state.read().unwrap().segments.iter())
+            .map(|s| seg_log_name(s.id) + ".tmp")
+            .collect();
+        assert_eq!(segments.len(), 3, "{segments:?}");
+        let dropped = counting.dropped.lock().unwrap().clone();
+        assert!(dropped.iter().all(|d| d.durable), "{dropped:?}");
+        let mut files: Vec<String> = dropped.into_iter().map(|d| d.file).collect();
+        files.dedup();
+        let want = if ordered {
+            &segments[2..]
+        } else {
+            &segments[..]
+        };
+        assert_eq!(files, want, "in key order: {ordered}");
     }
 }
