@@ -200,6 +200,9 @@ impl BatchWriter<'_> {
     /// the writer until then.
     pub fn replace_all(&mut self) {
         self.replace = true;
+        if let Some(bulk) = self.bulk.as_mut() {
+            bulk.replaces = true;
+        }
     }
 
     /// Number of operations so far.

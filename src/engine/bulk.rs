@@ -66,13 +66,16 @@ pub(super) const FAN_IN: usize = 768;
 const RUN_BYTES: usize = 16 * 1024 * 1024;
 /// A value at least this long is a run of its own.
 const LARGE: usize = 1024 * 1024;
-/// Once a load has written this much, each new segment it writes hands
+/// Once a load's segments hold this much, each segment it begins hands
 /// its pages back to the system as they become durable
-/// ([`Output::hand_back_pages`]): a load's first gigabyte stays in the
-/// system's cache for the reads that follow it (a compaction, the first
-/// lookups); beyond that, a load larger than is worth caching streams
-/// through the pages it has already written rather than taking fresh
-/// ones.
+/// ([`Output::hand_back_pages`]): the segments begun within a load's first
+/// gigabyte stay in the system's cache for the reads that follow it (a
+/// compaction, the first lookups); beyond that, a load larger than is
+/// worth caching streams through the pages it has already written rather
+/// than taking fresh ones. A run in key order is taken for the segment it
+/// will most likely be: if the order breaks later, the merge reads it back
+/// from the disk. (The runs of a load that replaces are merged with the
+/// database's keys, even in key order: they count for nothing.)
 const KEEP_CACHED: u64 = 1 << 30;
 
 /// A batch gathered into sorted runs; see the module doc.
@@ -119,11 +122,15 @@ pub(super) struct Bulk {
     /// Ids of every file made so far (runs, merged runs, outputs), for
     /// removal when the batch is dropped.
     made: Vec<u64>,
-    /// Bytes of the files closed so far (runs and outputs), and how many
-    /// the load writes before its new segments hand back their pages:
+    /// Bytes of the segments closed so far (runs in key order of a load
+    /// that does not replace, the last merge's outputs), and how many
+    /// they reach before the next segments hand back their pages:
     /// [`KEEP_CACHED`] (tests make it smaller).
-    written: u64,
+    pub(super) written: u64,
     pub(super) keep_cached: u64,
+    /// The load replaces the database's contents: its runs are merged
+    /// with the database's keys, even in key order.
+    pub(super) replaces: bool,
 }
 
 impl std::fmt::Debug for Bulk {
@@ -180,6 +187,7 @@ impl Bulk {
             made: Vec::new(),
             written: 0,
             keep_cached: KEEP_CACHED,
+            replaces: false,
         }
     }
 
@@ -279,7 +287,10 @@ impl Bulk {
             self.close_open()?;
             let id = w.reserve_ids(1);
             self.made.push(id);
-            let out = self.create(id, self.ordered)?;
+            let mut out = Output::create(&*self.storage, &self.dir, id, self.ordered)?;
+            if self.ordered {
+                self.hand_back_past_mark(&mut out);
+            }
             self.runs.push(out);
             self.open = true;
         }
@@ -295,15 +306,12 @@ impl Bulk {
         Ok(())
     }
 
-    /// Creates the run or output `id` (with an index when `indexed`: a
-    /// segment, or one if the runs stay in key order), handing back its
-    /// pages once the load has written `keep_cached` bytes.
-    fn create(&self, id: u64, indexed: bool) -> Result<Output> {
-        let mut out = Output::create(&*self.storage, &self.dir, id, indexed)?;
+    /// Tells `out`, a new segment, to hand back its pages if the load's
+    /// segments so far reach [`KEEP_CACHED`] (`keep_cached`).
+    fn hand_back_past_mark(&self, out: &mut Output) {
         if self.written >= self.keep_cached {
             out.hand_back_pages();
         }
-        Ok(out)
     }
 
     /// Closes the open run, if there is one (not fsynced: most runs are
@@ -319,7 +327,9 @@ impl Bulk {
         let ordered = self.ordered;
         let run = self.runs.last_mut().expect("an open run is the last");
         run.close(false)?;
-        self.written += run.len;
+        if ordered && !self.replaces {
+            self.written += run.len;
+        }
         if ordered {
             run.write_index(&*self.storage, &self.dir, |_, _| meta)?;
         } else {

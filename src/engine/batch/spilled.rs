@@ -30,6 +30,7 @@ impl BatchWriter<'_> {
         let storage = Arc::clone(&db.opts.storage);
         let alone = self.was_empty;
         let mut bulk = Bulk::new(storage, &db.dir, wal_id, w, db.opts.segment_size, alone);
+        bulk.replaces = self.replace;
         let hold = |bulk: &mut Bulk, rec: record::Record<'_>| {
             let tag = if rec.tag.is_delete() {
                 Tag::Delete

@@ -185,8 +185,8 @@ impl Bulk {
             // A new segment is finished at once (fsynced, indexed), so
             // that memory holds one index being built, not one a segment.
             full.close(indexed)?;
-            self.written += full.len;
             if indexed {
+                self.written += full.len;
                 let first = done.first().map_or(full.id, |o| o.id);
                 let group = self.alone.then_some(Group { first, last: false });
                 let meta = meta(group, self.base_live, self.compacted_at);
@@ -197,7 +197,11 @@ impl Bulk {
         if out.is_none() {
             let id = w.reserve_ids(1);
             self.made.push(id);
-            *out = Some(self.create(id, indexed)?);
+            let mut new = Output::create(&*self.storage, &self.dir, id, indexed)?;
+            if indexed {
+                self.hand_back_past_mark(&mut new);
+            }
+            *out = Some(new);
         }
         Ok(out.as_mut().expect("made above"))
     }

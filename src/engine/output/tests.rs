@@ -178,12 +178,12 @@ fn handed_back_pages_are_durable_ones_and_all_of_them() {
         let dir = tempfile::tempdir().unwrap();
         let counting = Counting::over(Arc::new(RealStorage));
         let mut out = Output::create(&counting, dir.path(), 5, true).unwrap();
-        out.sync_ahead_every(64 * 1024);
+        out.sync_ahead_every(512 * 1024);
         if hand_back {
             out.hand_back_pages();
         }
         // 2.3 MB: the buffer goes out at 1 and 2 MiB, each write starting
-        // a background fsync, and at the close.
+        // a background fsync, and at the close (too little for another).
         for (k, v) in pairs(20_000) {
             out.put(&k, &v, None).unwrap();
         }
@@ -201,9 +201,9 @@ fn handed_back_pages_are_durable_ones_and_all_of_them() {
             assert_eq!(d.offset, upto, "in order, each once: {dropped:?}");
             upto += d.len;
         }
-        // One behind each background fsync, once it is joined (the one
-        // started at 1 MiB at the write at 2 MiB, that one at the close),
-        // and the rest after the closing fsync.
+        // Behind each background fsync once it is joined (the one started
+        // at 1 MiB by the write at 2 MiB, that one by the close), and the
+        // rest after the closing fsync.
         assert_eq!(dropped.len(), 3, "{dropped:?}");
         assert_eq!(upto, out.len, "all of it by the close");
     }
