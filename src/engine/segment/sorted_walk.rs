@@ -21,10 +21,10 @@ use super::{SKIP_UNREAD, Segment};
 /// [`WALK_READ`] (a read fetches that less what the buffer kept of the
 /// record or block the last one cut): a short scan reads little, a long
 /// walk soon reads in large pieces, and a walk that stops reads at most
-/// about half again what it used (with reads that doubled, about twice: a range of
-/// 1,000 pairs, ~123 KB, read 252 KiB in benches/scan, by strace). A
-/// walk's reads take what the block cache holds, and keep what they read
-/// from the file only into room no block of the cache holds; a
+/// about half again what it used (with reads that doubled, about twice:
+/// a range of 1,000 pairs, ~123 KB, read 252 KiB in benches/scan, by
+/// strace). A walk's reads take what the block cache holds, and keep what
+/// they read from the file only into room no block of the cache holds; a
 /// compaction's walk reads past the cache
 /// ([`StorageFile::read_at_spare`](super::super::storage::StorageFile::read_at_spare)).
 const FIRST_READ: usize = 4096;
