@@ -29,3 +29,48 @@ fn pushes_and_pops_come_out_in_the_order_given() {
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(out, sorted);
 }
+
+/// `sift_down` from every inner position, last first (how a merge orders
+/// its sources at the start), makes a heap of any size, with duplicates;
+/// and moving a handle down from an inner position (here after its value
+/// grew) leaves the heap whole and touches nothing above it.
+#[test]
+fn sifting_down_from_any_position_keeps_the_heap() {
+    let before = |a: (u32, u32), b: (u32, u32)| a.0 < b.0;
+    let is_heap = |h: &[(u32, u32)]| (1..h.len()).all(|i| !before(h[i], h[(i - 1) / 2]));
+    for len in 0..70u32 {
+        // Values with duplicates, each tagged with where it started.
+        let mut heap: Vec<(u32, u32)> = (0..len).map(|i| ((i * 37 + 11) % 23, i)).collect();
+        let mut values: Vec<(u32, u32)> = heap.clone();
+        for at in (0..heap.len() / 2).rev() {
+            sift_down(&mut heap, at, before);
+        }
+        assert!(is_heap(&heap), "heapified {len}: {heap:?}");
+        let mut now = heap.clone();
+        now.sort_unstable();
+        values.sort_unstable();
+        assert_eq!(now, values, "heapified {len} lost or made values");
+        for at in 0..heap.len() {
+            let mut grown = heap.clone();
+            grown[at].0 += 7 + at as u32 % 13;
+            let outside = |h: &[(u32, u32)]| -> Vec<(u32, u32)> {
+                (0..h.len())
+                    .filter(|&i| !is_below(i, at))
+                    .map(|i| h[i])
+                    .collect()
+            };
+            let untouched = outside(&grown);
+            sift_down(&mut grown, at, before);
+            assert!(is_heap(&grown), "{len}, grown at {at}: {grown:?}");
+            assert_eq!(outside(&grown), untouched, "{len}, grown at {at}");
+        }
+    }
+}
+
+/// Whether position `i` lies in the subtree under position `root`.
+fn is_below(mut i: usize, root: usize) -> bool {
+    while i > root {
+        i = (i - 1) / 2;
+    }
+    i == root
+}
