@@ -321,3 +321,30 @@ fn other_writers_wait_for_the_batch() {
     other.join().unwrap();
     assert_eq!(db.get(b"a").unwrap(), Some(b"later".to_vec()));
 }
+
+/// A batch of many short writes spills once the memory its keys take
+/// passes a segment's bytes, while its records in the log are still far
+/// from a segment; what it wrote reads back whole.
+#[test]
+fn a_batch_of_short_writes_spills_for_its_keys_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small_opts()).unwrap();
+    let mut b = db.batch_writer().unwrap();
+    let mut spilled_at = None;
+    for i in 0..300u32 {
+        b.set(&i.to_be_bytes()[2..], b"").unwrap();
+        if spilled_at.is_none() && b.bulk.is_some() {
+            spilled_at = Some((i, b.written + b.buf.len() as u64));
+        }
+    }
+    // About 12 bytes a record in the log, 40 a key's slot in memory.
+    let (at, logged) = spilled_at.expect("the batch spilled");
+    assert!(at < 150, "spilled at write {at}");
+    assert!(logged < 4096 / 2, "{logged} bytes in the log");
+    b.commit().unwrap();
+    let all: Vec<_> = db.iter().map(|p| p.unwrap()).collect();
+    let want: Vec<_> = (0..300u32)
+        .map(|i| (i.to_be_bytes()[2..].to_vec(), Vec::new()))
+        .collect();
+    assert_eq!(all, want);
+}
