@@ -401,73 +401,65 @@ fn a_marker_found_at_open_finishes_the_load() {
 fn keys_alike_in_their_first_16_bytes_merge_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small()).unwrap();
-    let key = |i: u64| -> Vec<u8> {
-        match i % 3 {
-            0 => format!("sixteen-byte-key{i:08}").into_bytes(),
-            1 => {
-                let mut k = format!("z{:05}", i / 4).into_bytes();
-                k.resize(k.len() + (i % 4) as usize, 0);
-                k
-            }
-            _ => format!(
-                "sixteen-byte-key{:0width$}",
-                i,
-                width = 1 + (i % 7) as usize
-            )
-            .into_bytes(),
-        }
-    };
     let mut model = Model::new();
     let mut b = db.batch_writer().unwrap();
     for (round, seed) in [(0, 21), (1, 22)] {
         for i in shuffled(3000, seed) {
             let v = format!("v{i}-{round}-{:30}", "").into_bytes();
-            b.set(&key(i), &v).unwrap();
-            model.insert(key(i), v);
+            b.set(&alike(i), &v).unwrap();
+            model.insert(alike(i), v);
         }
     }
     assert!(b.bulk.as_ref().unwrap().spilled.len() > 20);
     b.commit().unwrap();
-    assert_eq!(everything(&db), model);
-    for (k, v) in &model {
-        assert_eq!(db.get(k).unwrap().as_ref(), Some(v), "{k:?}");
-    }
+    reads_as(&db, &model);
 }
 
 /// A few keys written over and over in random order, so that every run
-/// holds many writes of each (keys of 2 to 22 bytes, some alike in their
-/// first 16 bytes or but for trailing zero bytes): each reads as its last
-/// write.
+/// holds many writes of each (keys alike in their first 16 bytes, or but
+/// for trailing zero bytes): each reads as its last write.
 #[test]
 fn the_last_write_of_a_key_in_a_run_wins() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small()).unwrap();
-    let key = |i: u64| -> Vec<u8> {
-        match i % 4 {
-            0 => format!("sixteen-byte-key{:0w$}", i, w = 1 + (i % 6) as usize).into_bytes(),
-            1 => {
-                let mut k = b"zz".to_vec();
-                k.resize(2 + (i % 5) as usize, 0);
-                k
-            }
-            2 => format!("k{i}").into_bytes(),
-            _ => format!("sixteen-byte-ke{i}").into_bytes(),
-        }
-    };
     let mut model = Model::new();
     let mut b = db.batch_writer().unwrap();
     for (n, i) in shuffled(6000, 13).into_iter().enumerate() {
-        let k = key(i % 24);
+        let k = alike(i % 24);
         let v = format!("v{n}").into_bytes();
         b.set(&k, &v).unwrap();
         model.insert(k, v);
     }
-    // About 150 writes a run, 6 of each key.
+    // About 100 writes a run, 4 of each key.
     let runs = b.bulk.as_ref().unwrap().spilled.len();
     assert!(runs > 20, "{runs} runs");
     b.commit().unwrap();
-    assert_eq!(everything(&db), model);
-    for (k, v) in &model {
+    reads_as(&db, &model);
+}
+
+/// Keys of 6 to 24 bytes: `sixteen-byte-key` and 8 digits, or 1 to 7;
+/// `z` and 5 digits, then 0 to 3 zero bytes.
+fn alike(i: u64) -> Vec<u8> {
+    match i % 3 {
+        0 => format!("sixteen-byte-key{i:08}").into_bytes(),
+        1 => {
+            let mut k = format!("z{:05}", i / 4).into_bytes();
+            k.resize(k.len() + (i % 4) as usize, 0);
+            k
+        }
+        _ => format!(
+            "sixteen-byte-key{:0width$}",
+            i,
+            width = 1 + (i % 7) as usize
+        )
+        .into_bytes(),
+    }
+}
+
+/// The database reads as `model`, walked and key by key.
+fn reads_as(db: &Db, model: &Model) {
+    assert_eq!(&everything(db), model);
+    for (k, v) in model {
         assert_eq!(db.get(k).unwrap().as_ref(), Some(v), "{k:?}");
     }
 }
