@@ -18,12 +18,14 @@ use std::sync::MutexGuard;
 
 use super::bulk::Bulk;
 use super::record::{self, Tag};
-use super::short_keys;
 use super::{
     Db, Error, LogOrder, MemSlot, Queue, Result, SyncMode, Writer, check_key, check_value,
 };
 
+mod pending;
 mod spilled;
+
+pub(super) use pending::Pending;
 
 /// A set of writes applied atomically by [`Db::write_batch`]: after a crash
 /// either all of them are there or none.
@@ -402,70 +404,6 @@ impl BatchWriter<'_> {
         self.release_leader();
         db.maybe_compact();
         Ok(())
-    }
-}
-
-/// A batch's keys, back to back, and each write's key span and slot, in log
-/// order.
-#[derive(Debug, Default)]
-pub(super) struct Pending {
-    keys: Vec<u8>,
-    /// (key start, key length, slot).
-    slots: Vec<(u64, u32, MemSlot)>,
-}
-
-impl Pending {
-    fn push(&mut self, key: &[u8], slot: MemSlot) {
-        self.slots
-            .push((self.keys.len() as u64, key.len() as u32, slot));
-        self.keys.extend_from_slice(key);
-    }
-
-    /// The memory its keys and slots take.
-    fn bytes(&self) -> u64 {
-        let slot = std::mem::size_of::<(u64, u32, MemSlot)>();
-        (self.keys.capacity() + self.slots.capacity() * slot) as u64
-    }
-
-    pub(super) fn key(&self, i: usize) -> &[u8] {
-        let (at, len, _) = self.slots[i];
-        &self.keys[at as usize..at as usize + len as usize]
-    }
-
-    pub(super) fn slot(&self, i: usize) -> MemSlot {
-        self.slots[i].2
-    }
-
-    /// The writes in key order, only the last one of each key.
-    /// `in_order`: the keys were written in strictly increasing order.
-    pub(super) fn sorted(&self, in_order: bool) -> Vec<usize> {
-        let n = self.slots.len();
-        if in_order || n < 2 {
-            return (0..n).collect();
-        }
-        // Keys often share a long prefix ("user:0000…"): sort on the eight
-        // bytes after the prefix they all share, then on the whole key and
-        // the log order, so most comparisons never leave the array.
-        let common = (1..n).fold(self.key(0).len(), |c, i| {
-            let (a, b) = (self.key(0), self.key(i));
-            c.min(a.iter().zip(b).take_while(|(x, y)| x == y).count())
-        });
-        let prefix = |i: usize| short_keys::padded_word(self.key(i), common);
-        let mut order: Vec<(u64, usize)> = (0..n).map(|i| (prefix(i), i)).collect();
-        order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| self.key(a.1).cmp(self.key(b.1)))
-                .then(a.1.cmp(&b.1))
-        });
-        // Keep the last write of each key.
-        let mut out: Vec<usize> = Vec::with_capacity(n);
-        for (_, i) in order {
-            match out.last_mut() {
-                Some(last) if self.key(*last) == self.key(i) => *last = i,
-                _ => out.push(i),
-            }
-        }
-        out
     }
 }
 
