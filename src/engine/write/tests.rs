@@ -395,3 +395,45 @@ fn durable_writes_land_in_room_made_ahead_and_cut_at_seal_and_close() {
         .len();
     assert_eq!(len, db.lock_writer().wal_len);
 }
+
+/// A log of many short keys is sealed once the in-memory map holds
+/// `MAX_MEM_KEYS` of them, long before the log holds a segment's bytes;
+/// every key reads back, and after a reopen too.
+#[test]
+fn a_log_of_short_keys_is_sealed_for_its_keys() {
+    use super::MAX_MEM_KEYS;
+    let dir = tempfile::tempdir().unwrap();
+    let o = || Options {
+        auto_compact: false,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), o()).unwrap();
+    let n = MAX_MEM_KEYS as u32 + 1000;
+    let key = |i: u32| i.to_be_bytes();
+    for start in (0..n).step_by(10_000) {
+        let mut b = Batch::new();
+        for i in start..(start + 10_000).min(n) {
+            b.set(key(i).to_vec(), b"v".to_vec());
+        }
+        db.write_batch(b).unwrap();
+    }
+    {
+        let st = db.state.read().unwrap();
+        assert_eq!(st.segments.len(), 1, "sealed once");
+        let sealed = st.segments[0].log_len;
+        assert!(sealed < db.opts.segment_size / 4, "{sealed} bytes sealed");
+        assert!(
+            st.mem.len() < MAX_MEM_KEYS,
+            "{} keys in memory",
+            st.mem.len()
+        );
+    }
+    for i in (0..n).step_by(997) {
+        assert_eq!(db.get(&key(i)).unwrap().as_deref(), Some(&b"v"[..]), "{i}");
+    }
+    assert_eq!(db.len().unwrap(), n as u64);
+    drop(db);
+    let db = Db::open(dir.path(), o()).unwrap();
+    assert_eq!(db.len().unwrap(), n as u64);
+    assert_eq!(db.get(&key(n - 1)).unwrap().as_deref(), Some(&b"v"[..]));
+}
