@@ -26,7 +26,7 @@ use std::sync::Arc;
 use super::dir::{self, seg_idx_name, seg_log_name};
 use super::index::{BlockCrcs, Builder, IndexMeta, Kind};
 use super::record::{self, FILE_HEADER_LEN, LOG_MAGIC, Tag};
-use super::storage::{OpenMode, Storage, StorageFile};
+use super::storage::{DropBehind, OpenMode, Storage, StorageFile};
 use super::{Error, Result};
 
 /// How many outputs a compaction aims at, at most (see [`size_for`]).
@@ -97,10 +97,10 @@ pub(super) struct Output {
     ahead: Option<std::thread::JoinHandle<std::io::Result<()>>>,
     ahead_at: u64,
     sync_ahead: u64,
-    /// Where the pages the system caches of the file are handed back up
-    /// to, once durable; `None`: they are kept (see
+    /// What of the file's pages has been handed back to the system, once
+    /// durable; `None`: they are kept (see
     /// [`hand_back_pages`](Self::hand_back_pages)).
-    handed_back: Option<u64>,
+    handed_back: Option<DropBehind>,
 }
 
 impl std::fmt::Debug for Output {
@@ -407,17 +407,14 @@ impl Output {
     /// each (a load of 100M pairs in key order right after a database of
     /// that size was removed: 48.5-70.7 s, 35.9-40.3 s handing back).
     pub fn hand_back_pages(&mut self) {
-        self.handed_back.get_or_insert(0);
+        self.handed_back.get_or_insert(DropBehind::at(0));
     }
 
     /// Hands back the pages of `..durable` not handed back yet, if this
     /// output hands back its pages.
     fn hand_back(&mut self, durable: u64) {
-        if let Some(from) = self.handed_back.as_mut()
-            && durable > *from
-        {
-            self.file.drop_cached(*from, durable - *from);
-            *from = durable;
+        if let Some(behind) = self.handed_back.as_mut() {
+            behind.upto(&*self.file, durable);
         }
     }
 }

@@ -208,7 +208,9 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
 /// the next writes take. Only the range the reader itself read, from where
 /// it started: another reader of the same file (the other part of a
 /// compaction merged in two) may not have got there. (The two parts both
-/// read the data block where they meet, and either may drop it.)
+/// read the data block where they meet, and either may drop it.) A writer
+/// tells it what fsyncs made durable instead, each time
+/// ([`upto`](Self::upto); see `Output::hand_back_pages`).
 #[derive(Debug)]
 pub(crate) struct DropBehind {
     from: u64,
@@ -226,6 +228,14 @@ impl DropBehind {
     /// The reader of `file` has passed everything before `pos`.
     pub(crate) fn passed(&mut self, file: &dyn StorageFile, pos: u64) {
         if pos >= self.from + DROP_BEHIND {
+            self.upto(file, pos);
+        }
+    }
+
+    /// Tells `file` at once that it may drop what lies before `pos` and
+    /// was not told yet.
+    pub(crate) fn upto(&mut self, file: &dyn StorageFile, pos: u64) {
+        if pos > self.from {
             file.drop_cached(self.from, pos - self.from);
             self.from = pos;
         }
