@@ -4,10 +4,12 @@
 //! key handed on, once.
 //!
 //! Invariants: reads go past the handle's block cache (a merge reads each
-//! byte once); a reader holds at most its window's bytes (a record longer
-//! than that is copied from its file in pieces, its CRC checked as they
-//! go, never read whole); every record's length is checked against the
-//! limits and the file before it is read, and its CRC before it is used.
+//! byte once), and a run's reader hands back to the system's cache what it
+//! has passed ([`DropBehind`]); a reader holds at most its window's bytes
+//! (a record longer than that is copied from its file in pieces, its CRC
+//! checked as they go, never read whole); every record's length is
+//! checked against the limits and the file before it is read, and its CRC
+//! before it is used.
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 
 use crate::engine::output::{OUT_BUF, Output};
 use crate::engine::record::{self, MAX_HEADER_LEN, Tag};
-use crate::engine::storage::{StorageFile, Uncached, read_exact_at};
+use crate::engine::storage::{DropBehind, StorageFile, Uncached, read_exact_at};
 use crate::engine::{Error, Result, dir, heap, short_keys};
 
 /// The largest window a reader has (and a batch's reader's).
@@ -49,6 +51,12 @@ pub(in crate::engine) struct RunReader {
     /// File offset of `win[0]`.
     win_at: u64,
     cur: Option<Current>,
+    /// A run's pages the merge has passed, handed back to the system as
+    /// it goes and whole at the run's end: a run is read once and removed
+    /// (without it, a 100M-pair load's merge read back from the disk the
+    /// runs its outputs had pushed out of the cache). Not a batch's: the
+    /// active log stays.
+    behind: Option<DropBehind>,
 }
 
 /// The record a reader stands on.
@@ -102,6 +110,7 @@ impl RunReader {
             win: Vec::new(),
             win_at: 0,
             cur: None,
+            behind: (!batch).then(|| DropBehind::at(0)),
         };
         r.advance()?;
         Ok(r)
@@ -133,6 +142,9 @@ impl RunReader {
         read_exact_at(&Uncached(&*self.file), &mut self.win, at)
             .map_err(|e| Error::io("read", &self.path, e))?;
         self.win_at = at;
+        if let Some(behind) = &mut self.behind {
+            behind.passed(&*self.file, at);
+        }
         Ok(())
     }
 
@@ -141,6 +153,9 @@ impl RunReader {
         let at = self.next;
         if at >= self.len {
             self.cur = None;
+            if let Some(behind) = &mut self.behind {
+                behind.upto(&*self.file, self.len);
+            }
             return Ok(());
         }
         let head = (self.len - at).min(MAX_HEADER_LEN as u64) as usize;
@@ -355,3 +370,6 @@ impl Merge {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
