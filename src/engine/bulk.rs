@@ -22,8 +22,8 @@
 //! 2. At commit, runs that follow each other in key order (a load of a
 //!    dump, in key order) are the new segments as they are. Otherwise they
 //!    are merged (passes.rs, the runs read through merge.rs), up to
-//!    [`FAN_IN`] at a time, their readers' windows sharing a run buffer's
-//!    worth of memory, into sorted segments
+//!    [`FAN_IN`] at a time, their readers' windows sharing at most 2 MiB
+//!    ([`merge::WINDOWS`]), into sorted segments
 //!    of up to [`output::max_size`] with fresh ids, and the runs removed;
 //!    a load that replaces the database merges in the database's keys
 //!    too, as tombstones for the keys it does not write.
@@ -33,7 +33,7 @@
 //!    older segment.
 //!
 //! Invariants: memory holds one run's buffer and its keys' positions, or
-//! readers' windows of as many bytes, never the batch's keys; open files
+//! readers' windows of fewer bytes, never the batch's keys; open files
 //! are the runs in key order and [`FAN_IN`] at most of the others; nothing of the
 //! batch is visible, to readers or after a crash, until the marker is
 //! durable, and all of it is from then on; no run outlives the batch

@@ -97,7 +97,7 @@ impl Bulk {
         mut old_keys: Option<&mut dyn Iterator<Item = Result<Vec<u8>>>>,
     ) -> Result<Merged> {
         let final_merge = split_at != u64::MAX;
-        let window = merge::window(self.run_bytes, runs.len());
+        let window = merge::window(self.run_bytes.min(merge::WINDOWS), runs.len());
         let mut readers = Vec::with_capacity(runs.len());
         // Each run's file, then as many more as the merge will hold at
         // once, held together before anything is read and let go before
