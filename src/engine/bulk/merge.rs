@@ -28,11 +28,11 @@ const MIN_WINDOW: usize = 4 * 1024;
 /// What a merge's readers' windows share at most (less when a run's
 /// buffer is smaller). The merge takes one record at a time from any of
 /// its runs, so a record is first touched long after its window was read;
-/// windows that fit a core's cache keep it there. The merge of a
-/// 100M-pair load's 740 runs took 48.5-52.6 s with 16 MiB (22 KiB a
-/// window), 41.0-47.3 s with 2 MiB (4 KiB a window, 3 MiB in all) and
-/// the heap's comparison without a branch (`Merge::sift_down`; with 2 MiB
-/// and the branching comparison, 54.4-57.7 s).
+/// windows that fit in a core's cache may still hold it then. The merge
+/// of a 100M-pair load's 740 runs took 48.5-52.6 s with 16 MiB (22 KiB a
+/// window), 41.0-47.3 s with 2 MiB (4 KiB a window, 3 MiB in all) and the
+/// heap's comparison without a branch (`Merge::sift_down`; with 2 MiB and
+/// the branching comparison, 54.4-57.7 s).
 pub(super) const WINDOWS: usize = 2 * 1024 * 1024;
 
 /// The window of each of `readers` readers sharing `budget` bytes: 256 KiB
@@ -342,8 +342,8 @@ impl Merge {
     fn sift_down(&mut self, at: usize) {
         let readers = &self.readers;
         // Unequal prefixes (nearly every comparison) decide without a
-        // branch, which a merge of random keys would mispredict half the
-        // time at every level.
+        // branch: with random keys, which child comes first is a coin
+        // toss at every level, which no branch predictor learns.
         heap::sift_down(&mut self.heap, at, |a, b| {
             if a.prefix != b.prefix {
                 a.prefix < b.prefix
