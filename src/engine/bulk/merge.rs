@@ -29,10 +29,11 @@ const MIN_WINDOW: usize = 4 * 1024;
 /// buffer is smaller). The merge takes one record at a time from any of
 /// its runs, so a record is first touched long after its window was read;
 /// windows that fit in a core's cache may still hold it then. The merge
-/// of a 100M-pair load's 740 runs took 48.5-52.6 s with 16 MiB (22 KiB a
-/// window), 41.0-47.3 s with 2 MiB (4 KiB a window, 3 MiB in all) and the
-/// heap's comparison without a branch (`Merge::sift_down`; with 2 MiB and
-/// the branching comparison, 54.4-57.7 s).
+/// of a 100M-pair load's 740 runs took 48.5-66.7 s (median 52.3, 5 runs)
+/// with 16 MiB (22 KiB a window), 41.0-47.3 s (4 runs) with 2 MiB (4 KiB
+/// a window, 3 MiB in all) and the heap's comparison without a branch
+/// (`Merge::sift_down`; with 2 MiB and the branching comparison,
+/// 54.4-57.7 s).
 pub(super) const WINDOWS: usize = 2 * 1024 * 1024;
 
 /// The window of each of `readers` readers sharing `budget` bytes: 256 KiB
@@ -65,9 +66,9 @@ pub(in crate::engine) struct RunReader {
     /// A run's pages the merge has passed, handed back to the system as
     /// it goes and whole at the run's end: a run is read once and removed
     /// (without it, a 100M-pair load's merge read back from the disk the
-    /// runs its outputs had pushed out of the cache). Not a batch's: the
-    /// active log stays.
-    behind: Option<DropBehind>,
+    /// runs its outputs had pushed out of the cache). A batch's reader
+    /// hands back nothing: the active log stays.
+    behind: DropBehind,
 }
 
 /// The record a reader stands on.
@@ -121,7 +122,7 @@ impl RunReader {
             win: Vec::new(),
             win_at: 0,
             cur: None,
-            behind: (!batch).then(|| DropBehind::at(0)),
+            behind: DropBehind::at(0),
         };
         r.advance()?;
         Ok(r)
@@ -153,8 +154,8 @@ impl RunReader {
         read_exact_at(&Uncached(&*self.file), &mut self.win, at)
             .map_err(|e| Error::io("read", &self.path, e))?;
         self.win_at = at;
-        if let Some(behind) = &mut self.behind {
-            behind.passed(&*self.file, at);
+        if !self.batch {
+            self.behind.passed(&*self.file, at);
         }
         Ok(())
     }
@@ -164,8 +165,8 @@ impl RunReader {
         let at = self.next;
         if at >= self.len {
             self.cur = None;
-            if let Some(behind) = &mut self.behind {
-                behind.upto(&*self.file, self.len);
+            if !self.batch {
+                self.behind.upto(&*self.file, self.len);
             }
             return Ok(());
         }
