@@ -178,8 +178,7 @@ impl Iter<'_> {
         };
         if self.bound_of != Some(top) {
             let t = key_of(&self.mem, &self.segs, src_of(top)).expect("the heap's top has a key");
-            self.bound.clear();
-            self.bound.extend_from_slice(t);
+            short_keys::copy(&mut self.bound, t);
             self.bound_of = Some(top);
         }
         Some(match short_keys::cmp(k, &self.bound) {
@@ -365,7 +364,9 @@ impl Iter<'_> {
                 break;
             };
             let src = src_of(top);
-            if key_of(&self.mem, &self.segs, src) != Some(self.key.as_slice()) {
+            let same =
+                key_of(&self.mem, &self.segs, src).is_some_and(|k| short_keys::eq(k, &self.key));
+            if !same {
                 break;
             }
             // The map comes first on a tie (rank 0): it is the winner then,
@@ -413,7 +414,10 @@ impl Iter<'_> {
                 (Found::Seg(i, in_walk), delete, expires_at)
             }
         };
-        let past_end = self.until.as_deref().is_some_and(|u| last.as_slice() >= u);
+        let past_end = self
+            .until
+            .as_deref()
+            .is_some_and(|u| short_keys::cmp(last, u).is_ge());
         if past_end || !short_keys::has_prefix(last, &self.prefix) {
             self.done = true;
             return Some(None);
