@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use super::super::Result;
 use super::super::record::u32_at;
-use super::super::short_keys::padded_word;
+use super::super::short_keys::{self, padded_word};
 use super::{Index, SPARSE_FRAME, key_len_ok};
 
 /// Reads a minimal varint at `*pos` of `buf`; `None` when it runs past the
@@ -182,7 +182,7 @@ impl SparseFrame {
     pub(super) fn find(&self, key: &[u8]) -> Option<usize> {
         // Below the first key is the common miss (a lookup probing a newer
         // segment that covers higher keys): one comparison.
-        if self.count == 0 || key < self.key(0) {
+        if self.count == 0 || short_keys::cmp(key, self.key(0)).is_lt() {
             return None;
         }
         let shared = &self.key(0)[..self.common];
@@ -201,7 +201,8 @@ impl SparseFrame {
         // `n` entries have a prefix ≤ the key's; among those that tie, the
         // keys themselves decide.
         let mut i = n;
-        while i > 0 && self.prefixes[i - 1] == want && self.key(i - 1) > key {
+        while i > 0 && self.prefixes[i - 1] == want && short_keys::cmp(self.key(i - 1), key).is_gt()
+        {
             i -= 1;
         }
         i.checked_sub(1)

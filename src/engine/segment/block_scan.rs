@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::super::record::{self, MAX_HEADER_LEN, Tag};
+use super::super::short_keys;
 use super::super::storage::StorageFile;
 use super::{Error, Hit, Result, SKIP_UNREAD, Segment};
 
@@ -166,16 +167,16 @@ impl Segment {
                 None => &win.from(key_at)[..h.key_len],
                 Some(k) => k.as_slice(),
             };
-            if first && rec_key != first_key {
+            if first && !short_keys::eq(rec_key, first_key) {
                 return Err(self.idx_corrupt(0, "a data block does not start with its key"));
             }
-            if !first && rec_key <= win.prev() {
+            if !first && short_keys::cmp(rec_key, win.prev()).is_le() {
                 return Err(
                     self.idx_corrupt(0, "a sorted index describes a segment out of key order")
                 );
             }
             first = false;
-            let order = rec_key.cmp(key);
+            let order = short_keys::cmp(rec_key, key);
             if order == Ordering::Less {
                 win.passed(key_at, h.key_len, long_key);
                 pos += total;
