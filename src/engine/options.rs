@@ -37,8 +37,8 @@ pub struct Options {
     /// Create the directory (and its parents) when it does not exist.
     pub create: bool,
     /// The active log is sealed into a segment once it reaches this many
-    /// bytes (or once its keys in memory number `MAX_MEM_KEYS`, 174,762,
-    /// whichever comes first).
+    /// bytes, or once it holds 174,762 keys (about 16 MiB of in-memory
+    /// map, at about 96 bytes a short key), whichever comes first.
     pub segment_size: u64,
     /// On close, the active log is sealed when it holds more than this many
     /// bytes, so that the next open replays little.
