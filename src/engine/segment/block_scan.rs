@@ -230,6 +230,51 @@ impl Segment {
                 len: total as u32,
             }));
         }
+        // Every key of the block lies below `key`.
+        self.check_next_past(&mut win, key, end)?;
         Ok(None)
+    }
+
+    /// At the end of a data block all of whose keys lie below `key`: the
+    /// record at `end` (the next block's first, if there is one) must lie
+    /// past `key`, as the index says the next block's first key does.
+    /// What the first key ties at a block's start, this ties at its end:
+    /// an index whose blocks end before keys the log holds in them fails
+    /// here (healing it rebuilds from the log), where it would answer
+    /// that such a key is absent. A record at `end` that does not decode
+    /// tells nothing of the index (its damage is the next block's).
+    fn check_next_past(&self, win: &mut Window<'_>, key: &[u8], end: u64) -> Result<()> {
+        if end >= self.log_len {
+            return Ok(());
+        }
+        win.hold(
+            self,
+            end,
+            MAX_HEADER_LEN.min((self.log_len - end) as usize),
+            self.log_len,
+        )?;
+        let Ok(h) = record::decode_header(win.from(end)) else {
+            return Ok(());
+        };
+        let key_at = end + h.header_len as u64;
+        if h.tag == Tag::BatchCommit || key_at + h.key_len as u64 > self.log_len {
+            return Ok(());
+        }
+        let apart;
+        let next = if h.key_len <= SCAN_BUF {
+            win.hold(self, end, h.header_len + h.key_len, self.log_len)?;
+            &win.from(key_at)[..h.key_len]
+        } else {
+            apart = {
+                let mut k = vec![0u8; h.key_len];
+                self.read(&mut k, key_at)?;
+                k
+            };
+            apart.as_slice()
+        };
+        if short_keys::cmp(next, key).is_le() {
+            return Err(self.idx_corrupt(0, "a data block ends before a key its log holds"));
+        }
+        Ok(())
     }
 }

@@ -416,16 +416,15 @@ fn one_sorted_segment(dir: &std::path::Path, keys: &[u32], fill: u8) -> u64 {
     id
 }
 
-/// A lookup checks that the data block the index names starts with the
-/// block's first key, which is what ties a sorted index to its log. In
-/// place of a segment's index, that of a segment of the same size and
-/// the same first and last keys, but odd keys where it has even ones:
-/// every block past the first names a key the log does not hold there,
-/// while every frame passes its own checks. Every key is still found
-/// with its own value (the lookup heals the index from the log), and
-/// the keys between them are not.
-#[test]
-fn a_lookup_through_another_segments_index_heals_it() {
+/// A database of one sorted segment of the even keys `key00000` to
+/// `key03998` (values 40 bytes of `a`), with in place of its index that
+/// of a segment of the same size and the same first and last keys but
+/// odd keys where it has even ones: every block past the first names a
+/// first key the log does not hold there, and ends where the log holds
+/// the key one below the next block's; every frame passes its own
+/// checks. Returns the database's directory, the index's path and the
+/// foreign index's bytes.
+fn foreign_index() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let even: Vec<u32> = (0..2_000).map(|i| 2 * i).collect();
     let mut odd: Vec<u32> = (1..1_999).map(|i| 2 * i + 1).collect();
@@ -437,20 +436,46 @@ fn a_lookup_through_another_segments_index_heals_it() {
     let len = |d: &tempfile::TempDir| std::fs::metadata(d.path().join(&log)).unwrap().len();
     assert_eq!(len(&dir), len(&other));
     let (ours, theirs) = (dir.path().join(&idx), other.path().join(&idx));
-    assert_ne!(
-        std::fs::read(&ours).unwrap(),
-        std::fs::read(&theirs).unwrap()
-    );
-    std::fs::copy(&theirs, &ours).unwrap();
-    // From the last key down: the first lookup lands on a block past the
-    // first, and heals the index. (The check is at a block's start: a
-    // lookup the index sends to the first block, whose key it names
-    // rightly, does not see that the log's next key lies past the end
-    // the index gives that block, and answers that the key is absent.)
-    let db = Db::open(dir.path(), Options::default()).unwrap();
-    for i in (0..4_000u32).rev() {
+    let foreign = std::fs::read(&theirs).unwrap();
+    assert_ne!(std::fs::read(&ours).unwrap(), foreign);
+    std::fs::write(&ours, &foreign).unwrap();
+    (dir, ours, foreign)
+}
+
+/// Every key from `key00000` to `key03999`, in `order`, is found with its
+/// own value, or found absent (the odd ones).
+fn every_key_reads_right(db: &Db, order: impl Iterator<Item = u32>) {
+    for i in order {
         let key = format!("key{i:05}");
         let want = (i % 2 == 0).then(|| vec![b'a'; 40]);
         assert_eq!(db.get(key.as_bytes()).unwrap(), want, "{key}");
     }
+}
+
+/// A lookup checks that the data block the index names starts with the
+/// block's first key, which is what ties a sorted index to its log: the
+/// lookup of the last key, which a foreign index sends to its last block,
+/// finds the log's record all the same, and heals the index (the file is
+/// rewritten from the log) rather than leave it for the next lookup to
+/// trip on. Every key then reads right.
+#[test]
+fn a_lookup_heals_an_index_whose_block_starts_at_another_key() {
+    let (dir, idx, foreign) = foreign_index();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get(b"key03998").unwrap(), Some(vec![b'a'; 40]));
+    assert_ne!(std::fs::read(&idx).unwrap(), foreign, "healed");
+    every_key_reads_right(&db, 0..4_000);
+}
+
+/// A lookup whose key lies past every key of the block the index names
+/// checks that the log's next record lies past it too: from the first
+/// key up, a foreign index sends the lookup of the first key of each
+/// log's block to the block before, which the lookup reads to its end
+/// (it would answer that the key is absent), and there meets the key.
+/// It heals the index, and every key reads right.
+#[test]
+fn a_lookup_heals_an_index_whose_block_ends_before_a_key_of_its_log() {
+    let (dir, _, _) = foreign_index();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    every_key_reads_right(&db, 0..4_000);
 }
