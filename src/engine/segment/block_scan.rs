@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::super::record::{self, MAX_HEADER_LEN, Tag};
+use super::super::record::{self, MAX_HEADER_LEN, RecordHeader, Tag};
 use super::super::short_keys;
 use super::super::storage::StorageFile;
 use super::{Error, Hit, Result, SKIP_UNREAD, Segment};
@@ -151,18 +151,7 @@ impl Segment {
                 continue;
             }
             let key_at = pos + h.header_len as u64;
-            if h.key_len <= SCAN_BUF {
-                win.hold(self, pos, h.header_len + h.key_len, end)?;
-            }
-            // A key longer than the window is read apart.
-            let long_key = match win.holds(key_at, h.key_len) {
-                true => None,
-                false => {
-                    let mut k = vec![0u8; h.key_len];
-                    self.read(&mut k, key_at)?;
-                    Some(k)
-                }
-            };
+            let long_key = self.key_apart(&mut win, &h, pos, end)?;
             let rec_key = match &long_key {
                 None => &win.from(key_at)[..h.key_len],
                 Some(k) => k.as_slice(),
@@ -235,6 +224,29 @@ impl Segment {
         Ok(None)
     }
 
+    /// Brings the key of the record at `pos`, whose header is `h`, into
+    /// the window (reading no further than `end`): `None` then, the key
+    /// lying there after the header; or, a key longer than the window,
+    /// read apart and returned.
+    fn key_apart(
+        &self,
+        win: &mut Window<'_>,
+        h: &RecordHeader,
+        pos: u64,
+        end: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        let key_at = pos + h.header_len as u64;
+        if h.key_len <= SCAN_BUF {
+            win.hold(self, pos, h.header_len + h.key_len, end)?;
+        }
+        if win.holds(key_at, h.key_len) {
+            return Ok(None);
+        }
+        let mut k = vec![0u8; h.key_len];
+        self.read(&mut k, key_at)?;
+        Ok(Some(k))
+    }
+
     /// At the end of a data block all of whose keys lie below `key`: the
     /// record at `end` (the next block's first, if there is one) must lie
     /// past `key`, as the index says the next block's first key does.
@@ -260,17 +272,10 @@ impl Segment {
         if h.tag == Tag::BatchCommit || key_at + h.key_len as u64 > self.log_len {
             return Ok(());
         }
-        let apart;
-        let next = if h.key_len <= SCAN_BUF {
-            win.hold(self, end, h.header_len + h.key_len, self.log_len)?;
-            &win.from(key_at)[..h.key_len]
-        } else {
-            apart = {
-                let mut k = vec![0u8; h.key_len];
-                self.read(&mut k, key_at)?;
-                k
-            };
-            apart.as_slice()
+        let long_key = self.key_apart(win, &h, end, self.log_len)?;
+        let next = match &long_key {
+            None => &win.from(key_at)[..h.key_len],
+            Some(k) => k.as_slice(),
         };
         if short_keys::cmp(next, key).is_le() {
             return Err(self.idx_corrupt(0, "a data block ends before a key its log holds"));
