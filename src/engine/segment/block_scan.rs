@@ -104,6 +104,16 @@ impl<'a> Window<'a> {
         }
     }
 
+    /// The key of `len` bytes at `key_at`: `apart`, when it was read
+    /// apart ([`Segment::key_apart`]), else in the window.
+    #[inline]
+    fn key<'k>(&'k self, key_at: u64, len: usize, apart: &'k Option<Vec<u8>>) -> &'k [u8] {
+        match apart {
+            None => &self.from(key_at)[..len],
+            Some(k) => k,
+        }
+    }
+
     /// The key before the current record's (empty before the first).
     fn prev(&self) -> &[u8] {
         match self.prev {
@@ -152,10 +162,7 @@ impl Segment {
             }
             let key_at = pos + h.header_len as u64;
             let long_key = self.key_apart(&mut win, &h, pos, end)?;
-            let rec_key = match &long_key {
-                None => &win.from(key_at)[..h.key_len],
-                Some(k) => k.as_slice(),
-            };
+            let rec_key = win.key(key_at, h.key_len, &long_key);
             if first && !short_keys::eq(rec_key, first_key) {
                 return Err(self.idx_corrupt(0, "a data block does not start with its key"));
             }
@@ -228,6 +235,7 @@ impl Segment {
     /// the window (reading no further than `end`): `None` then, the key
     /// lying there after the header; or, a key longer than the window,
     /// read apart and returned.
+    #[inline(always)]
     fn key_apart(
         &self,
         win: &mut Window<'_>,
@@ -273,11 +281,7 @@ impl Segment {
             return Ok(());
         }
         let long_key = self.key_apart(win, &h, end, self.log_len)?;
-        let next = match &long_key {
-            None => &win.from(key_at)[..h.key_len],
-            Some(k) => k.as_slice(),
-        };
-        if short_keys::cmp(next, key).is_le() {
+        if short_keys::cmp(win.key(key_at, h.key_len, &long_key), key).is_le() {
             return Err(self.idx_corrupt(0, "a data block ends before a key its log holds"));
         }
         Ok(())

@@ -252,16 +252,24 @@ fn checked_blocks_db(dir: &std::path::Path, key: &[u8]) -> (std::path::PathBuf, 
             continue;
         }
         let bytes = std::fs::read(entry.path()).unwrap();
-        let mut at = crate::engine::record::FILE_HEADER_LEN;
-        while at < bytes.len() {
-            let (rec, len) = crate::engine::record::decode(&bytes[at..]).unwrap();
-            if rec.key == key {
+        for at in record_starts(&bytes) {
+            if crate::engine::record::decode(&bytes[at..]).unwrap().0.key == key {
                 return (entry.path(), bytes, at);
             }
-            at += len;
         }
     }
     panic!("no segment holds the key")
+}
+
+/// Where each record of the segment log `bytes` starts.
+fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = crate::engine::record::FILE_HEADER_LEN;
+    while at < bytes.len() {
+        starts.push(at);
+        at += crate::engine::record::decode(&bytes[at..]).unwrap().1;
+    }
+    starts
 }
 
 /// A walk checks a data block whole by the CRC its index gives: a record
@@ -497,12 +505,7 @@ fn a_lookup_heals_an_index_over_a_block_whose_keys_repeat() {
     );
     // Where each record starts, and which start a data block.
     let mut bytes = std::fs::read(&log).unwrap();
-    let mut starts = Vec::new();
-    let mut at = crate::engine::record::FILE_HEADER_LEN;
-    while at < bytes.len() {
-        starts.push(at);
-        at += crate::engine::record::decode(&bytes[at..]).unwrap().1;
-    }
+    let starts = record_starts(&bytes);
     assert_eq!(starts.len(), keys.len());
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let block_start = |i: usize| {
